@@ -1,0 +1,1 @@
+"""Chemistry: reading compound files, standardisation, properties, depiction and export."""

@@ -1,0 +1,148 @@
+"""Write library tables to CSV, SDF and XLSX, atomically and safe to open in a spreadsheet."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rdkit import Chem, RDLogger
+
+EXPORT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".sdf": "sdf", ".xlsx": "xlsx"}
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+class ExportError(OSError):
+    """Writing failed (full disk, no permission…); the message names the file and the reason."""
+
+
+def export_format(path: str | os.PathLike) -> str:
+    suffix = Path(path).suffix.lower()
+    try:
+        return EXPORT_FORMATS[suffix]
+    except KeyError:
+        raise ValueError(
+            f"Cannot export to '{suffix or Path(path).name}': choose .csv, .tsv, .sdf or .xlsx."
+        ) from None
+
+
+def neutralise_formula(value: object) -> object:
+    """Prefix text that a spreadsheet would run as a formula with a quote (OWASP's advice).
+
+    Numbers are left alone: a negative logP is a number, not a formula.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def neutralise_table(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``table`` with every text cell neutralised (see :func:`neutralise_formula`)."""
+    safe = table.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
+            safe[column] = safe[column].map(neutralise_formula)
+    safe.columns = [str(neutralise_formula(str(c))) for c in safe.columns]
+    return safe
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` in one step.
+
+    A full disk or a crash half-way leaves the old file as it was and no partial file behind.
+    """
+    path = Path(path)
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise ExportError(f"Cannot write {path}: {exc.strerror or exc}") from exc
+    os.close(fd)
+    temporary_path = Path(temporary)
+    try:
+        yield temporary_path
+        os.replace(temporary_path, path)
+    except OSError as exc:
+        temporary_path.unlink(missing_ok=True)
+        raise ExportError(f"Cannot write {path}: {exc.strerror or exc}") from exc
+    except BaseException:
+        temporary_path.unlink(missing_ok=True)
+        raise
+
+
+def export_table(
+    table: pd.DataFrame, path: str | os.PathLike, smiles_column: str = "canonical_smiles"
+) -> Path:
+    """Write ``table`` to ``path``; the format follows the suffix (.csv, .tsv, .sdf, .xlsx)."""
+    path = Path(path)
+    fmt = export_format(path)
+    with atomic_path(path) as temporary:
+        if fmt == "csv":
+            neutralise_table(table).to_csv(temporary, index=False)
+        elif fmt == "tsv":
+            neutralise_table(table).to_csv(temporary, index=False, sep="\t")
+        elif fmt == "xlsx":
+            write_xlsx(table, temporary)
+        else:
+            write_sdf(table, temporary, smiles_column=smiles_column)
+    return path
+
+
+def write_xlsx(table: pd.DataFrame, path: Path) -> None:
+    safe = neutralise_table(table)
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        safe.to_excel(writer, index=False, sheet_name="Library")
+        sheet = writer.sheets["Library"]
+        sheet.freeze_panes = "A2"
+        for i, column in enumerate(safe.columns, start=1):
+            width = min(60, max(8, len(str(column)) + 2))
+            sheet.column_dimensions[sheet.cell(row=1, column=i).column_letter].width = width
+
+
+def _tag_value(value: object) -> str:
+    if value is None or value is pd.NA:
+        return ""
+    if isinstance(value, float | np.floating):
+        return "" if math.isnan(value) else f"{value:.6g}"
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    # A line starting with "$$$$" or ">" inside a value would end the record or start a tag.
+    text = str(value).replace("\r", " ")
+    return "\n".join(
+        (" " + line) if line.startswith(("$$$$", ">")) else line for line in text.split("\n")
+    ).strip("\n")
+
+
+def write_sdf(table: pd.DataFrame, path: Path, smiles_column: str = "canonical_smiles") -> int:
+    """Write one record per row with a parseable structure, all other columns as data tags.
+
+    Rows without a structure (invalid records) are written as empty molecules with their tags, so
+    the file keeps every row, like the table. Returns the number of records written.
+    """
+    RDLogger.DisableLog("rdApp.*")
+    columns = [c for c in table.columns]
+    name_column = "name" if "name" in table.columns else None
+    written = 0
+    with open(path, "w", encoding="utf-8", newline="\n") as handle:
+        for row in table.itertuples(index=False, name=None):
+            values = dict(zip(columns, row, strict=True))
+            smiles = values.get(smiles_column) or values.get("smiles") or ""
+            mol = Chem.MolFromSmiles(smiles) if isinstance(smiles, str) and smiles else None
+            if mol is None:
+                mol = Chem.Mol()
+            title = str(values[name_column]) if name_column else ""
+            block = Chem.MolToMolBlock(mol)
+            lines = block.split("\n")
+            lines[0] = title.replace("\n", " ")[:80]
+            handle.write("\n".join(lines).rstrip("\n") + "\n")
+            for column in columns:
+                text = _tag_value(values[column])
+                handle.write(f">  <{column}>\n{text}\n\n")
+            handle.write("$$$$\n")
+            written += 1
+    return written

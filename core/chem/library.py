@@ -1,0 +1,370 @@
+"""Load a compound file into a library table: parse, standardise, identify, compute properties.
+
+``load_library`` is an engine job (progress and cancel callbacks). It reads the file in chunks and
+processes the chunks in worker processes when the file is large enough to pay for starting them;
+the results come back in input order. Records that fail stay in the table with ``valid = False``
+and the reason in ``error``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rdkit import Chem, RDLogger
+
+from core.chem.properties import INTEGER_PROPERTIES, PROPERTY_COLUMNS
+from core.chem.readers import (
+    RawRecord,
+    ReadOptions,
+    estimate_record_count,
+    iter_record_chunks,
+)
+from core.chem.standardize import StandardizeOptions, Standardizer
+from core.jobs import CancelCheck, JobCancelled, ProgressCallback, check_cancelled, no_progress
+
+IDENTITY_COLUMNS: tuple[str, ...] = ("name", "smiles", "canonical_smiles", "inchikey")
+STATUS_COLUMNS: tuple[str, ...] = ("valid", "error")
+LIBRARY_COLUMNS: tuple[str, ...] = IDENTITY_COLUMNS + PROPERTY_COLUMNS + STATUS_COLUMNS
+"""The columns of ``python main.py props``, in order."""
+DUPLICATE_COLUMN = "duplicate_of"
+"""Name of the first record with the same InChIKey, empty for first occurrences and invalid rows."""
+
+# Below this many records, starting worker processes costs more than it saves.
+PARALLEL_THRESHOLD = 2000
+# Records per task sent to a worker: small enough for smooth progress, large enough that
+# inter-process overhead stays a few percent.
+TASK_SIZE = 250
+
+
+@dataclass(slots=True, frozen=True)
+class LoadOptions:
+    read: ReadOptions = field(default_factory=ReadOptions)
+    standardize: StandardizeOptions = field(default_factory=StandardizeOptions)
+    workers: int = 0
+    """Worker processes; 0 picks one per core, 1 processes everything in this process."""
+
+
+@dataclass(slots=True)
+class Library:
+    """A loaded compound library: one row per input record, in input order."""
+
+    table: pd.DataFrame
+    source: Path | None = None
+    extra_columns: list[str] = field(default_factory=list)
+
+    @property
+    def n_records(self) -> int:
+        return len(self.table)
+
+    @property
+    def n_valid(self) -> int:
+        return int(self.table["valid"].sum())
+
+    @property
+    def n_invalid(self) -> int:
+        return self.n_records - self.n_valid
+
+    @property
+    def n_duplicates(self) -> int:
+        return int((self.table[DUPLICATE_COLUMN] != "").sum())
+
+    def summary(self) -> str:
+        text = f"{self.n_records:,} records: {self.n_valid:,} valid, {self.n_invalid:,} invalid"
+        if self.n_duplicates:
+            text += f", {self.n_duplicates:,} duplicates"
+        return text
+
+
+# ----------------------------------------------------------------------------------------------
+# Per-record processing (runs in worker processes)
+
+_STANDARDIZERS: dict[StandardizeOptions, Standardizer] = {}
+
+
+def _standardizer(options: StandardizeOptions) -> Standardizer:
+    standardizer = _STANDARDIZERS.get(options)
+    if standardizer is None:
+        standardizer = _STANDARDIZERS[options] = Standardizer(options)
+    return standardizer
+
+
+def parse_record(record: RawRecord) -> tuple[Chem.Mol | None, str]:
+    """Parse a record's SMILES or molblock; return ``(mol, "")`` or ``(None, reason)``."""
+    if record.error:
+        return None, record.error
+    if record.kind == "molblock":
+        mol = Chem.MolFromMolBlock(record.text, sanitize=False, removeHs=False)
+        if mol is None:
+            return None, "broken SDF record: RDKit cannot read the molblock"
+    else:
+        mol = Chem.MolFromSmiles(record.text, sanitize=False)
+        if mol is None:
+            return None, "invalid SMILES: syntax error"
+    if mol.GetNumAtoms() == 0:
+        return None, "empty molecule (no atoms)"
+    try:
+        Chem.SanitizeMol(mol)
+    except Exception as exc:  # RDKit raises several exception types; all mean "bad chemistry"
+        return None, f"invalid chemistry: {_rdkit_message(exc)}"
+    return mol, ""
+
+
+def _rdkit_message(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def process_records(
+    records: list[RawRecord], options: StandardizeOptions = StandardizeOptions()
+) -> dict[str, list]:
+    """Process records into column lists (see :data:`LIBRARY_COLUMNS`) plus ``index`` and extras."""
+    from core.chem.properties import compute_properties
+
+    RDLogger.DisableLog("rdApp.*")
+    standardizer = _standardizer(options)
+    columns: dict[str, list] = {name: [] for name in ("index", *LIBRARY_COLUMNS, "extra")}
+    nan = float("nan")
+    for record in records:
+        values: dict[str, object] = dict.fromkeys(PROPERTY_COLUMNS, nan)
+        canonical = inchikey = ""
+        mol, error = parse_record(record)
+        if mol is not None:
+            try:
+                mol = standardizer.standardize(mol)
+                canonical = Chem.MolToSmiles(mol)
+                inchikey = Chem.MolToInchiKey(mol) or ""
+                values.update(compute_properties(mol))
+            except Exception as exc:
+                error = f"standardisation failed: {_rdkit_message(exc)}"
+                canonical = inchikey = ""
+                values = dict.fromkeys(PROPERTY_COLUMNS, nan)
+        columns["index"].append(record.index)
+        columns["name"].append(record.name)
+        columns["smiles"].append(record.text if record.kind == "smiles" else "")
+        columns["canonical_smiles"].append(canonical)
+        columns["inchikey"].append(inchikey)
+        for name in PROPERTY_COLUMNS:
+            columns[name].append(values[name])
+        columns["valid"].append(not error)
+        columns["error"].append(error)
+        columns["extra"].append(record.extra)
+    return columns
+
+
+def _worker_init() -> None:
+    # Leave the GUI (and the engine thread that feeds us) the processor when both compete.
+    try:
+        os.nice(5)
+    except (OSError, AttributeError):
+        pass
+    RDLogger.DisableLog("rdApp.*")
+
+
+def _process_task(task: tuple[list[RawRecord], StandardizeOptions]) -> dict[str, list]:
+    records, options = task
+    return process_records(records, options)
+
+
+# ----------------------------------------------------------------------------------------------
+# The job
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def _tasks(
+    chunks: Iterable[list[RawRecord]], options: StandardizeOptions
+) -> Iterator[tuple[list[RawRecord], StandardizeOptions]]:
+    for chunk in chunks:
+        for start in range(0, len(chunk), TASK_SIZE):
+            yield chunk[start : start + TASK_SIZE], options
+
+
+def load_library(
+    path: str | os.PathLike,
+    options: LoadOptions | None = None,
+    *,
+    progress: ProgressCallback = no_progress,
+    is_cancelled: CancelCheck | None = None,
+) -> Library:
+    """Read, standardise and describe every record of a compound file.
+
+    Raises :class:`~core.chem.readers.LibraryReadError` when the file as a whole cannot be read and
+    :class:`~core.jobs.JobCancelled` when ``is_cancelled`` turns true (checked at least every
+    0.1 s while workers run).
+    """
+    options = options or LoadOptions()
+    path = Path(path)
+    progress(0.0, f"Reading {path.name}")
+    chunks = iter_record_chunks(path, options.read)
+    first = next(chunks)  # raises LibraryReadError early, before any worker starts
+    estimate = estimate_record_count(path) or 0
+    workers = options.workers or default_workers()
+    all_chunks = _chain([first], chunks)
+    results: list[dict[str, list]] = []
+    done = 0
+
+    def report(n: int) -> None:
+        total = max(estimate, n)
+        fraction = min(0.99, n / total) if total else -1.0
+        progress(fraction, f"Processed {n:,} molecules")
+
+    if workers <= 1 or (len(first) < PARALLEL_THRESHOLD and estimate < PARALLEL_THRESHOLD):
+        for records, std_options in _tasks(all_chunks, options.standardize):
+            check_cancelled(is_cancelled)
+            result = process_records(records, std_options)
+            results.append(result)
+            done += len(records)
+            report(done)
+    else:
+        for result in _run_in_pool(_tasks(all_chunks, options.standardize), workers, is_cancelled):
+            results.append(result)
+            done += len(result["index"])
+            report(done)
+    check_cancelled(is_cancelled)
+    progress(0.995, "Finding duplicates")
+    library = assemble_library(results, source=path)
+    progress(1.0, library.summary())
+    return library
+
+
+def _chain(*iterables: Iterable[list[RawRecord]]) -> Iterator[list[RawRecord]]:
+    for iterable in iterables:
+        yield from iterable
+
+
+def _run_in_pool(
+    tasks: Iterator[tuple[list[RawRecord], StandardizeOptions]],
+    workers: int,
+    is_cancelled: CancelCheck | None,
+) -> Iterator[dict[str, list]]:
+    """Process tasks in ``workers`` processes, yielding results in order.
+
+    At most ``2 * workers`` tasks are in flight, so a million-record file is never all in memory
+    as raw records. "spawn" gives clean workers: forking a process that runs Qt threads is unsafe.
+    """
+    context = multiprocessing.get_context("spawn")
+    pool = context.Pool(workers, initializer=_worker_init)
+    try:
+        pending: queue.SimpleQueue = queue.SimpleQueue()
+        in_flight = 0
+        exhausted = False
+        while True:
+            while not exhausted and in_flight < 2 * workers:
+                task = next(tasks, None)
+                if task is None:
+                    exhausted = True
+                    break
+                pending.put(pool.apply_async(_process_task, (task,)))
+                in_flight += 1
+            if in_flight == 0:
+                break
+            async_result = pending.get()
+            while True:
+                check_cancelled(is_cancelled)
+                try:
+                    result = async_result.get(timeout=0.1)
+                    break
+                except multiprocessing.TimeoutError:
+                    continue
+            in_flight -= 1
+            yield result
+        pool.close()
+    except BaseException:
+        # Cancelled or failed: stop the workers now instead of letting them finish their tasks.
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+
+
+def assemble_library(results: list[dict[str, list]], source: Path | None = None) -> Library:
+    """Concatenate processed column lists into a :class:`Library` and mark duplicates."""
+    columns: dict[str, list] = {name: [] for name in ("index", *LIBRARY_COLUMNS, "extra")}
+    for result in results:
+        for name in columns:
+            columns[name].extend(result[name])
+    extras: list[dict[str, str]] = columns.pop("extra")
+    index = columns.pop("index")
+    table = pd.DataFrame({name: columns[name] for name in LIBRARY_COLUMNS})
+    table.index = pd.RangeIndex(len(table))
+    for name in PROPERTY_COLUMNS:
+        table[name] = pd.to_numeric(table[name], errors="coerce").astype("float64")
+        if name in INTEGER_PROPERTIES:
+            table[name] = table[name].astype("Int64")
+    table["valid"] = table["valid"].astype(bool)
+    if index and list(index) != sorted(index):
+        # Workers return in order, so this is a safety net, not a normal path.
+        order = np.argsort(np.asarray(index), kind="stable")
+        table = table.iloc[order].reset_index(drop=True)
+        extras = [extras[i] for i in order]
+    table[DUPLICATE_COLUMN] = find_duplicates(table)
+    extra_columns = _add_extra_columns(table, extras)
+    return Library(table=table, source=source, extra_columns=extra_columns)
+
+
+def find_duplicates(table: pd.DataFrame) -> pd.Series:
+    """For each row, the name of the first earlier valid row with the same InChIKey (else "")."""
+    usable = table["valid"].to_numpy(bool) & (table["inchikey"].to_numpy(object) != "")
+    keys = table["inchikey"][usable]
+    duplicate_of = pd.Series("", index=table.index, dtype=object)
+    repeated = keys.duplicated(keep="first")
+    if repeated.any():
+        first_row = pd.Series(keys.index[~repeated], index=keys[~repeated].to_numpy())
+        duplicate_rows = keys.index[repeated.to_numpy()]
+        source_rows = first_row.loc[keys[repeated].to_numpy()].to_numpy()
+        duplicate_of[duplicate_rows] = table["name"].to_numpy()[source_rows]
+    return duplicate_of
+
+
+def _add_extra_columns(table: pd.DataFrame, extras: list[dict[str, str]]) -> list[str]:
+    """Add the input file's other columns (SDF tags, CSV columns), renamed when they clash."""
+    names: list[str] = []
+    for extra in extras:
+        for key in extra:
+            if key not in names:
+                names.append(key)
+    added = []
+    for key in names:
+        column = key
+        while column in table.columns:
+            column = f"{column} (input)"
+        values = pd.Series(
+            [extra.get(key, "") for extra in extras], index=table.index, dtype=object
+        )
+        numeric = pd.to_numeric(values.replace("", np.nan), errors="coerce")
+        # Keep a column numeric when every non-empty value is a number (assay data, scores).
+        if numeric.notna().sum() == (values != "").sum() and numeric.notna().any():
+            table[column] = numeric.astype("float64")
+        else:
+            table[column] = values
+        added.append(column)
+    return added
+
+
+def props_table(library: Library) -> pd.DataFrame:
+    """The ``python main.py props`` output: :data:`LIBRARY_COLUMNS` in input order."""
+    return library.table.loc[:, list(LIBRARY_COLUMNS)].copy()
+
+
+__all__ = [
+    "DUPLICATE_COLUMN",
+    "LIBRARY_COLUMNS",
+    "JobCancelled",
+    "Library",
+    "LoadOptions",
+    "assemble_library",
+    "find_duplicates",
+    "load_library",
+    "parse_record",
+    "process_records",
+    "props_table",
+]

@@ -1,0 +1,49 @@
+"""Molecular properties, each computed exactly as RDKit's own descriptor function computes it."""
+
+from __future__ import annotations
+
+from rdkit import Chem
+from rdkit.Chem import QED
+from rdkit.Chem import rdMolDescriptors as rdmd
+
+PROPERTY_COLUMNS: tuple[str, ...] = ("mw", "clogp", "tpsa", "hbd", "hba", "rotb", "qed")
+INTEGER_PROPERTIES = frozenset({"hbd", "hba", "rotb"})
+
+PROPERTY_LABELS: dict[str, str] = {
+    "mw": "MW",
+    "clogp": "cLogP",
+    "tpsa": "TPSA",
+    "hbd": "HBD",
+    "hba": "HBA",
+    "rotb": "RotB",
+    "qed": "QED",
+}
+
+PROPERTY_DESCRIPTIONS: dict[str, str] = {
+    "mw": "Average molecular weight, g/mol (Descriptors.MolWt)",
+    "clogp": "Wildman–Crippen logP (Crippen.MolLogP)",
+    "tpsa": "Topological polar surface area, Å² (rdMolDescriptors.CalcTPSA)",
+    "hbd": "Hydrogen-bond donors (Lipinski.NumHDonors)",
+    "hba": "Hydrogen-bond acceptors (Lipinski.NumHAcceptors)",
+    "rotb": "Rotatable bonds (Descriptors.NumRotatableBonds)",
+    "qed": "Quantitative estimate of drug-likeness, 0–1 (QED.qed)",
+}
+
+
+def compute_properties(mol: Chem.Mol) -> dict[str, float | int]:
+    """MW, cLogP, TPSA, HBD, HBA, rotatable bonds and QED of a sanitised molecule.
+
+    QED needs MW, logP, TPSA and HBD itself; they are computed once by ``QED.properties`` (with the
+    same RDKit functions as ``Descriptors.MolWt``, ``Crippen.MolLogP``, ``MolSurf.TPSA`` and
+    ``rdMolDescriptors.CalcNumHBD``) and reused, which saves a second logP calculation per molecule.
+    """
+    qed_properties = QED.properties(mol)
+    return {
+        "mw": qed_properties.MW,
+        "clogp": qed_properties.ALOGP,
+        "tpsa": qed_properties.PSA,
+        "hbd": int(qed_properties.HBD),
+        "hba": int(rdmd.CalcNumHBA(mol)),
+        "rotb": int(rdmd.CalcNumRotatableBonds(mol)),
+        "qed": QED.qed(mol, qedProperties=qed_properties),
+    }

@@ -1,0 +1,522 @@
+"""Read compound files (SMILES, CSV/TSV, SDF, XLSX) in chunks of raw records.
+
+Reading only splits a file into records; parsing the chemistry happens later (in worker processes),
+so a broken record never stops the file. Every record keeps its position in the file, and records
+that cannot even be read are kept with an ``error`` so that nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rdkit import Chem, RDLogger
+
+SMILES_SUFFIXES = (".smi", ".smiles", ".txt", ".ism", ".can")
+TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".xlsx")
+SDF_SUFFIXES = (".sdf", ".sd", ".mol")
+SUPPORTED_SUFFIXES = SMILES_SUFFIXES + TABLE_SUFFIXES + SDF_SUFFIXES
+
+# Longer strings are rejected before RDKit sees them: a 10 MB "SMILES" of carbons would parse into a
+# ten-million-atom chain and hold a worker for minutes. Large peptides stay well under this.
+MAX_SMILES_LENGTH = 10_000
+# An SDF record bigger than this is not a small molecule (or not an SDF record at all).
+MAX_MOLBLOCK_BYTES = 2_000_000
+
+SMILES_HEADER_NAMES = (
+    "smiles",
+    "canonical_smiles",
+    "smiles_string",
+    "isomeric_smiles",
+    "mol",
+    "structure",
+    "molecule",
+    "canonical smiles",
+    "smi",
+)
+NAME_HEADER_NAMES = (
+    "name",
+    "id",
+    "compound_id",
+    "compound",
+    "mol_id",
+    "molecule_id",
+    "title",
+    "chembl_id",
+    "identifier",
+    "cmpd_id",
+    "compound name",
+    "molecule name",
+)
+
+
+# csv's default field limit (128 KiB) would reject a whole file over one long cell; with a higher
+# limit the long value is read and then rejected as a record with a clear reason.
+csv.field_size_limit(64 * 1024 * 1024)
+
+
+class LibraryReadError(ValueError):
+    """A file cannot be read as a compound library; the message names the file and the problem."""
+
+
+@dataclass(slots=True)
+class RawRecord:
+    """One record of an input file, before any chemistry.
+
+    ``index`` is the 0-based position among the file's records, ``kind`` is ``"smiles"`` or
+    ``"molblock"``; ``error`` is set when the record could not even be read.
+    """
+
+    index: int
+    name: str
+    text: str
+    kind: str = "smiles"
+    extra: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class ReadOptions:
+    """How to read a table: which column holds SMILES and which the names (``None`` = detect)."""
+
+    smiles_column: str | None = None
+    name_column: str | None = None
+    chunk_size: int = 1000
+
+
+@dataclass(slots=True, frozen=True)
+class TablePreview:
+    """The first rows of a tabular file, with the detected SMILES and name columns."""
+
+    columns: list[str]
+    rows: list[list[str]]
+    smiles_column: str | None
+    name_column: str | None
+    smiles_candidates: list[str]
+
+
+def detect_format(path: str | os.PathLike) -> str:
+    """Return ``"smiles"``, ``"csv"``, ``"tsv"``, ``"sdf"`` or ``"xlsx"`` from the file name."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    suffix = suffixes[-1] if suffixes else ""
+    if suffix in SMILES_SUFFIXES:
+        return "smiles"
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".tsv", ".tab"):
+        return "tsv"
+    if suffix in SDF_SUFFIXES:
+        return "sdf"
+    if suffix == ".xlsx":
+        return "xlsx"
+    raise LibraryReadError(
+        f"{Path(path).name}: unsupported file type '{suffix or '(none)'}'. DrugDesk opens "
+        + ", ".join(SUPPORTED_SUFFIXES)
+        + " files."
+    )
+
+
+def is_tabular(path: str | os.PathLike) -> bool:
+    return detect_format(path) in ("csv", "tsv", "xlsx")
+
+
+def _check_readable(path: Path) -> None:
+    if not path.exists():
+        raise LibraryReadError(f"{path}: no such file.")
+    if path.is_dir():
+        raise LibraryReadError(f"{path}: is a folder, not a file.")
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8192)
+    except OSError as exc:
+        raise LibraryReadError(f"{path}: cannot be read ({exc.strerror or exc}).") from exc
+    if not head:
+        raise LibraryReadError(f"{path.name}: the file is empty.")
+    if detect_format(path) == "xlsx":
+        if not head.startswith(b"PK"):
+            raise LibraryReadError(f"{path.name}: not an Excel .xlsx workbook (not a zip archive).")
+        return
+    if b"\x00" in head:
+        raise LibraryReadError(
+            f"{path.name}: this is a binary file, not text; expected {detect_format(path).upper()} text."
+        )
+
+
+def _open_text(path: Path) -> io.TextIOWrapper:
+    # utf-8-sig drops a byte order mark; undecodable bytes become U+FFFD and then fail as SMILES.
+    return open(path, encoding="utf-8-sig", errors="replace", newline="")
+
+
+def looks_like_smiles(value: str) -> bool:
+    """True when ``value`` parses as SMILES (quietly; for column detection only)."""
+    value = value.strip()
+    if not value or len(value) > MAX_SMILES_LENGTH or " " in value:
+        return False
+    if value.replace(".", "").replace("-", "").replace("e", "").isdigit():
+        return False  # numbers such as 12 or 3.5 parse as nothing useful but are not SMILES columns
+    RDLogger.DisableLog("rdApp.*")
+    try:
+        return Chem.MolFromSmiles(value, sanitize=False) is not None
+    finally:
+        RDLogger.EnableLog("rdApp.*")
+
+
+def detect_smiles_columns(columns: list[str], rows: list[list[str]]) -> list[str]:
+    """Columns whose values mostly parse as SMILES, best first (named SMILES columns first)."""
+    scored: list[tuple[int, float, str]] = []
+    for position, column in enumerate(columns):
+        values = [row[position] for row in rows if position < len(row) and row[position].strip()]
+        if not values:
+            continue
+        fraction = sum(looks_like_smiles(v) for v in values) / len(values)
+        # SMILES of real molecules contain letters; a column of "C" or "N" flags parses too, so
+        # demand some length on average.
+        mean_length = sum(len(v) for v in values) / len(values)
+        named = column.strip().lower() in SMILES_HEADER_NAMES
+        if fraction >= 0.6 and (mean_length >= 3 or named):
+            scored.append((0 if named else 1, -fraction, column))
+    return [column for *_, column in sorted(scored)]
+
+
+def detect_name_column(columns: list[str], smiles_column: str | None) -> str | None:
+    for column in columns:
+        if column != smiles_column and column.strip().lower() in NAME_HEADER_NAMES:
+            return column
+    return None
+
+
+def _read_table_head(path: Path, fmt: str, n_rows: int) -> tuple[list[str], list[list[str]]]:
+    if fmt == "xlsx":
+        iterator = _iter_xlsx_rows(path)
+        try:
+            header = next(iterator)
+        except StopIteration:
+            raise LibraryReadError(f"{path.name}: the workbook's first sheet is empty.") from None
+        rows = []
+        for row in iterator:
+            rows.append(row)
+            if len(rows) >= n_rows:
+                break
+        return header, rows
+    with _open_text(path) as handle:
+        reader = csv.reader(handle, delimiter="," if fmt == "csv" else "\t")
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise LibraryReadError(f"{path.name}: the file is empty.") from None
+        except csv.Error as exc:
+            raise LibraryReadError(
+                f"{path.name}: not a readable {fmt.upper()} file ({exc})."
+            ) from exc
+        rows = []
+        try:
+            for row in reader:
+                rows.append(row)
+                if len(rows) >= n_rows:
+                    break
+        except csv.Error as exc:
+            raise LibraryReadError(
+                f"{path.name}: not a readable {fmt.upper()} file ({exc})."
+            ) from exc
+    return _unique_header(header), rows
+
+
+def _unique_header(header: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    result = []
+    for i, name in enumerate(header):
+        name = (name or "").strip() or f"column_{i + 1}"
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}_{seen[name]}"
+        else:
+            seen[name] = 1
+        result.append(name)
+    return result
+
+
+def preview_table(path: str | os.PathLike, n_rows: int = 50) -> TablePreview:
+    """Read the header and first rows of a CSV/TSV/XLSX file and detect its SMILES column."""
+    path = Path(path)
+    _check_readable(path)
+    fmt = detect_format(path)
+    if fmt not in ("csv", "tsv", "xlsx"):
+        raise LibraryReadError(f"{path.name}: not a table (CSV, TSV or XLSX).")
+    columns, rows = _read_table_head(path, fmt, n_rows)
+    candidates = detect_smiles_columns(columns, rows)
+    smiles_column = candidates[0] if candidates else None
+    return TablePreview(
+        columns=columns,
+        rows=rows,
+        smiles_column=smiles_column,
+        name_column=detect_name_column(columns, smiles_column),
+        smiles_candidates=candidates,
+    )
+
+
+def iter_record_chunks(
+    path: str | os.PathLike, options: ReadOptions | None = None
+) -> Iterator[list[RawRecord]]:
+    """Yield the file's records in lists of at most ``options.chunk_size``.
+
+    Raises :class:`LibraryReadError` (before yielding anything) when the file as a whole cannot be
+    read: missing, empty, binary, or a table with no SMILES column.
+    """
+    options = options or ReadOptions()
+    path = Path(path)
+    _check_readable(path)
+    fmt = detect_format(path)
+    if fmt == "smiles":
+        records = _iter_smiles_file(path)
+    elif fmt == "sdf":
+        records = _iter_sdf(path)
+    else:
+        records = _iter_table(path, fmt, options)
+    chunk: list[RawRecord] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) >= options.chunk_size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _iter_smiles_file(path: Path) -> Iterator[RawRecord]:
+    index = 0
+    first = True
+    with _open_text(path) as handle:
+        for line in handle:
+            stripped = line.strip()
+            if not stripped or stripped.startswith("#"):
+                continue
+            parts = stripped.split(None, 1)
+            smiles = parts[0]
+            name = parts[1].strip() if len(parts) > 1 else ""
+            if first:
+                first = False
+                # A header line such as "smiles name" or "SMILES\tID" is not a record.
+                if smiles.lower() in SMILES_HEADER_NAMES and not looks_like_smiles(smiles):
+                    continue
+            error = None
+            if len(smiles) > MAX_SMILES_LENGTH:
+                error = f"SMILES too long ({len(smiles):,} characters; the limit is {MAX_SMILES_LENGTH:,})"
+                smiles = smiles[:80] + "…"
+                name = name[:200]
+            yield RawRecord(index=index, name=name or f"mol{index + 1}", text=smiles, error=error)
+            index += 1
+    if index == 0:
+        raise LibraryReadError(f"{path.name}: contains no SMILES (only blank or comment lines).")
+
+
+def _iter_table_rows(path: Path, fmt: str) -> Iterator[list[str]]:
+    if fmt == "xlsx":
+        iterator = _iter_xlsx_rows(path)
+        next(iterator, None)  # header
+        yield from iterator
+        return
+    with _open_text(path) as handle:
+        reader = csv.reader(handle, delimiter="," if fmt == "csv" else "\t")
+        next(reader, None)
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                # A malformed line (for example a NUL byte or a line past csv's field limit).
+                yield [f"\x00csv-error:{exc}"]
+                continue
+            yield row
+
+
+def _iter_table(path: Path, fmt: str, options: ReadOptions) -> Iterator[RawRecord]:
+    preview = preview_table(path)
+    columns = preview.columns
+    smiles_column = options.smiles_column or preview.smiles_column
+    if smiles_column is None:
+        raise LibraryReadError(
+            f"{path.name}: no column looks like SMILES. Columns: {', '.join(columns) or '(none)'}. "
+            "Pick the SMILES column by hand."
+        )
+    if smiles_column not in columns:
+        raise LibraryReadError(
+            f"{path.name}: there is no column '{smiles_column}'. Columns: {', '.join(columns)}."
+        )
+    name_column = options.name_column
+    if name_column is None and options.smiles_column is None:
+        name_column = preview.name_column
+    if name_column is not None and name_column not in columns:
+        raise LibraryReadError(
+            f"{path.name}: there is no column '{name_column}'. Columns: {', '.join(columns)}."
+        )
+    smiles_pos = columns.index(smiles_column)
+    name_pos = columns.index(name_column) if name_column is not None else None
+    extra_positions = [(i, c) for i, c in enumerate(columns) if i != smiles_pos and i != name_pos]
+    index = -1
+    for index, row in enumerate(_iter_table_rows(path, fmt)):
+        if len(row) == 1 and row[0].startswith("\x00csv-error:"):
+            yield RawRecord(
+                index=index,
+                name=f"row{index + 2}",
+                text="",
+                error=f"unreadable line: {row[0][11:]}",
+            )
+            continue
+        smiles = row[smiles_pos].strip() if smiles_pos < len(row) else ""
+        name = row[name_pos].strip() if name_pos is not None and name_pos < len(row) else ""
+        extra = {c: (row[i] if i < len(row) else "") for i, c in extra_positions}
+        error = None
+        if not smiles:
+            error = f"empty SMILES in column '{smiles_column}'"
+        elif len(smiles) > MAX_SMILES_LENGTH:
+            error = (
+                f"SMILES too long ({len(smiles):,} characters; the limit is {MAX_SMILES_LENGTH:,})"
+            )
+            smiles = smiles[:80] + "…"
+        # Names default to the data row's line number (header is line 1), which users can find.
+        yield RawRecord(
+            index=index, name=name or f"row{index + 2}", text=smiles, extra=extra, error=error
+        )
+    if index < 0:
+        raise LibraryReadError(f"{path.name}: the table has a header but no rows.")
+
+
+def _iter_xlsx_rows(path: Path) -> Iterator[list[str]]:
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise LibraryReadError(f"{path.name}: not a readable Excel workbook ({exc}).") from exc
+    try:
+        sheet = workbook.worksheets[0]
+        first = True
+        for values in sheet.iter_rows(values_only=True):
+            row = ["" if v is None else _cell_text(v) for v in values]
+            if first:
+                first = False
+                if not any(row):
+                    continue
+                yield _unique_header(row)
+                continue
+            if any(row):
+                yield row
+    finally:
+        workbook.close()
+
+
+def _cell_text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _iter_sdf(path: Path) -> Iterator[RawRecord]:
+    index = 0
+    with _open_text(path) as handle:
+        lines: list[str] = []
+        size = 0
+        too_big = False
+        for line in handle:
+            if line.startswith("$$$$"):
+                yield _sdf_record(index, lines, too_big)
+                index += 1
+                lines, size, too_big = [], 0, False
+                continue
+            size += len(line)
+            if size > MAX_MOLBLOCK_BYTES:
+                too_big = True
+                continue
+            lines.append(line)
+        # A last record without "$$$$" still counts when it holds anything.
+        if any(line.strip() for line in lines):
+            yield _sdf_record(index, lines, too_big)
+            index += 1
+    if index == 0:
+        raise LibraryReadError(f"{path.name}: contains no SDF records.")
+
+
+def _sdf_record(index: int, lines: list[str], too_big: bool) -> RawRecord:
+    default_name = f"record{index + 1}"
+    if too_big:
+        return RawRecord(
+            index=index,
+            name=default_name,
+            text="",
+            kind="molblock",
+            error=f"SDF record larger than {MAX_MOLBLOCK_BYTES // 1_000_000} MB",
+        )
+    end = len(lines)
+    for i, line in enumerate(lines):
+        if line.startswith("M  END"):
+            end = i + 1
+            break
+    molblock = "".join(lines[:end])
+    tags = _parse_sdf_tags(lines[end:])
+    title = lines[0].strip() if lines else ""
+    name = title or _first_tag(tags, NAME_HEADER_NAMES) or default_name
+    error = None
+    if end == len(lines) and not any(line.startswith("M  END") for line in lines):
+        error = "broken SDF record: no 'M  END' line"
+    return RawRecord(
+        index=index, name=name, text=molblock, kind="molblock", extra=tags, error=error
+    )
+
+
+def _parse_sdf_tags(lines: list[str]) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    current: str | None = None
+    values: list[str] = []
+    for line in lines:
+        if line.startswith(">"):
+            if current is not None:
+                tags[current] = "\n".join(values).strip()
+            start, stop = line.find("<"), line.rfind(">")
+            current = line[start + 1 : stop].strip() if 0 < start < stop else line[1:].strip()
+            values = []
+        elif current is not None:
+            if line.strip() == "":
+                tags[current] = "\n".join(values).strip()
+                current, values = None, []
+            else:
+                values.append(line.rstrip("\r\n"))
+    if current is not None:
+        tags[current] = "\n".join(values).strip()
+    return tags
+
+
+def _first_tag(tags: dict[str, str], names: tuple[str, ...]) -> str:
+    for key, value in tags.items():
+        if key.strip().lower() in names and value:
+            return value
+    return ""
+
+
+def estimate_record_count(path: str | os.PathLike) -> int | None:
+    """A cheap estimate of the number of records, for progress; ``None`` when unknown."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return None
+    fmt = detect_format(path)
+    if fmt == "xlsx":
+        return None
+    with open(path, "rb") as handle:
+        sample = handle.read(1 << 20)
+    if not sample:
+        return 0
+    if fmt == "sdf":
+        per_record = sample.count(b"$$$$")
+        if per_record == 0:
+            return 1
+        return max(1, round(per_record * size / len(sample)))
+    lines = sample.count(b"\n") or 1
+    return max(1, round(lines * size / len(sample)))

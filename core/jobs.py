@@ -1,0 +1,57 @@
+"""The contract between long-running work and whoever runs it.
+
+A job is a plain function ``fn(*inputs, progress=..., is_cancelled=...) -> result``. It reports
+progress through a callback and polls ``is_cancelled`` between batches, raising :class:`JobCancelled`
+when asked to stop. The Qt engine (``app.engine``) and the command line run the very same functions.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+ProgressCallback = Callable[[float, str], None]
+"""``progress(fraction, message)``: ``fraction`` in [0, 1], or a negative value when unknown."""
+
+CancelCheck = Callable[[], bool]
+
+
+class JobCancelled(Exception):
+    """Raised inside a job when its ``is_cancelled`` check returns true."""
+
+
+class SupportsJob(Protocol):
+    def __call__(self, *args, progress: ProgressCallback, is_cancelled: CancelCheck, **kwargs): ...
+
+
+def no_progress(fraction: float, message: str = "") -> None:
+    """A progress callback that ignores everything (for scripts and tests)."""
+
+
+def never_cancelled() -> bool:
+    return False
+
+
+def check_cancelled(is_cancelled: CancelCheck | None) -> None:
+    """Raise :class:`JobCancelled` if the job was asked to stop."""
+    if is_cancelled is not None and is_cancelled():
+        raise JobCancelled()
+
+
+class ThrottledProgress:
+    """Forward progress at most every ``interval`` seconds (always the first and the last report).
+
+    Jobs may report after every molecule; the GUI only needs a few updates per second.
+    """
+
+    def __init__(self, callback: ProgressCallback, interval: float = 0.1) -> None:
+        self._callback = callback
+        self._interval = interval
+        self._last = -1.0e9
+
+    def __call__(self, fraction: float, message: str = "") -> None:
+        now = time.monotonic()
+        if fraction >= 1.0 or now - self._last >= self._interval:
+            self._last = now
+            self._callback(fraction, message)
