@@ -122,13 +122,13 @@ def _rdkit_message(exc: Exception) -> str:
 
 
 def process_records(
-    records: list[RawRecord], options: StandardizeOptions = StandardizeOptions()
+    records: list[RawRecord], options: StandardizeOptions | None = None
 ) -> dict[str, list]:
     """Process records into column lists (see :data:`LIBRARY_COLUMNS`) plus ``index`` and extras."""
     from core.chem.properties import compute_properties
 
     RDLogger.DisableLog("rdApp.*")
-    standardizer = _standardizer(options)
+    standardizer = _standardizer(options or StandardizeOptions())
     columns: dict[str, list] = {name: [] for name in ("index", *LIBRARY_COLUMNS, "extra")}
     nan = float("nan")
     for record in records:
