@@ -55,3 +55,8 @@ class ThrottledProgress:
         if fraction >= 1.0 or now - self._last >= self._interval:
             self._last = now
             self._callback(fraction, message)
+
+
+# Job states, as the engine and the jobs panel name them.
+QUEUED, RUNNING, FINISHED, FAILED, CANCELLED = "queued", "running", "finished", "failed", "cancelled"
+DONE_STATES = frozenset({FINISHED, FAILED, CANCELLED})

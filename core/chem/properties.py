@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rdkit import Chem
-from rdkit.Chem import QED
+from rdkit.Chem import QED, Crippen, Descriptors
 from rdkit.Chem import rdMolDescriptors as rdmd
 
 PROPERTY_COLUMNS: tuple[str, ...] = ("mw", "clogp", "tpsa", "hbd", "hba", "rotb", "qed")
@@ -38,11 +38,22 @@ def compute_properties(mol: Chem.Mol) -> dict[str, float | int]:
     ``rdMolDescriptors.CalcNumHBD``) and reused, which saves a second logP calculation per molecule.
     """
     qed_properties = QED.properties(mol)
+    mw, clogp, tpsa, hbd = (
+        qed_properties.MW,
+        qed_properties.ALOGP,
+        qed_properties.PSA,
+        qed_properties.HBD,
+    )
+    if any(atom.GetAtomicNum() == 1 for atom in mol.GetAtoms()):
+        # QED.properties works on a copy without explicit Hs, which changes the last digits of
+        # MW and logP (another summation order); compute them on the molecule as given.
+        mw, clogp = Descriptors.MolWt(mol), Crippen.MolLogP(mol)
+        tpsa, hbd = rdmd.CalcTPSA(mol), rdmd.CalcNumHBD(mol)
     return {
-        "mw": qed_properties.MW,
-        "clogp": qed_properties.ALOGP,
-        "tpsa": qed_properties.PSA,
-        "hbd": int(qed_properties.HBD),
+        "mw": mw,
+        "clogp": clogp,
+        "tpsa": tpsa,
+        "hbd": int(hbd),
         "hba": int(rdmd.CalcNumHBA(mol)),
         "rotb": int(rdmd.CalcNumRotatableBonds(mol)),
         "qed": QED.qed(mol, qedProperties=qed_properties),

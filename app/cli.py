@@ -1,0 +1,153 @@
+"""Command line: ``drugdesk [FILE…]`` opens the window; ``drugdesk COMMAND …`` runs without one.
+
+Commands are thin layers over ``core``: they call the same job functions the engine runs, with a
+progress callback that prints to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from app import __version__
+
+PROG = "drugdesk"
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse, with 'python main.py' shown as the program when run that way."""
+
+
+def _terminal_progress(enabled: bool) -> Callable[[float, str], None]:
+    last = [0.0]
+
+    def report(fraction: float, message: str = "") -> None:
+        if not enabled:
+            return
+        now = time.monotonic()
+        if now - last[0] < 0.5 and fraction < 1.0:
+            return
+        last[0] = now
+        percent = f"{fraction * 100:5.1f}% " if fraction >= 0 else ""
+        sys.stderr.write(f"\r{percent}{message[:70]:<70}")
+        if fraction >= 1.0:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return report
+
+
+# ----------------------------------------------------------------------------------------------
+# props
+
+
+def _add_props_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "props",
+        help="compute identifiers and properties for every record of a compound file",
+        description=(
+            "Read a compound file (.smi/.txt, .csv, .tsv, .sdf, .xlsx), standardise each molecule "
+            "(RDKit MolStandardize: cleanup, largest fragment, neutralise) and write one row per "
+            "input record, in input order, with the columns name, smiles, canonical_smiles, "
+            "inchikey, mw, clogp, tpsa, hbd, hba, rotb, qed, valid, error. Records that fail are "
+            "kept with valid=False and the reason in error."
+        ),
+    )
+    parser.add_argument("input", type=Path, help="compound file to read")
+    parser.add_argument("--output", "-o", type=Path, required=True,
+                        help="output file (.csv, .tsv, .xlsx or .sdf)")
+    parser.add_argument("--smiles-col", help="column holding SMILES (tables; detected if omitted)")
+    parser.add_argument("--name-col", help="column holding names (tables; detected if omitted)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="worker processes (default: one per core; 1 = no extra processes)")
+    parser.add_argument("--tautomers", action="store_true",
+                        help="also replace each molecule by its canonical tautomer (slow)")
+    parser.add_argument("--no-standardize", action="store_true",
+                        help="skip standardisation (properties of the molecule as written)")
+    parser.set_defaults(handler=_run_props)
+
+
+def _run_props(args: argparse.Namespace) -> int:
+    from core.chem.export import ExportError, export_format, export_table
+    from core.chem.library import LoadOptions, load_library, props_table
+    from core.chem.readers import LibraryReadError, ReadOptions
+    from core.chem.standardize import StandardizeOptions
+
+    try:
+        export_format(args.output)
+    except ValueError as exc:
+        return _fail("props", str(exc))
+    if args.no_standardize:
+        standardize = StandardizeOptions(cleanup=False, largest_fragment=False, neutralize=False)
+    else:
+        standardize = StandardizeOptions(canonical_tautomer=args.tautomers)
+    options = LoadOptions(
+        read=ReadOptions(smiles_column=args.smiles_col, name_column=args.name_col),
+        standardize=standardize,
+        workers=max(0, args.workers),
+    )
+    try:
+        library = load_library(args.input, options, progress=_terminal_progress(sys.stderr.isatty()))
+        export_table(props_table(library), args.output)
+    except (LibraryReadError, ExportError) as exc:
+        return _fail("props", str(exc))
+    print(f"{library.summary()}; wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def _fail(command: str, message: str) -> int:
+    print(f"{PROG} {command}: error: {message}", file=sys.stderr)
+    return 2
+
+
+# ----------------------------------------------------------------------------------------------
+# Dispatch
+
+COMMAND_PARSERS = {
+    "props": _add_props_parser,
+}
+
+
+def _command_parser() -> argparse.ArgumentParser:
+    parser = _ArgumentParser(prog=PROG, description="DrugDesk command-line tools.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in COMMAND_PARSERS.values():
+        add(subparsers)
+    return parser
+
+
+def _gui_parser() -> argparse.ArgumentParser:
+    commands = "\n".join(f"  {name:<10} python main.py {name} --help" for name in COMMAND_PARSERS)
+    parser = _ArgumentParser(
+        prog=PROG,
+        description="DrugDesk: a desktop workbench for AI-assisted early drug discovery. "
+        "Without a command, opens the main window (and the given compound files).",
+        epilog=f"commands (run without a window):\n{commands}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("files", nargs="*", type=Path, help="compound files to open")
+    parser.add_argument("--screenshot", type=Path, metavar="OUT.png",
+                        help="open the window (and FILES), wait until drawn, save a picture, exit")
+    parser.add_argument("--version", action="version", version=f"DrugDesk {__version__}")
+    parser.add_argument("--log-level", default="INFO",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log file detail")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from app.logging_setup import setup_logging
+
+    if argv and argv[0] in COMMAND_PARSERS:
+        args = _command_parser().parse_args(argv)
+        setup_logging(logging.WARNING)
+        return args.handler(args)
+    args = _gui_parser().parse_args(argv)
+    setup_logging(getattr(logging, args.log_level))
+    from app.gui import run_gui
+
+    return run_gui(files=args.files, screenshot=args.screenshot)

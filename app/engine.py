@@ -1,0 +1,295 @@
+"""The inference engine: one long-lived thread that runs jobs from a queue and owns loaded models.
+
+Panels submit plain functions from ``core`` (see :mod:`core.jobs`) and listen to the engine's
+signals, which carry the job id. Signals are emitted from the engine thread and delivered to
+widgets on the GUI thread by Qt's queued connections, so no widget is ever touched from the engine.
+
+Shaped like Qt's Mandelbrot example: a ``QThread`` with a queue, an abort flag per job, and
+``wait()`` on stop. Cancellation is a ``threading.Event`` that jobs poll between batches: a queued
+Qt signal would only arrive after the job had finished.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import logging
+import queue
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+from core.compute import DeviceInfo, ModelCache, choose_device, configure_torch_threads
+from core.jobs import (
+    CANCELLED,
+    DONE_STATES,
+    FAILED,
+    FINISHED,
+    QUEUED,
+    RUNNING,
+    JobCancelled,
+    ThrottledProgress,
+)
+
+log = logging.getLogger(__name__)
+
+# Exceptions whose message is written for users (file problems, bad parameters); anything else is
+# a bug and shows its type too.
+USER_ERRORS = (ValueError, OSError, KeyError, MemoryError)
+
+
+@dataclass(slots=True)
+class Job:
+    id: int
+    title: str
+    fn: Callable[..., Any]
+    args: tuple
+    kwargs: dict
+    key: str | None = None
+    needs_torch: bool = False
+    state: str = QUEUED
+    fraction: float = 0.0
+    message: str = ""
+    error: str = ""
+    submitted_at: float = field(default_factory=time.monotonic)
+    started_at: float = 0.0
+    ended_at: float = 0.0
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def elapsed(self) -> float:
+        if not self.started_at:
+            return 0.0
+        return (self.ended_at or time.monotonic()) - self.started_at
+
+
+class _EngineThread(QThread):
+    def __init__(self, engine: InferenceEngine) -> None:
+        super().__init__()
+        self.setObjectName("DrugDeskEngine")
+        self._engine = engine
+
+    def run(self) -> None:
+        self._engine._run_loop()
+
+
+class InferenceEngine(QObject):
+    """Runs jobs one at a time on its own thread; emits signals keyed by job id."""
+
+    job_submitted = Signal(int, str)  # job id, title
+    job_started = Signal(int)
+    progress = Signal(int, float, str)  # job id, fraction (negative = unknown), message
+    finished = Signal(int, object)  # job id, result
+    failed = Signal(int, str)  # job id, message for the user
+    cancelled = Signal(int)
+    device_changed = Signal(object)  # DeviceInfo
+
+    def __init__(self, device_preference: str = "auto", parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._jobs: dict[int, Job] = {}
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._device_preference = device_preference
+        self._device: DeviceInfo | None = None
+        self._torch_ready = False
+        self.model_cache = ModelCache()
+        self._thread = _EngineThread(self)
+
+    # ------------------------------------------------------------------------------------------
+    # Life cycle
+
+    def start(self) -> None:
+        if not self._thread.isRunning():
+            self._thread.start()
+
+    def stop(self, timeout_ms: int = 10_000) -> bool:
+        """Cancel everything, end the thread and wait for it; returns whether it ended in time."""
+        self.cancel_all()
+        self._queue.put(None)
+        if not self._thread.isRunning():
+            return True
+        ended = self._thread.wait(timeout_ms)
+        if not ended:
+            log.error("Engine thread did not stop within %d ms", timeout_ms)
+        return ended
+
+    def is_running(self) -> bool:
+        return self._thread.isRunning()
+
+    # ------------------------------------------------------------------------------------------
+    # Jobs
+
+    def submit(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        title: str = "",
+        key: str | None = None,
+        needs_torch: bool = False,
+        **kwargs: Any,
+    ) -> int:
+        """Queue ``fn(*args, progress=..., is_cancelled=..., **kwargs)``; returns the job id.
+
+        ``key``: a newer job with the same key supersedes (cancels) older ones, so results that
+        nobody wants any more are dropped. ``needs_torch``: choose the device and set torch's
+        threads before the first such job; the function receives ``device=`` when it takes one.
+        """
+        job = Job(
+            id=next(self._ids),
+            title=title or getattr(fn, "__name__", "job"),
+            fn=fn,
+            args=args,
+            kwargs=kwargs,
+            key=key,
+            needs_torch=needs_torch,
+        )
+        if key is not None:
+            for other in self.jobs():
+                if other.key == key and other.state not in DONE_STATES:
+                    self.cancel(other.id)
+        with self._lock:
+            self._jobs[job.id] = job
+        self.job_submitted.emit(job.id, job.title)
+        self._queue.put(job)
+        return job.id
+
+    def cancel(self, job_id: int) -> bool:
+        """Ask a job to stop: a queued job never starts, a running one stops at its next check."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None or job.state in DONE_STATES:
+                return False
+            job.cancel_event.set()
+            was_queued = job.state == QUEUED
+            if was_queued:
+                job.state = CANCELLED
+                job.ended_at = time.monotonic()
+        if was_queued:
+            self.cancelled.emit(job_id)
+        return True
+
+    def cancel_all(self) -> None:
+        for job in self.jobs():
+            self.cancel(job.id)
+
+    def job(self, job_id: int) -> Job | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def jobs(self) -> list[Job]:
+        with self._lock:
+            return list(self._jobs.values())
+
+    def active_jobs(self) -> list[Job]:
+        return [job for job in self.jobs() if job.state not in DONE_STATES]
+
+    def forget_finished(self) -> None:
+        with self._lock:
+            for job_id in [i for i, j in self._jobs.items() if j.state in DONE_STATES]:
+                del self._jobs[job_id]
+
+    # ------------------------------------------------------------------------------------------
+    # Device
+
+    @property
+    def device(self) -> DeviceInfo | None:
+        """The chosen device, once a torch job (or :meth:`detect_device`) has run."""
+        return self._device
+
+    def set_device_preference(self, preference: str) -> None:
+        """Takes effect for the next torch job; models loaded for another device are dropped."""
+        if preference != self._device_preference:
+            self._device_preference = preference
+            self._torch_ready = False
+            self.model_cache.clear()
+
+    def detect_device(self) -> int:
+        """Queue a job that imports torch and chooses the device (for Help > About)."""
+        return self.submit(_describe_device, title="Detect compute device", needs_torch=True)
+
+    # ------------------------------------------------------------------------------------------
+    # Engine thread
+
+    def _prepare_torch(self) -> None:
+        if self._torch_ready:
+            return
+        threads = configure_torch_threads(reserve_for_gui=1)
+        self._device = choose_device(self._device_preference)
+        self._torch_ready = True
+        log.info("Compute device: %s (%d torch threads)", self._device.description, threads)
+        self.device_changed.emit(self._device)
+
+    def _run_loop(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            with self._lock:
+                if job.state != QUEUED:
+                    continue  # cancelled while queued; already reported
+                job.state = RUNNING
+                job.started_at = time.monotonic()
+            self.job_started.emit(job.id)
+            self._run_job(job)
+
+    def _run_job(self, job: Job) -> None:
+        def report(fraction: float, message: str = "") -> None:
+            job.fraction, job.message = fraction, message
+            self.progress.emit(job.id, fraction, message)
+
+        kwargs = dict(job.kwargs)
+        kwargs["progress"] = ThrottledProgress(report, interval=0.1)
+        kwargs["is_cancelled"] = job.cancel_event.is_set
+        try:
+            if job.needs_torch:
+                self._prepare_torch()
+            parameters = _parameters(job.fn)
+            if "device" in parameters and "device" not in kwargs and self._device is not None:
+                kwargs["device"] = self._device.device
+            if "model_cache" in parameters:
+                kwargs["model_cache"] = self.model_cache
+            result = job.fn(*job.args, **kwargs)
+            if job.cancel_event.is_set():
+                raise JobCancelled()
+        except JobCancelled:
+            self._end(job, CANCELLED)
+            self.cancelled.emit(job.id)
+        except Exception as exc:
+            message = str(exc) if isinstance(exc, USER_ERRORS) and str(exc) else _describe(exc)
+            log.error("Job %d (%s) failed:\n%s", job.id, job.title, traceback.format_exc())
+            job.error = message
+            self._end(job, FAILED)
+            self.failed.emit(job.id, message)
+        else:
+            self._end(job, FINISHED)
+            self.finished.emit(job.id, result)
+
+    def _end(self, job: Job, state: str) -> None:
+        with self._lock:
+            job.state = state
+            job.ended_at = time.monotonic()
+            # Drop references to inputs (a million-row table) once the job is over.
+            job.args, job.kwargs = (), {}
+
+
+def _parameters(fn: Callable[..., Any]) -> set[str]:
+    try:
+        return set(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return set()
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _describe_device(*, progress, is_cancelled, device: str = "cpu") -> str:
+    del progress, is_cancelled
+    return device

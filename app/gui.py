@@ -1,0 +1,86 @@
+"""Start the window: application object, settings, engine, main window, screenshot mode."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def create_application(argv: Sequence[str] | None = None):
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(list(argv) if argv is not None else [sys.argv[0]])
+    app.setApplicationName("DrugDesk")
+    app.setOrganizationName("DrugDesk")
+    app.setStyle("Fusion")
+    from PySide6.QtGui import QIcon
+
+    from resources import resource_path
+
+    app.setWindowIcon(QIcon(str(resource_path("icons/drugdesk.svg"))))
+    return app
+
+
+def create_main_window():
+    """Settings, engine and window, wired together; the engine is started."""
+    from app.engine import InferenceEngine
+    from app.main_window import MainWindow
+    from core.settings import Settings
+
+    settings = Settings.load()
+    engine = InferenceEngine(device_preference=settings.compute_device)
+    engine.start()
+    return MainWindow(settings, engine)
+
+
+def _install_excepthook(window) -> None:
+    """Show unexpected errors in the window instead of letting Qt abort the process."""
+
+    def hook(exc_type, exc, tb):
+        log.error("Unhandled exception:\n%s", "".join(traceback.format_exception(exc_type, exc, tb)))
+        try:
+            window.show_error(f"Unexpected error: {exc_type.__name__}: {exc} (details in the log file)")
+        except Exception:  # the window itself may be what failed
+            sys.__excepthook__(exc_type, exc, tb)
+
+    sys.excepthook = hook
+
+
+def run_gui(files: Sequence[Path] = (), screenshot: Path | None = None) -> int:
+    app = create_application()
+    window = create_main_window()
+    _install_excepthook(window)
+    window.show()
+    for file in files:
+        window.open_library(file)
+    if screenshot is not None:
+        return _take_screenshot(app, window, screenshot)
+    return app.exec()
+
+
+def _take_screenshot(app, window, path: Path) -> int:
+    from PySide6.QtCore import QThread
+
+    ok = window.wait_for_loads()
+    # Let layouts settle and lazy structure pictures paint before grabbing.
+    for _ in range(20):
+        app.processEvents()
+        QThread.msleep(20)
+    picture = window.grab()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    saved = picture.save(str(path))
+    window.close()
+    if not saved:
+        print(f"drugdesk: error: could not save the screenshot to {path}", file=sys.stderr)
+        return 1
+    if not ok:
+        print("drugdesk: warning: a library was still loading when the picture was taken", file=sys.stderr)
+    print(f"Saved {path}", file=sys.stderr)
+    return 0

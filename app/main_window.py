@@ -1,0 +1,483 @@
+"""The main window: places the panels, owns the menus, and routes engine results to panels."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl
+from PySide6.QtGui import QAction, QDesktopServices, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDialog,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QPushButton,
+    QStackedWidget,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.engine import InferenceEngine
+from core.chem.export import ExportError, export_table
+from core.chem.library import Library, LoadOptions, load_library
+from core.chem.readers import (
+    SUPPORTED_SUFFIXES,
+    LibraryReadError,
+    ReadOptions,
+    detect_format,
+    is_tabular,
+    preview_table,
+)
+from core.paths import config_dir, data_dir, log_dir
+from core.settings import Settings
+from resources import resource_path
+from ui.dialogs.about import AboutDialog
+from ui.dialogs.column_picker import ColumnPickerDialog
+from ui.dialogs.preferences import PreferencesDialog
+from ui.jobs.panel import JobsIndicator, JobsPanel
+from ui.library.panel import LibraryPanel
+from ui.molecules.preview import MoleculePreview
+from ui.widgets.notification_bar import NotificationBar
+
+log = logging.getLogger(__name__)
+
+OPEN_FILTER = (
+    "Compound files (" + " ".join(f"*{s}" for s in SUPPORTED_SUFFIXES) + ");;"
+    "SMILES (*.smi *.smiles *.txt);;CSV/TSV (*.csv *.tsv);;SDF (*.sdf *.sd);;Excel (*.xlsx);;"
+    "All files (*)"
+)
+EXPORT_FILTER = "CSV (*.csv);;SDF with tags (*.sdf);;Excel workbook (*.xlsx);;TSV (*.tsv)"
+EXAMPLE_LIBRARY = "demo/example_library.smi"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: Settings, engine: InferenceEngine) -> None:
+        super().__init__()
+        self.settings = settings
+        self.engine = engine
+        self.setWindowTitle("DrugDesk")
+        self.resize(1400, 860)
+        self.setAcceptDrops(True)
+        self._load_jobs: dict[int, LibraryPanel] = {}
+        self._about: AboutDialog | None = None
+
+        # Central area: notification strip above the library tabs (or the start page).
+        self.notifications = NotificationBar()
+        self.tabs = QTabWidget()
+        self.tabs.setTabsClosable(True)
+        self.tabs.setMovable(True)
+        self.tabs.setDocumentMode(True)
+        self.tabs.tabCloseRequested.connect(self.close_tab)
+        self.tabs.currentChanged.connect(self._on_current_tab_changed)
+        self.start_page = self._make_start_page()
+        self.central_stack = QStackedWidget()
+        self.central_stack.addWidget(self.start_page)
+        self.central_stack.addWidget(self.tabs)
+        central = QWidget()
+        central_layout = QVBoxLayout(central)
+        central_layout.setContentsMargins(4, 4, 4, 0)
+        central_layout.addWidget(self.notifications)
+        central_layout.addWidget(self.central_stack, 1)
+        self.setCentralWidget(central)
+
+        # Docks: each panel owns its widgets; the window only places them.
+        self.molecule_preview = MoleculePreview()
+        self.molecule_dock = self._add_dock("Molecule", "moleculeDock", self.molecule_preview,
+                                            Qt.DockWidgetArea.RightDockWidgetArea)
+        self.jobs_panel = JobsPanel(engine)
+        self.jobs_dock = self._add_dock("Jobs", "jobsDock", self.jobs_panel,
+                                        Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.resizeDocks([self.molecule_dock], [330], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.jobs_dock], [150], Qt.Orientation.Vertical)
+
+        self.jobs_indicator = JobsIndicator(engine)
+        self.jobs_indicator.clicked.connect(self._show_jobs)
+        self.statusBar().addPermanentWidget(self.jobs_indicator)
+        self.statusBar().showMessage("Ready", 3000)
+
+        self._create_menus()
+        engine.progress.connect(self._on_job_progress)
+        engine.finished.connect(self._on_job_finished)
+        engine.failed.connect(self._on_job_failed)
+        engine.cancelled.connect(self._on_job_cancelled)
+        engine.device_changed.connect(self._on_device_changed)
+        self._restore_geometry()
+
+    # ------------------------------------------------------------------------------------------
+    # Construction
+
+    def _make_start_page(self) -> QWidget:
+        page = QWidget()
+        title = QLabel("<h1>DrugDesk</h1>")
+        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        text = QLabel(
+            "Open a compound library (SMILES, CSV/TSV, SDF or Excel) with File > Open library, "
+            "or drop a file on this window."
+        )
+        text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        text.setWordWrap(True)
+        open_button = QPushButton("Open library…")
+        open_button.clicked.connect(self.choose_library)
+        example_button = QPushButton("Open example library")
+        example_button.clicked.connect(self.open_example_library)
+        layout = QVBoxLayout(page)
+        layout.addStretch(1)
+        layout.addWidget(title)
+        layout.addWidget(text)
+        for button in (open_button, example_button):
+            button.setMinimumWidth(220)
+            layout.addWidget(button, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addStretch(2)
+        return page
+
+    def _add_dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)  # saveState/restoreState need names
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _create_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.open_action = QAction("&Open library…", self)
+        self.open_action.setShortcut(QKeySequence.StandardKey.Open)
+        self.open_action.triggered.connect(self.choose_library)
+        file_menu.addAction(self.open_action)
+        example = QAction("Open &example library", self)
+        example.triggered.connect(self.open_example_library)
+        file_menu.addAction(example)
+        self.recent_menu = QMenu("Open &recent", self)
+        file_menu.addMenu(self.recent_menu)
+        self._rebuild_recent_menu()
+        file_menu.addSeparator()
+        self.export_action = QAction("&Export shown rows…", self)
+        self.export_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.export_action.triggered.connect(self.choose_export)
+        self.export_action.setEnabled(False)
+        file_menu.addAction(self.export_action)
+        close_tab = QAction("&Close library", self)
+        close_tab.setShortcut(QKeySequence.StandardKey.Close)
+        close_tab.triggered.connect(lambda: self.close_tab(self.tabs.currentIndex()))
+        file_menu.addAction(close_tab)
+        file_menu.addSeparator()
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+
+        edit_menu = self.menuBar().addMenu("&Edit")
+        preferences = QAction("&Preferences…", self)
+        preferences.setShortcut(QKeySequence.StandardKey.Preferences)
+        preferences.triggered.connect(self.edit_preferences)
+        edit_menu.addAction(preferences)
+
+        view_menu = self.menuBar().addMenu("&View")
+        view_menu.addAction(self.molecule_dock.toggleViewAction())
+        view_menu.addAction(self.jobs_dock.toggleViewAction())
+
+        help_menu = self.menuBar().addMenu("&Help")
+        about = QAction("&About DrugDesk", self)
+        about.triggered.connect(self.show_about)
+        help_menu.addAction(about)
+        logs = QAction("Open &log folder", self)
+        logs.triggered.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_dir()))))
+        help_menu.addAction(logs)
+
+    # ------------------------------------------------------------------------------------------
+    # Opening libraries
+
+    def choose_library(self) -> None:
+        start = str(Path(self.settings.recent_files[0]).parent) if self.settings.recent_files else ""
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open compound library", start, OPEN_FILTER)
+        for path in paths:
+            self.open_library(path)
+
+    def open_example_library(self) -> None:
+        self.open_library(resource_path(EXAMPLE_LIBRARY), remember=False)
+
+    def open_library(self, path: str | Path, read_options: ReadOptions | None = None,
+                     remember: bool = True) -> LibraryPanel | None:
+        """Open a compound file in a new tab; the engine loads it. Menus, drops and the command
+        line all come here. Returns the tab's panel, or None when nothing was started."""
+        path = Path(path)
+        try:
+            detect_format(path)
+            if read_options is None and is_tabular(path):
+                read_options = self._ask_columns(path)
+                if read_options is None:
+                    return None
+        except LibraryReadError as exc:
+            self.show_error(str(exc))
+            return None
+        options = LoadOptions(
+            read=read_options or ReadOptions(),
+            standardize=self.settings.standardize_options(),
+            workers=self.settings.load_workers,
+        )
+        panel = LibraryPanel(path.name, (self.settings.structure_width, self.settings.structure_height))
+        panel.current_row_changed.connect(self._on_current_row_changed)
+        index = self.tabs.addTab(panel, path.name)
+        self.tabs.setTabToolTip(index, str(path))
+        self.tabs.setCurrentIndex(index)
+        self.central_stack.setCurrentWidget(self.tabs)
+        job_id = self.engine.submit(load_library, path, options, title=f"Load {path.name}")
+        panel.job_id = job_id
+        panel.cancel_requested.connect(lambda: self.engine.cancel(job_id))
+        self._load_jobs[job_id] = panel
+        if remember:
+            self.settings.add_recent_file(path)
+            self._save_settings()
+            self._rebuild_recent_menu()
+        return panel
+
+    def _ask_columns(self, path: Path) -> ReadOptions | None:
+        """Use the detected SMILES column when the choice is clear, else ask."""
+        preview = preview_table(path)
+        named = preview.smiles_column is not None and preview.smiles_column.strip().lower() in (
+            "smiles", "canonical_smiles", "isomeric_smiles")
+        if named and len(preview.smiles_candidates) == 1:
+            return ReadOptions(smiles_column=preview.smiles_column, name_column=preview.name_column)
+        dialog = ColumnPickerDialog(path.name, preview, self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return None
+        return dialog.read_options()
+
+    def _panel_for_job(self, job_id: int) -> LibraryPanel | None:
+        return self._load_jobs.get(job_id)
+
+    def _on_job_progress(self, job_id: int, fraction: float, message: str) -> None:
+        if panel := self._panel_for_job(job_id):
+            panel.set_progress(fraction, message)
+
+    def _on_job_finished(self, job_id: int, result: object) -> None:
+        panel = self._load_jobs.pop(job_id, None)
+        if panel is None or not isinstance(result, Library):
+            return
+        if self.tabs.indexOf(panel) < 0:
+            return  # the tab was closed while loading
+        panel.set_library(result)
+        self._update_actions()
+        level = "warning" if result.n_invalid else "success"
+        detail = " Invalid records are kept and marked; filter them with 'Invalid only'." if result.n_invalid else ""
+        self.notifications.show_message(f"{panel.title}: {result.summary()}.{detail}", level)
+        if panel is self.current_panel():
+            self._on_current_row_changed(panel.current_row())
+
+    def _on_job_failed(self, job_id: int, message: str) -> None:
+        panel = self._load_jobs.pop(job_id, None)
+        if panel is not None:
+            self._remove_panel(panel)
+            self.show_error(f"Could not open {panel.title}: {message}")
+        else:
+            job = self.engine.job(job_id)
+            self.show_error(f"{job.title if job else 'A job'} failed: {message}")
+
+    def _on_job_cancelled(self, job_id: int) -> None:
+        panel = self._load_jobs.pop(job_id, None)
+        if panel is not None:
+            self._remove_panel(panel)
+            self.notifications.show_message(f"Loading {panel.title} was cancelled.", "info")
+
+    def _remove_panel(self, panel: LibraryPanel) -> None:
+        index = self.tabs.indexOf(panel)
+        if index >= 0:
+            self.tabs.removeTab(index)
+        panel.deleteLater()
+        self._update_actions()
+
+    def close_tab(self, index: int) -> None:
+        panel = self.tabs.widget(index)
+        if not isinstance(panel, LibraryPanel):
+            return
+        if panel.is_loading() and panel.job_id is not None:
+            self.engine.cancel(panel.job_id)
+            self._load_jobs.pop(panel.job_id, None)
+        self._remove_panel(panel)
+
+    # ------------------------------------------------------------------------------------------
+    # Panels and actions
+
+    def current_panel(self) -> LibraryPanel | None:
+        widget = self.tabs.currentWidget()
+        return widget if isinstance(widget, LibraryPanel) else None
+
+    def library_panels(self) -> list[LibraryPanel]:
+        return [self.tabs.widget(i) for i in range(self.tabs.count())]
+
+    def _on_current_tab_changed(self, _index: int) -> None:
+        self._update_actions()
+        panel = self.current_panel()
+        self._on_current_row_changed(panel.current_row() if panel else None)
+
+    def _on_current_row_changed(self, row: dict | None) -> None:
+        sender = self.sender()
+        if isinstance(sender, LibraryPanel) and sender is not self.current_panel():
+            return
+        self.molecule_preview.show_row(row)
+
+    def _update_actions(self) -> None:
+        panel = self.current_panel()
+        self.export_action.setEnabled(panel is not None and not panel.is_loading())
+        if self.tabs.count() == 0:
+            self.central_stack.setCurrentWidget(self.start_page)
+
+    def _show_jobs(self) -> None:
+        self.jobs_dock.show()
+        self.jobs_dock.raise_()
+
+    def show_error(self, message: str) -> None:
+        log.warning(message)
+        self.notifications.show_message(message, "error")
+
+    # ------------------------------------------------------------------------------------------
+    # Export
+
+    def choose_export(self) -> None:
+        panel = self.current_panel()
+        if panel is None or panel.library is None:
+            return
+        shown = panel.model.rowCount()
+        suggested = str(Path(panel.title).with_suffix("")) + "_export.csv"
+        start = str(Path(self.settings.recent_files[0]).parent / suggested) if self.settings.recent_files else suggested
+        path, chosen_filter = QFileDialog.getSaveFileName(
+            self, f"Export {shown:,} shown rows", start, EXPORT_FILTER
+        )
+        if path:
+            if not Path(path).suffix:
+                path += "." + chosen_filter.split("*.")[-1].rstrip(")")
+            self.export_current(path)
+
+    def export_current(self, path: str | Path) -> bool:
+        """Write the current table's shown rows, in the shown order, to ``path``."""
+        panel = self.current_panel()
+        if panel is None or panel.library is None:
+            self.show_error("Nothing to export: open a library first.")
+            return False
+        table = panel.visible_table()
+        try:
+            export_table(table, path)
+        except (ExportError, ValueError) as exc:
+            self.show_error(str(exc))
+            return False
+        self.notifications.show_message(f"Exported {len(table):,} rows to {path}.", "success")
+        return True
+
+    # ------------------------------------------------------------------------------------------
+    # Recent files, drag and drop
+
+    def _rebuild_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for file in self.settings.recent_files:
+            action = self.recent_menu.addAction(Path(file).name)
+            action.setToolTip(file)
+            action.setStatusTip(file)
+            action.triggered.connect(lambda _checked=False, f=file: self._open_recent(f))
+        if self.settings.recent_files:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear recent files", self._clear_recent)
+        self.recent_menu.setEnabled(bool(self.settings.recent_files))
+
+    def _open_recent(self, file: str) -> None:
+        if not Path(file).exists():
+            self.settings.recent_files = [f for f in self.settings.recent_files if f != file]
+            self._save_settings()
+            self._rebuild_recent_menu()
+            self.show_error(f"{file} no longer exists; removed from recent files.")
+            return
+        self.open_library(file)
+
+    def _clear_recent(self) -> None:
+        self.settings.recent_files = []
+        self._save_settings()
+        self._rebuild_recent_menu()
+
+    @staticmethod
+    def _dropped_files(event: QDragEnterEvent | QDropEvent) -> list[Path]:
+        mime = event.mimeData()
+        if not mime.hasUrls():
+            return []
+        return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        files = self._dropped_files(event)
+        if any(f.suffix.lower() in SUPPORTED_SUFFIXES for f in files):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        files = self._dropped_files(event)
+        event.acceptProposedAction()
+        for file in files:
+            if file.suffix.lower() in SUPPORTED_SUFFIXES:
+                self.open_library(file)
+            else:
+                self.show_error(f"{file.name}: not a compound file DrugDesk can open.")
+
+    # ------------------------------------------------------------------------------------------
+    # Settings, about, closing
+
+    def edit_preferences(self) -> None:
+        dialog = PreferencesDialog(self.settings, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.apply_settings(dialog.result_settings())
+
+    def apply_settings(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine.set_device_preference(settings.compute_device)
+        self._save_settings()
+
+    def _save_settings(self) -> None:
+        try:
+            self.settings.save()
+        except OSError as exc:
+            self.show_error(f"Could not save settings to {Settings.path()}: {exc}")
+
+    def show_about(self) -> None:
+        paths = {"Settings": str(Settings.path()), "Log": str(log_dir()), "Data": str(data_dir())}
+        device = self.engine.device
+        self._about = AboutDialog(device.description if device else "detecting…", paths, self)
+        if device is None:
+            self.engine.detect_device()
+        self._about.show()
+
+    def _on_device_changed(self, device) -> None:
+        if self._about is not None:
+            self._about.set_device_text(device.description)
+
+    def _qsettings(self) -> QSettings:
+        return QSettings(str(config_dir() / "window.ini"), QSettings.Format.IniFormat)
+
+    def _restore_geometry(self) -> None:
+        qsettings = self._qsettings()
+        geometry = qsettings.value("geometry")
+        state = qsettings.value("state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+
+    def closeEvent(self, event) -> None:
+        qsettings = self._qsettings()
+        qsettings.setValue("geometry", self.saveGeometry())
+        qsettings.setValue("state", self.saveState())
+        qsettings.sync()
+        self._save_settings()
+        self.engine.stop()
+        super().closeEvent(event)
+
+    def wait_for_loads(self, timeout_ms: int = 120_000) -> bool:
+        """Process events until every library has loaded (for --screenshot and scripts)."""
+        from PySide6.QtCore import QCoreApplication, QElapsedTimer, QThread
+
+        timer = QElapsedTimer()
+        timer.start()
+        while self._load_jobs and timer.elapsed() < timeout_ms:
+            QCoreApplication.processEvents()
+            QThread.msleep(10)
+        QCoreApplication.processEvents()
+        return not self._load_jobs

@@ -1,0 +1,142 @@
+"""The inference engine: ordering, progress, cancel, failure, shutdown."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from app.engine import InferenceEngine
+from core.jobs import CANCELLED, FAILED, FINISHED, JobCancelled, check_cancelled
+
+
+def add(a, b, *, progress, is_cancelled):
+    progress(1.0, "added")
+    return a + b
+
+
+def slow_steps(n, delay, *, progress, is_cancelled):
+    for i in range(n):
+        check_cancelled(is_cancelled)
+        time.sleep(delay)
+        progress((i + 1) / n, f"step {i + 1}")
+    return n
+
+
+def boom(*, progress, is_cancelled):
+    raise RuntimeError("kaput")
+
+
+def bad_input(*, progress, is_cancelled):
+    raise ValueError("column 'smiles' not found")
+
+
+def wants_device(*, progress, is_cancelled, device="none", model_cache=None):
+    return device, model_cache is not None
+
+
+@pytest.fixture
+def engine(qtbot):
+    engine = InferenceEngine()
+    engine.start()
+    yield engine
+    assert engine.stop(5000)
+
+
+def test_jobs_run_in_submission_order(engine, qtbot):
+    results = []
+    engine.finished.connect(lambda job_id, result: results.append((job_id, result)))
+    ids = [engine.submit(add, i, 10, title=f"add {i}") for i in range(5)]
+    qtbot.waitUntil(lambda: len(results) == 5, timeout=5000)
+    assert results == [(job_id, i + 10) for i, job_id in enumerate(ids)]
+    assert all(engine.job(i).state == FINISHED for i in ids)
+
+
+def test_progress_is_reported_and_throttled(engine, qtbot):
+    reports = []
+    engine.progress.connect(lambda job_id, fraction, message: reports.append((fraction, message)))
+    with qtbot.waitSignal(engine.finished, timeout=10_000):
+        engine.submit(slow_steps, 200, 0.002)
+    assert reports, "no progress reported"
+    assert reports[-1] == (1.0, "step 200")
+    # 200 steps over ~0.4 s with a 0.1 s throttle: a handful of reports, not 200.
+    assert len(reports) < 50
+    fractions = [f for f, _ in reports]
+    assert fractions == sorted(fractions)
+
+
+def test_cancel_stops_a_running_job_within_half_a_second(engine, qtbot):
+    job_id = engine.submit(slow_steps, 10_000, 0.01)
+    qtbot.waitUntil(lambda: engine.job(job_id).state == "running", timeout=5000)
+    time.sleep(0.1)
+    started = time.monotonic()
+    with qtbot.waitSignal(engine.cancelled, timeout=2000) as blocker:
+        engine.cancel(job_id)
+    assert time.monotonic() - started < 0.5
+    assert blocker.args == [job_id]
+    assert engine.job(job_id).state == CANCELLED
+
+
+def test_cancelling_a_queued_job_means_it_never_runs(engine, qtbot):
+    ran = []
+    blocker_id = engine.submit(slow_steps, 30, 0.01)
+    queued_id = engine.submit(lambda *, progress, is_cancelled: ran.append(1))
+    assert engine.cancel(queued_id)
+    with qtbot.waitSignal(engine.finished, timeout=5000) as blocker:
+        pass
+    assert blocker.args[0] == blocker_id
+    qtbot.wait(100)
+    assert ran == []
+    assert engine.job(queued_id).state == CANCELLED
+
+
+def test_failed_job_reports_and_the_next_job_runs(engine, qtbot):
+    failures, results = [], []
+    engine.failed.connect(lambda job_id, message: failures.append((job_id, message)))
+    engine.finished.connect(lambda job_id, result: results.append(result))
+    failing = engine.submit(boom)
+    user_error = engine.submit(bad_input)
+    engine.submit(add, 1, 2)
+    qtbot.waitUntil(lambda: results == [3], timeout=5000)
+    assert failures == [
+        (failing, "RuntimeError: kaput"),
+        (user_error, "column 'smiles' not found"),
+    ]
+    assert engine.job(failing).state == FAILED
+    assert engine.is_running()
+
+
+def test_a_job_raising_job_cancelled_ends_cancelled(engine, qtbot):
+    def gives_up(*, progress, is_cancelled):
+        raise JobCancelled()
+
+    with qtbot.waitSignal(engine.cancelled, timeout=5000):
+        engine.submit(gives_up)
+
+
+def test_newer_job_with_same_key_supersedes_older(engine, qtbot):
+    cancelled = []
+    engine.cancelled.connect(cancelled.append)
+    first = engine.submit(slow_steps, 1000, 0.01, key="similarity")
+    with qtbot.waitSignal(engine.finished, timeout=5000) as blocker:
+        second = engine.submit(add, 2, 3, key="similarity")
+    assert blocker.args == [second, 5]
+    assert first in cancelled
+
+
+def test_torch_jobs_get_the_device_and_the_model_cache(engine, qtbot):
+    with qtbot.waitSignal(engine.finished, timeout=60_000) as blocker:
+        engine.submit(wants_device, needs_torch=True)
+    assert blocker.args[1] == ("cpu", True)
+    assert engine.device is not None and engine.device.device == "cpu"
+
+
+def test_stop_cancels_running_work_and_ends_the_thread(qtbot):
+    engine = InferenceEngine()
+    engine.start()
+    job_id = engine.submit(slow_steps, 10_000, 0.01)
+    qtbot.waitUntil(lambda: engine.job(job_id).state == "running", timeout=5000)
+    started = time.monotonic()
+    assert engine.stop(5000)
+    assert time.monotonic() - started < 1.0
+    assert not engine.is_running()

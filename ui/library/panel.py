@@ -1,0 +1,186 @@
+"""The library panel: one loaded compound file as a sortable, filterable table with structures."""
+
+from __future__ import annotations
+
+import pandas as pd
+from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.chem.library import DUPLICATE_COLUMN, Library
+from core.chem.properties import INTEGER_PROPERTIES, PROPERTY_COLUMNS, PROPERTY_DESCRIPTIONS, PROPERTY_LABELS
+from ui.library.filter_bar import FilterBar
+from ui.models.dataframe_model import ColumnSpec, DataFrameModel, RowFilter, configure_table_view
+from ui.models.structure_delegate import StructureDelegate
+
+STRUCTURE_KEY = "__structure__"
+
+
+def library_columns(library: Library) -> list[ColumnSpec]:
+    """The columns a chemist reads first, then identifiers, status and the file's own columns."""
+    specs = [
+        ColumnSpec(STRUCTURE_KEY, "Structure", "structure", source=("canonical_smiles", "smiles"),
+                   tooltip="2D structure of the standardised molecule"),
+        ColumnSpec("name", "Name", "text"),
+    ]
+    for key in PROPERTY_COLUMNS:
+        kind = "int" if key in INTEGER_PROPERTIES else "float"
+        decimals = 3 if key == "qed" else 2
+        specs.append(ColumnSpec(key, PROPERTY_LABELS[key], kind, decimals=decimals,
+                                tooltip=PROPERTY_DESCRIPTIONS[key]))
+    specs += [
+        ColumnSpec("canonical_smiles", "Canonical SMILES", "text",
+                   tooltip="RDKit canonical SMILES after standardisation"),
+        ColumnSpec("inchikey", "InChIKey", "text"),
+        ColumnSpec("valid", "Valid", "bool", tooltip="False when RDKit could not read the record"),
+        ColumnSpec("error", "Problem", "text", tooltip="Why the record is invalid"),
+        ColumnSpec(DUPLICATE_COLUMN, "Duplicate of", "text",
+                   tooltip="The first record with the same InChIKey"),
+        ColumnSpec("smiles", "Input SMILES", "text", tooltip="The SMILES as written in the file"),
+    ]
+    table = library.table
+    for column in library.extra_columns:
+        kind = "float" if pd.api.types.is_float_dtype(table[column]) else "text"
+        specs.append(ColumnSpec(column, column, kind, tooltip=f"Column '{column}' of the input file"))
+    return specs
+
+
+class LibraryPanel(QWidget):
+    """Shows loading progress, then the library table with its filter bar and a summary line."""
+
+    cancel_requested = Signal()
+    current_row_changed = Signal(object)  # dict of the current row's values, or None
+
+    def __init__(self, title: str, picture_size: tuple[int, int] = (160, 110),
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = title
+        self.library: Library | None = None
+        self.job_id: int | None = None
+        self.model = DataFrameModel(parent=self)
+        self.view = QTableView()
+        self.view.setModel(self.model)
+        self.delegate = StructureDelegate(self.view, picture_size=picture_size)
+        configure_table_view(self.view, picture_height=picture_size[1])
+        self.filter_bar = FilterBar()
+        self.filter_bar.filter_changed.connect(self._on_filter_changed)
+        self.summary_label = QLabel()
+        self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.model.filter_changed.connect(self._update_summary)
+
+        table_page = QWidget()
+        table_layout = QVBoxLayout(table_page)
+        table_layout.setContentsMargins(0, 0, 0, 0)
+        table_layout.addWidget(self.filter_bar)
+        table_layout.addWidget(self.view, 1)
+        table_layout.addWidget(self.summary_label)
+
+        self.loading_label = QLabel(f"Loading {title}…")
+        self.loading_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setMaximumWidth(420)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop loading this file")
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        loading_page = QWidget()
+        loading_layout = QVBoxLayout(loading_page)
+        loading_layout.addStretch(1)
+        loading_layout.addWidget(self.loading_label)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.progress_bar, 3)
+        row.addWidget(self.cancel_button)
+        row.addStretch(1)
+        loading_layout.addLayout(row)
+        loading_layout.addStretch(2)
+
+        self.stack = QStackedWidget()
+        self.stack.addWidget(loading_page)
+        self.stack.addWidget(table_page)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.stack)
+        self.view.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
+
+    # ------------------------------------------------------------------------------------------
+    def is_loading(self) -> bool:
+        return self.library is None
+
+    def set_progress(self, fraction: float, message: str) -> None:
+        if fraction < 0:
+            self.progress_bar.setRange(0, 0)
+        else:
+            self.progress_bar.setRange(0, 1000)
+            self.progress_bar.setValue(int(fraction * 1000))
+        if message:
+            self.loading_label.setText(f"Loading {self.title}… {message}")
+
+    def set_library(self, library: Library) -> None:
+        self.library = library
+        self.model.set_frame(library.table)
+        self.model.set_columns(library_columns(library))
+        self.filter_bar.set_numeric_columns(
+            [(spec.key, spec.title) for spec in self.model.columns() if spec.kind in ("float", "int")]
+        )
+        self._apply_column_widths()
+        self.stack.setCurrentIndex(1)
+        self._update_summary(self.model.rowCount(), self.model.total_rows())
+        if self.model.rowCount():
+            self.view.selectionModel().setCurrentIndex(
+                self.model.index(0, 1),
+                QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
+            )
+
+    def _apply_column_widths(self) -> None:
+        header = self.view.horizontalHeader()
+        for position, spec in enumerate(self.model.columns()):
+            if spec.kind == "structure":
+                header.resizeSection(position, self.delegate.picture_size[0] + 8)
+            elif spec.kind in ("float", "int", "bool"):
+                header.resizeSection(position, 72)
+            elif spec.key in ("canonical_smiles", "smiles", "error"):
+                header.resizeSection(position, 260)
+            elif spec.key == "inchikey":
+                header.resizeSection(position, 230)
+            else:
+                header.resizeSection(position, 140)
+
+    # ------------------------------------------------------------------------------------------
+    def _on_filter_changed(self, row_filter: RowFilter) -> None:
+        self.model.set_filter(row_filter)
+
+    def _update_summary(self, shown: int, total: int) -> None:
+        if self.library is None:
+            return
+        library = self.library
+        text = f"{shown:,} of {total:,} records shown · {library.n_valid:,} valid"
+        text += f" · {library.n_invalid:,} invalid"
+        if library.n_duplicates:
+            text += f" · {library.n_duplicates:,} duplicates"
+        if library.source is not None:
+            text += f" · {library.source}"
+        self.summary_label.setText(text)
+
+    def _on_current_row_changed(self, current, _previous) -> None:
+        self.current_row_changed.emit(self.current_row())
+
+    def current_row(self) -> dict | None:
+        index = self.view.currentIndex()
+        if self.library is None or not index.isValid():
+            return None
+        position = self.model.source_row(index.row())
+        return self.library.table.iloc[position].to_dict()
+
+    def visible_table(self) -> pd.DataFrame:
+        """The rows the table shows, in the order shown (for export)."""
+        assert self.library is not None
+        return self.library.table.iloc[self.model.visible_positions()].reset_index(drop=True)
