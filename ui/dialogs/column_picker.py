@@ -69,5 +69,5 @@ class ColumnPickerDialog(QDialog):
         name = self.name_box.currentText()
         return ReadOptions(
             smiles_column=self.smiles_box.currentText(),
-            name_column=None if name == NO_COLUMN else name,
+            name_column="" if name == NO_COLUMN else name,
         )

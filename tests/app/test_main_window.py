@@ -1,0 +1,241 @@
+"""The main window driven as a user would: open, wait, sort, filter, export, bad files, cancel."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QDialog
+
+from app.engine import InferenceEngine
+from app.main_window import MainWindow
+from core.settings import Settings
+from resources import resource_path
+from ui.library.panel import LibraryPanel
+
+EXAMPLE = resource_path("demo/example_library.smi")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def window(qtbot):
+    engine = InferenceEngine()
+    engine.start()
+    window = MainWindow(Settings(), engine)
+    qtbot.addWidget(window)
+    window.show()
+    yield window
+    window.close()
+    assert not engine.is_running()
+
+
+def wait_loaded(qtbot, window: MainWindow, panel: LibraryPanel, timeout=60_000) -> None:
+    qtbot.waitUntil(lambda: panel.library is not None or window.tabs.indexOf(panel) < 0, timeout=timeout)
+
+
+def column_of(panel: LibraryPanel, key: str) -> int:
+    return [spec.key for spec in panel.model.columns()].index(key)
+
+
+def shown_values(panel: LibraryPanel, key: str) -> list:
+    table = panel.visible_table()
+    return table[key].tolist()
+
+
+def test_window_opens_on_the_start_page_with_menus(window):
+    titles = [action.text() for action in window.menuBar().actions()]
+    assert titles == ["&File", "&Edit", "&View", "&Help"]
+    assert window.central_stack.currentWidget() is window.start_page
+    assert not window.export_action.isEnabled()
+
+
+def test_open_smiles_file_shows_every_record(qtbot, window):
+    panel = window.open_library(EXAMPLE)
+    wait_loaded(qtbot, window, panel)
+    library = panel.library
+    assert library is not None
+    records = [line for line in EXAMPLE.read_text().splitlines() if line and not line.startswith("#")]
+    assert panel.model.rowCount() == len(records) == library.n_valid + library.n_invalid
+    assert library.n_invalid == 2
+    assert window.export_action.isEnabled()
+    assert "30 of 30 records shown" in panel.summary_label.text()
+    # The invalid rows are there, with their reasons.
+    invalid = library.table[~library.table["valid"]]
+    assert set(invalid["name"]) == {"pentavalent_carbon_error", "not_kekulizable"}
+    assert all(invalid["error"].str.len() > 0)
+
+
+def test_sort_and_filter_change_the_view(qtbot, window):
+    panel = window.open_library(EXAMPLE)
+    wait_loaded(qtbot, window, panel)
+    panel.view.sortByColumn(column_of(panel, "mw"), Qt.SortOrder.AscendingOrder)
+    mw = [v for v in shown_values(panel, "mw") if pd.notna(v)]
+    assert mw == sorted(mw) and mw[0] == pytest.approx(123.115, abs=1e-3)  # pyrazinamide
+    panel.view.sortByColumn(column_of(panel, "mw"), Qt.SortOrder.DescendingOrder)
+    assert shown_values(panel, "name")[0] == "terfenadine"
+
+    panel.filter_bar.text_edit.setText("ibuprofen")
+    panel.filter_bar.flush()
+    assert sorted(shown_values(panel, "name")) == ["ibuprofen", "ibuprofen_sodium"]
+    panel.filter_bar.clear()
+    assert panel.model.rowCount() == 30
+
+    panel.filter_bar.add_range("mw", 150, 200)
+    names = shown_values(panel, "name")
+    expected = panel.library.table.query("mw >= 150 and mw <= 200")["name"]
+    assert sorted(names) == sorted(expected) and len(names) == 6
+    panel.filter_bar.clear()
+    panel.filter_bar.validity_box.setCurrentIndex(2)  # invalid only
+    assert sorted(shown_values(panel, "name")) == ["not_kekulizable", "pentavalent_carbon_error"]
+
+
+def test_export_writes_the_shown_rows(qtbot, window, tmp_path):
+    panel = window.open_library(EXAMPLE)
+    wait_loaded(qtbot, window, panel)
+    panel.filter_bar.add_range("qed", 0.6, None)
+    panel.view.sortByColumn(column_of(panel, "qed"), Qt.SortOrder.DescendingOrder)
+    shown = shown_values(panel, "name")
+    for suffix in (".csv", ".xlsx", ".sdf"):
+        out = tmp_path / f"hits{suffix}"
+        assert window.export_current(out)
+        if suffix == ".csv":
+            assert pd.read_csv(out)["name"].tolist() == shown
+        elif suffix == ".xlsx":
+            assert pd.read_excel(out)["name"].tolist() == shown
+        else:
+            from rdkit import Chem
+
+            names = [m.GetProp("name") for m in Chem.SDMolSupplier(str(out))]
+            assert names == shown
+    assert window.notifications.level == "success"
+
+
+def test_csv_with_a_smiles_column_opens_without_asking(qtbot, window, tmp_path):
+    path = tmp_path / "assay.csv"
+    path.write_text("ID,SMILES,pIC50\nA1,CCO,5.1\nA2,c1ccccc1O,6.3\nA3,not_a_smiles,7.0\n")
+    panel = window.open_library(path)
+    wait_loaded(qtbot, window, panel)
+    table = panel.library.table
+    assert table["name"].tolist() == ["A1", "A2", "A3"]
+    assert table["valid"].tolist() == [True, True, False]
+    assert table["pIC50"].tolist() == [5.1, 6.3, 7.0]
+
+
+def test_ambiguous_csv_asks_for_the_column(qtbot, window, tmp_path, monkeypatch):
+    path = tmp_path / "two_structures.csv"
+    path.write_text("reactant,product,yield\nCCO,CC=O,0.5\nCCN,CC#N,0.7\n")
+    asked = []
+
+    def fake_exec(dialog):
+        asked.append(dialog.smiles_box.currentText())
+        dialog.smiles_box.setCurrentText("product")
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr("ui.dialogs.column_picker.ColumnPickerDialog.exec", fake_exec)
+    panel = window.open_library(path)
+    wait_loaded(qtbot, window, panel)
+    assert asked == ["reactant"]
+    assert panel.library.table["canonical_smiles"].tolist() == ["CC=O", "CC#N"]
+
+
+def test_cancelling_the_column_dialog_opens_nothing(window, tmp_path, monkeypatch):
+    path = tmp_path / "numbers.csv"
+    path.write_text("a,b\n1,2\n3,4\n")
+    monkeypatch.setattr("ui.dialogs.column_picker.ColumnPickerDialog.exec",
+                        lambda dialog: QDialog.DialogCode.Rejected)
+    assert window.open_library(path) is None
+    assert window.tabs.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("empty.smi", b"", "empty"),
+        ("garbage.sdf", bytes(range(256)) * 40, "binary"),
+        ("missing.smi", None, "no such file"),
+        ("table.pdf", b"%PDF-1.4", "unsupported file type"),
+    ],
+)
+def test_bad_files_show_a_clear_message_and_the_engine_keeps_working(
+    qtbot, window, tmp_path, name, content, expected
+):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    panel = window.open_library(path)
+    if panel is not None:
+        wait_loaded(qtbot, window, panel)
+    qtbot.waitUntil(lambda: window.notifications.isVisible(), timeout=10_000)
+    assert window.notifications.level == "error"
+    assert expected in window.notifications.text().lower()
+    assert name in window.notifications.text()
+    assert window.tabs.count() == 0
+    # The engine still runs: a good file opens afterwards.
+    good = window.open_library(EXAMPLE)
+    wait_loaded(qtbot, window, good)
+    assert good.library is not None and good.library.n_records == 30
+
+
+def test_cancel_loading_closes_the_tab(qtbot, window, tmp_path):
+    smiles = EXAMPLE.read_text().splitlines()[2:28]
+    path = tmp_path / "big.smi"
+    path.write_text("\n".join(smiles * 400) + "\n")  # 10,400 records: seconds of work
+    window.settings.load_workers = 1
+    panel = window.open_library(path)
+    qtbot.waitUntil(lambda: panel.progress_bar.value() > 0, timeout=30_000)
+    panel.cancel_button.click()
+    qtbot.waitUntil(lambda: window.tabs.indexOf(panel) < 0, timeout=2000)
+    assert "cancelled" in window.notifications.text()
+
+
+def test_drop_a_file_opens_it(qtbot, window):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(EXAMPLE))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    assert window.tabs.count() == 1
+    wait_loaded(qtbot, window, window.current_panel())
+    assert window.current_panel().library.n_records == 30
+
+
+def test_recent_files_are_remembered(qtbot, window, tmp_path):
+    path = tmp_path / "recent.smi"
+    path.write_text("CCO ethanol\n")
+    panel = window.open_library(path)
+    wait_loaded(qtbot, window, panel)
+    assert window.settings.recent_files[0] == str(path.resolve())
+    assert Settings.load().recent_files[0] == str(path.resolve())
+    assert window.recent_menu.actions()[0].text() == "recent.smi"
+
+
+def test_selecting_a_row_shows_the_molecule(qtbot, window):
+    panel = window.open_library(EXAMPLE)
+    wait_loaded(qtbot, window, panel)
+    panel.view.selectRow(0)
+    assert window.molecule_preview.name_label.text() == "aspirin"
+    assert window.molecule_preview.values["mw"].text() == "180.16"
+
+
+def test_about_shows_versions_and_the_device(qtbot, window):
+    window.show_about()
+    dialog = window._about
+    qtbot.waitUntil(lambda: "CPU" in dialog.device_label.text(), timeout=60_000)
+
+
+def test_window_opens_without_importing_torch():
+    code = (
+        "import os, sys; os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen');"
+        "from app.gui import create_application, create_main_window;"
+        "app = create_application(); w = create_main_window(); w.show(); app.processEvents();"
+        "print('torch' in sys.modules); w.close()"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "False"

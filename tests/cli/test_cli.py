@@ -1,0 +1,84 @@
+"""The command line: props, --help, --screenshot."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from rdkit import Chem
+from rdkit.Chem import Descriptors
+
+from app.cli import main
+from core.chem.library import LIBRARY_COLUMNS
+from resources import resource_path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_props_writes_one_row_per_record_in_input_order(tmp_path):
+    source = tmp_path / "in.smi"
+    source.write_text("CCO ethanol\nC1=CC=CC=C1 benzene\nC(C)(C)(C)(C)C bad\nCC(=O)[O-].[Na+] acetate\nxyz junk\n")
+    out = tmp_path / "out.csv"
+    assert main(["props", str(source), "--output", str(out)]) == 0
+    table = pd.read_csv(out, keep_default_na=False)
+    assert list(table.columns) == list(LIBRARY_COLUMNS)
+    assert table["name"].tolist() == ["ethanol", "benzene", "bad", "acetate", "junk"]
+    assert table["valid"].tolist() == [True, True, False, True, False]
+    assert table.loc[1, "canonical_smiles"] == "c1ccccc1"
+    assert table.loc[3, "canonical_smiles"] == "CC(=O)O"  # salt stripped and neutralised
+    assert float(table.loc[0, "mw"]) == pytest.approx(Descriptors.MolWt(Chem.MolFromSmiles("CCO")))
+    assert "valence" in table.loc[2, "error"].lower()
+    assert table.loc[4, "error"] != "" and table.loc[0, "error"] == ""
+
+
+def test_props_reads_a_named_column(tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_text("id,structure_text,activity\nm1,CCN,1\nm2,CCCl,2\n")
+    out = tmp_path / "out.csv"
+    assert main(["props", str(source), "--output", str(out), "--smiles-col", "structure_text"]) == 0
+    table = pd.read_csv(out)
+    assert table["canonical_smiles"].tolist() == ["CCN", "CCCl"]
+    assert table["name"].tolist() == ["m1", "m2"]
+
+
+def test_props_reports_unreadable_input(tmp_path, capsys):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    assert main(["props", str(empty), "--output", str(tmp_path / "o.csv")]) == 2
+    assert "empty.csv: the file is empty" in capsys.readouterr().err
+    nosmiles = tmp_path / "numbers.csv"
+    nosmiles.write_text("a,b\n1,2\n")
+    assert main(["props", str(nosmiles), "--output", str(tmp_path / "o.csv")]) == 2
+    assert "no column looks like SMILES" in capsys.readouterr().err
+    assert not (tmp_path / "o.csv").exists()
+
+
+@pytest.mark.parametrize("args", [["--help"], ["props", "--help"]])
+def test_help(args):
+    out = subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "usage:" in out.stdout
+    if args == ["--help"]:
+        assert "props" in out.stdout and "--screenshot" in out.stdout
+
+
+def test_screenshot_draws_the_window_with_a_library(tmp_path):
+    out = tmp_path / "shot.png"
+    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    result = subprocess.run(
+        [sys.executable, "main.py", "--screenshot", str(out), str(resource_path("demo/example_library.smi"))],
+        cwd=ROOT, capture_output=True, text=True, timeout=180, env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    from PySide6.QtGui import QImage
+
+    image = QImage(str(out))
+    assert image.width() >= 800 and image.height() >= 500
+    # Not a flat picture: sample a grid and expect many distinct colours.
+    colours = {image.pixel(x, y) for x in range(0, image.width(), 37) for y in range(0, image.height(), 29)}
+    assert len(colours) > 20
