@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl
+from PySide6.QtCore import QByteArray, QSettings, Qt, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -92,7 +92,7 @@ class MainWindow(QMainWindow):
         self.jobs_dock = self._add_dock("Jobs", "jobsDock", self.jobs_panel,
                                         Qt.DockWidgetArea.BottomDockWidgetArea)
         self.resizeDocks([self.molecule_dock], [330], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.jobs_dock], [150], Qt.Orientation.Vertical)
+        self.resizeDocks([self.jobs_dock], [110], Qt.Orientation.Vertical)
 
         self.jobs_indicator = JobsIndicator(engine)
         self.jobs_indicator.clicked.connect(self._show_jobs)

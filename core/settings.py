@@ -31,8 +31,8 @@ class Settings:
     standardize_largest_fragment: bool = True
     standardize_neutralize: bool = True
     standardize_canonical_tautomer: bool = False
-    structure_width: int = 160
-    structure_height: int = 110
+    structure_width: int = 150
+    structure_height: int = 100
     recent_files: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------------------------------

@@ -81,7 +81,10 @@ class RawRecord:
 
 @dataclass(slots=True, frozen=True)
 class ReadOptions:
-    """How to read a table: which column holds SMILES and which the names (``None`` = detect)."""
+    """How to read a table: which column holds SMILES and which the names (``None`` = detect).
+
+    ``name_column=""`` reads no names (rows are named by their line number).
+    """
 
     smiles_column: str | None = None
     name_column: str | None = None
@@ -178,8 +181,13 @@ def detect_smiles_columns(columns: list[str], rows: list[list[str]]) -> list[str
         mean_length = sum(len(v) for v in values) / len(values)
         named = column.strip().lower() in SMILES_HEADER_NAMES
         if fraction >= 0.6 and (mean_length >= 3 or named):
-            scored.append((0 if named else 1, -fraction, column))
-    return [column for *_, column in sorted(scored)]
+            scored.append((0 if named else 1, -fraction, position, column))
+    detected = [column for *_, column in sorted(scored)]
+    if not detected:
+        # A column named like SMILES holds the SMILES even when its first values do not parse (all
+        # invalid, too long, or no rows): read it and report each bad record instead of the file.
+        detected = [c for c in columns if c.strip().lower() in SMILES_HEADER_NAMES]
+    return detected
 
 
 def detect_name_column(columns: list[str], smiles_column: str | None) -> str | None:
@@ -348,8 +356,10 @@ def _iter_table(path: Path, fmt: str, options: ReadOptions) -> Iterator[RawRecor
             f"{path.name}: there is no column '{smiles_column}'. Columns: {', '.join(columns)}."
         )
     name_column = options.name_column
-    if name_column is None and options.smiles_column is None:
-        name_column = preview.name_column
+    if name_column is None:
+        name_column = detect_name_column(columns, smiles_column)
+    elif name_column == "":
+        name_column = None  # asked for no name column
     if name_column is not None and name_column not in columns:
         raise LibraryReadError(
             f"{path.name}: there is no column '{name_column}'. Columns: {', '.join(columns)}."
@@ -401,9 +411,9 @@ def _iter_xlsx_rows(path: Path) -> Iterator[list[str]]:
         for values in sheet.iter_rows(values_only=True):
             row = ["" if v is None else _cell_text(v) for v in values]
             if first:
-                first = False
                 if not any(row):
-                    continue
+                    continue  # blank rows above the header
+                first = False
                 yield _unique_header(row)
                 continue
             if any(row):

@@ -16,7 +16,12 @@ from PySide6.QtWidgets import (
 )
 
 from core.chem.library import DUPLICATE_COLUMN, Library
-from core.chem.properties import INTEGER_PROPERTIES, PROPERTY_COLUMNS, PROPERTY_DESCRIPTIONS, PROPERTY_LABELS
+from core.chem.properties import (
+    INTEGER_PROPERTIES,
+    PROPERTY_COLUMNS,
+    PROPERTY_DESCRIPTIONS,
+    PROPERTY_LABELS,
+)
 from ui.library.filter_bar import FilterBar
 from ui.models.dataframe_model import ColumnSpec, DataFrameModel, RowFilter, configure_table_view
 from ui.models.structure_delegate import StructureDelegate
@@ -128,6 +133,8 @@ class LibraryPanel(QWidget):
         self.library = library
         self.model.set_frame(library.table)
         self.model.set_columns(library_columns(library))
+        for column in self.model.structure_columns():
+            self.view.setItemDelegateForColumn(column, self.delegate)
         self.filter_bar.set_numeric_columns(
             [(spec.key, spec.title) for spec in self.model.columns() if spec.kind in ("float", "int")]
         )

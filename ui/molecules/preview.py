@@ -9,7 +9,12 @@ from PySide6.QtSvgWidgets import QSvgWidget
 from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
 
 from core.chem.depict import molecule_svg
-from core.chem.properties import INTEGER_PROPERTIES, PROPERTY_COLUMNS, PROPERTY_DESCRIPTIONS, PROPERTY_LABELS
+from core.chem.properties import (
+    INTEGER_PROPERTIES,
+    PROPERTY_COLUMNS,
+    PROPERTY_DESCRIPTIONS,
+    PROPERTY_LABELS,
+)
 
 
 def _format(key: str, value: object) -> str:

@@ -1,0 +1,1 @@
+"""Qt widgets and models; imports ``core``, never ``app``."""

@@ -1,0 +1,203 @@
+"""Draws 2D structures in table cells, only for the cells Qt paints (the visible ones).
+
+:class:`StructureDelegate` asks a *picture provider* ``(smiles, width, height) -> QPixmap | None``
+for each cell it paints. The default, :func:`cached_structure_pixmap`, draws with RDKit
+(:func:`core.chem.depict.molecule_png`) and keeps the most recent pictures in an LRU cache, so
+scrolling back costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
+from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPixmap
+from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem, QWidget
+
+from core.chem.depict import molecule_png
+from ui.models.dataframe_model import STRUCTURE_SMILES_ROLE
+
+PictureProvider = Callable[[str, int, int], QPixmap | None]
+DEFAULT_PICTURE_SIZE = QSize(160, 110)
+CELL_MARGIN = 2
+"""Pixels between a picture and its cell's edge (the selection shows around the picture)."""
+NO_STRUCTURE_TEXT = "no structure"
+NO_STRUCTURE_COLOR = QColor(170, 170, 170)
+PIXMAP_CACHE_SIZE = 2000
+
+
+@dataclass(slots=True)
+class PixmapCacheInfo:
+    hits: int
+    misses: int
+    size: int
+    max_size: int
+
+
+class _PixmapCache:
+    """A least-recently-used dict of pictures keyed by (smiles, width, height, pixel ratio)."""
+
+    def __init__(self, max_size: int) -> None:
+        self.max_size = max_size
+        self._items: OrderedDict[tuple[str, int, int, float], QPixmap | None] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, smiles: str, width: int, height: int) -> QPixmap | None:
+        ratio = _device_pixel_ratio()
+        key = (smiles, width, height, ratio)
+        if key in self._items:
+            self.hits += 1
+            self._items.move_to_end(key)
+            return self._items[key]
+        self.misses += 1
+        pixmap = _draw_pixmap(smiles, width, height, ratio)
+        self._items[key] = pixmap  # None too: a SMILES that does not parse is not retried
+        if len(self._items) > self.max_size:
+            self._items.popitem(last=False)
+        return pixmap
+
+    def clear(self) -> None:
+        self._items.clear()
+        self.hits = self.misses = 0
+
+    def info(self) -> PixmapCacheInfo:
+        return PixmapCacheInfo(self.hits, self.misses, len(self._items), self.max_size)
+
+
+def _device_pixel_ratio() -> float:
+    app = QGuiApplication.instance()
+    return float(app.devicePixelRatio()) if isinstance(app, QGuiApplication) else 1.0
+
+
+def _draw_pixmap(smiles: str, width: int, height: int, ratio: float) -> QPixmap | None:
+    # Draw at device resolution so pictures stay sharp on high-DPI screens.
+    png = molecule_png(smiles, max(1, round(width * ratio)), max(1, round(height * ratio)))
+    if png is None:
+        return None
+    pixmap = QPixmap()
+    if not pixmap.loadFromData(png, "PNG"):
+        return None
+    pixmap.setDevicePixelRatio(ratio)
+    return pixmap
+
+
+_CACHE = _PixmapCache(PIXMAP_CACHE_SIZE)
+
+
+def cached_structure_pixmap(smiles: str, width: int, height: int) -> QPixmap | None:
+    """The picture of ``smiles`` at ``width`` × ``height`` logical pixels, or ``None``.
+
+    Drawn by RDKit the first time, then served from an LRU cache of
+    :data:`PIXMAP_CACHE_SIZE` pictures. Call on the GUI thread only (it makes a ``QPixmap``).
+    """
+    if not smiles:
+        return None
+    return _CACHE.get(smiles, width, height)
+
+
+def structure_pixmap_cache_info() -> PixmapCacheInfo:
+    """Hits, misses (pictures drawn) and size of the :func:`cached_structure_pixmap` cache."""
+    return _CACHE.info()
+
+
+def clear_structure_pixmap_cache() -> None:
+    _CACHE.clear()
+
+
+def _as_size(size: QSize | tuple[int, int]) -> QSize:
+    return QSize(size) if isinstance(size, QSize) else QSize(int(size[0]), int(size[1]))
+
+
+class StructureDelegate(QStyledItemDelegate):
+    """Paints the structure named by a cell's :data:`STRUCTURE_SMILES_ROLE`.
+
+    Parameters
+    ----------
+    parent
+        The view (or any QObject owner).
+    picture_provider
+        ``(smiles, width, height) -> QPixmap | None``; :func:`cached_structure_pixmap` by default.
+        Called only from :meth:`paint`, so only for cells Qt draws.
+    picture_size
+        Logical size of the pictures requested, a ``QSize`` or ``(width, height)``; also the
+        delegate's size hint (plus margins).
+    """
+
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        picture_provider: PictureProvider | None = None,
+        picture_size: QSize | tuple[int, int] = DEFAULT_PICTURE_SIZE,
+    ) -> None:
+        super().__init__(parent)
+        self._provider: PictureProvider = picture_provider or cached_structure_pixmap
+        self._picture_size = _as_size(picture_size)
+
+    @property
+    def picture_size(self) -> tuple[int, int]:
+        """``(width, height)`` of the pictures, in logical pixels."""
+        return self._picture_size.width(), self._picture_size.height()
+
+    def set_picture_size(self, size: QSize | tuple[int, int]) -> None:
+        """Change the picture size; the view's row height is the caller's to change."""
+        self._picture_size = _as_size(size)
+
+    def sizeHint(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> QSize:
+        return self._picture_size + QSize(2 * CELL_MARGIN, 2 * CELL_MARGIN)
+
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
+        # Background, selection and focus as for any cell (the model gives no text here).
+        super().paint(painter, option, index)
+        smiles = index.data(STRUCTURE_SMILES_ROLE)
+        area = option.rect.adjusted(CELL_MARGIN, CELL_MARGIN, -CELL_MARGIN, -CELL_MARGIN)
+        if area.width() <= 0 or area.height() <= 0:
+            return
+        pixmap = None
+        if isinstance(smiles, str) and smiles:
+            # Always the configured size (one cached picture per molecule); a narrower column
+            # shrinks it when drawing.
+            size = self._picture_size
+            pixmap = self._provider(smiles, size.width(), size.height())
+        painter.save()
+        try:
+            if pixmap is None or pixmap.isNull():
+                painter.setPen(NO_STRUCTURE_COLOR)
+                painter.drawText(area, Qt.AlignmentFlag.AlignCenter, NO_STRUCTURE_TEXT)
+            else:
+                logical = pixmap.deviceIndependentSize().toSize()
+                if logical.width() > area.width() or logical.height() > area.height():
+                    logical = logical.scaled(area.size(), Qt.AspectRatioMode.KeepAspectRatio)
+                    painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+                target = QRect(0, 0, logical.width(), logical.height())
+                target.moveCenter(area.center())
+                painter.drawPixmap(target, pixmap)
+        finally:
+            painter.restore()
+
+    def initStyleOption(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
+        super().initStyleOption(option, index)
+        option.text = ""
+        option.features &= ~QStyleOptionViewItem.ViewItemFeature.HasDisplay
+
+
+__all__ = [
+    "DEFAULT_PICTURE_SIZE",
+    "NO_STRUCTURE_TEXT",
+    "PictureProvider",
+    "StructureDelegate",
+    "cached_structure_pixmap",
+    "clear_structure_pixmap_cache",
+    "structure_pixmap_cache_info",
+]
