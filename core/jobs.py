@@ -58,5 +58,11 @@ class ThrottledProgress:
 
 
 # Job states, as the engine and the jobs panel name them.
-QUEUED, RUNNING, FINISHED, FAILED, CANCELLED = "queued", "running", "finished", "failed", "cancelled"
+QUEUED, RUNNING, FINISHED, FAILED, CANCELLED = (
+    "queued",
+    "running",
+    "finished",
+    "failed",
+    "cancelled",
+)
 DONE_STATES = frozenset({FINISHED, FAILED, CANCELLED})

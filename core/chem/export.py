@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -58,12 +58,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     A full disk or a crash half-way leaves the old file as it was and no partial file behind.
     """
     path = Path(path)
+    # Not tempfile.mkstemp: its files are private (0600); an export gets the usual permissions.
+    temporary_path = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
     try:
-        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd = os.open(temporary_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as exc:
         raise ExportError(f"Cannot write {path}: {exc.strerror or exc}") from exc
     os.close(fd)
-    temporary_path = Path(temporary)
     try:
         yield temporary_path
         os.replace(temporary_path, path)
@@ -94,7 +95,17 @@ def export_table(
 
 
 def write_xlsx(table: pd.DataFrame, path: Path) -> None:
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    def _xlsx_text(value: object) -> object:
+        # openpyxl refuses control characters (but tab and newlines) that input files can hold.
+        return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+
     safe = neutralise_table(table)
+    for column in safe.columns:
+        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
+            safe[column] = safe[column].map(_xlsx_text)
+    safe.columns = [_xlsx_text(c) for c in safe.columns]
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         safe.to_excel(writer, index=False, sheet_name="Library")
         sheet = writer.sheets["Library"]
@@ -111,11 +122,14 @@ def _tag_value(value: object) -> str:
         return "" if math.isnan(value) else f"{value:.6g}"
     if isinstance(value, bool | np.bool_):
         return "true" if value else "false"
-    # A line starting with "$$$$" or ">" inside a value would end the record or start a tag.
+    # A line starting with "$$$$" or ">" inside a value would end the record or start a tag, and a
+    # blank line would end the value (and lose the tags after it): indent the first, drop the second.
     text = str(value).replace("\r", " ")
     return "\n".join(
-        (" " + line) if line.startswith(("$$$$", ">")) else line for line in text.split("\n")
-    ).strip("\n")
+        (" " + line) if line.startswith(("$$$$", ">")) else line
+        for line in text.split("\n")
+        if line.strip()
+    )
 
 
 def write_sdf(table: pd.DataFrame, path: Path, smiles_column: str = "canonical_smiles") -> int:

@@ -41,6 +41,9 @@ PARALLEL_THRESHOLD = 2000
 # Records per task sent to a worker: small enough for smooth progress, large enough that
 # inter-process overhead stays a few percent.
 TASK_SIZE = 250
+# Records per batch when working in this process: cancel is checked between batches, so a batch
+# must stay well under a second even for large molecules (a 190-atom peptide takes about 10 ms).
+SERIAL_TASK_SIZE = 20
 
 
 @dataclass(slots=True, frozen=True)
@@ -181,11 +184,11 @@ def default_workers() -> int:
 
 
 def _tasks(
-    chunks: Iterable[list[RawRecord]], options: StandardizeOptions
+    chunks: Iterable[list[RawRecord]], options: StandardizeOptions, size: int = TASK_SIZE
 ) -> Iterator[tuple[list[RawRecord], StandardizeOptions]]:
     for chunk in chunks:
-        for start in range(0, len(chunk), TASK_SIZE):
-            yield chunk[start : start + TASK_SIZE], options
+        for start in range(0, len(chunk), size):
+            yield chunk[start : start + size], options
 
 
 def load_library(
@@ -218,7 +221,7 @@ def load_library(
         progress(fraction, f"Processed {n:,} molecules")
 
     if workers <= 1 or (len(first) < PARALLEL_THRESHOLD and estimate < PARALLEL_THRESHOLD):
-        for records, std_options in _tasks(all_chunks, options.standardize):
+        for records, std_options in _tasks(all_chunks, options.standardize, SERIAL_TASK_SIZE):
             check_cancelled(is_cancelled)
             result = process_records(records, std_options)
             results.append(result)
