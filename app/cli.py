@@ -58,16 +58,27 @@ def _add_props_parser(subparsers) -> None:
         ),
     )
     parser.add_argument("input", type=Path, help="compound file to read")
-    parser.add_argument("--output", "-o", type=Path, required=True,
-                        help="output file (.csv, .tsv, .xlsx or .sdf)")
+    parser.add_argument(
+        "--output", "-o", type=Path, required=True, help="output file (.csv, .tsv, .xlsx or .sdf)"
+    )
     parser.add_argument("--smiles-col", help="column holding SMILES (tables; detected if omitted)")
     parser.add_argument("--name-col", help="column holding names (tables; detected if omitted)")
-    parser.add_argument("--workers", type=int, default=0,
-                        help="worker processes (default: one per core; 1 = no extra processes)")
-    parser.add_argument("--tautomers", action="store_true",
-                        help="also replace each molecule by its canonical tautomer (slow)")
-    parser.add_argument("--no-standardize", action="store_true",
-                        help="skip standardisation (properties of the molecule as written)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="worker processes (default: one per core; 1 = no extra processes)",
+    )
+    parser.add_argument(
+        "--tautomers",
+        action="store_true",
+        help="also replace each molecule by its canonical tautomer (slow)",
+    )
+    parser.add_argument(
+        "--no-standardize",
+        action="store_true",
+        help="skip standardisation (properties of the molecule as written)",
+    )
     parser.set_defaults(handler=_run_props)
 
 
@@ -91,7 +102,9 @@ def _run_props(args: argparse.Namespace) -> int:
         workers=max(0, args.workers),
     )
     try:
-        library = load_library(args.input, options, progress=_terminal_progress(sys.stderr.isatty()))
+        library = load_library(
+            args.input, options, progress=_terminal_progress(sys.stderr.isatty())
+        )
         export_table(props_table(library), args.output)
     except (LibraryReadError, ExportError) as exc:
         return _fail("props", str(exc))
@@ -130,11 +143,19 @@ def _gui_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("files", nargs="*", type=Path, help="compound files to open")
-    parser.add_argument("--screenshot", type=Path, metavar="OUT.png",
-                        help="open the window (and FILES), wait until drawn, save a picture, exit")
+    parser.add_argument(
+        "--screenshot",
+        type=Path,
+        metavar="OUT.png",
+        help="open the window (and FILES), wait until drawn, save a picture, exit",
+    )
     parser.add_argument("--version", action="version", version=f"DrugDesk {__version__}")
-    parser.add_argument("--log-level", default="INFO",
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log file detail")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log file detail",
+    )
     return parser
 
 

@@ -44,9 +44,13 @@ def _install_excepthook(window) -> None:
     """Show unexpected errors in the window instead of letting Qt abort the process."""
 
     def hook(exc_type, exc, tb):
-        log.error("Unhandled exception:\n%s", "".join(traceback.format_exception(exc_type, exc, tb)))
+        log.error(
+            "Unhandled exception:\n%s", "".join(traceback.format_exception(exc_type, exc, tb))
+        )
         try:
-            window.show_error(f"Unexpected error: {exc_type.__name__}: {exc} (details in the log file)")
+            window.show_error(
+                f"Unexpected error: {exc_type.__name__}: {exc} (details in the log file)"
+            )
         except Exception:  # the window itself may be what failed
             sys.__excepthook__(exc_type, exc, tb)
 
@@ -81,6 +85,9 @@ def _take_screenshot(app, window, path: Path) -> int:
         print(f"drugdesk: error: could not save the screenshot to {path}", file=sys.stderr)
         return 1
     if not ok:
-        print("drugdesk: warning: a library was still loading when the picture was taken", file=sys.stderr)
+        print(
+            "drugdesk: warning: a library was still loading when the picture was taken",
+            file=sys.stderr,
+        )
     print(f"Saved {path}", file=sys.stderr)
     return 0

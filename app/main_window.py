@@ -86,11 +86,13 @@ class MainWindow(QMainWindow):
 
         # Docks: each panel owns its widgets; the window only places them.
         self.molecule_preview = MoleculePreview()
-        self.molecule_dock = self._add_dock("Molecule", "moleculeDock", self.molecule_preview,
-                                            Qt.DockWidgetArea.RightDockWidgetArea)
+        self.molecule_dock = self._add_dock(
+            "Molecule", "moleculeDock", self.molecule_preview, Qt.DockWidgetArea.RightDockWidgetArea
+        )
         self.jobs_panel = JobsPanel(engine)
-        self.jobs_dock = self._add_dock("Jobs", "jobsDock", self.jobs_panel,
-                                        Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.jobs_dock = self._add_dock(
+            "Jobs", "jobsDock", self.jobs_panel, Qt.DockWidgetArea.BottomDockWidgetArea
+        )
         self.resizeDocks([self.molecule_dock], [330], Qt.Orientation.Horizontal)
         self.resizeDocks([self.jobs_dock], [110], Qt.Orientation.Vertical)
 
@@ -134,7 +136,9 @@ class MainWindow(QMainWindow):
         layout.addStretch(2)
         return page
 
-    def _add_dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+    def _add_dock(
+        self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea
+    ) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(name)  # saveState/restoreState need names
         dock.setWidget(widget)
@@ -191,7 +195,9 @@ class MainWindow(QMainWindow):
     # Opening libraries
 
     def choose_library(self) -> None:
-        start = str(Path(self.settings.recent_files[0]).parent) if self.settings.recent_files else ""
+        start = (
+            str(Path(self.settings.recent_files[0]).parent) if self.settings.recent_files else ""
+        )
         paths, _ = QFileDialog.getOpenFileNames(self, "Open compound library", start, OPEN_FILTER)
         for path in paths:
             self.open_library(path)
@@ -199,8 +205,9 @@ class MainWindow(QMainWindow):
     def open_example_library(self) -> None:
         self.open_library(resource_path(EXAMPLE_LIBRARY), remember=False)
 
-    def open_library(self, path: str | Path, read_options: ReadOptions | None = None,
-                     remember: bool = True) -> LibraryPanel | None:
+    def open_library(
+        self, path: str | Path, read_options: ReadOptions | None = None, remember: bool = True
+    ) -> LibraryPanel | None:
         """Open a compound file in a new tab; the engine loads it. Menus, drops and the command
         line all come here. Returns the tab's panel, or None when nothing was started."""
         path = Path(path)
@@ -218,7 +225,9 @@ class MainWindow(QMainWindow):
             standardize=self.settings.standardize_options(),
             workers=self.settings.load_workers,
         )
-        panel = LibraryPanel(path.name, (self.settings.structure_width, self.settings.structure_height))
+        panel = LibraryPanel(
+            path.name, (self.settings.structure_width, self.settings.structure_height)
+        )
         panel.current_row_changed.connect(self._on_current_row_changed)
         index = self.tabs.addTab(panel, path.name)
         self.tabs.setTabToolTip(index, str(path))
@@ -238,7 +247,10 @@ class MainWindow(QMainWindow):
         """Use the detected SMILES column when the choice is clear, else ask."""
         preview = preview_table(path)
         named = preview.smiles_column is not None and preview.smiles_column.strip().lower() in (
-            "smiles", "canonical_smiles", "isomeric_smiles")
+            "smiles",
+            "canonical_smiles",
+            "isomeric_smiles",
+        )
         if named and len(preview.smiles_candidates) == 1:
             return ReadOptions(smiles_column=preview.smiles_column, name_column=preview.name_column)
         dialog = ColumnPickerDialog(path.name, preview, self)
@@ -262,7 +274,11 @@ class MainWindow(QMainWindow):
         panel.set_library(result)
         self._update_actions()
         level = "warning" if result.n_invalid else "success"
-        detail = " Invalid records are kept and marked; filter them with 'Invalid only'." if result.n_invalid else ""
+        detail = (
+            " Invalid records are kept and marked; filter them with 'Invalid only'."
+            if result.n_invalid
+            else ""
+        )
         self.notifications.show_message(f"{panel.title}: {result.summary()}.{detail}", level)
         if panel is self.current_panel():
             self._on_current_row_changed(panel.current_row())
@@ -342,7 +358,11 @@ class MainWindow(QMainWindow):
             return
         shown = panel.model.rowCount()
         suggested = str(Path(panel.title).with_suffix("")) + "_export.csv"
-        start = str(Path(self.settings.recent_files[0]).parent / suggested) if self.settings.recent_files else suggested
+        start = (
+            str(Path(self.settings.recent_files[0]).parent / suggested)
+            if self.settings.recent_files
+            else suggested
+        )
         path, chosen_filter = QFileDialog.getSaveFileName(
             self, f"Export {shown:,} shown rows", start, EXPORT_FILTER
         )

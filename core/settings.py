@@ -85,9 +85,12 @@ class Settings:
         """Write atomically: a crash while saving keeps the previous file."""
         path = path or self.path()
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".json.tmp")
-        temporary.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
-        os.replace(temporary, path)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            temporary.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
+            os.replace(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
 
     def add_recent_file(self, file: str | os.PathLike) -> None:
         text = str(Path(file).resolve())

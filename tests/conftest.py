@@ -53,4 +53,6 @@ def _no_thread_left_running(request):
     for thread in running:
         thread.quit()
         thread.wait(2000)
-    assert not running, f"test left {len(running)} thread(s) running: {[t.objectName() for t in running]}"
+    assert not running, (
+        f"test left {len(running)} thread(s) running: {[t.objectName() for t in running]}"
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from rdkit import Chem, RDLogger
+from rdkit import Chem, rdBase
 from rdkit.Chem import rdDepictor
 from rdkit.Chem.Draw import rdMolDraw2D
 
@@ -18,7 +18,7 @@ rdDepictor.SetPreferCoordGen(True)
 def _mol_for_drawing(smiles: str) -> Chem.Mol | None:
     if not smiles:
         return None
-    RDLogger.DisableLog("rdApp.*")
+    quiet = rdBase.BlockLogs()  # noqa: F841 (RDKit logs stay off while it lives)
     mol = Chem.MolFromSmiles(smiles)
     if mol is None:
         return None

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from rdkit import Chem, RDLogger
+from rdkit import Chem, rdBase
 
 EXPORT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".sdf": "sdf", ".xlsx": "xlsx"}
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -119,7 +119,10 @@ def _tag_value(value: object) -> str:
     if value is None or value is pd.NA:
         return ""
     if isinstance(value, float | np.floating):
-        return "" if math.isnan(value) else f"{value:.6g}"
+        if math.isnan(value):
+            return ""
+        # Every digit (assay data), and "3" rather than "3.0" for whole numbers.
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
     if isinstance(value, bool | np.bool_):
         return "true" if value else "false"
     # A line starting with "$$$$" or ">" inside a value would end the record or start a tag, and a
@@ -138,14 +141,16 @@ def write_sdf(table: pd.DataFrame, path: Path, smiles_column: str = "canonical_s
     Rows without a structure (invalid records) are written as empty molecules with their tags, so
     the file keeps every row, like the table. Returns the number of records written.
     """
-    RDLogger.DisableLog("rdApp.*")
+    quiet = rdBase.BlockLogs()  # noqa: F841 (RDKit logs stay off while it lives)
     columns = [c for c in table.columns]
     name_column = "name" if "name" in table.columns else None
     written = 0
     with open(path, "w", encoding="utf-8", newline="\n") as handle:
         for row in table.itertuples(index=False, name=None):
             values = dict(zip(columns, row, strict=True))
-            smiles = values.get(smiles_column) or values.get("smiles") or ""
+            # An invalid row is written without a structure even when its raw SMILES parses (it
+            # may parse but fail sanitisation or standardisation).
+            smiles = "" if values.get("valid", True) is False else values.get(smiles_column) or ""
             mol = Chem.MolFromSmiles(smiles) if isinstance(smiles, str) and smiles else None
             if mol is None:
                 mol = Chem.Mol()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from rdkit import Chem, RDLogger
+from rdkit import Chem, RDLogger, rdBase
 
 from core.chem.properties import INTEGER_PROPERTIES, PROPERTY_COLUMNS
 from core.chem.readers import (
@@ -130,7 +130,7 @@ def process_records(
     """Process records into column lists (see :data:`LIBRARY_COLUMNS`) plus ``index`` and extras."""
     from core.chem.properties import compute_properties
 
-    RDLogger.DisableLog("rdApp.*")
+    quiet = rdBase.BlockLogs()  # noqa: F841 (invalid records would each print an RDKit error)
     standardizer = _standardizer(options or StandardizeOptions())
     columns: dict[str, list] = {name: [] for name in ("index", *LIBRARY_COLUMNS, "extra")}
     nan = float("nan")

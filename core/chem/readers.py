@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rdkit import Chem, RDLogger
+from rdkit import Chem, rdBase
 
 SMILES_SUFFIXES = (".smi", ".smiles", ".txt", ".ism", ".can")
 TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".xlsx")
@@ -161,11 +161,8 @@ def looks_like_smiles(value: str) -> bool:
         return False
     if value.replace(".", "").replace("-", "").replace("e", "").isdigit():
         return False  # numbers such as 12 or 3.5 parse as nothing useful but are not SMILES columns
-    RDLogger.DisableLog("rdApp.*")
-    try:
-        return Chem.MolFromSmiles(value, sanitize=False) is not None
-    finally:
-        RDLogger.EnableLog("rdApp.*")
+    quiet = rdBase.BlockLogs()  # noqa: F841 (RDKit logs stay off while it lives)
+    return Chem.MolFromSmiles(value, sanitize=False) is not None
 
 
 def detect_smiles_columns(columns: list[str], rows: list[list[str]]) -> list[str]:

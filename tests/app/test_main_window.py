@@ -64,7 +64,9 @@ def test_open_smiles_file_shows_every_record(qtbot, window):
     wait_loaded(qtbot, window, panel)
     library = panel.library
     assert library is not None
-    records = [line for line in EXAMPLE.read_text().splitlines() if line and not line.startswith("#")]
+    records = [
+        line for line in EXAMPLE.read_text().splitlines() if line and not line.startswith("#")
+    ]
     assert panel.model.rowCount() == len(records) == library.n_valid + library.n_invalid
     assert library.n_invalid == 2
     assert window.export_action.isEnabled()
@@ -151,8 +153,10 @@ def test_ambiguous_csv_asks_for_the_column(qtbot, window, tmp_path, monkeypatch)
 def test_cancelling_the_column_dialog_opens_nothing(window, tmp_path, monkeypatch):
     path = tmp_path / "numbers.csv"
     path.write_text("a,b\n1,2\n3,4\n")
-    monkeypatch.setattr("ui.dialogs.column_picker.ColumnPickerDialog.exec",
-                        lambda dialog: QDialog.DialogCode.Rejected)
+    monkeypatch.setattr(
+        "ui.dialogs.column_picker.ColumnPickerDialog.exec",
+        lambda dialog: QDialog.DialogCode.Rejected,
+    )
     assert window.open_library(path) is None
     assert window.tabs.count() == 0
 
@@ -201,8 +205,13 @@ def test_cancel_loading_closes_the_tab(qtbot, window, tmp_path):
 def test_drop_a_file_opens_it(qtbot, window):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(EXAMPLE))])
-    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
-                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     window.dropEvent(event)
     assert window.tabs.count() == 1
     wait_loaded(qtbot, window, window.current_panel())
@@ -240,7 +249,8 @@ def test_window_opens_without_importing_torch():
         "app = create_application(); w = create_main_window(); w.show(); app.processEvents();"
         "print('torch' in sys.modules); w.close()"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "False"

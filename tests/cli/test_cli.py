@@ -21,7 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_props_writes_one_row_per_record_in_input_order(tmp_path):
     source = tmp_path / "in.smi"
-    source.write_text("CCO ethanol\nC1=CC=CC=C1 benzene\nC(C)(C)(C)(C)C bad\nCC(=O)[O-].[Na+] acetate\nxyz junk\n")
+    source.write_text(
+        "CCO ethanol\nC1=CC=CC=C1 benzene\nC(C)(C)(C)(C)C bad\nCC(=O)[O-].[Na+] acetate\nxyz junk\n"
+    )
     out = tmp_path / "out.csv"
     assert main(["props", str(source), "--output", str(out)]) == 0
     table = pd.read_csv(out, keep_default_na=False)
@@ -59,8 +61,9 @@ def test_props_reports_unreadable_input(tmp_path, capsys):
 
 @pytest.mark.parametrize("args", [["--help"], ["props", "--help"]])
 def test_help(args):
-    out = subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, capture_output=True,
-                         text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "main.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     assert "usage:" in out.stdout
     if args == ["--help"]:
@@ -71,8 +74,18 @@ def test_screenshot_draws_the_window_with_a_library(tmp_path):
     out = tmp_path / "shot.png"
     env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
     result = subprocess.run(
-        [sys.executable, "main.py", "--screenshot", str(out), str(resource_path("demo/example_library.smi"))],
-        cwd=ROOT, capture_output=True, text=True, timeout=180, env=env,
+        [
+            sys.executable,
+            "main.py",
+            "--screenshot",
+            str(out),
+            str(resource_path("demo/example_library.smi")),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     from PySide6.QtGui import QImage
@@ -80,5 +93,7 @@ def test_screenshot_draws_the_window_with_a_library(tmp_path):
     image = QImage(str(out))
     assert image.width() >= 800 and image.height() >= 500
     # Not a flat picture: sample a grid and expect many distinct colours.
-    colours = {image.pixel(x, y) for x in range(0, image.width(), 37) for y in range(0, image.height(), 29)}
+    colours = {
+        image.pixel(x, y) for x in range(0, image.width(), 37) for y in range(0, image.height(), 29)
+    }
     assert len(colours) > 20

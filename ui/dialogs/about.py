@@ -10,8 +10,17 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QW
 
 from app import __version__
 
-LIBRARIES = ("PySide6-Essentials", "rdkit", "torch", "transformers", "pandas", "numpy",
-             "pyqtgraph", "vtk", "openpyxl")
+LIBRARIES = (
+    "PySide6-Essentials",
+    "rdkit",
+    "torch",
+    "transformers",
+    "pandas",
+    "numpy",
+    "pyqtgraph",
+    "vtk",
+    "openpyxl",
+)
 
 
 def library_versions() -> dict[str, str]:
@@ -26,7 +35,9 @@ def library_versions() -> dict[str, str]:
 
 
 class AboutDialog(QDialog):
-    def __init__(self, device_text: str, paths: dict[str, str], parent: QWidget | None = None) -> None:
+    def __init__(
+        self, device_text: str, paths: dict[str, str], parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("About DrugDesk")
         self.device_label = QLabel()

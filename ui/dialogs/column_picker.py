@@ -23,7 +23,9 @@ NO_COLUMN = "(none: number the rows)"
 class ColumnPickerDialog(QDialog):
     """Shows the first rows of the file; the detected SMILES and name columns are preselected."""
 
-    def __init__(self, file_name: str, preview: TablePreview, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, file_name: str, preview: TablePreview, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Columns of {file_name}")
         self.resize(760, 460)

@@ -162,7 +162,9 @@ class JobsPanel(QWidget):
 
     def _trim(self) -> None:
         finished = [r for r in self.rows.values() if r.state in DONE_STATES]
-        for row in sorted(finished, key=lambda r: r.job_id)[: max(0, len(finished) - MAX_FINISHED_SHOWN)]:
+        for row in sorted(finished, key=lambda r: r.job_id)[
+            : max(0, len(finished) - MAX_FINISHED_SHOWN)
+        ]:
             self._remove(row)
 
     def _remove(self, row: JobRow) -> None:
@@ -198,8 +200,13 @@ class JobsIndicator(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.button)
-        for signal in (engine.job_submitted, engine.job_started, engine.finished, engine.failed,
-                       engine.cancelled):
+        for signal in (
+            engine.job_submitted,
+            engine.job_started,
+            engine.finished,
+            engine.failed,
+            engine.cancelled,
+        ):
             signal.connect(self.refresh)
         engine.progress.connect(self._on_progress)
         self.refresh()

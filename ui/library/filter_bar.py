@@ -84,13 +84,17 @@ class FilterBar(QWidget):
         super().__init__(parent)
         self._numeric_columns: list[tuple[str, str]] = []
         self.text_edit = QLineEdit()
-        self.text_edit.setPlaceholderText("Filter by name, SMILES, InChIKey… (every word must match)")
+        self.text_edit.setPlaceholderText(
+            "Filter by name, SMILES, InChIKey… (every word must match)"
+        )
         self.text_edit.setClearButtonEnabled(True)
         self.validity_box = QComboBox()
         for title, value in VALIDITY_CHOICES:
             self.validity_box.addItem(title, value)
         self.add_range_button = QPushButton("Add range filter")
-        self.add_range_button.setToolTip("Keep rows whose value lies between a minimum and a maximum")
+        self.add_range_button.setToolTip(
+            "Keep rows whose value lies between a minimum and a maximum"
+        )
         self.add_range_button.clicked.connect(self.add_range)
         self.clear_button = QPushButton("Clear filters")
         self.clear_button.clicked.connect(self.clear)
@@ -122,8 +126,9 @@ class FilterBar(QWidget):
         self._numeric_columns = columns
         self.add_range_button.setEnabled(bool(columns))
 
-    def add_range(self, column: str | None = None, low: float | None = None,
-                  high: float | None = None) -> RangeRow:
+    def add_range(
+        self, column: str | None = None, low: float | None = None, high: float | None = None
+    ) -> RangeRow:
         row = RangeRow(self._numeric_columns)
         if column is not None:
             index = row.column_box.findData(column)

@@ -32,29 +32,51 @@ STRUCTURE_KEY = "__structure__"
 def library_columns(library: Library) -> list[ColumnSpec]:
     """The columns a chemist reads first, then identifiers, status and the file's own columns."""
     specs = [
-        ColumnSpec(STRUCTURE_KEY, "Structure", "structure", source=("canonical_smiles", "smiles"),
-                   tooltip="2D structure of the standardised molecule"),
+        ColumnSpec(
+            STRUCTURE_KEY,
+            "Structure",
+            "structure",
+            source=("canonical_smiles", "smiles"),
+            tooltip="2D structure of the standardised molecule",
+        ),
         ColumnSpec("name", "Name", "text"),
     ]
     for key in PROPERTY_COLUMNS:
         kind = "int" if key in INTEGER_PROPERTIES else "float"
         decimals = 3 if key == "qed" else 2
-        specs.append(ColumnSpec(key, PROPERTY_LABELS[key], kind, decimals=decimals,
-                                tooltip=PROPERTY_DESCRIPTIONS[key]))
+        specs.append(
+            ColumnSpec(
+                key,
+                PROPERTY_LABELS[key],
+                kind,
+                decimals=decimals,
+                tooltip=PROPERTY_DESCRIPTIONS[key],
+            )
+        )
     specs += [
-        ColumnSpec("canonical_smiles", "Canonical SMILES", "text",
-                   tooltip="RDKit canonical SMILES after standardisation"),
+        ColumnSpec(
+            "canonical_smiles",
+            "Canonical SMILES",
+            "text",
+            tooltip="RDKit canonical SMILES after standardisation",
+        ),
         ColumnSpec("inchikey", "InChIKey", "text"),
         ColumnSpec("valid", "Valid", "bool", tooltip="False when RDKit could not read the record"),
         ColumnSpec("error", "Problem", "text", tooltip="Why the record is invalid"),
-        ColumnSpec(DUPLICATE_COLUMN, "Duplicate of", "text",
-                   tooltip="The first record with the same InChIKey"),
+        ColumnSpec(
+            DUPLICATE_COLUMN,
+            "Duplicate of",
+            "text",
+            tooltip="The first record with the same InChIKey",
+        ),
         ColumnSpec("smiles", "Input SMILES", "text", tooltip="The SMILES as written in the file"),
     ]
     table = library.table
     for column in library.extra_columns:
         kind = "float" if pd.api.types.is_float_dtype(table[column]) else "text"
-        specs.append(ColumnSpec(column, column, kind, tooltip=f"Column '{column}' of the input file"))
+        specs.append(
+            ColumnSpec(column, column, kind, tooltip=f"Column '{column}' of the input file")
+        )
     return specs
 
 
@@ -64,8 +86,9 @@ class LibraryPanel(QWidget):
     cancel_requested = Signal()
     current_row_changed = Signal(object)  # dict of the current row's values, or None
 
-    def __init__(self, title: str, picture_size: tuple[int, int] = (160, 110),
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, title: str, picture_size: tuple[int, int] = (160, 110), parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.title = title
         self.library: Library | None = None
@@ -136,7 +159,11 @@ class LibraryPanel(QWidget):
         for column in self.model.structure_columns():
             self.view.setItemDelegateForColumn(column, self.delegate)
         self.filter_bar.set_numeric_columns(
-            [(spec.key, spec.title) for spec in self.model.columns() if spec.kind in ("float", "int")]
+            [
+                (spec.key, spec.title)
+                for spec in self.model.columns()
+                if spec.kind in ("float", "int")
+            ]
         )
         self._apply_column_widths()
         self.stack.setCurrentIndex(1)
@@ -144,7 +171,8 @@ class LibraryPanel(QWidget):
         if self.model.rowCount():
             self.view.selectionModel().setCurrentIndex(
                 self.model.index(0, 1),
-                QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
+                QItemSelectionModel.SelectionFlag.ClearAndSelect
+                | QItemSelectionModel.SelectionFlag.Rows,
             )
 
     def _apply_column_widths(self) -> None:

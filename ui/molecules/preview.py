@@ -76,7 +76,9 @@ class MoleculePreview(QWidget):
         svg = molecule_svg(smiles, 300, 220) if row.get("valid", True) else None
         self.picture.load(QByteArray(svg.encode()) if svg else QByteArray())
         self.smiles_label.setText(smiles or str(row.get("smiles", "")))
-        self.problem_label.setText("" if row.get("valid", True) else f"Invalid: {row.get('error', '')}")
+        self.problem_label.setText(
+            "" if row.get("valid", True) else f"Invalid: {row.get('error', '')}"
+        )
         self.inchikey_label.setText(str(row.get("inchikey", "")))
         for key, label in self.values.items():
             label.setText(_format(key, row.get(key)))
