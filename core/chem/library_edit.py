@@ -1,0 +1,89 @@
+"""Add, replace and remove library rows (the Molecule panel's "Save to library").
+
+Each change returns what is needed to undo it, so the GUI's undo stack stays a thin layer. Rows are
+described by the same code that loads files (:func:`core.chem.library.process_records`), so a saved
+molecule gets exactly the columns, standardisation and checks of a loaded one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from core.chem.library import (
+    DUPLICATE_COLUMN,
+    LIBRARY_COLUMNS,
+    Library,
+    find_duplicates,
+    process_records,
+)
+from core.chem.readers import RawRecord
+from core.chem.standardize import StandardizeOptions
+
+Row = dict[str, object]
+
+
+def describe_molecule(smiles: str, name: str, options: StandardizeOptions | None = None) -> Row:
+    """The library columns for one molecule given as SMILES (invalid ones get valid=False)."""
+    result = process_records([RawRecord(index=0, name=name, text=smiles)], options)
+    return {column: result[column][0] for column in LIBRARY_COLUMNS}
+
+
+def get_row(library: Library, position: int) -> Row:
+    """Every column of one row (library and extra columns), as Python values."""
+    return {column: library.table.at[position, column] for column in library.table.columns}
+
+
+def set_row(library: Library, position: int, values: Row) -> Row:
+    """Replace the given columns of row ``position``; returns the previous values of those columns."""
+    table = library.table
+    if not 0 <= position < len(table):
+        raise IndexError(f"row {position} is not in the library ({len(table)} rows)")
+    previous = {column: table.at[position, column] for column in values if column in table.columns}
+    for column, value in values.items():
+        if column in table.columns and column != DUPLICATE_COLUMN:
+            table.at[position, column] = (
+                _missing_for(table[column]) if _is_missing(value) else value
+            )
+    table[DUPLICATE_COLUMN] = find_duplicates(table)
+    return previous
+
+
+def append_row(library: Library, values: Row) -> int:
+    """Add a row at the end (extra columns empty); returns its position."""
+    table = library.table
+    row = {}
+    for column in table.columns:
+        value = values.get(column)
+        row[column] = [_missing_for(table[column]) if _is_missing(value) else value]
+    addition = pd.DataFrame(row, index=[len(table)]).astype(table.dtypes.to_dict())
+    library.table = pd.concat([table, addition]) if len(table) else addition
+    library.table.index = pd.RangeIndex(len(library.table))
+    library.table[DUPLICATE_COLUMN] = find_duplicates(library.table)
+    return len(library.table) - 1
+
+
+def remove_last_row(library: Library) -> Row:
+    """Remove the last row (undo of :func:`append_row`); returns its values."""
+    if len(library.table) == 0:
+        raise IndexError("the library is empty")
+    removed = get_row(library, len(library.table) - 1)
+    library.table = library.table.iloc[:-1].copy()
+    library.table[DUPLICATE_COLUMN] = find_duplicates(library.table)
+    return removed
+
+
+def _is_missing(value: object) -> bool:
+    if value is None or value is pd.NA:
+        return True
+    return isinstance(value, float) and np.isnan(value)
+
+
+def _missing_for(column: pd.Series) -> object:
+    if pd.api.types.is_bool_dtype(column):
+        return False
+    if pd.api.types.is_float_dtype(column):
+        return np.nan
+    if pd.api.types.is_extension_array_dtype(column) and pd.api.types.is_integer_dtype(column):
+        return pd.NA
+    return ""

@@ -1,0 +1,64 @@
+"""Adding, replacing and removing library rows, each undoable."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from core.chem.library import LIBRARY_COLUMNS, load_library
+from core.chem.library_edit import append_row, describe_molecule, get_row, remove_last_row, set_row
+
+
+@pytest.fixture
+def library(tmp_path):
+    path = tmp_path / "lib.csv"
+    path.write_text(
+        "name,smiles,pIC50\nethanol,CCO,5.0\nphenol,Oc1ccccc1,6.5\nbad,C(C)(C)(C)(C)C,7\n"
+    )
+    return load_library(path)
+
+
+def test_describe_molecule_matches_loading():
+    row = describe_molecule("CC(=O)[O-].[Na+]", "acetate")
+    assert list(row) == list(LIBRARY_COLUMNS)
+    assert (
+        row["canonical_smiles"] == "CC(=O)O" and row["valid"] is True and row["name"] == "acetate"
+    )
+    bad = describe_molecule("C1CC", "broken")
+    assert bad["valid"] is False and bad["error"] and math.isnan(bad["mw"])
+
+
+def test_set_row_replaces_and_returns_the_previous_values(library):
+    before = get_row(library, 0)
+    previous = set_row(library, 0, describe_molecule("CCN", "ethylamine"))
+    assert library.table.at[0, "canonical_smiles"] == "CCN"
+    assert library.table.at[0, "name"] == "ethylamine"
+    assert library.table.at[0, "pIC50"] == 5.0  # the file's own columns are kept
+    set_row(library, 0, previous)
+    assert get_row(library, 0) == before
+
+
+def test_append_and_undo(library):
+    dtypes = library.table.dtypes.to_dict()
+    position = append_row(library, describe_molecule("OCC", "ethanol again"))
+    assert position == 3 and len(library.table) == 4
+    assert library.table.dtypes.to_dict() == dtypes
+    assert library.table.at[3, "duplicate_of"] == "ethanol"
+    assert pd.isna(library.table.at[3, "pIC50"])
+    removed = remove_last_row(library)
+    assert removed["name"] == "ethanol again"
+    assert len(library.table) == 3 and library.table.dtypes.to_dict() == dtypes
+
+
+def test_fixing_an_invalid_row_makes_it_valid(library):
+    assert not library.table.at[2, "valid"]
+    set_row(library, 2, describe_molecule("CC(C)(C)C", "bad"))
+    assert library.table.at[2, "valid"] and library.table.at[2, "error"] == ""
+    assert library.n_invalid == 0
+
+
+def test_set_row_out_of_range(library):
+    with pytest.raises(IndexError):
+        set_row(library, 10, describe_molecule("C", "x"))
