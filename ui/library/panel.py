@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.chem.library import DUPLICATE_COLUMN, Library
+from core.chem.library_edit import Row, append_row, remove_last_row, set_row
 from core.chem.properties import (
     INTEGER_PROPERTIES,
     PROPERTY_COLUMNS,
@@ -80,11 +82,42 @@ def library_columns(library: Library) -> list[ColumnSpec]:
     return specs
 
 
+class SaveRowCommand(QUndoCommand):
+    """Replace row ``position`` (or append when ``position`` is None) with ``values``; undoable."""
+
+    def __init__(self, panel: LibraryPanel, position: int | None, values: Row) -> None:
+        name = values.get("name", "molecule")
+        super().__init__(f"Add {name} to the library" if position is None else f"Update {name}")
+        self.panel = panel
+        self.position = position
+        self.values = values
+        self.appended = position is None
+        self.previous: Row = {}
+
+    def redo(self) -> None:
+        library = self.panel.library
+        if self.appended:
+            self.position = append_row(library, self.values)
+        else:
+            self.previous = set_row(library, self.position, self.values)
+        self.panel.refresh_table(select=self.position)
+
+    def undo(self) -> None:
+        library = self.panel.library
+        if self.appended:
+            remove_last_row(library)
+            self.panel.refresh_table()
+        else:
+            set_row(library, self.position, self.previous)
+            self.panel.refresh_table(select=self.position)
+
+
 class LibraryPanel(QWidget):
     """Shows loading progress, then the library table with its filter bar and a summary line."""
 
     cancel_requested = Signal()
     current_row_changed = Signal(object)  # dict of the current row's values, or None
+    row_activated = Signal(int, object)  # frame position, row values (double-click or Enter)
 
     def __init__(
         self, title: str, picture_size: tuple[int, int] = (160, 110), parent: QWidget | None = None
@@ -94,6 +127,7 @@ class LibraryPanel(QWidget):
         self.library: Library | None = None
         self.job_id: int | None = None
         self.model = DataFrameModel(parent=self)
+        self.undo_stack = QUndoStack(self)
         self.view = QTableView()
         self.view.setModel(self.model)
         self.delegate = StructureDelegate(self.view, picture_size=picture_size)
@@ -138,6 +172,7 @@ class LibraryPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.stack)
         self.view.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
+        self.view.activated.connect(self._on_activated)
 
     # ------------------------------------------------------------------------------------------
     def is_loading(self) -> bool:
@@ -207,6 +242,37 @@ class LibraryPanel(QWidget):
 
     def _on_current_row_changed(self, current, _previous) -> None:
         self.current_row_changed.emit(self.current_row())
+
+    def _on_activated(self, index) -> None:
+        if self.library is not None and index.isValid():
+            position = self.model.source_row(index.row())
+            self.row_activated.emit(position, self.library.table.iloc[position].to_dict())
+
+    def current_position(self) -> int | None:
+        index = self.view.currentIndex()
+        if self.library is None or not index.isValid():
+            return None
+        return self.model.source_row(index.row())
+
+    def save_row(self, position: int | None, values: Row) -> None:
+        """Replace (or, with ``position=None``, append) a row, as one undoable step."""
+        if self.library is None:
+            raise RuntimeError("the library is still loading")
+        self.undo_stack.push(SaveRowCommand(self, position, values))
+
+    def refresh_table(self, select: int | None = None) -> None:
+        """Show the library's current table (after an edit), keeping sort and filter."""
+        assert self.library is not None
+        self.model.set_frame(self.library.table)
+        self._update_summary(self.model.rowCount(), self.model.total_rows())
+        if select is not None:
+            view_row = self.model.view_row(select)
+            if view_row >= 0:
+                self.view.selectionModel().setCurrentIndex(
+                    self.model.index(view_row, 1),
+                    QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
+                )
+                self.view.scrollTo(self.model.index(view_row, 1))
 
     def current_row(self) -> dict | None:
         index = self.view.currentIndex()
