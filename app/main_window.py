@@ -6,8 +6,16 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QUrl
-from PySide6.QtGui import QAction, QDesktopServices, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import (
+    QAction,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QUndoGroup,
+)
 from PySide6.QtWidgets import (
+    QApplication,
     QDialog,
     QDockWidget,
     QFileDialog,
@@ -24,6 +32,7 @@ from PySide6.QtWidgets import (
 from app.engine import InferenceEngine
 from core.chem.export import ExportError, export_table
 from core.chem.library import Library, LoadOptions, load_library
+from core.chem.library_edit import describe_molecule, empty_library
 from core.chem.readers import (
     SUPPORTED_SUFFIXES,
     LibraryReadError,
@@ -40,7 +49,7 @@ from ui.dialogs.column_picker import ColumnPickerDialog
 from ui.dialogs.preferences import PreferencesDialog
 from ui.jobs.panel import JobsIndicator, JobsPanel
 from ui.library.panel import LibraryPanel
-from ui.molecules.preview import MoleculePreview
+from ui.molecules.workspace import MoleculeWorkspace
 from ui.widgets.notification_bar import NotificationBar
 
 log = logging.getLogger(__name__)
@@ -64,6 +73,8 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self._load_jobs: dict[int, LibraryPanel] = {}
         self._about: AboutDialog | None = None
+        # Edit > Undo acts on the panel being worked in: the editor or the focused library.
+        self.undo_group = QUndoGroup(self)
 
         # Central area: notification strip above the library tabs (or the start page).
         self.notifications = NotificationBar()
@@ -85,15 +96,23 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         # Docks: each panel owns its widgets; the window only places them.
-        self.molecule_preview = MoleculePreview()
+        self.molecule_workspace = MoleculeWorkspace()
+        self.molecule_workspace.save_requested.connect(self.save_molecule)
+        self.molecule_workspace.status_message.connect(
+            lambda text: self.statusBar().showMessage(text, 8000)
+        )
+        self.undo_group.addStack(self.molecule_workspace.editor.undo_stack)
         self.molecule_dock = self._add_dock(
-            "Molecule", "moleculeDock", self.molecule_preview, Qt.DockWidgetArea.RightDockWidgetArea
+            "Molecule",
+            "moleculeDock",
+            self.molecule_workspace,
+            Qt.DockWidgetArea.RightDockWidgetArea,
         )
         self.jobs_panel = JobsPanel(engine)
         self.jobs_dock = self._add_dock(
             "Jobs", "jobsDock", self.jobs_panel, Qt.DockWidgetArea.BottomDockWidgetArea
         )
-        self.resizeDocks([self.molecule_dock], [330], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.molecule_dock], [560], Qt.Orientation.Horizontal)
         self.resizeDocks([self.jobs_dock], [110], Qt.Orientation.Vertical)
 
         self.jobs_indicator = JobsIndicator(engine)
@@ -102,6 +121,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Ready", 3000)
 
         self._create_menus()
+        QApplication.instance().focusChanged.connect(self._on_focus_changed)
         engine.progress.connect(self._on_job_progress)
         engine.finished.connect(self._on_job_finished)
         engine.failed.connect(self._on_job_failed)
@@ -151,6 +171,10 @@ class MainWindow(QMainWindow):
         self.open_action.setShortcut(QKeySequence.StandardKey.Open)
         self.open_action.triggered.connect(self.choose_library)
         file_menu.addAction(self.open_action)
+        new_molecule = QAction("&New molecule", self)
+        new_molecule.setShortcut(QKeySequence.StandardKey.New)
+        new_molecule.triggered.connect(self.new_molecule)
+        file_menu.addAction(new_molecule)
         example = QAction("Open &example library", self)
         example.triggered.connect(self.open_example_library)
         file_menu.addAction(example)
@@ -174,6 +198,13 @@ class MainWindow(QMainWindow):
         file_menu.addAction(quit_action)
 
         edit_menu = self.menuBar().addMenu("&Edit")
+        undo = self.undo_group.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence.StandardKey.Undo)
+        redo = self.undo_group.createRedoAction(self, "&Redo")
+        redo.setShortcut(QKeySequence.StandardKey.Redo)
+        edit_menu.addAction(undo)
+        edit_menu.addAction(redo)
+        edit_menu.addSeparator()
         preferences = QAction("&Preferences…", self)
         preferences.setShortcut(QKeySequence.StandardKey.Preferences)
         preferences.triggered.connect(self.edit_preferences)
@@ -229,6 +260,8 @@ class MainWindow(QMainWindow):
             path.name, (self.settings.structure_width, self.settings.structure_height)
         )
         panel.current_row_changed.connect(self._on_current_row_changed)
+        panel.row_activated.connect(self._on_row_activated)
+        self.undo_group.addStack(panel.undo_stack)
         index = self.tabs.addTab(panel, path.name)
         self.tabs.setTabToolTip(index, str(path))
         self.tabs.setCurrentIndex(index)
@@ -299,6 +332,12 @@ class MainWindow(QMainWindow):
             self.notifications.show_message(f"Loading {panel.title} was cancelled.", "info")
 
     def _remove_panel(self, panel: LibraryPanel) -> None:
+        self.undo_group.removeStack(panel.undo_stack)
+        if (
+            self.molecule_workspace.source is not None
+            and self.molecule_workspace.source[0] is panel
+        ):
+            self.molecule_workspace.source = None
         index = self.tabs.indexOf(panel)
         if index >= 0:
             self.tabs.removeTab(index)
@@ -327,13 +366,100 @@ class MainWindow(QMainWindow):
     def _on_current_tab_changed(self, _index: int) -> None:
         self._update_actions()
         panel = self.current_panel()
-        self._on_current_row_changed(panel.current_row() if panel else None)
+        if panel is not None:
+            self.undo_group.setActiveStack(panel.undo_stack)
+            self._on_current_row_changed(panel.current_row())
 
     def _on_current_row_changed(self, row: dict | None) -> None:
+        """Clicking through rows shows each in the Molecule panel, unless it holds unsaved edits."""
+        panel = self.current_panel()
         sender = self.sender()
-        if isinstance(sender, LibraryPanel) and sender is not self.current_panel():
+        if isinstance(sender, LibraryPanel) and sender is not panel:
             return
-        self.molecule_preview.show_row(row)
+        if row is None or panel is None or self.molecule_workspace.is_modified():
+            return
+        self._show_row(panel, panel.current_position(), row, undoable=False)
+
+    def _on_row_activated(self, position: int, row: dict) -> None:
+        """Double-click (or Enter) opens the row even over unsaved edits (undoable)."""
+        panel = self.sender()
+        if isinstance(panel, LibraryPanel):
+            self._show_row(panel, position, row, undoable=True)
+            self.molecule_dock.show()
+            self.molecule_dock.raise_()
+
+    def _show_row(
+        self, panel: LibraryPanel, position: int | None, row: dict, undoable: bool
+    ) -> None:
+        smiles = row.get("canonical_smiles") or row.get("smiles") or ""
+        source = (panel, position) if position is not None else None
+        self.molecule_workspace.open_smiles(str(smiles), str(row.get("name", "")), source, undoable)
+
+    def new_molecule(self) -> None:
+        self.molecule_dock.show()
+        self.molecule_dock.raise_()
+        self.molecule_workspace.new_molecule()
+
+    def save_molecule(self, as_new: bool = False) -> None:
+        """Save the Molecule panel's structure: update its source row, or add a row (undoable)."""
+        workspace = self.molecule_workspace
+        smiles = workspace.current_smiles()
+        if not smiles:
+            self.show_error("Nothing to save: the Molecule panel is empty.")
+            return
+        source = workspace.source
+        target: LibraryPanel | None = None
+        position: int | None = None
+        if not as_new and source is not None:
+            panel, source_position = source
+            if (
+                isinstance(panel, LibraryPanel)
+                and self.tabs.indexOf(panel) >= 0
+                and panel.library is not None
+            ):
+                target, position = panel, source_position
+        if target is None:
+            target = self.current_panel()
+            if target is None or target.library is None:
+                target = self._new_library_panel("New library")
+        name = workspace.name() or f"mol{target.library.n_records + 1}"
+        values = describe_molecule(smiles, name, self.settings.standardize_options())
+        target.save_row(position, values)
+        saved_position = position if position is not None else target.library.n_records - 1
+        workspace.mark_saved((target, saved_position))
+        self.tabs.setCurrentWidget(target)
+        verb = "Updated" if position is not None else "Added"
+        if values["valid"]:
+            self.notifications.show_message(
+                f"{verb} {name} in {target.title} (Edit > Undo reverts it).", "success"
+            )
+        else:
+            self.notifications.show_message(
+                f"{verb} {name} in {target.title}, marked invalid: {values['error']}", "warning"
+            )
+
+    def _new_library_panel(self, title: str) -> LibraryPanel:
+        panel = LibraryPanel(title, (self.settings.structure_width, self.settings.structure_height))
+        panel.current_row_changed.connect(self._on_current_row_changed)
+        panel.row_activated.connect(self._on_row_activated)
+        self.undo_group.addStack(panel.undo_stack)
+        panel.set_library(empty_library())
+        self.tabs.addTab(panel, title)
+        self.tabs.setCurrentWidget(panel)
+        self.central_stack.setCurrentWidget(self.tabs)
+        self._update_actions()
+        return panel
+
+    def _on_focus_changed(self, _old, new) -> None:
+        widget = new
+        while widget is not None:
+            if widget is self.molecule_workspace:
+                self.undo_group.setActiveStack(self.molecule_workspace.editor.undo_stack)
+                return
+            if isinstance(widget, LibraryPanel):
+                self.undo_group.setActiveStack(widget.undo_stack)
+                return
+            widget = widget.parentWidget()
 
     def _update_actions(self) -> None:
         panel = self.current_panel()

@@ -19,7 +19,13 @@ import numpy as np
 import pandas as pd
 from rdkit import Chem, RDLogger, rdBase
 
-from core.chem.properties import INTEGER_PROPERTIES, PROPERTY_COLUMNS
+from core.chem.properties import (
+    INTEGER_PROFILE,
+    INTEGER_PROPERTIES,
+    PROFILE_COLUMNS,
+    PROPERTY_COLUMNS,
+    TEXT_PROFILE,
+)
 from core.chem.readers import (
     RawRecord,
     ReadOptions,
@@ -31,8 +37,12 @@ from core.jobs import CancelCheck, JobCancelled, ProgressCallback, check_cancell
 
 IDENTITY_COLUMNS: tuple[str, ...] = ("name", "smiles", "canonical_smiles", "inchikey")
 STATUS_COLUMNS: tuple[str, ...] = ("valid", "error")
-LIBRARY_COLUMNS: tuple[str, ...] = IDENTITY_COLUMNS + PROPERTY_COLUMNS + STATUS_COLUMNS
+LIBRARY_COLUMNS: tuple[str, ...] = (
+    IDENTITY_COLUMNS + PROPERTY_COLUMNS + PROFILE_COLUMNS + STATUS_COLUMNS
+)
 """The columns of ``python main.py props``, in order."""
+# The computed values of a valid row (an invalid row has NaN or "" in each).
+_VALUE_COLUMNS: tuple[str, ...] = PROPERTY_COLUMNS + PROFILE_COLUMNS
 DUPLICATE_COLUMN = "duplicate_of"
 """Name of the first record with the same InChIKey, empty for first occurrences and invalid rows."""
 
@@ -42,8 +52,9 @@ PARALLEL_THRESHOLD = 2000
 # inter-process overhead stays a few percent.
 TASK_SIZE = 250
 # Records per batch when working in this process: cancel is checked between batches, so a batch
-# must stay well under a second even for large molecules (a 190-atom peptide takes about 10 ms).
-SERIAL_TASK_SIZE = 20
+# must stay well under a second even for large molecules (a 190-atom peptide takes about 30 ms,
+# 12 of them for the structural alerts).
+SERIAL_TASK_SIZE = 8
 
 
 @dataclass(slots=True, frozen=True)
@@ -128,14 +139,14 @@ def process_records(
     records: list[RawRecord], options: StandardizeOptions | None = None
 ) -> dict[str, list]:
     """Process records into column lists (see :data:`LIBRARY_COLUMNS`) plus ``index`` and extras."""
+    from core.chem.descriptors import profile_values
     from core.chem.properties import compute_properties
 
     quiet = rdBase.BlockLogs()  # noqa: F841 (invalid records would each print an RDKit error)
     standardizer = _standardizer(options or StandardizeOptions())
     columns: dict[str, list] = {name: [] for name in ("index", *LIBRARY_COLUMNS, "extra")}
-    nan = float("nan")
     for record in records:
-        values: dict[str, object] = dict.fromkeys(PROPERTY_COLUMNS, nan)
+        values = _missing_values()
         canonical = inchikey = ""
         mol, error = parse_record(record)
         if mol is not None:
@@ -143,22 +154,30 @@ def process_records(
                 mol = standardizer.standardize(mol)
                 canonical = Chem.MolToSmiles(mol)
                 inchikey = Chem.MolToInchiKey(mol) or ""
-                values.update(compute_properties(mol))
+                properties = compute_properties(mol)
+                values.update(properties)
+                values.update(profile_values(mol, properties))
             except Exception as exc:
                 error = f"standardisation failed: {_rdkit_message(exc)}"
                 canonical = inchikey = ""
-                values = dict.fromkeys(PROPERTY_COLUMNS, nan)
+                values = _missing_values()
         columns["index"].append(record.index)
         columns["name"].append(record.name)
         columns["smiles"].append(record.text if record.kind == "smiles" else "")
         columns["canonical_smiles"].append(canonical)
         columns["inchikey"].append(inchikey)
-        for name in PROPERTY_COLUMNS:
+        for name in _VALUE_COLUMNS:
             columns[name].append(values[name])
         columns["valid"].append(not error)
         columns["error"].append(error)
         columns["extra"].append(record.extra)
     return columns
+
+
+def _missing_values() -> dict[str, object]:
+    """The values of an invalid row: NaN for numbers, "" for text."""
+    nan = float("nan")
+    return {name: "" if name in TEXT_PROFILE else nan for name in _VALUE_COLUMNS}
 
 
 def _worker_init() -> None:
@@ -299,9 +318,11 @@ def assemble_library(results: list[dict[str, list]], source: Path | None = None)
     index = columns.pop("index")
     table = pd.DataFrame({name: columns[name] for name in LIBRARY_COLUMNS})
     table.index = pd.RangeIndex(len(table))
-    for name in PROPERTY_COLUMNS:
+    for name in _VALUE_COLUMNS:
+        if name in TEXT_PROFILE:
+            continue  # text, like the identity columns
         table[name] = pd.to_numeric(table[name], errors="coerce").astype("float64")
-        if name in INTEGER_PROPERTIES:
+        if name in INTEGER_PROPERTIES or name in INTEGER_PROFILE:
             table[name] = table[name].astype("Int64")
     table["valid"] = table["valid"].astype(bool)
     if index and list(index) != sorted(index):

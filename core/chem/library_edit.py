@@ -14,6 +14,7 @@ from core.chem.library import (
     DUPLICATE_COLUMN,
     LIBRARY_COLUMNS,
     Library,
+    assemble_library,
     find_duplicates,
     process_records,
 )
@@ -27,6 +28,14 @@ def describe_molecule(smiles: str, name: str, options: StandardizeOptions | None
     """The library columns for one molecule given as SMILES (invalid ones get valid=False)."""
     result = process_records([RawRecord(index=0, name=name, text=smiles)], options)
     return {column: result[column][0] for column in LIBRARY_COLUMNS}
+
+
+def empty_library() -> Library:
+    """A library with no rows and the column types of a loaded one (for "Save to library" when no
+    library is open)."""
+    template = assemble_library([process_records([RawRecord(index=0, name="", text="C")])])
+    template.table = template.table.iloc[:0].copy()
+    return template
 
 
 def get_row(library: Library, position: int) -> Row:

@@ -30,6 +30,39 @@ PROPERTY_DESCRIPTIONS: dict[str, str] = {
 }
 
 
+PROFILE_COLUMNS: tuple[str, ...] = (
+    "formula",
+    "sa_score",
+    "fsp3",
+    "lipinski_violations",
+    "alerts",
+)
+"""Library columns beyond :data:`PROPERTY_COLUMNS`, computed by
+:func:`core.chem.descriptors.profile_values` (not by :func:`compute_properties`)."""
+INTEGER_PROFILE = frozenset({"lipinski_violations"})
+TEXT_PROFILE = frozenset({"formula", "alerts"})
+"""Profile columns holding text (``""`` for invalid rows); the others are numbers."""
+
+PROFILE_LABELS: dict[str, str] = {
+    "formula": "Formula",
+    "sa_score": "SA score",
+    "fsp3": "Fsp3",
+    "lipinski_violations": "Ro5 violations",
+    "alerts": "Alerts",
+}
+
+PROFILE_DESCRIPTIONS: dict[str, str] = {
+    "formula": "Molecular formula, Hill order (rdMolDescriptors.CalcMolFormula)",
+    "sa_score": "Synthetic accessibility, 1 (easy) to 10 (hard) (RDKit Contrib sascorer, "
+    "Ertl & Schuffenhauer 2009)",
+    "fsp3": "Fraction of sp3 carbons (rdMolDescriptors.CalcFractionCSP3)",
+    "lipinski_violations": "Lipinski rule-of-five criteria failed (MW > 500, cLogP > 5, HBD > 5, "
+    "HBA > 10); the rule passes with at most one",
+    "alerts": "Structural alerts from RDKit's FilterCatalog (PAINS A/B/C, Brenk, NIH), "
+    "as catalog:name separated by ';'",
+}
+
+
 def compute_properties(mol: Chem.Mol) -> dict[str, float | int]:
     """MW, cLogP, TPSA, HBD, HBA, rotatable bonds and QED of a sanitised molecule.
 

@@ -231,9 +231,62 @@ def test_recent_files_are_remembered(qtbot, window, tmp_path):
 def test_selecting_a_row_shows_the_molecule(qtbot, window):
     panel = window.open_library(EXAMPLE)
     wait_loaded(qtbot, window, panel)
-    panel.view.selectRow(0)
-    assert window.molecule_preview.name_label.text() == "aspirin"
-    assert window.molecule_preview.values["mw"].text() == "180.16"
+    panel.view.selectRow(1)
+    workspace = window.molecule_workspace
+    assert workspace.name() == "ibuprofen"
+    assert workspace.current_smiles() == "CC(C)Cc1ccc(C(C)C(=O)O)cc1"
+    assert workspace.source == (panel, 1)
+    assert "Record 2 of example_library.smi" in workspace.source_label.text()
+
+
+def test_edit_and_save_to_library_is_undoable(qtbot, window):
+    panel = window.open_library(EXAMPLE)
+    wait_loaded(qtbot, window, panel)
+    panel.view.selectRow(0)  # aspirin
+    workspace = window.molecule_workspace
+    editor = workspace.editor
+    assert workspace.open_smiles("CC(=O)Oc1ccccc1C(=O)OC", "aspirin methyl ester", (panel, 0))
+    # Edited structures are not replaced by clicking through other rows.
+    editor.set_molecule(editor.molecule(), undoable=True)
+    assert workspace.is_modified()
+    panel.view.selectRow(3)
+    assert workspace.name() == "aspirin methyl ester"
+
+    window.save_molecule(as_new=False)
+    table = panel.library.table
+    assert table.at[0, "canonical_smiles"] == "COC(=O)c1ccccc1OC(C)=O"
+    assert table.at[0, "name"] == "aspirin methyl ester"
+    assert not workspace.is_modified()
+    assert window.notifications.level == "success"
+
+    window.save_molecule(as_new=True)
+    assert panel.library.n_records == 31
+    assert panel.library.table.at[30, "duplicate_of"] == "aspirin methyl ester"
+
+    panel.undo_stack.undo()
+    assert panel.library.n_records == 30
+    panel.undo_stack.undo()
+    assert panel.library.table.at[0, "canonical_smiles"] == "CC(=O)Oc1ccccc1C(=O)O"
+    assert panel.library.table.at[0, "name"] == "aspirin"
+    assert "30 of 30 records shown" in panel.summary_label.text()
+
+
+def test_new_molecule_saved_without_a_library_creates_one(qtbot, window):
+    window.new_molecule()
+    workspace = window.molecule_workspace
+    assert workspace.open_smiles("c1ccncc1", "pyridine", None)
+    window.save_molecule()
+    panel = window.current_panel()
+    assert panel is not None and panel.title == "New library"
+    assert panel.library.table["canonical_smiles"].tolist() == ["c1ccncc1"]
+    assert workspace.source == (panel, 0)
+
+
+def test_saving_an_empty_canvas_explains(window):
+    window.new_molecule()
+    window.save_molecule()
+    assert window.notifications.level == "error"
+    assert "empty" in window.notifications.text()
 
 
 def test_about_shows_versions_and_the_device(qtbot, window):

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from rdkit import Chem
 from rdkit.Chem import Descriptors
+from rdkit.Chem.FilterCatalog import FilterCatalog, FilterCatalogParams
 
 from app.cli import main
 from core.chem.library import LIBRARY_COLUMNS
@@ -35,6 +36,46 @@ def test_props_writes_one_row_per_record_in_input_order(tmp_path):
     assert float(table.loc[0, "mw"]) == pytest.approx(Descriptors.MolWt(Chem.MolFromSmiles("CCO")))
     assert "valence" in table.loc[2, "error"].lower()
     assert table.loc[4, "error"] != "" and table.loc[0, "error"] == ""
+
+
+def test_props_profile_columns(tmp_path):
+    source = tmp_path / "in.smi"
+    source.write_text("O=C1NC(=S)SC1=Cc1ccccc1 rhodanine\nCCO ethanol\nxyz junk\n")
+    out = tmp_path / "out.csv"
+    assert main(["props", str(source), "--output", str(out)]) == 0
+    table = pd.read_csv(out, keep_default_na=False)
+    assert list(table.columns) == [
+        "name",
+        "smiles",
+        "canonical_smiles",
+        "inchikey",
+        "mw",
+        "clogp",
+        "tpsa",
+        "hbd",
+        "hba",
+        "rotb",
+        "qed",
+        "formula",
+        "sa_score",
+        "fsp3",
+        "lipinski_violations",
+        "alerts",
+        "valid",
+        "error",
+    ]
+    # The PAINS hit, as RDKit's PAINS catalog finds it, then Brenk and NIH.
+    assert table.loc[0, "alerts"] == (
+        "PAINS_A:ene_rhod_A(235);BRENK:Michael_acceptor_1;BRENK:Thiocarbonyl_group;NIH:rhodanine"
+    )
+    pains = FilterCatalog(FilterCatalogParams.FilterCatalogs.PAINS)
+    rhodanine = Chem.MolFromSmiles("O=C1NC(=S)SC1=Cc1ccccc1")
+    assert [e.GetDescription() for e in pains.GetMatches(rhodanine)] == ["ene_rhod_A(235)"]
+    assert table["alerts"].tolist()[1:] == ["", ""]
+    assert table["formula"].tolist() == ["C10H7NOS2", "C2H6O", ""]
+    assert table["lipinski_violations"].tolist() == ["0", "0", ""]  # integers, empty when invalid
+    assert float(table.loc[1, "fsp3"]) == 1.0 and float(table.loc[0, "fsp3"]) == 0.0
+    assert 1 <= float(table.loc[0, "sa_score"]) <= 10 and table.loc[2, "sa_score"] == ""
 
 
 def test_props_reads_a_named_column(tmp_path):

@@ -15,6 +15,7 @@ import pytest
 from rdkit import Chem
 
 import core.chem.library as library_module
+from core.chem.descriptors import describe
 from core.chem.library import (
     DUPLICATE_COLUMN,
     LIBRARY_COLUMNS,
@@ -175,18 +176,62 @@ def test_column_types(mixed_library):
     assert table["valid"].dtype == bool
 
 
+def test_profile_columns_equal_describe(write_text):
+    path = write_text(
+        "profile.smi",
+        "O=C1NC(=S)SC1=Cc1ccccc1 rhodanine\n"
+        f"{CYCLIC_PEPTIDE} peptide\n"
+        "C1CC unclosed\n"
+        "CC(=O)[O-].[Na+] sodium-acetate\n",
+    )
+    table = load_library(path, LoadOptions(workers=1)).table
+    for row, smiles in (
+        (0, "O=C1NC(=S)SC1=Cc1ccccc1"),
+        (1, CYCLIC_PEPTIDE),
+        (3, "CC(=O)[O-].[Na+]"),
+    ):
+        card = describe(Standardizer().standardize(Chem.MolFromSmiles(smiles)))
+        assert table.loc[row, "formula"] == card.formula
+        assert table.loc[row, "sa_score"] == card.sa_score
+        assert table.loc[row, "fsp3"] == card.fsp3
+        assert table.loc[row, "lipinski_violations"] == card.lipinski_violations
+        assert table.loc[row, "alerts"] == card.alerts_text
+    assert table.loc[0, "alerts"].startswith("PAINS_A:ene_rhod_A(235);")
+    assert table.loc[1, "lipinski_violations"] == 4  # MW, cLogP, HBD and HBA out of range
+    assert list(table["formula"]) == ["C10H7NOS2", "C144H264N24O24", "", "C2H4O2"]
+    assert table.loc[3, "alerts"] == ""
+    # The invalid row: nothing computed.
+    assert table.loc[2, "alerts"] == ""
+    assert math.isnan(table.loc[2, "sa_score"]) and math.isnan(table.loc[2, "fsp3"])
+    assert table["lipinski_violations"].isna().tolist() == [False, False, True, False]
+    assert table["lipinski_violations"].dtype == pd.Int64Dtype()
+    assert table["sa_score"].dtype == np.float64 and table["fsp3"].dtype == np.float64
+
+
 def test_props_table_has_exactly_the_library_columns(mixed_library):
     props = props_table(mixed_library)
     assert tuple(props.columns) == LIBRARY_COLUMNS
-    assert (
+    assert LIBRARY_COLUMNS == (
         "name",
         "smiles",
         "canonical_smiles",
         "inchikey",
-        *PROPERTY_COLUMNS,
+        "mw",
+        "clogp",
+        "tpsa",
+        "hbd",
+        "hba",
+        "rotb",
+        "qed",
+        "formula",
+        "sa_score",
+        "fsp3",
+        "lipinski_violations",
+        "alerts",
         "valid",
         "error",
-    ) == LIBRARY_COLUMNS
+    )
+    assert LIBRARY_COLUMNS[4:11] == PROPERTY_COLUMNS
     pd.testing.assert_frame_equal(props, mixed_library.table[list(LIBRARY_COLUMNS)])
     props.loc[0, "name"] = "changed"
     assert mixed_library.table.loc[0, "name"] == "ethanol"

@@ -19,10 +19,15 @@ from PySide6.QtWidgets import (
 from core.chem.library import DUPLICATE_COLUMN, Library
 from core.chem.library_edit import Row, append_row, remove_last_row, set_row
 from core.chem.properties import (
+    INTEGER_PROFILE,
     INTEGER_PROPERTIES,
+    PROFILE_COLUMNS,
+    PROFILE_DESCRIPTIONS,
+    PROFILE_LABELS,
     PROPERTY_COLUMNS,
     PROPERTY_DESCRIPTIONS,
     PROPERTY_LABELS,
+    TEXT_PROFILE,
 )
 from ui.library.filter_bar import FilterBar
 from ui.models.dataframe_model import ColumnSpec, DataFrameModel, RowFilter, configure_table_view
@@ -53,6 +58,13 @@ def library_columns(library: Library) -> list[ColumnSpec]:
                 kind,
                 decimals=decimals,
                 tooltip=PROPERTY_DESCRIPTIONS[key],
+            )
+        )
+    for key in PROFILE_COLUMNS:  # formula, sa_score, fsp3, lipinski_violations, alerts
+        kind = "text" if key in TEXT_PROFILE else "int" if key in INTEGER_PROFILE else "float"
+        specs.append(
+            ColumnSpec(
+                key, PROFILE_LABELS[key], kind, decimals=2, tooltip=PROFILE_DESCRIPTIONS[key]
             )
         )
     specs += [
@@ -270,7 +282,8 @@ class LibraryPanel(QWidget):
             if view_row >= 0:
                 self.view.selectionModel().setCurrentIndex(
                     self.model.index(view_row, 1),
-                    QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
+                    QItemSelectionModel.SelectionFlag.ClearAndSelect
+                    | QItemSelectionModel.SelectionFlag.Rows,
                 )
                 self.view.scrollTo(self.model.index(view_row, 1))
 

@@ -1,0 +1,167 @@
+"""The Molecule panel: edit a structure, read its property card, predict and view its 3D shapes.
+
+It knows which library row the molecule came from (if any) but not how libraries are stored: the
+main window answers ``save_requested`` by updating or appending the row.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+from rdkit import Chem, rdBase
+
+from core.chem import editing
+from ui.molecules.editor import StructureEditor
+from ui.molecules.property_card import PropertyCard
+
+# The card follows the drawing after this pause, so fast clicking stays smooth.
+CARD_DELAY_MS = 120
+
+
+class MoleculeWorkspace(QWidget):
+    """Editor and property card (tab "Structure") and the conformer viewer (tab "3D")."""
+
+    save_requested = Signal(bool)  # True: add as a new row; False: update the source row
+    status_message = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.source: tuple[object, int] | None = None  # (library panel, frame position)
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("Name")
+        self.name_edit.setToolTip("Name used when the molecule is saved to a library")
+        self.source_label = QLabel("New molecule")
+        self.source_label.setStyleSheet("color: palette(placeholder-text);")
+        self.save_button = QToolButton()
+        self.save_button.setText("Save to library")
+        self.save_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.save_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        self.save_button.clicked.connect(lambda: self.save_requested.emit(self.source is None))
+        menu = QMenu(self.save_button)
+        self.update_action = menu.addAction(
+            "Update the row it came from", lambda: self.save_requested.emit(False)
+        )
+        menu.addAction("Add as a new row", lambda: self.save_requested.emit(True))
+        self.save_button.setMenu(menu)
+
+        self.editor = StructureEditor()
+        self.editor.molecule_changed.connect(self._on_molecule_changed)
+        self.editor.status_message.connect(self.status_message)
+        self.editor.undo_stack.cleanChanged.connect(self._update_title)
+        self.card = PropertyCard()
+        card_scroll = QScrollArea()
+        card_scroll.setWidgetResizable(True)
+        card_scroll.setWidget(self.card)
+        card_scroll.setMinimumHeight(160)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.editor)
+        splitter.addWidget(card_scroll)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(splitter, "Structure")
+
+        header = QHBoxLayout()
+        header.addWidget(self.name_edit, 1)
+        header.addWidget(self.save_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(header)
+        layout.addWidget(self.source_label)
+        layout.addWidget(self.tabs, 1)
+        self._card_timer = QTimer(self)
+        self._card_timer.setSingleShot(True)
+        self._card_timer.setInterval(CARD_DELAY_MS)
+        self._card_timer.timeout.connect(self._refresh_card)
+        self._update_title()
+
+    # ------------------------------------------------------------------------------------------
+    def add_tab(self, widget: QWidget, title: str) -> None:
+        """Panels built on the molecule (3D, predictions) add themselves as tabs."""
+        self.tabs.addTab(widget, title)
+
+    def is_modified(self) -> bool:
+        """True when the structure was edited since it was opened or saved."""
+        return not self.editor.undo_stack.isClean()
+
+    def open_smiles(
+        self,
+        smiles: str,
+        name: str = "",
+        source: tuple[object, int] | None = None,
+        undoable: bool = True,
+    ) -> bool:
+        """Show ``smiles`` (from a library row when ``source`` is given); False if it cannot parse."""
+        with rdBase.BlockLogs():
+            mol = Chem.MolFromSmiles(smiles) if smiles else None
+            if mol is None and smiles:
+                mol = Chem.MolFromSmiles(smiles, sanitize=False)
+        if mol is None and smiles:
+            self.status_message.emit(f"Cannot draw '{smiles[:60]}': not a readable SMILES")
+            return False
+        self.source = source
+        self.name_edit.setText(name)
+        self.editor.set_molecule(mol, undoable=undoable)
+        self.editor.undo_stack.setClean()
+        self._refresh_card()
+        self._update_title()
+        return True
+
+    def new_molecule(self) -> None:
+        self.source = None
+        self.name_edit.clear()
+        self.editor.set_molecule(None, undoable=True)
+        self.editor.undo_stack.setClean()
+        self._update_title()
+        self.editor.setFocus()
+
+    def mark_saved(self, source: tuple[object, int]) -> None:
+        self.source = source
+        self.editor.undo_stack.setClean()
+        self._update_title()
+
+    def current_smiles(self) -> str:
+        return editing.to_smiles(self.editor.molecule())
+
+    def current_molecule(self) -> Chem.Mol | None:
+        """The sanitised molecule, or None when it is empty or chemically impossible."""
+        mol = self.editor.molecule()
+        if mol.GetNumAtoms() == 0:
+            return None
+        return editing.sanitized(mol)
+
+    def name(self) -> str:
+        return self.name_edit.text().strip()
+
+    # ------------------------------------------------------------------------------------------
+    def _on_molecule_changed(self, _mol) -> None:
+        self._card_timer.start()
+        self._update_title()
+
+    def _refresh_card(self) -> None:
+        self._card_timer.stop()
+        self.card.show_molecule(self.current_molecule())
+
+    def _update_title(self, *_args) -> None:
+        panel_position = self.source
+        if panel_position is None:
+            text = "New molecule (not in a library yet)"
+        else:
+            panel, position = panel_position
+            title = getattr(panel, "title", "library")
+            text = f"Record {position + 1} of {title}"
+        if self.is_modified():
+            text += " · edited, not saved"
+        self.source_label.setText(text)
+        self.update_action.setEnabled(self.source is not None)
