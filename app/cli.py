@@ -112,6 +112,96 @@ def _run_props(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------------------------
+# conformers
+
+
+def _add_conformers_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "conformers",
+        help="generate 3D conformer ensembles (ETKDGv3 + MMFF94) and write them to SDF",
+        description=(
+            "Embed up to N conformers per molecule with RDKit's ETKDGv3 (seeded), optimise them "
+            "with MMFF94 (UFF when MMFF has no parameters), drop near-duplicates by heavy-atom "
+            "RMSD and write them lowest energy first: 3D coordinates with hydrogens, tags name, "
+            "conformer, energy_kcal_mol, force_field, smiles. Input: one SMILES or a compound "
+            "file (.smi, .csv, .tsv, .sdf, .xlsx)."
+        ),
+    )
+    parser.add_argument("input", help="a SMILES string or a compound file")
+    parser.add_argument(
+        "--output", "-o", type=Path, required=True, help="output .sdf (.pdb/.xyz for one molecule)"
+    )
+    parser.add_argument("--n", type=int, default=10, help="conformers per molecule (default 10)")
+    parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    parser.add_argument(
+        "--rms", type=float, default=0.5, help="RMSD pruning threshold in Å (default 0.5)"
+    )
+    parser.add_argument(
+        "--time-limit", type=float, default=30.0, help="seconds per molecule (default 30)"
+    )
+    parser.set_defaults(handler=_run_conformers)
+
+
+def _run_conformers(args: argparse.Namespace) -> int:
+    from core.chem.conformers import (
+        ConformerOptions,
+        generate_for_records,
+        read_conformer_inputs,
+        write_conformers,
+        write_sdf,
+    )
+    from core.chem.export import ExportError
+    from core.chem.readers import LibraryReadError
+
+    if args.n < 1:
+        return _fail("conformers", "--n must be at least 1")
+    suffix = args.output.suffix.lower()
+    if suffix not in (".sdf", ".pdb", ".xyz"):
+        return _fail(
+            "conformers", f"cannot write '{suffix or args.output.name}': choose .sdf, .pdb or .xyz"
+        )
+    try:
+        options = ConformerOptions(
+            n_conformers=args.n,
+            seed=args.seed,
+            rms_threshold=args.rms,
+            time_limit_s=args.time_limit,
+        )
+    except ValueError as exc:
+        return _fail("conformers", str(exc))
+    try:
+        records = read_conformer_inputs(args.input)
+        if suffix != ".sdf" and len(records) != 1:
+            return _fail(
+                "conformers", f"{suffix} holds one molecule; {len(records)} given: write .sdf"
+            )
+        results = generate_for_records(
+            records, options, progress=_terminal_progress(sys.stderr.isatty())
+        )
+        ensembles = [r.ensemble for r in results if r.ensemble is not None]
+        if suffix == ".sdf":
+            written = write_sdf(ensembles, args.output)
+        elif ensembles:
+            written = write_conformers(ensembles[0], args.output)
+        else:
+            written = 0
+    except (LibraryReadError, ExportError) as exc:
+        return _fail("conformers", str(exc))
+    for result in results:
+        if result.error:
+            print(f"{result.name}: {result.error}", file=sys.stderr)
+        elif result.ensemble is not None and result.ensemble.timed_out:
+            print(f"{result.name}: {result.ensemble.message}", file=sys.stderr)
+    failed = sum(1 for r in results if r.ensemble is None)
+    print(
+        f"Wrote {written} conformers of {len(ensembles)} molecules to {args.output}"
+        + (f"; {failed} failed" if failed else ""),
+        file=sys.stderr,
+    )
+    return 0 if ensembles else 1
+
+
 def _fail(command: str, message: str) -> int:
     print(f"{PROG} {command}: error: {message}", file=sys.stderr)
     return 2
@@ -122,6 +212,7 @@ def _fail(command: str, message: str) -> int:
 
 COMMAND_PARSERS = {
     "props": _add_props_parser,
+    "conformers": _add_conformers_parser,
 }
 
 

@@ -77,7 +77,12 @@ def _take_screenshot(app, window, path: Path) -> int:
     for _ in range(20):
         app.processEvents()
         QThread.msleep(20)
-    picture = window.grab()
+    if "vtkmodules" in sys.modules:  # a 3D view is open: grab() alone leaves it black
+        from ui.vtk_support import grab_widget
+
+        picture = grab_widget(window)
+    else:
+        picture = window.grab()
     path.parent.mkdir(parents=True, exist_ok=True)
     saved = picture.save(str(path))
     window.close()

@@ -96,7 +96,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         # Docks: each panel owns its widgets; the window only places them.
-        self.molecule_workspace = MoleculeWorkspace()
+        self.molecule_workspace = MoleculeWorkspace(engine)
         self.molecule_workspace.save_requested.connect(self.save_molecule)
         self.molecule_workspace.status_message.connect(
             lambda text: self.statusBar().showMessage(text, 8000)
@@ -614,6 +614,7 @@ class MainWindow(QMainWindow):
         qsettings.sync()
         self._save_settings()
         self.engine.stop()
+        self.molecule_workspace.shutdown()
         super().closeEvent(event)
 
     def wait_for_loads(self, timeout_ms: int = 120_000) -> bool:

@@ -18,6 +18,7 @@ os.environ["DRUGDESK_DATA_DIR"] = str(_HOME / "data")
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 
@@ -56,3 +57,28 @@ def _no_thread_left_running(request):
     assert not running, (
         f"test left {len(running)} thread(s) running: {[t.objectName() for t in running]}"
     )
+
+
+# Widgets that embed VTK: without a display the interactors render off screen through EGL
+# (ui/vtk_support.py). Every VTK widget must be finalised before Qt destroys it.
+
+
+@pytest.fixture
+def finalize_later():
+    """``finalize_later(widget)``: call its ``close_view()`` (or ``Finalize()``) after the test."""
+    widgets = []
+    yield widgets.append
+    for widget in reversed(widgets):
+        close = getattr(widget, "close_view", None) or widget.Finalize
+        close()
+
+
+@pytest.fixture
+def vtk_image():
+    """``vtk_image(render_window)``: what VTK drew, as a ``(height, width, 3)`` uint8 array."""
+    from ui.vtk_support import render_window_image
+
+    def grab(render_window) -> np.ndarray:
+        return render_window_image(render_window)
+
+    return grab

@@ -307,3 +307,24 @@ def test_window_opens_without_importing_torch():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_predict_3d_runs_in_the_engine_and_shows_conformers(qtbot, window, vtk_image):
+    workspace = window.molecule_workspace
+    assert workspace.open_smiles("CC(=O)Nc1ccc(O)cc1", "paracetamol")
+    workspace.tabs.setCurrentIndex(1)
+    viewer = workspace.viewer
+    assert viewer is not None
+    job_id = workspace.predict_3d()
+    qtbot.waitUntil(lambda: viewer._ensemble is not None, timeout=60_000)
+    ensemble = viewer._ensemble
+    assert ensemble.name == "paracetamol" and len(ensemble.energies_kcal_mol) >= 1
+    assert list(ensemble.energies_kcal_mol) == sorted(ensemble.energies_kcal_mol)
+    assert window.engine.job(job_id).state == "finished"
+    image = vtk_image(viewer.render_window())
+    assert len({tuple(p) for p in image.reshape(-1, 3)[::97]}) > 20
+
+
+def test_predict_3d_of_an_empty_canvas_explains(window):
+    window.new_molecule()
+    assert window.molecule_workspace.predict_3d() is None

@@ -138,3 +138,27 @@ def test_screenshot_draws_the_window_with_a_library(tmp_path):
         image.pixel(x, y) for x in range(0, image.width(), 37) for y in range(0, image.height(), 29)
     }
     assert len(colours) > 20
+
+
+def test_conformers_writes_3d_conformers_with_energies(tmp_path):
+    source = tmp_path / "in.smi"
+    source.write_text("CC(=O)Nc1ccc(O)cc1 paracetamol\nC1CC broken\nCCCCO butanol\n")
+    out = tmp_path / "confs.sdf"
+    assert main(["conformers", str(source), "--n", "4", "--output", str(out)]) == 0
+    mols = list(Chem.SDMolSupplier(str(out), removeHs=False))
+    names = [m.GetProp("name") for m in mols]
+    assert set(names) == {"paracetamol", "butanol"} and 2 <= len(mols) <= 8
+    for name in ("paracetamol", "butanol"):
+        energies = [float(m.GetProp("energy_kcal_mol")) for m in mols if m.GetProp("name") == name]
+        assert 1 <= len(energies) <= 4 and energies == sorted(energies)
+    first = mols[0]
+    assert first.GetNumAtoms() > first.GetNumHeavyAtoms()  # hydrogens written
+    z = [first.GetConformer().GetAtomPosition(i).z for i in range(first.GetNumAtoms())]
+    assert max(z) - min(z) > 0.5  # really 3D
+
+
+def test_conformers_rejects_bad_options(tmp_path, capsys):
+    assert main(["conformers", "CCO", "--n", "0", "--output", str(tmp_path / "x.sdf")]) == 2
+    assert main(["conformers", "CCO", "--rms", "-1", "--output", str(tmp_path / "x.sdf")]) == 2
+    assert main(["conformers", "CCO", "--output", str(tmp_path / "x.mol2")]) == 2
+    assert "error" in capsys.readouterr().err

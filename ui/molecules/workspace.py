@@ -6,6 +6,8 @@ main window answers ``save_requested`` by updating or appending the row.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -22,8 +24,13 @@ from PySide6.QtWidgets import (
 from rdkit import Chem, rdBase
 
 from core.chem import editing
+from core.chem.conformers import ConformerEnsemble, ConformerOptions, generate_conformers
 from ui.molecules.editor import StructureEditor
 from ui.molecules.property_card import PropertyCard
+
+if TYPE_CHECKING:
+    from app.engine import InferenceEngine
+    from ui.molecules.viewer3d import ConformerViewer
 
 # The card follows the drawing after this pause, so fast clicking stays smooth.
 CARD_DELAY_MS = 120
@@ -35,9 +42,15 @@ class MoleculeWorkspace(QWidget):
     save_requested = Signal(bool)  # True: add as a new row; False: update the source row
     status_message = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, engine: InferenceEngine | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
+        self.engine = engine
         self.source: tuple[object, int] | None = None  # (library panel, frame position)
+        self.viewer: ConformerViewer | None = None
+        self._conformer_job: int | None = None
+        self._conformer_smiles = ""
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("Name")
         self.name_edit.setToolTip("Name used when the molecule is saved to a library")
@@ -71,6 +84,15 @@ class MoleculeWorkspace(QWidget):
         splitter.setStretchFactor(1, 2)
         self.tabs = QTabWidget()
         self.tabs.addTab(splitter, "Structure")
+        # VTK costs a third of a second to import: build the 3D view when it is first shown.
+        self._viewer_placeholder = QLabel("3D view")
+        self.tabs.addTab(self._viewer_placeholder, "3D")
+        self.tabs.currentChanged.connect(self._on_tab_changed)
+        if engine is not None:
+            engine.progress.connect(self._on_job_progress)
+            engine.finished.connect(self._on_job_finished)
+            engine.failed.connect(self._on_job_failed)
+            engine.cancelled.connect(self._on_job_cancelled)
 
         header = QHBoxLayout()
         header.addWidget(self.name_edit, 1)
@@ -143,6 +165,89 @@ class MoleculeWorkspace(QWidget):
 
     def name(self) -> str:
         return self.name_edit.text().strip()
+
+    # ------------------------------------------------------------------------------------------
+    # ------------------------------------------------------------------------------------------
+    # 3D
+
+    def _on_tab_changed(self, index: int) -> None:
+        if self.tabs.widget(index) is self._viewer_placeholder:
+            self.ensure_viewer()
+
+    def ensure_viewer(self) -> ConformerViewer:
+        if self.viewer is None:
+            from ui.molecules.viewer3d import ConformerViewer
+
+            self.viewer = ConformerViewer()
+            self.viewer.predict_requested.connect(self.predict_3d)
+            self.viewer.cancel_requested.connect(self._cancel_prediction)
+            self.viewer.exported.connect(lambda path: self.status_message.emit(f"Wrote {path}"))
+            self.viewer.export_failed.connect(self.status_message)
+            index = self.tabs.indexOf(self._viewer_placeholder)
+            current = self.tabs.currentIndex()
+            self.tabs.blockSignals(True)
+            self.tabs.removeTab(index)
+            self.tabs.insertTab(index, self.viewer, "3D")
+            self.tabs.setCurrentIndex(current)
+            self.tabs.blockSignals(False)
+            self._viewer_placeholder.deleteLater()
+        return self.viewer
+
+    def predict_3d(self) -> int | None:
+        """Queue a conformer ensemble for the current structure; returns the job id."""
+        viewer = self.ensure_viewer()
+        mol = self.current_molecule()
+        if mol is None:
+            viewer.set_busy(False, "Draw or open a valid structure first.")
+            return None
+        if self.engine is None:
+            viewer.set_busy(False, "No engine to run the prediction.")
+            return None
+        self._conformer_smiles = editing.to_smiles(mol)
+        name = self.name() or "molecule"
+        viewer.set_busy(True, f"Predicting 3D structures of {name}…")
+        self._conformer_job = self.engine.submit(
+            generate_conformers,
+            mol,
+            ConformerOptions(),
+            name=name,
+            title=f"3D conformers of {name}",
+            key="conformers",
+        )
+        return self._conformer_job
+
+    def _cancel_prediction(self) -> None:
+        if self._conformer_job is not None and self.engine is not None:
+            self.engine.cancel(self._conformer_job)
+
+    def _on_job_progress(self, job_id: int, fraction: float, message: str) -> None:
+        if job_id == self._conformer_job and self.viewer is not None:
+            self.viewer.set_progress(fraction, message)
+
+    def _on_job_finished(self, job_id: int, result: object) -> None:
+        if job_id != self._conformer_job or self.viewer is None:
+            return
+        self._conformer_job = None
+        self.viewer.set_busy(False)
+        if isinstance(result, ConformerEnsemble):
+            self.viewer.show_ensemble(result)
+            if self.current_smiles() != self._conformer_smiles:
+                self.status_message.emit("The structure changed since the 3D prediction started.")
+
+    def _on_job_failed(self, job_id: int, message: str) -> None:
+        if job_id == self._conformer_job and self.viewer is not None:
+            self._conformer_job = None
+            self.viewer.set_busy(False, f"3D prediction failed: {message}")
+
+    def _on_job_cancelled(self, job_id: int) -> None:
+        if job_id == self._conformer_job and self.viewer is not None:
+            self._conformer_job = None
+            self.viewer.set_busy(False, "3D prediction cancelled.")
+
+    def shutdown(self) -> None:
+        """Release the VTK view before the window goes (VTK needs Finalize before destruction)."""
+        if self.viewer is not None:
+            self.viewer.close_view()
 
     # ------------------------------------------------------------------------------------------
     def _on_molecule_changed(self, _mol) -> None:
