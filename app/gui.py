@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import traceback
@@ -60,6 +61,9 @@ def _install_excepthook(window) -> None:
 def run_gui(files: Sequence[Path] = (), screenshot: Path | None = None) -> int:
     app = create_application()
     window = create_main_window()
+    # Objects made at start-up live as long as the window: keep the garbage collector from walking
+    # them again and again (each full collection pauses every thread, the GUI's included).
+    gc.freeze()
     _install_excepthook(window)
     window.show()
     for file in files:

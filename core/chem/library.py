@@ -144,7 +144,7 @@ def process_records(
 
     quiet = rdBase.BlockLogs()  # noqa: F841 (invalid records would each print an RDKit error)
     standardizer = _standardizer(options or StandardizeOptions())
-    columns: dict[str, list] = {name: [] for name in ("index", *LIBRARY_COLUMNS, "extra")}
+    columns: dict[str, list] = {name: [] for name in ("index", *LIBRARY_COLUMNS)}
     for record in records:
         values = _missing_values()
         canonical = inchikey = ""
@@ -170,8 +170,20 @@ def process_records(
             columns[name].append(values[name])
         columns["valid"].append(not error)
         columns["error"].append(error)
-        columns["extra"].append(record.extra)
+    columns["extra"] = _extra_columns(records)
     return columns
+
+
+def _extra_columns(records: list[RawRecord]) -> dict[str, list[str]]:
+    """The records' other file columns, column by column.
+
+    Column lists rather than one dict per record: a million small dicts would make Python's garbage
+    collector walk a million objects, pausing every thread (the GUI included) for a noticeable time.
+    """
+    names: dict[str, None] = {}
+    for record in records:
+        names.update(dict.fromkeys(record.extra))
+    return {name: [record.extra.get(name, "") for record in records] for name in names}
 
 
 def _missing_values() -> dict[str, object]:
@@ -310,11 +322,11 @@ def _run_in_pool(
 
 def assemble_library(results: list[dict[str, list]], source: Path | None = None) -> Library:
     """Concatenate processed column lists into a :class:`Library` and mark duplicates."""
-    columns: dict[str, list] = {name: [] for name in ("index", *LIBRARY_COLUMNS, "extra")}
+    columns: dict[str, list] = {name: [] for name in ("index", *LIBRARY_COLUMNS)}
     for result in results:
         for name in columns:
             columns[name].extend(result[name])
-    extras: list[dict[str, str]] = columns.pop("extra")
+    extras = _merge_extra_columns(results)
     index = columns.pop("index")
     table = pd.DataFrame({name: columns[name] for name in LIBRARY_COLUMNS})
     table.index = pd.RangeIndex(len(table))
@@ -329,7 +341,7 @@ def assemble_library(results: list[dict[str, list]], source: Path | None = None)
         # Workers return in order, so this is a safety net, not a normal path.
         order = np.argsort(np.asarray(index), kind="stable")
         table = table.iloc[order].reset_index(drop=True)
-        extras = [extras[i] for i in order]
+        extras = {name: [values[i] for i in order] for name, values in extras.items()}
     table[DUPLICATE_COLUMN] = find_duplicates(table)
     extra_columns = _add_extra_columns(table, extras)
     return Library(table=table, source=source, extra_columns=extra_columns)
@@ -349,21 +361,27 @@ def find_duplicates(table: pd.DataFrame) -> pd.Series:
     return duplicate_of
 
 
-def _add_extra_columns(table: pd.DataFrame, extras: list[dict[str, str]]) -> list[str]:
+def _merge_extra_columns(results: list[dict[str, list]]) -> dict[str, list[str]]:
+    """Join the chunks' extra columns; a chunk without a column (SDF tags vary) gets ""."""
+    names: dict[str, None] = {}
+    for result in results:
+        names.update(dict.fromkeys(result["extra"]))
+    merged: dict[str, list[str]] = {name: [] for name in names}
+    for result in results:
+        size = len(result["index"])
+        for name in names:
+            merged[name].extend(result["extra"].get(name, [""] * size))
+    return merged
+
+
+def _add_extra_columns(table: pd.DataFrame, extras: dict[str, list[str]]) -> list[str]:
     """Add the input file's other columns (SDF tags, CSV columns), renamed when they clash."""
-    names: list[str] = []
-    for extra in extras:
-        for key in extra:
-            if key not in names:
-                names.append(key)
     added = []
-    for key in names:
+    for key, column_values in extras.items():
         column = key
         while column in table.columns:
             column = f"{column} (input)"
-        values = pd.Series(
-            [extra.get(key, "") for extra in extras], index=table.index, dtype=object
-        )
+        values = pd.Series(column_values, index=table.index, dtype=object)
         numeric = pd.to_numeric(values.replace("", np.nan), errors="coerce")
         # Keep a column numeric when every non-empty value is a number (assay data, scores).
         if numeric.notna().sum() == (values != "").sum() and numeric.notna().any():
