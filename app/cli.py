@@ -146,6 +146,7 @@ def _add_conformers_parser(subparsers) -> None:
 def _run_conformers(args: argparse.Namespace) -> int:
     from core.chem.conformers import (
         ConformerOptions,
+        conformer_format,
         generate_for_records,
         read_conformer_inputs,
         write_conformers,
@@ -156,11 +157,10 @@ def _run_conformers(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         return _fail("conformers", "--n must be at least 1")
-    suffix = args.output.suffix.lower()
-    if suffix not in (".sdf", ".pdb", ".xyz"):
-        return _fail(
-            "conformers", f"cannot write '{suffix or args.output.name}': choose .sdf, .pdb or .xyz"
-        )
+    try:
+        suffix = "." + conformer_format(args.output)
+    except ValueError as exc:
+        return _fail("conformers", str(exc))
     try:
         options = ConformerOptions(
             n_conformers=args.n,
