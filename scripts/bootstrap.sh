@@ -19,4 +19,9 @@ if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
     .venv/bin/python -m pip install --quiet "torch==2.13.0"
 fi
 .venv/bin/python -m pip install --quiet -e ".[test]"
+# The MOSES SMILES corpus for `drugdesk pretrain` and the benchmarks. Its declared requirements do
+# not install on Python 3.11 and only its data file is used, hence --no-deps.
+if ! .venv/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('moses') is None)" 2>/dev/null; then
+    .venv/bin/python -m pip install --quiet --no-deps molsets
+fi
 echo "DrugDesk is installed in .venv: start it with .venv/bin/drugdesk (or .venv/bin/python main.py)"
