@@ -1,0 +1,107 @@
+"""Where the per-molecule time of library loading goes: cProfile of ``process_records``.
+
+Runs ``core.chem.library.process_records`` (the function each worker process runs) on a slice of
+MOSES SMILES in this process under cProfile and prints the functions with the most time of their
+own, then the share of the main steps. Not a benchmark with a baseline: a diagnostic to read when
+``bench_library_loading.py`` looks slow.
+
+Run from the repository root::
+
+    python benchmarks/profile_process_records.py --n 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import sys
+import time
+
+import _common
+
+# Steps of process_records, named by the function whose cumulative time measures them.
+STEPS = (
+    ("parse (MolFromSmiles + SanitizeMol)", "parse_record"),
+    ("standardise (Standardizer.standardize)", "standardize"),
+    ("canonical SMILES (MolToSmiles)", "MolToSmiles"),
+    ("InChIKey (MolToInchiKey)", "MolToInchiKey"),
+    ("properties (compute_properties)", "compute_properties"),
+    ("  of which QED.properties (MW, logP, TPSA, QED's own alert SMARTS)", "properties"),
+    ("profile columns (profile_values), where present", "profile_values"),
+    ("  of which structural alerts (find_alerts)", "find_alerts"),
+    ("  of which SA score (sascorer.calculateScore)", "calculateScore"),
+)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=2000, help="molecules to profile")
+    parser.add_argument("--top", type=int, default=20, help="functions to list")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        smiles = _common.moses_smiles(args.n)
+    except _common.MissingDataError as exc:
+        print(f"profile_process_records: {exc}", file=sys.stderr)
+        return 2
+    from core.chem.library import process_records
+    from core.chem.readers import RawRecord
+
+    records = [RawRecord(index=i, name=f"mol{i + 1}", text=s) for i, s in enumerate(smiles)]
+    process_records(records[:20])  # build the standardiser and warm up outside the profile
+
+    start = time.perf_counter()
+    process_records(records)
+    plain = time.perf_counter() - start
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    process_records(records)
+    profiler.disable()
+
+    stats = pstats.Stats(profiler)
+    total = stats.total_tt
+    cumulative: dict[str, float] = {}
+    for (_, _, name), (_, _, _, ct, _) in stats.stats.items():
+        # Built-ins are named "<built-in method rdkit.Chem.rdmolfiles.MolToSmiles>".
+        if name.startswith("<built-in method "):
+            name = name.removesuffix(">").rsplit(".", 1)[-1]
+        cumulative[name] = cumulative.get(name, 0.0) + ct
+
+    print(f"### process_records profile, {args.n:,} MOSES molecules")
+    print()
+    print(f"- Command: `{_common.command_line()}`")
+    print(
+        f"- Without profiler: {plain:.2f} s ({args.n / plain:,.0f} molecules/s, "
+        f"{1000 * plain / args.n:.2f} ms/molecule); under cProfile {total:.2f} s"
+    )
+    print()
+    print("| step | cumulative s | share |")
+    print("|---|---:|---:|")
+    for label, name in STEPS:
+        if name not in cumulative:
+            continue
+        seconds = cumulative[name]
+        print(f"| {label} | {seconds:.2f} | {100 * seconds / total:.0f}% |")
+    print()
+    print(
+        "RDKit's Boost.Python functions are invisible to cProfile: their time is the own time "
+        "(tottime) of the Python function that calls them."
+    )
+    print()
+    buffer = io.StringIO()
+    pstats.Stats(profiler, stream=buffer).sort_stats("tottime").print_stats(args.top)
+    body = buffer.getvalue()
+    print("```")
+    print(body[body.index("ncalls") :].rstrip() if "ncalls" in body else body.rstrip())
+    print("```")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
