@@ -210,9 +210,17 @@ def _fail(command: str, message: str) -> int:
 # ----------------------------------------------------------------------------------------------
 # Dispatch
 
+
+def _add_pretrain_parser(subparsers) -> None:
+    from app.commands import pretrain
+
+    pretrain.add_parser(subparsers)
+
+
 COMMAND_PARSERS = {
     "props": _add_props_parser,
     "conformers": _add_conformers_parser,
+    "pretrain": _add_pretrain_parser,
 }
 
 

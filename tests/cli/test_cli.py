@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -162,3 +163,64 @@ def test_conformers_rejects_bad_options(tmp_path, capsys):
     assert main(["conformers", "CCO", "--rms", "-1", "--output", str(tmp_path / "x.sdf")]) == 2
     assert main(["conformers", "CCO", "--output", str(tmp_path / "x.mol2")]) == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_pretrain_writes_a_loadable_model(tmp_path):
+    corpus = tmp_path / "corpus.smi"
+    chembl = (
+        Path(Chem.__file__).parent.parent / "Contrib" / "FreeWilson" / "data" / "CHEMBL2321810.smi"
+    )
+    lines = [line.split()[0] for line in chembl.read_text().splitlines()[:150] if line.strip()]
+    corpus.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "model"
+    args = [
+        "pretrain",
+        "--corpus",
+        str(corpus),
+        "--steps",
+        "3",
+        "--hidden",
+        "32",
+        "--layers",
+        "1",
+        "--heads",
+        "2",
+        "--intermediate",
+        "64",
+        "--batch-size",
+        "16",
+        "--n-valid",
+        "20",
+        "--eval-every",
+        "2",
+        "--device",
+        "cpu",
+        "--output",
+        str(out),
+    ]
+    assert main(args) == 0
+    card = json.loads((out / "card.json").read_text())
+    assert card["kind"] == "transformer"
+    assert (out / "model.safetensors").exists() and (out / "tokenizer.json").exists()
+    from core.models.transformer import load_model
+
+    loaded = load_model(out)
+    assert loaded is not None
+
+
+def test_pretrain_reports_a_missing_corpus(tmp_path, capsys):
+    assert (
+        main(
+            [
+                "pretrain",
+                "--corpus",
+                str(tmp_path / "nothing.smi"),
+                "--steps",
+                "1",
+                "--output",
+                str(tmp_path / "m"),
+            ]
+        )
+        == 2
+    )
+    assert "nothing.smi" in capsys.readouterr().err

@@ -1,0 +1,1 @@
+"""Command-line sub-commands kept in modules of their own (registered in ``app.cli``)."""
