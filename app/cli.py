@@ -53,7 +53,8 @@ def _add_props_parser(subparsers) -> None:
             "Read a compound file (.smi/.txt, .csv, .tsv, .sdf, .xlsx), standardise each molecule "
             "(RDKit MolStandardize: cleanup, largest fragment, neutralise) and write one row per "
             "input record, in input order, with the columns name, smiles, canonical_smiles, "
-            "inchikey, mw, clogp, tpsa, hbd, hba, rotb, qed, valid, error. Records that fail are "
+            "inchikey, mw, clogp, tpsa, hbd, hba, rotb, qed, formula, sa_score, fsp3, "
+            "lipinski_violations, alerts, valid, error. Records that fail are "
             "kept with valid=False and the reason in error."
         ),
     )
