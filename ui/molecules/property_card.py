@@ -38,7 +38,7 @@ from core.chem.descriptors import (
     describe,
 )
 
-PICTURE_SIZE = (340, 240)
+PICTURE_SIZE = (300, 190)
 # Digits after the decimal point; integers and the formula are written as they are.
 _DECIMALS = {"exact_mass": 4, "qed": 3}
 _PASS_COLOUR = "#1b7a2f"

@@ -80,8 +80,10 @@ class MoleculeWorkspace(QWidget):
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.editor)
         splitter.addWidget(card_scroll)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+        # The card (alerts picture, values, rules) needs about as much room as the canvas.
+        splitter.setSizes([320, 380])
         self.tabs = QTabWidget()
         self.tabs.addTab(splitter, "Structure")
         # VTK costs a third of a second to import: build the 3D view when it is first shown.
