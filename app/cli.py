@@ -218,10 +218,24 @@ def _add_pretrain_parser(subparsers) -> None:
     pretrain.add_parser(subparsers)
 
 
+def _add_train_parser(subparsers) -> None:
+    from app.commands import models
+
+    models.add_train_parser(subparsers)
+
+
+def _add_predict_parser(subparsers) -> None:
+    from app.commands import models
+
+    models.add_predict_parser(subparsers)
+
+
 COMMAND_PARSERS = {
     "props": _add_props_parser,
     "conformers": _add_conformers_parser,
     "pretrain": _add_pretrain_parser,
+    "train": _add_train_parser,
+    "predict": _add_predict_parser,
 }
 
 

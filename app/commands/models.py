@@ -1,0 +1,152 @@
+"""``drugdesk train`` and ``drugdesk predict``: fine-tune the SMILES transformer on assay data (with
+the random-forest baseline on the same split) and apply a trained model to a compound file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def add_train_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="fine-tune the SMILES transformer on assay data; prints validation and test metrics",
+        description=(
+            "Fine-tune the shipped SMILES transformer on DATA (.csv, .tsv, .xlsx, .sdf) and, on the "
+            "same split, a random forest on ECFP4; print validation and test metrics (held-out "
+            "molecules only) as JSON and write the model with its card to OUTPUT."
+        ),
+    )
+    parser.add_argument("data", type=Path, help="assay table")
+    parser.add_argument("--smiles-col", help="column holding SMILES (detected if omitted)")
+    parser.add_argument(
+        "--target-col",
+        action="append",
+        required=True,
+        dest="target_cols",
+        help="target column (repeat for several tasks)",
+    )
+    parser.add_argument("--task", choices=["classification", "regression"], required=True)
+    parser.add_argument(
+        "--split",
+        default="scaffold",
+        choices=["scaffold", "scaffold_balanced", "random", "stratified"],
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--ensemble", type=int, default=1, help="models with different seeds (std)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the random forest")
+    parser.add_argument(
+        "--pretrained", type=Path, help="pretrained model folder (default: shipped)"
+    )
+    parser.add_argument("--output", "-o", type=Path, required=True, help="model folder to write")
+    parser.set_defaults(handler=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from app.cli import _fail, _terminal_progress
+    from core.chem.readers import LibraryReadError
+    from core.models.datasets import load_assay_table
+    from core.models.training import TrainSettings, train_and_evaluate
+
+    try:
+        dataset = load_assay_table(args.data, args.smiles_col, args.target_cols, args.task)
+        settings = TrainSettings(
+            split=args.split,
+            seed=args.seed,
+            epochs=args.epochs,
+            n_models=args.ensemble,
+            baseline=not args.no_baseline,
+        )
+        report = train_and_evaluate(
+            dataset,
+            args.output,
+            settings,
+            args.pretrained,
+            progress=_terminal_progress(sys.stderr.isatty()),
+        )
+    except (LibraryReadError, ValueError, OSError) as exc:
+        return _fail("train", str(exc))
+    print(dataset.summary(), file=sys.stderr)
+    print(json.dumps(report.as_json()))
+    return 0
+
+
+def add_predict_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "predict",
+        help="apply a trained model to a compound file",
+        description=(
+            "Write the input rows plus one column per target of MODEL_DIR, named as the target "
+            "(the probability of class 1 for classification), and <target>_std for ensembles. "
+            "Rows whose SMILES do not parse get empty predictions."
+        ),
+    )
+    parser.add_argument("model_dir", type=Path, help="a model folder written by train")
+    parser.add_argument("input", type=Path, help="compound file (.smi, .csv, .tsv, .sdf, .xlsx)")
+    parser.add_argument("--smiles-col", help="column holding SMILES (detected if omitted)")
+    parser.add_argument(
+        "--output", "-o", type=Path, required=True, help="output .csv/.tsv/.xlsx/.sdf"
+    )
+    parser.set_defaults(handler=run_predict)
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    import numpy as np
+    import pandas as pd
+
+    from app.cli import _fail
+    from core.chem.export import ExportError, export_table
+    from core.chem.readers import LibraryReadError, ReadOptions, iter_record_chunks
+    from core.models.transformer import load_model, predict
+
+    try:
+        model = load_model(args.model_dir)
+        if model.kind == "pretrained" or not model.card.get("target_names"):
+            return _fail("predict", f"{args.model_dir} is not a fine-tuned model (no targets).")
+        records = [
+            r
+            for chunk in iter_record_chunks(args.input, ReadOptions(smiles_column=args.smiles_col))
+            for r in chunk
+        ]
+        table = pd.DataFrame(
+            {"name": [r.name for r in records], "smiles": [r.text for r in records]}
+        )
+        extra = pd.DataFrame([r.extra for r in records], index=table.index)
+        if not extra.empty:
+            table = pd.concat(
+                [table, extra.drop(columns=[c for c in extra if c in table], errors="ignore")],
+                axis=1,
+            )
+        from rdkit import Chem, rdBase
+
+        with rdBase.BlockLogs():
+            valid = np.array(
+                [
+                    bool(r.text) and r.error is None and Chem.MolFromSmiles(r.text) is not None
+                    for r in records
+                ]
+            )
+        names = list(model.card["target_names"])
+        mean = np.full((len(records), len(names)), np.nan)
+        std = np.full_like(mean, np.nan)
+        if valid.any():
+            result = predict(model, [r.text for r, ok in zip(records, valid, strict=True) if ok])
+            mean[valid], std[valid] = result.mean, result.std
+        ensemble = len(model.members) > 1
+        # The input often holds the measured target: keep it beside the prediction, renamed.
+        table = table.rename(columns={n: f"{n} (input)" for n in names if n in table.columns})
+        for i, name in enumerate(names):
+            table[name] = mean[:, i]
+            if ensemble:
+                table[f"{name}_std"] = std[:, i]
+        export_table(table, args.output, smiles_column="smiles")
+    except (LibraryReadError, ValueError, ExportError, OSError) as exc:
+        return _fail("predict", str(exc))
+    print(
+        f"Predicted {int(valid.sum())} of {len(records)} molecules; wrote {args.output}",
+        file=sys.stderr,
+    )
+    return 0
