@@ -46,14 +46,17 @@ class GapStats:
     over_goal: int
     max_at: str
     other_cores: float = float("nan")
-    long_gaps: list[tuple[float, float]] = field(default_factory=list)
-    """(time of the tick before, gap in ms) of each gap over the goal."""
+    long_gaps: list[tuple[float, float, float]] = field(default_factory=list)
+    """(time of the tick before, gap ms, ms the GUI thread waited for a processor) of each gap over
+    the goal."""
     gc_summary: str = "not recorded"
     gc_in_long_gaps: list[float] = field(default_factory=list)
     """Milliseconds of garbage collection that began inside each gap of ``long_gaps``."""
 
     @classmethod
-    def from_ticks(cls, label: str, ticks: list[float], describe_at) -> GapStats:
+    def from_ticks(
+        cls, label: str, ticks: list[float], waits: list[float], describe_at
+    ) -> GapStats:
         gaps = [1000.0 * (b - a) for a, b in itertools.pairwise(ticks)]
         if not gaps:
             raise RuntimeError(f"{label}: the heartbeat never ticked twice")
@@ -67,8 +70,37 @@ class GapStats:
             max_ms=gaps[worst],
             over_goal=sum(gap > GOAL_MS for gap in gaps),
             max_at=describe_at(ticks[worst], ticks[worst + 1]),
-            long_gaps=[(ticks[i], gap) for i, gap in enumerate(gaps) if gap > GOAL_MS],
+            long_gaps=[
+                (ticks[i], gap, 1000.0 * (waits[i + 1] - waits[i]))
+                for i, gap in enumerate(gaps)
+                if gap > GOAL_MS
+            ],
         )
+
+
+class RunQueueWait:
+    """Seconds the calling thread has spent runnable but waiting for a processor (Linux).
+
+    ``/proc/thread-self/schedstat``, opened in the GUI thread, says how long that thread waited on
+    a run queue. Over a long gap, that wait is time the processor was busy with other threads or
+    processes; the rest of the gap is the thread blocked (waiting for the GIL) or busy (a slot).
+    """
+
+    def __init__(self) -> None:
+        try:
+            self._fd: int | None = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
+        except OSError:
+            self._fd = None
+
+    def read(self) -> float:
+        if self._fd is None:
+            return float("nan")
+        return int(os.pread(self._fd, 128, 0).split()[1]) / 1e9
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class GcPauses:
@@ -160,10 +192,17 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
 
     ticks: list[float] = []
+    waits: list[float] = []
+    run_queue = RunQueueWait()  # opened here, on the GUI thread
+
+    def on_tick() -> None:
+        ticks.append(time.perf_counter())
+        waits.append(run_queue.read())
+
     heartbeat = QTimer()
     heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
     heartbeat.setInterval(TICK_MS)
-    heartbeat.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    heartbeat.timeout.connect(on_tick)
 
     # Progress messages with their arrival time, to say what was happening during the worst gap.
     events: list[tuple[float, str]] = []
@@ -216,9 +255,10 @@ def main(argv: list[str] | None = None) -> int:
         QTimer.singleShot(round(1000 * args.idle_seconds), loop.quit)
         loop.exec()
         heartbeat.stop()
-        idle = GapStats.from_ticks("no job (baseline)", ticks, describe_at)
+        idle = GapStats.from_ticks("no job (baseline)", ticks, waits, describe_at)
         idle.other_cores = other.cores()
         ticks.clear()
+        waits.clear()
 
         # Phase 2: a library load in the engine.
         with tempfile.TemporaryDirectory(prefix="drugdesk-bench-") as tmp:
@@ -247,17 +287,18 @@ def main(argv: list[str] | None = None) -> int:
         if "finished_at" not in state:
             print(f"bench_gui_heartbeat: no result within {args.timeout:.0f} s", file=sys.stderr)
             return 1
-        loading = GapStats.from_ticks(f"loading {args.n:,} molecules", ticks, describe_at)
+        loading = GapStats.from_ticks(f"loading {args.n:,} molecules", ticks, waits, describe_at)
         loading.other_cores = other.cores()
         loading.gc_summary = gc_pauses.summary()
         loading.gc_in_long_gaps = [
-            1000 * gc_pauses.inside(at, at + gap / 1000) for at, gap in loading.long_gaps
+            1000 * gc_pauses.inside(at, at + gap / 1000) for at, gap, _ in loading.long_gaps
         ]
         load_seconds = state["finished_at"] - state["submitted_at"]
         n_rows = state["result"].n_records
     finally:
         engine.stop()
         window.close()
+        run_queue.close()
 
     progress_signals = sum(1 for _, message in events if message != "finished signal handled")
     print(
@@ -315,16 +356,20 @@ def markdown(
         f"- Longest idle gap: {idle.max_ms:.1f} ms ({idle.max_at})",
     ]
     if loading.long_gaps:
-        shown = ", ".join(
-            f"{gap:.0f} ms at {at - submitted_at:.1f} s"
-            + (f" (GC {in_gc:.0f} ms)" if in_gc >= 1 else "")
-            for (at, gap), in_gc in list(
-                zip(loading.long_gaps, loading.gc_in_long_gaps, strict=True)
-            )[:20]
-        )
+        parts = []
+        for (at, gap, cpu_wait), in_gc in list(
+            zip(loading.long_gaps, loading.gc_in_long_gaps, strict=True)
+        )[:20]:
+            parts.append(
+                f"{gap:.0f} ms at {at - submitted_at:.1f} s (waiting for a processor "
+                f"{cpu_wait:.0f} ms, GC {in_gc:.0f} ms)"
+            )
         more = len(loading.long_gaps) - 20
         lines.append(
-            f"- Gaps over {GOAL_MS:.0f} ms while loading (time after submission): {shown}"
+            f"- Gaps over {GOAL_MS:.0f} ms while loading (time after submission; of the gap, "
+            "how long the GUI thread waited on a run queue and how long garbage collection "
+            "ran; the rest is the GIL held elsewhere or work on the GUI thread): "
+            + ", ".join(parts)
             + (f" and {more} more" if more > 0 else "")
         )
     lines += [
