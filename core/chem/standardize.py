@@ -44,16 +44,20 @@ class Standardizer:
     def standardize(self, mol: Chem.Mol) -> Chem.Mol:
         """Return a new, sanitised, standardised molecule; raises on chemistry RDKit rejects."""
         options = self.options
+        # In-place calls keep RDKit's own atom order (as rdMolStandardize.Cleanup does); the copying
+        # variants renumber atoms, which changes descriptor sums in the last floating-point bit.
+        mol = Chem.RWMol(mol)
         if options.cleanup:
-            mol = Chem.RemoveHs(mol)
-            mol = self._metal_disconnector.Disconnect(mol)
-            mol = self._normalizer.normalize(mol)
-            mol = self._reionizer.reionize(mol)
+            mol = Chem.RWMol(Chem.RemoveHs(mol))
+            self._metal_disconnector.DisconnectInPlace(mol)
+            self._normalizer.normalizeInPlace(mol)
+            self._reionizer.reionizeInPlace(mol)
             Chem.AssignStereochemistry(mol, cleanIt=True, force=True)
         if options.largest_fragment:
-            mol = self._fragment_chooser.choose(mol)
+            self._fragment_chooser.chooseInPlace(mol)
         if options.neutralize:
-            mol = self._uncharger.uncharge(mol)
+            self._uncharger.unchargeInPlace(mol)
+        mol = mol.GetMol()
         if self._tautomer_enumerator is not None:
             mol = self._tautomer_enumerator.Canonicalize(mol)
         # The uncharger leaves ring information unset; descriptors such as TPSA need it.
