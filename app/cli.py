@@ -263,6 +263,13 @@ def _gui_parser() -> argparse.ArgumentParser:
         metavar="OUT.png",
         help="open the window (and FILES), wait until drawn, save a picture, exit",
     )
+    from app.areas import AREAS
+
+    parser.add_argument(
+        "--area",
+        choices=[area.key for area in AREAS],
+        help="open this work area first (libraries, models, proteins, expression, trials)",
+    )
     parser.add_argument("--version", action="version", version=f"DrugDesk {__version__}")
     parser.add_argument(
         "--log-level",
@@ -285,4 +292,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(getattr(logging, args.log_level))
     from app.gui import run_gui
 
-    return run_gui(files=args.files, screenshot=args.screenshot)
+    return run_gui(files=args.files, screenshot=args.screenshot, area=args.area)

@@ -58,7 +58,9 @@ def _install_excepthook(window) -> None:
     sys.excepthook = hook
 
 
-def run_gui(files: Sequence[Path] = (), screenshot: Path | None = None) -> int:
+def run_gui(
+    files: Sequence[Path] = (), screenshot: Path | None = None, area: str | None = None
+) -> int:
     app = create_application()
     window = create_main_window()
     # Objects made at start-up live as long as the window: keep the garbage collector from walking
@@ -68,6 +70,8 @@ def run_gui(files: Sequence[Path] = (), screenshot: Path | None = None) -> int:
     window.show()
     for file in files:
         window.open_library(file)
+    if area is not None:
+        window.show_area(area)
     if screenshot is not None:
         return _take_screenshot(app, window, screenshot)
     return app.exec()

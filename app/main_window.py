@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QUrl
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QUrl
 from PySide6.QtGui import (
     QAction,
     QDesktopServices,
@@ -19,7 +19,10 @@ from PySide6.QtWidgets import (
     QDialog,
     QDockWidget,
     QFileDialog,
+    QHBoxLayout,
     QLabel,
+    QListWidget,
+    QListWidgetItem,
     QMainWindow,
     QMenu,
     QPushButton,
@@ -29,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.areas import AREAS, Area
 from app.engine import InferenceEngine
 from core.chem.export import ExportError, export_table
 from core.chem.library import Library, LoadOptions, load_library
@@ -88,11 +92,31 @@ class MainWindow(QMainWindow):
         self.central_stack = QStackedWidget()
         self.central_stack.addWidget(self.start_page)
         self.central_stack.addWidget(self.tabs)
+        # Work areas (libraries, models, proteins, …) in a sidebar; each is built on first use.
+        self.area_stack = QStackedWidget()
+        self.area_stack.addWidget(self.central_stack)
+        self._area_widgets: dict[str, QWidget] = {"libraries": self.central_stack}
+        self.area_list = QListWidget()
+        self.area_list.setObjectName("areaList")
+        self.area_list.setFixedWidth(112)
+        self.area_list.setSpacing(2)
+        for area in AREAS:
+            item = QListWidgetItem(area.title)
+            item.setToolTip(area.tooltip)
+            item.setData(Qt.ItemDataRole.UserRole, area.key)
+            item.setSizeHint(QSize(100, 34))
+            self.area_list.addItem(item)
+        self.area_list.setCurrentRow(0)
+        self.area_list.currentRowChanged.connect(self._on_area_changed)
         central = QWidget()
         central_layout = QVBoxLayout(central)
         central_layout.setContentsMargins(4, 4, 4, 0)
         central_layout.addWidget(self.notifications)
-        central_layout.addWidget(self.central_stack, 1)
+        body = QHBoxLayout()
+        body.setContentsMargins(0, 0, 0, 0)
+        body.addWidget(self.area_list)
+        body.addWidget(self.area_stack, 1)
+        central_layout.addLayout(body, 1)
         self.setCentralWidget(central)
 
         # Docks: each panel owns its widgets; the window only places them.
@@ -156,6 +180,47 @@ class MainWindow(QMainWindow):
         layout.addStretch(2)
         return page
 
+    # ------------------------------------------------------------------------------------------
+    # Work areas
+
+    def show_area(self, key: str) -> QWidget:
+        """Bring the area ``key`` to the front (building it on first use) and return its widget."""
+        keys = [area.key for area in AREAS]
+        row = keys.index(key)
+        if self.area_list.currentRow() != row:
+            self.area_list.setCurrentRow(row)  # calls _on_area_changed
+        return self._area_widgets[key]
+
+    def area_widget(self, key: str) -> QWidget | None:
+        """The area's widget if it has been built, else ``None``."""
+        return self._area_widgets.get(key)
+
+    def _on_area_changed(self, row: int) -> None:
+        if row < 0:
+            return
+        area = AREAS[row]
+        widget = self._area_widgets.get(area.key)
+        if widget is None:
+            widget = self._build_area(area)
+            self._area_widgets[area.key] = widget
+            self.area_stack.addWidget(widget)
+        self.area_stack.setCurrentWidget(widget)
+
+    def _build_area(self, area: Area) -> QWidget:
+        try:
+            return area.factory(self)
+        except Exception as error:  # a broken panel must not take the window down
+            log.exception("Could not build the %s area", area.title)
+            label = QLabel(
+                f"<h3>{area.title} could not be opened</h3>"
+                f"<p>{type(error).__name__}: {error}</p>"
+                "<p>The other areas keep working. Details are in the log file "
+                "(Help > Open log folder).</p>"
+            )
+            label.setWordWrap(True)
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            return label
+
     def _add_dock(
         self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea
     ) -> QDockWidget:
@@ -213,6 +278,12 @@ class MainWindow(QMainWindow):
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.molecule_dock.toggleViewAction())
         view_menu.addAction(self.jobs_dock.toggleViewAction())
+        view_menu.addSeparator()
+        for number, area in enumerate(AREAS, start=1):
+            action = QAction(area.title, self)
+            action.setShortcut(QKeySequence(f"Ctrl+{number}"))
+            action.triggered.connect(lambda _checked=False, key=area.key: self.show_area(key))
+            view_menu.addAction(action)
 
         help_menu = self.menuBar().addMenu("&Help")
         about = QAction("&About DrugDesk", self)
@@ -266,6 +337,7 @@ class MainWindow(QMainWindow):
         self.tabs.setTabToolTip(index, str(path))
         self.tabs.setCurrentIndex(index)
         self.central_stack.setCurrentWidget(self.tabs)
+        self.show_area("libraries")
         job_id = self.engine.submit(load_library, path, options, title=f"Load {path.name}")
         panel.job_id = job_id
         panel.cancel_requested.connect(lambda: self.engine.cancel(job_id))
@@ -447,6 +519,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(panel, title)
         self.tabs.setCurrentWidget(panel)
         self.central_stack.setCurrentWidget(self.tabs)
+        self.show_area("libraries")
         self._update_actions()
         return panel
 

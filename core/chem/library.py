@@ -72,6 +72,8 @@ class Library:
     table: pd.DataFrame
     source: Path | None = None
     extra_columns: list[str] = field(default_factory=list)
+    column_notes: dict[str, str] = field(default_factory=dict)
+    """What added columns mean (model, units), shown as header tooltips."""
 
     @property
     def n_records(self) -> int:

@@ -96,3 +96,28 @@ def _missing_for(column: pd.Series) -> object:
     if pd.api.types.is_extension_array_dtype(column) and pd.api.types.is_integer_dtype(column):
         return pd.NA
     return ""
+
+
+def add_columns(library: Library, columns: pd.DataFrame) -> list[str]:
+    """Add (or replace) computed columns, such as model predictions or scores, in place.
+
+    ``columns`` is aligned with ``library.table`` by index; rows it lacks get missing values.
+    Identity, property and status columns cannot be replaced (they describe the structure).
+    Returns the names added or replaced, in the order given.
+    """
+    protected = set(LIBRARY_COLUMNS) | {DUPLICATE_COLUMN}
+    clash = [str(name) for name in columns.columns if name in protected]
+    if clash:
+        raise ValueError(
+            "these column names belong to the library itself and cannot be replaced: "
+            + ", ".join(clash)
+        )
+    table = library.table
+    aligned = columns.reindex(table.index)
+    names = []
+    for name in columns.columns:
+        table[name] = aligned[name].to_numpy()
+        if name not in library.extra_columns:
+            library.extra_columns.append(str(name))
+        names.append(str(name))
+    return names

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.chem.library import DUPLICATE_COLUMN, Library
-from core.chem.library_edit import Row, append_row, remove_last_row, set_row
+from core.chem.library_edit import Row, add_columns, append_row, remove_last_row, set_row
 from core.chem.properties import (
     INTEGER_PROFILE,
     INTEGER_PROPERTIES,
@@ -30,7 +30,13 @@ from core.chem.properties import (
     TEXT_PROFILE,
 )
 from ui.library.filter_bar import FilterBar
-from ui.models.dataframe_model import ColumnSpec, DataFrameModel, RowFilter, configure_table_view
+from ui.models.dataframe_model import (
+    ColumnSpec,
+    DataFrameModel,
+    RowFilter,
+    configure_table_view,
+    infer_kind,
+)
 from ui.models.structure_delegate import StructureDelegate
 
 STRUCTURE_KEY = "__structure__"
@@ -87,10 +93,9 @@ def library_columns(library: Library) -> list[ColumnSpec]:
     ]
     table = library.table
     for column in library.extra_columns:
-        kind = "float" if pd.api.types.is_float_dtype(table[column]) else "text"
-        specs.append(
-            ColumnSpec(column, column, kind, tooltip=f"Column '{column}' of the input file")
-        )
+        kind = infer_kind(table[column].dtype)
+        tooltip = library.column_notes.get(column, f"Column '{column}' of the input file")
+        specs.append(ColumnSpec(column, column, kind, decimals=3, tooltip=tooltip))
     return specs
 
 
@@ -286,6 +291,31 @@ class LibraryPanel(QWidget):
                     | QItemSelectionModel.SelectionFlag.Rows,
                 )
                 self.view.scrollTo(self.model.index(view_row, 1))
+
+    def add_columns(self, frame: pd.DataFrame, notes: dict[str, str] | None = None) -> list[str]:
+        """Add or replace computed columns (predictions, scores), aligned with the library's
+        index; sort and filter are kept. ``notes``: header tooltips by column name."""
+        if self.library is None:
+            raise RuntimeError("the library is still loading")
+        names = add_columns(self.library, frame)
+        for name, note in (notes or {}).items():
+            self.library.column_notes[name] = note
+        position = self.current_position()
+        self.model.set_frame(self.library.table)
+        self.model.set_columns(library_columns(self.library))
+        for column in self.model.structure_columns():
+            self.view.setItemDelegateForColumn(column, self.delegate)
+        self._apply_column_widths()
+        self.filter_bar.set_numeric_columns(
+            [
+                (spec.key, spec.title)
+                for spec in self.model.columns()
+                if spec.kind in ("float", "int")
+            ]
+        )
+        if position is not None:
+            self.refresh_table(select=position)
+        return names
 
     def current_row(self) -> dict | None:
         index = self.view.currentIndex()

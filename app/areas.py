@@ -1,0 +1,59 @@
+"""The work areas of the main window: one entry per panel in the left-hand sidebar.
+
+Each area is built the first time the user opens it (``factory(window)``), so panels that import
+heavy libraries (lifelines, PyDESeq2, gemmi) cost nothing at start-up. A panel added by a new
+feature registers itself here with one line; the window only places it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QWidget
+
+    from app.main_window import MainWindow
+
+
+@dataclass(frozen=True, slots=True)
+class Area:
+    key: str
+    title: str
+    tooltip: str
+    factory: Callable[[MainWindow], QWidget] | None
+    """Builds the panel; ``None`` for the libraries area, which the window itself owns."""
+
+
+def _models_area(window: MainWindow) -> QWidget:
+    from ui.modelling.panel import ModelsPanel
+
+    return ModelsPanel(window.engine, window)
+
+
+def _proteins_area(window: MainWindow) -> QWidget:
+    from ui.protein.panel import ProteinPanel
+
+    return ProteinPanel(window.engine, window)
+
+
+def _expression_area(window: MainWindow) -> QWidget:
+    from ui.expression.panel import ExpressionPanel
+
+    return ExpressionPanel(window.engine, window)
+
+
+def _trials_area(window: MainWindow) -> QWidget:
+    from ui.trials.panel import TrialsPanel
+
+    return TrialsPanel(window.engine, window)
+
+
+AREAS: list[Area] = [
+    Area("libraries", "Libraries", "Compound libraries and hit lists", None),
+    Area("models", "Models", "Train and apply property models", _models_area),
+    Area("proteins", "Proteins", "Protein structures and structure prediction", _proteins_area),
+    Area("expression", "Expression", "Differential gene expression", _expression_area),
+    Area("trials", "Trials", "Clinical trial data, survival and design", _trials_area),
+]

@@ -1,0 +1,1 @@
+"""Ranking compounds: desirability profiles (multi-parameter optimisation) and scoring."""
