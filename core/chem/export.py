@@ -77,9 +77,16 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def export_table(
-    table: pd.DataFrame, path: str | os.PathLike, smiles_column: str = "canonical_smiles"
+    table: pd.DataFrame,
+    path: str | os.PathLike,
+    smiles_column: str = "canonical_smiles",
+    pictures: bool = False,
 ) -> Path:
-    """Write ``table`` to ``path``; the format follows the suffix (.csv, .tsv, .sdf, .xlsx)."""
+    """Write ``table`` to ``path``; the format follows the suffix (.csv, .tsv, .sdf, .xlsx).
+
+    ``pictures``: for .xlsx, put a structure picture of ``smiles_column`` in a first column (up
+    to :data:`MAX_XLSX_PICTURES` rows; a spreadsheet with more images becomes unusably slow).
+    """
     path = Path(path)
     fmt = export_format(path)
     with atomic_path(path) as temporary:
@@ -88,13 +95,17 @@ def export_table(
         elif fmt == "tsv":
             neutralise_table(table).to_csv(temporary, index=False, sep="\t")
         elif fmt == "xlsx":
-            write_xlsx(table, temporary)
+            write_xlsx(table, temporary, smiles_column if pictures else None)
         else:
             write_sdf(table, temporary, smiles_column=smiles_column)
     return path
 
 
-def write_xlsx(table: pd.DataFrame, path: Path) -> None:
+MAX_XLSX_PICTURES = 5000
+XLSX_PICTURE_SIZE = (180, 120)
+
+
+def write_xlsx(table: pd.DataFrame, path: Path, pictures_from: str | None = None) -> None:
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     def _xlsx_text(value: object) -> object:
@@ -107,12 +118,37 @@ def write_xlsx(table: pd.DataFrame, path: Path) -> None:
             safe[column] = safe[column].map(_xlsx_text)
     safe.columns = [_xlsx_text(c) for c in safe.columns]
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        safe.to_excel(writer, index=False, sheet_name="Library")
+        with_pictures = pictures_from is not None and pictures_from in table.columns
+        offset = 1 if with_pictures else 0
+        safe.to_excel(writer, index=False, sheet_name="Library", startcol=offset)
         sheet = writer.sheets["Library"]
-        sheet.freeze_panes = "A2"
-        for i, column in enumerate(safe.columns, start=1):
+        sheet.freeze_panes = "B2" if with_pictures else "A2"
+        for i, column in enumerate(safe.columns, start=1 + offset):
             width = min(60, max(8, len(str(column)) + 2))
             sheet.column_dimensions[sheet.cell(row=1, column=i).column_letter].width = width
+        if with_pictures:
+            _add_pictures(sheet, table[pictures_from].tolist()[:MAX_XLSX_PICTURES])
+
+
+def _add_pictures(sheet, smiles: list) -> None:
+    """A first column of structure pictures, one per row, anchored in its cell."""
+    from io import BytesIO
+
+    from openpyxl.drawing.image import Image
+
+    from core.chem.depict import molecule_png
+
+    width, height = XLSX_PICTURE_SIZE
+    sheet.cell(row=1, column=1, value="Structure")
+    sheet.column_dimensions["A"].width = width / 7.0  # Excel width units are about 7 pixels
+    for row, text in enumerate(smiles, start=2):
+        png = molecule_png(text, width, height) if isinstance(text, str) and text else None
+        sheet.row_dimensions[row].height = height * 0.75  # points
+        if png is None:
+            continue
+        image = Image(BytesIO(png))
+        image.width, image.height = width, height
+        sheet.add_image(image, f"A{row}")
 
 
 def _tag_value(value: object) -> str:

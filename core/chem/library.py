@@ -8,16 +8,14 @@ and the reason in ``error``.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import queue
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from rdkit import Chem, RDLogger, rdBase
+from rdkit import Chem, rdBase
 
 from core.chem.properties import (
     INTEGER_PROFILE,
@@ -34,6 +32,7 @@ from core.chem.readers import (
 )
 from core.chem.standardize import StandardizeOptions, Standardizer
 from core.jobs import CancelCheck, JobCancelled, ProgressCallback, check_cancelled, no_progress
+from core.parallel import ordered_pool_map
 
 IDENTITY_COLUMNS: tuple[str, ...] = ("name", "smiles", "canonical_smiles", "inchikey")
 STATUS_COLUMNS: tuple[str, ...] = ("valid", "error")
@@ -194,15 +193,6 @@ def _missing_values() -> dict[str, object]:
     return {name: "" if name in TEXT_PROFILE else nan for name in _VALUE_COLUMNS}
 
 
-def _worker_init() -> None:
-    # Leave the GUI (and the engine thread that feeds us) the processor when both compete.
-    try:
-        os.nice(5)
-    except (OSError, AttributeError):
-        pass
-    RDLogger.DisableLog("rdApp.*")
-
-
 def _process_task(task: tuple[list[RawRecord], StandardizeOptions]) -> dict[str, list]:
     records, options = task
     return process_records(records, options)
@@ -282,44 +272,7 @@ def _run_in_pool(
     workers: int,
     is_cancelled: CancelCheck | None,
 ) -> Iterator[dict[str, list]]:
-    """Process tasks in ``workers`` processes, yielding results in order.
-
-    At most ``2 * workers`` tasks are in flight, so a million-record file is never all in memory
-    as raw records. "spawn" gives clean workers: forking a process that runs Qt threads is unsafe.
-    """
-    context = multiprocessing.get_context("spawn")
-    pool = context.Pool(workers, initializer=_worker_init)
-    try:
-        pending: queue.SimpleQueue = queue.SimpleQueue()
-        in_flight = 0
-        exhausted = False
-        while True:
-            while not exhausted and in_flight < 2 * workers:
-                task = next(tasks, None)
-                if task is None:
-                    exhausted = True
-                    break
-                pending.put(pool.apply_async(_process_task, (task,)))
-                in_flight += 1
-            if in_flight == 0:
-                break
-            async_result = pending.get()
-            while True:
-                check_cancelled(is_cancelled)
-                try:
-                    result = async_result.get(timeout=0.1)
-                    break
-                except multiprocessing.TimeoutError:
-                    continue
-            in_flight -= 1
-            yield result
-        pool.close()
-    except BaseException:
-        # Cancelled or failed: stop the workers now instead of letting them finish their tasks.
-        pool.terminate()
-        raise
-    finally:
-        pool.join()
+    return ordered_pool_map(_process_task, tasks, workers, is_cancelled)
 
 
 def assemble_library(results: list[dict[str, list]], source: Path | None = None) -> Library:

@@ -18,6 +18,7 @@ profile re-ranks without recomputing any prediction.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -106,7 +107,7 @@ class Criterion:
             if len(points) < 2:
                 raise ProfileError(f"{where}: a piecewise curve needs at least two points")
             xs = [x for x, _ in points]
-            if any(b <= a for a, b in zip(xs, xs[1:], strict=False)):
+            if any(b <= a for a, b in itertools.pairwise(xs)):
                 raise ProfileError(f"{where}: piecewise x values must increase, got {xs}")
             if any(not 0.0 <= d <= 1.0 for _, d in points):
                 raise ProfileError(f"{where}: piecewise desirabilities must lie in [0, 1]")
@@ -298,9 +299,7 @@ def score_table(table: pd.DataFrame, profile: DesirabilityProfile) -> ScoreResul
     """
     missing = profile.missing_columns([str(column) for column in table.columns])
     if missing:
-        numeric = [
-            str(c) for c in table.columns if pd.api.types.is_numeric_dtype(table[c].dtype)
-        ]
+        numeric = [str(c) for c in table.columns if pd.api.types.is_numeric_dtype(table[c].dtype)]
         raise ProfileError(
             f"profile '{profile.name}' uses columns the table does not have: "
             + ", ".join(missing)

@@ -32,13 +32,13 @@ _ALIPHATIC_AMINE = Chem.MolFromSmarts(
     "[NX3;+0;!a;!$(N[a]);!$(N[#6,#16,#15]=[#8,#16,#7]);!$(N[#7,#8]);!$(N-[#6]=[#6]);"
     "!$(N-C#N);!$(N-[#6]=[#7])]"
 )
-_GUANIDINE = Chem.MolFromSmarts("[NX3;!$(NC=O)][CX3;!a](=[NX2;!a;!$(N[#8,#7]);!$(NC=O)])[NX3;!$(NC=O)]")
+_GUANIDINE = Chem.MolFromSmarts(
+    "[NX3;!$(NC=O)][CX3;!a](=[NX2;!a;!$(N[#8,#7]);!$(NC=O)])[NX3;!$(NC=O)]"
+)
 _AMIDINE = Chem.MolFromSmarts("[NX3;!$(NC=O)][CX3;!a](=[NX2;!a;!$(N[#8,#7]);!$(NC=O)])[#6]")
 _IMIDAZOLE = Chem.MolFromSmarts("[nX2;r5;+0;$(n:c:[nX3]),$(n:c:c:[nX3])]")
 _PYRIDINE = Chem.MolFromSmarts("[nX2;r6;+0]")
-_ANILINE = Chem.MolFromSmarts(
-    "[NX3;+0;!a;$(N-c);!$(N[#6,#16,#15]=[#8,#16,#7]);!$(N[#7,#8])]"
-)
+_ANILINE = Chem.MolFromSmarts("[NX3;+0;!a;$(N-c);!$(N[#6,#16,#15]=[#8,#16,#7]);!$(N[#7,#8])]")
 _WITHDRAWING = {8, 9, 16, 17}  # O, F, S, Cl
 
 _BASE_VALUES: Sequence[tuple[Chem.Mol, float]] = (
@@ -55,7 +55,9 @@ def _amine_pka(mol: Chem.Mol, index: int, distances) -> float:
     tertiary = atom.GetTotalNumHs() == 0
     pka = 9.8 if tertiary else 10.5
     neighbours = [n for n in atom.GetNeighbors()]
-    if any(any(m.GetIsAromatic() for m in n.GetNeighbors()) for n in neighbours if n.GetSymbol() == "C"):
+    if any(
+        any(m.GetIsAromatic() for m in n.GetNeighbors()) for n in neighbours if n.GetSymbol() == "C"
+    ):
         pka -= 1.0
     for other in mol.GetAtoms():
         distance = distances[index][other.GetIdx()]
@@ -65,13 +67,16 @@ def _amine_pka(mol: Chem.Mol, index: int, distances) -> float:
                 pka -= 3.0
             elif distance == 3:
                 pka -= 1.7
-        elif distance == 2 and other.GetAtomicNum() == 6:
-            if any(
+        elif (
+            distance == 2
+            and other.GetAtomicNum() == 6
+            and any(
                 bond.GetBondType() == Chem.BondType.DOUBLE
                 and bond.GetOtherAtom(other).GetAtomicNum() == 8
                 for bond in other.GetBonds()
-            ):
-                pka -= 2.0
+            )
+        ):
+            pka -= 2.0
     return pka
 
 

@@ -41,21 +41,27 @@ CNS_MPO = DesirabilityProfile(
     ),
     combine="arithmetic",
     criteria=(
-        Criterion("clogp", "piecewise", points=((3, 1), (5, 0)), label="ClogP (1 at ≤ 3, 0 at ≥ 5)"),
+        Criterion(
+            "clogp", "piecewise", points=((3, 1), (5, 0)), label="ClogP (1 at ≤ 3, 0 at ≥ 5)"
+        ),
         Criterion(
             "clogp",
             "piecewise",
             points=((2, 1), (4, 0)),
             label="ClogD ≈ Crippen cLogP (1 at ≤ 2, 0 at ≥ 4)",
         ),
-        Criterion("mw", "piecewise", points=((360, 1), (500, 0)), label="MW (1 at ≤ 360, 0 at ≥ 500)"),
+        Criterion(
+            "mw", "piecewise", points=((360, 1), (500, 0)), label="MW (1 at ≤ 360, 0 at ≥ 500)"
+        ),
         Criterion(
             "tpsa",
             "piecewise",
             points=((20, 0), (40, 1), (90, 1), (120, 0)),
             label="TPSA (1 in 40–90, 0 at ≤ 20 or ≥ 120)",
         ),
-        Criterion("hbd", "piecewise", points=((0.5, 1), (3.5, 0)), label="HBD (1 at ≤ 0.5, 0 at ≥ 3.5)"),
+        Criterion(
+            "hbd", "piecewise", points=((0.5, 1), (3.5, 0)), label="HBD (1 at ≤ 0.5, 0 at ≥ 3.5)"
+        ),
         Criterion(
             "basic_pka",
             "piecewise",

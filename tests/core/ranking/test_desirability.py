@@ -26,7 +26,9 @@ def test_logistic_passes_thresholds_and_midpoint():
     np.testing.assert_allclose(d[:3], [0.95, 0.5, 0.05], atol=1e-12)
     assert d[3] > 0.999 and d[4] < 1e-3
     higher_better = Criterion("qed", good=0.7, bad=0.3)
-    np.testing.assert_allclose(higher_better.desirability(np.array([0.7, 0.5, 0.3])), [0.95, 0.5, 0.05])
+    np.testing.assert_allclose(
+        higher_better.desirability(np.array([0.7, 0.5, 0.3])), [0.95, 0.5, 0.05]
+    )
 
 
 def test_uncertainty_pulls_towards_half_and_matches_expectation():

@@ -1,0 +1,246 @@
+"""The scoring job: compute what a profile needs (model predictions, pKa estimates), then score.
+
+Work is keyed by canonical SMILES in a :class:`ScoreCache` that outlives the job: rescoring after a
+cancel, an edit or a new profile computes only the molecules not seen before, and duplicates in
+a library are computed once. Scoring itself (:func:`core.ranking.desirability.score_table`) takes
+milliseconds, so changing a profile re-ranks without any of this.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.chem.library import DUPLICATE_COLUMN
+from core.jobs import CancelCheck, ProgressCallback, check_cancelled, no_progress
+from core.ranking.desirability import (
+    STD_SUFFIX,
+    DesirabilityProfile,
+    ProfileError,
+    rank_scores,
+    score_table,
+)
+
+log = logging.getLogger(__name__)
+
+SCORE_COLUMN = "score"
+RANK_COLUMN = "rank"
+PKA_COLUMN = "basic_pka"
+# Molecules per prediction batch: cancel is checked and the cache filled between batches.
+BATCH = 2048
+
+
+class ScoreCache:
+    """Computed values by (source, canonical SMILES); thread-safe enough for one writer."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, dict[str, tuple[float, ...]]] = {}
+
+    def get(self, source: str) -> dict[str, tuple[float, ...]]:
+        return self._values.setdefault(source, {})
+
+    def __len__(self) -> int:
+        return sum(len(values) for values in self._values.values())
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringRequest:
+    profile: DesirabilityProfile
+    models: tuple[Path, ...] = ()
+
+
+@dataclass(slots=True)
+class ScoringResult:
+    """New columns for the library (aligned with its index) and what they mean."""
+
+    columns: pd.DataFrame
+    notes: dict[str, str] = field(default_factory=dict)
+    n_scored: int = 0
+    n_unscored: int = 0
+    n_duplicates: int = 0
+    """Scored rows repeating an earlier molecule (same InChIKey): not ranked."""
+    n_computed: int = 0
+    """Molecules computed by this job (the others came from the cache)."""
+    model_cards: list[dict] = field(default_factory=list)
+
+
+def _scored_smiles(table: pd.DataFrame) -> np.ndarray:
+    """Canonical SMILES of valid rows, "" elsewhere."""
+    smiles = table["canonical_smiles"].fillna("").astype(str).to_numpy(dtype=object)
+    if "valid" in table.columns:
+        smiles[~table["valid"].to_numpy(dtype=bool, na_value=False)] = ""
+    return smiles
+
+
+def _fill(
+    smiles: np.ndarray,
+    source: str,
+    width: int,
+    compute: Callable[[list[str]], np.ndarray],
+    cache: ScoreCache,
+    label: str,
+    progress: ProgressCallback,
+    is_cancelled: CancelCheck | None,
+) -> tuple[np.ndarray, int]:
+    """Values (n, width) for every row, computing only unique SMILES the cache lacks."""
+    known = cache.get(source)
+    unique = [s for s in pd.unique(smiles) if s and s not in known]
+    for start in range(0, len(unique), BATCH):
+        check_cancelled(is_cancelled)
+        batch = unique[start : start + BATCH]
+        values = np.asarray(compute(batch), dtype=np.float64).reshape(len(batch), width)
+        for text, row in zip(batch, values, strict=True):
+            known[text] = tuple(float(v) for v in row)
+        done = min(start + BATCH, len(unique))
+        progress(done / max(len(unique), 1), f"{label}: {done:,} of {len(unique):,} molecules")
+    missing = (math.nan,) * width
+    out = np.array([known.get(s, missing) if s else missing for s in smiles], dtype=np.float64)
+    return out.reshape(len(smiles), width), len(unique)
+
+
+def _model_source(directory: Path, card: dict) -> str:
+    return f"model:{directory.resolve()}:{card.get('created', '')}:{card.get('data_hash', '')}"
+
+
+def score_library(
+    table: pd.DataFrame,
+    request: ScoringRequest,
+    cache: ScoreCache | None = None,
+    *,
+    progress: ProgressCallback = no_progress,
+    is_cancelled: CancelCheck | None = None,
+    device: str | None = None,
+    model_cache: Any = None,
+) -> ScoringResult:
+    """Predict with each model, estimate pKa if the profile uses it, then score and rank.
+
+    Prediction columns are named as the model's targets (``<target>_std`` for ensembles); when
+    two models predict a target of the same name the later is suffixed with its folder name.
+    Raises :class:`ProfileError` when the profile needs a column that neither the table nor the
+    models provide.
+    """
+    cache = ScoreCache() if cache is None else cache
+    smiles = _scored_smiles(table)
+    columns: dict[str, np.ndarray] = {}
+    notes: dict[str, str] = {}
+    cards: list[dict] = []
+    computed = 0
+    steps = len(request.models) + 2
+    step = 0
+
+    def stage(fraction: float, message: str) -> None:
+        progress(min((step + max(fraction, 0.0)) / steps, 0.99), message)
+
+    for directory in request.models:
+        from core.models.transformer import load_model, predict
+
+        directory = Path(directory)
+        model = load_model(directory, device=device, model_cache=model_cache)
+        names = list(model.card.get("target_names") or [])
+        if model.kind == "pretrained" or not names:
+            raise ProfileError(f"{directory} is not a fine-tuned model (it predicts no targets)")
+        cards.append(dict(model.card))
+        width = len(names)
+
+        def run(batch: list[str], model=model) -> np.ndarray:
+            result = predict(model, batch, device=device, is_cancelled=is_cancelled)
+            return np.hstack([result.mean, result.std])
+
+        values, n = _fill(
+            smiles,
+            _model_source(directory, model.card),
+            2 * width,
+            run,
+            cache,
+            f"Predicting with {directory.name}",
+            stage,
+            is_cancelled,
+        )
+        computed += n
+        ensemble = len(model.members) > 1
+        for i, name in enumerate(names):
+            column = (
+                name
+                if name not in columns and name not in table.columns
+                else (f"{name} ({directory.name})")
+            )
+            columns[column] = values[:, i]
+            task = model.card.get("task", "")
+            meaning = "probability of class 1" if task == "classification" else "predicted value"
+            notes[column] = f"{meaning} of '{name}' by model {directory.name}"
+            if ensemble:
+                columns[column + STD_SUFFIX] = values[:, width + i]
+                notes[column + STD_SUFFIX] = f"standard deviation over the ensemble for '{name}'"
+        step += 1
+
+    if PKA_COLUMN in request.profile.columns and PKA_COLUMN not in table.columns:
+        from core.ranking.pka import basic_pka_from_smiles
+
+        values, n = _fill(
+            smiles,
+            "basic_pka:v1",
+            1,
+            basic_pka_from_smiles,
+            cache,
+            "Estimating pKa",
+            stage,
+            is_cancelled,
+        )
+        computed += n
+        columns[PKA_COLUMN] = values[:, 0]
+        notes[PKA_COLUMN] = (
+            "estimated pKa of the most basic centre (rule-based, ± 1 unit or more; empty: none)"
+        )
+    step += 1
+    check_cancelled(is_cancelled)
+    stage(0.0, "Scoring")
+    new = pd.DataFrame(columns, index=table.index)
+    scored_table = pd.concat([table.drop(columns=list(new.columns), errors="ignore"), new], axis=1)
+    result = score_table(scored_table, request.profile)
+    rank = result.rank
+    n_duplicates = 0
+    if DUPLICATE_COLUMN in table.columns:
+        # A molecule that occurs twice is one hit: rank its first occurrence only.
+        duplicate = table[DUPLICATE_COLUMN].fillna("").astype(str).to_numpy() != ""
+        unique_scores = np.where(duplicate, np.nan, result.score)
+        rank = rank_scores(unique_scores)
+        n_duplicates = int((duplicate & ~np.isnan(result.score)).sum())
+    new = pd.concat([new, result.desirabilities], axis=1)
+    for name, criterion in zip(
+        result.desirabilities.columns, request.profile.criteria, strict=True
+    ):
+        notes[name] = f"desirability 0–1 of {criterion.title}"
+    new[SCORE_COLUMN] = result.score
+    new[RANK_COLUMN] = rank
+    notes[SCORE_COLUMN] = f"desirability score 0–1 by profile '{request.profile.name}'"
+    notes[RANK_COLUMN] = (
+        "1 = best score; 0 = not ranked (invalid, a missing value, or a repeat of a molecule "
+        "higher in the table)"
+    )
+    progress(1.0, f"Scored {len(table) - result.unscored:,} molecules")
+    return ScoringResult(
+        columns=new,
+        notes=notes,
+        n_scored=len(table) - result.unscored,
+        n_unscored=result.unscored,
+        n_duplicates=n_duplicates,
+        n_computed=computed,
+        model_cards=cards,
+    )
+
+
+def ranked(table: pd.DataFrame, top: int | None = None) -> pd.DataFrame:
+    """Rows with a rank, best first (the hit list), at most ``top`` of them."""
+    hits = table[table[RANK_COLUMN] > 0].sort_values(RANK_COLUMN, kind="stable")
+    return hits.head(top) if top else hits
+
+
+def profile_columns(profile: DesirabilityProfile) -> Sequence[str]:
+    return profile.columns

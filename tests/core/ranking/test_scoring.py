@@ -1,0 +1,95 @@
+"""The scoring job: pKa column on demand, cache reuse, duplicates, cancel, reports."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from core.chem.library import load_library
+from core.jobs import JobCancelled
+from core.ranking.desirability import Criterion, DesirabilityProfile, ProfileError
+from core.ranking.presets import CNS_MPO, ORAL
+from core.ranking.report import export_hit_list, hit_list_format
+from core.ranking.scoring import ScoreCache, ScoringRequest, ranked, score_library
+
+SMILES = (
+    "CC(=O)Oc1ccccc1C(=O)O aspirin\n"
+    "C1CCNCC1 piperidine\n"
+    "CC(=O)Oc1ccccc1C(=O)O aspirin_again\n"
+    "C1CC broken\n"
+    "CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC(=O)O greasy\n"
+    "=cmd|calc evil\n"
+)
+
+
+@pytest.fixture
+def library(write_text):
+    return load_library(write_text("lib.smi", SMILES))
+
+
+def test_oral_scores_rank_and_skip_invalid_and_repeats(library):
+    result = score_library(library.table, ScoringRequest(ORAL))
+    columns = result.columns
+    assert list(columns.index) == list(library.table.index)
+    rank = dict(zip(library.table["name"], columns["rank"], strict=True))
+    assert rank["broken"] == 0 and rank["evil"] == 0  # invalid
+    assert rank["aspirin_again"] == 0  # a repeat of aspirin
+    assert sorted(v for v in rank.values() if v) == [1, 2, 3]
+    assert rank["greasy"] == 3  # cLogP far above 5
+    assert result.n_duplicates == 1 and result.n_unscored == 2
+    assert math.isclose(columns["score"][0], columns["score"][2])  # same molecule, same score
+
+
+def test_cns_adds_pka_once_and_the_cache_is_reused(library, monkeypatch):
+    cache = ScoreCache()
+    first = score_library(library.table, ScoringRequest(CNS_MPO), cache)
+    assert "basic_pka" in first.columns
+    pka = dict(zip(library.table["name"], first.columns["basic_pka"], strict=True))
+    assert pka["piperidine"] == pytest.approx(10.5)
+    assert math.isnan(pka["aspirin"])
+    assert first.n_computed == 3  # unique valid molecules
+    second = score_library(library.table, ScoringRequest(CNS_MPO), cache)
+    assert second.n_computed == 0
+    pd.testing.assert_frame_equal(first.columns, second.columns)
+
+
+def test_cancel_keeps_what_was_computed_and_a_rerun_resumes(library, monkeypatch):
+    import core.ranking.scoring as scoring
+
+    monkeypatch.setattr(scoring, "BATCH", 1)
+    cache = ScoreCache()
+    checks = iter([False, False, True])  # stop before the third molecule
+    with pytest.raises(JobCancelled):
+        score_library(
+            library.table, ScoringRequest(CNS_MPO), cache, is_cancelled=lambda: next(checks, True)
+        )
+    assert len(cache) == 2
+    resumed = score_library(library.table, ScoringRequest(CNS_MPO), cache)
+    assert resumed.n_computed == 1
+
+
+def test_profile_with_a_missing_column_is_refused(library):
+    profile = DesirabilityProfile("p", (Criterion("solubility", good=-2, bad=-6),))
+    with pytest.raises(ProfileError, match="solubility"):
+        score_library(library.table, ScoringRequest(profile))
+
+
+def test_hit_list_files(library, tmp_path):
+    result = score_library(library.table, ScoringRequest(ORAL))
+    table = ranked(library.table.join(result.columns))
+    html_path = export_hit_list(table, tmp_path / "hits.html", ORAL, title="Test <hits>")
+    text = html_path.read_text()
+    assert "Test &lt;hits&gt;" in text and "<svg" in text
+    assert "Oral drug-likeness" in text and "MW ≤ 500" in text
+    assert text.index("aspirin") < text.index("greasy")
+    xlsx = export_hit_list(table, tmp_path / "hits.xlsx", ORAL)
+    sheet = load_workbook(xlsx).active
+    assert sheet["A1"].value == "Structure"
+    assert len(sheet._images) == len(table)
+    header = [c.value for c in sheet[1]]
+    assert header[1] == "name" or "rank" in header
+    with pytest.raises(ValueError, match=r"\.html"):
+        hit_list_format(tmp_path / "hits.pdf")
