@@ -51,6 +51,7 @@ from resources import resource_path
 from ui.dialogs.about import AboutDialog
 from ui.dialogs.column_picker import ColumnPickerDialog
 from ui.dialogs.preferences import PreferencesDialog
+from ui.hitlist.tools import HitListTools
 from ui.jobs.panel import JobsIndicator, JobsPanel
 from ui.library.panel import LibraryPanel
 from ui.molecules.workspace import MoleculeWorkspace
@@ -278,6 +279,12 @@ class MainWindow(QMainWindow):
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.molecule_dock.toggleViewAction())
         view_menu.addAction(self.jobs_dock.toggleViewAction())
+        self.hitlist_action = QAction("&Hit-list tools", self)
+        self.hitlist_action.setCheckable(True)
+        self.hitlist_action.setChecked(True)
+        self.hitlist_action.setShortcut(QKeySequence("Ctrl+Shift+H"))
+        self.hitlist_action.toggled.connect(self._show_hitlist_tools)
+        view_menu.addAction(self.hitlist_action)
         view_menu.addSeparator()
         for number, area in enumerate(AREAS, start=1):
             action = QAction(area.title, self)
@@ -327,10 +334,7 @@ class MainWindow(QMainWindow):
             standardize=self.settings.standardize_options(),
             workers=self.settings.load_workers,
         )
-        panel = LibraryPanel(
-            path.name, (self.settings.structure_width, self.settings.structure_height)
-        )
-        panel.current_row_changed.connect(self._on_current_row_changed)
+        panel = self._make_library_panel(path.name)
         panel.row_activated.connect(self._on_row_activated)
         self.undo_group.addStack(panel.undo_stack)
         index = self.tabs.addTab(panel, path.name)
@@ -405,6 +409,8 @@ class MainWindow(QMainWindow):
 
     def _remove_panel(self, panel: LibraryPanel) -> None:
         self.undo_group.removeStack(panel.undo_stack)
+        if isinstance(panel.side_panel, HitListTools):
+            panel.side_panel.shutdown()
         if (
             self.molecule_workspace.source is not None
             and self.molecule_workspace.source[0] is panel
@@ -510,9 +516,23 @@ class MainWindow(QMainWindow):
                 f"{verb} {name} in {target.title}, marked invalid: {values['error']}", "warning"
             )
 
-    def _new_library_panel(self, title: str) -> LibraryPanel:
+    def _make_library_panel(self, title: str) -> LibraryPanel:
+        """A library tab with its hit-list tools beside the table."""
         panel = LibraryPanel(title, (self.settings.structure_width, self.settings.structure_height))
         panel.current_row_changed.connect(self._on_current_row_changed)
+        tools = HitListTools(panel, self.engine, self.molecule_workspace.current_smiles)
+        tools.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        panel.set_side_panel(tools)
+        panel.side_panel.setVisible(self.hitlist_action.isChecked())
+        return panel
+
+    def _show_hitlist_tools(self, shown: bool) -> None:
+        for panel in self.library_panels():
+            if panel.side_panel is not None:
+                panel.side_panel.setVisible(shown)
+
+    def _new_library_panel(self, title: str) -> LibraryPanel:
+        panel = self._make_library_panel(title)
         panel.row_activated.connect(self._on_row_activated)
         self.undo_group.addStack(panel.undo_stack)
         panel.set_library(empty_library())

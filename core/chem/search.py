@@ -408,13 +408,23 @@ def maxmin_pick(
     return index.rows[np.asarray(picks, dtype=np.int64)]
 
 
-def scaffold_groups(smiles: Sequence[str], generic: bool = False) -> list[str]:
+def scaffold_groups(
+    smiles: Sequence[str],
+    generic: bool = False,
+    *,
+    progress: ProgressCallback = no_progress,
+    is_cancelled: CancelCheck | None = None,
+) -> list[str]:
     """Bemis–Murcko scaffold SMILES per molecule ("" for acyclic or unreadable molecules);
     ``generic`` turns every atom to carbon and every bond to single (framework only)."""
     from rdkit.Chem.Scaffolds import MurckoScaffold
 
     result = []
-    for text in smiles:
+    n = len(smiles)
+    for i, text in enumerate(smiles):
+        if i % 500 == 0:
+            check_cancelled(is_cancelled)
+            progress(i / max(n, 1), f"Scaffolds of {i:,} of {n:,} molecules")
         mol = Chem.MolFromSmiles(text) if isinstance(text, str) and text else None
         if mol is None:
             result.append("")

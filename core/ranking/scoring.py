@@ -204,14 +204,8 @@ def score_library(
     new = pd.DataFrame(columns, index=table.index)
     scored_table = pd.concat([table.drop(columns=list(new.columns), errors="ignore"), new], axis=1)
     result = score_table(scored_table, request.profile)
-    rank = result.rank
-    n_duplicates = 0
-    if DUPLICATE_COLUMN in table.columns:
-        # A molecule that occurs twice is one hit: rank its first occurrence only.
-        duplicate = table[DUPLICATE_COLUMN].fillna("").astype(str).to_numpy() != ""
-        unique_scores = np.where(duplicate, np.nan, result.score)
-        rank = rank_scores(unique_scores)
-        n_duplicates = int((duplicate & ~np.isnan(result.score)).sum())
+    rank = rank_without_repeats(table, result.score)
+    n_duplicates = int((_repeats(table) & ~np.isnan(result.score)).sum())
     new = pd.concat([new, result.desirabilities], axis=1)
     for name, criterion in zip(
         result.desirabilities.columns, request.profile.criteria, strict=True
@@ -234,6 +228,18 @@ def score_library(
         n_computed=computed,
         model_cards=cards,
     )
+
+
+def _repeats(table: pd.DataFrame) -> np.ndarray:
+    if DUPLICATE_COLUMN not in table.columns:
+        return np.zeros(len(table), dtype=bool)
+    return table[DUPLICATE_COLUMN].fillna("").astype(str).to_numpy() != ""
+
+
+def rank_without_repeats(table: pd.DataFrame, score: np.ndarray) -> np.ndarray:
+    """Ranks by ``score`` (1 = best, 0 = unranked) where a molecule that occurs again (same
+    InChIKey, see ``duplicate_of``) is one hit: only its first occurrence is ranked."""
+    return rank_scores(np.where(_repeats(table), np.nan, score))
 
 
 def ranked(table: pd.DataFrame, top: int | None = None) -> pd.DataFrame:

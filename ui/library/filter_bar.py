@@ -99,9 +99,24 @@ class FilterBar(QWidget):
         self.clear_button = QPushButton("Clear filters")
         self.clear_button.clicked.connect(self.clear)
         self.count_label = QLabel()
+        # A search result (substructure, similarity, cluster…) narrowing the rows, shown as a chip.
+        self._row_mask = None
+        self.search_label = QLabel()
+        self.search_label.setStyleSheet(
+            "QLabel { background: #e3eefc; border: 1px solid #9bbbe8; border-radius: 8px; "
+            "padding: 1px 8px; }"
+        )
+        self.search_clear = QPushButton("✕")
+        self.search_clear.setToolTip("Show every row again (drop the search)")
+        self.search_clear.setFixedWidth(28)
+        self.search_clear.clicked.connect(self.clear_row_mask)
+        self.search_label.hide()
+        self.search_clear.hide()
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.text_edit, 1)
+        top.addWidget(self.search_label)
+        top.addWidget(self.search_clear)
         top.addWidget(self.validity_box)
         top.addWidget(self.add_range_button)
         top.addWidget(self.clear_button)
@@ -162,6 +177,26 @@ class FilterBar(QWidget):
         self.validity_box.blockSignals(True)
         self.validity_box.setCurrentIndex(0)
         self.validity_box.blockSignals(False)
+        self._row_mask = None
+        self.search_label.hide()
+        self.search_clear.hide()
+        self._emit()
+
+    def set_row_mask(self, mask, description: str) -> None:
+        """Narrow the rows to ``mask`` (a boolean array over table rows), described on a chip."""
+        self._row_mask = mask
+        self.search_label.setText(description)
+        self.search_label.setToolTip(description)
+        self.search_label.show()
+        self.search_clear.show()
+        self._emit()
+
+    def clear_row_mask(self) -> None:
+        if self._row_mask is None:
+            return
+        self._row_mask = None
+        self.search_label.hide()
+        self.search_clear.hide()
         self._emit()
 
     def current_filter(self) -> RowFilter:
@@ -170,6 +205,7 @@ class FilterBar(QWidget):
             text=self.text_edit.text().strip(),
             ranges=ranges,
             valid=self.validity_box.currentData(),
+            rows=self._row_mask,
         )
 
     def flush(self) -> None:

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSplitter,
     QStackedWidget,
     QTableView,
     QVBoxLayout,
@@ -135,6 +136,9 @@ class LibraryPanel(QWidget):
     cancel_requested = Signal()
     current_row_changed = Signal(object)  # dict of the current row's values, or None
     row_activated = Signal(int, object)  # frame position, row values (double-click or Enter)
+    selection_changed = Signal(object)  # numpy array of the selected frame positions
+    columns_changed = Signal()  # computed columns were added or replaced
+    library_changed = Signal()  # a library arrived (set_library)
 
     def __init__(
         self, title: str, picture_size: tuple[int, int] = (160, 110), parent: QWidget | None = None
@@ -182,14 +186,29 @@ class LibraryPanel(QWidget):
         loading_layout.addLayout(row)
         loading_layout.addStretch(2)
 
+        # The table, and beside it the hit-list tools (set_side_panel) that the window adds.
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(table_page)
+        self.side_panel: QWidget | None = None
         self.stack = QStackedWidget()
         self.stack.addWidget(loading_page)
-        self.stack.addWidget(table_page)
+        self.stack.addWidget(self.splitter)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.stack)
         self.view.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
+        self.view.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self.view.activated.connect(self._on_activated)
+
+    def set_side_panel(self, widget: QWidget, width: int = 360) -> None:
+        """Place ``widget`` to the right of the table (the hit-list tools)."""
+        self.side_panel = widget
+        widget.setMinimumWidth(300)
+        self.splitter.addWidget(widget)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 0)
+        self.splitter.setSizes([max(400, self.width() - width), width])
 
     # ------------------------------------------------------------------------------------------
     def is_loading(self) -> bool:
@@ -220,6 +239,7 @@ class LibraryPanel(QWidget):
         self._apply_column_widths()
         self.stack.setCurrentIndex(1)
         self._update_summary(self.model.rowCount(), self.model.total_rows())
+        self.library_changed.emit()
         if self.model.rowCount():
             self.view.selectionModel().setCurrentIndex(
                 self.model.index(0, 1),
@@ -315,7 +335,53 @@ class LibraryPanel(QWidget):
         )
         if position is not None:
             self.refresh_table(select=position)
+        self.columns_changed.emit()
         return names
+
+    def set_row_mask(self, mask, description: str) -> None:
+        """Show only the rows of ``mask`` (search hits, a cluster…), described on a chip."""
+        self.filter_bar.set_row_mask(mask, description)
+
+    def sort_by(self, column: str, descending: bool = False) -> None:
+        number = self.model.column_index(column)
+        if number >= 0:
+            order = Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder
+            self.view.sortByColumn(number, order)
+
+    def selected_positions(self):
+        """Frame positions of the selected rows, in view order."""
+        import numpy as np
+
+        # Selection ranges, not one index per cell: selecting a million rows stays instant.
+        ranges = self.view.selectionModel().selection()
+        if self.library is None or ranges.isEmpty():
+            return np.zeros(0, dtype=np.int64)
+        rows = np.unique(np.concatenate([np.arange(r.top(), r.bottom() + 1) for r in ranges]))
+        return np.asarray(self.model.visible_positions()[rows], dtype=np.int64)
+
+    def select_positions(self, positions) -> None:
+        """Select these frame positions (those shown) and scroll to the first."""
+        from PySide6.QtCore import QItemSelection
+
+        selection = QItemSelection()
+        last_column = self.model.columnCount() - 1
+        first_row = None
+        for position in positions:
+            row = self.model.view_row(int(position))
+            if row < 0:
+                continue
+            first_row = row if first_row is None else min(first_row, row)
+            selection.select(self.model.index(row, 0), self.model.index(row, last_column))
+        model = self.view.selectionModel()
+        model.select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        if first_row is not None:
+            model.setCurrentIndex(
+                self.model.index(first_row, 1), QItemSelectionModel.SelectionFlag.NoUpdate
+            )
+            self.view.scrollTo(self.model.index(first_row, 1))
+
+    def _on_selection_changed(self, *_args) -> None:
+        self.selection_changed.emit(self.selected_positions())
 
     def current_row(self) -> dict | None:
         index = self.view.currentIndex()

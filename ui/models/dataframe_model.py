@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -160,6 +160,8 @@ class RowFilter:
     ranges: tuple[tuple[str, float | None, float | None], ...] = ()
     valid: Literal["all", "valid", "invalid"] = "all"
     text_columns: tuple[str, ...] | None = None
+    rows: np.ndarray | None = field(default=None, compare=False)
+    """Boolean mask over frame positions (search hits, a cluster); ``None`` keeps every row."""
 
     def __post_init__(self) -> None:
         if self.valid not in ("all", "valid", "invalid"):
@@ -171,7 +173,7 @@ class RowFilter:
 
     def is_empty(self) -> bool:
         """Whether the filter lets every row through (on any frame)."""
-        return not self.words and not self.ranges and self.valid == "all"
+        return not self.words and not self.ranges and self.valid == "all" and self.rows is None
 
 
 class _Column:
@@ -577,6 +579,12 @@ class DataFrameModel(QAbstractTableModel):
             return None
         n = len(self._frame)
         mask = np.ones(n, dtype=bool)
+        if row_filter.rows is not None:
+            rows = np.asarray(row_filter.rows, dtype=bool)
+            if len(rows) == n:
+                mask &= rows
+            else:  # a mask for another version of the table: show nothing rather than wrong rows
+                mask[:] = False
         if row_filter.valid != "all" and self._arrays.has(VALID_COLUMN):
             valid = self._arrays.series(VALID_COLUMN)
             if pd.api.types.is_bool_dtype(valid.dtype):

@@ -1,0 +1,132 @@
+"""Hit-list tools on a real library tab: rank, re-rank live, search, cluster, chart links."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.engine import InferenceEngine
+from app.main_window import MainWindow
+from core.ranking.desirability import Criterion, DesirabilityProfile, save_profile
+from core.settings import Settings
+from resources import resource_path
+from ui.hitlist.tools import HitListTools
+
+EXAMPLE = resource_path("demo/example_library.smi")
+
+
+@pytest.fixture
+def setup(qtbot):
+    engine = InferenceEngine()
+    engine.start()
+    window = MainWindow(Settings(), engine)
+    qtbot.addWidget(window)
+    window.show()
+    panel = window.open_library(EXAMPLE)
+    qtbot.waitUntil(lambda: panel.library is not None, timeout=60_000)
+    tools = panel.side_panel
+    assert isinstance(tools, HitListTools)
+    yield window, panel, tools
+    window.close()
+
+
+def finished(qtbot, tools, job):
+    qtbot.waitUntil(lambda: job not in tools._jobs, timeout=60_000)
+
+
+def test_score_ranks_and_sorts_the_table(qtbot, setup):
+    _window, panel, tools = setup
+    finished(qtbot, tools, tools.score())
+    table = panel.library.table
+    assert {"score", "rank", "d_mw"} <= set(table.columns)
+    shown = panel.visible_table()
+    ranks = shown["rank"].dropna().astype(int).tolist()
+    assert ranks == list(range(1, len(ranks) + 1))  # sorted, best first
+    assert shown["rank"].isna().sum() == 4  # 2 invalid + 2 repeats, listed last
+    assert "Ranked" in tools.rank_status.text()
+
+
+def test_profile_change_reranks_without_a_job(qtbot, setup):
+    _window, panel, tools = setup
+    tools.set_profile(DesirabilityProfile("light", (Criterion("mw", good=150, bad=400),)))
+    assert tools.rerank()
+    shown = panel.visible_table()
+    assert shown["mw"].iloc[0] == pytest.approx(shown.loc[shown["rank"].notna(), "mw"].min())
+    # Editing a criterion in the form re-ranks after a short pause.
+    tools.criteria_list.setCurrentRow(0)
+    tools.editor.good.setValue(400)
+    tools.editor.bad.setValue(150)  # now heavier is better
+    qtbot.waitUntil(
+        lambda: (
+            panel.visible_table()["mw"].iloc[0]
+            == pytest.approx(panel.library.table.loc[panel.library.table["valid"], "mw"].max())
+        ),
+        timeout=5000,
+    )
+    assert tools.preset_box.currentData() == "custom"
+
+
+def test_cns_needs_a_job_for_pka_then_ranks(qtbot, setup):
+    _window, panel, tools = setup
+    tools.preset_box.setCurrentIndex(tools.preset_box.findData("cns"))
+    qtbot.waitUntil(lambda: "Press Score" in tools.rank_status.text(), timeout=3000)
+    finished(qtbot, tools, tools.score())
+    assert "basic_pka" in panel.library.table.columns
+
+
+def test_profile_files_and_bad_json(qtbot, setup, tmp_path):
+    _window, _panel, tools = setup
+    assert tools.save_profile_file(tmp_path / "p.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{oops")
+    assert not tools.load_profile_file(bad)
+    assert "not valid JSON" in tools.rank_status.text()
+    good = tmp_path / "good.json"
+    save_profile(DesirabilityProfile("mine", (Criterion("qed", good=0.8, bad=0.3),)), good)
+    assert tools.load_profile_file(good)
+    assert tools.profile.name == "mine" and tools.criteria_list.count() == 1
+
+
+def test_similarity_and_substructure_searches_narrow_the_table(qtbot, setup):
+    _window, panel, tools = setup
+    tools.query_edit.setText("CC(=O)Oc1ccccc1C(=O)O")
+    tools.top_k.setValue(3)
+    tools.similarity_search()
+    qtbot.waitUntil(lambda: "similarity" in panel.library.table.columns, timeout=60_000)
+    shown = panel.visible_table()
+    assert len(shown) == 3 and shown["name"].iloc[0] == "aspirin"
+    assert shown["similarity"].iloc[0] == 1.0
+    tools.smarts_edit.setText("C(=O)[OH]")
+    tools.substructure_search()
+    qtbot.waitUntil(lambda: "Contains" in panel.filter_bar.search_label.text(), timeout=60_000)
+    names = set(panel.visible_table()["name"])
+    assert {"aspirin", "ibuprofen"} <= names and "caffeine" not in names
+    tools.smarts_edit.setText("c1ccc(")
+    tools.substructure_search()
+    assert "not a valid SMARTS" in tools.find_status.text()
+    panel.filter_bar.clear_row_mask()
+    assert len(panel.visible_table()) == panel.model.total_rows()
+
+
+def test_cluster_scaffolds_and_pick(qtbot, setup):
+    _window, panel, tools = setup
+    tools.cluster()
+    qtbot.waitUntil(lambda: "cluster" in panel.library.table.columns, timeout=60_000)
+    table = panel.library.table
+    assert table.loc[table["valid"], "cluster"].notna().all()
+    tools.scaffolds()
+    qtbot.waitUntil(lambda: "scaffold" in panel.library.table.columns, timeout=60_000)
+    tools.pick_count.setValue(5)
+    tools.diverse_pick()
+    qtbot.waitUntil(lambda: "pick_order" in panel.library.table.columns, timeout=60_000)
+    assert len(panel.visible_table()) == 5
+
+
+def test_chart_and_table_selection_are_linked(qtbot, setup):
+    _window, panel, tools = setup
+    chart = tools.chart
+    assert len(chart._positions) == panel.library.n_valid
+    chart.points_clicked.emit(np.array([4]))
+    assert list(panel.selected_positions()) == [4]
+    panel.select_positions([1, 2])
+    assert len(chart.selected.data) == 2

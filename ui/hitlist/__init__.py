@@ -1,0 +1,1 @@
+"""Hit-list tools beside a library table: rank by desirability, find, group, chart."""

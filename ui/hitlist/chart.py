@@ -1,0 +1,183 @@
+"""Scatter of any two columns coloured by a third, and a histogram, linked with the table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+# Above this many points the scatter shows a fixed random sample (drawing every point of a
+# million-row library would stall the window); the label says so.
+MAX_POINTS = 100_000
+NONE = "(none)"
+
+
+def _numbers(table: pd.DataFrame, column: str) -> np.ndarray:
+    series = table[column]
+    if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
+        return series.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+class ChartView(QWidget):
+    points_clicked = Signal(object)  # numpy array of table positions
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.table: pd.DataFrame | None = None
+        self.x_box, self.y_box, self.colour_box, self.histogram_box = (
+            QComboBox() for _ in range(4)
+        )
+        for box in (self.x_box, self.y_box, self.colour_box, self.histogram_box):
+            box.currentIndexChanged.connect(self.redraw)
+        form = QFormLayout()
+        axes = QHBoxLayout()
+        axes.addWidget(self.x_box, 1)
+        axes.addWidget(QLabel("vs"))
+        axes.addWidget(self.y_box, 1)
+        form.addRow("X / Y", axes)
+        form.addRow("Colour", self.colour_box)
+        self.scatter_widget = pg.PlotWidget(background="w")
+        self.scatter_widget.setMinimumHeight(220)
+        self.scatter = pg.ScatterPlotItem(size=6, pen=None, hoverable=False)
+        self.scatter.sigClicked.connect(self._on_clicked)
+        self.selected = pg.ScatterPlotItem(
+            size=11, pen=pg.mkPen("#d62728", width=2), brush=None, symbol="o"
+        )
+        self.scatter_widget.addItem(self.scatter)
+        self.scatter_widget.addItem(self.selected)
+        self.histogram_widget = pg.PlotWidget(background="w")
+        self.histogram_widget.setMinimumHeight(150)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: #555;")
+        histogram_form = QFormLayout()
+        histogram_form.addRow("Histogram", self.histogram_box)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.scatter_widget, 3)
+        layout.addWidget(self.note)
+        layout.addLayout(histogram_form)
+        layout.addWidget(self.histogram_widget, 2)
+        self._positions = np.zeros(0, dtype=np.int64)
+        self._xy = np.zeros((0, 2))
+        self._selected_positions = np.zeros(0, dtype=np.int64)
+
+    def numeric_columns(self) -> list[str]:
+        if self.table is None:
+            return []
+        return [
+            str(c)
+            for c in self.table.columns
+            if pd.api.types.is_numeric_dtype(self.table[c].dtype)
+            and not pd.api.types.is_bool_dtype(self.table[c].dtype)
+        ]
+
+    def set_table(self, table: pd.DataFrame) -> None:
+        self.table = table
+        columns = self.numeric_columns()
+        defaults = {
+            self.x_box: "mw",
+            self.y_box: "clogp",
+            self.colour_box: "score" if "score" in columns else NONE,
+            self.histogram_box: "score" if "score" in columns else "qed",
+        }
+        for box, default in defaults.items():
+            current = box.currentText() or default
+            if box is self.colour_box and "score" in columns and current == NONE:
+                current = "score"
+            box.blockSignals(True)
+            box.clear()
+            if box is self.colour_box:
+                box.addItem(NONE)
+            box.addItems(columns)
+            index = box.findText(current)
+            box.setCurrentIndex(index if index >= 0 else 0)
+            box.blockSignals(False)
+        self.redraw()
+
+    def redraw(self, *_args) -> None:
+        if self.table is None or not self.x_box.currentText() or not self.y_box.currentText():
+            return
+        table = self.table
+        x_name, y_name = self.x_box.currentText(), self.y_box.currentText()
+        x, y = _numbers(table, x_name), _numbers(table, y_name)
+        positions = np.flatnonzero(~np.isnan(x) & ~np.isnan(y))
+        sampled = len(positions) > MAX_POINTS
+        if sampled:
+            positions = np.sort(
+                np.random.default_rng(0).choice(positions, MAX_POINTS, replace=False)
+            )
+        self._positions = positions
+        self._xy = np.column_stack([x[positions], y[positions]])
+        colour_name = self.colour_box.currentText()
+        brushes = None
+        if colour_name and colour_name != NONE:
+            values = _numbers(table, colour_name)[positions]
+            brushes = self._brushes(values)
+        self.scatter.setData(
+            x=self._xy[:, 0],
+            y=self._xy[:, 1],
+            data=positions,
+            brush=brushes if brushes is not None else pg.mkBrush(31, 119, 180, 160),
+        )
+        plot = self.scatter_widget.getPlotItem()
+        plot.setLabel("bottom", x_name)
+        plot.setLabel("left", y_name)
+        note = f"{len(positions):,} molecules"
+        if sampled:
+            note += f" (a random sample of {MAX_POINTS:,}; all rows are in the table)"
+        if colour_name and colour_name != NONE:
+            note += f"; colour: {colour_name} (blue low → red high)"
+        self.note.setText(note + ". Click a point to select its row.")
+        self.set_selected(self._selected_positions)
+        self._draw_histogram()
+
+    @staticmethod
+    def _brushes(values: np.ndarray) -> list:
+        finite = values[~np.isnan(values)]
+        low, high = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
+        span = high - low or 1.0
+        colour_map = pg.colormap.get("CET-D1")  # blue - white - red, readable on white
+        lookup = colour_map.getLookupTable(nPts=64, alpha=False)
+        brushes = [pg.mkBrush(*lookup[i], 200) for i in range(64)]
+        grey = pg.mkBrush(170, 170, 170, 120)
+        index = np.clip(((values - low) / span * 63).round(), 0, 63)
+        return [
+            grey if np.isnan(v) else brushes[int(i)] for v, i in zip(values, index, strict=True)
+        ]
+
+    def _draw_histogram(self) -> None:
+        self.histogram_widget.clear()
+        name = self.histogram_box.currentText()
+        if self.table is None or not name:
+            return
+        values = _numbers(self.table, name)
+        values = values[~np.isnan(values)]
+        if values.size == 0:
+            return
+        counts, edges = np.histogram(values, bins=min(50, max(5, int(np.sqrt(values.size)))))
+        self.histogram_widget.addItem(
+            pg.BarGraphItem(
+                x0=edges[:-1], x1=edges[1:], height=counts, brush=pg.mkBrush(31, 119, 180, 180)
+            )
+        )
+        plot = self.histogram_widget.getPlotItem()
+        plot.setLabel("bottom", name)
+        plot.setLabel("left", "molecules")
+
+    def set_selected(self, positions) -> None:
+        """Ring the points of the table's selected rows."""
+        self._selected_positions = np.asarray(positions, dtype=np.int64)
+        if len(self._positions) == 0 or len(self._selected_positions) == 0:
+            self.selected.setData(x=[], y=[])
+            return
+        shown = np.isin(self._positions, self._selected_positions)
+        self.selected.setData(x=self._xy[shown, 0], y=self._xy[shown, 1])
+
+    def _on_clicked(self, _item, points, _event=None) -> None:
+        positions = np.array([int(p.data()) for p in points], dtype=np.int64)
+        if len(positions):
+            self.points_clicked.emit(positions[:1])
