@@ -230,20 +230,65 @@ def _add_predict_parser(subparsers) -> None:
     models.add_predict_parser(subparsers)
 
 
+def _add_explain_parser(subparsers) -> None:
+    from app.commands import models
+
+    models.add_explain_parser(subparsers)
+
+
+def _add_structure_parser(subparsers) -> None:
+    from app.commands import structure
+
+    structure.add_parser(subparsers)
+
+
+def _add_power_parser(subparsers) -> None:
+    from app.commands import trials
+
+    trials.add_power_parser(subparsers)
+
+
+def _add_km_parser(subparsers) -> None:
+    from app.commands import trials
+
+    trials.add_km_parser(subparsers)
+
+
+def _add_de_parser(subparsers) -> None:
+    from app.commands import de
+
+    de.add_parser(subparsers)
+
+
+def _add_score_parser(subparsers) -> None:
+    from app.commands import score
+
+    score.add_parser(subparsers)
+
+
 COMMAND_PARSERS = {
+    "de": _add_de_parser,
+    "power": _add_power_parser,
+    "km": _add_km_parser,
     "props": _add_props_parser,
     "conformers": _add_conformers_parser,
     "pretrain": _add_pretrain_parser,
     "train": _add_train_parser,
     "predict": _add_predict_parser,
+    "explain": _add_explain_parser,
+    "structure": _add_structure_parser,
+    "score": _add_score_parser,
 }
 
 
 def _command_parser() -> argparse.ArgumentParser:
     parser = _ArgumentParser(prog=PROG, description="DrugDesk command-line tools.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in COMMAND_PARSERS.values():
-        add(subparsers)
+    for name, add in COMMAND_PARSERS.items():
+        try:
+            add(subparsers)
+        except ImportError as error:  # one broken command must not take the others down
+            logging.getLogger(__name__).warning("command %s is unavailable: %s", name, error)
     return parser
 
 

@@ -1,0 +1,142 @@
+"""``drugdesk power`` (sample size of a two-arm trial) and ``drugdesk km`` (Kaplan–Meier by arm).
+
+Thin layers over :mod:`core.trials.design` and :mod:`core.trials.survival`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+
+def add_power_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "power",
+        help="sample size of a two-arm trial (two proportions, two means, time to event)",
+        description=(
+            "Compute patients per arm (and events, for time to event) for a two-sided test. "
+            "binary: textbook pooled-variance normal formula (Fleiss, no continuity correction) "
+            "or --method arcsine (statsmodels NormalIndPower with Cohen's h); continuous: "
+            "statsmodels TTestIndPower or --method normal; survival: Schoenfeld or Freedman "
+            "events, then patients from exponential survival, uniform accrual and follow-up. "
+            "Prints one JSON line."
+        ),
+    )
+    parser.add_argument("--endpoint", required=True, choices=["binary", "continuous", "survival"])
+    parser.add_argument("--p1", type=float, help="binary: event proportion in arm 1 (control)")
+    parser.add_argument("--p2", type=float, help="binary: event proportion in arm 2")
+    parser.add_argument("--delta", type=float, help="continuous: difference in means")
+    parser.add_argument("--sd", type=float, help="continuous: common standard deviation")
+    parser.add_argument("--hr", type=float, help="survival: hazard ratio (arm 2 / arm 1)")
+    parser.add_argument(
+        "--median-control", type=float, help="survival: median survival in arm 1 (time units)"
+    )
+    parser.add_argument("--accrual", type=float, help="survival: accrual duration (time units)")
+    parser.add_argument(
+        "--follow-up", type=float, help="survival: follow-up after the last patient enters"
+    )
+    parser.add_argument("--alpha", type=float, default=0.05, help="two-sided level (0.05)")
+    parser.add_argument("--power", type=float, default=0.8, help="power (0.8)")
+    parser.add_argument(
+        "--ratio", type=float, default=1.0, help="allocation ratio n2/n1 (1 = equal arms)"
+    )
+    parser.add_argument(
+        "--dropout", type=float, default=0.0, help="fraction lost to follow-up (0); inflates n"
+    )
+    parser.add_argument(
+        "--method",
+        help="binary: pooled (default) | arcsine; continuous: t (default) | normal; "
+        "survival: schoenfeld (default) | freedman",
+    )
+    parser.set_defaults(handler=run_power)
+
+
+_REQUIRED = {
+    "binary": ("p1", "p2"),
+    "continuous": ("delta", "sd"),
+    "survival": ("hr", "median_control", "accrual", "follow_up"),
+}
+_DEFAULT_METHOD = {"binary": "pooled", "continuous": "t", "survival": "schoenfeld"}
+
+
+def run_power(args: argparse.Namespace) -> int:
+    from app.cli import _fail
+    from core.trials.design import design
+
+    missing = [
+        "--" + name.replace("_", "-")
+        for name in _REQUIRED[args.endpoint]
+        if getattr(args, name) is None
+    ]
+    if missing:
+        return _fail("power", f"--endpoint {args.endpoint} needs {', '.join(missing)}")
+    parameters = {name: getattr(args, name) for name in _REQUIRED[args.endpoint]}
+    parameters.update(
+        alpha=args.alpha,
+        power=args.power,
+        ratio=args.ratio,
+        dropout=args.dropout,
+        method=(args.method or _DEFAULT_METHOD[args.endpoint]).lower(),
+    )
+    try:
+        result = design(args.endpoint, **parameters)
+    except ValueError as exc:
+        return _fail("power", str(exc))
+    print(json.dumps(result.to_dict()))
+    return 0
+
+
+def add_km_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "km",
+        help="Kaplan–Meier medians by arm with 95%% CI and the log-rank test",
+        description=(
+            "Read a trial table (.csv, .tsv, .xlsx), fit a Kaplan–Meier curve per group "
+            "(lifelines) and write one row per group: group, n, events, median, ci_lower, "
+            "ci_upper, logrank_p (the log-rank test across all groups). An empty median or "
+            "bound means the curve or its band does not reach 0.5."
+        ),
+    )
+    parser.add_argument("table", type=Path, help="trial table (.csv, .tsv or .xlsx)")
+    parser.add_argument("--time", required=True, help="follow-up time column")
+    parser.add_argument("--event", required=True, help="event column (1 = event, 0 = censored)")
+    parser.add_argument("--group", required=True, help="arm column")
+    parser.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level (0.05)")
+    parser.add_argument(
+        "--output", "-o", type=Path, required=True, help="output table (.csv, .tsv or .xlsx)"
+    )
+    parser.set_defaults(handler=run_km)
+
+
+def run_km(args: argparse.Namespace) -> int:
+    from app.cli import _fail
+    from core.chem.export import ExportError
+    from core.trials.data import export_table, read_trial_table, survival_frame
+    from core.trials.survival import analyse_survival
+
+    try:
+        if args.output.suffix.lower() not in (".csv", ".tsv", ".xlsx"):
+            return _fail("km", f"Cannot write {args.output.name}: choose .csv, .tsv or .xlsx")
+        frame = read_trial_table(args.table)
+        survival_frame(frame, args.time, args.event, args.group, require_events_per_group=True)
+        result = analyse_survival(
+            frame,
+            args.time,
+            args.event,
+            args.group,
+            alpha=args.alpha,
+            require_events_per_group=True,
+        )
+        summary = result.summary()
+        export_table(summary, args.output)
+    except (ValueError, ExportError) as exc:
+        return _fail("km", str(exc))
+    groups = ", ".join(
+        f"{row.group}: median {'not reached' if math.isnan(row.median) else f'{row.median:g}'}"
+        for row in summary.itertuples()
+    )
+    print(f"{groups}; log-rank p = {result.logrank_p:.3g}; wrote {args.output}", file=sys.stderr)
+    return 0

@@ -1,0 +1,1 @@
+"""The Clinical trials panel: data, baseline table, survival, design and simulation tabs."""

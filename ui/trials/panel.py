@@ -1,0 +1,570 @@
+"""The Clinical trials panel: a trial table, its baseline table, survival analysis, design and
+simulation, in five tabs.
+
+Reading files, the baseline table, the survival fits and the simulations run in the engine (jobs
+from ``core.trials``); the panel keeps the ids of its own jobs and ignores everybody else's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QStackedWidget,
+    QTableView,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.trials import TrialDataError
+from core.trials.baseline import baseline_job
+from core.trials.data import (
+    COLUMN_TYPES,
+    DEMOS,
+    ColumnRoles,
+    LoadedTable,
+    column_types,
+    convert_column,
+    export_table,
+    is_binary,
+    load_trial_job,
+)
+from core.trials.survival import SurvivalResult, analyse_survival
+from ui.models.dataframe_model import configure_table_view
+from ui.trials.design_tab import DesignTab
+from ui.trials.km_plot import KaplanMeierView
+from ui.trials.simulation_tab import SimulationTab
+from ui.trials.widgets import (
+    PLOT_FILTER,
+    TABLE_FILTER,
+    EditableFrameModel,
+    export_plot,
+    result_view,
+    show_table,
+    typed_specs,
+)
+
+NONE = "(none)"
+
+
+def _titled(title: str, widget: QWidget) -> QWidget:
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    label = QLabel(f"<b>{title}</b>")
+    layout.addWidget(label)
+    layout.addWidget(widget)
+    return box
+
+
+class TrialsPanel(QWidget):
+    """The ``trials`` work area (see ``app/areas.py``)."""
+
+    def __init__(self, engine, window=None, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("trialsPanel")
+        self.engine = engine
+        self._window = window
+        self.frame: pd.DataFrame | None = None
+        self.types: dict[str, str] = {}
+        self.source_name = ""
+        self.survival: SurvivalResult | None = None
+        self.baseline: pd.DataFrame | None = None
+        self._jobs: dict[int, str] = {}
+
+        # Top bar: open, demos, column pickers, analyse.
+        open_button = QPushButton("Open table…")
+        open_button.setToolTip("Open a trial table (.csv, .tsv, .xlsx)")
+        open_button.clicked.connect(self.choose_file)
+        self.demo_button = QToolButton()
+        self.demo_button.setText("Open demo")
+        self.demo_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.demo_button)
+        for name, demo in DEMOS.items():
+            action = menu.addAction(name)
+            action.setToolTip(demo.description)
+            action.triggered.connect(lambda _=False, n=name: self.open_demo(n))
+        menu.setToolTipsVisible(True)
+        self.demo_button.setMenu(menu)
+        self.time_combo = QComboBox()
+        self.event_combo = QComboBox()
+        self.group_combo = QComboBox()
+        for combo, tip in (
+            (self.time_combo, "Follow-up time (numbers ≥ 0)"),
+            (self.event_combo, "Event indicator: 1 = event, 0 = censored"),
+            (self.group_combo, "Treatment arm"),
+        ):
+            combo.setToolTip(tip)
+            combo.setMinimumContentsLength(8)
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+        self.analyse_button = QPushButton("Analyse")
+        self.analyse_button.setToolTip("Baseline table, Kaplan–Meier, log-rank and Cox model")
+        self.analyse_button.clicked.connect(self.analyse)
+        self.analyse_button.setEnabled(False)
+        self.status = QLabel("Open a trial table or a demo (GBSG2, ACTG175).")
+        self.status.setObjectName("trialsStatus")
+        # Long messages are cut at the panel's edge (full text in the tooltip), never widen it.
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        top = QHBoxLayout()
+        top.addWidget(open_button)
+        top.addWidget(self.demo_button)
+        top.addSpacing(12)
+        for label, combo in (
+            ("Time", self.time_combo),
+            ("Event", self.event_combo),
+            ("Group", self.group_combo),
+        ):
+            top.addWidget(QLabel(label))
+            top.addWidget(combo)
+        top.addWidget(self.analyse_button)
+        top.addSpacing(12)
+        top.addWidget(self.status, 1)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self._build_data_tab(), "Data")
+        self.tabs.addTab(self._build_baseline_tab(), "Baseline")
+        self.tabs.addTab(self._build_survival_tab(), "Survival")
+        self.design_tab = DesignTab()
+        self.tabs.addTab(self.design_tab, "Design")
+        self.simulation_tab = SimulationTab(engine, window)
+        self.tabs.addTab(self.simulation_tab, "Simulation")
+        self.design_tab.use_in_simulation.connect(self._on_use_in_simulation)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.tabs, 1)
+
+        engine.finished.connect(self._on_job_finished)
+        engine.failed.connect(self._on_job_failed)
+        engine.cancelled.connect(self._on_job_cancelled)
+
+    # ------------------------------------------------------------------------------------------
+    # Tabs
+
+    def _build_data_tab(self) -> QWidget:
+        self.data_model = EditableFrameModel(parent=self)
+        self.data_model.edit_failed.connect(self._error)
+        self.data_model.frame_edited.connect(self._on_frame_edited)
+        self.data_view = QTableView()
+        self.data_view.setModel(self.data_model)
+        configure_table_view(self.data_view)
+        self.data_view.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+            | QAbstractItemView.EditTrigger.AnyKeyPressed
+        )
+        self.type_column = QComboBox()
+        self.type_column.currentTextChanged.connect(self._on_type_column_changed)
+        self.type_kind = QComboBox()
+        self.type_kind.addItems(COLUMN_TYPES)
+        apply_type = QPushButton("Set type")
+        apply_type.clicked.connect(self.apply_column_type)
+        export = QPushButton("Export table…")
+        export.clicked.connect(lambda: self._export_frame(self.frame, "trial.csv"))
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Column"))
+        bar.addWidget(self.type_column)
+        bar.addWidget(QLabel("type"))
+        bar.addWidget(self.type_kind)
+        bar.addWidget(apply_type)
+        bar.addWidget(QLabel("Double-click a cell to edit it."))
+        bar.addStretch(1)
+        bar.addWidget(export)
+        # Before any table is open, the table's place offers the demos.
+        empty = QWidget()
+        empty_layout = QVBoxLayout(empty)
+        empty_layout.addStretch(1)
+        hint = QLabel(
+            "<h3>No trial table yet</h3>Open a .csv or .xlsx table of patients (one row each: "
+            "follow-up time, event 0/1, arm, baseline variables), or a real trial that the "
+            "lifelines package ships:"
+        )
+        hint.setWordWrap(True)
+        hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        empty_layout.addWidget(hint)
+        demo_row = QHBoxLayout()
+        demo_row.addStretch(1)
+        for name, demo in DEMOS.items():
+            button = QPushButton(f"Open {name} demo")
+            button.setToolTip(demo.description)
+            button.clicked.connect(lambda _=False, n=name: self.open_demo(n))
+            demo_row.addWidget(button)
+        demo_row.addStretch(1)
+        empty_layout.addLayout(demo_row)
+        empty_layout.addStretch(2)
+        self.data_stack = QStackedWidget()
+        self.data_stack.addWidget(empty)
+        self.data_stack.addWidget(self.data_view)
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.addLayout(bar)
+        layout.addWidget(self.data_stack)
+        return page
+
+    def _build_baseline_tab(self) -> QWidget:
+        self.baseline_view, self.baseline_model = result_view(self)
+        self.baseline_note = QLabel(
+            "Baseline characteristics by arm: mean (SD) for numbers, n (%) for categories "
+            "(column types from the Data tab)."
+        )
+        export = QPushButton("Export table…")
+        export.clicked.connect(lambda: self._export_frame(self.baseline, "baseline.csv"))
+        bar = QHBoxLayout()
+        bar.addWidget(self.baseline_note, 1)
+        bar.addWidget(export)
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.addLayout(bar)
+        layout.addWidget(self.baseline_view)
+        return page
+
+    def _build_survival_tab(self) -> QWidget:
+        self.km_view = KaplanMeierView()
+        export_plot_button = QPushButton("Export plot…")
+        export_plot_button.clicked.connect(self._export_km_plot)
+        export_tables = QPushButton("Export results…")
+        export_tables.clicked.connect(
+            lambda: self._export_frame(self.survival_table(), "survival.csv")
+        )
+        self.covariates = QListWidget()
+        self.covariates.setToolTip("Covariates adjusted for in the Cox model")
+        self.covariates.setMaximumHeight(110)
+        self.binary_combo = QComboBox()
+        self.binary_combo.setToolTip("A 0/1 outcome for risk difference, risk ratio, odds ratio")
+        rerun = QPushButton("Refit")
+        rerun.clicked.connect(self.run_survival)
+        options = QHBoxLayout()
+        options.addWidget(QLabel("Binary endpoint"))
+        options.addWidget(self.binary_combo)
+        options.addStretch(1)
+        options.addWidget(rerun)
+        options.addWidget(export_plot_button)
+        options.addWidget(export_tables)
+
+        self.logrank_label = QLabel()
+        self.logrank_label.setWordWrap(True)
+        self.logrank_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.median_view, self.median_model = result_view(self)
+        self.cox_view, self.cox_model = result_view(self)
+        self.ph_view, self.ph_model = result_view(self)
+        self.binary_view, self.binary_model = result_view(self)
+        results = QSplitter(Qt.Orientation.Vertical)
+        results.addWidget(_titled("Medians and log-rank test", self.median_view))
+        results.addWidget(_titled("Cox model: hazard ratios", self.cox_view))
+        results.addWidget(
+            _titled("Proportional hazards (Schoenfeld residuals, rank time)", self.ph_view)
+        )
+        results.addWidget(_titled("Binary endpoint: effects vs the first arm", self.binary_view))
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.logrank_label)
+        right_layout.addWidget(_titled("Cox covariates (besides the arm)", self.covariates))
+        right_layout.addWidget(results, 1)
+        splitter = QSplitter()
+        splitter.addWidget(self.km_view)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        splitter.setSizes([900, 560])
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.addLayout(options)
+        layout.addWidget(splitter, 1)
+        return page
+
+    # ------------------------------------------------------------------------------------------
+    # Loading
+
+    def choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open trial table", "", "Tables (*.csv *.tsv *.txt *.xlsx);;All files (*)"
+        )
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str | Path) -> int:
+        return self._submit_load(str(path), Path(path).name)
+
+    def open_demo(self, name: str) -> int:
+        return self._submit_load(name, f"demo {name}")
+
+    def _submit_load(self, source: str, title: str) -> int:
+        self._set_status(f"Reading {title}…")
+        job_id = self.engine.submit(
+            load_trial_job, source, title=f"Open {title}", key="trials-load"
+        )
+        self._jobs[job_id] = "load"
+        return job_id
+
+    def set_table(self, loaded: LoadedTable, analyse: bool = True) -> None:
+        self.frame = loaded.frame
+        self.types = dict(loaded.types)
+        self.source_name = loaded.name
+        self.data_model.set_columns(typed_specs(self.frame, self.types))
+        self.data_model.set_frame(self.frame)
+        self.data_stack.setCurrentWidget(self.data_view)
+        self._fill_pickers(loaded.roles)
+        self.analyse_button.setEnabled(True)
+        self._set_status(
+            f"{loaded.name}: {len(self.frame)} patients, {self.frame.shape[1]} columns"
+        )
+        if analyse and loaded.roles.time and loaded.roles.event and loaded.roles.group:
+            self.analyse()
+
+    def _fill_pickers(self, roles: ColumnRoles) -> None:
+        frame = self.frame
+        assert frame is not None
+        names = [str(c) for c in frame.columns]
+        numeric = [
+            n
+            for n in names
+            if pd.api.types.is_numeric_dtype(frame[n]) and not pd.api.types.is_bool_dtype(frame[n])
+        ]
+        binary = [n for n in names if is_binary(frame[n])]
+        groups = [n for n in names if 2 <= frame[n].nunique(dropna=True) <= 20]
+        for combo, choices, chosen in (
+            (self.time_combo, numeric, roles.time),
+            (self.event_combo, binary, roles.event),
+            (self.group_combo, groups, roles.group),
+        ):
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems(choices)
+            if chosen in choices:
+                combo.setCurrentText(chosen)
+            combo.blockSignals(False)
+        self.binary_combo.clear()
+        self.binary_combo.addItems([NONE, *binary])
+        if roles.event in binary:
+            self.binary_combo.setCurrentText(roles.event)
+        self.covariates.clear()
+        for name in names:
+            if name in (roles.time, roles.event, roles.group):
+                continue
+            item = QListWidgetItem(name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Unchecked)
+            self.covariates.addItem(item)
+        self.type_column.blockSignals(True)
+        self.type_column.clear()
+        self.type_column.addItems(names)
+        self.type_column.blockSignals(False)
+        self._on_type_column_changed(self.type_column.currentText())
+
+    # ------------------------------------------------------------------------------------------
+    # Data edits
+
+    def _on_type_column_changed(self, name: str) -> None:
+        if name in self.types:
+            self.type_kind.setCurrentText(self.types[name])
+
+    def apply_column_type(self) -> None:
+        if self.frame is None:
+            return
+        column, kind = self.type_column.currentText(), self.type_kind.currentText()
+        try:
+            frame = convert_column(self.frame, column, kind)
+        except TrialDataError as exc:
+            self._error(str(exc))
+            return
+        self.types[column] = kind
+        self._replace_frame(frame)
+        self._set_status(f"Column {column!r} is now {kind}; press Analyse to update results")
+
+    def _on_frame_edited(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self._set_status("Table edited; press Analyse to update results")
+
+    def _replace_frame(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        known = column_types(frame)
+        self.types = {name: self.types.get(name, known[name]) for name in known}
+        self.data_model.set_columns(typed_specs(frame, self.types))
+        self.data_model.set_frame(frame)
+
+    # ------------------------------------------------------------------------------------------
+    # Analysis
+
+    def roles(self) -> ColumnRoles:
+        return ColumnRoles(
+            self.time_combo.currentText() or None,
+            self.event_combo.currentText() or None,
+            self.group_combo.currentText() or None,
+        )
+
+    def analyse(self) -> None:
+        """Baseline table and survival analysis, both in the engine."""
+        if self.frame is None:
+            self._error("Open a trial table first")
+            return
+        roles = self.roles()
+        if not roles.group:
+            self._error("Choose the group (arm) column")
+            return
+        variables = [
+            c for c in self.frame.columns if c not in (roles.time, roles.event, roles.group)
+        ]
+        job_id = self.engine.submit(
+            baseline_job,
+            self.frame,
+            roles.group,
+            variables,
+            dict(self.types),
+            title="Baseline table",
+            key="trials-baseline",
+        )
+        self._jobs[job_id] = "baseline"
+        self.run_survival()
+
+    def covariate_names(self) -> list[str]:
+        return [
+            self.covariates.item(i).text()
+            for i in range(self.covariates.count())
+            if self.covariates.item(i).checkState() == Qt.CheckState.Checked
+        ]
+
+    def run_survival(self) -> None:
+        if self.frame is None:
+            return
+        roles = self.roles()
+        if not (roles.time and roles.event and roles.group):
+            self._error("Choose the time, event and group columns (a 0/1 event column is needed)")
+            return
+        binary = self.binary_combo.currentText()
+        job_id = self.engine.submit(
+            analyse_survival,
+            self.frame,
+            roles.time,
+            roles.event,
+            roles.group,
+            self.covariate_names(),
+            title=f"Survival analysis of {self.source_name}",
+            key="trials-survival",
+            binary_outcome=None if binary in ("", NONE) else binary,
+        )
+        self._jobs[job_id] = "survival"
+        self._set_status("Fitting Kaplan–Meier, log-rank and Cox…")
+
+    # ------------------------------------------------------------------------------------------
+    # Engine
+
+    def _on_job_finished(self, job_id: int, result: object) -> None:
+        kind = self._jobs.pop(job_id, None)
+        if kind == "load":
+            self.set_table(result)  # type: ignore[arg-type]
+        elif kind == "baseline":
+            self.baseline = result  # type: ignore[assignment]
+            show_table(self.baseline_model, self.baseline)
+        elif kind == "survival":
+            self.show_survival(result)  # type: ignore[arg-type]
+
+    def _on_job_failed(self, job_id: int, message: str) -> None:
+        kind = self._jobs.pop(job_id, None)
+        if kind is not None:
+            self._set_status("Failed: " + message.splitlines()[0][:120])
+            self._error(message)
+
+    def _on_job_cancelled(self, job_id: int) -> None:
+        self._jobs.pop(job_id, None)
+
+    def show_survival(self, result: SurvivalResult) -> None:
+        self.survival = result
+        self.km_view.show_result(result)
+        show_table(self.median_model, result.summary(), median=1, ci_lower=1, ci_upper=1)
+        show_table(self.cox_model, result.cox)
+        show_table(self.ph_model, result.ph_test)
+        show_table(self.binary_model, result.binary)
+        text = (
+            f"Log-rank test: χ² = {result.logrank_statistic:.2f} on {result.logrank_df} df, "
+            f"p = {result.logrank_p:.3g}. Medians with {round(100 * (1 - result.alpha))}% CI; "
+            "an empty bound is not reached."
+        )
+        if result.warnings:
+            text += "<br><span style='color:#b00020'>" + "; ".join(result.warnings) + "</span>"
+        self.logrank_label.setText(text)
+        self._set_status(
+            f"{self.source_name}: {len(result.curves)} arms, "
+            f"{sum(c.events for c in result.curves)} events, log-rank p = {result.logrank_p:.3g}"
+        )
+
+    def survival_table(self) -> pd.DataFrame | None:
+        """Every survival result in one long table, one section per part, for export."""
+        result = self.survival
+        if result is None:
+            return None
+        parts = [result.summary().assign(section="km_median")]
+        for name, table in (
+            ("cox", result.cox),
+            ("ph_test", result.ph_test),
+            ("binary", result.binary),
+        ):
+            if table is not None:
+                parts.append(table.assign(section=name))
+        at_risk = result.at_risk.copy()
+        at_risk.columns = [f"at_risk_{c:g}" for c in at_risk.columns]
+        parts.append(at_risk.rename_axis("group").reset_index().assign(section="at_risk"))
+        table = pd.concat(parts, ignore_index=True)
+        return table[["section", *[c for c in table.columns if c != "section"]]]
+
+    # ------------------------------------------------------------------------------------------
+    # Export and errors
+
+    def _export_frame(self, frame: pd.DataFrame | None, suggested: str) -> None:
+        if frame is None or frame.empty:
+            self._error("Nothing to export yet")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export table", suggested, TABLE_FILTER)
+        if not path:
+            return
+        try:
+            export_table(frame, path)
+        except (TrialDataError, OSError) as exc:
+            self._error(str(exc))
+            return
+        self._set_status(f"Wrote {path}")
+
+    def _export_km_plot(self) -> None:
+        if self.survival is None:
+            self._error("Analyse a table first")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export plot", "kaplan_meier.png", PLOT_FILTER)
+        if not path:
+            return
+        try:
+            export_plot(self.km_view.ci, path)
+        except TrialDataError as exc:
+            self._error(str(exc))
+            return
+        self._set_status(f"Wrote {path}")
+
+    def _on_use_in_simulation(self, result) -> None:
+        self.simulation_tab.take_design(result)
+        self.tabs.setCurrentWidget(self.simulation_tab)
+
+    def _error(self, message: str) -> None:
+        if self._window is not None and hasattr(self._window, "show_error"):
+            self._window.show_error(message)
+        else:
+            self._set_status(message)
+
+    def _set_status(self, text: str) -> None:
+        self.status.setText(text)
+        self.status.setToolTip(text)
