@@ -287,7 +287,7 @@ def _command_parser() -> argparse.ArgumentParser:
     for name, add in COMMAND_PARSERS.items():
         try:
             add(subparsers)
-        except ImportError as error:  # one broken command must not take the others down
+        except Exception as error:  # one broken command must not take the others down
             logging.getLogger(__name__).warning("command %s is unavailable: %s", name, error)
     return parser
 

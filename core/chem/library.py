@@ -71,6 +71,8 @@ class Library:
     table: pd.DataFrame
     source: Path | None = None
     extra_columns: list[str] = field(default_factory=list)
+    computed_columns: list[str] = field(default_factory=list)
+    """Columns added after loading (predictions, scores); the others came from the file."""
     column_notes: dict[str, str] = field(default_factory=dict)
     """What added columns mean (model, units), shown as header tooltips."""
 

@@ -102,8 +102,9 @@ def add_columns(library: Library, columns: pd.DataFrame) -> list[str]:
     """Add (or replace) computed columns, such as model predictions or scores, in place.
 
     ``columns`` is aligned with ``library.table`` by index; rows it lacks get missing values.
-    Identity, property and status columns cannot be replaced (they describe the structure).
-    Returns the names added or replaced, in the order given.
+    Identity, property and status columns cannot be replaced (they describe the structure), and a
+    column read from the input file is never overwritten: a computed column of the same name is
+    added as ``"<name> (computed)"``. Returns the names used, in the order given.
     """
     protected = set(LIBRARY_COLUMNS) | {DUPLICATE_COLUMN}
     clash = [str(name) for name in columns.columns if name in protected]
@@ -114,10 +115,14 @@ def add_columns(library: Library, columns: pd.DataFrame) -> list[str]:
         )
     table = library.table
     aligned = columns.reindex(table.index)
+    from_file = {c for c in library.extra_columns if c not in library.computed_columns}
     names = []
     for name in columns.columns:
-        table[name] = aligned[name].to_numpy()
-        if name not in library.extra_columns:
-            library.extra_columns.append(str(name))
-        names.append(str(name))
+        target = f"{name} (computed)" if name in from_file else str(name)
+        table[target] = aligned[name].to_numpy()
+        if target not in library.extra_columns:
+            library.extra_columns.append(target)
+        if target not in library.computed_columns:
+            library.computed_columns.append(target)
+        names.append(target)
     return names

@@ -298,3 +298,63 @@ def load_assay_table(
         data_hash=content_hash(canonical, targets, target_names, task),
         source=str(path),
     )
+
+
+@dataclass(slots=True, frozen=True)
+class AssayColumns:
+    """What a training form offers for a file: its columns (SDF: data tags), the detected SMILES
+    column (``None`` for an SDF, whose structures are used), columns that look numeric, and, per
+    column, how many distinct non-empty values the first rows hold (2 suggests classification)."""
+
+    path: str
+    columns: tuple[str, ...]
+    smiles_column: str | None
+    numeric_columns: tuple[str, ...]
+    distinct_values: dict[str, int]
+    is_sdf: bool
+    n_preview_rows: int
+
+
+def assay_columns(path: str | os.PathLike, n_rows: int = 200) -> AssayColumns:
+    """Read the head of an assay table (CSV, TSV, XLSX or SDF) for a form: columns and hints.
+
+    Raises
+    ------
+    ValueError
+        (``core.chem.readers.LibraryReadError``) when the file cannot be read.
+    """
+    from core.chem.readers import detect_format
+
+    path = Path(path)
+    is_sdf = detect_format(path) == "sdf"
+    if is_sdf:
+        rows: list[dict[str, str]] = []
+        for chunk in iter_record_chunks(path, ReadOptions(name_column="")):
+            rows.extend(r.extra for r in chunk)
+            if len(rows) >= n_rows:
+                break
+        rows = rows[:n_rows]
+        columns = list(dict.fromkeys(k for r in rows for k in r))
+        smiles_column = None
+    else:
+        preview = preview_table(path, n_rows=n_rows)
+        columns = list(preview.columns)
+        rows = [dict(zip(columns, r, strict=False)) for r in preview.rows]
+        smiles_column = preview.smiles_column
+    numeric, distinct = [], {}
+    for column in columns:
+        texts = [str(r.get(column, "")) for r in rows]
+        values = [_parse_number(t) for t in texts]
+        present = [t.strip().lower() for t in texts if t.strip().lower() not in MISSING_TEXT]
+        distinct[column] = len(set(present))
+        if present and column != smiles_column and all(v is not None for v in values):
+            numeric.append(column)
+    return AssayColumns(
+        path=str(path),
+        columns=tuple(columns),
+        smiles_column=smiles_column,
+        numeric_columns=tuple(numeric),
+        distinct_values=distinct,
+        is_sdf=is_sdf,
+        n_preview_rows=len(rows),
+    )

@@ -175,3 +175,34 @@ def compare(
             means.append((model, "mean", metric, mean, len(values), note))
         table = pd.concat([table, pd.DataFrame(means, columns=COLUMNS)], ignore_index=True)
     return table
+
+
+def roc_points(y_true: np.ndarray | Sequence, score: np.ndarray | Sequence) -> tuple:
+    """ROC curve ``(false positive rate, true positive rate, AUC)`` of one target, labelled rows
+    only; ``None`` when fewer than two classes are labelled."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    y, p = _labelled(y_true, score)
+    if len(np.unique(y)) < 2:
+        return None
+    fpr, tpr, _ = roc_curve(y, p)
+    return fpr, tpr, float(roc_auc_score(y, p))
+
+
+def pr_points(y_true: np.ndarray | Sequence, score: np.ndarray | Sequence) -> tuple:
+    """Precision-recall curve ``(recall, precision, average precision)`` of one target, labelled
+    rows only; ``None`` when fewer than two classes are labelled."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    y, p = _labelled(y_true, score)
+    if len(np.unique(y)) < 2:
+        return None
+    precision, recall, _ = precision_recall_curve(y, p)
+    return recall, precision, float(average_precision_score(y, p))
+
+
+def _labelled(y_true, score) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y_true, dtype=float)
+    p = np.asarray(score, dtype=float)
+    keep = ~np.isnan(y) & ~np.isnan(p)
+    return y[keep], p[keep]

@@ -15,12 +15,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.jobs import CancelCheck, ProgressCallback, check_cancelled, no_progress
+from core.jobs import CancelCheck, JobCancelled, ProgressCallback, check_cancelled, no_progress
 from core.models.datasets import AssayDataset
 from core.models.splits import SPLITTERS, Split, stratified_split
+from core.models.transformer import EpochCallback
 
 DEFAULT_PRETRAINED = "models/smiles-roberta-v1"
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
+METRICS_FILE = "metrics.csv"
+PREDICTIONS_FILE = "heldout_predictions.csv"
+FINETUNE_CURVE_FILE = "finetune_curve.csv"
+CURVE_COLUMNS = ["model_index", "epoch", "train_loss", "valid_metric"]
 
 
 @dataclass(slots=True, frozen=True)
@@ -34,6 +39,10 @@ class TrainSettings:
     baseline: bool = True
     """Also train the random forest on ECFP4 on the same split and report it side by side."""
     n_trees: int = 500
+    batch_size: int = 32
+    learning_rate: float = 2e-4
+    patience: int = 5
+    """Epochs without a better validation metric before a member stops early."""
 
 
 @dataclass(slots=True)
@@ -43,6 +52,15 @@ class TrainReport:
     metrics: pd.DataFrame
     """Tidy: ``model, part, target, metric, value, n, note`` (parts ``valid`` and ``test``)."""
     notes: list[str] = field(default_factory=list)
+    predictions: pd.DataFrame | None = None
+    """Tidy held-out predictions: ``part, row, smiles, target, measured, model, predicted, std``
+    (``row``: index into the dataset). ``None`` for reports read from older model folders."""
+    curve: pd.DataFrame | None = None
+    """Per epoch: ``model_index, epoch, train_loss, valid_metric`` (the transformer members)."""
+    cancelled: bool = False
+    """Training was cancelled: the model holds the best epochs reached, the baseline was skipped."""
+    task: str = ""
+    target_names: tuple[str, ...] = ()
 
     def as_json(self) -> dict:
         """``{"valid": {model: {metric: value}}, "test": {...}, "split": {...}}`` (target means)."""
@@ -92,12 +110,23 @@ def train_and_evaluate(
     pretrained_dir: str | os.PathLike | None = None,
     *,
     device: str | None = None,
+    on_epoch: EpochCallback | None = None,
+    keep_on_cancel: bool = False,
     progress: ProgressCallback = no_progress,
     is_cancelled: CancelCheck | None = None,
 ) -> TrainReport:
     """Fine-tune the transformer (and fit the baseline) on the train part, stop early on the valid
     part, and report both on valid and test. The model (and ``baseline/``) go to ``output_dir``
-    with a card holding the metrics, the split and the data hash."""
+    with a card holding the metrics, the split and the data hash; the per-epoch curve
+    (``finetune_curve.csv``), the tidy metrics (``metrics.csv``) and the held-out predictions
+    (``heldout_predictions.csv``) are written beside it (see :func:`load_training_report`).
+
+    ``on_epoch(model_index, epoch, train_loss, valid_metric)`` is called after every epoch of
+    every ensemble member, on the training thread. With ``keep_on_cancel``, a cancel keeps the
+    best epochs reached (see ``core.models.transformer.finetune``): the model is evaluated and
+    saved as usual, the baseline is skipped, and the report says ``cancelled``; the job then
+    returns normally (an engine that checks its cancel flag afterwards still reports the job
+    cancelled, so read the folder back with :func:`load_training_report`)."""
     from core.models.baselines import fit_baseline, predict_baseline, save_baseline
     from core.models.metrics import evaluate
     from core.models.transformer import FinetuneOptions, finetune, predict
@@ -119,8 +148,20 @@ def train_and_evaluate(
         )
 
     options = FinetuneOptions(
-        epochs=settings.epochs, n_models=settings.n_models, seed=settings.seed
+        epochs=settings.epochs,
+        n_models=settings.n_models,
+        seed=settings.seed,
+        batch_size=settings.batch_size,
+        learning_rate=settings.learning_rate,
+        patience=settings.patience,
     )
+    curve: list[tuple[int, int, float, float]] = []
+
+    def record_epoch(model_index: int, epoch: int, train_loss: float, metric: float) -> None:
+        curve.append((model_index, epoch, train_loss, metric))
+        if on_epoch is not None:
+            on_epoch(model_index, epoch, train_loss, metric)
+
     result = finetune(
         pretrained_dir or default_pretrained_dir(),
         list(smiles),
@@ -136,12 +177,25 @@ def train_and_evaluate(
         data_hash=dataset.data_hash,
         name=output_dir.name,
         device=device,
+        on_epoch=record_epoch,
+        keep_on_cancel=keep_on_cancel,
         progress=part(0.0, 0.8 if settings.baseline else 0.95),
         is_cancelled=is_cancelled,
     )
-    frames = []
+    cancelled = result.cancelled
+    notes = list(dataset.notes)
+    if cancelled:
+        notes.append(
+            "Training was cancelled: the model keeps the best epochs reached; no baseline."
+        )
+    frames, predicted = [], []
     for part_name, rows in (("valid", split.valid), ("test", split.test)):
         prediction = predict(result.model, list(smiles[rows]), device=device)
+        predicted.append(
+            _tidy_predictions(
+                dataset, part_name, rows, "transformer", prediction.mean, prediction.std
+            )
+        )
         frame = evaluate(
             dataset.targets[rows],
             prediction.mean,
@@ -150,22 +204,37 @@ def train_and_evaluate(
             "transformer",
         )
         frames.append(frame.assign(part=part_name))
-    if settings.baseline:
-        check_cancelled(is_cancelled)
-        baseline = fit_baseline(
-            list(smiles[split.train]),
-            dataset.targets[split.train],
-            dataset.task,
-            target_names=list(dataset.target_names),
-            n_trees=settings.n_trees,
-            class_weight="balanced" if dataset.task == "classification" else None,
-            seed=settings.seed,
-            progress=part(0.8, 0.95),
-            is_cancelled=is_cancelled,
-        )
+    baseline = None
+    if settings.baseline and not cancelled:
+        try:
+            check_cancelled(is_cancelled)
+            baseline = fit_baseline(
+                list(smiles[split.train]),
+                dataset.targets[split.train],
+                dataset.task,
+                target_names=list(dataset.target_names),
+                n_trees=settings.n_trees,
+                class_weight="balanced" if dataset.task == "classification" else None,
+                seed=settings.seed,
+                progress=part(0.8, 0.95),
+                is_cancelled=is_cancelled,
+            )
+        except JobCancelled:
+            if not keep_on_cancel:
+                raise
+            cancelled = True
+            notes.append(
+                "Cancelled while fitting the baseline: the transformer is kept, no baseline."
+            )
+    if baseline is not None:
         save_baseline(baseline, output_dir / "baseline")
         for part_name, rows in (("valid", split.valid), ("test", split.test)):
             prediction = predict_baseline(baseline, list(smiles[rows]))
+            predicted.append(
+                _tidy_predictions(
+                    dataset, part_name, rows, "rf_ecfp4", prediction.mean, prediction.std
+                )
+            )
             frame = evaluate(
                 dataset.targets[rows],
                 prediction.mean,
@@ -176,10 +245,112 @@ def train_and_evaluate(
             frames.append(frame.assign(part=part_name))
     metrics = pd.concat(frames, ignore_index=True)
     metrics = _with_target_means(metrics)
-    report = TrainReport(output_dir, split_info, metrics, list(dataset.notes))
+    report = TrainReport(
+        output_dir,
+        split_info,
+        metrics,
+        notes,
+        predictions=pd.concat(predicted, ignore_index=True),
+        curve=pd.DataFrame(curve, columns=CURVE_COLUMNS),
+        cancelled=cancelled,
+        task=dataset.task,
+        target_names=tuple(dataset.target_names),
+    )
     _write_metrics_to_card(output_dir, report)
+    _write_report_tables(output_dir, report)
     progress(1.0, "Trained; test metrics on held-out molecules written to the card")
     return report
+
+
+def _tidy_predictions(
+    dataset: AssayDataset,
+    part: str,
+    rows: np.ndarray,
+    model: str,
+    mean: np.ndarray,
+    std: np.ndarray,
+) -> pd.DataFrame:
+    frames = []
+    rows = np.asarray(rows, dtype=np.int64)
+    for t, target in enumerate(dataset.target_names):
+        frames.append(
+            pd.DataFrame(
+                {
+                    "part": part,
+                    "row": rows,
+                    "smiles": [dataset.smiles[i] for i in rows],
+                    "target": target,
+                    "measured": dataset.targets[rows, t],
+                    "model": model,
+                    "predicted": np.asarray(mean, dtype=float)[:, t],
+                    "std": np.asarray(std, dtype=float)[:, t],
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    frame.to_csv(temporary, index=False)
+    os.replace(temporary, path)
+
+
+def _write_report_tables(output_dir: Path, report: TrainReport) -> None:
+    if not output_dir.is_dir():
+        return
+    _write_csv(report.metrics, output_dir / METRICS_FILE)
+    if report.predictions is not None:
+        _write_csv(report.predictions, output_dir / PREDICTIONS_FILE)
+    if report.curve is not None:
+        _write_csv(report.curve, output_dir / FINETUNE_CURVE_FILE)
+
+
+def load_training_report(
+    output_dir: str | os.PathLike,
+    *,
+    progress: ProgressCallback = no_progress,
+    is_cancelled: CancelCheck | None = None,
+) -> TrainReport:
+    """Read back what :func:`train_and_evaluate` wrote to a model folder: split, metrics,
+    held-out predictions and the per-epoch curve (missing tables are empty or ``None``).
+
+    Raises
+    ------
+    ValueError
+        When the folder holds no readable ``card.json``.
+    """
+    del progress, is_cancelled  # a few small files: nothing to report
+    output_dir = Path(output_dir)
+    card_path = output_dir / "card.json"
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{output_dir}: no readable card.json ({exc})") from None
+
+    def read(name: str) -> pd.DataFrame | None:
+        path = output_dir / name
+        if not path.is_file():
+            return None
+        try:
+            return pd.read_csv(path)
+        except (OSError, ValueError, pd.errors.EmptyDataError):
+            return None
+
+    metrics = read(METRICS_FILE)
+    if metrics is None:
+        metrics = pd.DataFrame(columns=["model", "target", "metric", "value", "n", "note", "part"])
+    return TrainReport(
+        output_dir=output_dir,
+        split=card.get("split") or {},
+        metrics=metrics,
+        notes=[],
+        predictions=read(PREDICTIONS_FILE),
+        curve=read(FINETUNE_CURVE_FILE),
+        cancelled=card.get("status") == "cancelled",
+        task=str(card.get("task", "")),
+        target_names=tuple(card.get("target_names") or card.get("target_columns") or ()),
+    )
 
 
 def _with_target_means(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -203,6 +374,46 @@ def _write_metrics_to_card(output_dir: Path, report: TrainReport) -> None:
     summary = report.as_json()
     card["metrics"] = {"valid": summary["valid"], "test": summary["test"]}
     card["split"] = report.split
+    if report.cancelled:
+        card["status"] = "cancelled"
     temporary = card_path.with_suffix(".json.tmp")
     temporary.write_text(json.dumps(card, indent=2), encoding="utf-8")
     os.replace(temporary, card_path)
+
+
+def train_from_file(
+    path: str | os.PathLike,
+    smiles_column: str | None,
+    target_columns: list[str] | tuple[str, ...],
+    task: str,
+    output_dir: str | os.PathLike,
+    settings: TrainSettings | None = None,
+    pretrained_dir: str | os.PathLike | None = None,
+    *,
+    device: str | None = None,
+    on_epoch: EpochCallback | None = None,
+    keep_on_cancel: bool = False,
+    progress: ProgressCallback = no_progress,
+    is_cancelled: CancelCheck | None = None,
+) -> TrainReport:
+    """Engine job: read and validate the assay table (``load_assay_table``), then
+    :func:`train_and_evaluate`. Bad input raises ``ValueError`` naming the file and column."""
+    from core.models.datasets import load_assay_table
+
+    progress(-1.0, f"Reading {Path(path).name}")
+    dataset = load_assay_table(
+        path, smiles_column, list(target_columns), task, is_cancelled=is_cancelled
+    )
+    report = train_and_evaluate(
+        dataset,
+        output_dir,
+        settings,
+        pretrained_dir,
+        device=device,
+        on_epoch=on_epoch,
+        keep_on_cancel=keep_on_cancel,
+        progress=progress,
+        is_cancelled=is_cancelled,
+    )
+    report.notes[:0] = [dataset.summary()]
+    return report

@@ -21,7 +21,7 @@ import math
 import os
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
@@ -39,6 +39,9 @@ CONFIG_FILE = "config.json"
 CARD_FILE = "card.json"
 CARD_MARKDOWN = "MODEL_CARD.md"
 CURVE_FILE = "training_curve.csv"
+
+EpochCallback = Callable[[int, int, float, float], None]
+"""``on_epoch(model_index, epoch, train_loss, valid_metric)`` (see :func:`finetune`)."""
 
 REGISTRY_KIND = "transformer"
 """``card.json``'s ``kind``, as ``core.models.registry`` knows it (it checks ``model.safetensors``)."""
@@ -164,6 +167,8 @@ class FinetuneResult:
     """Best epoch of each member."""
     n_truncated: int
     output_dir: Path | None = None
+    cancelled: bool = False
+    """Stopped by cancel with ``keep_on_cancel``: the members hold the best epochs reached."""
 
 
 @dataclass(slots=True)
@@ -1236,6 +1241,8 @@ def finetune(
     data_hash: str = "",
     name: str = "",
     device: str | None = None,
+    on_epoch: EpochCallback | None = None,
+    keep_on_cancel: bool = False,
     progress: ProgressCallback | None = None,
     is_cancelled: CancelCheck | None = None,
 ) -> FinetuneResult:
@@ -1273,6 +1280,16 @@ def finetune(
         SHA-256 of the SMILES and targets.
     device, progress, is_cancelled
         torch device (default ``options.device``) and job callbacks.
+    on_epoch
+        Called after every epoch as ``on_epoch(model_index, epoch, train_loss, valid_metric)``
+        (0-based member, 1-based epoch, mean training loss, validation ROC-AUC or RMSE; NaN when
+        there are no validation rows), on the thread that trains: a GUI must hand the values to
+        its own thread (a queue it polls), never touch widgets here.
+    keep_on_cancel
+        When cancelled, keep the members trained so far (the running member at its best epoch
+        so far, if it finished one), save them with ``card["status"] = "cancelled"`` and return
+        normally with ``FinetuneResult.cancelled`` set; ``JobCancelled`` is raised only when no
+        epoch finished. When False (default), cancel raises ``JobCancelled`` and saves nothing.
 
     Returns
     -------
@@ -1351,9 +1368,9 @@ def finetune(
     members, member_metrics, best_epochs, seeds = [], [], [], []
     valid_outputs = []
 
+    cancelled = False
     for m in range(options.n_models):
         seed = options.seed + m
-        seeds.append(seed)
         rng = np.random.default_rng(seed)
         torch.manual_seed(seed)
         model = _make_predictor(config, n_tasks, options.dropout)
@@ -1361,70 +1378,95 @@ def finetune(
         model.to(device).train()
         optimizer = _optimizer(model, options.learning_rate, options.weight_decay)
         scaler = _grad_scaler(device, options.mixed_precision)
-        best_metric, best_state, best_epoch, stale, step = math.nan, None, 0, 0, 0
-        for epoch in range(1, options.epochs + 1):
-            for index in length_bucketed_batches(train_lengths, options.batch_size, rng):
-                check_cancelled(is_cancelled)
-                batch_smiles = [train_smiles[i] for i in index]
-                if options.augment_probability > 0:
-                    batch_smiles = augment_smiles(
-                        batch_smiles, rng, options.augment_probability, max_length - 2
+        best = {"metric": math.nan, "state": None, "epoch": 0}
+        stale = step = 0
+        try:
+            for epoch in range(1, options.epochs + 1):
+                loss_sum, loss_batches = 0.0, 0
+                for index in length_bucketed_batches(train_lengths, options.batch_size, rng):
+                    check_cancelled(is_cancelled)
+                    batch_smiles = [train_smiles[i] for i in index]
+                    if options.augment_probability > 0:
+                        batch_smiles = augment_smiles(
+                            batch_smiles, rng, options.augment_probability, max_length - 2
+                        )
+                    rows = train_idx[index]
+                    encoded = _encode(tokenizer, batch_smiles, max_length, device)
+                    target = torch.tensor(y_fit[rows], dtype=torch.float32, device=device)
+                    mask = torch.tensor(label_mask[rows], dtype=torch.float32, device=device)
+                    for group in optimizer.param_groups:
+                        group["lr"] = options.learning_rate * _lr_factor(
+                            step / total_steps, options.warmup_fraction
+                        )
+                    optimizer.zero_grad(set_to_none=True)
+                    with _autocast(device, amp):
+                        output = model(**encoded)
+                    output = output.float()
+                    if task == "classification":
+                        losses = torch.nn.functional.binary_cross_entropy_with_logits(
+                            output, target, pos_weight=pos_weight, reduction="none"
+                        )
+                    else:
+                        losses = (output - target) ** 2
+                    # Missing labels contribute nothing; a batch without any label gives 0, not NaN.
+                    loss = (losses * mask).sum() / mask.sum().clamp(min=1.0)
+                    scaler.scale(loss).backward()
+                    scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), options.max_grad_norm)
+                    scaler.step(optimizer)
+                    scaler.update()
+                    step += 1
+                    loss_sum += float(loss.detach())
+                    loss_batches += 1
+                metric = math.nan
+                if len(valid_idx):
+                    raw = _member_outputs(
+                        model, (tokenizer, max_length, amp), valid_smiles, 128, device, is_cancelled
                     )
-                rows = train_idx[index]
-                encoded = _encode(tokenizer, batch_smiles, max_length, device)
-                target = torch.tensor(y_fit[rows], dtype=torch.float32, device=device)
-                mask = torch.tensor(label_mask[rows], dtype=torch.float32, device=device)
-                for group in optimizer.param_groups:
-                    group["lr"] = options.learning_rate * _lr_factor(
-                        step / total_steps, options.warmup_fraction
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                with _autocast(device, amp):
-                    output = model(**encoded)
-                output = output.float()
-                if task == "classification":
-                    losses = torch.nn.functional.binary_cross_entropy_with_logits(
-                        output, target, pos_weight=pos_weight, reduction="none"
-                    )
+                    metric = _task_metric(task, y[valid_idx], _to_outputs(raw, task, mean, scale))
+                    model.train()
+                if best["state"] is None or _is_better(task, metric, best["metric"]):
+                    best.update(metric=metric, epoch=epoch)
+                    best["state"] = {
+                        k: v.detach().cpu().clone() for k, v in model.state_dict().items()
+                    }
+                    stale = 0
                 else:
-                    losses = (output - target) ** 2
-                # Missing labels contribute nothing; a batch without any label gives 0, not NaN.
-                loss = (losses * mask).sum() / mask.sum().clamp(min=1.0)
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), options.max_grad_norm)
-                scaler.step(optimizer)
-                scaler.update()
-                step += 1
-            metric = math.nan
+                    stale += 1
+                if on_epoch is not None:
+                    on_epoch(m, epoch, loss_sum / max(loss_batches, 1), metric)
+                progress(
+                    (m + epoch / options.epochs) / options.n_models,
+                    f"Model {m + 1}/{options.n_models}, epoch {epoch}: validation "
+                    f"{'ROC-AUC' if task == 'classification' else 'RMSE'} {metric:.3f}",
+                )
+                if len(valid_idx) and stale >= options.patience:
+                    break
+        except JobCancelled:
+            # Keep what was learnt: earlier members, and this one at its best epoch so far.
+            if not keep_on_cancel or (best["state"] is None and not members):
+                raise
+            cancelled = True
+        if best["state"] is not None:
+            model.load_state_dict(best["state"])
+            model.eval()
+            members.append(model)
+            seeds.append(seed)
+            member_metrics.append(best["metric"])
+            best_epochs.append(best["epoch"])
             if len(valid_idx):
                 raw = _member_outputs(
-                    model, (tokenizer, max_length, amp), valid_smiles, 128, device, is_cancelled
+                    model,
+                    (tokenizer, max_length, amp),
+                    valid_smiles,
+                    128,
+                    device,
+                    None if keep_on_cancel else is_cancelled,
                 )
-                metric = _task_metric(task, y[valid_idx], _to_outputs(raw, task, mean, scale))
-                model.train()
-            if best_state is None or _is_better(task, metric, best_metric):
-                best_metric, best_epoch, stale = metric, epoch, 0
-                best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-            else:
-                stale += 1
-            progress(
-                (m + epoch / options.epochs) / options.n_models,
-                f"Model {m + 1}/{options.n_models}, epoch {epoch}: validation "
-                f"{'ROC-AUC' if task == 'classification' else 'RMSE'} {metric:.3f}",
-            )
-            if len(valid_idx) and stale >= options.patience:
-                break
-        model.load_state_dict(best_state)
-        model.eval()
-        members.append(model)
-        member_metrics.append(best_metric)
-        best_epochs.append(best_epoch)
-        if len(valid_idx):
-            raw = _member_outputs(
-                model, (tokenizer, max_length, amp), valid_smiles, 128, device, is_cancelled
-            )
-            valid_outputs.append(_to_outputs(raw, task, mean, scale))
+                valid_outputs.append(_to_outputs(raw, task, mean, scale))
+        if cancelled:
+            log.info("Fine-tuning cancelled: keeping %d model(s)", len(members))
+            break
 
     ensemble_metric = (
         _task_metric(task, y[valid_idx], np.mean(valid_outputs, axis=0))
@@ -1469,6 +1511,7 @@ def finetune(
             "examples": list(unknown.unknown_examples),
         },
         "weights": weights,
+        "status": "cancelled" if cancelled else "finished",
         "seconds": round(time.monotonic() - started, 1),
         "hardware": hardware_description(device),
     }
@@ -1487,6 +1530,7 @@ def finetune(
         epochs=tuple(best_epochs),
         n_truncated=len(truncated),
         output_dir=output,
+        cancelled=cancelled,
     )
 
 

@@ -62,3 +62,23 @@ def test_fixing_an_invalid_row_makes_it_valid(library):
 def test_set_row_out_of_range(library):
     with pytest.raises(IndexError):
         set_row(library, 10, describe_molecule("C", "x"))
+
+
+def test_computed_columns_never_overwrite_file_columns(tmp_path):
+    import pandas as pd
+
+    from core.chem.library import load_library
+    from core.chem.library_edit import add_columns
+
+    source = tmp_path / "assay.csv"
+    source.write_text("smiles,pIC50\nCCO,5.0\nc1ccccc1,6.5\n")
+    library = load_library(source)
+    names = add_columns(library, pd.DataFrame({"pIC50": [4.0, 4.1], "score": [0.2, 0.9]}))
+    assert names == ["pIC50 (computed)", "score"]
+    assert list(library.table["pIC50"]) == [5.0, 6.5]  # the measured values stay
+    assert list(library.table["pIC50 (computed)"]) == [4.0, 4.1]
+    # Computed columns are replaced by later computations.
+    assert add_columns(library, pd.DataFrame({"score": [0.5, 0.6]})) == ["score"]
+    assert list(library.table["score"]) == [0.5, 0.6]
+    with pytest.raises(ValueError, match="mw"):
+        add_columns(library, pd.DataFrame({"mw": [1.0, 2.0]}))

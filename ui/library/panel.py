@@ -318,8 +318,9 @@ class LibraryPanel(QWidget):
         if self.library is None:
             raise RuntimeError("the library is still loading")
         names = add_columns(self.library, frame)
+        renamed = dict(zip([str(c) for c in frame.columns], names, strict=True))
         for name, note in (notes or {}).items():
-            self.library.column_notes[name] = note
+            self.library.column_notes[renamed.get(name, name)] = note
         position = self.current_position()
         self.model.set_frame(self.library.table)
         self.model.set_columns(library_columns(self.library))

@@ -1,0 +1,232 @@
+"""The Models panel end to end: columns, training with live curves, metrics, plots, registry,
+cancel, apply to a library and explanations, with a tiny model on a small written table."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PySide6.QtCore import QObject, Signal
+
+from app.engine import InferenceEngine
+from core.models import transformer as tf
+from core.models.registry import list_models
+from ui.modelling.metrics_view import metrics_table
+from ui.modelling.panel import ModelsPanel
+
+TINY = tf.ModelSize(hidden=32, layers=2, heads=2, intermediate=64, max_length=64, dropout=0.0)
+SMILES = [
+    "CCO", "CCN", "CCC", "CCCl", "CCBr", "c1ccccc1", "c1ccncc1", "c1ccoc1", "CC(=O)O", "CC(=O)N",
+    "CCOC", "CCCO", "CCCN", "CCCCl", "c1ccc(O)cc1", "c1ccc(N)cc1", "c1ccc(Cl)cc1", "OCCO", "NCCN",
+    "CC(C)O", "CC(C)N", "CC(C)Cl", "C1CCCCC1", "C1CCNCC1", "C1CCOCC1", "CCSC", "CCS", "CC#N",
+    "C=CC", "C=CCO", "OC(=O)c1ccccc1", "Nc1ccc(Br)cc1", "CN(C)C", "COC(=O)C", "CCOCC", "ClCCl",
+    "BrCCBr", "OCC(O)CO", "CC(C)(C)O", "c1ccc2ccccc2c1",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny_pretrained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pre") / "tiny"
+    options = tf.PretrainOptions(
+        size=TINY, steps=2, batch_size=8, n_valid=4, eval_every=2, device="cpu"
+    )
+    tf.pretrain(SMILES, out, options, device="cpu")
+    return out
+
+
+@pytest.fixture
+def assay_csv(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "smiles": SMILES,
+            "active": [i % 2 for i in range(len(SMILES))],
+            "logS": np.linspace(-3, 1, len(SMILES)),
+            "note": ["x"] * len(SMILES),
+        }
+    )
+    path = tmp_path / "assay.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+class FakeLibraryPanel(QObject):
+    """What the panel uses of ``ui.library.panel.LibraryPanel``."""
+
+    current_row_changed = Signal(object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        table = pd.DataFrame(
+            {"canonical_smiles": ["CCO", "", "c1ccccc1O"], "valid": [True, False, True]},
+            index=[10, 11, 12],
+        )
+        self.library = SimpleNamespace(table=table, name="demo")
+        self.added: list[pd.DataFrame] = []
+
+    def add_columns(self, frame: pd.DataFrame) -> None:
+        self.added.append(frame)
+
+    def current_row(self) -> dict:
+        return self.library.table.iloc[2].to_dict()
+
+
+class FakeWindow:
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.library_panel = FakeLibraryPanel()
+
+    def show_error(self, message: str) -> None:
+        self.errors.append(message)
+
+    def current_panel(self):
+        return self.library_panel
+
+
+@pytest.fixture
+def engine(qtbot):
+    engine = InferenceEngine(device_preference="cpu")
+    engine.start()
+    yield engine
+    assert engine.stop(10_000)
+
+
+@pytest.fixture
+def panel(qtbot, engine):
+    window = FakeWindow()
+    widget = ModelsPanel(engine, window)
+    qtbot.addWidget(widget)
+    widget.resize(1300, 800)
+    return widget
+
+
+def _open(qtbot, panel, path):
+    with qtbot.waitSignal(panel.engine.finished, timeout=10_000):
+        panel.open_file(path)
+    assert panel._columns is not None
+
+
+def _wait_job(qtbot, panel, job_id, timeout=60_000):
+    qtbot.waitUntil(lambda: job_id not in panel._jobs, timeout=timeout)
+
+
+def test_train_compare_register_apply_and_explain(qtbot, panel, assay_csv, tiny_pretrained):
+    assert not panel.train_button.isEnabled()  # nothing opened yet
+    _open(qtbot, panel, assay_csv)
+    assert panel.smiles_combo.currentData() == "smiles"
+    panel.set_targets(["active"])
+    assert panel.task_combo.currentText() == "classification"  # two distinct values
+    assert panel.train_button.isEnabled() and not panel.cancel_button.isEnabled()
+    panel.split_combo.setCurrentIndex(panel.split_combo.findData("stratified"))
+    panel.epochs_spin.setValue(2)
+    panel.batch_spin.setValue(16)
+    panel.name_edit.setText("assay-active")
+
+    job = panel.train(pretrained_dir=tiny_pretrained)
+    assert job is not None and panel.cancel_button.isEnabled()
+    assert not panel.train_button.isEnabled()
+    _wait_job(qtbot, panel, job)
+    qtbot.waitUntil(lambda: not panel.is_training(), timeout=5_000)
+
+    assert panel.curves.n_points() == 2  # one point per epoch arrived through the queue
+    assert "Trained assay-active" in panel.status_label.text()
+    table = panel.metrics.model.frame()
+    assert {"SMILES transformer (test)", "Random forest (ECFP4) (test)"} <= set(table.columns)
+    assert "ROC-AUC" in set(table["metric"])
+    assert table["SMILES transformer (valid)"].notna().any()
+    assert panel.plots.curve_count() == 4  # ROC and PR for both models
+    # Registered and selected.
+    names = [entry.path.name for entry in list_models()]
+    assert names == ["assay-active"]
+    assert panel.selected_model_path().name == "assay-active"
+    assert "assay-active" in panel.models_list.currentItem().text()
+    assert panel.apply_button.isEnabled() and panel.delete_button.isEnabled()
+
+    # Explain a held-out molecule picked in the test table.
+    assert panel.explain_view.test_model.rowCount() == 4
+    panel.explain_view.test_view.selectRow(0)
+    qtbot.waitUntil(lambda: "Red" in panel.explain_view.label.text(), timeout=20_000)
+    explanation = panel.explain_view.explanation
+    assert explanation.relative_gap() < 1e-2
+    assert panel.explain_view.heat_map.renderer().isValid()
+
+    # Apply to the current library: predictions aligned with its index.
+    library = panel.window_.library_panel
+    job = panel.apply_to_library()
+    _wait_job(qtbot, panel, job)
+    (frame,) = library.added
+    assert list(frame.columns) == ["active"]
+    assert list(frame.index) == [10, 11, 12]
+    assert np.isnan(frame.loc[11, "active"]) and frame.loc[[10, 12], "active"].between(0, 1).all()
+
+    # The library's current row: on request, and when the library's row changes.
+    job = panel.explain_library_row()
+    _wait_job(qtbot, panel, job)
+    assert panel.explain_view.explanation.smiles == "c1ccccc1O"
+    panel.show()
+    qtbot.waitExposed(panel)
+    library.current_row_changed.emit({"canonical_smiles": "CCN", "valid": True})
+    qtbot.waitUntil(lambda: panel.explain_view.explanation.smiles == "CCN", timeout=20_000)
+
+    assert panel.delete_selected()
+    assert list_models() == []
+    assert panel.window_.errors == []
+
+
+def test_bad_input_is_reported_not_raised(qtbot, panel, tmp_path):
+    one_class = tmp_path / "one_class.csv"
+    pd.DataFrame({"smiles": SMILES, "active": [1] * len(SMILES)}).to_csv(one_class, index=False)
+    _open(qtbot, panel, one_class)
+    panel.set_targets(["active"])
+    panel.task_combo.setCurrentText("classification")
+    panel.split_combo.setCurrentIndex(panel.split_combo.findData("random"))
+    job = panel.train()
+    _wait_job(qtbot, panel, job)
+    assert "only one class" in panel.status_label.text()
+    assert panel.window_.errors and "only one class" in panel.window_.errors[-1]
+    assert panel.train_button.isEnabled() and not panel.cancel_button.isEnabled()
+
+    few = tmp_path / "few.csv"
+    pd.DataFrame({"smiles": SMILES[:5], "y": range(5)}).to_csv(few, index=False)
+    _open(qtbot, panel, few)
+    panel.set_targets(["y"])
+    job = panel.train()
+    _wait_job(qtbot, panel, job)
+    assert "usable molecules" in panel.status_label.text()
+
+    with qtbot.waitSignal(panel.engine.failed, timeout=10_000):
+        panel.open_file(tmp_path / "missing.csv")
+    assert "missing.csv" in panel.data_label.text()
+    assert not panel.train_button.isEnabled()
+
+
+def test_cancel_keeps_the_best_epochs(qtbot, panel, assay_csv, tiny_pretrained):
+    _open(qtbot, panel, assay_csv)
+    panel.set_targets(["logS"])
+    assert panel.task_combo.currentText() == "regression"
+    panel.split_combo.setCurrentIndex(panel.split_combo.findData("random"))
+    panel.epochs_spin.setValue(200)
+    panel.lr_spin.setValue(0.00001)  # slow learning: no early stop before the cancel
+    panel.name_edit.setText("solubility")
+    job = panel.train(pretrained_dir=tiny_pretrained)
+    qtbot.waitUntil(lambda: panel.curves.n_points() >= 2, timeout=30_000)
+    panel.cancel_training()
+    qtbot.waitUntil(lambda: not panel.is_training(), timeout=30_000)
+    assert job not in panel._jobs
+    assert "Cancelled; kept solubility" in panel.status_label.text()
+    card = json.loads((list_models()[0].path / "card.json").read_text())
+    assert card["status"] == "cancelled" and card["metrics"]["test"]["transformer"]["rmse"] > 0
+    assert panel.plots.scatter_plot.isVisible() or not panel.plots.isVisible()
+    assert panel.plots.curve_count() == 1  # transformer only: the baseline was skipped
+    assert metrics_table(panel._report.metrics)["metric"].tolist()[0] == "RMSE"

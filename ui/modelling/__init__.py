@@ -1,0 +1,1 @@
+"""The Models area: train, compare, apply and explain property models."""

@@ -1,0 +1,179 @@
+"""The Explain tab: the held-out test molecules and the per-atom heat map of one prediction.
+
+It shows what it is given (a ``core.models.explain.Explanation``) and says which molecule the
+user picked; the panel runs the explanation in the engine.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from PySide6.QtCore import QByteArray, Qt, Signal
+from PySide6.QtSvgWidgets import QSvgWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ui.models.dataframe_model import ColumnSpec, DataFrameModel, configure_table_view
+from ui.models.structure_delegate import StructureDelegate
+
+ERROR_STYLE = "color: #b00020;"
+INTRO = (
+    "Per-atom attributions (integrated gradients on the token embeddings): red atoms raise the "
+    "prediction, blue atoms lower it. Click a test molecule, or explain the library's current row."
+)
+
+
+def test_table(predictions: pd.DataFrame | None, target_names) -> pd.DataFrame:
+    """Held-out test molecules, one row each: ``row, smiles, <target> measured, <target>
+    predicted`` (the transformer's predictions) from a report's tidy predictions."""
+    if predictions is None or predictions.empty:
+        return pd.DataFrame()
+    test = predictions[(predictions["part"] == "test") & (predictions["model"] == "transformer")]
+    wide = None
+    for target, group in test.groupby("target", sort=False):
+        part = group.set_index("row")[["smiles", "measured", "predicted"]].rename(
+            columns={"measured": f"{target} measured", "predicted": f"{target} predicted"}
+        )
+        wide = part if wide is None else wide.join(part.drop(columns="smiles"), how="outer")
+    if wide is None:
+        return pd.DataFrame()
+    wide = wide.reset_index()
+    ordered = [f"{t} {what}" for t in target_names for what in ("measured", "predicted")]
+    return wide[["row", "smiles", *[c for c in ordered if c in wide.columns]]]
+
+
+class ExplainView(QWidget):
+    """Test-set table on the left, heat map and numbers on the right.
+
+    Signals
+    -------
+    molecule_chosen(smiles)
+        The user picked a test molecule.
+    target_changed(index)
+        Another target to explain.
+    library_row_requested()
+        The "Explain the current library row" button.
+    """
+
+    molecule_chosen = Signal(str)
+    target_changed = Signal(int)
+    library_row_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.test_model = DataFrameModel(parent=self)
+        self.test_view = QTableView()
+        self.test_view.setModel(self.test_model)
+        configure_table_view(self.test_view, picture_height=80)
+        self.test_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.test_delegate = StructureDelegate(self.test_view, picture_size=(120, 80))
+        self.test_view.selectionModel().currentRowChanged.connect(self._on_test_row_changed)
+        self.library_button = QPushButton("Explain the current library row")
+        self.library_button.clicked.connect(self.library_row_requested)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(QLabel("Held-out test molecules (click one to explain it)"))
+        left_layout.addWidget(self.test_view, 1)
+        left_layout.addWidget(self.library_button)
+
+        self.target_combo = QComboBox()
+        self.target_combo.currentIndexChanged.connect(self.target_changed)
+        self.heat_map = QSvgWidget()
+        self.heat_map.setMinimumSize(320, 240)
+        self.heat_map.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.label = QLabel(INTRO)
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        target_row = QHBoxLayout()
+        target_row.addWidget(QLabel("Target:"))
+        target_row.addWidget(self.target_combo, 1)
+        right_layout.addLayout(target_row)
+        right_layout.addWidget(self.heat_map, 1)
+        right_layout.addWidget(self.label)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setSizes([380, 480])
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+        self.explanation = None
+
+    def target_index(self) -> int:
+        return max(0, self.target_combo.currentIndex())
+
+    def set_report(self, report) -> None:
+        """Show a report's test molecules and targets (``None``: clear)."""
+        names = tuple(report.target_names) if report is not None else ()
+        frame = test_table(report.predictions if report is not None else None, names)
+        self.test_model.set_frame(frame)
+        if not frame.empty:
+            single = len(names) == 1
+            specs = [ColumnSpec("structure", "Structure", kind="structure", source=("smiles",))]
+            specs.append(ColumnSpec("smiles", "SMILES"))
+            specs += [
+                ColumnSpec(c, c.rsplit(" ", 1)[-1] if single else c, kind="float", decimals=2)
+                for c in frame.columns[2:]
+            ]
+            self.test_model.set_columns(specs)
+            self.test_view.setItemDelegateForColumn(0, self.test_delegate)
+            self.test_view.setColumnWidth(0, 128)
+            self.test_view.setColumnWidth(1, 110)
+            for column in range(2, len(specs)):
+                self.test_view.setColumnWidth(column, 80 if single else 130)
+        self.target_combo.blockSignals(True)
+        self.target_combo.clear()
+        self.target_combo.addItems(list(names))
+        self.target_combo.blockSignals(False)
+        self.target_combo.setEnabled(len(names) > 1)
+
+    def show_message(self, text: str, error: bool = False) -> None:
+        self.label.setStyleSheet(ERROR_STYLE if error else "")
+        self.label.setText(text)
+
+    def _on_test_row_changed(self, current, _previous) -> None:
+        if not current.isValid():
+            return
+        frame = self.test_model.frame()
+        position = self.test_model.source_row(current.row())
+        if 0 <= position < len(frame):
+            self.molecule_chosen.emit(str(frame["smiles"].iloc[position]))
+
+    def show_explanation(self, explanation) -> None:
+        """Draw the heat map and describe it (a ``core.models.explain.Explanation``)."""
+        self.explanation = explanation
+        svg = explanation.svg(460, 340)
+        self.heat_map.load(QByteArray(svg.encode("utf-8")))
+        self.heat_map.renderer().setAspectRatioMode(Qt.AspectRatioMode.KeepAspectRatio)
+        if explanation.task == "classification":
+            prediction = f"P({explanation.target}) = {explanation.prediction:.3f}"
+        else:
+            prediction = f"{explanation.target} = {explanation.prediction:.3f}"
+        values = explanation.atom_attributions
+        order = sorted(range(len(values)), key=lambda i: -abs(values[i]))[:3]
+        mol = explanation.mapping.mol
+        top = ", ".join(
+            f"{mol.GetAtomWithIdx(i).GetSymbol()}{i + 1} {values[i]:+.3f}" for i in order
+        )
+        self.show_message(
+            f"<b>{prediction}</b><br>{explanation.smiles}<br>"
+            f"Attributions to the {explanation.output_name}: {explanation.output:.3f} against "
+            f"{explanation.baseline_output:.3f} for the empty baseline; the atoms add up to "
+            f"{values.sum():+.3f}, bond and ring tokens {explanation.non_atom_attribution:+.3f} "
+            f"(completeness gap {explanation.completeness_gap:.1e}). Strongest: {top}.<br>"
+            "<span style='color:#c62828'>Red</span> atoms raise the prediction, "
+            "<span style='color:#1565c0'>blue</span> atoms lower it."
+            + ("<br><i>The SMILES was truncated.</i>" if explanation.truncated else "")
+        )

@@ -1,0 +1,95 @@
+"""The Metrics tab: the transformer against the random-forest baseline, valid and test."""
+
+from __future__ import annotations
+
+import pandas as pd
+from PySide6.QtWidgets import QLabel, QPlainTextEdit, QTableView, QVBoxLayout, QWidget
+
+from ui.modelling.plots import MODEL_TITLES
+from ui.models.dataframe_model import ColumnSpec, DataFrameModel, configure_table_view
+
+METRIC_TITLES = {
+    "roc_auc": "ROC-AUC",
+    "pr_auc": "PR-AUC",
+    "accuracy": "Accuracy",
+    "rmse": "RMSE",
+    "mae": "MAE",
+    "r2": "R²",
+    "spearman": "Spearman ρ",
+}
+
+
+def metrics_table(metrics: pd.DataFrame | None) -> pd.DataFrame:
+    """Tidy metrics (``model, part, target, metric, value``) as one row per target and metric,
+    one column per model and part, e.g. ``SMILES transformer (test)``."""
+    if metrics is None or metrics.empty:
+        return pd.DataFrame()
+    frame = metrics.copy()
+    frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
+    frame["column"] = [
+        f"{MODEL_TITLES.get(m, m)} ({p})"
+        for m, p in zip(frame["model"], frame["part"], strict=True)
+    ]
+    wide = frame.pivot_table(
+        index=["target", "metric"], columns="column", values="value", aggfunc="first",
+        dropna=False, sort=False,
+    ).reset_index()  # fmt: skip
+    wide.columns.name = None
+    wide["metric"] = [METRIC_TITLES.get(m, m) for m in wide["metric"]]
+    order = [
+        f"{MODEL_TITLES.get(m, m)} ({p})" for m in ("transformer", "rf_ecfp4") for p in ("valid", "test")
+    ]  # fmt: skip
+    columns = ["target", "metric"] + [c for c in order if c in wide.columns]
+    columns += [c for c in wide.columns if c not in columns]
+    return wide[columns]
+
+
+class MetricsView(QWidget):
+    """Header line (model, task, split), the metrics table and the data notes."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.label = QLabel("Train or select a model to compare it with the baseline.")
+        self.label.setWordWrap(True)
+        self.model = DataFrameModel(parent=self)
+        self.view = QTableView()
+        self.view.setModel(self.model)
+        configure_table_view(self.view)
+        self.notes = QLabel("")
+        self.notes.setWordWrap(True)
+        self.card = QPlainTextEdit()
+        self.card.setReadOnly(True)
+        self.card.setPlaceholderText("The selected model's card")
+        self.card.setMaximumHeight(150)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.label)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.notes)
+        layout.addWidget(QLabel("Model card"))
+        layout.addWidget(self.card)
+
+    def set_report(self, report, name: str = "") -> None:
+        """Show a ``core.models.training.TrainReport`` (``None``: a model without evaluation)."""
+        if report is None:
+            self.model.set_frame(pd.DataFrame())
+            self.label.setText("This model has no evaluation (a pretrained model).")
+            self.notes.setText("")
+            return
+        table = metrics_table(report.metrics)
+        self.model.set_frame(table)
+        self.model.set_columns(
+            [
+                ColumnSpec(c, kind="text" if c in ("target", "metric") else "float", decimals=3)
+                for c in table.columns
+            ]
+        )
+        self.view.resizeColumnsToContents()
+        sizes = report.split.get("sizes") if report.split else None
+        if isinstance(sizes, dict):
+            sizes = [sizes.get(k) for k in ("train", "valid", "test")]
+        split = f"{report.split.get('kind', '')} split, train/valid/test {sizes}" if sizes else ""
+        self.label.setText(
+            f"<b>{name}</b>: {report.task}; {split}. Metrics on molecules the models never "
+            "trained on." + (" <i>Training was cancelled.</i>" if report.cancelled else "")
+        )
+        self.notes.setText("\n".join(report.notes))
