@@ -251,7 +251,9 @@ class _Column:
         """Lower-case text of the column (NaN where missing), computed once per frame."""
         if self.lower is None:
             values = self.values if self.values is not None else np.array([], dtype=object)
-            self.lower = pd.Series(values, dtype=object, copy=False).astype("str").str.lower()
+            series = pd.Series(values, dtype=object, copy=False)
+            # astype(str) turns None into "None" in pandas 2: put the missing values back.
+            self.lower = series.astype(str).str.lower().mask(series.isna())
         return self.lower
 
     def sort_key(self, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
