@@ -1,0 +1,1 @@
+"""The Gene expression panel: load counts or AnnData, QC, differential expression, ranking."""
