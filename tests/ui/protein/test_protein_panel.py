@@ -1,0 +1,304 @@
+"""The Proteins panel: what VTK draws, linked selection, picking, binding site, measuring,
+PNG export, loading and predicting through the engine, a molecule in context, large structures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from app.engine import InferenceEngine
+from core.protein.structure import parse_structure
+from core.protein.synthetic import replicate_pdb, synthetic_complex_pdb
+from ui.protein.panel import ProteinPanel
+
+
+class _Window:
+    """The bits of MainWindow the panel uses: errors, status bar, molecule workspace."""
+
+    def __init__(self):
+        from PySide6.QtWidgets import QStatusBar
+
+        self.errors: list[str] = []
+        self._status = QStatusBar()
+        self.molecule_workspace = None
+
+    def show_error(self, message: str) -> None:
+        self.errors.append(message)
+
+    def statusBar(self):
+        return self._status
+
+
+@pytest.fixture
+def engine(qtbot):
+    engine = InferenceEngine()
+    engine.start()
+    yield engine
+    engine.stop()
+
+
+@pytest.fixture
+def window():
+    return _Window()
+
+
+@pytest.fixture
+def panel(qtbot, engine, window, finalize_later):
+    panel = ProteinPanel(engine, window)
+    qtbot.addWidget(panel)
+    finalize_later(panel)
+    panel.resize(1100, 700)
+    panel.show()
+    qtbot.waitExposed(panel)
+    return panel
+
+
+def _blue(p):
+    return (p[..., 2].astype(int) - p[..., 0] > 60) & (p[..., 2] > p[..., 1])
+
+
+def _orange(p):
+    p = p.astype(int)
+    return (p[..., 0] - p[..., 2] > 90) & (p[..., 0] > p[..., 1] + 30) & (p[..., 1] > 40)
+
+
+def _yellow(p):
+    p = p.astype(int)
+    return (p[..., 0] > 180) & (p[..., 1] > 160) & (p[..., 2] < 90)
+
+
+def test_demo_draws_both_chain_colours_and_the_defaults(panel, vtk_image):
+    empty = vtk_image(panel.render_window())
+    assert panel.empty_text.GetVisibility()  # a hint instead of an empty view
+    assert not _blue(empty).any()
+    panel.open_demo()
+    assert not panel.empty_text.GetVisibility()
+    image = vtk_image(panel.render_window())
+    assert len(np.unique(image.reshape(-1, 3), axis=0)) > 500
+    assert (np.abs(image.astype(int) - empty.astype(int)).max(axis=2) > 30).mean() > 0.05
+    assert _blue(image).mean() > 0.01 and _orange(image).mean() > 0.01
+    assert set(panel.scene.layers) == {"protein", "ligands", "pocket", "waters"}
+    assert panel.scene.layers["protein"].style == "cartoon"
+    assert panel.scene.layers["ligands"].style == "sticks"
+    assert not panel.scene.layers["waters"].visible
+    assert panel.ligand_combo.count() == 1
+    assert "2 chains" in panel.info_label.text()
+
+    panel.set_color("ss")
+    recoloured = vtk_image(panel.render_window())
+    assert _blue(recoloured).mean() < 0.001
+    assert "Helix" in panel.legend.text()
+    panel.set_style("surface")
+    surface = vtk_image(panel.render_window())
+    changed = (np.abs(surface.astype(int) - recoloured.astype(int)).max(axis=2) > 30).mean()
+    assert changed > 0.05
+
+
+def test_clicking_an_atom_selects_its_residue_in_view_and_strip(panel, window, vtk_image):
+    panel.open_demo()
+    s = panel.structure
+    residue = s.find_residue("B", 8)
+    ca = int(s.ca_atoms()[residue])
+    before = vtk_image(panel.render_window())
+    x, y = panel.scene.display_position(ca)
+    picked = panel.click_at(x, y)
+    assert picked is not None
+    assert s.res_chains[s.atom_residue[picked]] == "B"
+    assert "chain B" in window.statusBar().currentMessage()
+    assert panel.selected_residues() == [int(s.atom_residue[picked])]
+    assert panel.strip.selection() == panel.selected_residues()
+    after = vtk_image(panel.render_window())
+    assert _yellow(after).sum() > _yellow(before).sum()  # the selection is highlighted
+    assert panel.click_at(2, 2) is None  # background: nothing picked
+
+
+def test_clicking_the_strip_selects_in_3d(panel, qtbot):
+    panel.open_demo()
+    s = panel.structure
+    residue = s.find_residue("A", 3)
+    rect = panel.strip.residue_rect(residue)
+    with qtbot.waitSignal(panel.selection_changed) as blocker:
+        qtbot.mouseClick(panel.strip, Qt.MouseButton.LeftButton, pos=rect.center())
+    assert blocker.args == [[residue]]
+    assert panel.scene.selected_residues == [residue]
+    other = s.find_residue("B", 3)
+    qtbot.mouseClick(panel.strip, Qt.MouseButton.LeftButton,
+                     Qt.KeyboardModifier.ShiftModifier, panel.strip.residue_rect(other).center())  # fmt: skip
+    assert panel.selected_residues() == sorted([residue, other])
+
+
+def test_binding_site_measure_centre_and_save(panel, tmp_path, vtk_image):
+    panel.open_demo()
+    residues = panel.select_binding_site()
+    s = panel.structure
+    assert residues == s.binding_site(s.ligands[0], 5.0)
+    assert panel.site_list.count() == len(residues)
+    assert panel.site_list.item(0).text() == s.residue_label(residues[0])
+    assert panel.strip.selection() == residues
+    panel.cutoff_spin.setValue(8.0)
+    assert len(panel.select_binding_site()) > len(residues)
+
+    lig_atoms = s.residue_atoms(s.ligands[0].residue)
+    before = vtk_image(panel.render_window())
+    distance = panel.measure(int(lig_atoms[0]), int(lig_atoms[3]))
+    assert distance == pytest.approx(2.78, abs=0.01)  # across the benzene ring
+    after = vtk_image(panel.render_window())
+    assert (np.abs(after.astype(int) - before.astype(int)).max(axis=2) > 40).sum() > 30
+    panel.clear_measurements()
+
+    panel.centre_on_ligand()
+    focal = np.array(panel.scene.renderer.GetActiveCamera().GetFocalPoint())
+    assert np.allclose(focal, s.residue_centroid([s.ligands[0].residue]), atol=1e-3)
+    out = panel.save_png(tmp_path / "view.png")
+    assert out.stat().st_size > 5000
+
+
+def test_measure_mode_takes_two_clicks(panel):
+    panel.open_demo()
+    s = panel.structure
+    panel.measure_button.setChecked(True)
+    a, b = (int(s.ca_atoms()[s.find_residue("A", n)]) for n in (2, 6))
+    assert panel.click_at(*panel.scene.display_position(a)) is not None
+    assert "second" in panel.measure_label.text()
+    panel.click_at(*panel.scene.display_position(b))
+    assert "Å" in panel.measure_label.text()
+
+
+def test_open_file_through_the_engine_and_bad_files(panel, qtbot, tmp_path, window):
+    good = tmp_path / "complex.pdb"
+    good.write_text(synthetic_complex_pdb())
+    with qtbot.waitSignal(panel.structure_changed, timeout=20_000):
+        panel.open_file(good)
+    assert panel.structure.name == "complex.pdb"
+    assert panel.strip.rows()[0][0] == "A"
+    bad = tmp_path / "bad.pdb"
+    bad.write_text("hello\n")
+    with qtbot.waitSignal(panel.engine.failed, timeout=20_000) as blocker:
+        job = panel.open_file(bad)
+    assert blocker.args[0] == job
+    assert "bad.pdb" in window.errors[-1]
+    assert panel.structure.name == "complex.pdb"  # the shown structure stays
+
+
+def test_prediction_runs_on_the_engine_and_shows_plddt(panel, qtbot, tmp_path, vtk_image):
+    from core.protein.prediction import save_tiny_model
+
+    assert panel.predict("MKTAYIAK") is None
+    assert "huggingface-cli" in panel.predict_label.text()  # how to get the weights
+    weights = save_tiny_model(tmp_path / "tiny")
+    panel.weights_edit.setText(str(weights))
+    assert panel.predict("MKT1AYI") is None
+    assert "'1' at 4" in panel.predict_label.text()
+    with qtbot.waitSignal(panel.structure_changed, timeout=60_000):
+        panel.predict("MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ")
+    assert panel.scene.color_scheme == "plddt"
+    assert panel.prediction.pae.shape == (33, 33)
+    assert panel.pae_plot is not None and panel.pae_image.image is not None
+    assert "Mean pLDDT" in panel.predict_label.text()
+    image = vtk_image(panel.render_window())
+    assert len(np.unique(image.reshape(-1, 3), axis=0)) > 200
+
+
+def test_library_molecule_is_placed_at_the_ligand(panel, qtbot, window):
+    panel.open_demo()
+    assert panel.place_workspace_molecule() is None  # no workspace molecule: explained
+    assert "Molecule workspace" in window.errors[-1]
+    with qtbot.waitSignal(panel.engine.finished, timeout=60_000):
+        panel.place_molecule("c1ccccc1C(=O)N")
+    qtbot.waitUntil(lambda: "context" in panel.scene.molecules.keys(), timeout=5000)  # noqa: SIM118
+    actor = panel.scene.molecules.actor("context")
+    centre = np.array(actor.GetCenter())
+    ligand_centre = panel.structure.residue_centroid([panel.structure.ligands[0].residue])
+    assert np.linalg.norm(centre - ligand_centre) < 1.5
+
+
+def test_large_structure_uses_level_of_detail(panel, qtbot):
+    big = parse_structure(replicate_pdb(synthetic_complex_pdb(), 31_000), "big.pdb")
+    panel.show_structure(big)
+    assert set(panel.scene.layers) <= {"protein", "ligands", "waters"}  # no pocket sticks
+    assert panel.scene.layers["protein"].style == "cartoon"
+    cartoon = panel.scene.layers["protein"].actors[0]
+    style = panel.interactor.GetInteractorStyle()
+    style.InvokeEvent("StartInteractionEvent")  # a drag begins: the CA trace stands in
+    assert not cartoon.GetVisibility()
+    panel.scene.renderer.GetActiveCamera().Azimuth(30)
+    panel.render_window().Render()
+    style.InvokeEvent("EndInteractionEvent")
+    qtbot.waitUntil(lambda: cartoon.GetVisibility(), timeout=3000)  # full drawing once at rest
+
+
+def test_small_structures_keep_their_drawing_while_rotating(panel):
+    panel.open_demo()
+    assert not panel.scene.begin_interaction()
+    assert panel.scene.layers["protein"].actors[0].GetVisibility()
+
+
+def test_strip_point_maps_back_to_residue(panel):
+    panel.open_demo()
+    s = panel.structure
+    residue = s.find_residue("B", 12)
+    rect = panel.strip.residue_rect(residue)
+    assert panel.strip.residue_at(rect.center().x(), rect.center().y()) == residue
+    assert panel.strip.residue_at(1, 1) is None
+
+
+def test_a_mouse_click_in_the_view_picks(panel, qtbot, window):
+    panel.open_demo()
+    s = panel.structure
+    ligand_atom = int(s.residue_atoms(s.ligands[0].residue)[0])
+    x, y = panel.scene.display_position(ligand_atom)
+    ratio = panel.interactor.devicePixelRatioF()
+    position = QPoint(round(x / ratio), round(panel.interactor.height() - y / ratio))
+    with qtbot.waitSignal(panel.atom_picked, timeout=5000) as blocker:
+        qtbot.mousePress(panel.interactor, Qt.MouseButton.LeftButton, pos=position)
+        qtbot.mouseRelease(panel.interactor, Qt.MouseButton.LeftButton, pos=position)
+    assert s.res_names[s.atom_residue[blocker.args[0]]] == "LIG"
+    assert "LIG 101" in window.statusBar().currentMessage()
+
+
+def test_selected_residues_get_a_representation_of_their_own(panel, window, vtk_image):
+    panel.open_demo()
+    assert panel.draw_selection_as("spheres") is None  # nothing selected: explained
+    assert "Select residues" in window.errors[-1]
+    s = panel.structure
+    helix = [s.find_residue("A", n) for n in range(1, 8)]
+    panel.select_residues(helix)
+    before = vtk_image(panel.render_window())
+    key = panel.draw_selection_as("spheres")
+    layer = panel.scene.layers[key]
+    assert layer.style == "spheres"
+    assert set(s.atom_residue[layer.atoms]) == set(helix)
+    after = vtk_image(panel.render_window())
+    assert (np.abs(after.astype(int) - before.astype(int)).max(axis=2) > 30).mean() > 0.01
+    panel.remove_selection_layers()
+    assert key not in panel.scene.layers
+
+
+def test_fetch_errors_reach_the_user(panel, qtbot, window, monkeypatch):
+    import socket
+
+    with socket.socket() as sock:  # nobody listens there: as if offline
+        sock.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("DRUGDESK_RCSB_URL", f"http://127.0.0.1:{sock.getsockname()[1]}")
+    assert panel.fetch("  ") is None
+    assert "PDB id" in window.errors[-1]
+    with qtbot.waitSignal(panel.engine.failed, timeout=20_000):
+        panel.fetch("1ABC")
+    assert "no connection" in window.errors[-1]
+    assert "no connection" in panel.message_label.text()
+
+
+def test_another_model_of_a_multi_model_file(panel, qtbot, tmp_path):
+    atoms = [ln for ln in synthetic_complex_pdb().splitlines() if ln.startswith(("ATOM", "HETATM"))]
+    path = tmp_path / "nmr.pdb"
+    path.write_text(
+        "".join(f"MODEL     {m:4d}\n" + "\n".join(atoms) + "\nENDMDL\n" for m in (1, 2)) + "END\n"
+    )
+    with qtbot.waitSignal(panel.structure_changed, timeout=20_000):
+        panel.open_file(path)
+    assert panel.model_spin.isEnabled() and panel.model_spin.maximum() == 2
+    with qtbot.waitSignal(panel.structure_changed, timeout=20_000):
+        panel.model_spin.setValue(2)
+    assert panel.structure.model_index == 1
+    assert panel.model_spin.value() == 2
