@@ -708,6 +708,14 @@ class MainWindow(QMainWindow):
         self._save_settings()
         self.engine.stop()
         self.molecule_workspace.shutdown()
+        for key, widget in self._area_widgets.items():
+            # Areas with a 3D view must release it before Qt destroys the widget.
+            close = getattr(widget, "close_view", None) or getattr(widget, "shutdown", None)
+            if key != "libraries" and close is not None:
+                try:
+                    close()
+                except Exception:  # closing must always finish
+                    log.exception("Closing the %s area failed", key)
         super().closeEvent(event)
 
     def wait_for_loads(self, timeout_ms: int = 120_000) -> bool:
