@@ -54,6 +54,8 @@ class ScoreCache:
 class ScoringRequest:
     profile: DesirabilityProfile
     models: tuple[Path, ...] = ()
+    admet: bool = False
+    """Add the 41 admet-ai endpoints and their percentiles among approved drugs."""
 
 
 @dataclass(slots=True)
@@ -132,7 +134,7 @@ def score_library(
     notes: dict[str, str] = {}
     cards: list[dict] = []
     computed = 0
-    steps = len(request.models) + 2
+    steps = len(request.models) + 3
     step = 0
 
     def stage(fraction: float, message: str) -> None:
@@ -179,6 +181,27 @@ def score_library(
                 columns[column + STD_SUFFIX] = values[:, width + i]
                 notes[column + STD_SUFFIX] = f"standard deviation over the ensemble for '{name}'"
         step += 1
+
+    if request.admet:
+        from core.ranking.admet import admet_frame, column_notes, endpoints, predict_admet
+
+        width = 2 * len(endpoints())
+        values, n = _fill(
+            smiles,
+            "admet-ai:2",
+            width,
+            lambda batch: predict_admet(batch, is_cancelled=is_cancelled),
+            cache,
+            "ADMET predictions",
+            stage,
+            is_cancelled,
+        )
+        computed += n
+        admet = admet_frame(values, table.index)
+        for name in admet.columns:
+            columns[name] = admet[name].to_numpy()
+        notes.update(column_notes())
+    step += 1
 
     if PKA_COLUMN in request.profile.columns and PKA_COLUMN not in table.columns:
         from core.ranking.pka import basic_pka_from_smiles
