@@ -52,7 +52,6 @@ from core.ranking.desirability import (
     ProfileError,
     load_profile,
     save_profile,
-    score_table,
 )
 from core.ranking.presets import PRESETS
 from core.ranking.scoring import (
@@ -61,7 +60,7 @@ from core.ranking.scoring import (
     SCORE_COLUMN,
     ScoreCache,
     ScoringRequest,
-    rank_without_repeats,
+    rank_table,
     score_library,
 )
 from ui.hitlist.chart import ChartView
@@ -69,6 +68,8 @@ from ui.hitlist.chart import ChartView
 log = logging.getLogger(__name__)
 
 CUSTOM = "custom"
+# Above this many rows a re-rank runs in the engine instead of on the GUI thread.
+LARGE_TABLE = 100_000
 
 
 def _status(label: QLabel, text: str, error: bool = False) -> None:
@@ -561,20 +562,34 @@ class HitListTools(QTabWidget):
                 f"Press Score to compute {', '.join(missing)} (not in the table yet).",
             )
             return False
+        if len(table) > LARGE_TABLE:
+            # A million rows take most of a second: score in the engine, keep the window fluid.
+            job = self.engine.submit(
+                rank_table,
+                table.copy(deep=False),
+                self.profile,
+                title=f"Rank {self.panel.title}",
+                key=f"rank-{id(self)}",
+            )
+            self._jobs[job] = ("rank", self._show_ranking)
+            _status(self.rank_status, "Ranking…")
+            return True
         try:
-            result = score_table(table, self.profile)
+            columns = rank_table(table, self.profile)
         except ProfileError as error:
             _status(self.rank_status, str(error), error=True)
             return False
-        columns = result.desirabilities.assign(**{SCORE_COLUMN: result.score})
-        columns[RANK_COLUMN] = rank_without_repeats(table, result.score)
+        self._show_ranking(columns)
+        return True
+
+    def _show_ranking(self, columns: pd.DataFrame) -> None:
         self._apply_scores(columns, {})
+        unscored = int(np.isnan(columns[SCORE_COLUMN].to_numpy(dtype=float)).sum())
         _status(
             self.rank_status,
             f"Ranked by '{self.profile.name}': {int((columns[RANK_COLUMN] > 0).sum()):,} ranked, "
-            f"{result.unscored:,} without a score.",
+            f"{unscored:,} without a score.",
         )
-        return True
 
     def _apply_scores(self, columns: pd.DataFrame, notes: dict[str, str]) -> None:
         table = self.table()

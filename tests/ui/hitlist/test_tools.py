@@ -130,3 +130,14 @@ def test_chart_and_table_selection_are_linked(qtbot, setup):
     assert list(panel.selected_positions()) == [4]
     panel.select_positions([1, 2])
     assert len(chart.selected.data) == 2
+
+
+def test_large_tables_rerank_in_the_engine(qtbot, setup, monkeypatch):
+    import ui.hitlist.tools as module
+
+    _window, panel, tools = setup
+    monkeypatch.setattr(module, "LARGE_TABLE", 10)
+    assert tools.rerank()
+    assert "Ranking" in tools.rank_status.text()
+    qtbot.waitUntil(lambda: "Ranked by" in tools.rank_status.text(), timeout=30_000)
+    assert "rank" in panel.library.table.columns
