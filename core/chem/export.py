@@ -95,7 +95,7 @@ def export_table(
         elif fmt == "tsv":
             neutralise_table(table).to_csv(temporary, index=False, sep="\t")
         elif fmt == "xlsx":
-            write_xlsx(table, temporary, smiles_column if pictures else None)
+            write_xlsx(table, temporary, pictures_from=smiles_column if pictures else None)
         else:
             write_sdf(table, temporary, smiles_column=smiles_column)
     return path
