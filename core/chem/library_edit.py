@@ -119,7 +119,7 @@ def add_columns(library: Library, columns: pd.DataFrame) -> list[str]:
     names = []
     for name in columns.columns:
         target = f"{name} (computed)" if name in from_file else str(name)
-        table[target] = aligned[name].to_numpy()
+        table[target] = aligned[name].array  # keeps nullable dtypes (Int64 ranks, booleans)
         if target not in library.extra_columns:
             library.extra_columns.append(target)
         if target not in library.computed_columns:

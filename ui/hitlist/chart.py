@@ -126,6 +126,8 @@ class ChartView(QWidget):
         plot = self.scatter_widget.getPlotItem()
         plot.setLabel("bottom", x_name)
         plot.setLabel("left", y_name)
+        for side in ("bottom", "left"):
+            plot.getAxis(side).enableAutoSIPrefix(False)  # "qed (x0.001)" helps nobody
         note = f"{len(positions):,} molecules"
         if sampled:
             note += f" (a random sample of {MAX_POINTS:,}; all rows are in the table)"
@@ -167,6 +169,8 @@ class ChartView(QWidget):
         plot = self.histogram_widget.getPlotItem()
         plot.setLabel("bottom", name)
         plot.setLabel("left", "molecules")
+        for side in ("bottom", "left"):
+            plot.getAxis(side).enableAutoSIPrefix(False)
 
     def set_selected(self, positions) -> None:
         """Ring the points of the table's selected rows."""

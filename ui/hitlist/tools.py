@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QTabWidget,
     QVBoxLayout,
@@ -107,6 +108,7 @@ class CriterionEditor(QGroupBox):
         self.weight.setRange(0.01, 100.0)
         self.weight.setSingleStep(0.5)
         self.uncertainty = QCheckBox("Use uncertainty (<column>_std)")
+        _compact(self.column_box, self.shape_box)
         form = QFormLayout(self)
         form.addRow("Column", self.column_box)
         form.addRow("Shape", self.shape_box)
@@ -219,8 +221,8 @@ class HitListTools(QTabWidget):
         self._jobs: dict[int, tuple[str, Callable[[object], None]]] = {}
         self._pending_after_index: Callable[[], None] | None = None
         self._table_version = 0
-        self.addTab(self._make_rank_tab(), "Rank")
-        self.addTab(self._make_find_tab(), "Find")
+        self.addTab(_scrolling(self._make_rank_tab()), "Rank")
+        self.addTab(_scrolling(self._make_find_tab()), "Find")
         self.chart = ChartView()
         self.chart.points_clicked.connect(self._on_chart_clicked)
         self.addTab(self.chart, "Chart")
@@ -260,7 +262,8 @@ class HitListTools(QTabWidget):
         self.description.setWordWrap(True)
         self.description.setStyleSheet("color: #555;")
         self.criteria_list = QListWidget()
-        self.criteria_list.setMaximumHeight(150)
+        self.criteria_list.setMinimumHeight(90)
+        self.criteria_list.setMaximumHeight(130)
         self.criteria_list.currentRowChanged.connect(self._on_criterion_selected)
         add = QPushButton("Add")
         add.clicked.connect(self.add_criterion)
@@ -274,6 +277,7 @@ class HitListTools(QTabWidget):
             "(as CNS MPO sums its six terms)."
         )
         self.combine_box.currentIndexChanged.connect(self._on_combine_changed)
+        _compact(self.preset_box, self.combine_box)
         buttons = QHBoxLayout()
         buttons.addWidget(add)
         buttons.addWidget(remove)
@@ -282,6 +286,7 @@ class HitListTools(QTabWidget):
         self.editor = CriterionEditor()
         self.editor.changed.connect(self._on_criterion_edited)
         self.model_list = QListWidget()
+        self.model_list.setMinimumHeight(50)
         self.model_list.setMaximumHeight(80)
         self.model_list.setToolTip("Fine-tuned models whose predictions become columns")
         from core.ranking.admet import is_available
@@ -874,6 +879,23 @@ class HitListTools(QTabWidget):
         for job in list(self._jobs):
             self.engine.cancel(job)
         self._jobs.clear()
+
+
+def _compact(*boxes: QComboBox) -> None:
+    """Let combo boxes shrink to the panel instead of widening it to their longest item."""
+    for box in boxes:
+        box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        box.setMinimumContentsLength(8)
+
+
+def _scrolling(page: QWidget) -> QScrollArea:
+    """A tab page that scrolls instead of squeezing its form rows when the panel is short."""
+    area = QScrollArea()
+    area.setWidget(page)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return area
 
 
 def _registered_models() -> list:
