@@ -899,10 +899,12 @@ def _scrolling(page: QWidget) -> QScrollArea:
 
 
 def _registered_models() -> list:
+    """Fine-tuned models that can predict: the user's, then the shipped ones."""
     try:
-        from core.models.registry import list_models
+        from core.models.registry import list_models, shipped_models
 
-        return list_models()
+        entries = list_models() + shipped_models()
     except Exception:  # a broken registry must not stop ranking
         log.exception("Could not list the registered models")
         return []
+    return [e for e in entries if e.card is not None and e.card.target_columns]
