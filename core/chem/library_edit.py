@@ -114,7 +114,7 @@ def add_columns(library: Library, columns: pd.DataFrame) -> list[str]:
             + ", ".join(clash)
         )
     table = library.table
-    aligned = columns.reindex(table.index)
+    aligned = columns if columns.index.equals(table.index) else columns.reindex(table.index)
     from_file = {c for c in library.extra_columns if c not in library.computed_columns}
     names = []
     for name in columns.columns:

@@ -278,6 +278,8 @@ class ScoreResult:
 def _numbers(table: pd.DataFrame, column: str) -> np.ndarray:
     series = table[column]
     if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
+        if series.dtype == np.float64:  # plain floats: no copy through a nullable dtype
+            return series.to_numpy()
         return series.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
