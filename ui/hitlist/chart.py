@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QVBox
 
 # Above this many points the scatter shows a fixed random sample (drawing every point of a
 # million-row library would stall the window); the label says so.
-MAX_POINTS = 100_000
+MAX_POINTS = 20_000
 NONE = "(none)"
 
 
@@ -64,6 +64,7 @@ class ChartView(QWidget):
         self._positions = np.zeros(0, dtype=np.int64)
         self._xy = np.zeros((0, 2))
         self._selected_positions = np.zeros(0, dtype=np.int64)
+        self._dirty = False
 
     def numeric_columns(self) -> list[str]:
         if self.table is None:
@@ -75,7 +76,13 @@ class ChartView(QWidget):
             and not pd.api.types.is_bool_dtype(self.table[c].dtype)
         ]
 
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._dirty:
+            self.redraw()
+
     def set_table(self, table: pd.DataFrame) -> None:
+        """Offer the table's columns; the plot itself is drawn when the chart is visible."""
         self.table = table
         columns = self.numeric_columns()
         defaults = {
@@ -101,6 +108,10 @@ class ChartView(QWidget):
     def redraw(self, *_args) -> None:
         if self.table is None or not self.x_box.currentText() or not self.y_box.currentText():
             return
+        if not self.isVisible():  # drawing 20k points costs ~0.1 s: only when someone looks
+            self._dirty = True
+            return
+        self._dirty = False
         table = self.table
         x_name, y_name = self.x_box.currentText(), self.y_box.currentText()
         x, y = _numbers(table, x_name), _numbers(table, y_name)
@@ -120,7 +131,6 @@ class ChartView(QWidget):
         self.scatter.setData(
             x=self._xy[:, 0],
             y=self._xy[:, 1],
-            data=positions,
             brush=brushes if brushes is not None else pg.mkBrush(31, 119, 180, 160),
         )
         plot = self.scatter_widget.getPlotItem()
@@ -182,6 +192,6 @@ class ChartView(QWidget):
         self.selected.setData(x=self._xy[shown, 0], y=self._xy[shown, 1])
 
     def _on_clicked(self, _item, points, _event=None) -> None:
-        positions = np.array([int(p.data()) for p in points], dtype=np.int64)
+        positions = np.array([self._positions[p.index()] for p in points], dtype=np.int64)
         if len(positions):
             self.points_clicked.emit(positions[:1])

@@ -125,9 +125,19 @@ def test_cluster_scaffolds_and_pick(qtbot, setup):
 def test_chart_and_table_selection_are_linked(qtbot, setup):
     _window, panel, tools = setup
     chart = tools.chart
-    assert len(chart._positions) == panel.library.n_valid
-    chart.points_clicked.emit(np.array([4]))
-    assert list(panel.selected_positions()) == [4]
+    assert len(chart._positions) == 0  # not drawn while hidden
+    tools.setCurrentWidget(chart)
+    qtbot.waitUntil(lambda: len(chart._positions) == panel.library.n_valid, timeout=5000)
+
+    class Point:  # what pyqtgraph hands to a click handler
+        def __init__(self, index):
+            self._index = index
+
+        def index(self):
+            return self._index
+
+    chart._on_clicked(None, [Point(3)])
+    assert list(panel.selected_positions()) == [chart._positions[3]]
     panel.select_positions([1, 2])
     assert len(chart.selected.data) == 2
 
