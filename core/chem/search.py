@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -126,7 +127,15 @@ def _small_tasks(smiles: list[str], size: int = 500):
 # ----------------------------------------------------------------------------------------------
 # Tanimoto kernels
 
+def _numba_cache_dir() -> str:
+    # Compiled kernels are cached beside the user's data, not in the (maybe read-only) install.
+    from core.paths import data_dir
+
+    return str(data_dir() / "cache" / "numba")
+
+
 try:  # numba is optional: it makes scans about ten times faster.
+    os.environ.setdefault("NUMBA_CACHE_DIR", _numba_cache_dir())
     import numba
 
     @numba.njit(parallel=True, cache=True, nogil=True)
@@ -148,7 +157,8 @@ try:  # numba is optional: it makes scans about ten times faster.
             out[i] = common / union if union > 0 else 0.0
 
     HAVE_NUMBA = True
-except ImportError:  # pragma: no cover - exercised only without numba
+except Exception:  # pragma: no cover - no numba, or it cannot compile here: numpy instead
+    log.warning("numba is unavailable; similarity scans use numpy", exc_info=True)
     HAVE_NUMBA = False
 
 
