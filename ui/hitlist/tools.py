@@ -64,6 +64,7 @@ from core.ranking.scoring import (
     rank_table,
     score_library,
 )
+from ui.hitlist.admet_view import AdmetView
 from ui.hitlist.chart import ChartView
 
 log = logging.getLogger(__name__)
@@ -226,6 +227,10 @@ class HitListTools(QTabWidget):
         self.chart = ChartView()
         self.chart.points_clicked.connect(self._on_chart_clicked)
         self.addTab(self.chart, "Chart")
+        self.admet_view = AdmetView()
+        self.addTab(self.admet_view, "ADMET")
+        panel.current_row_changed.connect(self._on_current_row_changed)
+        self.currentChanged.connect(self._on_tab_changed)
         self._rerank_timer = QTimer(self)
         self._rerank_timer.setSingleShot(True)
         self._rerank_timer.setInterval(250)
@@ -850,6 +855,18 @@ class HitListTools(QTabWidget):
         self.substructures = None
         self._on_columns_changed()
         self.set_profile(self.profile)
+
+    def _on_current_row_changed(self, row) -> None:
+        if self.currentWidget() is self.admet_view or row is None:
+            self.admet_view.show_row(row)
+        else:
+            self._pending_row = row
+
+    def _on_tab_changed(self, _index: int) -> None:
+        if self.currentWidget() is self.admet_view:
+            self.admet_view.show_row(
+                getattr(self, "_pending_row", None) or self.panel.current_row()
+            )
 
     def _on_chart_clicked(self, positions) -> None:
         self.panel.select_positions(positions)

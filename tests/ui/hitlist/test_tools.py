@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from app.engine import InferenceEngine
@@ -151,3 +150,18 @@ def test_large_tables_rerank_in_the_engine(qtbot, setup, monkeypatch):
     assert "Ranking" in tools.rank_status.text()
     qtbot.waitUntil(lambda: "Ranked by" in tools.rank_status.text(), timeout=30_000)
     assert "rank" in panel.library.table.columns
+
+
+def test_admet_tab_lists_endpoints_of_the_current_row(qtbot, setup):
+    pytest.importorskip("admet_ai")
+    _window, panel, tools = setup
+    tools.setCurrentWidget(tools.admet_view)
+    assert "No ADMET values" in tools.admet_view.title.text()
+    tools.admet_box.setChecked(True)
+    finished(qtbot, tools, tools.score())
+    assert "admet_hERG" in panel.library.table.columns
+    panel.select_positions([0])
+    tools.admet_view.show_row(panel.current_row())
+    assert tools.admet_view.table.rowCount() == 41
+    names = {tools.admet_view.table.item(r, 1).text() for r in range(41)}
+    assert "Human Intestinal Absorption" in names
