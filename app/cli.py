@@ -266,6 +266,12 @@ def _add_score_parser(subparsers) -> None:
     score.add_parser(subparsers)
 
 
+def _add_project_parser(subparsers) -> None:
+    from app.commands import project
+
+    project.add_parser(subparsers)
+
+
 COMMAND_PARSERS = {
     "de": _add_de_parser,
     "power": _add_power_parser,
@@ -278,6 +284,7 @@ COMMAND_PARSERS = {
     "explain": _add_explain_parser,
     "structure": _add_structure_parser,
     "score": _add_score_parser,
+    "project": _add_project_parser,
 }
 
 

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from app.areas import AREAS, Area
 from app.engine import InferenceEngine
+from app.project_session import PROJECT_FILTER, ProjectSession
 from core.chem.export import ExportError, export_table
 from core.chem.library import Library, LoadOptions, load_library
 from core.chem.library_edit import describe_molecule, empty_library
@@ -46,6 +47,7 @@ from core.chem.readers import (
     preview_table,
 )
 from core.paths import config_dir, data_dir, log_dir
+from core.project.store import PROJECT_SUFFIX
 from core.settings import Settings
 from resources import resource_path
 from ui.dialogs.about import AboutDialog
@@ -66,6 +68,7 @@ OPEN_FILTER = (
 )
 EXPORT_FILTER = "CSV (*.csv);;SDF with tags (*.sdf);;Excel workbook (*.xlsx);;TSV (*.tsv)"
 EXAMPLE_LIBRARY = "demo/example_library.smi"
+CHEMISTRY_AREAS = ("libraries", "models", "proteins")
 
 
 class MainWindow(QMainWindow):
@@ -145,6 +148,9 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.jobs_indicator)
         self.statusBar().showMessage("Ready", 3000)
 
+        # The open project file (File > New/Open/Save project) and its autosave.
+        self.project = ProjectSession(self)
+        self.project.project_changed.connect(self._on_project_changed)
         self._create_menus()
         QApplication.instance().focusChanged.connect(self._on_focus_changed)
         engine.progress.connect(self._on_job_progress)
@@ -206,6 +212,14 @@ class MainWindow(QMainWindow):
             self._area_widgets[area.key] = widget
             self.area_stack.addWidget(widget)
         self.area_stack.setCurrentWidget(widget)
+        # The Molecule dock serves the chemistry areas; expression and trials get its room.
+        chemistry = area.key in CHEMISTRY_AREAS
+        if not chemistry and self.molecule_dock.isVisible():
+            self._molecule_dock_hidden_by_area = True
+            self.molecule_dock.hide()
+        elif chemistry and getattr(self, "_molecule_dock_hidden_by_area", False):
+            self._molecule_dock_hidden_by_area = False
+            self.molecule_dock.show()
 
     def _build_area(self, area: Area) -> QWidget:
         try:
@@ -244,6 +258,18 @@ class MainWindow(QMainWindow):
         example = QAction("Open &example library", self)
         example.triggered.connect(self.open_example_library)
         file_menu.addAction(example)
+        file_menu.addSeparator()
+        new_project = QAction("New &project…", self)
+        new_project.triggered.connect(self.choose_new_project)
+        file_menu.addAction(new_project)
+        open_project = QAction("Open pro&ject…", self)
+        open_project.setShortcut(QKeySequence("Ctrl+Shift+O"))
+        open_project.triggered.connect(self.choose_project)
+        file_menu.addAction(open_project)
+        self.save_project_action = QAction("&Save project as…", self)
+        self.save_project_action.setShortcut(QKeySequence.StandardKey.SaveAs)
+        self.save_project_action.triggered.connect(self.choose_save_project)
+        file_menu.addAction(self.save_project_action)
         self.recent_menu = QMenu("Open &recent", self)
         file_menu.addMenu(self.recent_menu)
         self._rebuild_recent_menu()
@@ -320,6 +346,9 @@ class MainWindow(QMainWindow):
         """Open a compound file in a new tab; the engine loads it. Menus, drops and the command
         line all come here. Returns the tab's panel, or None when nothing was started."""
         path = Path(path)
+        if path.suffix.lower() == PROJECT_SUFFIX:
+            self.project.open_project(path)
+            return None
         try:
             detect_format(path)
             if read_options is None and is_tabular(path):
@@ -408,6 +437,7 @@ class MainWindow(QMainWindow):
             self.notifications.show_message(f"Loading {panel.title} was cancelled.", "info")
 
     def _remove_panel(self, panel: LibraryPanel) -> None:
+        self.project.forget(panel)
         self.undo_group.removeStack(panel.undo_stack)
         if isinstance(panel.side_panel, HitListTools):
             panel.side_panel.shutdown()
@@ -516,9 +546,10 @@ class MainWindow(QMainWindow):
                 f"{verb} {name} in {target.title}, marked invalid: {values['error']}", "warning"
             )
 
-    def _make_library_panel(self, title: str) -> LibraryPanel:
+    def _make_library_panel(self, title: str, uid: str | None = None) -> LibraryPanel:
         """A library tab with its hit-list tools beside the table."""
         panel = LibraryPanel(title, (self.settings.structure_width, self.settings.structure_height))
+        self.project.watch(panel, uid)
         panel.current_row_changed.connect(self._on_current_row_changed)
         tools = HitListTools(panel, self.engine, self.molecule_workspace.current_smiles)
         tools.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
@@ -542,6 +573,66 @@ class MainWindow(QMainWindow):
         self.show_area("libraries")
         self._update_actions()
         return panel
+
+    def add_library_tab(
+        self, title: str, library: Library, tooltip: str = "", uid: str | None = None
+    ) -> LibraryPanel:
+        """A tab showing an already loaded library (a project's); ``uid`` names it in the project."""
+        panel = self._make_library_panel(title, uid)
+        panel.row_activated.connect(self._on_row_activated)
+        self.undo_group.addStack(panel.undo_stack)
+        panel.set_library(library)
+        index = self.tabs.addTab(panel, title)
+        if tooltip:
+            self.tabs.setTabToolTip(index, tooltip)
+        self.central_stack.setCurrentWidget(self.tabs)
+        self._update_actions()
+        return panel
+
+    def close_all_tabs(self) -> None:
+        for index in reversed(range(self.tabs.count())):
+            self.close_tab(index)
+
+    # ------------------------------------------------------------------------------------------
+    # Projects
+
+    def _project_start(self) -> str:
+        return str(Path(self.settings.recent_files[0]).parent) if self.settings.recent_files else ""
+
+    def choose_new_project(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "New project", self._project_start(), PROJECT_FILTER
+        )
+        if path:
+            self.project.new_project(self._with_project_suffix(path))
+
+    def choose_project(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open project", self._project_start(), PROJECT_FILTER
+        )
+        if path:
+            self.project.open_project(path)
+
+    def choose_save_project(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save project as", self._project_start(), PROJECT_FILTER
+        )
+        if path:
+            self.project.save_as(self._with_project_suffix(path))
+
+    @staticmethod
+    def _with_project_suffix(path: str) -> Path:
+        path = Path(path)
+        return path if path.suffix else path.with_suffix(PROJECT_SUFFIX)
+
+    def _on_project_changed(self, path) -> None:
+        self.setWindowTitle(f"DrugDesk — {Path(path).name}" if path else "DrugDesk")
+
+    def remember_file(self, path: str | Path) -> None:
+        """Put ``path`` (a library or a project) at the top of File > Open recent."""
+        self.settings.add_recent_file(path)
+        self._save_settings()
+        self._rebuild_recent_menu()
 
     def _on_focus_changed(self, _old, new) -> None:
         widget = new
@@ -627,6 +718,9 @@ class MainWindow(QMainWindow):
             self._rebuild_recent_menu()
             self.show_error(f"{file} no longer exists; removed from recent files.")
             return
+        if Path(file).suffix.lower() == PROJECT_SUFFIX:
+            self.project.open_project(file)
+            return
         self.open_library(file)
 
     def _clear_recent(self) -> None:
@@ -643,7 +737,7 @@ class MainWindow(QMainWindow):
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         files = self._dropped_files(event)
-        if any(f.suffix.lower() in SUPPORTED_SUFFIXES for f in files):
+        if any(f.suffix.lower() in (*SUPPORTED_SUFFIXES, PROJECT_SUFFIX) for f in files):
             event.acceptProposedAction()
         else:
             event.ignore()
@@ -652,7 +746,9 @@ class MainWindow(QMainWindow):
         files = self._dropped_files(event)
         event.acceptProposedAction()
         for file in files:
-            if file.suffix.lower() in SUPPORTED_SUFFIXES:
+            if file.suffix.lower() == PROJECT_SUFFIX:
+                self.project.open_project(file)
+            elif file.suffix.lower() in SUPPORTED_SUFFIXES:
                 self.open_library(file)
             else:
                 self.show_error(f"{file.name}: not a compound file DrugDesk can open.")
@@ -701,11 +797,14 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
 
     def closeEvent(self, event) -> None:
+        if getattr(self, "_molecule_dock_hidden_by_area", False):
+            self.molecule_dock.show()  # save the layout the user chose, not the area's
         qsettings = self._qsettings()
         qsettings.setValue("geometry", self.saveGeometry())
         qsettings.setValue("state", self.saveState())
         qsettings.sync()
         self._save_settings()
+        self.project.close()  # the last edits reach the project file before anything stops
         self.engine.stop()
         self.molecule_workspace.shutdown()
         for key, widget in self._area_widgets.items():

@@ -7,6 +7,8 @@ molecule gets exactly the columns, standardisation and checks of a loaded one.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -119,7 +121,10 @@ def add_columns(library: Library, columns: pd.DataFrame) -> list[str]:
     names = []
     for name in columns.columns:
         target = f"{name} (computed)" if name in from_file else str(name)
-        table[target] = aligned[name].array  # keeps nullable dtypes (Int64 ranks, booleans)
+        with warnings.catch_warnings():
+            # 82 ADMET columns fragment the frame's blocks; column reads stay fast.
+            warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
+            table[target] = aligned[name].array  # keeps nullable dtypes (Int64 ranks, booleans)
         if target not in library.extra_columns:
             library.extra_columns.append(target)
         if target not in library.computed_columns:

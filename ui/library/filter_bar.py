@@ -7,6 +7,7 @@ import math
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QDoubleValidator
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from ui.models.dataframe_model import RowFilter
 
+FLAG_COLUMN = "flag"  # core.project.annotations.FLAG_COLUMN; the library panel's star column
 VALIDITY_CHOICES = (("All records", "all"), ("Valid only", "valid"), ("Invalid only", "invalid"))
 
 
@@ -91,6 +93,8 @@ class FilterBar(QWidget):
         self.validity_box = QComboBox()
         for title, value in VALIDITY_CHOICES:
             self.validity_box.addItem(title, value)
+        self.flagged_box = QCheckBox("★ Flagged only")
+        self.flagged_box.setToolTip("Show only the rows you flagged (Ctrl+D flags the selection)")
         self.add_range_button = QPushButton("Add range filter")
         self.add_range_button.setToolTip(
             "Keep rows whose value lies between a minimum and a maximum"
@@ -117,6 +121,7 @@ class FilterBar(QWidget):
         top.addWidget(self.text_edit, 1)
         top.addWidget(self.search_label)
         top.addWidget(self.search_clear)
+        top.addWidget(self.flagged_box)
         top.addWidget(self.validity_box)
         top.addWidget(self.add_range_button)
         top.addWidget(self.clear_button)
@@ -135,6 +140,7 @@ class FilterBar(QWidget):
         self._debounce.timeout.connect(self._emit)
         self.text_edit.textChanged.connect(self._debounce.start)
         self.validity_box.currentIndexChanged.connect(self._emit)
+        self.flagged_box.toggled.connect(self._emit)
 
     def set_numeric_columns(self, columns: list[tuple[str, str]]) -> None:
         """``(column key, title)`` pairs offered by range filters."""
@@ -177,6 +183,9 @@ class FilterBar(QWidget):
         self.validity_box.blockSignals(True)
         self.validity_box.setCurrentIndex(0)
         self.validity_box.blockSignals(False)
+        self.flagged_box.blockSignals(True)
+        self.flagged_box.setChecked(False)
+        self.flagged_box.blockSignals(False)
         self._row_mask = None
         self.search_label.hide()
         self.search_clear.hide()
@@ -205,6 +214,7 @@ class FilterBar(QWidget):
             text=self.text_edit.text().strip(),
             ranges=ranges,
             valid=self.validity_box.currentData(),
+            true_columns=(FLAG_COLUMN,) if self.flagged_box.isChecked() else (),
             rows=self._row_mask,
         )
 

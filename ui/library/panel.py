@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
-from PySide6.QtGui import QUndoCommand, QUndoStack
+from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QInputDialog,
     QLabel,
+    QMenu,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -30,6 +33,16 @@ from core.chem.properties import (
     PROPERTY_LABELS,
     TEXT_PROFILE,
 )
+from core.project.annotations import (
+    ANNOTATION_COLUMNS,
+    FLAG_COLUMN,
+    NOTES_COLUMN,
+    TAGS_COLUMN,
+    ensure_annotations,
+    with_tag,
+)
+from core.ranking.scoring import RANK_COLUMN, SCORE_COLUMN
+from ui.library.compare import MAX_COMPARE, MIN_COMPARE, CompareDialog
 from ui.library.filter_bar import FilterBar
 from ui.models.dataframe_model import (
     ColumnSpec,
@@ -54,6 +67,46 @@ def library_columns(library: Library) -> list[ColumnSpec]:
             tooltip="2D structure of the standardised molecule",
         ),
         ColumnSpec("name", "Name", "text"),
+        ColumnSpec(
+            FLAG_COLUMN,
+            "★",
+            "bool",
+            editable=True,
+            tooltip="Flag: click the star, or press Ctrl+D to flag the selected rows",
+        ),
+    ]
+    table = library.table
+    # The hit list reads rank and score first; the chemist's tags and notes beside them.
+    if RANK_COLUMN in table.columns:
+        specs.append(
+            ColumnSpec(
+                RANK_COLUMN,
+                "Rank",
+                infer_kind(table[RANK_COLUMN].dtype),
+                tooltip=library.column_notes.get(RANK_COLUMN, "Rank by score"),
+            )
+        )
+    if SCORE_COLUMN in table.columns:
+        specs.append(
+            ColumnSpec(
+                SCORE_COLUMN,
+                "Score",
+                "float",
+                decimals=3,
+                tooltip=library.column_notes.get(SCORE_COLUMN, "Desirability"),
+            )
+        )
+    specs += [
+        ColumnSpec(
+            TAGS_COLUMN,
+            "Tags",
+            "text",
+            editable=True,
+            tooltip="Your tags, comma-separated (double-click or F2 to edit)",
+        ),
+        ColumnSpec(
+            NOTES_COLUMN, "Notes", "text", editable=True, tooltip="Your notes (double-click or F2)"
+        ),
     ]
     for key in PROPERTY_COLUMNS:
         kind = "int" if key in INTEGER_PROPERTIES else "float"
@@ -92,8 +145,10 @@ def library_columns(library: Library) -> list[ColumnSpec]:
         ),
         ColumnSpec("smiles", "Input SMILES", "text", tooltip="The SMILES as written in the file"),
     ]
-    table = library.table
+    shown = {RANK_COLUMN, SCORE_COLUMN, *ANNOTATION_COLUMNS}
     for column in library.extra_columns:
+        if column in shown or column not in table.columns:
+            continue
         kind = infer_kind(table[column].dtype)
         tooltip = library.column_notes.get(column, f"Column '{column}' of the input file")
         specs.append(ColumnSpec(column, column, kind, decimals=3, tooltip=tooltip))
@@ -130,6 +185,26 @@ class SaveRowCommand(QUndoCommand):
             self.panel.refresh_table(select=self.position)
 
 
+class SetMarksCommand(QUndoCommand):
+    """Set flag, tags or notes of some rows; undo puts the previous values back."""
+
+    def __init__(self, panel: LibraryPanel, column: str, positions, values, text: str) -> None:
+        super().__init__(text)
+        self.panel = panel
+        self.column = column
+        self.positions = np.asarray(positions, dtype=np.int64)
+        self.values = list(values)
+        self.previous: list | None = None
+
+    def redo(self) -> None:
+        previous = self.panel._write_marks(self.column, self.positions, self.values)
+        if self.previous is None:
+            self.previous = previous
+
+    def undo(self) -> None:
+        self.panel._write_marks(self.column, self.positions, self.previous or [])
+
+
 class LibraryPanel(QWidget):
     """Shows loading progress, then the library table with its filter bar and a summary line."""
 
@@ -139,6 +214,8 @@ class LibraryPanel(QWidget):
     selection_changed = Signal(object)  # numpy array of the selected frame positions
     columns_changed = Signal()  # computed columns were added or replaced
     library_changed = Signal()  # a library arrived (set_library)
+    rows_changed = Signal()  # rows were added, replaced or removed (refresh_table)
+    annotations_changed = Signal()  # flags, tags or notes changed (undoable edits)
 
     def __init__(
         self, title: str, picture_size: tuple[int, int] = (160, 110), parent: QWidget | None = None
@@ -158,13 +235,47 @@ class LibraryPanel(QWidget):
         self.summary_label = QLabel()
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.model.filter_changed.connect(self._update_summary)
+        # Flags, tags and notes: edited in the table, each edit one undoable step.
+        self.model.edit_handler = self._on_cell_edited
+        self.view.clicked.connect(self._on_clicked)
+        self.compare_dialogs: list[CompareDialog] = []
+        self.flag_action = QAction("Flag / unflag selected", self)
+        self.flag_action.setShortcut(QKeySequence("Ctrl+D"))
+        self.flag_action.triggered.connect(self.flag_selected)
+        self.tag_action = QAction("Add tag to selected…", self)
+        self.tag_action.setShortcut(QKeySequence("Ctrl+T"))
+        self.tag_action.triggered.connect(self.choose_tag)
+        self.compare_action = QAction("Compare selected", self)
+        self.compare_action.setShortcut(QKeySequence("Ctrl+Shift+C"))
+        self.compare_action.setToolTip(
+            f"Show {MIN_COMPARE}–{MAX_COMPARE} selected rows side by side"
+        )
+        self.compare_action.triggered.connect(self.compare_selected)
+        for action in (self.flag_action, self.tag_action, self.compare_action):
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.addAction(action)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._show_context_menu)
+        self.hint_label = QLabel()
+        self.hint_label.setStyleSheet("color: #b00020;")
+        flag_button = QPushButton("★ Flag")
+        flag_button.setToolTip("Flag or unflag the selected rows (Ctrl+D)")
+        flag_button.clicked.connect(self.flag_selected)
+        compare_button = QPushButton("Compare selected")
+        compare_button.setToolTip(self.compare_action.toolTip() + " (Ctrl+Shift+C)")
+        compare_button.clicked.connect(self.compare_selected)
 
         table_page = QWidget()
         table_layout = QVBoxLayout(table_page)
         table_layout.setContentsMargins(0, 0, 0, 0)
         table_layout.addWidget(self.filter_bar)
         table_layout.addWidget(self.view, 1)
-        table_layout.addWidget(self.summary_label)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.summary_label, 1)
+        bottom.addWidget(self.hint_label)
+        bottom.addWidget(flag_button)
+        bottom.addWidget(compare_button)
+        table_layout.addLayout(bottom)
 
         self.loading_label = QLabel(f"Loading {title}…")
         self.loading_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -224,6 +335,7 @@ class LibraryPanel(QWidget):
             self.loading_label.setText(f"Loading {self.title}… {message}")
 
     def set_library(self, library: Library) -> None:
+        ensure_annotations(library)
         self.library = library
         self.model.set_frame(library.table)
         self.model.set_columns(library_columns(library))
@@ -302,6 +414,7 @@ class LibraryPanel(QWidget):
         assert self.library is not None
         self.model.set_frame(self.library.table)
         self._update_summary(self.model.rowCount(), self.model.total_rows())
+        self.rows_changed.emit()
         if select is not None:
             view_row = self.model.view_row(select)
             if view_row >= 0:
@@ -317,6 +430,11 @@ class LibraryPanel(QWidget):
         index; sort and filter are kept. ``notes``: header tooltips by column name."""
         if self.library is None:
             raise RuntimeError("the library is still loading")
+        # Flags, tags and notes are the user's: a computed column never replaces them.
+        clashes = {c: f"{c} (computed)" for c in frame.columns if c in ANNOTATION_COLUMNS}
+        if clashes:
+            frame = frame.rename(columns=clashes)
+            notes = {clashes.get(k, k): v for k, v in (notes or {}).items()}
         names = add_columns(self.library, frame)
         renamed = dict(zip([str(c) for c in frame.columns], names, strict=True))
         for name, note in (notes or {}).items():
@@ -395,3 +513,112 @@ class LibraryPanel(QWidget):
         """The rows the table shows, in the order shown (for export)."""
         assert self.library is not None
         return self.library.table.iloc[self.model.visible_positions()].reset_index(drop=True)
+
+    # ------------------------------------------------------------------------------------------
+    # Flags, tags, notes and comparison
+
+    def set_marks(self, column: str, positions, values, text: str = "") -> None:
+        """Set ``column`` (flag, tags or notes) of frame ``positions`` as one undoable step."""
+        if self.library is None:
+            raise RuntimeError("the library is still loading")
+        if column not in ANNOTATION_COLUMNS:
+            raise ValueError(f"only {', '.join(ANNOTATION_COLUMNS)} can be edited, not {column}")
+        positions = np.asarray(positions, dtype=np.int64)
+        if positions.size == 0:
+            return
+        values = list(values)
+        if len(values) == 1 and positions.size > 1:
+            values = values * int(positions.size)
+        label = {FLAG_COLUMN: "flag", TAGS_COLUMN: "tags", NOTES_COLUMN: "note"}[column]
+        text = text or f"Edit {label} of {positions.size:,} row{'s' if positions.size > 1 else ''}"
+        self.undo_stack.push(SetMarksCommand(self, column, positions, values, text))
+
+    def _write_marks(self, column: str, positions: np.ndarray, values: list) -> list:
+        assert self.library is not None
+        keep = positions < len(self.library.table)
+        positions = positions[keep]
+        values = [v for v, k in zip(values, keep, strict=True) if k]
+        if column == FLAG_COLUMN:
+            values = [bool(v) for v in values]
+        else:
+            values = ["" if v is None else str(v) for v in values]
+        previous = self.model.write_cells(column, positions, values)
+        row_filter = self.model.row_filter()
+        if row_filter is not None and column in row_filter.true_columns:
+            self.model.set_filter(row_filter)  # unflagged rows leave a "flagged only" view
+        self.annotations_changed.emit()
+        return previous
+
+    def _on_cell_edited(self, position: int, key, value) -> bool:
+        if key not in ANNOTATION_COLUMNS:
+            return False
+        self.set_marks(str(key), [position], [value])
+        return True
+
+    def _on_clicked(self, index) -> None:
+        spec = self.model.columns()[index.column()] if index.isValid() else None
+        if spec is not None and spec.key == FLAG_COLUMN and self.library is not None:
+            position = self.model.source_row(index.row())
+            flagged = bool(self.library.table[FLAG_COLUMN].iat[position])
+            self.set_marks(FLAG_COLUMN, [position], [not flagged], "Unflag" if flagged else "Flag")
+
+    def flag_selected(self) -> None:
+        """Flag the selected rows, or unflag them when all are flagged already."""
+        positions = self.selected_positions()
+        if self.library is None or positions.size == 0:
+            return
+        flags = self.library.table[FLAG_COLUMN].to_numpy(dtype=bool)[positions]
+        flag = not bool(flags.all())
+        verb = "Flag" if flag else "Unflag"
+        self.set_marks(FLAG_COLUMN, positions, [flag], f"{verb} {positions.size:,} rows")
+
+    def tag_selected(self, tag: str) -> None:
+        """Add ``tag`` (comma-separated for several) to every selected row's tags."""
+        positions = self.selected_positions()
+        if self.library is None or positions.size == 0 or not tag.strip():
+            return
+        current = self.library.table[TAGS_COLUMN].to_numpy(dtype=object)[positions]
+        values = [with_tag(str(text or ""), tag) for text in current]
+        self.set_marks(TAGS_COLUMN, positions, values, f"Tag {positions.size:,} rows '{tag}'")
+
+    def choose_tag(self) -> None:
+        if self.selected_positions().size == 0:
+            return
+        tag, accepted = QInputDialog.getText(self, "Add tag", "Tag for the selected rows:")
+        if accepted:
+            self.tag_selected(tag)
+
+    def compare_selected(self) -> CompareDialog | None:
+        """Open the selected rows (2–6) side by side."""
+        positions = self.selected_positions()
+        if self.library is None:
+            return None
+        if not MIN_COMPARE <= positions.size <= MAX_COMPARE:
+            self.hint_label.setText(
+                f"Select {MIN_COMPARE} to {MAX_COMPARE} rows to compare "
+                f"({positions.size} selected)."
+            )
+            return None
+        self.hint_label.clear()
+        rows = self.library.table.iloc[positions]
+        dialog = CompareDialog(rows, self.model.columns(), positions.tolist(), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.destroyed.connect(
+            lambda _obj=None, d=dialog: (
+                self.compare_dialogs.remove(d) if d in self.compare_dialogs else None
+            )
+        )
+        self.compare_dialogs.append(dialog)
+        dialog.show()
+        return dialog
+
+    def _show_context_menu(self, point) -> None:
+        if self.library is None:
+            return
+        menu = QMenu(self)
+        n = self.selected_positions().size
+        for action in (self.flag_action, self.tag_action, self.compare_action):
+            menu.addAction(action)
+        self.compare_action.setEnabled(MIN_COMPARE <= n <= MAX_COMPARE)
+        menu.exec(self.view.viewport().mapToGlobal(point))
+        self.compare_action.setEnabled(True)

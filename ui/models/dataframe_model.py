@@ -18,7 +18,7 @@ which draws every structure and reads every cell of a million-row table.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -55,6 +55,8 @@ _ALIGN_NUMBER = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _ALIGN_TEXT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 _ALIGN_CENTER = Qt.AlignmentFlag.AlignCenter
 _FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+STAR_ON, STAR_OFF = "★", "☆"
+STAR_COLOR = QColor(214, 150, 0)
 # PySide6 emits the no-argument overload of layout signals unless the signature is named.
 _LAYOUT_SIGNATURE = ("QList<QPersistentModelIndex>", "QAbstractItemModel::LayoutChangeHint")
 # Above this many bytes, sorting unique strings as a fixed-width numpy array costs too much memory;
@@ -81,6 +83,11 @@ class ColumnSpec:
     source
         For ``"structure"`` columns: frame columns holding SMILES, tried in order for each row
         until one is a non-empty string.
+    editable
+        The user may change the cells: ``"text"`` cells through an editor (double-click, F2),
+        ``"bool"`` cells are shown as a star (★/☆) that the view toggles with
+        :meth:`DataFrameModel.setData`. Edits go to :attr:`DataFrameModel.edit_handler` when set
+        (to make them undoable), else straight into the frame.
     """
 
     key: Hashable
@@ -89,6 +96,7 @@ class ColumnSpec:
     decimals: int = 2
     tooltip: str = ""
     source: tuple[str, ...] = ()
+    editable: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in COLUMN_KINDS:
@@ -97,6 +105,8 @@ class ColumnSpec:
             object.__setattr__(self, "title", str(self.key))
         if self.kind == "structure" and not self.source:
             object.__setattr__(self, "source", DEFAULT_SMILES_SOURCES)
+        if self.editable and self.kind not in ("text", "bool"):
+            raise ValueError(f"only text and bool columns can be editable, not {self.kind!r}")
 
 
 def structure_column(
@@ -154,12 +164,16 @@ class RowFilter:
         ignored when the frame has none.
     text_columns
         Columns searched for ``text``; ``None`` searches every text (object/string) column.
+    true_columns
+        Boolean columns that must be true (``("flag",)``: flagged rows only); a row fails when
+        the frame lacks the column.
     """
 
     text: str = ""
     ranges: tuple[tuple[str, float | None, float | None], ...] = ()
     valid: Literal["all", "valid", "invalid"] = "all"
     text_columns: tuple[str, ...] | None = None
+    true_columns: tuple[str, ...] = ()
     rows: np.ndarray | None = field(default=None, compare=False)
     """Boolean mask over frame positions (search hits, a cluster); ``None`` keeps every row."""
 
@@ -173,7 +187,13 @@ class RowFilter:
 
     def is_empty(self) -> bool:
         """Whether the filter lets every row through (on any frame)."""
-        return not self.words and not self.ranges and self.valid == "all" and self.rows is None
+        return (
+            not self.words
+            and not self.ranges
+            and self.valid == "all"
+            and self.rows is None
+            and not self.true_columns
+        )
 
 
 class _Column:
@@ -341,7 +361,8 @@ def stable_order(keys: np.ndarray, missing: np.ndarray, ascending: bool) -> np.n
 
 
 class DataFrameModel(QAbstractTableModel):
-    """A read-only table model over a pandas DataFrame, sorted and filtered by a row permutation.
+    """A table model over a pandas DataFrame, sorted and filtered by a row permutation; read-only
+    except for columns whose :class:`ColumnSpec` is ``editable``.
 
     Views of this model must use fixed-size vertical header sections for large tables
     (``verticalHeader().setSectionResizeMode(QHeaderView.Fixed)`` and ``setDefaultSectionSize``):
@@ -371,6 +392,9 @@ class DataFrameModel(QAbstractTableModel):
         self._invalid = np.zeros(0, dtype=bool)
         self._errors: np.ndarray | None = None
         self._hidden_text: dict[Hashable, _Column] = {}
+        self.edit_handler: Callable[[int, Hashable, Any], bool] | None = None
+        """Called with (frame position, column key, new value) for user edits of editable
+        columns; returns whether the edit was taken. ``None``: edits are written to the frame."""
         if frame is not None:
             self.set_frame(frame)
 
@@ -587,6 +611,11 @@ class DataFrameModel(QAbstractTableModel):
                 mask &= rows
             else:  # a mask for another version of the table: show nothing rather than wrong rows
                 mask[:] = False
+        for name in row_filter.true_columns:
+            if self._arrays.has(name):
+                mask &= self._arrays.series(name).to_numpy(dtype=bool, na_value=False)
+            else:
+                mask[:] = False
         if row_filter.valid != "all" and self._arrays.has(VALID_COLUMN):
             valid = self._arrays.series(VALID_COLUMN)
             if pd.api.types.is_bool_dtype(valid.dtype):
@@ -631,6 +660,8 @@ class DataFrameModel(QAbstractTableModel):
             return np.full(n, np.nan)
         series = self._arrays.series(name)
         if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
+            if series.dtype == np.float64:  # plain floats: no copy through a nullable dtype
+                return series.to_numpy()
             return series.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
         return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
@@ -656,7 +687,81 @@ class DataFrameModel(QAbstractTableModel):
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
+        col = index.column()
+        if 0 <= col < len(self._columns):
+            spec = self._columns[col].spec
+            if spec.editable and spec.kind == "text":
+                return _FLAGS | Qt.ItemFlag.ItemIsEditable
         return _FLAGS
+
+    def setData(
+        self,
+        index: QModelIndex | QPersistentModelIndex,
+        value: Any,
+        role: int = Qt.ItemDataRole.EditRole,
+    ) -> bool:
+        """A user edit of an editable column (text: EditRole; star: EditRole with a bool)."""
+        if not index.isValid() or role != Qt.ItemDataRole.EditRole:
+            return False
+        row, col = index.row(), index.column()
+        if not (0 <= row < len(self._order) and 0 <= col < len(self._columns)):
+            return False
+        spec = self._columns[col].spec
+        if not spec.editable or not self._arrays.has(spec.key):
+            return False
+        value = bool(value) if spec.kind == "bool" else ("" if value is None else str(value))
+        position = int(self._order[row])
+        if self._columns[col].raw(position) == value or (
+            value == "" and self._columns[col].raw(position) is None
+        ):
+            return False
+        if self.edit_handler is not None:
+            return bool(self.edit_handler(position, spec.key, value))
+        self.write_cells(spec.key, [position], [value])
+        return True
+
+    def write_cells(self, key: Hashable, positions: Sequence[int], values: Sequence[Any]) -> list:
+        """Set cells of column ``key`` at frame positions; returns the previous values.
+
+        The column is replaced whole (its dtype kept), so arrays other code took from the frame
+        are not changed under it. Sort order and filter are kept until the next sort or filter.
+        """
+        if not self._arrays.has(key):
+            raise KeyError(f"column {key!r} is not in the frame")
+        column = self._arrays.series(key)
+        positions = np.asarray(positions, dtype=np.int64)
+        current = column.to_numpy(copy=True)
+        previous = current[positions].tolist()
+        current[positions] = np.asarray(list(values), dtype=current.dtype)
+        self._frame[key] = pd.Series(current, index=self._frame.index, dtype=column.dtype)
+        self.refresh_column(key, positions)
+        return previous
+
+    def refresh_column(self, key: Hashable, positions: Sequence[int] | None = None) -> None:
+        """Re-read column ``key`` from the frame after it changed in place (cell edits)."""
+        self._arrays = _FrameArrays(self._frame)  # cheap: arrays are taken lazily
+        self._hidden_text.pop(key, None)
+        numbers = []
+        for number, column in enumerate(self._columns):
+            if column.spec.key == key or key in column.spec.source:
+                self._columns[number] = _Column(column.spec, self._arrays)
+                numbers.append(number)
+        if not numbers or not len(self._order):
+            return
+        rows = (
+            None
+            if positions is None
+            else [r for p in positions if (r := self.view_row(int(p))) >= 0]
+        )
+        for number in numbers:
+            if rows is None or len(rows) > 200:
+                self.dataChanged.emit(
+                    self.index(0, number), self.index(len(self._order) - 1, number)
+                )
+            else:
+                for row in rows:
+                    cell = self.index(row, number)
+                    self.dataChanged.emit(cell, cell)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:
         if not index.isValid():
@@ -667,8 +772,17 @@ class DataFrameModel(QAbstractTableModel):
         column = self._columns[col]
         position = int(self._order[row])
         kind = column.spec.kind
+        editable_bool = kind == "bool" and column.spec.editable
         if role == Qt.ItemDataRole.DisplayRole:
+            if editable_bool:
+                return STAR_ON if column.raw(position) else STAR_OFF
             return column.display(position)
+        if role == Qt.ItemDataRole.EditRole:
+            if kind == "bool":
+                return bool(column.raw(position))
+            return column.display(position)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return STAR_COLOR if editable_bool else None
         if role == Qt.ItemDataRole.BackgroundRole:
             return INVALID_ROW_COLOR if self._invalid[position] else None
         if role == Qt.ItemDataRole.TextAlignmentRole:
@@ -676,7 +790,7 @@ class DataFrameModel(QAbstractTableModel):
                 return _ALIGN_NUMBER
             return _ALIGN_CENTER if kind == "bool" else _ALIGN_TEXT
         if role == Qt.ItemDataRole.CheckStateRole:
-            if kind != "bool":
+            if kind != "bool" or editable_bool:
                 return None
             value = column.raw(position)
             if value is None:
@@ -688,6 +802,8 @@ class DataFrameModel(QAbstractTableModel):
                 return str(error) if isinstance(error, str) and error else "Invalid record"
             if kind == "structure":
                 return column.smiles(position) or None
+            if editable_bool:
+                return column.spec.tooltip or None
             if kind == "text":
                 text = column.display(position)
                 return text if len(text) > LONG_TEXT else None
@@ -751,6 +867,8 @@ def configure_table_view(view: QTableView, picture_height: int | None = None) ->
 __all__ = [
     "COLUMN_KINDS",
     "INVALID_ROW_COLOR",
+    "STAR_OFF",
+    "STAR_ON",
     "STRUCTURE_SMILES_ROLE",
     "ColumnSpec",
     "DataFrameModel",

@@ -1,0 +1,122 @@
+"""``drugdesk project FILE.drugdesk``: summarise a project, add compound files to it, export a
+library with its flags, tags and notes, or check the file.
+
+A thin layer over :mod:`core.project.store` (the file the window's File > Save project as…
+writes and autosaves).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import uuid
+from pathlib import Path
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "project",
+        help="summarise a DrugDesk project, add compound files to it, export a library",
+        description=(
+            "A project (.drugdesk, one SQLite file) holds libraries with their computed columns, "
+            "each library's ranking profile and your flags, tags and notes. Without options, "
+            "print a JSON summary. --add loads compound files into the project (creating it "
+            "when missing). --export writes one library (--library: number from 1 or title) "
+            "with its flag/tags/notes columns; --flagged keeps flagged rows only. --check runs "
+            "SQLite's integrity check."
+        ),
+    )
+    parser.add_argument("project", type=Path, help="project file (.drugdesk)")
+    parser.add_argument("--add", type=Path, nargs="+", metavar="FILE", help="compound files")
+    parser.add_argument("--export", type=Path, metavar="OUT", help=".csv, .tsv, .xlsx or .sdf")
+    parser.add_argument("--library", default="1", help="library to export: number or title (1)")
+    parser.add_argument("--flagged", action="store_true", help="export flagged rows only")
+    parser.add_argument("--check", action="store_true", help="check the file's integrity")
+    parser.set_defaults(handler=run)
+
+
+def _summary(contents) -> dict:
+    libraries = []
+    for number, stored in enumerate(contents.libraries, start=1):
+        table = stored.library.table
+        libraries.append(
+            {
+                "number": number,
+                "title": stored.title,
+                "source": None if stored.library.source is None else str(stored.library.source),
+                "rows": len(table),
+                "flagged": int(table["flag"].sum()),
+                "tagged": int((table["tags"] != "").sum()),
+                "with_notes": int((table["notes"] != "").sum()),
+                "computed_columns": stored.library.computed_columns,
+                "profile": None if stored.profile is None else stored.profile.get("name"),
+                "modified": stored.modified,
+            }
+        )
+    return {"project": str(contents.path), "libraries": libraries}
+
+
+def run(args: argparse.Namespace) -> int:
+    from app.cli import _fail, _terminal_progress
+    from core.chem.export import ExportError, export_format, export_table
+    from core.chem.library import LoadOptions, load_library
+    from core.chem.readers import LibraryReadError
+    from core.project.store import (
+        ProjectError,
+        ProjectState,
+        ProjectStore,
+        library_state,
+        read_project,
+        save_project_as,
+    )
+
+    if args.export is not None:
+        try:
+            export_format(args.export)
+        except ValueError as exc:
+            return _fail("project", str(exc))
+    try:
+        if args.add:
+            states = []
+            for file in args.add:
+                library = load_library(
+                    file, LoadOptions(), progress=_terminal_progress(sys.stderr.isatty())
+                )
+                states.append(library_state(uuid.uuid4().hex, file.name, library))
+            if args.project.exists():
+                with ProjectStore(args.project) as store:
+                    store.write(ProjectState(states), prune=False)
+            else:
+                save_project_as(args.project, ProjectState(states))
+            noun = "library" if len(states) == 1 else "libraries"
+            print(f"Added {len(states)} {noun} to {args.project}", file=sys.stderr)
+        if args.check:
+            with ProjectStore(args.project) as store:
+                problems = store.integrity_errors()
+            if problems:
+                return _fail("project", f"{args.project} is damaged: {'; '.join(problems[:5])}")
+            print(f"{args.project}: integrity check passed", file=sys.stderr)
+        contents = read_project(args.project)
+    except (ProjectError, LibraryReadError) as exc:
+        return _fail("project", str(exc))
+    if args.export is None:
+        print(json.dumps(_summary(contents), indent=2))
+        return 0
+    chosen = None
+    for number, stored in enumerate(contents.libraries, start=1):
+        if args.library in (str(number), stored.title):
+            chosen = stored
+            break
+    if chosen is None:
+        titles = ", ".join(f"{n} ({s.title})" for n, s in enumerate(contents.libraries, 1))
+        return _fail("project", f"no library '{args.library}' in the project; it has {titles}")
+    table = chosen.library.table
+    if args.flagged:
+        table = table[table["flag"]].reset_index(drop=True)
+    try:
+        export_table(table, args.export)
+    except (ExportError, ValueError) as exc:
+        return _fail("project", str(exc))
+    print(f"Wrote {len(table):,} rows of {chosen.title} to {args.export}", file=sys.stderr)
+    return 0

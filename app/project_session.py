@@ -1,0 +1,413 @@
+"""The window's open project: which file, which library tabs belong to it, and autosave.
+
+Autosave runs every few seconds when something changed. Flags, tags, notes, titles and profiles
+are cheap to save; a library's table is written only when its rows or columns changed. The
+snapshot is taken on the GUI thread (a cheap copy) and written by a
+:class:`~core.project.writer.ProjectWriter` thread, so the window never waits for the disk.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from core.project.store import (
+    PROJECT_SUFFIX,
+    ProjectContents,
+    ProjectError,
+    ProjectState,
+    ProjectStore,
+    library_state,
+    read_project,
+    save_project_as,
+)
+from core.project.writer import ProjectWriter
+from core.ranking.desirability import DesirabilityProfile, ProfileError
+
+if TYPE_CHECKING:
+    from ui.library.panel import LibraryPanel
+
+log = logging.getLogger(__name__)
+
+AUTOSAVE_MS = 3000
+PROJECT_FILTER = f"DrugDesk projects (*{PROJECT_SUFFIX});;All files (*)"
+
+
+def _save_as_job(path: Path, state: ProjectState, progress, is_cancelled) -> Path:
+    progress(-1.0, f"Writing {path.name}")
+    return save_project_as(path, state)
+
+
+def _read_job(path: Path, progress, is_cancelled) -> ProjectContents:
+    progress(-1.0, f"Reading {path.name}")
+    return read_project(path)
+
+
+class ProjectSession(QObject):
+    """Keeps a main window's libraries in a project file."""
+
+    project_changed = Signal(object)  # Path of the open project, or None
+    saved = Signal(str)  # path, after each successful save
+    save_failed = Signal(str)  # message
+    _write_done = Signal(int, str)  # from the writer thread: ticket, error ("" when saved)
+
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self.window = window
+        self.engine = window.engine
+        self.path: Path | None = None
+        self.store: ProjectStore | None = None
+        self.writer: ProjectWriter | None = None
+        self._uids: dict[LibraryPanel, str] = {}
+        self._dirty_tables: set[str] = set()
+        self._dirty_marks: set[str] = set()
+        self._structure_dirty = False
+        self._saved_profiles: dict[str, str] = {}
+        self._in_flight: tuple[int, set[str], set[str], dict[str, str]] | None = None
+        self._tickets = 0
+        self._failing = False
+        self._jobs: dict[int, tuple[str, Path, object]] = {}
+        self.timer = QTimer(self)
+        self.timer.setInterval(AUTOSAVE_MS)
+        self.timer.timeout.connect(self.autosave)
+        self._write_done.connect(self._on_write_done)
+        self.engine.finished.connect(self._on_job_finished)
+        self.engine.failed.connect(self._on_job_failed)
+        self.engine.cancelled.connect(self._on_job_cancelled)
+        window.tabs.tabBar().tabMoved.connect(self._on_structure_changed)
+        window.tabs.currentChanged.connect(self._on_structure_changed)
+
+    # ------------------------------------------------------------------------------------------
+    # Tabs
+
+    def watch(self, panel: LibraryPanel, uid: str | None = None) -> str:
+        """Follow a library tab's changes (the window calls this for every new tab)."""
+        uid = uid or uuid.uuid4().hex
+        self._uids[panel] = uid
+        panel.library_changed.connect(lambda p=panel: self._mark_table(p))
+        panel.columns_changed.connect(lambda p=panel: self._mark_table(p))
+        panel.rows_changed.connect(lambda p=panel: self._mark_table(p))
+        panel.annotations_changed.connect(lambda p=panel: self._mark_marks(p))
+        self._structure_dirty = True
+        return uid
+
+    def forget(self, panel: LibraryPanel) -> None:
+        """A tab was closed: the next save removes its library from the project."""
+        uid = self._uids.pop(panel, None)
+        if uid is not None:
+            self._dirty_tables.discard(uid)
+            self._dirty_marks.discard(uid)
+            self._structure_dirty = True
+
+    def _mark_table(self, panel: LibraryPanel) -> None:
+        uid = self._uids.get(panel)
+        if uid is not None:
+            self._dirty_tables.add(uid)
+            self._dirty_marks.add(uid)  # the table may have grown or shrunk
+
+    def _mark_marks(self, panel: LibraryPanel) -> None:
+        uid = self._uids.get(panel)
+        if uid is not None:
+            self._dirty_marks.add(uid)
+
+    def _on_structure_changed(self, *_args) -> None:
+        self._structure_dirty = True
+
+    def _panels(self) -> list[LibraryPanel]:
+        return [
+            panel
+            for panel in self.window.library_panels()
+            if panel in self._uids and panel.library is not None
+        ]
+
+    @staticmethod
+    def _profile(panel: LibraryPanel) -> dict | None:
+        tools = panel.side_panel
+        profile = getattr(tools, "profile", None)
+        return profile.to_dict() if isinstance(profile, DesirabilityProfile) else None
+
+    def _state(self, full: bool) -> tuple[ProjectState, set[str], set[str], dict[str, str]]:
+        """A snapshot to save: everything (``full``) or what changed since the last save."""
+        libraries, tables, marks, profiles = [], set(), set(), {}
+        current = self.window.current_panel()
+        current_uid = ""
+        for panel in self._panels():
+            uid = self._uids[panel]
+            if panel is current:
+                current_uid = uid
+            profile = self._profile(panel)
+            profiles[uid] = json.dumps(profile, sort_keys=True)
+            with_table = full or uid in self._dirty_tables
+            with_marks = full or uid in self._dirty_marks
+            libraries.append(
+                library_state(
+                    uid,
+                    panel.title,
+                    panel.library,
+                    profile,
+                    {"tooltip": self.window.tabs.tabToolTip(self.window.tabs.indexOf(panel))},
+                    with_table=with_table,
+                    with_annotations=with_marks,
+                )
+            )
+            if with_table:
+                tables.add(uid)
+            if with_marks:
+                marks.add(uid)
+        state = ProjectState(libraries, {"current": current_uid})
+        return state, tables, marks, profiles
+
+    def is_dirty(self) -> bool:
+        if self.store is None:
+            return False
+        if self._structure_dirty or self._dirty_tables or self._dirty_marks:
+            return True
+        return any(
+            json.dumps(self._profile(panel), sort_keys=True)
+            != self._saved_profiles.get(self._uids[panel])
+            for panel in self._panels()
+        )
+
+    # ------------------------------------------------------------------------------------------
+    # Autosave
+
+    def autosave(self) -> bool:
+        """Start a background save of what changed; False when nothing was started."""
+        if self.store is None or self.writer is None or self._in_flight is not None:
+            return False
+        if not self.is_dirty():
+            return False
+        state, tables, marks, profiles = self._state(full=False)
+        # New to this file: the table must be written even if nothing changed since loading.
+        self._tickets += 1
+        self._in_flight = (self._tickets, tables, marks, profiles)
+        self._dirty_tables -= tables
+        self._dirty_marks -= marks
+        self._structure_dirty = False
+        self.writer.submit(state, self._tickets)
+        return True
+
+    def _on_write_done(self, ticket: int, error: str) -> None:
+        if self._in_flight is None or self._in_flight[0] != ticket:
+            return
+        _ticket, tables, marks, profiles = self._in_flight
+        self._in_flight = None
+        if error:
+            # Keep the changes for the next try; tell the user once, not every few seconds.
+            self._dirty_tables |= tables
+            self._dirty_marks |= marks
+            self._structure_dirty = True
+            if not self._failing:
+                self._failing = True
+                self.window.show_error(
+                    f"Autosave failed. {error}. The project file still holds the last good save; "
+                    "DrugDesk keeps trying. File > Save project as… saves elsewhere."
+                )
+            self.save_failed.emit(error)
+            return
+        self._saved_profiles.update(profiles)
+        if self._failing:
+            self._failing = False
+            self.window.notifications.show_message(f"Saved {self.path.name} again.", "success")
+        self.saved.emit(str(self.path))
+
+    def flush(self, timeout: float = 60.0) -> bool:
+        """Save everything pending now and wait for it (closing, switching projects)."""
+        if self.store is None or self.writer is None:
+            return True
+        self.writer.wait_idle(timeout)
+        self._deliver_pending()
+        if self.autosave():
+            self.writer.wait_idle(timeout)
+            self._deliver_pending()
+        return not self.is_dirty()
+
+    def _deliver_pending(self) -> None:
+        from PySide6.QtCore import QCoreApplication
+
+        QCoreApplication.sendPostedEvents(self)  # the queued _write_done of the writer thread
+
+    # ------------------------------------------------------------------------------------------
+    # Opening, creating, saving as
+
+    def _attach(self, path: Path, store: ProjectStore) -> None:
+        self.path = path
+        self.store = store
+        self.writer = ProjectWriter(store, self._write_done.emit)
+        self._failing = False
+        self.timer.start()
+        self.project_changed.emit(path)
+
+    def detach(self) -> None:
+        """Save what is pending and close the project file (the tabs stay open)."""
+        if self.store is None:
+            return
+        self.timer.stop()
+        self.flush()
+        if self.writer is not None:
+            self.writer.stop()
+        self.store.close()
+        self.store = self.writer = None
+        self.path = None
+        self._in_flight = None
+        self.project_changed.emit(None)
+
+    def new_project(self, path: str | Path) -> bool:
+        """Close the current project and its tabs; start an empty project at ``path``."""
+        path = Path(path)
+        self.detach()
+        self.window.close_all_tabs()
+        try:
+            save_project_as(path, ProjectState())
+            store = ProjectStore(path)
+        except ProjectError as error:
+            self.window.show_error(str(error))
+            return False
+        self._reset_tracking()
+        self._attach(path, store)
+        self._remember(path)
+        self.window.notifications.show_message(
+            f"New project {path.name}: libraries you open are saved in it automatically.",
+            "success",
+        )
+        return True
+
+    def save_as(self, path: str | Path) -> int | None:
+        """Write every open library to ``path`` (in the engine), then keep saving there."""
+        path = Path(path)
+        if self._busy():
+            self.window.show_error("A project is being opened or saved; try again in a moment.")
+            return None
+        if self.writer is not None:
+            self.writer.wait_idle(60.0)
+            self._deliver_pending()
+        state, _tables, _marks, profiles = self._state(full=True)
+        self._dirty_tables.clear()
+        self._dirty_marks.clear()
+        self._structure_dirty = False
+        self.timer.stop()
+        job = self.engine.submit(_save_as_job, path, state, title=f"Save project {path.name}")
+        self._jobs[job] = ("save_as", path, profiles)
+        return job
+
+    def open_project(self, path: str | Path) -> int | None:
+        """Read ``path`` in the engine; when read, its libraries replace the open tabs."""
+        path = Path(path)
+        if self._busy():
+            self.window.show_error("A project is being opened or saved; try again in a moment.")
+            return None
+        job = self.engine.submit(_read_job, path, title=f"Open project {path.name}")
+        self._jobs[job] = ("open", path, None)
+        return job
+
+    def _busy(self) -> bool:
+        return bool(self._jobs)
+
+    def _on_job_finished(self, job_id: int, result: object) -> None:
+        entry = self._jobs.pop(job_id, None)
+        if entry is None:
+            return
+        kind, path, extra = entry
+        if kind == "save_as":
+            self._finish_save_as(path, extra)
+        elif isinstance(result, ProjectContents):
+            self._finish_open(path, result)
+
+    def _finish_save_as(self, path: Path, profiles: dict[str, str]) -> None:
+        old_path = self.path
+        if self.store is not None:
+            self.timer.stop()
+            if self.writer is not None:
+                self.writer.stop()
+            self.store.close()
+            self.store = self.writer = None
+        try:
+            store = ProjectStore(path)
+        except ProjectError as error:
+            self.window.show_error(str(error))
+            self._mark_everything_dirty()
+            return
+        self._saved_profiles = dict(profiles)
+        self._attach(path, store)
+        self._remember(path)
+        moved = f" (the previous project {old_path.name} is unchanged)" if old_path else ""
+        self.window.notifications.show_message(
+            f"Saved the project as {path}{moved}; changes are saved automatically.", "success"
+        )
+
+    def _finish_open(self, path: Path, contents: ProjectContents) -> None:
+        self.detach()
+        self.window.close_all_tabs()
+        self._reset_tracking()
+        current = None
+        problems = []
+        for stored in contents.libraries:
+            panel = self.window.add_library_tab(
+                stored.title, stored.library, stored.settings.get("tooltip", ""), uid=stored.uid
+            )
+            if stored.profile is not None and hasattr(panel.side_panel, "set_profile"):
+                try:
+                    panel.side_panel.set_profile(DesirabilityProfile.from_dict(stored.profile))
+                except ProfileError as error:
+                    problems.append(f"{stored.title}: profile not restored ({error})")
+            self._saved_profiles[stored.uid] = json.dumps(self._profile(panel), sort_keys=True)
+            if stored.uid == contents.settings.get("current"):
+                current = panel
+        if current is not None:
+            self.window.tabs.setCurrentWidget(current)
+        self._dirty_tables.clear()
+        self._dirty_marks.clear()
+        self._structure_dirty = False
+        try:
+            store = ProjectStore(path)
+        except ProjectError as error:
+            self.window.show_error(str(error))
+            return
+        self._attach(path, store)
+        self._remember(path)
+        text = f"Opened project {path.name}: {len(contents.libraries)} libraries."
+        if problems:
+            self.window.notifications.show_message(text + " " + "; ".join(problems), "warning")
+        else:
+            self.window.notifications.show_message(text, "success")
+
+    def _on_job_failed(self, job_id: int, message: str) -> None:
+        # The window reports engine failures; here only the bookkeeping.
+        entry = self._jobs.pop(job_id, None)
+        if entry is not None and entry[0] == "save_as":
+            self._mark_everything_dirty()
+            if self.store is not None:
+                self.timer.start()
+
+    def _on_job_cancelled(self, job_id: int) -> None:
+        self._on_job_failed(job_id, "cancelled")
+
+    def _mark_everything_dirty(self) -> None:
+        for panel in self._panels():
+            self._dirty_tables.add(self._uids[panel])
+            self._dirty_marks.add(self._uids[panel])
+        self._structure_dirty = True
+
+    def _reset_tracking(self) -> None:
+        self._dirty_tables.clear()
+        self._dirty_marks.clear()
+        self._saved_profiles.clear()
+        self._structure_dirty = True
+
+    def _remember(self, path: Path) -> None:
+        self.window.remember_file(path)
+
+    def close(self) -> None:
+        """Save what is pending and close the file (the window is closing)."""
+        try:
+            self.detach()
+        except ProjectError as error:
+            log.warning("Final project save failed: %s", error)
+
+
+__all__ = ["AUTOSAVE_MS", "PROJECT_FILTER", "ProjectSession"]

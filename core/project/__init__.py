@@ -1,0 +1,1 @@
+"""Projects: one SQLite file holding libraries, computed columns, profiles, flags and notes."""

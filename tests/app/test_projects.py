@@ -1,0 +1,181 @@
+"""Projects in the main window: save as, autosave of flags/notes/columns/profiles, reopen restores
+every tab; a failing disk is reported and never damages the last good save."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from app.engine import InferenceEngine
+from app.main_window import MainWindow
+from core.project.store import read_project
+from core.ranking.presets import PRESETS
+from core.settings import Settings
+from resources import resource_path
+
+EXAMPLE = resource_path("demo/example_library.smi")
+
+
+@pytest.fixture
+def make_window(qtbot):
+    windows = []
+
+    def make() -> MainWindow:
+        engine = InferenceEngine()
+        engine.start()
+        window = MainWindow(Settings(), engine)
+        qtbot.addWidget(window)
+        window.show()
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+        assert not window.engine.is_running()
+        assert window.project.writer is None
+
+
+def open_example(qtbot, window):
+    panel = window.open_library(EXAMPLE, remember=False)
+    qtbot.waitUntil(lambda: panel.library is not None, timeout=60_000)
+    return panel
+
+
+def save_as(qtbot, window, path):
+    with qtbot.waitSignal(window.project.project_changed, timeout=30_000):
+        assert window.project.save_as(path) is not None
+    assert window.project.path == path
+
+
+def autosave(qtbot, window):
+    with qtbot.waitSignal(window.project.saved, timeout=30_000):
+        assert window.project.autosave()
+
+
+def test_save_edit_autosave_and_reopen_restores_everything(qtbot, make_window, tmp_path):
+    window = make_window()
+    panel = open_example(qtbot, window)
+    path = tmp_path / "hits.drugdesk"
+    save_as(qtbot, window, path)
+    assert window.windowTitle() == "DrugDesk — hits.drugdesk"
+    assert str(path) == window.settings.recent_files[0]
+    assert not window.project.is_dirty()
+    # Edits of marks, a computed column and the profile, as a chemist makes them.
+    panel.set_marks("flag", [2, 5], [True])
+    panel.set_marks("notes", [5], ["resynthesise"])
+    panel.set_marks("tags", [2], ["series A"])
+    n = panel.library.n_records
+    panel.add_columns(pd.DataFrame({"pred_logS": np.linspace(-5, 0, n)}), {"pred_logS": "model"})
+    panel.side_panel.set_profile(PRESETS["cns"])
+    assert window.project.is_dirty()
+    autosave(qtbot, window)
+    assert not window.project.is_dirty()
+    # A note alone is saved without rewriting the table.
+    panel.set_marks("notes", [0], ["first"])
+    assert window.project._dirty_tables == set()
+    autosave(qtbot, window)
+    window.close()
+
+    contents = read_project(path)
+    assert len(contents.libraries) == 1
+    other = make_window()
+    with qtbot.waitSignal(other.project.project_changed, timeout=30_000):
+        assert other.open_library(path) is None  # files given on the command line come here
+    (restored,) = other.library_panels()
+    table = restored.library.table
+    assert restored.title == panel.title
+    assert table.index[table["flag"]].tolist() == [2, 5]
+    assert table.at[5, "notes"] == "resynthesise" and table.at[0, "notes"] == "first"
+    assert table.at[2, "tags"] == "series A"
+    assert np.allclose(table["pred_logS"], np.linspace(-5, 0, n))
+    assert restored.library.column_notes["pred_logS"] == "model"
+    assert "pred_logS" in [spec.key for spec in restored.model.columns()]
+    assert restored.side_panel.profile == PRESETS["cns"]
+    # Undo still works on restored marks, and the change is saved again.
+    restored.set_marks("flag", [2], [False])
+    restored.undo_stack.undo()
+    assert table.index[restored.library.table["flag"]].tolist() == [2, 5]
+    assert other.project.is_dirty()
+
+
+def test_autosave_timer_saves_within_seconds(qtbot, make_window, tmp_path, monkeypatch):
+    window = make_window()
+    panel = open_example(qtbot, window)
+    path = tmp_path / "t.drugdesk"
+    save_as(qtbot, window, path)
+    window.project.timer.setInterval(100)
+    panel.set_marks("flag", [1], [True])
+    qtbot.waitUntil(lambda: not window.project.is_dirty(), timeout=10_000)
+    window.project.writer.wait_idle(10)
+    assert read_project(path).libraries[0].library.table.at[1, "flag"]
+
+
+def test_closing_the_window_saves_pending_edits(qtbot, make_window, tmp_path):
+    window = make_window()
+    panel = open_example(qtbot, window)
+    path = tmp_path / "c.drugdesk"
+    save_as(qtbot, window, path)
+    window.project.timer.stop()
+    panel.set_marks("notes", [3], ["last edit"])
+    window.close()
+    assert read_project(path).libraries[0].library.table.at[3, "notes"] == "last edit"
+
+
+def test_a_full_disk_is_reported_and_the_last_save_survives(qtbot, make_window, tmp_path):
+    window = make_window()
+    panel = open_example(qtbot, window)
+    path = tmp_path / "full.drugdesk"
+    save_as(qtbot, window, path)
+    session = window.project
+    session.timer.stop()
+    connection = session.store._connection
+    pages = connection.execute("PRAGMA page_count").fetchone()[0]
+    connection.execute(f"PRAGMA max_page_count={pages}")
+    panel.add_columns(
+        pd.DataFrame({"big": ["x" * 100_000 + str(i) for i in range(panel.library.n_records)]})
+    )
+    panel.set_marks("flag", [0], [True])
+    with qtbot.waitSignal(session.save_failed, timeout=30_000) as failure:
+        assert session.autosave()
+    assert "disk is full" in failure.args[0]
+    assert "Autosave failed" in window.notifications.text()
+    assert session.is_dirty()  # kept for the next try
+    stored = read_project(path).libraries[0].library.table
+    assert "big" not in stored.columns and not stored["flag"].any()
+    # Space again: the next autosave writes everything that was pending.
+    connection.execute("PRAGMA max_page_count=1073741823")
+    autosave(qtbot, window)
+    assert "again" in window.notifications.text()
+    stored = read_project(path).libraries[0].library.table
+    assert "big" in stored.columns and stored.at[0, "flag"]
+
+
+def test_bad_project_files_and_folders_are_reported(qtbot, make_window, tmp_path):
+    window = make_window()
+    open_example(qtbot, window)
+    not_project = tmp_path / "library.drugdesk"
+    not_project.write_text("CCO ethanol\n" * 100)
+    with qtbot.waitSignal(window.engine.failed, timeout=30_000):
+        window.project.open_project(not_project)
+    assert "not a DrugDesk project" in window.notifications.text()
+    assert len(window.library_panels()) == 1  # the open tabs stay
+    with qtbot.waitSignal(window.engine.failed, timeout=30_000):
+        window.project.save_as(tmp_path / "missing" / "p.drugdesk")
+    assert "does not exist" in window.notifications.text()
+    assert window.project.path is None
+
+
+def test_new_project_starts_empty_and_collects_opened_libraries(qtbot, make_window, tmp_path):
+    window = make_window()
+    open_example(qtbot, window)
+    path = tmp_path / "new.drugdesk"
+    assert window.project.new_project(path)
+    assert window.library_panels() == []
+    panel = open_example(qtbot, window)
+    panel.set_marks("flag", [0], [True])
+    autosave(qtbot, window)
+    (stored,) = read_project(path).libraries
+    assert stored.library.table.at[0, "flag"]
+    assert stored.library.n_records == panel.library.n_records
