@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-HEADERS = ("Category", "Endpoint", "Value", "Units", "Percentile among approved drugs")
+HEADERS = ("Endpoint", "Value", "Units", "Pctl.")
 
 
 def _percentile_colour(percentile: float) -> QColor:
@@ -36,9 +36,10 @@ class AdmetView(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSortingEnabled(True)
+        self.table.horizontalHeaderItem(3).setToolTip("Percentile among DrugBank approved drugs")
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        for column in (0, 2, 3, 4):
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in (1, 2, 3):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         note = QLabel(
             "admet-ai (Chemprop v2, TDC data). Classification endpoints give a probability. The "
@@ -74,17 +75,19 @@ class AdmetView(QWidget):
             self.table.insertRow(shown)
             units = "probability" if endpoint.task == "classification" else endpoint.units
             cells = [
-                QTableWidgetItem(endpoint.category),
                 QTableWidgetItem(endpoint.name),
                 QTableWidgetItem(),
                 QTableWidgetItem(units),
                 QTableWidgetItem(),
             ]
-            cells[1].setToolTip(endpoint.description())
-            cells[2].setData(Qt.ItemDataRole.DisplayRole, round(float(value), 3))
+            cells[0].setToolTip(endpoint.description())
+            cells[1].setData(Qt.ItemDataRole.DisplayRole, round(float(value), 3))
             if percentile is not None and not pd.isna(percentile):
-                cells[4].setData(Qt.ItemDataRole.DisplayRole, round(float(percentile), 1))
-                cells[4].setBackground(QBrush(_percentile_colour(float(percentile))))
+                cells[3].setData(Qt.ItemDataRole.DisplayRole, round(float(percentile), 1))
+                cells[3].setBackground(QBrush(_percentile_colour(float(percentile))))
+                cells[3].setToolTip(
+                    f"{float(percentile):.0f}% of approved drugs have a lower predicted value"
+                )
             for column, cell in enumerate(cells):
                 self.table.setItem(shown, column, cell)
             shown += 1

@@ -163,5 +163,5 @@ def test_admet_tab_lists_endpoints_of_the_current_row(qtbot, setup):
     panel.select_positions([0])
     tools.admet_view.show_row(panel.current_row())
     assert tools.admet_view.table.rowCount() == 41
-    names = {tools.admet_view.table.item(r, 1).text() for r in range(41)}
+    names = {tools.admet_view.table.item(r, 0).text() for r in range(41)}
     assert "Human Intestinal Absorption" in names
