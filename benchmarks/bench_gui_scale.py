@@ -23,11 +23,11 @@ import _common
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
-from core.chem.library import DUPLICATE_COLUMN, Library, process_records  # noqa: E402
-from core.chem.readers import RawRecord  # noqa: E402
+from core.chem.library import DUPLICATE_COLUMN, Library, process_records
+from core.chem.readers import RawRecord
 
 
 def build_table(unique: int, rows: int) -> pd.DataFrame:
@@ -91,6 +91,9 @@ def main() -> None:
         start = time.perf_counter()
         action()
         app.processEvents()
+        while panel.model.is_busy():  # large sorts and filters finish in a worker thread
+            app.processEvents()
+            QThread.msleep(5)
         if wait is not None:
             while not wait():
                 app.processEvents()

@@ -43,7 +43,7 @@ def ensure_annotations(library: Library) -> None:
         table[FLAG_COLUMN] = table[FLAG_COLUMN].fillna(False).astype(bool)
     for name in (TAGS_COLUMN, NOTES_COLUMN):
         if name not in table.columns:
-            table[name] = pd.Series([""] * n, index=table.index, dtype=object)
+            table[name] = np.full(n, "", dtype=object)  # a list of a million "" takes 0.1 s
         else:
             table[name] = table[name].fillna("").astype(str).astype(object)
 

@@ -598,12 +598,19 @@ def test_million_rows_draw_pictures_only_for_visible_rows(qtbot):
     assert 0 < len(requested) < 100
     assert set(requested) <= {ASPIRIN, CAFFEINE, PHENOL, "CCO", "not a smiles"}
 
-    # Sorting and filtering a million rows, with the view open.
+    # Sorting and filtering a million rows, with the view open: computed in a worker thread, the
+    # table keeps its order (and the window its responsiveness) until the result is applied.
     mw = column(model, "mw")
+    busy = []
+    model.busy_changed.connect(busy.append)
     model.sort(mw, DESC)
+    assert model.is_busy() and model.visible_positions()[0] == 0
+    assert model.wait_until_idle()
+    assert busy == [True, False]
     assert model.data(model.index(0, mw), RawValueRole) == np.nanmax(frame["mw"].to_numpy())
     assert model.data(model.index(model.rowCount() - 1, mw)) == ""  # NaN last
     model.set_filter(RowFilter(text="cpd-99999", valid="valid", ranges=(("hbd", 2, None),)))
+    assert model.wait_until_idle()
     expected = frame["name"].str.contains("cpd-99999", case=False, regex=False) & (
         frame["valid"] & frame["hbd"].ge(2).fillna(False).astype(bool)
     )
@@ -613,3 +620,16 @@ def test_million_rows_draw_pictures_only_for_visible_rows(qtbot):
     present = [v for v in mws if v is not None]
     assert present == sorted(present, reverse=True)
     assert mws[len(present) :] == [None] * (len(mws) - len(present))
+    # A newer request supersedes one still being computed: only the last one is applied.
+    model.sort(mw, ASC)
+    model.sort(mw, DESC)
+    model.set_filter(None)
+    model.set_filter(RowFilter(ranges=(("hbd", 3, None),)))
+    assert model.wait_until_idle()
+    assert model.sort_column() == ("mw", DESC)
+    assert model.rowCount() == int(frame["hbd"].ge(3).fillna(False).astype(bool).sum())
+    # New columns for the same rows keep the order, then re-sort aside.
+    model.set_frame(frame.assign(extra=1.0))
+    assert model.rowCount() == int(frame["hbd"].ge(3).fillna(False).astype(bool).sum())
+    assert model.wait_until_idle()
+    model.shutdown()

@@ -235,6 +235,7 @@ class LibraryPanel(QWidget):
         self.summary_label = QLabel()
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.model.filter_changed.connect(self._update_summary)
+        self.model.busy_changed.connect(self._on_model_busy)
         # Flags, tags and notes: edited in the table, each edit one undoable step.
         self.model.edit_handler = self._on_cell_edited
         self.view.clicked.connect(self._on_clicked)
@@ -376,6 +377,12 @@ class LibraryPanel(QWidget):
     # ------------------------------------------------------------------------------------------
     def _on_filter_changed(self, row_filter: RowFilter) -> None:
         self.model.set_filter(row_filter)
+
+    def _on_model_busy(self, busy: bool) -> None:
+        if busy:
+            self.summary_label.setText(self.summary_label.text() + " · sorting and filtering…")
+        else:
+            self._update_summary(self.model.rowCount(), self.model.total_rows())
 
     def _update_summary(self, shown: int, total: int) -> None:
         if self.library is None:

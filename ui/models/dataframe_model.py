@@ -17,8 +17,11 @@ which draws every structure and reads every cell of a million-row table.
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
 from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -62,6 +65,10 @@ _LAYOUT_SIGNATURE = ("QList<QPersistentModelIndex>", "QAbstractItemModel::Layout
 # Above this many bytes, sorting unique strings as a fixed-width numpy array costs too much memory;
 # fall back to sorting Python objects (slower, no extra memory).
 _UNICODE_SORT_BYTES = 64 * 1024 * 1024
+ASYNC_ROWS = 200_000
+"""Above this many rows, sorting and filtering are computed in a worker thread: the table keeps
+its current order until the new one is ready, and the window stays responsive."""
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True, frozen=True)
@@ -375,9 +382,18 @@ class DataFrameModel(QAbstractTableModel):
     """
 
     filter_changed = Signal(int, int)
+    busy_changed = Signal(bool)
+    """True while a sort or filter of a large table is being computed in the background."""
+    _computed = Signal(str, int, object)  # kind, generation, (apply, result, error)
 
     def __init__(self, frame: pd.DataFrame | None = None, parent=None) -> None:
         super().__init__(parent)
+        self._generations = {"sort": 0, "filter": 0}
+        self._pending = 0
+        self._executor: ThreadPoolExecutor | None = None
+        self._idle = threading.Event()
+        self._idle.set()
+        self._computed.connect(self._on_computed)
         self._frame = pd.DataFrame()
         self._arrays = _FrameArrays(self._frame)
         self._explicit_specs: list[ColumnSpec] | None = None
@@ -391,7 +407,7 @@ class DataFrameModel(QAbstractTableModel):
         self._mask: np.ndarray | None = None  # rows passing the filter, or None for all
         self._invalid = np.zeros(0, dtype=bool)
         self._errors: np.ndarray | None = None
-        self._hidden_text: dict[Hashable, _Column] = {}
+        self._hidden_text: dict[Hashable, tuple[_FrameArrays, _Column]] = {}
         self.edit_handler: Callable[[int, Hashable, Any], bool] | None = None
         """Called with (frame position, column key, new value) for user edits of editable
         columns; returns whether the edit was taken. ``None``: edits are written to the frame."""
@@ -425,6 +441,26 @@ class DataFrameModel(QAbstractTableModel):
                 if self._arrays.has(ERROR_COLUMN):
                     self._errors = self._arrays.objects(ERROR_COLUMN)
         self._build_columns()
+        # A new frame makes pending results for the old one meaningless.
+        for kind in self._generations:
+            self._generations[kind] += 1
+        same_rows = self._sorted is not None and len(self._sorted) == n
+        same_rows = same_rows and (self._mask is None or len(self._mask) == n)
+        if (
+            n > ASYNC_ROWS
+            and (self._sort_key is not None or self._filter is not None)
+            and (
+                same_rows
+                or (self._sorted is None and self._mask is not None and len(self._mask) == n)
+            )
+        ):
+            # Same rows (new columns, say): keep showing the current order, recompute it aside.
+            self._update_order()
+            self.endResetModel()
+            self.filter_changed.emit(len(self._order), n)
+            self._resort_async()
+            self._refilter_async(self._filter)
+            return
         self._sorted = self._sort_permutation()
         self._mask = self._filter_mask(self._filter)
         self._update_order()
@@ -549,6 +585,12 @@ class DataFrameModel(QAbstractTableModel):
         if key is None and self._sorted is None:
             return
 
+        if len(self._frame) > ASYNC_ROWS:
+            self._sort_key = key
+            self._sort_order = order
+            self._resort_async()
+            return
+
         def update() -> None:
             self._sort_key = key
             self._sort_order = order
@@ -556,6 +598,97 @@ class DataFrameModel(QAbstractTableModel):
             self._update_order()
 
         self._change_layout(update)
+
+    def _resort_async(self) -> None:
+        key, order = self._sort_key, self._sort_order
+        column = None if key is None else self._column_for_key(key)
+        n = len(self._frame)
+        ascending = order == Qt.SortOrder.AscendingOrder
+
+        def compute() -> np.ndarray | None:
+            if column is None:
+                return None
+            keys, missing = column.sort_key(n)
+            return stable_order(keys, missing, ascending)
+
+        def apply(permutation: np.ndarray | None) -> None:
+            def update() -> None:
+                self._sorted = permutation
+                self._update_order()
+
+            self._change_layout(update)
+
+        self._run_async("sort", compute, apply)
+
+    def _refilter_async(self, row_filter: RowFilter | None) -> None:
+        def apply(mask: np.ndarray | None) -> None:
+            def update() -> None:
+                self._filter = row_filter
+                self._mask = mask
+                self._update_order()
+
+            self._change_layout(update)
+            self.filter_changed.emit(len(self._order), len(self._frame))
+
+        self._run_async("filter", lambda: self._filter_mask(row_filter), apply)
+
+    def _run_async(
+        self, kind: str, compute: Callable[[], Any], apply: Callable[[Any], None]
+    ) -> None:
+        """Compute in the worker thread; apply on the GUI thread unless a newer request of the
+        same kind (or a new frame) came meanwhile."""
+        self._generations[kind] += 1
+        generation = self._generations[kind]
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="table-model")
+        self._pending += 1
+        self._idle.clear()
+        if self._pending == 1:
+            self.busy_changed.emit(True)
+
+        def work() -> None:
+            try:
+                payload = (apply, compute(), None)
+            except Exception as error:  # shown in the log; the table keeps its order
+                payload = (apply, None, error)
+            try:
+                self._computed.emit(kind, generation, payload)
+            except RuntimeError:  # the model was deleted meanwhile (its tab closed)
+                pass
+
+        self._executor.submit(work)
+
+    def _on_computed(self, kind: str, generation: int, payload) -> None:
+        self._pending -= 1
+        apply, result, error = payload
+        if generation == self._generations[kind]:
+            if error is not None:
+                log.error("Table %s failed", kind, exc_info=error)
+            else:
+                apply(result)
+        if self._pending == 0:
+            self._idle.set()
+            self.busy_changed.emit(False)
+
+    def is_busy(self) -> bool:
+        return self._pending > 0
+
+    def wait_until_idle(self, timeout_ms: int = 60_000) -> bool:
+        """Process events until background sorts and filters are applied (tests, scripts)."""
+        from PySide6.QtCore import QCoreApplication, QElapsedTimer, QThread
+
+        timer = QElapsedTimer()
+        timer.start()
+        while self._pending and timer.elapsed() < timeout_ms:
+            QCoreApplication.processEvents()
+            QThread.msleep(5)
+        return not self._pending
+
+    def shutdown(self) -> None:
+        """Stop the worker thread (pending results are dropped)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
 
     def sort_column(self) -> tuple[Hashable | None, Qt.SortOrder]:
         """The key sorted by (``None`` for frame order) and the direction."""
@@ -584,7 +717,12 @@ class DataFrameModel(QAbstractTableModel):
         return self._filter
 
     def set_filter(self, row_filter: RowFilter | None) -> None:
-        """Show only the rows passing ``row_filter`` (``None``: all rows), keeping the sort."""
+        """Show only the rows passing ``row_filter`` (``None``: all rows), keeping the sort.
+
+        For large frames the mask is computed in a worker thread and applied when ready."""
+        if len(self._frame) > ASYNC_ROWS:
+            self._refilter_async(row_filter)
+            return
         mask = self._filter_mask(row_filter)
 
         def update() -> None:
@@ -670,10 +808,11 @@ class DataFrameModel(QAbstractTableModel):
             if column.spec.key == name and column.spec.kind == "text" and column.values is not None:
                 return column.text_lower()
         # A text column that is not shown: keep its lower-case text for the next filter.
+        arrays = self._arrays
         hidden = self._hidden_text.get(name)
-        if hidden is None:
-            hidden = self._hidden_text[name] = _Column(ColumnSpec(key=name), self._arrays)
-        return hidden.text_lower()
+        if hidden is None or hidden[0] is not arrays:  # none yet, or made for an older frame
+            hidden = self._hidden_text[name] = (arrays, _Column(ColumnSpec(key=name), arrays))
+        return hidden[1].text_lower()
 
     # ------------------------------------------------------------------------------------------
     # QAbstractItemModel
