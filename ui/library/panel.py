@@ -423,14 +423,17 @@ class LibraryPanel(QWidget):
         self._update_summary(self.model.rowCount(), self.model.total_rows())
         self.rows_changed.emit()
         if select is not None:
-            view_row = self.model.view_row(select)
-            if view_row >= 0:
-                self.view.selectionModel().setCurrentIndex(
-                    self.model.index(view_row, 1),
-                    QItemSelectionModel.SelectionFlag.ClearAndSelect
-                    | QItemSelectionModel.SelectionFlag.Rows,
-                )
-                self.view.scrollTo(self.model.index(view_row, 1))
+            self._select_position(select)
+
+    def _select_position(self, position: int) -> None:
+        view_row = self.model.view_row(position)
+        if view_row >= 0:
+            self.view.selectionModel().setCurrentIndex(
+                self.model.index(view_row, 1),
+                QItemSelectionModel.SelectionFlag.ClearAndSelect
+                | QItemSelectionModel.SelectionFlag.Rows,
+            )
+            self.view.scrollTo(self.model.index(view_row, 1))
 
     def add_columns(self, frame: pd.DataFrame, notes: dict[str, str] | None = None) -> list[str]:
         """Add or replace computed columns (predictions, scores), aligned with the library's
@@ -460,7 +463,8 @@ class LibraryPanel(QWidget):
             ]
         )
         if position is not None:
-            self.refresh_table(select=position)
+            self._select_position(position)
+        self._update_summary(self.model.rowCount(), self.model.total_rows())
         self.columns_changed.emit()
         return names
 
