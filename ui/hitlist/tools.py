@@ -609,7 +609,7 @@ class HitListTools(QTabWidget):
             self.panel.library.extra_columns[:] = [
                 c for c in self.panel.library.extra_columns if c not in stale
             ]
-        columns = columns.copy()
+        # (The frame is this job's own result: changed in place, a copy of a million rows costs.)
         # Unranked rows (rank 0 in files) are missing here, so an ascending sort puts them last.
         rank = columns[RANK_COLUMN].to_numpy(dtype=np.int64)
         columns[RANK_COLUMN] = pd.arrays.IntegerArray(rank, mask=rank <= 0)

@@ -464,7 +464,6 @@ class LibraryPanel(QWidget):
         )
         if position is not None:
             self._select_position(position)
-        self._update_summary(self.model.rowCount(), self.model.total_rows())
         self.columns_changed.emit()
         return names
 
