@@ -35,7 +35,6 @@ from PySide6.QtWidgets import (
 from app.areas import AREAS, Area
 from app.engine import InferenceEngine
 from app.project_session import PROJECT_FILTER, ProjectSession
-from core.chem.export import ExportError, export_table
 from core.chem.library import Library, LoadOptions, load_library
 from core.chem.library_edit import describe_molecule, empty_library
 from core.chem.readers import (
@@ -66,7 +65,10 @@ OPEN_FILTER = (
     "SMILES (*.smi *.smiles *.txt);;CSV/TSV (*.csv *.tsv);;SDF (*.sdf *.sd);;Excel (*.xlsx);;"
     "All files (*)"
 )
-EXPORT_FILTER = "CSV (*.csv);;SDF with tags (*.sdf);;Excel workbook (*.xlsx);;TSV (*.tsv)"
+EXPORT_FILTER = (
+    "CSV (*.csv);;SDF with tags (*.sdf);;Excel workbook with structures (*.xlsx);;"
+    "HTML report (*.html);;TSV (*.tsv)"
+)
 EXAMPLE_LIBRARY = "demo/example_library.smi"
 CHEMISTRY_AREAS = ("libraries", "models", "proteins")
 
@@ -80,6 +82,7 @@ class MainWindow(QMainWindow):
         self.resize(1400, 860)
         self.setAcceptDrops(True)
         self._load_jobs: dict[int, LibraryPanel] = {}
+        self._export_jobs: dict[int, tuple[Path, int]] = {}
         self._about: AboutDialog | None = None
         # Edit > Undo acts on the panel being worked in: the editor or the focused library.
         self.undo_group = QUndoGroup(self)
@@ -404,6 +407,11 @@ class MainWindow(QMainWindow):
             panel.set_progress(fraction, message)
 
     def _on_job_finished(self, job_id: int, result: object) -> None:
+        export = self._export_jobs.pop(job_id, None)
+        if export is not None:
+            path, n = export
+            self.notifications.show_message(f"Exported {n:,} rows to {path}.", "success")
+            return
         panel = self._load_jobs.pop(job_id, None)
         if panel is None or not isinstance(result, Library):
             return
@@ -422,6 +430,7 @@ class MainWindow(QMainWindow):
             self._on_current_row_changed(panel.current_row())
 
     def _on_job_failed(self, job_id: int, message: str) -> None:
+        self._export_jobs.pop(job_id, None)
         panel = self._load_jobs.pop(job_id, None)
         if panel is not None:
             self._remove_panel(panel)
@@ -681,20 +690,39 @@ class MainWindow(QMainWindow):
                 path += "." + chosen_filter.split("*.")[-1].rstrip(")")
             self.export_current(path)
 
-    def export_current(self, path: str | Path) -> bool:
-        """Write the current table's shown rows, in the shown order, to ``path``."""
+    def export_current(self, path: str | Path) -> int | None:
+        """Write the current table's shown rows, in the shown order, to ``path`` in the engine:
+        .csv/.tsv/.sdf, .xlsx with structure pictures, or an .html hit-list report with the
+        profile and the models used. Returns the job id (None when nothing was started)."""
+        from core.ranking.presets import ORAL
+        from core.ranking.report import export_hit_list, hit_list_format
+
         panel = self.current_panel()
         if panel is None or panel.library is None:
             self.show_error("Nothing to export: open a library first.")
-            return False
-        table = panel.visible_table()
+            return None
+        path = Path(path)
         try:
-            export_table(table, path)
-        except (ExportError, ValueError) as exc:
+            hit_list_format(path)
+        except ValueError as exc:
             self.show_error(str(exc))
-            return False
-        self.notifications.show_message(f"Exported {len(table):,} rows to {path}.", "success")
-        return True
+            return None
+        table = panel.visible_table()
+        tools = panel.side_panel
+        profile = getattr(tools, "profile", ORAL)
+        cards = list(getattr(tools, "model_cards", []))
+        job = self.engine.submit(
+            _export_job,
+            export_hit_list,
+            table,
+            path,
+            profile,
+            cards,
+            title=f"Export {path.name}",
+        )
+        self._export_jobs[job] = (path, len(table))
+        self.statusBar().showMessage(f"Exporting {len(table):,} rows to {path.name}…", 5000)
+        return job
 
     # ------------------------------------------------------------------------------------------
     # Recent files, drag and drop
@@ -828,3 +856,9 @@ class MainWindow(QMainWindow):
             QThread.msleep(10)
         QCoreApplication.processEvents()
         return not self._load_jobs
+
+
+def _export_job(export, table, path, profile, cards, *, progress, is_cancelled):
+    """Engine job around ``core.ranking.report.export_hit_list`` (which takes no callbacks)."""
+    progress(-1.0, f"Writing {Path(path).name}")
+    return export(table, path, profile, cards, title=f"Hit list: {Path(path).stem}")

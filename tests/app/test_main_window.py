@@ -107,13 +107,22 @@ def test_export_writes_the_shown_rows(qtbot, window, tmp_path):
     panel.filter_bar.add_range("qed", 0.6, None)
     panel.view.sortByColumn(column_of(panel, "qed"), Qt.SortOrder.DescendingOrder)
     shown = shown_values(panel, "name")
-    for suffix in (".csv", ".xlsx", ".sdf"):
+    for suffix in (".csv", ".xlsx", ".sdf", ".html"):
         out = tmp_path / f"hits{suffix}"
-        assert window.export_current(out)
+        job = window.export_current(out)
+        assert job is not None
+        qtbot.waitUntil(lambda job=job: job not in window._export_jobs, timeout=60_000)
+        assert out.is_file()
         if suffix == ".csv":
             assert pd.read_csv(out)["name"].tolist() == shown
         elif suffix == ".xlsx":
             assert pd.read_excel(out)["name"].tolist() == shown
+            from openpyxl import load_workbook
+
+            assert len(load_workbook(out).active._images) == len(shown)  # structure pictures
+        elif suffix == ".html":
+            text = out.read_text()
+            assert "Oral drug-likeness" in text and text.count("<svg") == len(shown)
         else:
             from rdkit import Chem
 

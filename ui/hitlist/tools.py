@@ -216,6 +216,8 @@ class HitListTools(QTabWidget):
         self.query_smiles = query_smiles
         self.model_entries = model_entries or _registered_models
         self.cache = ScoreCache()
+        self.model_cards: list[dict] = []
+        """Cards of the models whose predictions the last score used (for reports)."""
         self.profile: DesirabilityProfile = PRESETS["oral"]
         self.fingerprints: FingerprintIndex | None = None
         self.substructures: SubstructureIndex | None = None
@@ -640,6 +642,7 @@ class HitListTools(QTabWidget):
 
     def _on_scored(self, result) -> None:
         self.score_button.setEnabled(True)
+        self.model_cards = list(result.model_cards)
         self._apply_scores(result.columns, result.notes)
         parts = [f"Ranked {int((result.columns[RANK_COLUMN] > 0).sum()):,} molecules"]
         if result.n_unscored:
