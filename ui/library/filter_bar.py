@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QDoubleValidator
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSlider,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -35,14 +37,35 @@ def _parse_bound(text: str) -> float | None:
     return None if math.isnan(value) else value
 
 
+SLIDER_STEPS = 1000
+ALERT_CHOICES = (
+    ("Any alerts", "any"),
+    ("No alerts", "none"),
+    ("No PAINS", "no_pains"),
+    ("With alerts", "with"),
+)
+_ALERT_FILTERS: dict[str, dict] = {
+    "any": {},
+    "none": {"empty_columns": ("alerts",)},
+    "no_pains": {"without_text": (("alerts", "pains"),)},
+    "with": {"nonempty_columns": ("alerts",)},
+}
+
+
 class RangeRow(QWidget):
     """``min ≤ column ≤ max``; an empty bound is open."""
 
     changed = Signal()
     remove_requested = Signal(object)
 
-    def __init__(self, columns: list[tuple[str, str]], parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        columns: list[tuple[str, str]],
+        parent: QWidget | None = None,
+        range_provider: Callable[[str], tuple[float, float] | None] | None = None,
+    ) -> None:
         super().__init__(parent)
+        self._syncing = False
         self.column_box = QComboBox()
         for key, title in columns:
             self.column_box.addItem(title, key)
@@ -60,15 +83,73 @@ class RangeRow(QWidget):
         remove.setAutoRaise(True)
         remove.setToolTip("Remove this range filter")
         remove.clicked.connect(lambda: self.remove_requested.emit(self))
+        # Two sliders over the column's own range (from the range provider) set the bounds by
+        # dragging; typing a bound moves its slider.
+        self.range_provider = range_provider
+        self._span: tuple[float, float] | None = None
+        self.low_slider = QSlider(Qt.Orientation.Horizontal)
+        self.high_slider = QSlider(Qt.Orientation.Horizontal)
+        for slider, edit in ((self.low_slider, self.minimum), (self.high_slider, self.maximum)):
+            slider.setRange(0, SLIDER_STEPS)
+            slider.setMinimumWidth(90)
+            slider.setToolTip("Drag to set the bound; the column's range spans the slider")
+            slider.valueChanged.connect(lambda value, edit=edit: self._on_slider(edit, value))
+            edit.textEdited.connect(self._sync_sliders)
+        self.low_slider.setValue(0)
+        self.high_slider.setValue(SLIDER_STEPS)
+        self.column_box.currentIndexChanged.connect(self._on_column_changed)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.minimum)
+        layout.addWidget(self.low_slider)
         layout.addWidget(QLabel("≤"))
         layout.addWidget(self.column_box)
         layout.addWidget(QLabel("≤"))
+        layout.addWidget(self.high_slider)
         layout.addWidget(self.maximum)
         layout.addWidget(remove)
         layout.addStretch(1)
+        self._on_column_changed()
+
+    def _on_column_changed(self, *_args) -> None:
+        key = self.column_box.currentData()
+        self._span = self.range_provider(key) if (self.range_provider and key) else None
+        enabled = self._span is not None and self._span[1] > self._span[0]
+        for slider in (self.low_slider, self.high_slider):
+            slider.setEnabled(enabled)
+        self._sync_sliders()
+
+    def _on_slider(self, edit: QLineEdit, value: int) -> None:
+        if self._span is None or self._syncing:
+            return
+        low, high = self._span
+        number = low + (high - low) * value / SLIDER_STEPS
+        at_end = (edit is self.minimum and value == 0) or (
+            edit is self.maximum and value == SLIDER_STEPS
+        )
+        edit.setText("" if at_end else f"{number:.4g}")  # an end of the slider: open bound
+        if self.low_slider.value() > self.high_slider.value():  # keep min ≤ max
+            other = self.high_slider if edit is self.minimum else self.low_slider
+            other.setValue(value)
+
+    def _sync_sliders(self, *_args) -> None:
+        if self._span is None:
+            return
+        low, high = self._span
+        self._syncing = True
+        try:
+            for slider, edit, default in (
+                (self.low_slider, self.minimum, 0),
+                (self.high_slider, self.maximum, SLIDER_STEPS),
+            ):
+                value = _parse_bound(edit.text())
+                if value is None or high <= low:
+                    slider.setValue(default)
+                else:
+                    fraction = (min(max(value, low), high) - low) / (high - low)
+                    slider.setValue(round(fraction * SLIDER_STEPS))
+        finally:
+            self._syncing = False
 
     def value(self) -> tuple[str, float | None, float | None] | None:
         low, high = _parse_bound(self.minimum.text()), _parse_bound(self.maximum.text())
@@ -85,6 +166,8 @@ class FilterBar(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._numeric_columns: list[tuple[str, str]] = []
+        self.range_provider: Callable[[str], tuple[float, float] | None] | None = None
+        """Gives a column's (min, max) so range sliders can span it; set by the panel."""
         self.text_edit = QLineEdit()
         self.text_edit.setPlaceholderText(
             "Filter by name, SMILES, InChIKey… (every word must match)"
@@ -93,6 +176,12 @@ class FilterBar(QWidget):
         self.validity_box = QComboBox()
         for title, value in VALIDITY_CHOICES:
             self.validity_box.addItem(title, value)
+        self.alerts_box = QComboBox()
+        for title, value in ALERT_CHOICES:
+            self.alerts_box.addItem(title, value)
+        self.alerts_box.setToolTip(
+            "Structural alerts (RDKit FilterCatalog: PAINS A/B/C, Brenk, NIH) of each molecule"
+        )
         self.flagged_box = QCheckBox("★ Flagged only")
         self.flagged_box.setToolTip("Show only the rows you flagged (Ctrl+D flags the selection)")
         self.add_range_button = QPushButton("Add range filter")
@@ -121,6 +210,7 @@ class FilterBar(QWidget):
         top.addWidget(self.text_edit, 1)
         top.addWidget(self.search_label)
         top.addWidget(self.search_clear)
+        top.addWidget(self.alerts_box)
         top.addWidget(self.flagged_box)
         top.addWidget(self.validity_box)
         top.addWidget(self.add_range_button)
@@ -141,6 +231,7 @@ class FilterBar(QWidget):
         self.text_edit.textChanged.connect(self._debounce.start)
         self.validity_box.currentIndexChanged.connect(self._emit)
         self.flagged_box.toggled.connect(self._emit)
+        self.alerts_box.currentIndexChanged.connect(self._emit)
 
     def set_numeric_columns(self, columns: list[tuple[str, str]]) -> None:
         """``(column key, title)`` pairs offered by range filters."""
@@ -150,7 +241,7 @@ class FilterBar(QWidget):
     def add_range(
         self, column: str | None = None, low: float | None = None, high: float | None = None
     ) -> RangeRow:
-        row = RangeRow(self._numeric_columns)
+        row = RangeRow(self._numeric_columns, range_provider=self.range_provider)
         if column is not None:
             index = row.column_box.findData(column)
             if index >= 0:
@@ -186,6 +277,9 @@ class FilterBar(QWidget):
         self.flagged_box.blockSignals(True)
         self.flagged_box.setChecked(False)
         self.flagged_box.blockSignals(False)
+        self.alerts_box.blockSignals(True)
+        self.alerts_box.setCurrentIndex(0)
+        self.alerts_box.blockSignals(False)
         self._row_mask = None
         self.search_label.hide()
         self.search_clear.hide()
@@ -215,6 +309,7 @@ class FilterBar(QWidget):
             ranges=ranges,
             valid=self.validity_box.currentData(),
             true_columns=(FLAG_COLUMN,) if self.flagged_box.isChecked() else (),
+            **_ALERT_FILTERS[self.alerts_box.currentData()],
             rows=self._row_mask,
         )
 

@@ -232,6 +232,7 @@ class LibraryPanel(QWidget):
         configure_table_view(self.view, picture_height=picture_size[1])
         self.filter_bar = FilterBar()
         self.filter_bar.filter_changed.connect(self._on_filter_changed)
+        self.filter_bar.range_provider = self._column_range
         self.summary_label = QLabel()
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.model.filter_changed.connect(self._update_summary)
@@ -466,6 +467,18 @@ class LibraryPanel(QWidget):
             self._select_position(position)
         self.columns_changed.emit()
         return names
+
+    def _column_range(self, key: str) -> tuple[float, float] | None:
+        """The finite (min, max) of a numeric column, for the range sliders."""
+        import numpy as np
+
+        if self.library is None or key not in self.library.table.columns:
+            return None
+        values = pd.to_numeric(self.library.table[key], errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan
+        )
+        values = values[np.isfinite(values)]
+        return (float(values.min()), float(values.max())) if values.size else None
 
     def set_row_mask(self, mask, description: str) -> None:
         """Show only the rows of ``mask`` (search hits, a cluster…), described on a chip."""

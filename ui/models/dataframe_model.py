@@ -174,6 +174,11 @@ class RowFilter:
     true_columns
         Boolean columns that must be true (``("flag",)``: flagged rows only); a row fails when
         the frame lacks the column.
+    empty_columns, nonempty_columns
+        Text columns that must be empty (``("alerts",)``: no structural alert) or must not be.
+    without_text
+        ``(column, word)`` pairs: the column must not contain the word (case-insensitive), as
+        ``("alerts", "pains")`` keeps molecules free of PAINS alerts.
     """
 
     text: str = ""
@@ -181,6 +186,9 @@ class RowFilter:
     valid: Literal["all", "valid", "invalid"] = "all"
     text_columns: tuple[str, ...] | None = None
     true_columns: tuple[str, ...] = ()
+    empty_columns: tuple[str, ...] = ()
+    nonempty_columns: tuple[str, ...] = ()
+    without_text: tuple[tuple[str, str], ...] = ()
     rows: np.ndarray | None = field(default=None, compare=False)
     """Boolean mask over frame positions (search hits, a cluster); ``None`` keeps every row."""
 
@@ -200,6 +208,9 @@ class RowFilter:
             and self.valid == "all"
             and self.rows is None
             and not self.true_columns
+            and not self.empty_columns
+            and not self.nonempty_columns
+            and not self.without_text
         )
 
 
@@ -754,6 +765,20 @@ class DataFrameModel(QAbstractTableModel):
                 mask &= self._arrays.series(name).to_numpy(dtype=bool, na_value=False)
             else:
                 mask[:] = False
+        for name, must_be_empty in [(c, True) for c in row_filter.empty_columns] + [
+            (c, False) for c in row_filter.nonempty_columns
+        ]:
+            if not self._arrays.has(name):
+                mask[:] = False
+                continue
+            text = self._lower_text(name)
+            empty = (text.isna() | (text == "")).to_numpy(dtype=bool)
+            mask &= empty if must_be_empty else ~empty
+        for name, word in row_filter.without_text:
+            if not self._arrays.has(name):
+                continue  # nothing can contain the word
+            found = self._lower_text(name).str.contains(word.lower(), regex=False, na=False)
+            mask &= ~found.to_numpy(dtype=bool)
         if row_filter.valid != "all" and self._arrays.has(VALID_COLUMN):
             valid = self._arrays.series(VALID_COLUMN)
             if pd.api.types.is_bool_dtype(valid.dtype):
