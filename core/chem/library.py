@@ -75,6 +75,7 @@ class Library:
     """Columns added after loading (predictions, scores); the others came from the file."""
     column_notes: dict[str, str] = field(default_factory=dict)
     """What added columns mean (model, units), shown as header tooltips."""
+    _n_duplicates: int | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_records(self) -> int:
@@ -90,7 +91,15 @@ class Library:
 
     @property
     def n_duplicates(self) -> int:
-        return int((self.table[DUPLICATE_COLUMN] != "").sum())
+        # Comparing a million strings takes ~40 ms and the summary line asks often: count once
+        # per change (library_edit calls rows_changed()).
+        if self._n_duplicates is None:
+            self._n_duplicates = int((self.table[DUPLICATE_COLUMN] != "").sum())
+        return self._n_duplicates
+
+    def rows_changed(self) -> None:
+        """Forget counts derived from the rows (call after editing them)."""
+        self._n_duplicates = None
 
     def summary(self) -> str:
         text = f"{self.n_records:,} records: {self.n_valid:,} valid, {self.n_invalid:,} invalid"

@@ -57,6 +57,7 @@ def set_row(library: Library, position: int, values: Row) -> Row:
                 _missing_for(table[column]) if _is_missing(value) else value
             )
     table[DUPLICATE_COLUMN] = find_duplicates(table)
+    library.rows_changed()
     return previous
 
 
@@ -71,6 +72,7 @@ def append_row(library: Library, values: Row) -> int:
     library.table = pd.concat([table, addition]) if len(table) else addition
     library.table.index = pd.RangeIndex(len(library.table))
     library.table[DUPLICATE_COLUMN] = find_duplicates(library.table)
+    library.rows_changed()
     return len(library.table) - 1
 
 
@@ -81,6 +83,7 @@ def remove_last_row(library: Library) -> Row:
     removed = get_row(library, len(library.table) - 1)
     library.table = library.table.iloc[:-1].copy()
     library.table[DUPLICATE_COLUMN] = find_duplicates(library.table)
+    library.rows_changed()
     return removed
 
 
