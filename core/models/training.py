@@ -43,6 +43,11 @@ class TrainSettings:
     learning_rate: float = 2e-4
     patience: int = 5
     """Epochs without a better validation metric before a member stops early."""
+    augment_probability: float = 0.0
+    """Chance that a training SMILES is replaced by a random spelling each epoch."""
+    dropout: float = 0.1
+    """Of the transformer's head."""
+    weight_decay: float = 0.01
 
 
 @dataclass(slots=True)
@@ -154,6 +159,9 @@ def train_and_evaluate(
         batch_size=settings.batch_size,
         learning_rate=settings.learning_rate,
         patience=settings.patience,
+        augment_probability=settings.augment_probability,
+        dropout=settings.dropout,
+        weight_decay=settings.weight_decay,
     )
     curve: list[tuple[int, int, float, float]] = []
 
