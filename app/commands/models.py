@@ -37,6 +37,17 @@ def add_train_parser(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--ensemble", type=int, default=1, help="models with different seeds (std)")
+    parser.add_argument("--learning-rate", type=float, default=2e-4)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--patience", type=int, default=5, help="epochs without improvement")
+    parser.add_argument(
+        "--augment",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="chance a training SMILES is replaced by a random spelling each epoch",
+    )
+    parser.add_argument("--dropout", type=float, default=0.1, help="of the prediction head")
     parser.add_argument("--no-baseline", action="store_true", help="skip the random forest")
     parser.add_argument(
         "--pretrained", type=Path, help="pretrained model folder (default: shipped)"
@@ -59,6 +70,11 @@ def run_train(args: argparse.Namespace) -> int:
             epochs=args.epochs,
             n_models=args.ensemble,
             baseline=not args.no_baseline,
+            learning_rate=args.learning_rate,
+            batch_size=args.batch_size,
+            patience=args.patience,
+            augment_probability=args.augment,
+            dropout=args.dropout,
         )
         report = train_and_evaluate(
             dataset,
