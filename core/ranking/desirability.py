@@ -292,12 +292,14 @@ def desirability_column_name(criterion: Criterion, index: int, used: set[str]) -
     return name
 
 
-def score_table(table: pd.DataFrame, profile: DesirabilityProfile) -> ScoreResult:
+def score_table(
+    table: pd.DataFrame, profile: DesirabilityProfile, rank: bool = True
+) -> ScoreResult:
     """Score and rank every row of ``table`` by ``profile``.
 
     Rows with ``valid == False`` or a missing value in any criterion's column get no score
     (NaN) and rank 0. Ties keep table order. Raises :class:`ProfileError` naming the columns
-    the table lacks.
+    the table lacks. ``rank=False`` leaves ``rank`` empty.
     """
     missing = profile.missing_columns([str(column) for column in table.columns])
     if missing:
@@ -327,10 +329,10 @@ def score_table(table: pd.DataFrame, profile: DesirabilityProfile) -> ScoreResul
     score = np.exp(combined) if profile.combine == "geometric" else combined
     if "valid" in table.columns and pd.api.types.is_bool_dtype(table["valid"].dtype):
         score[~table["valid"].to_numpy(dtype=bool, na_value=False)] = np.nan
-    rank = rank_scores(score)
     return ScoreResult(
         score=score,
-        rank=rank,
+        # Callers that rank differently (repeats once) skip this sort of a million scores.
+        rank=rank_scores(score) if rank else np.zeros(0, dtype=np.int64),
         desirabilities=pd.DataFrame(desirabilities, index=table.index),
         unscored=int(np.isnan(score).sum()),
     )
