@@ -615,8 +615,7 @@ class HitListTools(QTabWidget):
         # Unranked rows (rank 0 in files) are missing here, so an ascending sort puts them last.
         rank = columns[RANK_COLUMN].to_numpy(dtype=np.int64)
         columns[RANK_COLUMN] = pd.arrays.IntegerArray(rank, mask=rank <= 0)
-        self.panel.add_columns(columns, notes)
-        self.panel.sort_by(RANK_COLUMN)
+        self.panel.add_columns(columns, notes, sort_by=RANK_COLUMN)
 
     def score(self) -> int | None:
         table = self.table()

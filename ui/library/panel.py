@@ -436,9 +436,16 @@ class LibraryPanel(QWidget):
             )
             self.view.scrollTo(self.model.index(view_row, 1))
 
-    def add_columns(self, frame: pd.DataFrame, notes: dict[str, str] | None = None) -> list[str]:
+    def add_columns(
+        self,
+        frame: pd.DataFrame,
+        notes: dict[str, str] | None = None,
+        sort_by: str | None = None,
+        descending: bool = False,
+    ) -> list[str]:
         """Add or replace computed columns (predictions, scores), aligned with the library's
-        index; sort and filter are kept. ``notes``: header tooltips by column name."""
+        index; the filter is kept, and the sort unless ``sort_by`` names the column to sort by
+        (sorting once, not by the old column and then again). ``notes``: header tooltips."""
         if self.library is None:
             raise RuntimeError("the library is still loading")
         # Flags, tags and notes are the user's: a computed column never replaces them.
@@ -451,8 +458,11 @@ class LibraryPanel(QWidget):
         for name, note in (notes or {}).items():
             self.library.column_notes[renamed.get(name, name)] = note
         position = self.current_position()
-        self.model.set_frame(self.library.table)
+        order = Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder
+        if sort_by is not None:
+            self.model.prepare_sort(renamed.get(sort_by, sort_by), order)
         self.model.set_columns(library_columns(self.library))
+        self.model.set_frame(self.library.table)
         for column in self.model.structure_columns():
             self.view.setItemDelegateForColumn(column, self.delegate)
         self._apply_column_widths()
@@ -463,6 +473,12 @@ class LibraryPanel(QWidget):
                 if spec.kind in ("float", "int")
             ]
         )
+        if sort_by is not None:
+            number = self.model.column_index(renamed.get(sort_by, sort_by))
+            header = self.view.horizontalHeader()
+            header.blockSignals(True)  # the model is sorted already: only show the indicator
+            header.setSortIndicator(number, order)
+            header.blockSignals(False)
         if position is not None:
             self._select_position(position)
         self.columns_changed.emit()

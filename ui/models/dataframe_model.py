@@ -701,6 +701,12 @@ class DataFrameModel(QAbstractTableModel):
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
 
+    def prepare_sort(self, key: Hashable | None, order: Qt.SortOrder) -> None:
+        """Sort by ``key`` from the next :meth:`set_frame` on (a column that frame brings), so a
+        new frame is sorted once, by the right column."""
+        self._sort_key = key
+        self._sort_order = Qt.SortOrder(order)
+
     def sort_column(self) -> tuple[Hashable | None, Qt.SortOrder]:
         """The key sorted by (``None`` for frame order) and the direction."""
         return self._sort_key, self._sort_order
