@@ -462,7 +462,8 @@ class LibraryPanel(QWidget):
         if sort_by is not None:
             self.model.prepare_sort(renamed.get(sort_by, sort_by), order)
         self.model.set_columns(library_columns(self.library))
-        self.model.set_frame(self.library.table)
+        # Added columns leave the others' data untouched: keep their text caches.
+        self.model.set_frame(self.library.table, keep_text_caches=True)
         for column in self.model.structure_columns():
             self.view.setItemDelegateForColumn(column, self.delegate)
         self._apply_column_widths()

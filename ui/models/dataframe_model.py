@@ -234,7 +234,10 @@ class _Column:
             return  # a spec for a column this frame lacks: every cell is empty
         series = arrays.series(spec.key)
         if spec.kind == "float":
-            self.values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+            if series.dtype == np.float64:  # a view: copying 28 columns of a million costs 50 ms
+                self.values = series.to_numpy()
+            else:
+                self.values = series.to_numpy(dtype=np.float64, na_value=np.nan)
             self.missing = np.isnan(self.values)
         elif spec.kind == "int":
             # Nullable Int64: integers plus a mask; to_numpy() alone would give floats or objects.
@@ -245,6 +248,24 @@ class _Column:
             self.values = series.to_numpy(dtype=bool, na_value=False)
         else:
             self.values = arrays.objects(spec.key)
+
+    def adopt_caches(self, other: _Column | None) -> None:
+        """Take ``other``'s lower-case text and sort keys when it holds the very same data."""
+        if (
+            other is None
+            or self.spec.kind != "text"
+            or other.spec.kind != "text"
+            or self.values is None
+            or other.values is None
+            or self.values.shape != other.values.shape
+            or self.values.strides != other.values.strides
+            or self.values.__array_interface__["data"][0]
+            != other.values.__array_interface__["data"][0]
+        ):
+            return
+        self.lower = other.lower
+        self.sort_keys = other.sort_keys
+        self.sort_missing = other.sort_missing
 
     def smiles(self, position: int) -> str:
         for values in self.sources:
@@ -432,7 +453,7 @@ class DataFrameModel(QAbstractTableModel):
         """The frame shown (not a copy: do not modify it; call :meth:`set_frame` with a new one)."""
         return self._frame
 
-    def set_frame(self, frame: pd.DataFrame | None) -> None:
+    def set_frame(self, frame: pd.DataFrame | None, keep_text_caches: bool = False) -> None:
         """Show ``frame``; columns set with :meth:`set_columns`, the sort and the filter are kept.
 
         Only column arrays are taken here (no per-cell work); sorting and filtering a large frame
@@ -451,7 +472,10 @@ class DataFrameModel(QAbstractTableModel):
                 self._invalid = ~valid.to_numpy(dtype=bool, na_value=True)
                 if self._arrays.has(ERROR_COLUMN):
                     self._errors = self._arrays.objects(ERROR_COLUMN)
-        self._build_columns()
+        # The same rows with columns added: text columns whose data did not change keep their
+        # lower-case text and sort ranks (recomputing, and freeing, a million strings costs a
+        # tenth of a second each). Only callers that did not edit cells in place may ask.
+        self._build_columns({c.spec.key: c for c in self._columns} if keep_text_caches else None)
         # A new frame makes pending results for the old one meaningless.
         for kind in self._generations:
             self._generations[kind] += 1
@@ -490,7 +514,7 @@ class DataFrameModel(QAbstractTableModel):
         """
         self.beginResetModel()
         self._explicit_specs = None if specs is None else list(specs)
-        self._build_columns()
+        self._build_columns({c.spec.key: c for c in self._columns})  # same frame: same data
         if self._sort_key is not None and self._column_for_key(self._sort_key) is None:
             # The sort column is gone: back to frame order rather than an order nobody can see.
             self._sort_key = None
@@ -509,11 +533,15 @@ class DataFrameModel(QAbstractTableModel):
         """Model columns of kind ``"structure"`` (give them a ``StructureDelegate``)."""
         return [n for n, column in enumerate(self._columns) if column.spec.kind == "structure"]
 
-    def _build_columns(self) -> None:
+    def _build_columns(self, adopt: dict[Hashable, _Column] | None = None) -> None:
+        """Columns for the current specs and frame; ``adopt``: earlier columns whose text caches
+        are reused where they hold the very same data (see :meth:`_Column.adopt_caches`)."""
         specs = (
             self._explicit_specs if self._explicit_specs is not None else infer_columns(self._frame)
         )
         self._columns = [_Column(spec, self._arrays) for spec in specs]
+        for column in self._columns:
+            column.adopt_caches((adopt or {}).get(column.spec.key))
 
     # ------------------------------------------------------------------------------------------
     # Row mapping
