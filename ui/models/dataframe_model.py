@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -65,6 +66,7 @@ _LAYOUT_SIGNATURE = ("QList<QPersistentModelIndex>", "QAbstractItemModel::Layout
 # Above this many bytes, sorting unique strings as a fixed-width numpy array costs too much memory;
 # fall back to sorting Python objects (slower, no extra memory).
 _UNICODE_SORT_BYTES = 64 * 1024 * 1024
+_TEXT_CHUNK = 50_000
 ASYNC_ROWS = 200_000
 """Above this many rows, sorting and filtering are computed in a worker thread: the table keeps
 its current order until the new one is ready, and the window stays responsive."""
@@ -311,8 +313,15 @@ class _Column:
         if self.lower is None:
             values = self.values if self.values is not None else np.array([], dtype=object)
             series = pd.Series(values, dtype=object, copy=False)
-            # astype(str) turns None into "None" in pandas 2: put the missing values back.
-            self.lower = series.astype(str).str.lower().mask(series.isna())
+            parts = []
+            for start in range(0, len(series), _TEXT_CHUNK):
+                part = series.iloc[start : start + _TEXT_CHUNK]
+                # astype(str) turns None into "None" in pandas 2: put the missing values back.
+                parts.append(part.astype(str).str.lower().mask(part.isna()))
+                # Lower-casing runs in C without letting other threads in; in a worker thread
+                # that would freeze the window for the whole column, so yield between chunks.
+                time.sleep(0)
+            self.lower = pd.concat(parts) if len(parts) > 1 else (parts[0] if parts else series)
         return self.lower
 
     def sort_key(self, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
