@@ -374,7 +374,9 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(index)
         self.central_stack.setCurrentWidget(self.tabs)
         self.show_area("libraries")
-        job_id = self.engine.submit(load_library, path, options, title=f"Load {path.name}")
+        job_id = self.engine.submit(
+            _load_for_window, path, options, title=f"Load {path.name}"
+        )
         panel.job_id = job_id
         panel.cancel_requested.connect(lambda: self.engine.cancel(job_id))
         self._load_jobs[job_id] = panel
@@ -862,3 +864,14 @@ def _export_job(export, table, path, profile, cards, *, progress, is_cancelled):
     """Engine job around ``core.ranking.report.export_hit_list`` (which takes no callbacks)."""
     progress(-1.0, f"Writing {Path(path).name}")
     return export(table, path, profile, cards, title=f"Hit list: {Path(path).stem}")
+
+
+def _load_for_window(path, options, *, progress, is_cancelled):
+    """Engine job: load a library and do, off the GUI thread, what showing it needs (the user's
+    flag/tags/notes columns, the duplicate count): a million rows then open without a pause."""
+    from core.project.annotations import ensure_annotations
+
+    library = load_library(path, options, progress=progress, is_cancelled=is_cancelled)
+    ensure_annotations(library)
+    library.n_duplicates  # noqa: B018 - computed now, cached for the summary line
+    return library

@@ -104,6 +104,11 @@ def main() -> None:
         print(f"{label}: longest gap {gaps.max():.0f} ms", file=sys.stderr)
 
     library = Library(table=table)
+    # What the window's load job does after reading, off the GUI thread (app.main_window).
+    from core.project.annotations import ensure_annotations
+
+    ensure_annotations(library)
+    library.n_duplicates  # noqa: B018
     measure("open (set_library)", lambda: panel.set_library(library))
     measure("sort by MW", lambda: panel.sort_by("mw"))
     measure("sort by name (text)", lambda: panel.sort_by("name"))
