@@ -374,9 +374,7 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(index)
         self.central_stack.setCurrentWidget(self.tabs)
         self.show_area("libraries")
-        job_id = self.engine.submit(
-            _load_for_window, path, options, title=f"Load {path.name}"
-        )
+        job_id = self.engine.submit(_load_for_window, path, options, title=f"Load {path.name}")
         panel.job_id = job_id
         panel.cancel_requested.connect(lambda: self.engine.cancel(job_id))
         self._load_jobs[job_id] = panel

@@ -127,6 +127,7 @@ def _small_tasks(smiles: list[str], size: int = 500):
 # ----------------------------------------------------------------------------------------------
 # Tanimoto kernels
 
+
 def _numba_cache_dir() -> str:
     # Compiled kernels are cached beside the user's data, not in the (maybe read-only) install.
     from core.paths import data_dir
