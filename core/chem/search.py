@@ -12,6 +12,7 @@ and tie-breaking), computing neighbour lists block by block instead of a full di
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
 import os
@@ -135,32 +136,45 @@ def _numba_cache_dir() -> str:
     return str(data_dir() / "cache" / "numba")
 
 
-try:  # numba is optional: it makes scans about ten times faster.
-    os.environ.setdefault("NUMBA_CACHE_DIR", _numba_cache_dir())
-    import numba
+HAVE_NUMBA = importlib.util.find_spec("numba") is not None
+"""Whether numba is installed; it is imported (0.3 s) and the kernel compiled on first use."""
+_numba_kernel = None
+_numba_failed = False
 
-    @numba.njit(parallel=True, cache=True, nogil=True)
-    def _tanimoto_numba(query, words, counts, query_count, out):  # pragma: no cover - compiled
-        n, w = words.shape
-        m1 = np.uint64(0x5555555555555555)
-        m2 = np.uint64(0x3333333333333333)
-        m4 = np.uint64(0x0F0F0F0F0F0F0F0F)
-        h01 = np.uint64(0x0101010101010101)
-        for i in numba.prange(n):
-            common = np.uint64(0)
-            for j in range(w):
-                x = query[j] & words[i, j]
-                x = x - ((x >> np.uint64(1)) & m1)
-                x = (x & m2) + ((x >> np.uint64(2)) & m2)
-                x = (x + (x >> np.uint64(4))) & m4
-                common += (x * h01) >> np.uint64(56)
-            union = query_count + counts[i] - common
-            out[i] = common / union if union > 0 else 0.0
 
-    HAVE_NUMBA = True
-except Exception:  # pragma: no cover - no numba, or it cannot compile here: numpy instead
-    log.warning("numba is unavailable; similarity scans use numpy", exc_info=True)
-    HAVE_NUMBA = False
+def _compiled_kernel():
+    """The numba Tanimoto kernel, compiled (or loaded from its cache) on first use; ``None``
+    when numba cannot be used here (then the numpy kernel runs)."""
+    global _numba_kernel, _numba_failed
+    if _numba_kernel is not None or _numba_failed or not HAVE_NUMBA:
+        return _numba_kernel
+    try:  # numba is optional: it makes scans about ten times faster.
+        os.environ.setdefault("NUMBA_CACHE_DIR", _numba_cache_dir())
+        import numba
+
+        @numba.njit(parallel=True, cache=True, nogil=True)
+        def kernel(query, words, counts, query_count, out):  # pragma: no cover - compiled
+            n, w = words.shape
+            m1 = np.uint64(0x5555555555555555)
+            m2 = np.uint64(0x3333333333333333)
+            m4 = np.uint64(0x0F0F0F0F0F0F0F0F)
+            h01 = np.uint64(0x0101010101010101)
+            for i in numba.prange(n):
+                common = np.uint64(0)
+                for j in range(w):
+                    x = query[j] & words[i, j]
+                    x = x - ((x >> np.uint64(1)) & m1)
+                    x = (x & m2) + ((x >> np.uint64(2)) & m2)
+                    x = (x + (x >> np.uint64(4))) & m4
+                    common += (x * h01) >> np.uint64(56)
+                union = query_count + counts[i] - common
+                out[i] = common / union if union > 0 else 0.0
+
+        _numba_kernel = kernel
+    except Exception:  # pragma: no cover - numba cannot compile here: numpy instead
+        log.warning("numba is unavailable; similarity scans use numpy", exc_info=True)
+        _numba_failed = True
+    return _numba_kernel
 
 
 def _tanimoto_numpy(query, words, counts, query_count, out, chunk: int = 16_384) -> None:
@@ -186,7 +200,7 @@ def tanimoto(
     out = np.empty(len(index), dtype=np.float64)
     if len(index) == 0:
         return out
-    kernel = _tanimoto_numba if use_numba else _tanimoto_numpy
+    kernel = (_compiled_kernel() if use_numba else None) or _tanimoto_numpy
     kernel(query, index.words, index.counts.astype(np.int64), np.int64(query_count), out)
     return out
 

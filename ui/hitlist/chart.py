@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -39,28 +38,16 @@ class ChartView(QWidget):
         axes.addWidget(self.y_box, 1)
         form.addRow("X / Y", axes)
         form.addRow("Colour", self.colour_box)
-        self.scatter_widget = pg.PlotWidget(background="w")
-        self.scatter_widget.setMinimumHeight(220)
-        self.scatter = pg.ScatterPlotItem(size=6, pen=None, hoverable=False)
-        self.scatter.sigClicked.connect(self._on_clicked)
-        self.selected = pg.ScatterPlotItem(
-            size=11, pen=pg.mkPen("#d62728", width=2), brush=None, symbol="o"
-        )
-        self.scatter_widget.addItem(self.scatter)
-        self.scatter_widget.addItem(self.selected)
-        self.histogram_widget = pg.PlotWidget(background="w")
-        self.histogram_widget.setMinimumHeight(150)
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.note.setStyleSheet("color: #555;")
-        histogram_form = QFormLayout()
-        histogram_form.addRow("Histogram", self.histogram_box)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.scatter_widget, 3)
-        layout.addWidget(self.note)
-        layout.addLayout(histogram_form)
-        layout.addWidget(self.histogram_widget, 2)
+        self.histogram_form = QFormLayout()
+        self.histogram_form.addRow("Histogram", self.histogram_box)
+        self._layout = QVBoxLayout(self)
+        self._layout.addLayout(form)
+        # The plots are made on first show: importing pyqtgraph costs a quarter of a second of
+        # start-up, and most sessions never open the chart.
+        self.scatter_widget = self.scatter = self.selected = self.histogram_widget = None
         self._positions = np.zeros(0, dtype=np.int64)
         self._xy = np.zeros((0, 2))
         self._selected_positions = np.zeros(0, dtype=np.int64)
@@ -76,7 +63,28 @@ class ChartView(QWidget):
             and not pd.api.types.is_bool_dtype(self.table[c].dtype)
         ]
 
+    def _build_plots(self) -> None:
+        import pyqtgraph as pg
+
+        self.scatter_widget = pg.PlotWidget(background="w")
+        self.scatter_widget.setMinimumHeight(220)
+        self.scatter = pg.ScatterPlotItem(size=6, pen=None, hoverable=False)
+        self.scatter.sigClicked.connect(self._on_clicked)
+        self.selected = pg.ScatterPlotItem(
+            size=11, pen=pg.mkPen("#d62728", width=2), brush=None, symbol="o"
+        )
+        self.scatter_widget.addItem(self.scatter)
+        self.scatter_widget.addItem(self.selected)
+        self.histogram_widget = pg.PlotWidget(background="w")
+        self.histogram_widget.setMinimumHeight(150)
+        self._layout.addWidget(self.scatter_widget, 3)
+        self._layout.addWidget(self.note)
+        self._layout.addLayout(self.histogram_form)
+        self._layout.addWidget(self.histogram_widget, 2)
+
     def showEvent(self, event) -> None:
+        if self.scatter_widget is None:
+            self._build_plots()
         super().showEvent(event)
         if self._dirty:
             self.redraw()
@@ -106,9 +114,11 @@ class ChartView(QWidget):
         self.redraw()
 
     def redraw(self, *_args) -> None:
+        import pyqtgraph as pg
+
         if self.table is None or not self.x_box.currentText() or not self.y_box.currentText():
             return
-        if not self.isVisible():  # drawing 20k points costs ~0.1 s: only when someone looks
+        if not self.isVisible() or self.scatter_widget is None:  # ~0.1 s: only when looked at
             self._dirty = True
             return
         self._dirty = False
@@ -149,6 +159,8 @@ class ChartView(QWidget):
 
     @staticmethod
     def _brushes(values: np.ndarray) -> list:
+        import pyqtgraph as pg
+
         finite = values[~np.isnan(values)]
         low, high = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
         span = high - low or 1.0
@@ -162,6 +174,8 @@ class ChartView(QWidget):
         ]
 
     def _draw_histogram(self) -> None:
+        import pyqtgraph as pg
+
         self.histogram_widget.clear()
         name = self.histogram_box.currentText()
         if self.table is None or not name:
@@ -185,6 +199,8 @@ class ChartView(QWidget):
     def set_selected(self, positions) -> None:
         """Ring the points of the table's selected rows."""
         self._selected_positions = np.asarray(positions, dtype=np.int64)
+        if self.selected is None:
+            return
         if len(self._positions) == 0 or len(self._selected_positions) == 0:
             self.selected.setData(x=[], y=[])
             return
