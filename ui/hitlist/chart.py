@@ -114,14 +114,14 @@ class ChartView(QWidget):
         self.redraw()
 
     def redraw(self, *_args) -> None:
-        import pyqtgraph as pg
-
         if self.table is None or not self.x_box.currentText() or not self.y_box.currentText():
             return
         if not self.isVisible() or self.scatter_widget is None:  # ~0.1 s: only when looked at
             self._dirty = True
             return
         self._dirty = False
+        import pyqtgraph as pg
+
         table = self.table
         x_name, y_name = self.x_box.currentText(), self.y_box.currentText()
         x, y = _numbers(table, x_name), _numbers(table, y_name)

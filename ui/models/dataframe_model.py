@@ -219,37 +219,70 @@ class RowFilter:
 class _Column:
     """A column's data, taken from the frame once; sort keys and lower-case text come lazily."""
 
-    __slots__ = ("lower", "missing", "sort_keys", "sort_missing", "sources", "spec", "values")
+    __slots__ = (
+        "_arrays",
+        "_loaded",
+        "_missing",
+        "_values",
+        "lower",
+        "sort_keys",
+        "sort_missing",
+        "sources",
+        "spec",
+    )
 
     def __init__(self, spec: ColumnSpec, arrays: _FrameArrays) -> None:
         self.spec = spec
-        self.values: np.ndarray | None = None
-        self.missing: np.ndarray | None = None
+        self._arrays = arrays
+        self._values: np.ndarray | None = None
+        self._missing: np.ndarray | None = None
+        # The arrays are taken on first use: a new frame of a million rows and 45 columns then
+        # costs nothing until a column is drawn, sorted or filtered.
+        self._loaded = False
         self.sources: tuple[np.ndarray, ...] = ()
         self.sort_keys: np.ndarray | None = None
         self.sort_missing: np.ndarray | None = None
         self.lower: pd.Series | None = None
         if spec.kind == "structure":
             self.sources = tuple(arrays.objects(name) for name in spec.source if arrays.has(name))
-            return
-        if not arrays.has(spec.key):
-            return  # a spec for a column this frame lacks: every cell is empty
-        series = arrays.series(spec.key)
-        if spec.kind == "float":
-            if series.dtype == np.float64:  # a view: copying 28 columns of a million costs 50 ms
-                self.values = series.to_numpy()
+            self._loaded = True
+
+    @property
+    def values(self) -> np.ndarray | None:
+        if not self._loaded:
+            self._load()
+        return self._values
+
+    @property
+    def missing(self) -> np.ndarray | None:
+        if not self._loaded:
+            self._load()
+        return self._missing
+
+    def _load(self) -> None:
+        # May run in the GUI thread and a sort/filter worker at once: both compute the same
+        # arrays, and "loaded" is set only after they are in place.
+        spec, arrays = self.spec, self._arrays
+        values = missing = None
+        if arrays.has(spec.key):  # else a spec for a column this frame lacks: cells are empty
+            series = arrays.series(spec.key)
+            if spec.kind == "float":
+                if series.dtype == np.float64:  # a view: copying 28 columns of a million: 50 ms
+                    values = series.to_numpy()
+                else:
+                    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+                missing = np.isnan(values)
+            elif spec.kind == "int":
+                # Nullable Int64: integers plus a mask; to_numpy() alone gives floats or objects.
+                missing = series.isna().to_numpy(dtype=bool)
+                values = series.to_numpy(dtype=np.int64, na_value=0)
+            elif spec.kind == "bool":
+                missing = series.isna().to_numpy(dtype=bool)
+                values = series.to_numpy(dtype=bool, na_value=False)
             else:
-                self.values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-            self.missing = np.isnan(self.values)
-        elif spec.kind == "int":
-            # Nullable Int64: integers plus a mask; to_numpy() alone would give floats or objects.
-            self.missing = series.isna().to_numpy(dtype=bool)
-            self.values = series.to_numpy(dtype=np.int64, na_value=0)
-        elif spec.kind == "bool":
-            self.missing = series.isna().to_numpy(dtype=bool)
-            self.values = series.to_numpy(dtype=bool, na_value=False)
-        else:
-            self.values = arrays.objects(spec.key)
+                values = arrays.objects(spec.key)
+        self._values, self._missing = values, missing
+        self._loaded = True
 
     def adopt_caches(self, other: _Column | None) -> None:
         """Take ``other``'s lower-case text and sort keys when it holds the very same data."""
