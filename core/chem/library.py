@@ -76,6 +76,8 @@ class Library:
     column_notes: dict[str, str] = field(default_factory=dict)
     """What added columns mean (model, units), shown as header tooltips."""
     _n_duplicates: int | None = field(default=None, repr=False, compare=False)
+    annotations_ready: bool = field(default=False, repr=False, compare=False)
+    """Set by ``core.project.annotations.ensure_annotations`` once flag/tags/notes are in shape."""
 
     @property
     def n_records(self) -> int:
@@ -98,8 +100,9 @@ class Library:
         return self._n_duplicates
 
     def rows_changed(self) -> None:
-        """Forget counts derived from the rows (call after editing them)."""
+        """Forget what was derived from the rows (call after editing them)."""
         self._n_duplicates = None
+        self.annotations_ready = False
 
     def summary(self) -> str:
         text = f"{self.n_records:,} records: {self.n_valid:,} valid, {self.n_invalid:,} invalid"

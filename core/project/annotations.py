@@ -25,6 +25,8 @@ def ensure_annotations(library: Library) -> None:
     (as clashing file columns are when loading), so the user's marks never mix with file data.
     """
     table = library.table
+    if library.annotations_ready and all(name in table.columns for name in ANNOTATION_COLUMNS):
+        return  # done already (in the load job); checking a million cells again takes 0.1 s
     for name in ANNOTATION_COLUMNS:
         if name in table.columns and name in library.extra_columns:
             target = f"{name} (input)"
@@ -46,6 +48,7 @@ def ensure_annotations(library: Library) -> None:
             table[name] = np.full(n, "", dtype=object)  # a list of a million "" takes 0.1 s
         else:
             table[name] = table[name].fillna("").astype(str).astype(object)
+    library.annotations_ready = True
 
 
 def annotation_rows(table: pd.DataFrame) -> pd.DataFrame:

@@ -633,3 +633,13 @@ def test_million_rows_draw_pictures_only_for_visible_rows(qtbot):
     assert model.rowCount() == int(frame["hbd"].ge(3).fillna(False).astype(bool).sum())
     assert model.wait_until_idle()
     model.shutdown()
+
+
+def test_unicode_string_ranks_equal_the_factorize_ranks():
+    from ui.models import dataframe_model as module
+
+    rng = np.random.default_rng(1)
+    words = np.array(["", "a", "b", "mol1", "mol10", "mol2", "zeta", "émile", "ab"], dtype=object)
+    values = words[rng.integers(0, len(words), 5000)]
+    expected = module._string_ranks(values)  # small: the factorize path
+    assert np.array_equal(module._string_ranks_unicode(values), expected)

@@ -408,8 +408,37 @@ def _is_missing_scalar(value: Any) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
+def _string_ranks_unicode(values: np.ndarray) -> np.ndarray | None:
+    """Dense ranks of strings through a numpy unicode array, built in chunks that let other
+    threads run (``pd.factorize`` on a million objects holds the GIL, and so freezes the window,
+    for 0.1–0.2 s); numpy sorts and compares unicode without the GIL. ``None`` when the array
+    would need more than ``2 × _UNICODE_SORT_BYTES``."""
+    n = len(values)
+    width = 1
+    for start in range(0, n, _TEXT_CHUNK):
+        width = max(width, max((len(v) for v in values[start : start + _TEXT_CHUNK]), default=1))
+        time.sleep(0)
+    if n * width * 4 > 2 * _UNICODE_SORT_BYTES:
+        return None
+    text = np.empty(n, dtype=f"U{width}")
+    for start in range(0, n, _TEXT_CHUNK):
+        text[start : start + _TEXT_CHUNK] = values[start : start + _TEXT_CHUNK]
+        time.sleep(0)
+    order = np.argsort(text, kind="stable")
+    ordered = text[order]
+    change = np.zeros(n, dtype=np.int64)
+    change[1:] = ordered[1:] != ordered[:-1]
+    ranks = np.empty(n, dtype=np.int64)
+    ranks[order] = np.cumsum(change)
+    return ranks
+
+
 def _string_ranks(values: np.ndarray) -> np.ndarray:
     """Integer ranks of strings (equal strings share a rank), vectorised over unique values."""
+    if len(values) >= ASYNC_ROWS:
+        ranks = _string_ranks_unicode(values)
+        if ranks is not None:
+            return ranks
     codes, uniques = pd.factorize(values)
     uniques = np.asarray(uniques, dtype=object)
     if len(uniques) == 0:
