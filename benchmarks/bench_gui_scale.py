@@ -47,6 +47,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--unique", type=int, default=5_000)
+    parser.add_argument(
+        "--no-score", dest="score", action="store_false", help="skip the scoring step"
+    )
     args = parser.parse_args()
     info = _common.machine_info()
     print("describing molecules…", file=sys.stderr)
@@ -64,7 +67,10 @@ def main() -> None:
     engine = InferenceEngine()
     engine.start()
     panel = LibraryPanel("million")
-    tools = HitListTools(panel, engine, model_entries=lambda: [])
+    from core.models.registry import shipped_models
+
+    potency = [e for e in shipped_models() if e.path.name == "potency-chembl2321810"]
+    tools = HitListTools(panel, engine, model_entries=lambda: potency)
     panel.set_side_panel(tools)
     panel.resize(1500, 900)
     panel.show()
@@ -131,6 +137,18 @@ def main() -> None:
         tools.rerank,
         wait=lambda: "Ranked by" in tools.rank_status.text(),
     )
+    if potency and args.score:
+        from PySide6.QtCore import Qt
+
+        from core.ranking.presets import CNS_MPO
+
+        tools.model_list.item(0).setCheckState(Qt.CheckState.Checked)
+        tools.set_profile(CNS_MPO)
+        measure(
+            f"score with CNS MPO + the shipped potency model ({args.unique:,} distinct molecules)",
+            tools.score,
+            wait=lambda: "Ranked" in tools.rank_status.text() and tools.score_button.isEnabled(),
+        )
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     timer.stop()
     engine.stop()
