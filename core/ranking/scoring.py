@@ -106,8 +106,14 @@ def _fill(
         done = min(start + BATCH, len(unique))
         progress(done / max(len(unique), 1), f"{label}: {done:,} of {len(unique):,} molecules")
     missing = (math.nan,) * width
-    out = np.array([known.get(s, missing) if s else missing for s in smiles], dtype=np.float64)
-    return out.reshape(len(smiles), width), len(unique)
+    out = np.empty((len(smiles), width), dtype=np.float64)
+    for start in range(0, len(smiles), 50_000):
+        # In chunks: turning a million tuples into an array is one C call that would hold the
+        # GIL (and freeze the window) for a quarter of a second.
+        chunk = smiles[start : start + 50_000]
+        out[start : start + len(chunk)] = [known.get(s, missing) if s else missing for s in chunk]
+        time.sleep(0)
+    return out, len(unique)
 
 
 def _new_unique(smiles: np.ndarray, known: dict) -> list[str]:
@@ -240,7 +246,17 @@ def score_library(
     check_cancelled(is_cancelled)
     stage(0.0, "Scoring")
     new = pd.DataFrame(columns, index=table.index)
-    scored_table = pd.concat([table.drop(columns=list(new.columns), errors="ignore"), new], axis=1)
+    # Only the columns the profile reads (with their _std and the validity): concatenating the
+    # whole million-row table would copy it, holding the GIL for a quarter of a second.
+    wanted = [*request.profile.columns, *(c + STD_SUFFIX for c in request.profile.columns), "valid"]
+    scored_table = pd.DataFrame(
+        {
+            c: (new[c] if c in new.columns else table[c])
+            for c in dict.fromkeys(wanted)
+            if c in new.columns or c in table.columns
+        },
+        index=table.index,
+    )
     result = score_table(scored_table, request.profile, rank=False)
     rank = rank_without_repeats(table, result.score)
     n_duplicates = int((_repeats(table) & ~np.isnan(result.score)).sum())
