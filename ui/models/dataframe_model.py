@@ -550,17 +550,13 @@ class DataFrameModel(QAbstractTableModel):
         # A new frame makes pending results for the old one meaningless.
         for kind in self._generations:
             self._generations[kind] += 1
-        same_rows = self._sorted is not None and len(self._sorted) == n
-        same_rows = same_rows and (self._mask is None or len(self._mask) == n)
-        if (
-            n > ASYNC_ROWS
-            and (self._sort_key is not None or self._filter is not None)
-            and (
-                same_rows
-                or (self._sorted is None and self._mask is not None and len(self._mask) == n)
-            )
-        ):
-            # Same rows (new columns, say): keep showing the current order, recompute it aside.
+        if n > ASYNC_ROWS and (self._sort_key is not None or self._filter is not None):
+            # Keep showing the current order while the new one is computed aside; an order made
+            # for other rows falls back to frame order meanwhile.
+            if self._sorted is not None and len(self._sorted) != n:
+                self._sorted = None
+            if self._mask is not None and len(self._mask) != n:
+                self._mask = None
             self._update_order()
             self.endResetModel()
             self.filter_changed.emit(len(self._order), n)
