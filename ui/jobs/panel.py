@@ -150,7 +150,9 @@ class JobsPanel(QWidget):
 
     def _on_job_finished(self, job_id: int, _result: object) -> None:
         if row := self.rows.get(job_id):
-            row.set_state(FINISHED, f"Done in {self._elapsed(job_id)}. {row.state_label.text()}")
+            last = row.state_label.text()
+            detail = "" if last in ("Running", "") else f" {last}"  # the job's own last words
+            row.set_state(FINISHED, f"Done in {self._elapsed(job_id)}.{detail}")
 
     def _on_job_failed(self, job_id: int, message: str) -> None:
         if row := self.rows.get(job_id):
