@@ -997,18 +997,46 @@ class _Entry:
         self.path, self.card, self.error, self.shipped = Path(path), card, error, shipped
 
 
+def _metric_lines(values, indent: str = "  ") -> list[str]:
+    """Nested metric dicts as readable lines: 'transformer: rmse 0.756, mae 0.597'."""
+    if not isinstance(values, dict):
+        return [f"{indent}{values}"]
+    if all(not isinstance(v, dict) for v in values.values()):
+        parts = [
+            f"{k} {v:.3f}" if isinstance(v, int | float) else f"{k} {v}" for k, v in values.items()
+        ]
+        return [indent + ", ".join(parts)]
+    lines = []
+    for key, inner in values.items():
+        inner_lines = _metric_lines(inner, indent + "  ")
+        if len(inner_lines) == 1:
+            lines.append(f"{indent}{key}: {inner_lines[0].strip()}")
+        else:
+            lines.append(f"{indent}{key}:")
+            lines.extend(inner_lines)
+    return lines
+
+
 def _card_text(card, path: Path, shipped: bool) -> str:
+    split = card.split or {}
+    sizes = split.get("sizes") if isinstance(split, dict) else None
+    split_text = (
+        f"{split.get('kind', '?')} (seed {split.get('seed', '?')}), train/valid/test {sizes}"
+        if isinstance(split, dict)
+        else str(split)
+    )
     lines = [
         f"{card.name}{' (shipped)' if shipped else ''}",
         card.description,
         f"Task: {card.task}; targets: {', '.join(card.target_columns) or '—'}",
         f"SMILES column: {card.smiles_column}",
-        f"Split: {card.split}",
+        f"Split: {split_text}",
         f"Created: {card.created}",
     ]
     for part in ("valid", "test"):
         values = (card.metrics or {}).get(part)
         if values:
-            lines.append(f"{part}: {values}")
+            lines.append(f"{part.capitalize()} metrics:")
+            lines.extend(_metric_lines(values))
     lines.append(f"Folder: {path}")
     return "\n".join(line for line in lines if line)
