@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +56,8 @@ class ScoreCache:
 class ScoringRequest:
     profile: DesirabilityProfile
     models: tuple[Path, ...] = ()
+    device: str = "auto"
+    """Where the models run (``auto``: CUDA, then MPS, then the CPU), in their worker process."""
     admet: bool = False
     """Add the 41 admet-ai endpoints and their percentiles among approved drugs."""
 
@@ -116,6 +119,86 @@ def _fill(
     return out, len(unique)
 
 
+_worker_models: dict = {}
+
+
+def _worker_setup() -> None:
+    from core.parallel import worker_init
+
+    worker_init()
+    import torch
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))  # one core stays with the window
+
+
+def _worker_model(directory: str, preference: str):
+    from core.compute import choose_device
+    from core.models.transformer import load_model
+
+    key = (directory, preference)
+    if key not in _worker_models:
+        device = choose_device(preference).device
+        _worker_models[key] = (load_model(directory, device=device), device)
+    return _worker_models[key]
+
+
+def _describe_task(task: tuple[str, str]) -> tuple[str, dict, int]:
+    model, _device = _worker_model(*task)
+    return model.kind, dict(model.card), len(model.members)
+
+
+def _predict_task(task: tuple[str, str, list[str]]) -> np.ndarray:
+    from core.models.transformer import predict
+
+    directory, preference, batch = task
+    model, device = _worker_model(directory, preference)
+    result = predict(model, batch, device=device)
+    return np.hstack([result.mean, result.std])
+
+
+class _ModelProcess:
+    """Models predict in a worker process: importing torch and transformers in the app's own
+    process would hold the GIL, and so freeze the window, for up to half a second."""
+
+    def __init__(self, device: str, is_cancelled: CancelCheck | None) -> None:
+        import multiprocessing
+
+        self._device = device
+        self._is_cancelled = is_cancelled
+        self._pool = multiprocessing.get_context("spawn").Pool(1, initializer=_worker_setup)
+
+    def _call(self, fn, task):
+        import multiprocessing
+
+        pending = self._pool.apply_async(fn, (task,))
+        while True:
+            try:
+                check_cancelled(self._is_cancelled)
+            except BaseException:
+                self.close(terminate=True)
+                raise
+            try:
+                return pending.get(timeout=0.1)
+            except multiprocessing.TimeoutError:
+                continue
+
+    def describe(self, directory: Path) -> tuple[str, dict, int]:
+        return self._call(_describe_task, (str(directory), self._device))
+
+    def predict(self, directory: Path, batch: list[str]) -> np.ndarray:
+        return self._call(_predict_task, (str(directory), self._device, list(batch)))
+
+    def close(self, terminate: bool = False) -> None:
+        if self._pool is None:
+            return
+        if terminate:
+            self._pool.terminate()
+        else:
+            self._pool.close()
+        self._pool.join()
+        self._pool = None
+
+
 def _new_unique(smiles: np.ndarray, known: dict) -> list[str]:
     """Distinct non-empty SMILES the cache lacks, in first-seen order. A Python loop in chunks:
     one C call over a million objects would hold the GIL (and freeze the window) throughout."""
@@ -161,47 +244,57 @@ def score_library(
     def stage(fraction: float, message: str) -> None:
         progress(min((step + max(fraction, 0.0)) / steps, 0.99), message)
 
-    for directory in request.models:
-        from core.models.transformer import load_model, predict
+    # The engine passes the device it chose when a torch job ran before; else the request's.
+    preference = device or request.device
+    inference = _ModelProcess(preference, is_cancelled) if request.models else None
+    try:
+        for directory in request.models:
+            directory = Path(directory)
+            kind, card, n_members = inference.describe(directory)
+            names = list(card.get("target_names") or [])
+            if kind == "pretrained" or not names:
+                raise ProfileError(
+                    f"{directory} is not a fine-tuned model (it predicts no targets)"
+                )
+            cards.append(card)
+            width = len(names)
 
-        directory = Path(directory)
-        model = load_model(directory, device=device, model_cache=model_cache)
-        names = list(model.card.get("target_names") or [])
-        if model.kind == "pretrained" or not names:
-            raise ProfileError(f"{directory} is not a fine-tuned model (it predicts no targets)")
-        cards.append(dict(model.card))
-        width = len(names)
+            def run(batch: list[str], directory=directory) -> np.ndarray:
+                return inference.predict(directory, batch)
 
-        def run(batch: list[str], model=model) -> np.ndarray:
-            result = predict(model, batch, device=device, is_cancelled=is_cancelled)
-            return np.hstack([result.mean, result.std])
-
-        values, n = _fill(
-            smiles,
-            _model_source(directory, model.card),
-            2 * width,
-            run,
-            cache,
-            f"Predicting with {directory.name}",
-            stage,
-            is_cancelled,
-        )
-        computed += n
-        ensemble = len(model.members) > 1
-        for i, name in enumerate(names):
-            column = (
-                name
-                if name not in columns and name not in table.columns
-                else (f"{name} ({directory.name})")
+            values, n = _fill(
+                smiles,
+                _model_source(directory, card),
+                2 * width,
+                run,
+                cache,
+                f"Predicting with {directory.name}",
+                stage,
+                is_cancelled,
             )
-            columns[column] = values[:, i]
-            task = model.card.get("task", "")
-            meaning = "probability of class 1" if task == "classification" else "predicted value"
-            notes[column] = f"{meaning} of '{name}' by model {directory.name}"
-            if ensemble:
-                columns[column + STD_SUFFIX] = values[:, width + i]
-                notes[column + STD_SUFFIX] = f"standard deviation over the ensemble for '{name}'"
-        step += 1
+            computed += n
+            ensemble = n_members > 1
+            for i, name in enumerate(names):
+                column = (
+                    name
+                    if name not in columns and name not in table.columns
+                    else (f"{name} ({directory.name})")
+                )
+                columns[column] = values[:, i]
+                task = card.get("task", "")
+                meaning = (
+                    "probability of class 1" if task == "classification" else "predicted value"
+                )
+                notes[column] = f"{meaning} of '{name}' by model {directory.name}"
+                if ensemble:
+                    columns[column + STD_SUFFIX] = values[:, width + i]
+                    notes[column + STD_SUFFIX] = (
+                        f"standard deviation over the ensemble for '{name}'"
+                    )
+            step += 1
+    finally:
+        if inference is not None:
+            inference.close()
 
     if request.admet:
         from core.ranking.admet import admet_frame, column_notes, endpoints, predict_admet

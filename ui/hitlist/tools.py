@@ -632,7 +632,8 @@ class HitListTools(QTabWidget):
             self.cache,
             title=f"Score {self.panel.title}",
             key=f"score-{id(self)}",
-            needs_torch=bool(request.models) or request.admet,
+            # Models predict in a worker process (see core.ranking.scoring); ADMET runs here.
+            needs_torch=request.admet,
         )
         self._jobs[job] = ("score", self._on_scored)
         _status(self.rank_status, "Scoring…")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
@@ -93,3 +94,28 @@ def test_hit_list_files(library, tmp_path):
     assert header[1] == "name" or "rank" in header
     with pytest.raises(ValueError, match=r"\.html"):
         hit_list_format(tmp_path / "hits.pdf")
+
+
+@pytest.mark.slow
+def test_models_predict_in_a_worker_process_with_the_same_values():
+    from core.models.registry import shipped_models
+    from core.models.transformer import load_model, predict
+
+    folder = next(e.path for e in shipped_models() if e.path.name == "potency-chembl2321810")
+    smiles = ["CC(=O)Oc1ccccc1C(=O)O", "N#Cc1cc(ccc1Oc1ccccc1)S(=O)(=O)Nc1nccs1", "C1CC"]
+    table = pd.DataFrame(
+        {"canonical_smiles": smiles, "valid": [True, True, False], "name": ["a", "b", "c"]}
+    )
+    profile = DesirabilityProfile("potent", (Criterion("Act", good=7, bad=5),))
+    result = score_library(table, ScoringRequest(profile, (folder,), device="cpu"))
+    expected = predict(load_model(folder, device="cpu"), smiles[:2], device="cpu")
+    np.testing.assert_allclose(result.columns["Act"][:2], expected.mean[:, 0], rtol=1e-5)
+    np.testing.assert_allclose(result.columns["Act_std"][:2], expected.std[:, 0], rtol=1e-4)
+    assert math.isnan(result.columns["Act"][2])
+    assert result.model_cards and result.model_cards[0]["task"] == "regression"
+    assert list(result.columns["rank"]) in ([1, 2, 0], [2, 1, 0])
+
+
+def test_a_folder_that_is_not_a_model_is_a_clear_error(tmp_path, library):
+    with pytest.raises((ValueError, OSError)):
+        score_library(library.table, ScoringRequest(ORAL, (tmp_path,)))
