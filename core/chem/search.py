@@ -233,9 +233,13 @@ def similarity_search(
     *,
     top_k: int | None = 100,
     threshold: float | None = None,
+    progress: ProgressCallback = no_progress,
+    is_cancelled: CancelCheck | None = None,
 ) -> Hits:
     """The most similar molecules to ``query``: the ``top_k`` best, those at or above
-    ``threshold``, or both conditions together. Ties keep table order."""
+    ``threshold``, or both conditions together. Ties keep table order. An engine job: the first
+    scan of a session imports numba and loads the compiled kernel."""
+    check_cancelled(is_cancelled)
     mol = parse_query(query) if isinstance(query, str) else query
     if top_k is not None and top_k < 1:
         raise SearchError("top-k must be at least 1")
@@ -326,6 +330,20 @@ class SubstructureIndex:
             maxResults=max_hits,
         )
         return np.sort(self.rows[np.asarray(list(matches), dtype=np.int64)])
+
+
+def substructure_search(
+    index: SubstructureIndex,
+    smarts: str,
+    *,
+    progress: ProgressCallback = no_progress,
+    is_cancelled: CancelCheck | None = None,
+) -> np.ndarray:
+    """Engine job around :meth:`SubstructureIndex.search` (matching a million molecules takes
+    seconds, so it must not run on the GUI thread)."""
+    check_cancelled(is_cancelled)
+    progress(-1.0, f"Searching {len(index):,} molecules for {smarts}")
+    return index.search(smarts)
 
 
 def substructure_mask(smiles: Sequence[str], smarts: str) -> np.ndarray:

@@ -44,8 +44,10 @@ from core.chem.search import (
     build_fingerprint_index,
     butina_clusters,
     maxmin_pick,
+    parse_query,
     scaffold_groups,
     similarity_search,
+    substructure_search,
 )
 from core.ranking.desirability import (
     Criterion,
@@ -688,17 +690,13 @@ class HitListTools(QTabWidget):
             )
             return
 
-        def run() -> None:
-            try:
-                hits = similarity_search(
-                    self.fingerprints,
-                    query,
-                    top_k=self.top_k.value(),
-                    threshold=self.threshold.value() or None,
-                )
-            except SearchError as error:
-                _status(self.find_status, str(error), error=True)
-                return
+        try:
+            parse_query(query)  # a typo is reported at once, not after fingerprinting
+        except SearchError as error:
+            _status(self.find_status, str(error), error=True)
+            return
+
+        def show(hits) -> None:
             n = len(self.table())
             similarity = np.full(n, np.nan)
             similarity[hits.rows] = hits.scores
@@ -712,6 +710,18 @@ class HitListTools(QTabWidget):
             self.panel.sort_by("similarity", descending=True)
             best = f" (best {hits.scores[0]:.2f})" if len(hits) else ""
             _status(self.find_status, f"{len(hits):,} similar molecules{best}.")
+
+        def run() -> None:
+            job = self.engine.submit(
+                similarity_search,
+                self.fingerprints,
+                query,
+                top_k=self.top_k.value(),
+                threshold=self.threshold.value() or None,
+                title=f"Similarity search {query[:30]}",
+                key=f"similarity-{id(self)}",
+            )
+            self._jobs[job] = ("similarity", show)
 
         self._with_fingerprints(run)
 
@@ -728,12 +738,23 @@ class HitListTools(QTabWidget):
             _status(self.find_status, str(error), error=True)
             return
 
-        def run() -> None:
-            rows = self.substructures.search(smarts)
+        def show(rows) -> None:
             mask = np.zeros(len(self.table()), dtype=bool)
             mask[rows] = True
             self.panel.set_row_mask(mask, f"Contains {smarts[:40]}: {len(rows):,}")
             _status(self.find_status, f"{len(rows):,} molecules contain {smarts}.")
+
+        def run() -> None:
+            # Matching runs in the engine: a million molecules take seconds.
+            job = self.engine.submit(
+                substructure_search,
+                self.substructures,
+                smarts,
+                title=f"Substructure search {smarts[:30]}",
+                key=f"substructure-search-{id(self)}",
+            )
+            self._jobs[job] = ("substructure", show)
+            _status(self.find_status, "Searching…")
 
         if self.substructures is not None and self.substructures.n_rows == len(table):
             run()
