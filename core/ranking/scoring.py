@@ -12,7 +12,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -406,7 +406,3 @@ def ranked(table: pd.DataFrame, top: int | None = None) -> pd.DataFrame:
     """Rows with a rank, best first (the hit list), at most ``top`` of them."""
     hits = table[table[RANK_COLUMN] > 0].sort_values(RANK_COLUMN, kind="stable")
     return hits.head(top) if top else hits
-
-
-def profile_columns(profile: DesirabilityProfile) -> Sequence[str]:
-    return profile.columns

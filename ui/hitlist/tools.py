@@ -224,8 +224,6 @@ class HitListTools(QTabWidget):
         self.fingerprints: FingerprintIndex | None = None
         self.substructures: SubstructureIndex | None = None
         self._jobs: dict[int, tuple[str, Callable[[object], None]]] = {}
-        self._pending_after_index: Callable[[], None] | None = None
-        self._table_version = 0
         self.addTab(_scrolling(self._make_rank_tab()), "Rank")
         self.addTab(_scrolling(self._make_find_tab()), "Find")
         self.chart = ChartView()
