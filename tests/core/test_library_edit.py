@@ -82,3 +82,30 @@ def test_computed_columns_never_overwrite_file_columns(tmp_path):
     assert list(library.table["score"]) == [0.5, 0.6]
     with pytest.raises(ValueError, match="mw"):
         add_columns(library, pd.DataFrame({"mw": [1.0, 2.0]}))
+
+
+def test_added_columns_share_data_keep_places_and_drop_stale_ones(library):
+    import numpy as np
+
+    from core.chem.library_edit import add_columns
+
+    first = pd.DataFrame({"d_mw": [0.1, 0.2, 0.3], "score": [0.5, 0.6, 0.7]})
+    add_columns(library, first)
+    library.column_notes["d_mw"] = "desirability of mw"
+    order = list(library.table.columns)
+    second = pd.DataFrame({"score": [0.9, 0.8, np.nan], "d_tpsa": [1.0, 0.0, np.nan]})
+    names = add_columns(library, second, drop=["d_mw"])
+    assert names == ["score", "d_tpsa"]
+    # No copy: a million-row score must not copy a dozen columns on the GUI thread.
+    assert np.shares_memory(library.table["score"].to_numpy(), second["score"].to_numpy())
+    # The replaced column keeps its place; the dropped one is gone with its note; new ones last.
+    expected = [c for c in order if c != "d_mw"] + ["d_tpsa"]
+    assert list(library.table.columns) == expected
+    assert "d_mw" not in library.extra_columns and "d_mw" not in library.computed_columns
+    assert "d_mw" not in library.column_notes
+    assert library.table["pIC50"].tolist() == [5.0, 6.5, 7.0]  # file columns untouched
+    # Later edits of a cell land in the library's table.
+    library.table.at[0, "score"] = 0.25
+    assert library.table.at[0, "score"] == 0.25
+    with pytest.raises(ValueError, match="valid"):
+        add_columns(library, second, drop=["valid"])

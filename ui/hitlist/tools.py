@@ -604,18 +604,21 @@ class HitListTools(QTabWidget):
         )
 
     def _apply_scores(self, columns: pd.DataFrame, notes: dict[str, str]) -> None:
-        table = self.table()
-        stale = [c for c in table.columns if str(c).startswith("d_") and c not in columns.columns]
-        if stale:  # desirabilities of a previous profile would mislead
-            table.drop(columns=stale, inplace=True)
-            self.panel.library.extra_columns[:] = [
-                c for c in self.panel.library.extra_columns if c not in stale
-            ]
-        # (The frame is this job's own result: changed in place, a copy of a million rows costs.)
+        # Desirabilities of a previous profile would mislead (columns read from a file stay).
+        stale = [
+            c
+            for c in self.panel.library.computed_columns
+            if c.startswith("d_") and c not in columns.columns
+        ]
         # Unranked rows (rank 0 in files) are missing here, so an ascending sort puts them last.
+        # (A new frame of Series, not a column set on the job's frame: that would copy.)
         rank = columns[RANK_COLUMN].to_numpy(dtype=np.int64)
-        columns[RANK_COLUMN] = pd.arrays.IntegerArray(rank, mask=rank <= 0)
-        self.panel.add_columns(columns, notes, sort_by=RANK_COLUMN)
+        series = {name: columns[name] for name in columns.columns}
+        series[RANK_COLUMN] = pd.Series(
+            pd.arrays.IntegerArray(rank, mask=rank <= 0), index=columns.index
+        )
+        columns = pd.DataFrame(series, index=columns.index, copy=False)
+        self.panel.add_columns(columns, notes, sort_by=RANK_COLUMN, drop=stale)
 
     def score(self) -> int | None:
         table = self.table()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
@@ -442,10 +444,12 @@ class LibraryPanel(QWidget):
         notes: dict[str, str] | None = None,
         sort_by: str | None = None,
         descending: bool = False,
+        drop: Sequence[str] = (),
     ) -> list[str]:
         """Add or replace computed columns (predictions, scores), aligned with the library's
         index; the filter is kept, and the sort unless ``sort_by`` names the column to sort by
-        (sorting once, not by the old column and then again). ``notes``: header tooltips."""
+        (sorting once, not by the old column and then again). ``notes``: header tooltips;
+        ``drop``: computed columns to remove at the same time."""
         if self.library is None:
             raise RuntimeError("the library is still loading")
         # Flags, tags and notes are the user's: a computed column never replaces them.
@@ -453,7 +457,7 @@ class LibraryPanel(QWidget):
         if clashes:
             frame = frame.rename(columns=clashes)
             notes = {clashes.get(k, k): v for k, v in (notes or {}).items()}
-        names = add_columns(self.library, frame)
+        names = add_columns(self.library, frame, drop=drop)
         renamed = dict(zip([str(c) for c in frame.columns], names, strict=True))
         for name, note in (notes or {}).items():
             self.library.column_notes[renamed.get(name, name)] = note
