@@ -169,3 +169,73 @@ def test_first_match_only_for_repeated_groups():
     mol = Chem.MolFromSmiles(TRICKY["two catechols"])
     catechol = next(a for a in find_alerts(mol) if a.name == "catechol_A(92)")
     assert catechol.atoms == (0, 1, 2, 3, 4, 5, 6, 7)
+
+
+@pytest.fixture(scope="module")
+def approved_drugs() -> list[Chem.Mol]:
+    """Every 3rd approved drug that admet-ai ships (DrugBank): metals, halogens, charges, large
+    rings and natural products, with many PAINS/Brenk/NIH alerts."""
+    import importlib.util
+    from pathlib import Path
+
+    import pandas as pd
+
+    package = Path(importlib.util.find_spec("admet_ai").submodule_search_locations[0])
+    smiles = pd.read_csv(package / "resources" / "data" / "drugbank_approved.csv")["smiles"]
+    mols = [Chem.MolFromSmiles(s) for s in smiles.iloc[::3]]
+    return [mol for mol in mols if mol is not None]
+
+
+def test_screen_skips_no_alert_rdkit_finds(approved_drugs, rdkit_catalogs):
+    """The pattern-fingerprint and element screen only skips work: same alerts as RDKit's plain
+    FilterCatalog.GetMatches on molecules with and without explicit hydrogens."""
+    mols = [*approved_drugs, *(Chem.AddHs(m) for m in approved_drugs[:150])]
+    hits = 0
+    for mol in mols:
+        expected = [(a.catalog, a.name) for a in rdkit_alerts(rdkit_catalogs, mol)]
+        found = find_alerts(mol, with_atoms=False)
+        assert [(a.catalog, a.name) for a in found] == expected, Chem.MolToSmiles(mol)
+        hits += bool(expected)
+    assert hits > 300  # the comparison is exercised on molecules with alerts
+
+
+def test_screen_covers_the_catalog_and_skips_most_patterns():
+    from core.chem.alerts import _alert_screen, _candidate_entries
+
+    screen = _alert_screen()
+    # Every entry of RDKit 2026.03's five catalogs is one SMARTS pattern the screen can read;
+    # a future RDKit that serialises entries otherwise falls back to matching them all.
+    assert screen.screened.all()
+    ibuprofen = Chem.MolFromSmiles(TRICKY["no alerts"])
+    assert len(_candidate_entries(ibuprofen)) < len(screen.entries) // 4
+
+
+def test_element_conditions_of_a_pattern():
+    from core.chem.alerts import _element_conditions
+
+    pattern = Chem.MolFromSmarts("[F,Cl,Br,I][#6;!$(c=O)][C&H1]c[N,n;!H0]")
+    conditions = _element_conditions(pattern)
+    # Three atoms can only be carbon; one only a halogen; one only nitrogen; none for "$(…)".
+    assert conditions == {
+        frozenset({6}): 3,
+        frozenset({9, 17, 35, 53}): 1,
+        frozenset({7}): 1,
+    }
+    assert _element_conditions(Chem.MolFromSmarts("[!#6]~[$(C=O)]")) == {}
+
+
+def test_entries_other_than_one_pattern_are_always_matched():
+    from rdkit.Chem import FilterCatalog as fc
+
+    from core.chem.alerts import _entry_pattern
+
+    exclusion = fc.ExclusionList()
+    exclusion.AddPattern(fc.SmartsMatcher("amide", "C(=O)N", 1))
+    exclusion.AddPattern(fc.SmartsMatcher("ester", "C(=O)O", 1))
+    assert _entry_pattern(fc.FilterCatalogEntry("neither", exclusion)) is None
+    absent = fc.FilterCatalogEntry("no amide", fc.SmartsMatcher("amide", "C(=O)N", 0, 0))
+    assert _entry_pattern(absent) is None  # matches when the pattern is absent: not screened
+    single = fc.FilterCatalogEntry("amide", fc.SmartsMatcher("amide", "C(=O)N", 1))
+    assert Chem.MolToSmarts(_entry_pattern(single)) == Chem.MolToSmarts(
+        Chem.MolFromSmarts("C(=O)N")
+    )
