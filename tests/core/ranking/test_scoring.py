@@ -116,6 +116,37 @@ def test_models_predict_in_a_worker_process_with_the_same_values():
     assert list(result.columns["rank"]) in ([1, 2, 0], [2, 1, 0])
 
 
+@pytest.mark.slow
+def test_cancel_while_the_worker_predicts_stops_it_and_a_rerun_resumes(monkeypatch):
+    import multiprocessing
+    import time
+
+    from core.models.registry import shipped_models
+    from core.ranking import scoring
+
+    folder = next(e.path for e in shipped_models() if e.path.name == "potency-chembl2321810")
+    smiles = ["CC(=O)Oc1ccccc1C(=O)O", "c1ccccc1O", "CCN(CC)CC"]
+    table = pd.DataFrame({"canonical_smiles": smiles, "valid": [True] * 3, "name": list("abc")})
+    profile = DesirabilityProfile("potent", (Criterion("Act", good=7, bad=5),))
+    request = ScoringRequest(profile, (folder,), device="cpu")
+    cache = ScoreCache()
+    asked: list[float] = []
+    predict = scoring._ModelProcess.predict
+
+    def predicting(self, directory, batch):
+        asked.append(time.perf_counter())  # the batch is sent to the worker, then cancelled
+        return predict(self, directory, batch)
+
+    monkeypatch.setattr(scoring._ModelProcess, "predict", predicting)
+    with pytest.raises(JobCancelled):
+        score_library(table, request, cache, is_cancelled=lambda: bool(asked))
+    assert asked and time.perf_counter() - asked[0] < 5  # stopped, not waited for
+    assert not [p for p in multiprocessing.active_children() if p.is_alive()]
+    monkeypatch.setattr(scoring._ModelProcess, "predict", predict)
+    result = score_library(table, request, cache)
+    assert result.n_computed == 3 and np.isfinite(result.columns["Act"]).all()
+
+
 def test_a_folder_that_is_not_a_model_is_a_clear_error(tmp_path, library):
     with pytest.raises((ValueError, OSError)):
         score_library(library.table, ScoringRequest(ORAL, (tmp_path,)))
