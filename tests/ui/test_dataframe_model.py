@@ -233,6 +233,30 @@ def test_sort_int_with_na_is_stable(model):
     assert positions(model) == [0, 3, 5, 2, 1, 4]
 
 
+def test_plain_int_and_bool_columns_match_their_nullable_forms(qapp):
+    """numpy int64/bool columns are read without a copy (a view); nullable ones keep their
+    missing values. Both display, sort and filter alike."""
+    counts = [3, 1, 2, 1]
+    plain = pd.DataFrame({"n": np.array(counts), "ok": np.array([True, False, True, False])})
+    nullable = pd.DataFrame(
+        {"n": pd.array([3, 1, pd.NA, 1], dtype="Int64"), "ok": pd.array([True, False, None, False])}
+    )
+    model = DataFrameModel(plain)
+    other = DataFrameModel(nullable)
+    assert texts(model, "n") == ["3", "1", "2", "1"]
+    assert texts(other, "n")[2] in ("", None)
+    model.sort(column(model, "n"), ASC)
+    other.sort(column(other, "n"), ASC)
+    assert positions(model) == [1, 3, 2, 0]
+    assert positions(other) == [1, 3, 0, 2]  # missing last
+    model.sort(column(model, "ok"), ASC)
+    assert positions(model) == [1, 3, 0, 2]
+    model.set_filter(RowFilter(ranges=(("n", 2, 3),)))
+    assert sorted(positions(model)) == [0, 2]
+    loaded = model._column_for_key("n").values
+    assert np.shares_memory(loaded, plain["n"].to_numpy())
+
+
 def test_sort_bool_and_restore_frame_order(model):
     model.sort(column(model, "valid"), ASC)
     assert positions(model) == [4, 0, 1, 2, 3, 5]
@@ -497,6 +521,57 @@ def test_cached_structure_pixmap(qapp):
     assert cached_structure_pixmap("", 160, 110) is None
     info = structure_pixmap_cache_info()
     assert (info.hits, info.misses, info.size, info.max_size) == (1, 2, 2, 2000)
+
+
+def test_new_pictures_are_drawn_within_a_budget_per_paint_pass(qtbot, qapp):
+    """A tall view of new molecules fills in over several turns, each drawing about
+    DRAW_BUDGET_S of pictures, instead of freezing for all of them at once."""
+    import time
+
+    from ui.models.structure_delegate import DRAW_BUDGET_S
+
+    smiles = [f"C{'C' * i}O" for i in range(40)]
+    frame = pd.DataFrame({"canonical_smiles": smiles, "name": [f"m{i}" for i in smiles]})
+    model = DataFrameModel(frame)
+    model.set_columns([structure_column()])
+    drawn: dict[str, QPixmap] = {}
+    passes: list[list[str]] = []
+
+    def provider(text, width, height):
+        if text in drawn:  # cached: no drawing
+            return drawn[text]
+        time.sleep(0.012)  # as long as RDKit drawing a picture
+        drawn[text] = QPixmap(width, height)
+        drawn[text].fill(Qt.GlobalColor.white)
+        passes[-1].append(text)
+        return drawn[text]
+
+    delegate = StructureDelegate(
+        picture_provider=provider,
+        picture_size=(60, 30),
+        picture_ready=lambda text, w, h: text in drawn,
+    )
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.setItemDelegateForColumn(0, delegate)
+    configure_table_view(view, picture_height=30)
+    view.resize(300, 1000)
+    visible = view.rowAt(900) + 1 if view.rowAt(900) >= 0 else model.rowCount()
+    passes.append([])
+    view.show()
+    qtbot.waitExposed(view)
+    for _ in range(200):
+        passes.append([])
+        qtbot.wait(5)
+        if len(drawn) >= visible:
+            break
+    per_pass = [len(p) for p in passes if p]
+    assert len(drawn) >= visible > 10
+    assert len(per_pass) > 1  # spread over several passes
+    limit = int(DRAW_BUDGET_S / 0.012) + 1
+    # (Showing the view may paint twice before the first wait.)
+    assert per_pass[0] <= 2 * limit and max(per_pass[1:]) <= limit
 
 
 def test_delegate_size_hint_and_no_structure(qtbot, model):

@@ -272,13 +272,20 @@ class _Column:
                 else:
                     values = series.to_numpy(dtype=np.float64, na_value=np.nan)
                 missing = np.isnan(values)
-            elif spec.kind == "int":
-                # Nullable Int64: integers plus a mask; to_numpy() alone gives floats or objects.
-                missing = series.isna().to_numpy(dtype=bool)
-                values = series.to_numpy(dtype=np.int64, na_value=0)
-            elif spec.kind == "bool":
-                missing = series.isna().to_numpy(dtype=bool)
-                values = series.to_numpy(dtype=bool, na_value=False)
+            elif spec.kind in ("int", "bool"):
+                dtype = np.int64 if spec.kind == "int" else np.bool_
+                if series.dtype == dtype:
+                    # A view, nothing missing (a copy of a million values costs ~10 ms a column,
+                    # and the first paint of a table loads every visible column).
+                    values = series.to_numpy()
+                    missing = np.zeros(len(values), dtype=bool)
+                else:
+                    # Nullable Int64/boolean: values plus a mask; to_numpy() alone gives floats
+                    # or objects.
+                    missing = series.isna().to_numpy(dtype=bool)
+                    values = series.to_numpy(
+                        dtype=dtype, na_value=0 if dtype is np.int64 else False
+                    )
             else:
                 values = arrays.objects(spec.key)
         self._values, self._missing = values, missing

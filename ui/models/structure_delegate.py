@@ -4,15 +4,23 @@
 for each cell it paints. The default, :func:`cached_structure_pixmap`, draws with RDKit
 (:func:`core.chem.depict.molecule_png`) and keeps the most recent pictures in an LRU cache, so
 scrolling back costs nothing.
+
+Drawing a new picture takes 3–5 ms, so a tall window that jumps to new rows could freeze for a
+tenth of a second. Each paint pass therefore draws new pictures for at most
+:data:`DRAW_BUDGET_S` (cached ones are always shown), paints the rest as "drawing…" and asks for
+another pass on the next event-loop turn: the window fills in over a few frames instead of
+stalling.
 """
 
 from __future__ import annotations
 
+import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPixmap
 from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
@@ -20,12 +28,19 @@ from core.chem.depict import molecule_png
 from ui.models.dataframe_model import STRUCTURE_SMILES_ROLE
 
 PictureProvider = Callable[[str, int, int], QPixmap | None]
+PictureReady = Callable[[str, int, int], bool]
 DEFAULT_PICTURE_SIZE = QSize(160, 110)
 CELL_MARGIN = 2
 """Pixels between a picture and its cell's edge (the selection shows around the picture)."""
 NO_STRUCTURE_TEXT = "no structure"
 NO_STRUCTURE_COLOR = QColor(170, 170, 170)
+DRAWING_TEXT = "drawing…"
 PIXMAP_CACHE_SIZE = 2000
+DRAW_BUDGET_S = 0.03
+"""Seconds of new pictures one paint pass may draw; the rest come on the next turns."""
+_NEW_PASS_S = 0.015
+"""A paint call this long after the previous one ended starts a new pass (cells of one pass are
+painted back to back)."""
 
 
 @dataclass(slots=True)
@@ -44,6 +59,9 @@ class _PixmapCache:
         self._items: OrderedDict[tuple[str, int, int, float], QPixmap | None] = OrderedDict()
         self.hits = 0
         self.misses = 0
+
+    def contains(self, smiles: str, width: int, height: int) -> bool:
+        return (smiles, width, height, _device_pixel_ratio()) in self._items
 
     def get(self, smiles: str, width: int, height: int) -> QPixmap | None:
         ratio = _device_pixel_ratio()
@@ -98,6 +116,11 @@ def cached_structure_pixmap(smiles: str, width: int, height: int) -> QPixmap | N
     return _CACHE.get(smiles, width, height)
 
 
+def structure_pixmap_cached(smiles: str, width: int, height: int) -> bool:
+    """Whether :func:`cached_structure_pixmap` has this picture already (no drawing needed)."""
+    return not smiles or _CACHE.contains(smiles, width, height)
+
+
 def structure_pixmap_cache_info() -> PixmapCacheInfo:
     """Hits, misses (pictures drawn) and size of the :func:`cached_structure_pixmap` cache."""
     return _CACHE.info()
@@ -124,6 +147,11 @@ class StructureDelegate(QStyledItemDelegate):
     picture_size
         Logical size of the pictures requested, a ``QSize`` or ``(width, height)``; also the
         delegate's size hint (plus margins).
+    picture_ready
+        ``(smiles, width, height) -> bool``: whether the provider has the picture without
+        drawing. With it, new pictures are drawn within :data:`DRAW_BUDGET_S` per paint pass.
+        Given by default with the default provider; a custom provider without it is always
+        called.
     """
 
     def __init__(
@@ -131,10 +159,18 @@ class StructureDelegate(QStyledItemDelegate):
         parent: QWidget | None = None,
         picture_provider: PictureProvider | None = None,
         picture_size: QSize | tuple[int, int] = DEFAULT_PICTURE_SIZE,
+        picture_ready: PictureReady | None = None,
     ) -> None:
         super().__init__(parent)
         self._provider: PictureProvider = picture_provider or cached_structure_pixmap
+        if picture_ready is None and picture_provider is None:
+            picture_ready = structure_pixmap_cached
+        self._ready = picture_ready
         self._picture_size = _as_size(picture_size)
+        self._pass_spent = 0.0
+        self._last_paint_end = 0.0
+        self._deferred: list[weakref.ref] = []
+        self._deferral_scheduled = False
 
     @property
     def picture_size(self) -> tuple[int, int]:
@@ -163,11 +199,31 @@ class StructureDelegate(QStyledItemDelegate):
         if area.width() <= 0 or area.height() <= 0:
             return
         pixmap = None
+        deferred = False
         if isinstance(smiles, str) and smiles:
             # Always the configured size (one cached picture per molecule); a narrower column
             # shrinks it when drawing.
             size = self._picture_size
-            pixmap = self._provider(smiles, size.width(), size.height())
+            start = time.perf_counter()
+            if start - self._last_paint_end > _NEW_PASS_S:
+                self._pass_spent = 0.0
+            if (
+                self._ready is not None
+                and self._pass_spent >= DRAW_BUDGET_S
+                and not self._ready(smiles, size.width(), size.height())
+            ):
+                deferred = True
+                self._defer(option.widget)
+            else:
+                pixmap = self._provider(smiles, size.width(), size.height())
+                self._pass_spent += time.perf_counter() - start
+            self._last_paint_end = time.perf_counter()
+        if deferred:
+            painter.save()
+            painter.setPen(NO_STRUCTURE_COLOR)
+            painter.drawText(area, Qt.AlignmentFlag.AlignCenter, DRAWING_TEXT)
+            painter.restore()
+            return
         painter.save()
         try:
             if pixmap is None or pixmap.isNull():
@@ -184,6 +240,28 @@ class StructureDelegate(QStyledItemDelegate):
         finally:
             painter.restore()
 
+    def _defer(self, widget: QWidget | None) -> None:
+        """Repaint ``widget`` (the view) on the next event-loop turn with a fresh budget."""
+        if widget is not None and not any(ref() is widget for ref in self._deferred):
+            self._deferred.append(weakref.ref(widget))
+        if not self._deferral_scheduled:
+            self._deferral_scheduled = True
+            QTimer.singleShot(0, self._paint_deferred)
+
+    def _paint_deferred(self) -> None:
+        self._deferral_scheduled = False
+        self._pass_spent = 0.0
+        widgets, self._deferred = self._deferred, []
+        for ref in widgets:
+            widget = ref()
+            if widget is None:
+                continue
+            try:
+                viewport = getattr(widget, "viewport", None)
+                (viewport() if callable(viewport) else widget).update()
+            except RuntimeError:  # the view was deleted meanwhile
+                continue
+
     def initStyleOption(
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> None:
@@ -194,10 +272,13 @@ class StructureDelegate(QStyledItemDelegate):
 
 __all__ = [
     "DEFAULT_PICTURE_SIZE",
+    "DRAWING_TEXT",
+    "DRAW_BUDGET_S",
     "NO_STRUCTURE_TEXT",
     "PictureProvider",
     "StructureDelegate",
     "cached_structure_pixmap",
     "clear_structure_pixmap_cache",
     "structure_pixmap_cache_info",
+    "structure_pixmap_cached",
 ]
