@@ -36,7 +36,7 @@ NO_STRUCTURE_TEXT = "no structure"
 NO_STRUCTURE_COLOR = QColor(170, 170, 170)
 DRAWING_TEXT = "drawing…"
 PIXMAP_CACHE_SIZE = 2000
-DRAW_BUDGET_S = 0.03
+DRAW_BUDGET_S = 0.02
 """Seconds of new pictures one paint pass may draw; the rest come on the next turns."""
 _NEW_PASS_S = 0.015
 """A paint call this long after the previous one ended starts a new pass (cells of one pass are
