@@ -131,6 +131,12 @@ class ProjectSession(QObject):
         profile = getattr(tools, "profile", None)
         return profile.to_dict() if isinstance(profile, DesirabilityProfile) else None
 
+    def _signature(self, panel: LibraryPanel) -> str:
+        """What autosave compares to see whether a library's profile, sort or filters changed."""
+        return json.dumps(
+            {"profile": self._profile(panel), "view": panel.view_state()}, sort_keys=True
+        )
+
     def _state(self, full: bool) -> tuple[ProjectState, set[str], set[str], dict[str, str]]:
         """A snapshot to save: everything (``full``) or what changed since the last save."""
         libraries, tables, marks, profiles = [], set(), set(), {}
@@ -141,7 +147,7 @@ class ProjectSession(QObject):
             if panel is current:
                 current_uid = uid
             profile = self._profile(panel)
-            profiles[uid] = json.dumps(profile, sort_keys=True)
+            profiles[uid] = self._signature(panel)
             with_table = full or uid in self._dirty_tables
             with_marks = full or uid in self._dirty_marks
             libraries.append(
@@ -150,7 +156,10 @@ class ProjectSession(QObject):
                     panel.title,
                     panel.library,
                     profile,
-                    {"tooltip": self.window.tabs.tabToolTip(self.window.tabs.indexOf(panel))},
+                    {
+                        "tooltip": self.window.tabs.tabToolTip(self.window.tabs.indexOf(panel)),
+                        "view": panel.view_state(),
+                    },
                     with_table=with_table,
                     with_annotations=with_marks,
                 )
@@ -168,8 +177,7 @@ class ProjectSession(QObject):
         if self._structure_dirty or self._dirty_tables or self._dirty_marks:
             return True
         return any(
-            json.dumps(self._profile(panel), sort_keys=True)
-            != self._saved_profiles.get(self._uids[panel])
+            self._signature(panel) != self._saved_profiles.get(self._uids[panel])
             for panel in self._panels()
         )
 
@@ -355,7 +363,12 @@ class ProjectSession(QObject):
                     panel.side_panel.set_profile(DesirabilityProfile.from_dict(stored.profile))
                 except ProfileError as error:
                     problems.append(f"{stored.title}: profile not restored ({error})")
-            self._saved_profiles[stored.uid] = json.dumps(self._profile(panel), sort_keys=True)
+            view = stored.settings.get("view")
+            if isinstance(view, dict):
+                lost = panel.restore_view_state(view)
+                if lost:
+                    problems.append(f"{stored.title}: " + "; ".join(lost))
+            self._saved_profiles[stored.uid] = self._signature(panel)
             if stored.uid == contents.settings.get("current"):
                 current = panel
         if current is not None:

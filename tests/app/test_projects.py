@@ -76,6 +76,18 @@ def test_save_edit_autosave_and_reopen_restores_everything(qtbot, make_window, t
     panel.set_marks("notes", [0], ["first"])
     assert window.project._dirty_tables == set()
     autosave(qtbot, window)
+    # The view: a sort and filters (validity, alerts, a range) are saved and come back.
+    panel.sort_by("mw", descending=True)
+    panel.filter_bar.validity_box.setCurrentIndex(1)
+    panel.filter_bar.alerts_box.setCurrentIndex(panel.filter_bar.alerts_box.findData("none"))
+    panel.filter_bar.add_range("mw", 100, 400)
+    panel.filter_bar.flush()
+    view = panel.view_state()
+    shown = panel.model.visible_positions().tolist()
+    assert view["sort"] == {"column": "mw", "descending": True}
+    assert 0 < len(shown) < panel.library.n_records
+    assert window.project.is_dirty()
+    autosave(qtbot, window)
     window.close()
 
     contents = read_project(path)
@@ -93,6 +105,9 @@ def test_save_edit_autosave_and_reopen_restores_everything(qtbot, make_window, t
     assert restored.library.column_notes["pred_logS"] == "model"
     assert "pred_logS" in [spec.key for spec in restored.model.columns()]
     assert restored.side_panel.profile == PRESETS["cns"]
+    assert restored.view_state() == view
+    assert restored.model.visible_positions().tolist() == shown
+    assert not other.project.is_dirty()  # restoring the view is not an edit
     # Undo still works on restored marks, and the change is saved again.
     restored.set_marks("flag", [2], [False])
     restored.undo_stack.undo()

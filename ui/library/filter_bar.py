@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QDoubleValidator
@@ -264,6 +265,11 @@ class FilterBar(QWidget):
         self._emit()
 
     def clear(self) -> None:
+        self._reset()
+        self._emit()
+
+    def _reset(self) -> None:
+        """Every filter off, without emitting."""
         for row in list(self.ranges):
             self.ranges.remove(row)
             self._ranges_layout.removeWidget(row)
@@ -283,7 +289,6 @@ class FilterBar(QWidget):
         self._row_mask = None
         self.search_label.hide()
         self.search_clear.hide()
-        self._emit()
 
     def set_row_mask(self, mask, description: str) -> None:
         """Narrow the rows to ``mask`` (a boolean array over table rows), described on a chip."""
@@ -301,6 +306,62 @@ class FilterBar(QWidget):
         self.search_label.hide()
         self.search_clear.hide()
         self._emit()
+
+    def state(self) -> dict:
+        """The filters as plain values, to save with a project (a search chip is not kept: it
+        holds a result, not a setting)."""
+        return {
+            "text": self.text_edit.text(),
+            "valid": self.validity_box.currentData(),
+            "alerts": self.alerts_box.currentData(),
+            "flagged": self.flagged_box.isChecked(),
+            "ranges": [
+                [row.column_box.currentData(), row.minimum.text(), row.maximum.text()]
+                for row in self.ranges
+            ],
+        }
+
+    def set_state(self, state: Mapping[str, Any]) -> list[str]:
+        """Restore :meth:`state`, emitting one filter; returns what could not be restored (a
+        range over a column the table no longer has, an unknown choice)."""
+        problems: list[str] = []
+        self._reset()
+        widgets = (self.text_edit, self.validity_box, self.alerts_box, self.flagged_box)
+        for widget in widgets:
+            widget.blockSignals(True)
+        try:
+            self.text_edit.setText(str(state.get("text", "") or ""))
+            for box, key in ((self.validity_box, "valid"), (self.alerts_box, "alerts")):
+                value = state.get(key)
+                index = box.findData(value) if value is not None else 0
+                if index < 0:
+                    problems.append(f"unknown {key} filter {value!r}")
+                box.setCurrentIndex(max(index, 0))
+            self.flagged_box.setChecked(bool(state.get("flagged", False)))
+            columns = {key for key, _title in self._numeric_columns}
+            for item in state.get("ranges", []) or []:
+                try:
+                    column, low, high = item
+                except (TypeError, ValueError):
+                    problems.append(f"unreadable range filter {item!r}")
+                    continue
+                if column not in columns:
+                    problems.append(f"range filter on '{column}', which the table lacks")
+                    continue
+                row = RangeRow(self._numeric_columns, range_provider=self.range_provider)
+                row.column_box.setCurrentIndex(row.column_box.findData(column))
+                row.minimum.setText(str(low or ""))
+                row.maximum.setText(str(high or ""))
+                row.changed.connect(self._debounce.start)
+                row.remove_requested.connect(self._remove_range)
+                self.ranges.append(row)
+                self._ranges_layout.addWidget(row)
+        finally:
+            for widget in widgets:
+                widget.blockSignals(False)
+        self._debounce.stop()
+        self._emit()
+        return problems
 
     def current_filter(self) -> RowFilter:
         ranges = tuple(value for row in self.ranges if (value := row.value()) is not None)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -504,6 +505,26 @@ class LibraryPanel(QWidget):
     def set_row_mask(self, mask, description: str) -> None:
         """Show only the rows of ``mask`` (search hits, a cluster…), described on a chip."""
         self.filter_bar.set_row_mask(mask, description)
+
+    def view_state(self) -> dict:
+        """Sort and filters as plain values (saved with a project)."""
+        key, order = self.model.sort_column()
+        sort = None
+        if key is not None:
+            sort = {"column": str(key), "descending": order == Qt.SortOrder.DescendingOrder}
+        return {"sort": sort, "filters": self.filter_bar.state()}
+
+    def restore_view_state(self, state: Mapping[str, Any]) -> list[str]:
+        """Apply :meth:`view_state`; returns what could not be restored."""
+        problems = list(self.filter_bar.set_state(state.get("filters") or {}))
+        sort = state.get("sort")
+        if isinstance(sort, Mapping) and sort.get("column"):
+            column = str(sort["column"])
+            if self.model.column_index(column) >= 0:
+                self.sort_by(column, bool(sort.get("descending", False)))
+            else:
+                problems.append(f"sort by '{column}', which the table lacks")
+        return problems
 
     def sort_by(self, column: str, descending: bool = False) -> None:
         number = self.model.column_index(column)

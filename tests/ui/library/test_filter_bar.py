@@ -61,3 +61,33 @@ def test_alert_filter(qtbot, panel):
     assert not any("PAINS" in a for a in table.loc[table["name"].isin(names), "alerts"])
     panel.filter_bar.clear()
     assert len(panel.visible_table()) == len(table)
+
+
+def test_view_state_round_trip_and_what_cannot_be_restored(qtbot, panel):
+    bar = panel.filter_bar
+    emitted = []
+    bar.filter_changed.connect(emitted.append)
+    state = {
+        "text": "in",
+        "valid": "valid",
+        "alerts": "with",
+        "flagged": False,
+        "ranges": [["mw", "100", ""], ["no_such_column", "1", "2"], "garbage"],
+    }
+    problems = bar.set_state(state)
+    assert len(emitted) == 1  # one filter for the whole state, not one per widget
+    assert problems == [
+        "range filter on 'no_such_column', which the table lacks",
+        "unreadable range filter 'garbage'",
+    ]
+    restored = bar.state()
+    assert restored == {**state, "ranges": [["mw", "100", ""]]}
+    row_filter = emitted[0]
+    assert row_filter.text == "in" and row_filter.valid == "valid"
+    assert row_filter.ranges == (("mw", 100.0, None),)
+    assert bar.set_state({"alerts": "sometimes"}) == ["unknown alerts filter 'sometimes'"]
+    assert bar.state()["alerts"] == "any"
+    # A sort on a column the table lacks is reported, the rest still applied.
+    lost = panel.restore_view_state({"sort": {"column": "gone"}, "filters": {"valid": "invalid"}})
+    assert lost == ["sort by 'gone', which the table lacks"]
+    assert set(panel.visible_table()["valid"]) == {False}
