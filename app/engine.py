@@ -1,4 +1,4 @@
-"""The inference engine: one long-lived thread that runs jobs from a queue and owns loaded models.
+"""The inference engine: long-lived threads that run jobs from queues and own loaded models.
 
 Panels submit plain functions from ``core`` (see :mod:`core.jobs`) and listen to the engine's
 signals, which carry the job id. Signals are emitted from the engine thread and delivered to
@@ -7,6 +7,11 @@ widgets on the GUI thread by Qt's queued connections, so no widget is ever touch
 Shaped like Qt's Mandelbrot example: a ``QThread`` with a queue, an abort flag per job, and
 ``wait()`` on stop. Cancellation is a ``threading.Event`` that jobs poll between batches: a queued
 Qt signal would only arrive after the job had finished.
+
+Two lanes, each a thread with its own queue, run jobs in submission order: ``"main"`` for the
+short jobs a click asks for (score, search, cluster, predict, export…) and ``"long"`` for jobs
+that run for minutes or hours (training a model, loading a large library, folding a protein), so
+that a training run does not hold every other request back. Jobs of one lane run one at a time.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from core.jobs import (
     DONE_STATES,
     FAILED,
     FINISHED,
+    LANES,
+    MAIN_LANE,
     QUEUED,
     RUNNING,
     JobCancelled,
@@ -52,6 +59,7 @@ class Job:
     kwargs: dict
     key: str | None = None
     needs_torch: bool = False
+    lane: str = MAIN_LANE
     state: str = QUEUED
     fraction: float = 0.0
     message: str = ""
@@ -69,17 +77,19 @@ class Job:
 
 
 class _EngineThread(QThread):
-    def __init__(self, engine: InferenceEngine) -> None:
+    def __init__(self, engine: InferenceEngine, lane: str) -> None:
         super().__init__()
-        self.setObjectName("DrugDeskEngine")
+        self.setObjectName("DrugDeskEngine" if lane == MAIN_LANE else f"DrugDeskEngine-{lane}")
         self._engine = engine
+        self._lane = lane
 
     def run(self) -> None:
-        self._engine._run_loop()
+        self._engine._run_loop(self._lane)
 
 
 class InferenceEngine(QObject):
-    """Runs jobs one at a time on its own thread; emits signals keyed by job id."""
+    """Runs jobs one at a time per lane, each lane on its own thread; emits signals keyed by
+    job id."""
 
     job_submitted = Signal(int, str)  # job id, title
     job_started = Signal(int)
@@ -91,36 +101,44 @@ class InferenceEngine(QObject):
 
     def __init__(self, device_preference: str = "auto", parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._queues: dict[str, queue.Queue[Job | None]] = {lane: queue.Queue() for lane in LANES}
         self._jobs: dict[int, Job] = {}
         self._lock = threading.Lock()
+        self._torch_lock = threading.Lock()
         self._ids = itertools.count(1)
         self._device_preference = device_preference
         self._device: DeviceInfo | None = None
         self._torch_ready = False
         self.model_cache = ModelCache()
-        self._thread = _EngineThread(self)
+        self._threads = {lane: _EngineThread(self, lane) for lane in LANES}
 
     # ------------------------------------------------------------------------------------------
     # Life cycle
 
     def start(self) -> None:
-        if not self._thread.isRunning():
-            self._thread.start()
+        for thread in self._threads.values():
+            if not thread.isRunning():
+                thread.start()
 
     def stop(self, timeout_ms: int = 10_000) -> bool:
-        """Cancel everything, end the thread and wait for it; returns whether it ended in time."""
+        """Cancel everything, end the threads and wait for them; returns whether they ended in
+        time."""
         self.cancel_all()
-        self._queue.put(None)
-        if not self._thread.isRunning():
-            return True
-        ended = self._thread.wait(timeout_ms)
-        if not ended:
-            log.error("Engine thread did not stop within %d ms", timeout_ms)
+        for lane_queue in self._queues.values():
+            lane_queue.put(None)
+        deadline = time.monotonic() + timeout_ms / 1000
+        ended = True
+        for lane, thread in self._threads.items():
+            if not thread.isRunning():
+                continue
+            left = max(0, int((deadline - time.monotonic()) * 1000))
+            if not thread.wait(left):
+                log.error("Engine thread (%s lane) did not stop within %d ms", lane, timeout_ms)
+                ended = False
         return ended
 
     def is_running(self) -> bool:
-        return self._thread.isRunning()
+        return any(thread.isRunning() for thread in self._threads.values())
 
     # ------------------------------------------------------------------------------------------
     # Jobs
@@ -132,6 +150,7 @@ class InferenceEngine(QObject):
         title: str = "",
         key: str | None = None,
         needs_torch: bool = False,
+        lane: str = MAIN_LANE,
         **kwargs: Any,
     ) -> int:
         """Queue ``fn(*args, progress=..., is_cancelled=..., **kwargs)``; returns the job id.
@@ -139,7 +158,10 @@ class InferenceEngine(QObject):
         ``key``: a newer job with the same key supersedes (cancels) older ones, so results that
         nobody wants any more are dropped. ``needs_torch``: choose the device and set torch's
         threads before the first such job; the function receives ``device=`` when it takes one.
+        ``lane``: :data:`LONG_LANE` for jobs of minutes or more, so short ones need not wait.
         """
+        if lane not in self._queues:
+            raise ValueError(f"unknown engine lane {lane!r} (lanes: {', '.join(LANES)})")
         job = Job(
             id=next(self._ids),
             title=title or getattr(fn, "__name__", "job"),
@@ -148,6 +170,7 @@ class InferenceEngine(QObject):
             kwargs=kwargs,
             key=key,
             needs_torch=needs_torch,
+            lane=lane,
         )
         if key is not None:
             for other in self.jobs():
@@ -156,7 +179,7 @@ class InferenceEngine(QObject):
         with self._lock:
             self._jobs[job.id] = job
         self.job_submitted.emit(job.id, job.title)
-        self._queue.put(job)
+        self._queues[lane].put(job)
         return job.id
 
     def cancel(self, job_id: int) -> bool:
@@ -217,17 +240,18 @@ class InferenceEngine(QObject):
     # Engine thread
 
     def _prepare_torch(self) -> None:
-        if self._torch_ready:
-            return
-        threads = configure_torch_threads(reserve_for_gui=1)
-        self._device = choose_device(self._device_preference)
-        self._torch_ready = True
+        with self._torch_lock:  # both lanes may start a torch job at once
+            if self._torch_ready:
+                return
+            threads = configure_torch_threads(reserve_for_gui=1)
+            self._device = choose_device(self._device_preference)
+            self._torch_ready = True
         log.info("Compute device: %s (%d torch threads)", self._device.description, threads)
         self.device_changed.emit(self._device)
 
-    def _run_loop(self) -> None:
+    def _run_loop(self, lane: str = MAIN_LANE) -> None:
         while True:
-            job = self._queue.get()
+            job = self._queues[lane].get()
             if job is None:
                 return
             with self._lock:

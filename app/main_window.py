@@ -45,6 +45,7 @@ from core.chem.readers import (
     is_tabular,
     preview_table,
 )
+from core.jobs import LONG_LANE
 from core.paths import config_dir, data_dir, log_dir
 from core.project.store import PROJECT_SUFFIX
 from core.settings import Settings
@@ -374,7 +375,10 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(index)
         self.central_stack.setCurrentWidget(self.tabs)
         self.show_area("libraries")
-        job_id = self.engine.submit(_load_for_window, path, options, title=f"Load {path.name}")
+        # The long lane: a large file loads for minutes; searches and scores need not wait.
+        job_id = self.engine.submit(
+            _load_for_window, path, options, title=f"Load {path.name}", lane=LONG_LANE
+        )
         panel.job_id = job_id
         panel.cancel_requested.connect(lambda: self.engine.cancel(job_id))
         self._load_jobs[job_id] = panel

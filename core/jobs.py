@@ -66,3 +66,10 @@ QUEUED, RUNNING, FINISHED, FAILED, CANCELLED = (
     "cancelled",
 )
 DONE_STATES = frozenset({FINISHED, FAILED, CANCELLED})
+
+MAIN_LANE = "main"
+"""The engine lane for jobs a click asks for (seconds): scores, searches, predictions, exports."""
+LONG_LANE = "long"
+"""The engine lane for jobs of minutes or hours (training, loading a large file, folding), so
+that they do not hold the main lane's jobs back."""
+LANES = (MAIN_LANE, LONG_LANE)

@@ -140,3 +140,40 @@ def test_stop_cancels_running_work_and_ends_the_thread(qtbot):
     assert engine.stop(5000)
     assert time.monotonic() - started < 1.0
     assert not engine.is_running()
+
+
+def test_a_long_job_does_not_hold_back_the_main_lane(engine, qtbot):
+    from core.jobs import LONG_LANE
+
+    results = []
+    engine.finished.connect(lambda job_id, result: results.append(job_id))
+    training = engine.submit(slow_steps, 10_000, 0.01, title="train", lane=LONG_LANE)
+    qtbot.waitUntil(lambda: engine.job(training).state == "running", timeout=5000)
+    quick = [engine.submit(add, i, 1, title=f"score {i}") for i in range(3)]
+    qtbot.waitUntil(lambda: len(results) == 3, timeout=5000)
+    assert results == quick  # in order, while the long job still runs
+    assert engine.job(training).state == "running"
+    # A second long job waits for the first (one job at a time per lane).
+    second = engine.submit(add, 1, 1, lane=LONG_LANE)
+    time.sleep(0.2)
+    assert engine.job(second).state == "queued"
+    assert engine.cancel(training)
+    qtbot.waitUntil(lambda: engine.job(second).state == FINISHED, timeout=5000)
+    assert engine.job(training).state == CANCELLED
+    with pytest.raises(ValueError, match="lane"):
+        engine.submit(add, 1, 1, lane="express")
+
+
+def test_stop_ends_both_lanes(qtbot):
+    from core.jobs import LONG_LANE
+
+    engine = InferenceEngine()
+    engine.start()
+    long_job = engine.submit(slow_steps, 10_000, 0.01, lane=LONG_LANE)
+    main_job = engine.submit(slow_steps, 10_000, 0.01)
+    qtbot.waitUntil(
+        lambda: engine.job(long_job).state == engine.job(main_job).state == "running",
+        timeout=5000,
+    )
+    assert engine.stop(5000)
+    assert not engine.is_running()

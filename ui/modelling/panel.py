@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.jobs import LONG_LANE
 from core.models.training import TrainReport, TrainSettings
 from ui.modelling.explain_view import ExplainView
 from ui.modelling.metrics_view import METRIC_TITLES, MetricsView
@@ -597,6 +598,7 @@ class ModelsPanel(QWidget):
             pretrained_dir,
             title=f"Train {output.name}",
             needs_torch=True,
+            lane=LONG_LANE,  # hours on a CPU: predictions, searches and scores need not wait
             on_epoch=lambda *point: epoch_queue.put(point),
             keep_on_cancel=True,
         )

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.jobs import LONG_LANE
 from core.protein import colors as protein_colors
 from ui.protein.scene import STYLES, ProteinScene, tune_for_software_rendering
 from ui.protein.sequence_strip import SequenceStrip
@@ -874,7 +875,8 @@ class ProteinPanel(QWidget):
         self.predict_label.setText(f"Folding {len(clean)} residues…")
         chunk = self.chunk_spin.value() or None
         return self._submit("predict", predict_and_parse, clean, str(found), chunk,
-                            title=f"ESMFold ({len(clean)} residues)", needs_torch=True)  # fmt: skip
+                            title=f"ESMFold ({len(clean)} residues)", needs_torch=True,
+                            lane=LONG_LANE)  # fmt: skip
 
     def _on_predict_clicked(self) -> None:
         self.predict()
