@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import queue
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QUrl
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, QUrl
 from PySide6.QtGui import (
     QAction,
     QDesktopServices,
@@ -83,6 +84,11 @@ class MainWindow(QMainWindow):
         self.resize(1400, 860)
         self.setAcceptDrops(True)
         self._load_jobs: dict[int, LibraryPanel] = {}
+        # First rows of large files still loading, put by the engine thread, shown by a timer.
+        self._load_previews: dict[int, queue.SimpleQueue] = {}
+        self._preview_timer = QTimer(self)
+        self._preview_timer.setInterval(250)
+        self._preview_timer.timeout.connect(self._show_load_previews)
         self._export_jobs: dict[int, tuple[Path, int]] = {}
         self._about: AboutDialog | None = None
         # Edit > Undo acts on the panel being worked in: the editor or the focused library.
@@ -376,9 +382,17 @@ class MainWindow(QMainWindow):
         self.central_stack.setCurrentWidget(self.tabs)
         self.show_area("libraries")
         # The long lane: a large file loads for minutes; searches and scores need not wait.
+        previews: queue.SimpleQueue = queue.SimpleQueue()
         job_id = self.engine.submit(
-            _load_for_window, path, options, title=f"Load {path.name}", lane=LONG_LANE
+            _load_for_window,
+            path,
+            options,
+            title=f"Load {path.name}",
+            lane=LONG_LANE,
+            on_preview=previews.put,
         )
+        self._load_previews[job_id] = previews
+        self._preview_timer.start()
         panel.job_id = job_id
         panel.cancel_requested.connect(lambda: self.engine.cancel(job_id))
         self._load_jobs[job_id] = panel
@@ -402,6 +416,24 @@ class MainWindow(QMainWindow):
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return None
         return dialog.read_options()
+
+    def _show_load_previews(self) -> None:
+        """Show the newest preview of each file still loading (older ones are superseded)."""
+        for job_id, previews in list(self._load_previews.items()):
+            panel = self._load_jobs.get(job_id)
+            if panel is None:
+                del self._load_previews[job_id]
+                continue
+            latest = None
+            while True:
+                try:
+                    latest = previews.get_nowait()
+                except queue.Empty:
+                    break
+            if latest is not None and self.tabs.indexOf(panel) >= 0:
+                panel.show_preview(latest)
+        if not self._load_previews:
+            self._preview_timer.stop()
 
     def _panel_for_job(self, job_id: int) -> LibraryPanel | None:
         return self._load_jobs.get(job_id)
@@ -868,12 +900,23 @@ def _export_job(export, table, path, profile, cards, *, progress, is_cancelled):
     return export(table, path, profile, cards, title=f"Hit list: {Path(path).stem}")
 
 
-def _load_for_window(path, options, *, progress, is_cancelled):
+def _load_for_window(path, options, *, progress, is_cancelled, on_preview=None):
     """Engine job: load a library and do, off the GUI thread, what showing it needs (the user's
-    flag/tags/notes columns, the duplicate count): a million rows then open without a pause."""
+    flag/tags/notes columns, the duplicate count): a million rows then open without a pause.
+    ``on_preview`` receives the first rows of a large file meanwhile, prepared the same way."""
     from core.project.annotations import ensure_annotations
 
-    library = load_library(path, options, progress=progress, is_cancelled=is_cancelled)
+    def preview(library: Library) -> None:
+        ensure_annotations(library)
+        on_preview(library)
+
+    library = load_library(
+        path,
+        options,
+        progress=progress,
+        is_cancelled=is_cancelled,
+        on_preview=preview if on_preview is not None else None,
+    )
     ensure_annotations(library)
     library.n_duplicates  # noqa: B018 - computed now, cached for the summary line
     return library

@@ -9,7 +9,7 @@ and the reason in ``error``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -228,18 +228,45 @@ def _tasks(
             yield chunk[start : start + size], options
 
 
+PREVIEW_FIRST = 20_000
+"""Rows of the first preview of a large file (see ``load_library(on_preview=...)``)."""
+PREVIEW_MIN_RECORDS = 100_000
+"""Files estimated to hold fewer records load in well under a minute: no previews."""
+PREVIEW_MAX = 400_000
+"""No previews beyond this many rows: enough to browse, and each preview is assembled beside
+the window (a larger one would hold the GIL long enough to be felt)."""
+
+
+def _preview_sizes() -> Iterator[int | None]:
+    """Rows at which previews are assembled: doubling (all previews together cost less than
+    assembling the final table once), then None (no more)."""
+    size = PREVIEW_FIRST
+    while size <= PREVIEW_MAX:
+        yield size
+        size *= 2
+    while True:
+        yield None
+
+
 def load_library(
     path: str | os.PathLike,
     options: LoadOptions | None = None,
     *,
     progress: ProgressCallback = no_progress,
     is_cancelled: CancelCheck | None = None,
+    on_preview: Callable[[Library], None] | None = None,
 ) -> Library:
     """Read, standardise and describe every record of a compound file.
 
     Raises :class:`~core.chem.readers.LibraryReadError` when the file as a whole cannot be read and
     :class:`~core.jobs.JobCancelled` when ``is_cancelled`` turns true (checked at least every
     0.1 s while workers run).
+
+    ``on_preview``: for files of about :data:`PREVIEW_MIN_RECORDS` records or more (a million
+    take most of an hour on two cores), called with a :class:`Library` of the records described
+    so far at :data:`PREVIEW_FIRST` rows and then each time their number doubles, up to
+    :data:`PREVIEW_MAX`, so that a window can show the first rows long before the end. Each preview is a complete library of
+    those rows (duplicates marked among them); the returned library has every row.
     """
     options = options or LoadOptions()
     path = Path(path)
@@ -251,11 +278,20 @@ def load_library(
     all_chunks = _chain([first], chunks)
     results: list[dict[str, list]] = []
     done = 0
+    previews = _preview_sizes()
+    next_preview = next(previews)
+    if on_preview is None or estimate < PREVIEW_MIN_RECORDS:
+        next_preview = None
 
     def report(n: int) -> None:
+        nonlocal next_preview
         total = max(estimate, n)
         fraction = min(0.99, n / total) if total else -1.0
         progress(fraction, f"Processed {n:,} molecules")
+        if next_preview is not None and n >= next_preview and n < total:
+            on_preview(assemble_library(results, source=path))
+            while next_preview is not None and next_preview <= n:
+                next_preview = next(previews)
 
     if workers <= 1 or (len(first) < PARALLEL_THRESHOLD and estimate < PARALLEL_THRESHOLD):
         for records, std_options in _tasks(all_chunks, options.standardize, SERIAL_TASK_SIZE):

@@ -211,6 +211,48 @@ def test_cancel_loading_closes_the_tab(qtbot, window, tmp_path):
     assert "cancelled" in window.notifications.text()
 
 
+def test_a_large_file_shows_its_first_rows_while_it_loads(qtbot, window, tmp_path, monkeypatch):
+    import threading
+
+    import core.chem.library as library_module
+
+    smiles = EXAMPLE.read_text().splitlines()[2:28]
+    path = tmp_path / "big.smi"
+    path.write_text("\n".join(smiles * 10) + "\n")  # 260 records
+    monkeypatch.setattr(library_module, "PREVIEW_MIN_RECORDS", 100)
+    monkeypatch.setattr(library_module, "PREVIEW_FIRST", 40)
+    go_on = threading.Event()
+    describe = library_module.process_records
+
+    def held(records, options=None):  # the rest of the file waits until the test says so
+        if records[0].index >= 64:
+            go_on.wait(30)
+        return describe(records, options)
+
+    monkeypatch.setattr(library_module, "process_records", held)
+    window.settings.load_workers = 1
+    panel = window.open_library(path)
+    qtbot.waitUntil(lambda: panel.preview is not None, timeout=30_000)
+    assert panel.is_loading() and panel.preview_bar.isVisible()
+    assert 40 <= panel.model.rowCount() < 260
+    assert "showing the first" in panel.preview_label.text()
+    notes = column_of(panel, "notes")
+    assert not panel.model.setData(panel.model.index(0, notes), "too early")  # read-only
+    assert "once loading ends" in panel.hint_label.text()
+    assert not panel.side_panel.isEnabled()
+    panel.sort_by("mw", descending=True)  # the chemist starts browsing
+    go_on.set()
+    wait_loaded(qtbot, window, panel)
+    assert panel.preview is None and not panel.preview_bar.isVisible()
+    assert panel.model.rowCount() == 260 and panel.side_panel.isEnabled()
+    assert panel.model.setData(panel.model.index(0, notes), "now")
+    key, order = panel.model.sort_column()
+    assert key == "mw" and order == Qt.SortOrder.DescendingOrder  # the sort carries over
+    mw = shown_values(panel, "mw")
+    valid = [v for v in mw if v == v]
+    assert valid == sorted(valid, reverse=True)
+
+
 def test_drop_a_file_opens_it(qtbot, window):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(EXAMPLE))])

@@ -551,3 +551,31 @@ def test_chunk_size_does_not_change_the_table(write_text):
     small = load_library(path, LoadOptions(read=ReadOptions(chunk_size=2), workers=1))
     large = load_library(path, LoadOptions(workers=1))
     pd.testing.assert_frame_equal(small.table, large.table)
+
+
+def test_large_files_give_previews_of_their_first_rows(write_text, monkeypatch):
+    import core.chem.library as library_module
+    from core.chem.library import LoadOptions, load_library
+
+    smiles = [f"C{'C' * (i % 30)}O" for i in range(70)] + ["not a smiles"]
+    path = write_text("big.smi", "".join(f"{s} m{i}\n" for i, s in enumerate(smiles)))
+    monkeypatch.setattr(library_module, "PREVIEW_MIN_RECORDS", 50)
+    monkeypatch.setattr(library_module, "PREVIEW_FIRST", 8)
+    monkeypatch.setattr(library_module, "PREVIEW_MAX", 40)
+    previews = []
+    library = load_library(path, LoadOptions(workers=1), on_preview=previews.append)
+    sizes = [len(p.table) for p in previews]
+    # At 8 rows, then each doubling up to the cap; never the whole file.
+    assert sizes == [8, 16, 32]
+    full = library.table
+    for preview in previews:
+        n = len(preview.table)
+        assert preview.table["canonical_smiles"].tolist() == full["canonical_smiles"][:n].tolist()
+        # Duplicates are marked among the preview's rows as in the full table's first rows.
+        assert preview.table["duplicate_of"].tolist() == full["duplicate_of"][:n].tolist()
+    assert len(full) == len(smiles)
+    # Small files (and callers without a callback) get none.
+    monkeypatch.setattr(library_module, "PREVIEW_MIN_RECORDS", 10_000)
+    previews.clear()
+    load_library(path, LoadOptions(workers=1), on_preview=previews.append)
+    assert previews == []

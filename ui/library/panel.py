@@ -226,6 +226,8 @@ class LibraryPanel(QWidget):
         super().__init__(parent)
         self.title = title
         self.library: Library | None = None
+        self.preview: Library | None = None
+        """The first rows of a large file still loading (read-only), until :meth:`set_library`."""
         self.job_id: int | None = None
         self.model = DataFrameModel(parent=self)
         self.undo_stack = QUndoStack(self)
@@ -270,9 +272,30 @@ class LibraryPanel(QWidget):
         compare_button.setToolTip(self.compare_action.toolTip() + " (Ctrl+Shift+C)")
         compare_button.clicked.connect(self.compare_selected)
 
+        # While a large file loads, its first rows are shown with this bar above them.
+        self.preview_label = QLabel()
+        self.preview_label.setWordWrap(True)
+        self.preview_progress = QProgressBar()
+        self.preview_progress.setRange(0, 1000)
+        self.preview_progress.setMaximumWidth(220)
+        preview_cancel = QPushButton("Cancel loading")
+        preview_cancel.clicked.connect(self.cancel_requested)
+        self.preview_bar = QWidget()
+        self.preview_bar.setStyleSheet(
+            "QWidget#previewBar { background: #fff4d6; border: 1px solid #e6c878; }"
+        )
+        self.preview_bar.setObjectName("previewBar")
+        preview_row = QHBoxLayout(self.preview_bar)
+        preview_row.setContentsMargins(6, 3, 6, 3)
+        preview_row.addWidget(self.preview_label, 1)
+        preview_row.addWidget(self.preview_progress)
+        preview_row.addWidget(preview_cancel)
+        self.preview_bar.hide()
+
         table_page = QWidget()
         table_layout = QVBoxLayout(table_page)
         table_layout.setContentsMargins(0, 0, 0, 0)
+        table_layout.addWidget(self.preview_bar)
         table_layout.addWidget(self.filter_bar)
         table_layout.addWidget(self.view, 1)
         bottom = QHBoxLayout()
@@ -330,6 +353,39 @@ class LibraryPanel(QWidget):
     def is_loading(self) -> bool:
         return self.library is None
 
+    def show_preview(self, library: Library) -> None:
+        """Show the first rows of a file still loading (``load_library(on_preview=...)``):
+        read-only, sortable and filterable; flags, notes, scores and searches wait for
+        :meth:`set_library`, which keeps the sort and filters chosen meanwhile."""
+        if self.library is not None:
+            return  # the whole library arrived first
+        first = self.preview is None
+        self.preview = library
+        self.model.set_frame(library.table)
+        if first:
+            # Edits are refused meanwhile (_on_cell_edited): the full table replaces these rows.
+            self.model.set_columns(library_columns(library))
+            self._after_columns_set()
+            if self.side_panel is not None:
+                self.side_panel.setEnabled(False)
+            self.preview_bar.show()
+            self.stack.setCurrentIndex(1)
+        self._update_preview_text()
+
+    def _update_preview_text(self) -> None:
+        if self.preview is None:
+            return
+        fraction = self.progress_bar.value() / 1000 if self.progress_bar.maximum() else 0.0
+        self.preview_progress.setValue(self.progress_bar.value())
+        self.preview_label.setText(
+            f"Loading {self.title}: showing the first {len(self.preview.table):,} molecules "
+            f"({fraction:.0%} of the file read). Sorting and filters work now; flags, notes, "
+            "scores and searches once loading ends."
+        )
+        self.summary_label.setText(
+            f"{self.model.rowCount():,} of {len(self.preview.table):,} loaded records shown"
+        )
+
     def set_progress(self, fraction: float, message: str) -> None:
         if fraction < 0:
             self.progress_bar.setRange(0, 0)
@@ -338,22 +394,19 @@ class LibraryPanel(QWidget):
             self.progress_bar.setValue(int(fraction * 1000))
         if message:
             self.loading_label.setText(f"Loading {self.title}… {message}")
+        self._update_preview_text()
 
     def set_library(self, library: Library) -> None:
         ensure_annotations(library)
         self.library = library
+        had_preview, self.preview = self.preview is not None, None
+        self.preview_bar.hide()
+        self.hint_label.clear()
+        if self.side_panel is not None:
+            self.side_panel.setEnabled(True)
         self.model.set_frame(library.table)
         self.model.set_columns(library_columns(library))
-        for column in self.model.structure_columns():
-            self.view.setItemDelegateForColumn(column, self.delegate)
-        self.filter_bar.set_numeric_columns(
-            [
-                (spec.key, spec.title)
-                for spec in self.model.columns()
-                if spec.kind in ("float", "int")
-            ]
-        )
-        self._apply_column_widths()
+        self._after_columns_set(keep_widths=had_preview)
         self.stack.setCurrentIndex(1)
         self._update_summary(self.model.rowCount(), self.model.total_rows())
         self.library_changed.emit()
@@ -363,6 +416,19 @@ class LibraryPanel(QWidget):
                 QItemSelectionModel.SelectionFlag.ClearAndSelect
                 | QItemSelectionModel.SelectionFlag.Rows,
             )
+
+    def _after_columns_set(self, keep_widths: bool = False) -> None:
+        for column in self.model.structure_columns():
+            self.view.setItemDelegateForColumn(column, self.delegate)
+        self.filter_bar.set_numeric_columns(
+            [
+                (spec.key, spec.title)
+                for spec in self.model.columns()
+                if spec.kind in ("float", "int")
+            ]
+        )
+        if not keep_widths:  # after a preview the user may have resized columns already
+            self._apply_column_widths()
 
     def _apply_column_widths(self) -> None:
         header = self.view.horizontalHeader()
@@ -390,6 +456,7 @@ class LibraryPanel(QWidget):
 
     def _update_summary(self, shown: int, total: int) -> None:
         if self.library is None:
+            self._update_preview_text()
             return
         library = self.library
         text = f"{shown:,} of {total:,} records shown · {library.n_valid:,} valid"
@@ -616,6 +683,9 @@ class LibraryPanel(QWidget):
 
     def _on_cell_edited(self, position: int, key, value) -> bool:
         if key not in ANNOTATION_COLUMNS:
+            return False
+        if self.library is None:  # a preview of a file still loading
+            self.hint_label.setText("Flags, tags and notes can be set once loading ends.")
             return False
         self.set_marks(str(key), [position], [value])
         return True
