@@ -9,6 +9,7 @@ and the reason in ``error``.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -325,6 +326,30 @@ def _run_in_pool(
     return ordered_pool_map(_process_task, tasks, workers, is_cancelled)
 
 
+_ASSEMBLY_CHUNK = 50_000
+
+
+def _column_array(values: list, kind: str) -> pd.Series:
+    """A column's list of values as a Series, converted in chunks that let other threads run:
+    one C call over a million values holds the GIL (and so freezes the window beside a loading
+    job) for a tenth of a second. ``kind``: "float" (None and text become NaN), "bool" or
+    "object"."""
+    dtype = {"float": np.float64, "bool": np.bool_, "object": object}[kind]
+    out = np.empty(len(values), dtype=dtype)
+    for start in range(0, len(values), _ASSEMBLY_CHUNK):
+        part = values[start : start + _ASSEMBLY_CHUNK]
+        if kind == "float":
+            numbers = pd.to_numeric(pd.Series(part, dtype=object), errors="coerce")
+            out[start : start + len(part)] = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            chunk = np.empty(len(part), dtype=dtype)
+            chunk[:] = part
+            out[start : start + len(part)] = chunk
+        time.sleep(0)
+    # dtype given: pandas does not scan object arrays for dates.
+    return pd.Series(out, dtype=dtype, copy=False)
+
+
 def assemble_library(results: list[dict[str, list]], source: Path | None = None) -> Library:
     """Concatenate processed column lists into a :class:`Library` and mark duplicates."""
     columns: dict[str, list] = {name: [] for name in ("index", *LIBRARY_COLUMNS)}
@@ -333,15 +358,23 @@ def assemble_library(results: list[dict[str, list]], source: Path | None = None)
             columns[name].extend(result[name])
     extras = _merge_extra_columns(results)
     index = columns.pop("index")
-    table = pd.DataFrame({name: columns[name] for name in LIBRARY_COLUMNS})
+    series: dict[str, pd.Series] = {}
+    for name in LIBRARY_COLUMNS:
+        if name in _VALUE_COLUMNS and name not in TEXT_PROFILE:
+            values = _column_array(columns[name], "float")
+            if name in INTEGER_PROPERTIES or name in INTEGER_PROFILE:
+                numbers = values.to_numpy()
+                missing = np.isnan(numbers)
+                integers = np.where(missing, 0, numbers).astype(np.int64)
+                values = pd.Series(pd.arrays.IntegerArray(integers, mask=missing), copy=False)
+        elif name == "valid":
+            values = _column_array(columns[name], "bool")
+        else:
+            values = _column_array(columns[name], "object")
+        series[name] = values
+        columns[name] = []  # free the list as soon as it is converted
+    table = pd.DataFrame(series, copy=False)
     table.index = pd.RangeIndex(len(table))
-    for name in _VALUE_COLUMNS:
-        if name in TEXT_PROFILE:
-            continue  # text, like the identity columns
-        table[name] = pd.to_numeric(table[name], errors="coerce").astype("float64")
-        if name in INTEGER_PROPERTIES or name in INTEGER_PROFILE:
-            table[name] = table[name].astype("Int64")
-    table["valid"] = table["valid"].astype(bool)
     if index and list(index) != sorted(index):
         # Workers return in order, so this is a safety net, not a normal path.
         order = np.argsort(np.asarray(index), kind="stable")

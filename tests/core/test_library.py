@@ -579,3 +579,14 @@ def test_large_files_give_previews_of_their_first_rows(write_text, monkeypatch):
     previews.clear()
     load_library(path, LoadOptions(workers=1), on_preview=previews.append)
     assert previews == []
+
+
+def test_assembly_in_chunks_gives_the_same_table(write_text, monkeypatch):
+    import core.chem.library as library_module
+
+    path = write_text("mixed.smi", MIXED_SMI)
+    whole = load_library(path, LoadOptions(workers=1)).table
+    monkeypatch.setattr(library_module, "_ASSEMBLY_CHUNK", 3)  # several chunks per column
+    chunked = load_library(path, LoadOptions(workers=1)).table
+    pd.testing.assert_frame_equal(chunked, whole)
+    assert str(whole["hbd"].dtype) == "Int64" and whole["valid"].dtype == bool
