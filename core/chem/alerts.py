@@ -5,19 +5,13 @@ by RDKit itself: an alert is reported exactly when ``FilterCatalog.GetMatches`` 
 The catalog is built once per process (about 25 ms).
 
 ``GetMatches`` runs all 765 SMARTS patterns on every molecule (4–7 ms for a drug-like one, most of
-a library's loading time). Most patterns cannot match most molecules, and two cheap necessary
-conditions show it before any pattern is run, as RDKit's SubstructLibrary screens its queries:
-
-- the pattern's ``PatternFingerprint`` bits must all be set in the molecule's (RDKit designs
-  pattern fingerprints so that a substructure's bits are a subset of the molecule's);
-- the molecule must have at least as many atoms of each element as the pattern has atoms that
-  can only be that element.
-
-Only entries passing both are matched (``FilterCatalogEntry.HasFilterMatch``, the call
-``GetMatches`` makes for each entry), so the alerts found are the same; the screen only skips
-work. It applies to entries that are one SMARTS pattern required at least once (all 765 in RDKit
-2026.03); any other entry (exclusion lists, hierarchies, a pattern RDKit no longer serialises as
-expected) is always matched.
+a library's loading time). :class:`core.chem.screen.PatternScreen` rules most of them out first
+(pattern fingerprints and element counts), and only the remaining entries are matched
+(``FilterCatalogEntry.HasFilterMatch``, the call ``GetMatches`` makes for each entry), so the
+alerts found are the same; the screen only skips work. It applies to entries that are one SMARTS
+pattern required at least once (all 765 in RDKit 2026.03), read from the entry's serialisation;
+any other entry (exclusion lists, hierarchies, a pattern RDKit no longer serialises as expected)
+is always matched.
 """
 
 from __future__ import annotations
@@ -26,9 +20,10 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import numpy as np
-from rdkit import Chem, DataStructs
+from rdkit import Chem
 from rdkit.Chem.FilterCatalog import FilterCatalog, FilterCatalogParams
+
+from core.chem.screen import PatternScreen
 
 ALERT_CATALOGS: tuple[str, ...] = ("PAINS_A", "PAINS_B", "PAINS_C", "BRENK", "NIH")
 """The catalogs searched, in the order alerts are reported (names as in
@@ -83,7 +78,7 @@ class Alert:
 
 
 _catalog: FilterCatalog | None = None
-_screen: _Screen | None = None
+_screen: tuple[tuple, PatternScreen] | None = None
 _catalog_lock = threading.Lock()
 
 
@@ -104,33 +99,8 @@ def alert_catalog() -> FilterCatalog:
     return _catalog
 
 
-# Pattern fingerprints of this size: the screen's false-positive rate hardly improves above it.
-_SCREEN_BITS = 2048
 # RDKit's MolPickler writes this 4-byte magic first; a serialised SmartsMatcher holds one pickle.
 _PICKLE_MAGIC = b"\xef\xbe\xad\xde"
-
-
-@dataclass(slots=True, frozen=True)
-class _Screen:
-    """Necessary conditions for each catalog entry, in catalog order.
-
-    Element conditions are rows of ``sets``: a molecule passes row ``k`` when it has at least
-    ``needed[k]`` atoms whose element is in the set ``sets[k]`` (over the elements ``elements``
-    lists); row ``k`` belongs to entry ``owner[k]``.
-    """
-
-    entries: tuple  # FilterCatalogEntry, in the order GetMatches reports them
-    bits: np.ndarray  # (entries, words) uint64: pattern-fingerprint bits each entry needs
-    elements: np.ndarray  # atomic numbers named by any condition
-    sets: np.ndarray  # (conditions, len(elements)) int32, 0/1
-    needed: np.ndarray  # (conditions,) int32
-    owner: np.ndarray  # (conditions,) int64
-    screened: np.ndarray  # (entries,) bool: False where no condition is known (always matched)
-
-
-def _fingerprint_words(mol: Chem.Mol) -> np.ndarray:
-    fingerprint = Chem.PatternFingerprint(mol, fpSize=_SCREEN_BITS)
-    return np.frombuffer(DataStructs.BitVectToBinaryText(fingerprint), dtype=np.uint64)
 
 
 def _entry_pattern(entry) -> Chem.Mol | None:
@@ -156,105 +126,22 @@ def _entry_pattern(entry) -> Chem.Mol | None:
     return pattern
 
 
-def _atom_elements(description: list[tuple[int, str]], at: int = 0) -> frozenset[int] | None:
-    """The atomic numbers a query atom can have, from ``Atom.DescribeQuery()`` parsed into
-    (depth, text) lines; None when the query does not restrict the element."""
-    depth, text = description[at]
-    words = text.split()
-    if not words:
-        return None
-    kind = words[0]
-    if kind in ("AtomAtomicNum", "AtomType") and len(words) >= 4 and words[2] == "=":
-        if words[3] != "val":  # "!= val": negated
-            return None
-        value = int(words[1])
-        # An AtomType query's value is the atomic number, plus 1000 when aromatic.
-        return frozenset({value % 1000 if kind == "AtomType" else value})
-    if kind in ("AtomAnd", "AtomOr") and len(words) == 1:
-        children = []
-        child_depth = description[at + 1][0] if at + 1 < len(description) else depth
-        for index in range(at + 1, len(description)):
-            if description[index][0] <= depth:
-                break
-            if description[index][0] == child_depth:
-                children.append(_atom_elements(description, index))
-        if not children:
-            return None
-        if kind == "AtomAnd":
-            known = [c for c in children if c is not None]
-            return frozenset.intersection(*known) if known else None
-        if any(c is None for c in children):
-            return None
-        return frozenset().union(*children)
-    return None
-
-
-def _element_conditions(pattern: Chem.Mol) -> dict[frozenset[int], int]:
-    """For each element set some pattern atom is limited to: how many pattern atoms are limited
-    to a subset of it. A match maps those atoms to distinct atoms of the molecule, all with an
-    element in the set, so the molecule needs at least that many such atoms."""
-    limits = []
-    for atom in pattern.GetAtoms():
-        if atom.HasQuery():
-            lines = atom.DescribeQuery().splitlines()
-            description = [(len(line) - len(line.lstrip(" ")), line.strip()) for line in lines]
-            elements = _atom_elements(description) if description else None
-        else:
-            elements = frozenset({atom.GetAtomicNum()})
-        if elements:
-            limits.append(elements)
-    return {limit: sum(other <= limit for other in limits) for limit in set(limits)}
-
-
-def _alert_screen() -> _Screen:
+def _alert_screen() -> tuple[tuple, PatternScreen]:
+    """The catalog's entries, in the order GetMatches reports them, and their screen."""
     global _screen
     if _screen is None:
         catalog = alert_catalog()
         with _catalog_lock:
             if _screen is None:
-                _screen = _build_screen(catalog)
+                entries = tuple(catalog.GetEntryWithIdx(i) for i in range(catalog.GetNumEntries()))
+                _screen = (entries, PatternScreen([_entry_pattern(e) for e in entries]))
     return _screen
-
-
-def _build_screen(catalog: FilterCatalog) -> _Screen:
-    entries = tuple(catalog.GetEntryWithIdx(i) for i in range(catalog.GetNumEntries()))
-    bits = np.zeros((len(entries), _SCREEN_BITS // 64), dtype=np.uint64)
-    screened = np.zeros(len(entries), dtype=bool)
-    conditions: list[tuple[int, frozenset[int], int]] = []
-    for i, entry in enumerate(entries):
-        pattern = _entry_pattern(entry)
-        if pattern is None:
-            continue
-        try:
-            pattern.UpdatePropertyCache(strict=False)
-            words = _fingerprint_words(pattern)
-            found = _element_conditions(pattern)
-        except (RuntimeError, ValueError):
-            continue
-        bits[i] = words
-        conditions += [(i, limit, count) for limit, count in found.items()]
-        screened[i] = True
-    elements = np.array(sorted({z for _i, limit, _n in conditions for z in limit}), dtype=np.int64)
-    column = {int(z): k for k, z in enumerate(elements)}
-    sets = np.zeros((len(conditions), len(elements)), dtype=np.int32)
-    for k, (_i, limit, _n) in enumerate(conditions):
-        sets[k, [column[z] for z in limit]] = 1
-    needed = np.array([n for _i, _l, n in conditions], dtype=np.int32)
-    owner = np.array([i for i, _l, _n in conditions], dtype=np.int64)
-    return _Screen(entries, bits, elements, sets, needed, owner, screened)
 
 
 def _candidate_entries(mol: Chem.Mol) -> list:
     """The catalog entries that may match ``mol``, in catalog order."""
-    screen = _alert_screen()
-    fingerprint = _fingerprint_words(mol)
-    possible = ~(screen.bits & ~fingerprint).any(axis=1)
-    numbers = np.fromiter((atom.GetAtomicNum() for atom in mol.GetAtoms()), dtype=np.int64)
-    counts = (numbers[:, None] == screen.elements).sum(axis=0, dtype=np.int32)
-    failed = screen.owner[screen.sets @ counts < screen.needed]
-    possible[failed] = False
-    possible |= ~screen.screened
-    return [screen.entries[i] for i in np.flatnonzero(possible)]
+    entries, screen = _alert_screen()
+    return [entries[i] for i in screen.candidates(mol)]
 
 
 def _catalog_of(entry) -> str:
