@@ -20,6 +20,7 @@ import inspect
 import itertools
 import logging
 import queue
+import sys
 import threading
 import time
 import traceback
@@ -135,6 +136,10 @@ class InferenceEngine(QObject):
             if not thread.wait(left):
                 log.error("Engine thread (%s lane) did not stop within %d ms", lane, timeout_ms)
                 ended = False
+        # Scoring keeps a model worker process between jobs; it ends with the engine.
+        scoring = sys.modules.get("core.ranking.scoring")
+        if scoring is not None:
+            scoring.shutdown_model_worker()
         return ended
 
     def is_running(self) -> bool:

@@ -8,9 +8,11 @@ milliseconds, so changing a profile re-ranks without any of this.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import math
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -135,7 +137,11 @@ def _worker_model(directory: str, preference: str):
     from core.compute import choose_device
     from core.models.transformer import load_model
 
-    key = (directory, preference)
+    # The worker outlives a score: a model retrained into the same folder must not be served
+    # from memory, so its files' times are part of the key.
+    folder = Path(directory)
+    stamp = max((f.stat().st_mtime_ns for f in folder.iterdir() if f.is_file()), default=0)
+    key = (directory, preference, stamp)
     if key not in _worker_models:
         device = choose_device(preference).device
         _worker_models[key] = (load_model(directory, device=device), device)
@@ -158,35 +164,44 @@ def _predict_task(task: tuple[str, str, list[str]]) -> np.ndarray:
 
 class _ModelProcess:
     """Models predict in a worker process: importing torch and transformers in the app's own
-    process would hold the GIL, and so freeze the window, for up to half a second."""
+    process would hold the GIL, and so freeze the window, for up to half a second.
 
-    def __init__(self, device: str, is_cancelled: CancelCheck | None) -> None:
+    The process stays alive between scores (see :func:`_model_worker`), with the models it
+    loaded: starting it and importing torch takes about five seconds, which a second score of
+    a small library should not pay again."""
+
+    def __init__(self, device: str) -> None:
         import multiprocessing
 
-        self._device = device
-        self._is_cancelled = is_cancelled
+        self.device = device
         self._pool = multiprocessing.get_context("spawn").Pool(1, initializer=_worker_setup)
 
-    def _call(self, fn, task):
+    @property
+    def alive(self) -> bool:
+        return self._pool is not None
+
+    def _call(self, fn, task, is_cancelled: CancelCheck | None):
         import multiprocessing
 
+        if self._pool is None:
+            raise RuntimeError("the model worker was stopped")
         pending = self._pool.apply_async(fn, (task,))
         while True:
             try:
-                check_cancelled(self._is_cancelled)
+                check_cancelled(is_cancelled)
             except BaseException:
-                self.close(terminate=True)
+                self.close(terminate=True)  # a batch may run for minutes: stop it now
                 raise
             try:
                 return pending.get(timeout=0.1)
             except multiprocessing.TimeoutError:
                 continue
 
-    def describe(self, directory: Path) -> tuple[str, dict, int]:
-        return self._call(_describe_task, (str(directory), self._device))
+    def describe(self, directory: Path, is_cancelled=None) -> tuple[str, dict, int]:
+        return self._call(_describe_task, (str(directory), self.device), is_cancelled)
 
-    def predict(self, directory: Path, batch: list[str]) -> np.ndarray:
-        return self._call(_predict_task, (str(directory), self._device, list(batch)))
+    def predict(self, directory: Path, batch: list[str], is_cancelled=None) -> np.ndarray:
+        return self._call(_predict_task, (str(directory), self.device, list(batch)), is_cancelled)
 
     def close(self, terminate: bool = False) -> None:
         if self._pool is None:
@@ -197,6 +212,34 @@ class _ModelProcess:
             self._pool.close()
         self._pool.join()
         self._pool = None
+
+
+_shared_worker: _ModelProcess | None = None
+_shared_worker_lock = threading.Lock()
+
+
+def _model_worker(device: str) -> _ModelProcess:
+    """The worker process models predict in, started on first use and kept for later scores
+    (a new one after a cancel, or for another device)."""
+    global _shared_worker
+    with _shared_worker_lock:
+        worker = _shared_worker
+        if worker is not None and (not worker.alive or worker.device != device):
+            worker.close(terminate=True)
+            worker = None
+        if worker is None:
+            worker = _shared_worker = _ModelProcess(device)
+            atexit.register(shutdown_model_worker)
+        return worker
+
+
+def shutdown_model_worker() -> None:
+    """End the model worker process, if one runs (the engine calls this when it stops)."""
+    global _shared_worker
+    with _shared_worker_lock:
+        worker, _shared_worker = _shared_worker, None
+    if worker is not None:
+        worker.close(terminate=True)
 
 
 def _new_unique(smiles: np.ndarray, known: dict) -> list[str]:
@@ -246,11 +289,11 @@ def score_library(
 
     # The engine passes the device it chose when a torch job ran before; else the request's.
     preference = device or request.device
-    inference = _ModelProcess(preference, is_cancelled) if request.models else None
-    try:
+    inference = _model_worker(preference) if request.models else None
+    if inference is not None:
         for directory in request.models:
             directory = Path(directory)
-            kind, card, n_members = inference.describe(directory)
+            kind, card, n_members = inference.describe(directory, is_cancelled)
             names = list(card.get("target_names") or [])
             if kind == "pretrained" or not names:
                 raise ProfileError(
@@ -260,7 +303,7 @@ def score_library(
             width = len(names)
 
             def run(batch: list[str], directory=directory) -> np.ndarray:
-                return inference.predict(directory, batch)
+                return inference.predict(directory, batch, is_cancelled)
 
             values, n = _fill(
                 smiles,
@@ -292,9 +335,6 @@ def score_library(
                         f"standard deviation over the ensemble for '{name}'"
                     )
             step += 1
-    finally:
-        if inference is not None:
-            inference.close()
 
     if request.admet:
         from core.ranking.admet import admet_frame, column_notes, endpoints, predict_admet

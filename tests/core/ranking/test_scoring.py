@@ -133,9 +133,9 @@ def test_cancel_while_the_worker_predicts_stops_it_and_a_rerun_resumes(monkeypat
     asked: list[float] = []
     predict = scoring._ModelProcess.predict
 
-    def predicting(self, directory, batch):
+    def predicting(self, directory, batch, is_cancelled=None):
         asked.append(time.perf_counter())  # the batch is sent to the worker, then cancelled
-        return predict(self, directory, batch)
+        return predict(self, directory, batch, is_cancelled)
 
     monkeypatch.setattr(scoring._ModelProcess, "predict", predicting)
     with pytest.raises(JobCancelled):
@@ -145,6 +145,26 @@ def test_cancel_while_the_worker_predicts_stops_it_and_a_rerun_resumes(monkeypat
     monkeypatch.setattr(scoring._ModelProcess, "predict", predict)
     result = score_library(table, request, cache)
     assert result.n_computed == 3 and np.isfinite(result.columns["Act"]).all()
+
+
+@pytest.mark.slow
+def test_the_model_worker_is_kept_between_scores_and_ends_on_shutdown():
+    import multiprocessing
+
+    from core.models.registry import shipped_models
+    from core.ranking import scoring
+
+    folder = next(e.path for e in shipped_models() if e.path.name == "potency-chembl2321810")
+    table = pd.DataFrame({"canonical_smiles": ["CCO", "c1ccccc1O"], "valid": [True, True]})
+    profile = DesirabilityProfile("potent", (Criterion("Act", good=7, bad=5),))
+    request = ScoringRequest(profile, (folder,), device="cpu")
+    first = score_library(table, request, ScoreCache())
+    workers = [p.pid for p in multiprocessing.active_children()]
+    second = score_library(table, request, ScoreCache())  # no cache: predicted again
+    assert [p.pid for p in multiprocessing.active_children()] == workers and len(workers) == 1
+    np.testing.assert_array_equal(first.columns["Act"], second.columns["Act"])
+    scoring.shutdown_model_worker()
+    assert not [p for p in multiprocessing.active_children() if p.is_alive()]
 
 
 def test_a_folder_that_is_not_a_model_is_a_clear_error(tmp_path, library):
