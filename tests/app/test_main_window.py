@@ -241,11 +241,15 @@ def test_a_large_file_shows_its_first_rows_while_it_loads(qtbot, window, tmp_pat
     assert "once loading ends" in panel.hint_label.text()
     assert not panel.side_panel.isEnabled()
     panel.sort_by("mw", descending=True)  # the chemist starts browsing
+    qtbot.waitUntil(lambda: not panel.model.is_busy(), timeout=5000)
+    panel.view.setCurrentIndex(panel.model.index(3, 1))
+    looked_at = panel.model.source_row(3)
     go_on.set()
     wait_loaded(qtbot, window, panel)
     assert panel.preview is None and not panel.preview_bar.isVisible()
     assert panel.model.rowCount() == 260 and panel.side_panel.isEnabled()
     assert panel.model.setData(panel.model.index(0, notes), "now")
+    assert panel.current_position() == looked_at  # still on the row the user was looking at
     key, order = panel.model.sort_column()
     assert key == "mw" and order == Qt.SortOrder.DescendingOrder  # the sort carries over
     mw = shown_values(panel, "mw")

@@ -360,8 +360,11 @@ class LibraryPanel(QWidget):
         if self.library is not None:
             return  # the whole library arrived first
         first = self.preview is None
+        browsing = None if first else self._viewed_position()
         self.preview = library
         self.model.set_frame(library.table)
+        if browsing is not None:  # a larger preview: stay on the row the user looks at
+            self._select_position(browsing)
         if first:
             # Edits are refused meanwhile (_on_cell_edited): the full table replaces these rows.
             self.model.set_columns(library_columns(library))
@@ -371,6 +374,13 @@ class LibraryPanel(QWidget):
             self.preview_bar.show()
             self.stack.setCurrentIndex(1)
         self._update_preview_text()
+
+    def _viewed_position(self) -> int | None:
+        """Frame position of the current row, whether a library or a preview is shown."""
+        index = self.view.currentIndex()
+        if not index.isValid() or self.model.rowCount() == 0:
+            return None
+        return self.model.source_row(index.row())
 
     def _update_preview_text(self) -> None:
         if self.preview is None:
@@ -398,6 +408,8 @@ class LibraryPanel(QWidget):
 
     def set_library(self, library: Library) -> None:
         ensure_annotations(library)
+        # The row the user was looking at in a preview: previews are the library's first rows.
+        browsing = self._viewed_position() if self.preview is not None else None
         self.library = library
         had_preview, self.preview = self.preview is not None, None
         self.preview_bar.hide()
@@ -410,7 +422,9 @@ class LibraryPanel(QWidget):
         self.stack.setCurrentIndex(1)
         self._update_summary(self.model.rowCount(), self.model.total_rows())
         self.library_changed.emit()
-        if self.model.rowCount():
+        if browsing is not None and browsing < len(library.table):
+            self._select_position(browsing)
+        elif self.model.rowCount():
             self.view.selectionModel().setCurrentIndex(
                 self.model.index(0, 1),
                 QItemSelectionModel.SelectionFlag.ClearAndSelect
