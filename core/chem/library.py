@@ -266,8 +266,9 @@ def load_library(
     ``on_preview``: for files of about :data:`PREVIEW_MIN_RECORDS` records or more (a million
     take most of an hour on two cores), called with a :class:`Library` of the records described
     so far at :data:`PREVIEW_FIRST` rows and then each time their number doubles, up to
-    :data:`PREVIEW_MAX`, so that a window can show the first rows long before the end. Each preview is a complete library of
-    those rows (duplicates marked among them); the returned library has every row.
+    :data:`PREVIEW_MAX`, so that a window can show the first rows long before the end. Each
+    preview is a complete library of those rows (duplicates marked among them); the returned
+    library has every row.
     """
     options = options or LoadOptions()
     path = Path(path)
