@@ -162,30 +162,69 @@ def _predict_task(task: tuple[str, str, list[str]]) -> np.ndarray:
     return np.hstack([result.mean, result.std])
 
 
+class ModelWorkerError(OSError):
+    """The model worker process ended while it worked (killed, out of memory, crashed)."""
+
+
+_WORKER_TASKS: dict[str, Callable] = {"describe": _describe_task, "predict": _predict_task}
+
+
+def _worker_main(connection) -> None:
+    """The model worker's loop: run each (task name, arguments) received, send back
+    (True, result) or (False, exception); stop at None or when the app's end closes."""
+    _worker_setup()
+    while True:
+        try:
+            message = connection.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        name, task = message
+        try:
+            reply = (True, _WORKER_TASKS[name](task))
+        except Exception as exc:  # sent to the job, which raises it
+            reply = (False, exc)
+        try:
+            connection.send(reply)
+        except Exception as exc:  # an exception that does not pickle
+            connection.send((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+
+
 class _ModelProcess:
     """Models predict in a worker process: importing torch and transformers in the app's own
     process would hold the GIL, and so freeze the window, for up to half a second.
 
     The process stays alive between scores (see :func:`_model_worker`), with the models it
     loaded: starting it and importing torch takes about five seconds, which a second score of
-    a small library should not pay again."""
+    a small library should not pay again. A plain process and a pipe, not a pool: a pool
+    silently replaces a worker that dies and the task would wait forever; here the job learns
+    of it within 0.1 s."""
 
     def __init__(self, device: str) -> None:
         import multiprocessing
 
+        context = multiprocessing.get_context("spawn")
         self.device = device
-        self._pool = multiprocessing.get_context("spawn").Pool(1, initializer=_worker_setup)
+        self._connection, child = context.Pipe()
+        self._process = context.Process(
+            target=_worker_main, args=(child,), name="DrugDesk model worker", daemon=True
+        )
+        self._process.start()
+        child.close()
 
     @property
     def alive(self) -> bool:
-        return self._pool is not None
+        return self._process is not None and self._process.is_alive()
 
-    def _call(self, fn, task, is_cancelled: CancelCheck | None):
-        import multiprocessing
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
 
-        if self._pool is None:
-            raise RuntimeError("the model worker was stopped")
-        pending = self._pool.apply_async(fn, (task,))
+    def _call(self, name: str, task, is_cancelled: CancelCheck | None):
+        if not self.alive:
+            raise ModelWorkerError("the model worker process is not running; score again")
+        self._connection.send((name, task))
         while True:
             try:
                 check_cancelled(is_cancelled)
@@ -193,25 +232,46 @@ class _ModelProcess:
                 self.close(terminate=True)  # a batch may run for minutes: stop it now
                 raise
             try:
-                return pending.get(timeout=0.1)
-            except multiprocessing.TimeoutError:
-                continue
+                reply = self._connection.recv() if self._connection.poll(0.1) else None
+            except (EOFError, OSError):
+                reply = None  # the worker's end of the pipe closed: it is ending
+            if reply is not None:
+                ok, value = reply
+                if ok:
+                    return value
+                raise value  # the task's own exception (a bad model folder…)
+            if not self._process.is_alive():
+                code = self._process.exitcode
+                self.close(terminate=True)
+                killed = " (killed: out of memory?)" if code is not None and code < 0 else ""
+                raise ModelWorkerError(
+                    f"the model worker process ended while predicting, exit code {code}"
+                    f"{killed}; score again to start a new one"
+                )
 
     def describe(self, directory: Path, is_cancelled=None) -> tuple[str, dict, int]:
-        return self._call(_describe_task, (str(directory), self.device), is_cancelled)
+        return self._call("describe", (str(directory), self.device), is_cancelled)
 
     def predict(self, directory: Path, batch: list[str], is_cancelled=None) -> np.ndarray:
-        return self._call(_predict_task, (str(directory), self.device, list(batch)), is_cancelled)
+        return self._call("predict", (str(directory), self.device, list(batch)), is_cancelled)
 
     def close(self, terminate: bool = False) -> None:
-        if self._pool is None:
+        process, self._process = self._process, None
+        if process is None:
             return
-        if terminate:
-            self._pool.terminate()
-        else:
-            self._pool.close()
-        self._pool.join()
-        self._pool = None
+        if not terminate:
+            try:
+                self._connection.send(None)
+            except OSError:
+                pass
+            process.join(5)
+        if process.is_alive():
+            process.terminate()
+            process.join(5)
+        if process.is_alive():
+            process.kill()
+            process.join()
+        self._connection.close()
 
 
 _shared_worker: _ModelProcess | None = None

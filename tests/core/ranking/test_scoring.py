@@ -167,6 +167,32 @@ def test_the_model_worker_is_kept_between_scores_and_ends_on_shutdown():
     assert not [p for p in multiprocessing.active_children() if p.is_alive()]
 
 
+@pytest.mark.slow
+def test_a_worker_that_dies_is_reported_and_replaced(monkeypatch):
+    import os
+    import signal
+
+    from core.models.registry import shipped_models
+    from core.ranking import scoring
+
+    folder = next(e.path for e in shipped_models() if e.path.name == "potency-chembl2321810")
+    table = pd.DataFrame({"canonical_smiles": ["CCO", "c1ccccc1O"], "valid": [True, True]})
+    profile = DesirabilityProfile("potent", (Criterion("Act", good=7, bad=5),))
+    request = ScoringRequest(profile, (folder,), device="cpu")
+    predict = scoring._ModelProcess.predict
+
+    def killed(self, directory, batch, is_cancelled=None):
+        os.kill(self.pid, signal.SIGKILL)  # as the kernel does when memory runs out
+        return predict(self, directory, batch, is_cancelled)
+
+    monkeypatch.setattr(scoring._ModelProcess, "predict", killed)
+    with pytest.raises(scoring.ModelWorkerError, match="out of memory"):
+        score_library(table, request, ScoreCache())
+    monkeypatch.setattr(scoring._ModelProcess, "predict", predict)
+    result = score_library(table, request, ScoreCache())  # a new worker
+    assert np.isfinite(result.columns["Act"]).all()
+
+
 def test_a_folder_that_is_not_a_model_is_a_clear_error(tmp_path, library):
     with pytest.raises((ValueError, OSError)):
         score_library(library.table, ScoringRequest(ORAL, (tmp_path,)))
