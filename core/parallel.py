@@ -26,6 +26,28 @@ def worker_init() -> None:
     RDLogger.DisableLog("rdApp.*")
 
 
+class WorkerCrashed(OSError):
+    """A worker process ended in the middle of the work (killed for memory, or a crash in C++
+    code on some input). A pool would replace it silently and wait forever for its task."""
+
+
+def _workers_replaced(pool, started: set[int]) -> int | None:
+    """The exit code of a worker that ended since ``started`` (their pids) was taken, if one did.
+
+    ``Pool._pool`` (its worker processes) is not public API but has been stable for a decade;
+    without it the check is skipped (the job can still be cancelled)."""
+    processes = getattr(pool, "_pool", None)
+    if not isinstance(processes, list):
+        return None
+    for process in processes:
+        if process.pid not in started:  # a replacement: one of ours ended
+            return -1
+        code = process.exitcode
+        if code is not None:
+            return code
+    return None
+
+
 def available_workers(requested: int | None = None) -> int:
     return max(1, requested or os.cpu_count() or 1)
 
@@ -41,10 +63,14 @@ def ordered_pool_map(
 
     At most ``2 * workers`` tasks are in flight, so a million-record input is never all in memory
     at once. "spawn" gives clean workers: forking a process that runs Qt threads is unsafe.
-    Cancel is checked every 0.1 s; on cancel or error the workers are stopped at once.
+    Cancel is checked every 0.1 s; on cancel or error the workers are stopped at once. A worker
+    that dies raises :class:`WorkerCrashed` within about 0.1 s, naming how many results came
+    back before.
     """
     context = multiprocessing.get_context("spawn")
     pool = context.Pool(workers, initializer=initializer)
+    started = {process.pid for process in getattr(pool, "_pool", [])}
+    delivered = 0
     try:
         pending: queue.SimpleQueue[Any] = queue.SimpleQueue()
         in_flight = 0
@@ -66,8 +92,15 @@ def ordered_pool_map(
                     result = async_result.get(timeout=0.1)
                     break
                 except multiprocessing.TimeoutError:
-                    continue
+                    code = _workers_replaced(pool, started)
+                    if code is not None:
+                        how = "crashed or was killed" if code < 0 else f"exited with code {code}"
+                        raise WorkerCrashed(
+                            f"a worker process {how} after {delivered:,} of the tasks had "
+                            "finished (out of memory, or a crash on some input)"
+                        ) from None
             in_flight -= 1
+            delivered += 1
             yield result
         pool.close()
     except BaseException:

@@ -33,7 +33,7 @@ from core.chem.readers import (
 )
 from core.chem.standardize import StandardizeOptions, Standardizer
 from core.jobs import CancelCheck, JobCancelled, ProgressCallback, check_cancelled, no_progress
-from core.parallel import ordered_pool_map
+from core.parallel import WorkerCrashed, ordered_pool_map
 
 IDENTITY_COLUMNS: tuple[str, ...] = ("name", "smiles", "canonical_smiles", "inchikey")
 STATUS_COLUMNS: tuple[str, ...] = ("valid", "error")
@@ -303,10 +303,20 @@ def load_library(
             done += len(records)
             report(done)
     else:
-        for result in _run_in_pool(_tasks(all_chunks, options.standardize), workers, is_cancelled):
-            results.append(result)
-            done += len(result["index"])
-            report(done)
+        try:
+            for result in _run_in_pool(
+                _tasks(all_chunks, options.standardize), workers, is_cancelled
+            ):
+                results.append(result)
+                done += len(result["index"])
+                report(done)
+        except WorkerCrashed as exc:
+            raise WorkerCrashed(
+                f"loading stopped after {done:,} molecules: a worker process describing them "
+                "crashed or was killed (out of memory, or a crash in RDKit on a record after "
+                "that point); try again with fewer worker processes (Edit > Preferences), or split "
+                "the file"
+            ) from exc
     check_cancelled(is_cancelled)
     progress(0.995, "Finding duplicates")
     library = assemble_library(results, source=path)

@@ -1,0 +1,27 @@
+"""core.parallel: ordered results, and a worker that dies is an error, not a wait forever.
+
+(Built-in functions as the work: spawned workers cannot import a test module.)"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+
+import pytest
+
+from core.parallel import WorkerCrashed, ordered_pool_map
+
+
+def test_results_come_in_order():
+    tasks = iter([-3, 1, -4, 1, -5, 9, -2, 6])
+    assert list(ordered_pool_map(abs, tasks, 2, None)) == [3, 1, 4, 1, 5, 9, 2, 6]
+
+
+def test_a_worker_that_dies_mid_work_raises_instead_of_waiting():
+    started = time.monotonic()
+    # os._exit(7) ends the worker at once, as a crash in C++ code or the kernel's OOM killer would.
+    with pytest.raises(WorkerCrashed, match="worker process"):
+        list(ordered_pool_map(os._exit, iter([7, 7, 7]), 2, None))
+    assert time.monotonic() - started < 30
+    assert not [p for p in multiprocessing.active_children() if p.is_alive()]
