@@ -21,8 +21,7 @@ import _common
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import numpy as np
-from bench_gui_scale import build_table
+from bench_gui_scale import WindowBench, build_table
 
 from core.chem.library import PREVIEW_FIRST, PREVIEW_MAX, Library
 
@@ -36,33 +35,10 @@ def main() -> None:
     print("describing molecules…", file=sys.stderr)
     table = build_table(args.unique, args.rows)
 
-    from PySide6.QtCore import QElapsedTimer, QThread, QTimer
-    from PySide6.QtWidgets import QApplication
-
-    from app.engine import InferenceEngine
     from core.project.annotations import ensure_annotations
-    from ui.hitlist.tools import HitListTools
-    from ui.library.panel import LibraryPanel
 
-    app = QApplication.instance() or QApplication([])
-    engine = InferenceEngine()
-    engine.start()
-    panel = LibraryPanel("large file")
-    panel.set_side_panel(HitListTools(panel, engine, model_entries=lambda: []))
-    panel.resize(1500, 900)
-    panel.show()
-    ticks: list[float] = []
-    clock = QElapsedTimer()
-    clock.start()
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(lambda: ticks.append(clock.nsecsElapsed() / 1e6))
-    timer.start()
-
-    def settle(rounds: int = 40) -> None:
-        for _ in range(rounds):
-            app.processEvents()
-            QThread.msleep(5)
+    bench = WindowBench("large file")
+    panel = bench.panel
 
     sizes = []
     size = PREVIEW_FIRST
@@ -76,25 +52,16 @@ def main() -> None:
         # What the load job does off the GUI thread before handing a library over.
         ensure_annotations(library)
         library.n_duplicates  # noqa: B018
-        settle()
-        ticks.clear()
-        ticks.append(clock.nsecsElapsed() / 1e6)
         if rows is None:
-            panel.set_library(library)
+            _seconds, gap = bench.measure(lambda library=library: panel.set_library(library))
         else:
-            panel.show_preview(library)
-        app.processEvents()
-        while panel.model.is_busy():
-            app.processEvents()
-            QThread.msleep(5)
-        settle()
+            _seconds, gap = bench.measure(lambda library=library: panel.show_preview(library))
         label = "whole library" if rows is None else f"preview of {rows:,} rows"
-        results.append((label, len(part), float(np.diff(ticks).max())))
+        results.append((label, len(part), gap))
         print(f"{label}: longest gap {results[-1][2]:.0f} ms", file=sys.stderr)
         if sizes and rows == sizes[0]:
             panel.sort_by("mw", descending=True)  # the chemist starts browsing
-    timer.stop()
-    engine.stop()
+    bench.close()
 
     print("### A large file's previews in the window\n")
     print(f"- Command: `{_common.command_line()}`")

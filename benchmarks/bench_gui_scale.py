@@ -43,6 +43,70 @@ def build_table(unique: int, rows: int) -> pd.DataFrame:
     return table
 
 
+class WindowBench:
+    """A library panel with the hit-list tools, shown, and a 10 ms GUI-thread heartbeat: what
+    the window-level benchmarks share. ``measure`` runs an action as a user would trigger it and
+    returns the longest gap between heartbeat ticks (ms) until the panel is idle again."""
+
+    def __init__(self, title: str, model_entries=lambda: []) -> None:
+        from PySide6.QtCore import QElapsedTimer, QTimer
+        from PySide6.QtWidgets import QApplication
+
+        from app.engine import InferenceEngine
+        from ui.hitlist.tools import HitListTools
+        from ui.library.panel import LibraryPanel
+
+        self.app = QApplication.instance() or QApplication([])
+        self.engine = InferenceEngine()
+        self.engine.start()
+        self.panel = LibraryPanel(title)
+        self.tools = HitListTools(self.panel, self.engine, model_entries=model_entries)
+        self.panel.set_side_panel(self.tools)
+        self.panel.resize(1500, 900)
+        self.panel.show()
+        self.ticks: list[float] = []
+        self._clock = QElapsedTimer()
+        self._clock.start()
+        self._timer = QTimer()
+        self._timer.setInterval(10)
+        self._timer.timeout.connect(lambda: self.ticks.append(self._clock.nsecsElapsed() / 1e6))
+        self._timer.start()
+
+    def settle(self, ms: int = 300) -> None:
+        from PySide6.QtCore import QThread
+
+        end = time.perf_counter() + ms / 1000
+        while time.perf_counter() < end:
+            self.app.processEvents()
+            QThread.msleep(5)
+
+    def wait(self, condition) -> None:
+        from PySide6.QtCore import QThread
+
+        while not condition():
+            self.app.processEvents()
+            QThread.msleep(5)
+
+    def measure(self, action, wait=None) -> tuple[float, float]:
+        """(wall seconds, longest gap ms) of ``action`` until sorts/filters and ``wait`` end."""
+        self.settle()
+        self.ticks.clear()
+        self.ticks.append(self._clock.nsecsElapsed() / 1e6)  # the action starts after a tick
+        start = time.perf_counter()
+        action()
+        self.app.processEvents()
+        self.wait(lambda: not self.panel.model.is_busy())  # large ones run in a worker thread
+        if wait is not None:
+            self.wait(wait)
+        self.settle(200)
+        gaps = np.diff(self.ticks) if len(self.ticks) > 1 else np.array([0.0])
+        return time.perf_counter() - start, float(gaps.max())
+
+    def close(self) -> None:
+        self._timer.stop()
+        self.engine.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -55,59 +119,18 @@ def main() -> None:
     print("describing molecules…", file=sys.stderr)
     table = build_table(args.unique, args.rows)
 
-    from PySide6.QtCore import QElapsedTimer, QThread, QTimer
-    from PySide6.QtWidgets import QApplication
-
-    from app.engine import InferenceEngine
-    from ui.hitlist.tools import HitListTools
-    from ui.library.panel import LibraryPanel
+    from core.models.registry import shipped_models
     from ui.models.dataframe_model import RowFilter
 
-    app = QApplication.instance() or QApplication([])
-    engine = InferenceEngine()
-    engine.start()
-    panel = LibraryPanel("million")
-    from core.models.registry import shipped_models
-
     potency = [e for e in shipped_models() if e.path.name == "potency-chembl2321810"]
-    tools = HitListTools(panel, engine, model_entries=lambda: potency)
-    panel.set_side_panel(tools)
-    panel.resize(1500, 900)
-    panel.show()
-    ticks: list[float] = []
-    clock = QElapsedTimer()
-    clock.start()
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(lambda: ticks.append(clock.nsecsElapsed() / 1e6))
-    timer.start()
-
-    def settle(ms: int = 300) -> None:
-        end = time.perf_counter() + ms / 1000
-        while time.perf_counter() < end:
-            app.processEvents()
-            QThread.msleep(5)
-
+    bench = WindowBench("million", model_entries=lambda: potency)
+    app, panel, tools = bench.app, bench.panel, bench.tools
     results = []
 
     def measure(label: str, action, wait=None) -> None:
-        settle()
-        ticks.clear()
-        ticks.append(clock.nsecsElapsed() / 1e6)  # the action starts right after a tick
-        start = time.perf_counter()
-        action()
-        app.processEvents()
-        while panel.model.is_busy():  # large sorts and filters finish in a worker thread
-            app.processEvents()
-            QThread.msleep(5)
-        if wait is not None:
-            while not wait():
-                app.processEvents()
-                QThread.msleep(5)
-        settle(200)
-        gaps = np.diff(ticks) if len(ticks) > 1 else np.array([0.0])
-        results.append((label, time.perf_counter() - start, float(gaps.max())))
-        print(f"{label}: longest gap {gaps.max():.0f} ms", file=sys.stderr)
+        seconds, gap = bench.measure(action, wait)
+        results.append((label, seconds, gap))
+        print(f"{label}: longest gap {gap:.0f} ms", file=sys.stderr)
 
     library = Library(table=table)
     # What the window's load job does after reading, off the GUI thread (app.main_window).
@@ -150,8 +173,7 @@ def main() -> None:
             wait=lambda: "Ranked" in tools.rank_status.text() and tools.score_button.isEnabled(),
         )
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    timer.stop()
-    engine.stop()
+    bench.close()
 
     print("### A million rows in the window\n")
     print(f"- Command: `{_common.command_line()}`")
