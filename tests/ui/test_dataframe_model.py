@@ -718,3 +718,25 @@ def test_unicode_string_ranks_equal_the_factorize_ranks():
     values = words[rng.integers(0, len(words), 5000)]
     expected = module._string_ranks(values)  # small: the factorize path
     assert np.array_equal(module._string_ranks_unicode(values), expected)
+
+
+def test_text_work_on_mid_size_tables_runs_aside_and_a_later_quick_change_wins(qapp):
+    from ui.models.dataframe_model import TEXT_ASYNC_ROWS
+
+    n = TEXT_ASYNC_ROWS + 5_000
+    frame = pd.DataFrame({"name": [f"cpd-{i}" for i in range(n)], "mw": np.arange(n, dtype=float)})
+    model = DataFrameModel(frame)
+    model.set_filter(RowFilter(text="cpd-12"))  # words over 25,000 names: in the worker thread
+    assert model.is_busy() and model.rowCount() == n
+    model.set_filter(RowFilter(ranges=(("mw", 0, 9),)))  # numbers: at once, and it wins
+    assert model.rowCount() == 10
+    assert model.wait_until_idle()
+    assert model.rowCount() == 10 and model.row_filter().text == ""
+    model.sort(column(model, "name"), DESC)  # text sort: aside as well
+    assert model.is_busy()
+    assert model.wait_until_idle()
+    assert model.data(model.index(0, column(model, "name"))) == "cpd-9"
+    model.set_filter(None)
+    assert model.wait_until_idle()
+    names = [model.data(model.index(r, column(model, "name"))) for r in range(3)]
+    assert names == sorted(frame["name"], reverse=True)[:3]

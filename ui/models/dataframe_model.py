@@ -70,6 +70,9 @@ _TEXT_CHUNK = 50_000
 ASYNC_ROWS = 200_000
 """Above this many rows, sorting and filtering are computed in a worker thread: the table keeps
 its current order until the new one is ready, and the window stays responsive."""
+TEXT_ASYNC_ROWS = 20_000
+"""Sorting by text and filtering by words lower-case and compare every string (the first time
+half a second for 150,000 rows): above this many rows they run in the worker thread too."""
 log = logging.getLogger(__name__)
 
 
@@ -564,7 +567,10 @@ class DataFrameModel(QAbstractTableModel):
         # A new frame makes pending results for the old one meaningless.
         for kind in self._generations:
             self._generations[kind] += 1
-        if n > ASYNC_ROWS and (self._sort_key is not None or self._filter is not None):
+        sort_column = None if self._sort_key is None else self._column_for_key(self._sort_key)
+        if (self._sort_key is not None and self._sort_is_slow(sort_column)) or (
+            self._filter is not None and self._filter_is_slow(self._filter)
+        ):
             # Keep showing the current order while the new one is computed aside; an order made
             # for other rows falls back to frame order meanwhile.
             if self._sorted is not None and len(self._sorted) != n:
@@ -705,7 +711,7 @@ class DataFrameModel(QAbstractTableModel):
         if key is None and self._sorted is None:
             return
 
-        if len(self._frame) > ASYNC_ROWS:
+        if self._sort_is_slow(None if column < 0 else self._columns[column]):
             self._sort_key = key
             self._sort_order = order
             self._resort_async()
@@ -717,7 +723,27 @@ class DataFrameModel(QAbstractTableModel):
             self._sorted = self._sort_permutation()
             self._update_order()
 
+        self._generations["sort"] += 1  # a slower sort still computing must not land after this
         self._change_layout(update)
+
+    def _sort_is_slow(self, column: _Column | None) -> bool:
+        """Whether a sort by ``column`` (None: frame order) is computed in the worker thread."""
+        n = len(self._frame)
+        text = column is not None and column.spec.kind == "text"
+        return n > ASYNC_ROWS or (text and n > TEXT_ASYNC_ROWS)
+
+    def _filter_is_slow(self, row_filter: RowFilter | None) -> bool:
+        """Whether ``row_filter`` is computed in the worker thread."""
+        n = len(self._frame)
+        if n > ASYNC_ROWS:
+            return True
+        words = row_filter is not None and bool(
+            row_filter.text
+            or row_filter.without_text
+            or row_filter.empty_columns
+            or row_filter.nonempty_columns
+        )
+        return words and n > TEXT_ASYNC_ROWS
 
     def _resort_async(self) -> None:
         key, order = self._sort_key, self._sort_order
@@ -846,9 +872,10 @@ class DataFrameModel(QAbstractTableModel):
         """Show only the rows passing ``row_filter`` (``None``: all rows), keeping the sort.
 
         For large frames the mask is computed in a worker thread and applied when ready."""
-        if len(self._frame) > ASYNC_ROWS:
+        if self._filter_is_slow(row_filter):
             self._refilter_async(row_filter)
             return
+        self._generations["filter"] += 1  # a slower filter still computing must not land later
         mask = self._filter_mask(row_filter)
 
         def update() -> None:
