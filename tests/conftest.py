@@ -82,3 +82,30 @@ def vtk_image():
         return render_window_image(render_window)
 
     return grab
+
+
+@pytest.fixture
+def main_window(qtbot):
+    """The main window with its engine running, shown; closed (engine stopped) afterwards."""
+    from app.engine import InferenceEngine
+    from app.main_window import MainWindow
+    from core.settings import Settings
+
+    engine = InferenceEngine()
+    engine.start()
+    window = MainWindow(Settings(), engine)
+    qtbot.addWidget(window)
+    window.show()
+    yield window
+    window.close()
+    assert not engine.is_running()
+
+
+@pytest.fixture
+def example_panel(qtbot, main_window):
+    """The example library (30 drugs, a salt, a duplicate, two broken records), loaded."""
+    from resources import resource_path
+
+    panel = main_window.open_library(resource_path("demo/example_library.smi"))
+    qtbot.waitUntil(lambda: panel.library is not None, timeout=60_000)
+    return panel

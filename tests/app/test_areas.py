@@ -6,20 +6,11 @@ import pytest
 from PySide6.QtWidgets import QLabel
 
 import app.areas as areas
-from app.engine import InferenceEngine
-from app.main_window import MainWindow
-from core.settings import Settings
 
 
 @pytest.fixture
-def window(qtbot):
-    engine = InferenceEngine()
-    engine.start()
-    window = MainWindow(Settings(), engine)
-    qtbot.addWidget(window)
-    window.show()
-    yield window
-    window.close()
+def window(main_window):
+    return main_window
 
 
 def test_areas_are_built_once_on_first_use(window):

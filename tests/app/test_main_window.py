@@ -13,7 +13,6 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QDialog
 
-from app.engine import InferenceEngine
 from app.main_window import MainWindow
 from core.settings import Settings
 from resources import resource_path
@@ -24,15 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def window(qtbot):
-    engine = InferenceEngine()
-    engine.start()
-    window = MainWindow(Settings(), engine)
-    qtbot.addWidget(window)
-    window.show()
-    yield window
-    window.close()
-    assert not engine.is_running()
+def window(main_window):
+    return main_window
 
 
 def closed(window: MainWindow, panel: LibraryPanel) -> bool:

@@ -767,16 +767,20 @@ class DataFrameModel(QAbstractTableModel):
         self._run_async("sort", compute, apply)
 
     def _refilter_async(self, row_filter: RowFilter | None) -> None:
-        def apply(mask: np.ndarray | None) -> None:
-            def update() -> None:
-                self._filter = row_filter
-                self._mask = mask
-                self._update_order()
+        self._run_async(
+            "filter",
+            lambda: self._filter_mask(row_filter),
+            lambda mask: self._apply_filter(row_filter, mask),
+        )
 
-            self._change_layout(update)
-            self.filter_changed.emit(len(self._order), len(self._frame))
+    def _apply_filter(self, row_filter: RowFilter | None, mask: np.ndarray | None) -> None:
+        def update() -> None:
+            self._filter = row_filter
+            self._mask = mask
+            self._update_order()
 
-        self._run_async("filter", lambda: self._filter_mask(row_filter), apply)
+        self._change_layout(update)
+        self.filter_changed.emit(len(self._order), len(self._frame))
 
     def _run_async(
         self, kind: str, compute: Callable[[], Any], apply: Callable[[Any], None]
@@ -876,15 +880,7 @@ class DataFrameModel(QAbstractTableModel):
             self._refilter_async(row_filter)
             return
         self._generations["filter"] += 1  # a slower filter still computing must not land later
-        mask = self._filter_mask(row_filter)
-
-        def update() -> None:
-            self._filter = row_filter
-            self._mask = mask
-            self._update_order()
-
-        self._change_layout(update)
-        self.filter_changed.emit(len(self._order), len(self._frame))
+        self._apply_filter(row_filter, self._filter_mask(row_filter))
 
     def filter_mask(self, row_filter: RowFilter | None) -> np.ndarray:
         """Which frame rows pass ``row_filter`` (a boolean array over frame positions)."""

@@ -4,29 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from app.engine import InferenceEngine
-from app.main_window import MainWindow
 from core.ranking.desirability import Criterion, DesirabilityProfile, save_profile
-from core.settings import Settings
-from resources import resource_path
 from ui.hitlist.tools import HitListTools
-
-EXAMPLE = resource_path("demo/example_library.smi")
 
 
 @pytest.fixture
-def setup(qtbot):
-    engine = InferenceEngine()
-    engine.start()
-    window = MainWindow(Settings(), engine)
-    qtbot.addWidget(window)
-    window.show()
-    panel = window.open_library(EXAMPLE)
-    qtbot.waitUntil(lambda: panel.library is not None, timeout=60_000)
-    tools = panel.side_panel
+def setup(main_window, example_panel):
+    tools = example_panel.side_panel
     assert isinstance(tools, HitListTools)
-    yield window, panel, tools
-    window.close()
+    return main_window, example_panel, tools
 
 
 def finished(qtbot, tools, job):

@@ -4,24 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from app.engine import InferenceEngine
-from app.main_window import MainWindow
-from core.settings import Settings
-from resources import resource_path
 from ui.library.filter_bar import SLIDER_STEPS
 
 
 @pytest.fixture
-def panel(qtbot):
-    engine = InferenceEngine()
-    engine.start()
-    window = MainWindow(Settings(), engine)
-    qtbot.addWidget(window)
-    window.show()
-    panel = window.open_library(resource_path("demo/example_library.smi"))
-    qtbot.waitUntil(lambda: panel.library is not None, timeout=60_000)
-    yield panel
-    window.close()
+def panel(example_panel):
+    return example_panel
 
 
 def test_range_sliders_span_the_column_and_set_the_bounds(qtbot, panel):
