@@ -68,6 +68,7 @@ def run_gui(
     gc.freeze()
     _install_excepthook(window)
     window.show()
+    _warm_up_in_background()
     for file in files:
         window.open_library(file)
     if area is not None:
@@ -75,6 +76,22 @@ def run_gui(
     if screenshot is not None:
         return _take_screenshot(app, window, screenshot)
     return app.exec()
+
+
+def _warm_up_in_background() -> None:
+    """Chemistry tables read on first use (see ``core.chem.descriptors.warm_up``), read beside
+    the shown window instead of on the GUI thread when the first molecule is drawn."""
+    import threading
+
+    from core.chem.descriptors import warm_up
+
+    def run() -> None:
+        try:
+            warm_up()
+        except Exception:  # read again, and reported, where it is first needed
+            logging.getLogger(__name__).exception("Warming up the chemistry tables failed")
+
+    threading.Thread(target=run, name="DrugDesk warm-up", daemon=True).start()
 
 
 def _take_screenshot(app, window, path: Path) -> int:

@@ -138,10 +138,25 @@ def _alert_screen() -> tuple[tuple, PatternScreen]:
     return _screen
 
 
-def _candidate_entries(mol: Chem.Mol) -> list:
-    """The catalog entries that may match ``mol``, in catalog order."""
-    entries, screen = _alert_screen()
-    return [entries[i] for i in screen.candidates(mol)]
+_SCREEN_AFTER = 50
+"""Molecules matched without the screen before it is built: building it (0.3 s) costs about as
+much as matching 50 molecules against every pattern."""
+_unscreened = 0
+
+
+def _candidate_entries(mol: Chem.Mol, screen: bool = True) -> list:
+    """The catalog entries that may match ``mol``, in catalog order: all of them until the
+    screen is built (after :data:`_SCREEN_AFTER` molecules of this process, and never for
+    ``screen=False``, so that one molecule shown in the window does not wait 0.3 s for it)."""
+    global _unscreened
+    if _screen is None:
+        if screen:
+            _unscreened += 1
+        if not screen or _unscreened <= _SCREEN_AFTER:
+            catalog = alert_catalog()
+            return [catalog.GetEntryWithIdx(i) for i in range(catalog.GetNumEntries())]
+    entries, patterns = _alert_screen()
+    return [entries[i] for i in patterns.candidates(mol)]
 
 
 def _catalog_of(entry) -> str:
@@ -153,7 +168,7 @@ def _catalog_of(entry) -> str:
         raise ValueError(f"unknown FilterCatalog family {filter_set!r}") from None
 
 
-def find_alerts(mol: Chem.Mol, *, with_atoms: bool = True) -> list[Alert]:
+def find_alerts(mol: Chem.Mol, *, with_atoms: bool = True, screen: bool = True) -> list[Alert]:
     """The structural alerts of a sanitised molecule, with the atoms each one matches.
 
     Parameters
@@ -164,6 +179,9 @@ def find_alerts(mol: Chem.Mol, *, with_atoms: bool = True) -> list[Alert]:
         Find the matched atoms (``Alert.atoms``). Finding them runs each matching pattern a
         second time (about a tenth of the cost for CHEMBL molecules, which match Brenk and NIH
         alerts often); the library table, which only lists names, skips it and gets ``()``.
+    screen
+        Let this call count towards building the pattern screen (for many molecules); ``False``
+        for a single molecule on the GUI thread (the screen is used if it exists, never built).
 
     Returns
     -------
@@ -174,7 +192,7 @@ def find_alerts(mol: Chem.Mol, *, with_atoms: bool = True) -> list[Alert]:
         ``mol``.
     """
     matched: dict[tuple[str, str], set[int]] = {}
-    for entry in _candidate_entries(mol):
+    for entry in _candidate_entries(mol, screen):
         if not entry.HasFilterMatch(mol):
             continue
         key = (_catalog_of(entry), entry.GetDescription())

@@ -146,6 +146,16 @@ def _load_sascorer() -> ModuleType:
     return _sascorer
 
 
+def warm_up() -> None:
+    """Read now what describing a first molecule reads on first use: the SA-score fragment table
+    (0.5 s) and the structural-alert catalog (0.05 s). The window calls this in a background
+    thread after it shows, so that the first molecule drawn does not freeze it."""
+    from core.chem.alerts import alert_catalog
+
+    _load_sascorer()
+    alert_catalog()
+
+
 def sa_score(mol: Chem.Mol) -> float:
     """Synthetic accessibility score, 1 (easy) to 10 (hard): ``sascorer.calculateScore(mol)``.
 
@@ -302,7 +312,8 @@ def describe(mol: Chem.Mol, *, alerts: bool = True) -> MoleculeCard:
         lipinski=_lipinski(properties),
         veber=veber_rule(properties["rotb"], properties["tpsa"]),
         ghose=ghose_rule(properties["mw"], properties["clogp"], mr, atoms),
-        alerts=tuple(find_alerts(mol)) if alerts else (),
+        # One molecule (the Molecule panel): never wait for the library-sized alert screen.
+        alerts=tuple(find_alerts(mol, screen=False)) if alerts else (),
     )
 
 

@@ -225,3 +225,19 @@ def test_entries_other_than_one_pattern_are_always_matched():
     assert Chem.MolToSmarts(_entry_pattern(single)) == Chem.MolToSmarts(
         Chem.MolFromSmarts("C(=O)N")
     )
+
+
+def test_the_screen_is_built_for_many_molecules_never_for_one_shown(monkeypatch):
+    import core.chem.alerts as alerts
+
+    monkeypatch.setattr(alerts, "_screen", None)
+    monkeypatch.setattr(alerts, "_unscreened", 0)
+    mol = Chem.MolFromSmiles(RHODANINE)
+    expected = find_alerts(mol, screen=False)
+    for _ in range(alerts._SCREEN_AFTER + 5):  # the Molecule panel, one molecule at a time
+        assert find_alerts(mol, screen=False) == expected
+    assert alerts._screen is None  # building it (0.3 s) would freeze the window
+    for _ in range(alerts._SCREEN_AFTER + 1):  # a library being described
+        assert find_alerts(mol) == expected
+    assert alerts._screen is not None
+    assert find_alerts(mol, screen=False) == expected  # once built, everyone uses it

@@ -229,3 +229,11 @@ def test_card_is_frozen():
     with pytest.raises((AttributeError, TypeError)):
         card.mw = 1.0  # type: ignore[misc]
     assert math.isfinite(card.sa_score) and 1 <= card.sa_score <= 10
+
+
+def test_warm_up_reads_the_tables_a_first_molecule_needs():
+    import core.chem.alerts as alerts
+    import core.chem.descriptors as descriptors
+
+    descriptors.warm_up()
+    assert descriptors._sascorer is not None and alerts._catalog is not None
