@@ -3,6 +3,8 @@ no thread left running."""
 
 from __future__ import annotations
 
+import faulthandler
+import gc
 import os
 import tempfile
 from pathlib import Path
@@ -28,6 +30,52 @@ def _isolated_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("DRUGDESK_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("DRUGDESK_DATA_DIR", str(tmp_path / "data"))
     yield
+
+
+# A test that blocks with Python's lock (the GIL) held, as a deadlock inside Qt or a C++ library
+# does, stops pytest-timeout too (its timer is Python code). faulthandler's watchdog is a C thread:
+# it prints every thread's Python stack and ends the run, so such a hang fails in minutes with the
+# evidence instead of holding CI until its limit. It fires after pytest-timeout would have.
+WATCHDOG_S = float(os.environ.get("DRUGDESK_TEST_WATCHDOG_S", "420"))
+_watchdog_fd: int | None = None
+
+
+def pytest_configure(config):
+    global _watchdog_fd
+    # The real stderr, duplicated before tests capture file descriptor 2.
+    _watchdog_fd = os.dup(2)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Around each test: the watchdog; for a Qt test, the cycle collector held back (below)."""
+    qt_test = "qapp" in item.fixturenames or "qtbot" in item.fixturenames
+    if _watchdog_fd is not None:
+        faulthandler.dump_traceback_later(WATCHDOG_S, exit=True, file=_watchdog_fd)
+    was_enabled = gc.isenabled()
+    if qt_test:
+        gc.disable()
+    try:
+        return (yield)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+        if qt_test:
+            _free_qt_objects_here()
+            if was_enabled:
+                gc.enable()
+
+
+def _free_qt_objects_here() -> None:
+    """Qt objects must be destroyed by the thread they live in. Python's cycle collector runs in
+    whichever thread allocates when a threshold is crossed; during a Qt test that is often an
+    engine thread, which would then destroy an earlier test's window, timers and models there.
+    So collection waits during a Qt test, and when the test is over (its engines stopped, its
+    fixtures released) its deleted widgets and cycles are freed here, on the GUI thread. The app
+    does the same with ``app.gc_policy.GuiThreadCollector``."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)
