@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import queue
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -28,7 +28,15 @@ def worker_init() -> None:
 
 class WorkerCrashed(OSError):
     """A worker process ended in the middle of the work (killed for memory, or a crash in C++
-    code on some input). A pool would replace it silently and wait forever for its task."""
+    code on some input). A pool would replace it silently and wait forever for its task.
+
+    ``unfinished``: the tasks sent to the workers whose results had not come back, in order (the
+    one that killed the worker is among them); the caller may run them again, more carefully.
+    """
+
+    def __init__(self, message: str, unfinished: list | None = None) -> None:
+        super().__init__(message)
+        self.unfinished = list(unfinished or [])
 
 
 def _workers_replaced(pool, started: set[int]) -> int | None:
@@ -65,27 +73,25 @@ def ordered_pool_map(
     at once. "spawn" gives clean workers: forking a process that runs Qt threads is unsafe.
     Cancel is checked every 0.1 s; on cancel or error the workers are stopped at once. A worker
     that dies raises :class:`WorkerCrashed` within about 0.1 s, naming how many results came
-    back before.
+    back before and carrying the tasks still out.
     """
     context = multiprocessing.get_context("spawn")
     pool = context.Pool(workers, initializer=initializer)
     started = {process.pid for process in getattr(pool, "_pool", [])}
     delivered = 0
     try:
-        pending: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        in_flight = 0
+        pending: deque[tuple[T, Any]] = deque()  # (task, its AsyncResult), oldest first
         exhausted = False
         while True:
-            while not exhausted and in_flight < 2 * workers:
+            while not exhausted and len(pending) < 2 * workers:
                 task = next(tasks, None)
                 if task is None:
                     exhausted = True
                     break
-                pending.put(pool.apply_async(fn, (task,)))
-                in_flight += 1
-            if in_flight == 0:
+                pending.append((task, pool.apply_async(fn, (task,))))
+            if not pending:
                 break
-            async_result = pending.get()
+            async_result = pending[0][1]
             while True:
                 check_cancelled(is_cancelled)
                 try:
@@ -97,9 +103,10 @@ def ordered_pool_map(
                         how = "crashed or was killed" if code < 0 else f"exited with code {code}"
                         raise WorkerCrashed(
                             f"a worker process {how} after {delivered:,} of the tasks had "
-                            "finished (out of memory, or a crash on some input)"
+                            "finished (out of memory, or a crash on some input)",
+                            unfinished=[task for task, _ in pending],
                         ) from None
-            in_flight -= 1
+            pending.popleft()
             delivered += 1
             yield result
         pool.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,15 +178,38 @@ def process_records(
                 error = f"standardisation failed: {_rdkit_message(exc)}"
                 canonical = inchikey = ""
                 values = _missing_values()
-        columns["index"].append(record.index)
-        columns["name"].append(record.name)
-        columns["smiles"].append(record.text if record.kind == "smiles" else "")
-        columns["canonical_smiles"].append(canonical)
-        columns["inchikey"].append(inchikey)
-        for name in _VALUE_COLUMNS:
-            columns[name].append(values[name])
-        columns["valid"].append(not error)
-        columns["error"].append(error)
+        _append_row(columns, record, canonical, inchikey, values, error)
+    columns["extra"] = _extra_columns(records)
+    return columns
+
+
+def _append_row(
+    columns: dict[str, list],
+    record: RawRecord,
+    canonical: str,
+    inchikey: str,
+    values: dict[str, object],
+    error: str,
+) -> None:
+    columns["index"].append(record.index)
+    columns["name"].append(record.name)
+    columns["smiles"].append(record.text if record.kind == "smiles" else "")
+    columns["canonical_smiles"].append(canonical)
+    columns["inchikey"].append(inchikey)
+    for name in _VALUE_COLUMNS:
+        columns[name].append(values[name])
+    columns["valid"].append(not error)
+    columns["error"].append(error)
+
+
+CRASHED_RECORD_ERROR = "RDKit crashed on this record (the process describing it ended)"
+
+
+def crashed_records(records: list[RawRecord]) -> dict[str, list]:
+    """Invalid rows for records that crashed the process describing them."""
+    columns: dict[str, list] = {name: [] for name in ("index", *LIBRARY_COLUMNS)}
+    for record in records:
+        _append_row(columns, record, "", "", _missing_values(), CRASHED_RECORD_ERROR)
     columns["extra"] = _extra_columns(records)
     return columns
 
@@ -222,8 +246,9 @@ def default_workers() -> int:
 
 
 def _tasks(
-    chunks: Iterable[list[RawRecord]], options: StandardizeOptions, size: int = TASK_SIZE
+    chunks: Iterable[list[RawRecord]], options: StandardizeOptions, size: int | None = None
 ) -> Iterator[tuple[list[RawRecord], StandardizeOptions]]:
+    size = size or TASK_SIZE
     for chunk in chunks:
         for start in range(0, len(chunk), size):
             yield chunk[start : start + size], options
@@ -303,20 +328,12 @@ def load_library(
             done += len(records)
             report(done)
     else:
-        try:
-            for result in _run_in_pool(
-                _tasks(all_chunks, options.standardize), workers, is_cancelled
-            ):
-                results.append(result)
-                done += len(result["index"])
-                report(done)
-        except WorkerCrashed as exc:
-            raise WorkerCrashed(
-                f"loading stopped after {done:,} molecules: a worker process describing them "
-                "crashed or was killed (out of memory, or a crash in RDKit on a record after "
-                "that point); try again with fewer worker processes (Edit > Preferences), or split "
-                "the file"
-            ) from exc
+        for result in _describe_in_pool(
+            _tasks(all_chunks, options.standardize), workers, is_cancelled
+        ):
+            results.append(result)
+            done += len(result["index"])
+            report(done)
     check_cancelled(is_cancelled)
     progress(0.995, "Finding duplicates")
     library = assemble_library(results, source=path)
@@ -327,6 +344,75 @@ def load_library(
 def _chain(*iterables: Iterable[list[RawRecord]]) -> Iterator[list[RawRecord]]:
     for iterable in iterables:
         yield from iterable
+
+
+MAX_CRASHED_RECORDS = 20
+"""More records than this crashing their worker means something else is wrong (memory): the
+load stops instead of testing the rest of the file record by record."""
+
+
+def _describe_in_pool(
+    tasks: Iterator[tuple[list[RawRecord], StandardizeOptions]],
+    workers: int,
+    is_cancelled: CancelCheck | None,
+) -> Iterator[dict[str, list]]:
+    """Describe the tasks in worker processes, results in order, surviving records that crash.
+
+    A record that crashes RDKit kills its worker, and would end the load each time the file is
+    opened. Instead, the tasks that were out when a worker died go through a single worker (see
+    :func:`_describe_carefully`) until the record that does it is found; it becomes an invalid
+    row (:data:`CRASHED_RECORD_ERROR`) and the rest of the file goes on in a new pool. The
+    out-of-memory killer is told apart only by numbers: past :data:`MAX_CRASHED_RECORDS` crashed
+    records the load stops.
+    """
+    described = 0
+    crashed = 0
+    while True:
+        try:
+            for result in _run_in_pool(tasks, workers, is_cancelled):
+                described += len(result["index"])
+                yield result
+            return
+        except WorkerCrashed as exc:
+            for result in _describe_carefully(exc.unfinished, is_cancelled):
+                if result["error"] == [CRASHED_RECORD_ERROR]:
+                    crashed += 1
+                    if crashed > MAX_CRASHED_RECORDS:
+                        raise WorkerCrashed(
+                            f"loading stopped after {described:,} molecules: more than "
+                            f"{MAX_CRASHED_RECORDS} records crashed the worker processes "
+                            "describing them (out of memory?); try again with fewer worker "
+                            "processes (Edit > Preferences), or split the file"
+                        ) from exc
+                described += len(result["index"])
+                yield result
+
+
+def _describe_carefully(
+    tasks: list[tuple[list[RawRecord], StandardizeOptions]], is_cancelled: CancelCheck | None
+) -> Iterator[dict[str, list]]:
+    """The tasks through one worker process, in order. One worker works on one task at a time,
+    so when it dies the first unfinished task is the one that killed it: that task is halved and
+    the halves go first, until the crashing record is alone and becomes an invalid row. A record
+    costs a new process per halving (about log2(TASK_SIZE) of them)."""
+    waiting = deque(tasks)
+
+    def take() -> Iterator[tuple[list[RawRecord], StandardizeOptions]]:
+        while waiting:
+            yield waiting.popleft()
+
+    while waiting:
+        try:
+            yield from _run_in_pool(take(), 1, is_cancelled)
+        except WorkerCrashed as exc:
+            (records, options), *after = exc.unfinished
+            if len(records) == 1:
+                yield crashed_records(records)
+                halves = []
+            else:
+                middle = len(records) // 2
+                halves = [(records[:middle], options), (records[middle:], options)]
+            waiting.extendleft(reversed([*halves, *after]))
 
 
 def _run_in_pool(

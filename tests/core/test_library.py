@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import math
 import multiprocessing
+import sys
 import threading
 import time
 
@@ -17,6 +18,7 @@ from rdkit import Chem
 import core.chem.library as library_module
 from core.chem.descriptors import describe
 from core.chem.library import (
+    CRASHED_RECORD_ERROR,
     DUPLICATE_COLUMN,
     LIBRARY_COLUMNS,
     PARALLEL_THRESHOLD,
@@ -31,6 +33,7 @@ from core.chem.properties import PROPERTY_COLUMNS, compute_properties
 from core.chem.readers import LibraryReadError, RawRecord, ReadOptions
 from core.chem.standardize import StandardizeOptions, Standardizer
 from core.jobs import JobCancelled
+from core.parallel import WorkerCrashed
 
 # A cyclic 24-mer of leucine: 192 heavy atoms, about 10 ms per molecule, like a large peptide drug.
 CYCLIC_PEPTIDE = "N1[C@@H](CC(C)C)C(=O)" + "N[C@@H](CC(C)C)C(=O)" * 22 + "N[C@@H](CC(C)C)C1=O"
@@ -470,6 +473,70 @@ def test_worker_processes_give_the_same_table(big_smi, big_serial, monkeypatch):
     assert parallel.n_duplicates == 2_500 - 1017
     assert parallel.table.loc[1017, DUPLICATE_COLUMN] == parallel.table.loc[0, "name"]
     assert_progress(fractions)
+
+
+# A describe function that kills its worker process on records named "crash...", as a
+# segmentation fault in RDKit would; written to a module that the spawned workers can import.
+CRASHING_DESCRIBE = """
+import os
+import core.chem.library as library
+
+def describe(task):
+    records, options = task
+    if any(record.name.startswith("crash") for record in records):
+        os._exit(139)
+    return library.process_records(records, options)
+"""
+
+
+@pytest.fixture
+def crashing_describe(tmp_path, monkeypatch):
+    (tmp_path / "crashing_describe.py").write_text(CRASHING_DESCRIBE)
+    monkeypatch.syspath_prepend(str(tmp_path))  # spawned workers get the parent's sys.path
+    import crashing_describe
+
+    monkeypatch.setattr(library_module, "_process_task", crashing_describe.describe)
+    monkeypatch.setattr(library_module, "PARALLEL_THRESHOLD", 50)
+    monkeypatch.setattr(library_module, "TASK_SIZE", 8)  # 3 halvings to find a record
+    yield
+    sys.modules.pop("crashing_describe", None)
+
+
+@pytest.mark.timeout(180)
+def test_a_record_that_crashes_its_worker_becomes_an_invalid_row(
+    write_text, chembl_entries, crashing_describe
+):
+    lines = [f"{smiles} m{i}" for i, (smiles, _) in enumerate(chembl_entries[:120])]
+    lines[37] = "CCO crash_early"
+    lines[101] = "c1ccccc1O crash_late"
+    path = write_text("crashing.smi", "\n".join(lines) + "\n")
+    loaded = load_library(path, LoadOptions(workers=2))
+    assert_no_children()
+    table = loaded.table
+    assert loaded.n_records == 120
+    crashed = table[table["error"] == CRASHED_RECORD_ERROR]
+    assert list(crashed.index) == [37, 101]
+    assert list(crashed["name"]) == ["crash_early", "crash_late"]
+    assert not crashed["valid"].any() and crashed["canonical_smiles"].eq("").all()
+    # Every other row is described exactly as without workers, in file order.
+    serial = load_library(path, LoadOptions(workers=1)).table
+    others = table.drop(index=[37, 101])
+    expected = serial.drop(index=[37, 101])
+    pd.testing.assert_frame_equal(others, expected)
+
+
+@pytest.mark.timeout(180)
+def test_too_many_crashing_records_stop_the_load(
+    write_text, chembl_entries, crashing_describe, monkeypatch
+):
+    monkeypatch.setattr(library_module, "MAX_CRASHED_RECORDS", 2)
+    lines = [f"{smiles} m{i}" for i, (smiles, _) in enumerate(chembl_entries[:80])]
+    for i in (5, 30, 60):
+        lines[i] = f"CCO crash_{i}"
+    path = write_text("crashing.smi", "\n".join(lines) + "\n")
+    with pytest.raises(WorkerCrashed, match="more than 2 records crashed"):
+        load_library(path, LoadOptions(workers=2))
+    assert_no_children()
 
 
 def assert_progress(fractions: list[float]) -> None:
