@@ -66,9 +66,6 @@ def run_gui(
     # Objects made at start-up live as long as the window: keep the garbage collector from walking
     # them again and again (each full collection pauses every thread, the GUI's included).
     gc.freeze()
-    from app.gc_policy import GuiThreadCollector
-
-    GuiThreadCollector(app).start()  # Qt objects in cycles die on this thread, not an engine's
     _install_excepthook(window)
     window.show()
     _warm_up_in_background()

@@ -69,9 +69,11 @@ def _free_qt_objects_here() -> None:
     """Qt objects must be destroyed by the thread they live in. Python's cycle collector runs in
     whichever thread allocates when a threshold is crossed; during a Qt test that is often an
     engine thread, which would then destroy an earlier test's window, timers and models there.
-    So collection waits during a Qt test, and when the test is over (its engines stopped, its
-    fixtures released) its deleted widgets and cycles are freed here, on the GUI thread. The app
-    does the same with ``app.gc_policy.GuiThreadCollector``."""
+    A test's main window is owned by Python and held in cycles (its slots), so collection waits
+    during a Qt test, and when the test is over (its engines stopped, its fixtures released) its
+    deleted widgets and cycles are freed here, on the GUI thread. In the app the main window
+    lives until the end, and a closed tab leaves nothing Python owns (tests/app/
+    test_qt_ownership.py)."""
     from PySide6.QtCore import QCoreApplication, QEvent
 
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)

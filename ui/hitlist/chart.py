@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from PySide6.QtCore import Signal
+import shiboken6
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 # Above this many points the scatter shows a fixed random sample (drawing every point of a
@@ -18,6 +19,24 @@ def _numbers(table: pd.DataFrame, column: str) -> np.ndarray:
     if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
         return series.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _parentless_plot_objects(plot_widget) -> list[QObject]:
+    """The Qt objects pyqtgraph makes for a plot without a Qt parent: its context menus and their
+    widget groups. Python owns them, so Python's cycle collector destroys them, in whichever thread
+    it happens to run; Qt objects must be destroyed on the thread they live in."""
+    plot = plot_widget.getPlotItem()
+    view_menu = plot.getViewBox().menu
+    candidates = [plot.ctrlMenu, getattr(plot, "stateGroup", None), view_menu]
+    candidates += list(getattr(view_menu, "widgetGroups", []))
+    return [obj for obj in candidates if isinstance(obj, QObject) and obj.parent() is None]
+
+
+def _delete_now(objects: list[QObject]) -> None:
+    for obj in objects:
+        if shiboken6.isValid(obj):
+            shiboken6.delete(obj)
+    objects.clear()
 
 
 class ChartView(QWidget):
@@ -38,13 +57,16 @@ class ChartView(QWidget):
         axes.addWidget(self.y_box, 1)
         form.addRow("X / Y", axes)
         form.addRow("Colour", self.colour_box)
-        self.note = QLabel()
+        # Parented now although laid out only when the plots are built (first show): a closed
+        # panel's widgets are then freed by Qt on the GUI thread, not by Python's collector.
+        self.note = QLabel(self)
         self.note.setWordWrap(True)
         self.note.setStyleSheet("color: #555;")
-        self.histogram_form = QFormLayout()
-        self.histogram_form.addRow("Histogram", self.histogram_box)
         self._layout = QVBoxLayout(self)
         self._layout.addLayout(form)
+        self.histogram_form = QFormLayout()
+        self._layout.addLayout(self.histogram_form)  # the plots go around it when first shown
+        self.histogram_form.addRow("Histogram", self.histogram_box)
         # The plots are made on first show: importing pyqtgraph costs a quarter of a second of
         # start-up, and most sessions never open the chart.
         self.scatter_widget = self.scatter = self.selected = self.histogram_widget = None
@@ -77,9 +99,16 @@ class ChartView(QWidget):
         self.scatter_widget.addItem(self.selected)
         self.histogram_widget = pg.PlotWidget(background="w")
         self.histogram_widget.setMinimumHeight(150)
-        self._layout.addWidget(self.scatter_widget, 3)
-        self._layout.addWidget(self.note)
-        self._layout.addLayout(self.histogram_form)
+        # Deleted with the chart (on the GUI thread, when Qt deletes a closed tab), not later by
+        # Python's collector on some other thread.
+        parentless = [
+            obj
+            for widget in (self.scatter_widget, self.histogram_widget)
+            for obj in _parentless_plot_objects(widget)
+        ]
+        self.destroyed.connect(lambda *_: _delete_now(parentless))
+        self._layout.insertWidget(1, self.scatter_widget, 3)
+        self._layout.insertWidget(2, self.note)
         self._layout.addWidget(self.histogram_widget, 2)
 
     def showEvent(self, event) -> None:

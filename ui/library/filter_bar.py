@@ -192,7 +192,6 @@ class FilterBar(QWidget):
         self.add_range_button.clicked.connect(self.add_range)
         self.clear_button = QPushButton("Clear filters")
         self.clear_button.clicked.connect(self.clear)
-        self.count_label = QLabel()
         # A search result (substructure, similarity, cluster…) narrowing the rows, shown as a chip.
         self._row_mask = None
         self.search_label = QLabel()
