@@ -413,9 +413,12 @@ class MainWindow(QMainWindow):
         if named and len(preview.smiles_candidates) == 1:
             return ReadOptions(smiles_column=preview.smiles_column, name_column=preview.name_column)
         dialog = ColumnPickerDialog(path.name, preview, self)
-        if dialog.exec() != QDialog.DialogCode.Accepted:
-            return None
-        return dialog.read_options()
+        try:
+            if dialog.exec() != QDialog.DialogCode.Accepted:
+                return None
+            return dialog.read_options()
+        finally:
+            dialog.deleteLater()  # a child of the window: it would stay until the window goes
 
     def _show_load_previews(self) -> None:
         """Show the newest preview of each file still loading (older ones are superseded)."""
@@ -822,8 +825,11 @@ class MainWindow(QMainWindow):
 
     def edit_preferences(self) -> None:
         dialog = PreferencesDialog(self.settings, self)
-        if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.apply_settings(dialog.result_settings())
+        try:
+            if dialog.exec() == QDialog.DialogCode.Accepted:
+                self.apply_settings(dialog.result_settings())
+        finally:
+            dialog.deleteLater()
 
     def apply_settings(self, settings: Settings) -> None:
         self.settings = settings
@@ -839,10 +845,14 @@ class MainWindow(QMainWindow):
     def show_about(self) -> None:
         paths = {"Settings": str(Settings.path()), "Log": str(log_dir()), "Data": str(data_dir())}
         device = self.engine.device
-        self._about = AboutDialog(device.description if device else "detecting…", paths, self)
+        if self._about is None:  # one dialog, shown again (a new one each time would pile up)
+            self._about = AboutDialog(device.description if device else "detecting…", paths, self)
+        elif device is not None:
+            self._about.set_device_text(device.description)
         if device is None:
             self.engine.detect_device()
         self._about.show()
+        self._about.raise_()
 
     def _on_device_changed(self, device) -> None:
         if self._about is not None:

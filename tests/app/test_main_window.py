@@ -340,6 +340,10 @@ def test_about_shows_versions_and_the_device(qtbot, window):
     window.show_about()
     dialog = window._about
     qtbot.waitUntil(lambda: "CPU" in dialog.device_label.text(), timeout=60_000)
+    dialog.close()
+    window.show_about()  # the same dialog again, not a second child of the window
+    assert window._about is dialog and dialog.isVisible()
+    assert "CPU" in dialog.device_label.text()
 
 
 def test_window_opens_without_importing_torch():
