@@ -46,6 +46,13 @@ def pytest_configure(config):
     _watchdog_fd = os.dup(2)
 
 
+def pytest_unconfigure(config):
+    # The end of the run (threads joined, interpreter shut down) is watched too; a normal exit
+    # ends the watchdog with the process.
+    if _watchdog_fd is not None:
+        faulthandler.dump_traceback_later(120, exit=True, file=_watchdog_fd)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item, nextitem):
     """Around each test: the watchdog; for a Qt test, the cycle collector held back (below)."""
