@@ -76,12 +76,16 @@ def test_save_edit_autosave_and_reopen_restores_everything(qtbot, make_window, t
     panel.set_marks("notes", [0], ["first"])
     assert window.project._dirty_tables == set()
     autosave(qtbot, window)
-    # The view: a sort and filters (validity, alerts, a range) are saved and come back.
+    # The view: a sort, filters (validity, alerts, a range) and a search result are saved and
+    # come back.
     panel.sort_by("mw", descending=True)
     panel.filter_bar.validity_box.setCurrentIndex(1)
     panel.filter_bar.alerts_box.setCurrentIndex(panel.filter_bar.alerts_box.findData("none"))
     panel.filter_bar.add_range("mw", 100, 400)
     panel.filter_bar.flush()
+    search = np.zeros(panel.library.n_records, dtype=bool)
+    search[[0, 2, 3, 5, 7, 11, 13]] = True  # a similarity search's hits, say
+    panel.set_row_mask(search, "Similar to aspirin: 7")
     view = panel.view_state()
     shown = panel.model.visible_positions().tolist()
     assert view["sort"] == {"column": "mw", "descending": True}
@@ -107,6 +111,7 @@ def test_save_edit_autosave_and_reopen_restores_everything(qtbot, make_window, t
     assert restored.side_panel.profile == PRESETS["cns"]
     assert restored.view_state() == view
     assert restored.model.visible_positions().tolist() == shown
+    assert restored.filter_bar.search_label.text() == "Similar to aspirin: 7"
     assert not other.project.is_dirty()  # restoring the view is not an edit
     # Undo still works on restored marks, and the change is saved again.
     restored.set_marks("flag", [2], [False])

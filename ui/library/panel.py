@@ -597,7 +597,8 @@ class LibraryPanel(QWidget):
 
     def restore_view_state(self, state: Mapping[str, Any]) -> list[str]:
         """Apply :meth:`view_state`; returns what could not be restored."""
-        problems = list(self.filter_bar.set_state(state.get("filters") or {}))
+        n_rows = len(self.library.table) if self.library is not None else None
+        problems = list(self.filter_bar.set_state(state.get("filters") or {}, n_rows))
         sort = state.get("sort")
         if isinstance(sort, Mapping) and sort.get("column"):
             column = str(sort["column"])

@@ -79,3 +79,28 @@ def test_view_state_round_trip_and_what_cannot_be_restored(qtbot, panel):
     lost = panel.restore_view_state({"sort": {"column": "gone"}, "filters": {"valid": "invalid"}})
     assert lost == ["sort by 'gone', which the table lacks"]
     assert set(panel.visible_table()["valid"]) == {False}
+
+
+def test_a_search_result_is_kept_with_the_view_state(qtbot, panel):
+    import numpy as np
+
+    n = len(panel.library.table)
+    mask = np.zeros(n, dtype=bool)
+    mask[[1, 4, 9]] = True
+    panel.set_row_mask(mask, "Similar to CCO: 3")
+    state = panel.view_state()
+    assert state["filters"]["search"]["label"] == "Similar to CCO: 3"
+    panel.filter_bar.clear()
+    assert panel.model.rowCount() == n
+    assert panel.restore_view_state(state) == []
+    assert sorted(panel.model.visible_positions().tolist()) == [1, 4, 9]
+    assert panel.filter_bar.search_label.text() == "Similar to CCO: 3"
+    assert panel.view_state() == state
+    # Over a table of another length the rows would be wrong: reported, not applied.
+    lost = panel.filter_bar.set_state(state["filters"], n_rows=n + 1)
+    assert lost == ["the search result 'Similar to CCO: 3' (the table has changed since)"]
+    assert panel.model.rowCount() == n
+    broken = {**state["filters"], "search": {"label": "x", "rows": "not base64!", "n": n}}
+    assert panel.filter_bar.set_state(broken, n_rows=n) == ["an unreadable search result"]
+    short = {**state["filters"], "search": {**state["filters"]["search"], "n": n + 64}}
+    assert panel.filter_bar.set_state(short) == ["an unreadable search result"]
