@@ -489,6 +489,7 @@ class MainWindow(QMainWindow):
         self.undo_group.removeStack(panel.undo_stack)
         if isinstance(panel.side_panel, HitListTools):
             panel.side_panel.shutdown()
+        panel.model.shutdown(wait=False)  # its sort/filter thread (tables over 20,000 rows)
         if (
             self.molecule_workspace.source is not None
             and self.molecule_workspace.source[0] is panel
@@ -880,6 +881,8 @@ class MainWindow(QMainWindow):
         self._save_settings()
         self.project.close()  # the last edits reach the project file before anything stops
         self.engine.stop()
+        for panel in self.library_panels():
+            panel.model.shutdown()
         self.molecule_workspace.shutdown()
         for key, widget in self._area_widgets.items():
             # Areas with a 3D view must release it before Qt destroys the widget.

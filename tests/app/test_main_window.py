@@ -379,3 +379,22 @@ def test_predict_3d_runs_in_the_engine_and_shows_conformers(qtbot, window, vtk_i
 def test_predict_3d_of_an_empty_canvas_explains(window):
     window.new_molecule()
     assert window.molecule_workspace.predict_3d() is None
+
+
+def test_closing_a_tab_ends_its_table_thread(qtbot, window, monkeypatch):
+    import threading
+
+    # Tables over 20,000 rows sort text in a worker thread; here every table does.
+    monkeypatch.setattr("ui.models.dataframe_model.TEXT_ASYNC_ROWS", 0)
+    panel = window.open_library(EXAMPLE)
+    wait_loaded(qtbot, window, panel)
+    panel.view.sortByColumn(column_of(panel, "name"), Qt.SortOrder.AscendingOrder)
+    assert panel.model.wait_until_idle()
+    assert shown_values(panel, "name") == sorted(shown_values(panel, "name"))
+
+    def table_threads() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name.startswith("table-model")]
+
+    assert table_threads()
+    window.close_tab(window.tabs.indexOf(panel))
+    qtbot.waitUntil(lambda: not table_threads(), timeout=5_000)

@@ -834,10 +834,11 @@ class DataFrameModel(QAbstractTableModel):
             QThread.msleep(5)
         return not self._pending
 
-    def shutdown(self) -> None:
-        """Stop the worker thread (pending results are dropped)."""
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop the worker thread (pending results are dropped). ``wait=False``: a computation
+        under way finishes on its own, then the thread ends (for a table going away)."""
         if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor.shutdown(wait=wait, cancel_futures=True)
             self._executor = None
 
     def prepare_sort(self, key: Hashable | None, order: Qt.SortOrder) -> None:
