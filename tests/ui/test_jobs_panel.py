@@ -68,3 +68,18 @@ def test_cancel_all(qtbot, engine):
     qtbot.waitUntil(lambda: panel.rows[ids[0]].state == RUNNING, timeout=5000)
     panel.cancel_all_button.click()
     qtbot.waitUntil(lambda: all(panel.rows[i].state == CANCELLED for i in ids), timeout=2000)
+
+
+def test_the_indicator_says_when_jobs_share_the_processor(qtbot, engine):
+    from core.jobs import LONG_LANE
+
+    indicator = JobsIndicator(engine)
+    qtbot.addWidget(indicator)
+    long_job = engine.submit(steps, 1000, title="Train", lane=LONG_LANE)
+    short_job = engine.submit(steps, 1000, title="Score")
+    qtbot.waitUntil(lambda: indicator.button.text() == "2 jobs running at once", timeout=5000)
+    assert "share" in indicator.button.toolTip()
+    engine.cancel(long_job)
+    qtbot.waitUntil(lambda: indicator.button.text() == "1 job running", timeout=5000)
+    assert indicator.button.toolTip() == "Show the jobs panel"
+    engine.cancel(short_job)

@@ -3,6 +3,7 @@ indicator that summarises it."""
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
@@ -233,5 +234,16 @@ class JobsIndicator(QWidget):
         text = f"{running} job running" if running == 1 else f"{running} jobs running"
         if queued:
             text += f", {queued} queued"
+        tooltip = "Show the jobs panel"
+        if running > 1:
+            # A long job (training, loading, folding) runs beside the others in its own lane.
+            cores = os.cpu_count() or 1
+            text += " at once"
+            tooltip = (
+                f"{running} jobs run at once and share this computer's {cores} processor "
+                f"core{'s' if cores != 1 else ''}: each is slower than it would be alone. "
+                "Show the jobs panel"
+            )
         self.button.setText(text)
+        self.button.setToolTip(tooltip)
         self.progress_bar.show()
