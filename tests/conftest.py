@@ -65,11 +65,11 @@ def pytest_runtest_protocol(item, nextitem):
     try:
         return (yield)
     finally:
-        faulthandler.cancel_dump_traceback_later()
         if qt_test:
-            _free_qt_objects_here()
+            _free_qt_objects_here()  # still watched: destroying widgets is where Qt can block
             if was_enabled:
                 gc.enable()
+        faulthandler.cancel_dump_traceback_later()
 
 
 def _free_qt_objects_here() -> None:
