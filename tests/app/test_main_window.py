@@ -382,8 +382,6 @@ def test_predict_3d_of_an_empty_canvas_explains(window):
 
 
 def test_closing_a_tab_ends_its_table_thread(qtbot, window, monkeypatch):
-    import threading
-
     # Tables over 20,000 rows sort text in a worker thread; here every table does.
     monkeypatch.setattr("ui.models.dataframe_model.TEXT_ASYNC_ROWS", 0)
     panel = window.open_library(EXAMPLE)
@@ -391,10 +389,7 @@ def test_closing_a_tab_ends_its_table_thread(qtbot, window, monkeypatch):
     panel.view.sortByColumn(column_of(panel, "name"), Qt.SortOrder.AscendingOrder)
     assert panel.model.wait_until_idle()
     assert shown_values(panel, "name") == sorted(shown_values(panel, "name"))
-
-    def table_threads() -> list[threading.Thread]:
-        return [t for t in threading.enumerate() if t.name.startswith("table-model")]
-
-    assert table_threads()
+    threads = list(panel.model._executor._threads)  # the tab's own sort/filter thread
+    assert threads and all(thread.is_alive() for thread in threads)
     window.close_tab(window.tabs.indexOf(panel))
-    qtbot.waitUntil(lambda: not table_threads(), timeout=5_000)
+    qtbot.waitUntil(lambda: not any(thread.is_alive() for thread in threads), timeout=5_000)
