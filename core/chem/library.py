@@ -367,6 +367,7 @@ def _describe_in_pool(
     """
     described = 0
     crashed = 0
+    probed = False
     while True:
         try:
             for result in _run_in_pool(tasks, workers, is_cancelled):
@@ -374,6 +375,11 @@ def _describe_in_pool(
                 yield result
             return
         except WorkerCrashed as exc:
+            if not probed:
+                # Workers that die before any record (no memory left for a new process) would
+                # otherwise have every record of the first tasks tried alone, minutes of it.
+                _probe_worker(exc.unfinished[0][1], described, is_cancelled)
+                probed = True
             for result in _describe_carefully(exc.unfinished, is_cancelled):
                 if result["error"] == [CRASHED_RECORD_ERROR]:
                     crashed += 1
@@ -386,6 +392,20 @@ def _describe_in_pool(
                         ) from exc
                 described += len(result["index"])
                 yield result
+
+
+def _probe_worker(
+    options: StandardizeOptions, described: int, is_cancelled: CancelCheck | None
+) -> None:
+    """Raise :class:`WorkerCrashed` when a worker process cannot even describe no records."""
+    try:
+        list(_run_in_pool(iter([([], options)]), 1, is_cancelled))
+    except WorkerCrashed as exc:
+        raise WorkerCrashed(
+            f"loading stopped after {described:,} molecules: worker processes end before "
+            "describing anything (out of memory?); close other programs, or try again with fewer "
+            "worker processes (Edit > Preferences)"
+        ) from exc
 
 
 def _describe_carefully(

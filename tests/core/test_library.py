@@ -486,6 +486,9 @@ def describe(task):
     if any(record.name.startswith("crash") for record in records):
         os._exit(139)
     return library.process_records(records, options)
+
+def die(task):
+    os._exit(137)  # as the out-of-memory killer ends a new process
 """
 
 
@@ -498,7 +501,7 @@ def crashing_describe(tmp_path, monkeypatch):
     monkeypatch.setattr(library_module, "_process_task", crashing_describe.describe)
     monkeypatch.setattr(library_module, "PARALLEL_THRESHOLD", 50)
     monkeypatch.setattr(library_module, "TASK_SIZE", 8)  # 3 halvings to find a record
-    yield
+    yield crashing_describe
     sys.modules.pop("crashing_describe", None)
 
 
@@ -536,6 +539,20 @@ def test_too_many_crashing_records_stop_the_load(
     path = write_text("crashing.smi", "\n".join(lines) + "\n")
     with pytest.raises(WorkerCrashed, match="more than 2 records crashed"):
         load_library(path, LoadOptions(workers=2))
+    assert_no_children()
+
+
+@pytest.mark.timeout(120)
+def test_workers_that_cannot_start_stop_the_load_at_once(
+    write_text, chembl_entries, crashing_describe, monkeypatch
+):
+    monkeypatch.setattr(library_module, "_process_task", crashing_describe.die)
+    lines = [f"{smiles} m{i}" for i, (smiles, _) in enumerate(chembl_entries[:80])]
+    path = write_text("any.smi", "\n".join(lines) + "\n")
+    started = time.monotonic()
+    with pytest.raises(WorkerCrashed, match="end before describing anything"):
+        load_library(path, LoadOptions(workers=2))
+    assert time.monotonic() - started < 30  # not every record of the first tasks tried alone
     assert_no_children()
 
 
