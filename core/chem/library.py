@@ -254,10 +254,11 @@ def _tasks(
             yield chunk[start : start + size], options
 
 
-PREVIEW_FIRST = 20_000
-"""Rows of the first preview of a large file (see ``load_library(on_preview=...)``)."""
-PREVIEW_MIN_RECORDS = 100_000
-"""Files estimated to hold fewer records load in well under a minute: no previews."""
+PREVIEW_FIRST = 5_000
+"""Rows of the first preview of a large file (see ``load_library(on_preview=...)``): about 10 s
+into the load on two cores."""
+PREVIEW_MIN_RECORDS = 20_000
+"""Files estimated to hold fewer records load in under a minute on two cores: no previews."""
 PREVIEW_MAX = 400_000
 """No previews beyond this many rows: enough to browse, and each preview is assembled beside
 the window (a larger one would hold the GIL long enough to be felt)."""
