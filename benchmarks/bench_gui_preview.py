@@ -1,7 +1,7 @@
 """A large file's previews in the window: longest GUI-thread stall as each one is shown.
 
-While a file of 100,000 records or more loads, the window shows its first rows
-(``load_library(on_preview=...)``: 20,000 rows, then each doubling up to 400,000) and finally the
+While a file of 20,000 records or more loads, the window shows its first rows
+(``load_library(on_preview=...)``: 5,000 rows, then each doubling up to 400,000) and finally the
 whole library. This measures what the GUI thread pays for each step, as the window does it
 (``LibraryPanel.show_preview`` then ``set_library``), with the user's sort by MW kept throughout.
 Rows come from the first ``--unique`` MOSES molecules described by the loading pipeline, tiled to
