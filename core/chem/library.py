@@ -329,8 +329,17 @@ def load_library(
             done += len(records)
             report(done)
     else:
+
+        def worker_crashed() -> None:
+            total = max(estimate, done)
+            progress(
+                min(0.99, done / total) if total else -1.0,
+                f"A worker process crashed after {done:,} molecules: finding the record that "
+                "did it",
+            )
+
         for result in _describe_in_pool(
-            _tasks(all_chunks, options.standardize), workers, is_cancelled
+            _tasks(all_chunks, options.standardize), workers, is_cancelled, worker_crashed
         ):
             results.append(result)
             done += len(result["index"])
@@ -356,6 +365,7 @@ def _describe_in_pool(
     tasks: Iterator[tuple[list[RawRecord], StandardizeOptions]],
     workers: int,
     is_cancelled: CancelCheck | None,
+    on_crash: Callable[[], None] | None = None,
 ) -> Iterator[dict[str, list]]:
     """Describe the tasks in worker processes, results in order, surviving records that crash.
 
@@ -364,7 +374,7 @@ def _describe_in_pool(
     :func:`_describe_carefully`) until the record that does it is found; it becomes an invalid
     row (:data:`CRASHED_RECORD_ERROR`) and the rest of the file goes on in a new pool. The
     out-of-memory killer is told apart only by numbers: past :data:`MAX_CRASHED_RECORDS` crashed
-    records the load stops.
+    records the load stops. ``on_crash`` is called each time a worker dies (to say so).
     """
     described = 0
     crashed = 0
@@ -376,6 +386,8 @@ def _describe_in_pool(
                 yield result
             return
         except WorkerCrashed as exc:
+            if on_crash is not None:
+                on_crash()
             if not probed:
                 # Workers that die before any record (no memory left for a new process) would
                 # otherwise have every record of the first tasks tried alone, minutes of it.

@@ -513,8 +513,10 @@ def test_a_record_that_crashes_its_worker_becomes_an_invalid_row(
     lines[37] = "CCO crash_early"
     lines[101] = "c1ccccc1O crash_late"
     path = write_text("crashing.smi", "\n".join(lines) + "\n")
-    loaded = load_library(path, LoadOptions(workers=2))
+    messages: list[str] = []
+    loaded = load_library(path, LoadOptions(workers=2), progress=lambda f, m="": messages.append(m))
     assert_no_children()
+    assert any("finding the record that did it" in m for m in messages)
     table = loaded.table
     assert loaded.n_records == 120
     crashed = table[table["error"] == CRASHED_RECORD_ERROR]
