@@ -285,9 +285,11 @@ def load_library(
 ) -> Library:
     """Read, standardise and describe every record of a compound file.
 
-    Raises :class:`~core.chem.readers.LibraryReadError` when the file as a whole cannot be read and
+    Raises :class:`~core.chem.readers.LibraryReadError` when the file as a whole cannot be read,
     :class:`~core.jobs.JobCancelled` when ``is_cancelled`` turns true (checked at least every
-    0.1 s while workers run).
+    0.1 s while workers run) and :class:`~core.parallel.WorkerCrashed` when worker processes
+    cannot start or more than :data:`MAX_CRASHED_RECORDS` records crash them (a record that
+    crashes its worker is otherwise kept as an invalid row, see :func:`_describe_in_pool`).
 
     ``on_preview``: for files of about :data:`PREVIEW_MIN_RECORDS` records or more (a million
     take most of an hour on two cores), called with a :class:`Library` of the records described

@@ -83,3 +83,5 @@ def test_the_indicator_says_when_jobs_share_the_processor(qtbot, engine):
     qtbot.waitUntil(lambda: indicator.button.text() == "1 job running", timeout=5000)
     assert indicator.button.toolTip() == "Show the jobs panel"
     engine.cancel(short_job)
+    qtbot.waitUntil(lambda: indicator.button.text() == "No jobs running", timeout=5000)
+    assert indicator.button.toolTip() == "Show the jobs panel"

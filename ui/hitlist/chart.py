@@ -24,11 +24,13 @@ def _numbers(table: pd.DataFrame, column: str) -> np.ndarray:
 def _parentless_plot_objects(plot_widget) -> list[QObject]:
     """The Qt objects pyqtgraph makes for a plot without a Qt parent: its context menus and their
     widget groups. Python owns them, so Python's cycle collector destroys them, in whichever thread
-    it happens to run; Qt objects must be destroyed on the thread they live in."""
+    it happens to run; Qt objects must be destroyed on the thread they live in. (pyqtgraph
+    internals, read defensively: a version without them gives fewer objects, not an error.)"""
     plot = plot_widget.getPlotItem()
-    view_menu = plot.getViewBox().menu
-    candidates = [plot.ctrlMenu, getattr(plot, "stateGroup", None), view_menu]
-    candidates += list(getattr(view_menu, "widgetGroups", []))
+    view_box = plot.getViewBox() if hasattr(plot, "getViewBox") else None
+    view_menu = getattr(view_box, "menu", None)
+    candidates = [getattr(plot, "ctrlMenu", None), getattr(plot, "stateGroup", None), view_menu]
+    candidates += list(getattr(view_menu, "widgetGroups", None) or [])
     return [obj for obj in candidates if isinstance(obj, QObject) and obj.parent() is None]
 
 

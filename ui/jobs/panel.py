@@ -182,6 +182,9 @@ class JobsPanel(QWidget):
         self._empty.setVisible(not self.rows)
 
 
+_INDICATOR_TIP = "Show the jobs panel"
+
+
 class JobsIndicator(QWidget):
     """Status-bar summary: "2 jobs running" with the current job's progress; click shows the panel."""
 
@@ -192,7 +195,7 @@ class JobsIndicator(QWidget):
         self.engine = engine
         self.button = QToolButton()
         self.button.setAutoRaise(True)
-        self.button.setToolTip("Show the jobs panel")
+        self.button.setToolTip(_INDICATOR_TIP)
         self.button.clicked.connect(self.clicked)
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 1000)
@@ -229,12 +232,13 @@ class JobsIndicator(QWidget):
         queued = len(active) - running
         if not active:
             self.button.setText("No jobs running")
+            self.button.setToolTip(_INDICATOR_TIP)
             self.progress_bar.hide()
             return
         text = f"{running} job running" if running == 1 else f"{running} jobs running"
         if queued:
             text += f", {queued} queued"
-        tooltip = "Show the jobs panel"
+        tooltip = _INDICATOR_TIP
         if running > 1:
             # A long job (training, loading, folding) runs beside the others in its own lane.
             cores = os.cpu_count() or 1
@@ -242,7 +246,7 @@ class JobsIndicator(QWidget):
             tooltip = (
                 f"{running} jobs run at once and share this computer's {cores} processor "
                 f"core{'s' if cores != 1 else ''}: each is slower than it would be alone. "
-                "Show the jobs panel"
+                + _INDICATOR_TIP
             )
         self.button.setText(text)
         self.button.setToolTip(tooltip)

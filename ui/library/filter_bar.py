@@ -395,10 +395,9 @@ class FilterBar(QWidget):
             return ["an unreadable search result"]
         if n < 0 or len(bits) != (n + 7) // 8:
             return ["an unreadable search result"]
-        mask = np.unpackbits(bits, count=n).astype(bool)
         if n_rows is not None and n != n_rows:
             return [f"the search result '{label}' (the table has changed since)"]
-        self._show_row_mask(mask, label)
+        self._show_row_mask(np.unpackbits(bits, count=n).astype(bool), label)
         return []
 
     def current_filter(self) -> RowFilter:
