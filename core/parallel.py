@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -24,6 +26,32 @@ def worker_init() -> None:
     except (OSError, AttributeError):
         pass
     RDLogger.DisableLog("rdApp.*")
+
+
+def _ignore_interrupts_then(initializer: Callable[[], None] | None) -> None:
+    """Worker start: ignore Ctrl+C, then run ``initializer``. A terminal sends SIGINT to every
+    process of the job; only the parent should react (it stops the pool), not each worker with a
+    traceback of its own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if initializer is not None:
+        initializer()
+
+
+def _start_pool(context, workers: int, initializer: Callable[[], None] | None):
+    """A pool whose workers ignore SIGINT from their first instruction: they inherit an ignored
+    SIGINT (Python keeps it ignored), so Ctrl+C while they import is not a traceback either."""
+    # Only the main thread may change handlers (the window's engine thread leaves them be); a
+    # handler set outside Python reads as None and cannot be put back, so it is left alone too.
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.getsignal(signal.SIGINT)
+        if previous is not None:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return context.Pool(workers, initializer=_ignore_interrupts_then, initargs=(initializer,))
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 class WorkerCrashed(OSError):
@@ -76,7 +104,7 @@ def ordered_pool_map(
     back before and carrying the tasks still out.
     """
     context = multiprocessing.get_context("spawn")
-    pool = context.Pool(workers, initializer=initializer)
+    pool = _start_pool(context, workers, initializer)
     started = {process.pid for process in getattr(pool, "_pool", [])}
     delivered = 0
     try:
