@@ -51,7 +51,20 @@ NAME_HEADER_NAMES = (
     "cmpd_id",
     "compound name",
     "molecule name",
+    # ChEMBL's exports ("Molecule ChEMBL ID" in activity tables, "ChEMBL ID" in compound lists):
+    # the identifier is always filled, the "Name" beside it mostly empty.
+    "molecule chembl id",
+    "molecule_chembl_id",
+    "chembl id",
 )
+
+# Delimiters a table may use. ChEMBL's CSV exports are separated by semicolons, and spreadsheet
+# programs in locales with a decimal comma write semicolons too.
+TABLE_DELIMITERS = (",", ";", "\t", "|")
+# Characters of the file's start looked at to choose the delimiter.
+_DELIMITER_HEAD_CHARS = 65_536
+# Data lines checked against the header when choosing the delimiter.
+_DELIMITER_CHECK_ROWS = 20
 
 
 # csv's default field limit (128 KiB) would reject a whole file over one long cell; with a higher
@@ -207,8 +220,9 @@ def _read_table_head(path: Path, fmt: str, n_rows: int) -> tuple[list[str], list
             if len(rows) >= n_rows:
                 break
         return header, rows
+    delimiter = _table_delimiter(path, fmt)
     with _open_text(path) as handle:
-        reader = csv.reader(handle, delimiter="," if fmt == "csv" else "\t")
+        reader = csv.reader(handle, delimiter=delimiter)
         try:
             header = next(reader)
         except StopIteration:
@@ -228,6 +242,53 @@ def _read_table_head(path: Path, fmt: str, n_rows: int) -> tuple[list[str], list
                 f"{path.name}: not a readable {fmt.upper()} file ({exc})."
             ) from exc
     return _unique_header(header), rows
+
+
+def _table_delimiter(path: Path, fmt: str) -> str:
+    """The delimiter of a CSV or TSV file, chosen from its header line and first rows."""
+    with _open_text(path) as handle:
+        head = handle.read(_DELIMITER_HEAD_CHARS)
+    return detect_delimiter(head, "," if fmt == "csv" else "\t")
+
+
+def detect_delimiter(head: str, default: str) -> str:
+    """Choose the delimiter of a table from the start of its text.
+
+    Each of :data:`TABLE_DELIMITERS` is counted in the header line outside quotes. A delimiter
+    that splits the first data lines into as many fields as the header is preferred, then the
+    most frequent one, then ``default``. A header with none of them keeps ``default`` (a table of
+    one column). Looking at a bounded head keeps this instant for any file size; ``csv.Sniffer``
+    guesses from every character instead and is fooled by the brackets and '=' of SMILES.
+    """
+    # The last line of a cut head may be partial: leave it out unless the whole file was read.
+    complete = head if len(head) < _DELIMITER_HEAD_CHARS else head[: head.rfind("\n") + 1]
+    header_line = head.split("\n", 1)[0]
+    counts = _count_outside_quotes(header_line, TABLE_DELIMITERS)
+    candidates = [d for d in TABLE_DELIMITERS if counts[d]]
+    if not candidates:
+        return default
+
+    def consistent(delimiter: str) -> bool:
+        rows = csv.reader(io.StringIO(complete), delimiter=delimiter)
+        try:
+            widths = [len(row) for row, _ in zip(rows, range(_DELIMITER_CHECK_ROWS + 1)) if row]
+        except csv.Error:
+            return False
+        return len(widths) > 1 and all(width == widths[0] for width in widths[1:])
+
+    ranked = sorted(candidates, key=lambda d: (not consistent(d), -counts[d], d != default))
+    return ranked[0]
+
+
+def _count_outside_quotes(line: str, characters: tuple[str, ...]) -> dict[str, int]:
+    counts = dict.fromkeys(characters, 0)
+    quoted = False
+    for character in line:
+        if character == '"':
+            quoted = not quoted
+        elif not quoted and character in counts:
+            counts[character] += 1
+    return counts
 
 
 def _unique_header(header: list[str]) -> list[str]:
@@ -324,8 +385,9 @@ def _iter_table_rows(path: Path, fmt: str) -> Iterator[list[str]]:
         next(iterator, None)  # header
         yield from iterator
         return
+    delimiter = _table_delimiter(path, fmt)
     with _open_text(path) as handle:
-        reader = csv.reader(handle, delimiter="," if fmt == "csv" else "\t")
+        reader = csv.reader(handle, delimiter=delimiter)
         next(reader, None)
         while True:
             try:
