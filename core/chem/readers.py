@@ -271,7 +271,11 @@ def detect_delimiter(head: str, default: str) -> str:
     def consistent(delimiter: str) -> bool:
         rows = csv.reader(io.StringIO(complete), delimiter=delimiter)
         try:
-            widths = [len(row) for row, _ in zip(rows, range(_DELIMITER_CHECK_ROWS + 1)) if row]
+            widths = [
+                len(row)
+                for row, _ in zip(rows, range(_DELIMITER_CHECK_ROWS + 1), strict=False)
+                if row
+            ]
         except csv.Error:
             return False
         return len(widths) > 1 and all(width == widths[0] for width in widths[1:])

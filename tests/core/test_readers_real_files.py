@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from core.chem.readers import (
-    LibraryReadError,
     RawRecord,
     ReadOptions,
     detect_delimiter,
