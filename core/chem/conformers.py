@@ -18,6 +18,7 @@ are the same, conformer for conformer.
 
 from __future__ import annotations
 
+import io
 import math
 import multiprocessing
 import os
@@ -30,7 +31,6 @@ import numpy as np
 from rdkit import Chem, rdBase
 from rdkit.Chem import rdDistGeom, rdForceFieldHelpers, rdMolAlign
 
-from core.chem.export import atomic_path
 from core.chem.library import parse_record
 from core.chem.readers import (
     MAX_SMILES_LENGTH,
@@ -39,6 +39,7 @@ from core.chem.readers import (
     RawRecord,
     iter_record_chunks,
 )
+from core.fileio import atomic_output
 from core.jobs import CancelCheck, JobCancelled, ProgressCallback, check_cancelled, no_progress
 
 ISOLATE_ABOVE_HEAVY_ATOMS = 50
@@ -671,45 +672,48 @@ def _select(ensemble: ConformerEnsemble, indices: Iterable[int] | None) -> list[
     return chosen
 
 
-def _sdf_writer(path: Path) -> Chem.SDWriter:
-    writer = Chem.SDWriter(str(path))
+def _sdf_text(ensemble: ConformerEnsemble, indices: list[int]) -> str:
+    """SDF records of these conformers of ``ensemble``, as text.
+
+    RDKit's SDWriter does not report a failed write (on a full disk it leaves an empty file and
+    no error): it writes into memory here, and a Python file object writes the text and reports.
+    """
+    buffer = io.StringIO()
+    writer = Chem.SDWriter(buffer)
     writer.SetProps(list(SDF_TAGS))  # in this order; a tag a record lacks is left out
-    return writer
-
-
-def _write_sdf_records(writer: Chem.SDWriter, ensemble: ConformerEnsemble, indices: list[int]):
     mol = Chem.Mol(ensemble.mol)
     mol.SetProp("_Name", _one_line(ensemble.name))
     mol.SetProp("name", _one_line(ensemble.name))
     mol.SetProp("force_field", ensemble.force_field)
     mol.SetProp("smiles", ensemble.smiles)
-    for index in indices:
-        mol.SetProp("conformer", str(index + 1))
-        energy = _energy_text(ensemble.energies_kcal_mol[index])
-        if energy:
-            mol.SetProp("energy_kcal_mol", energy)
-        elif mol.HasProp("energy_kcal_mol"):
-            mol.ClearProp("energy_kcal_mol")
-        writer.write(mol, confId=ensemble.conformer_ids[index])
+    try:
+        for index in indices:
+            mol.SetProp("conformer", str(index + 1))
+            energy = _energy_text(ensemble.energies_kcal_mol[index])
+            if energy:
+                mol.SetProp("energy_kcal_mol", energy)
+            elif mol.HasProp("energy_kcal_mol"):
+                mol.ClearProp("energy_kcal_mol")
+            writer.write(mol, confId=ensemble.conformer_ids[index])
+    finally:
+        writer.close()
+    return buffer.getvalue()
 
 
 def write_sdf(ensembles: Iterable[ConformerEnsemble], path: str | os.PathLike) -> int:
     """Write every conformer of every ensemble as one SDF record (3D, hydrogens included).
 
     Tags: ``name``, ``conformer`` (1 = lowest energy), ``energy_kcal_mol`` (absent when no force
-    field applied), ``force_field``, ``smiles``. Atomic: a failure leaves an old file as it was.
+    field applied), ``force_field``, ``smiles``. Atomic (:func:`core.fileio.atomic_output`): a
+    failure (a full disk) raises :class:`core.fileio.OutputError` and leaves an old file as it was.
     Returns the number of records written.
     """
     written = 0
-    with atomic_path(path) as temporary:
-        writer = _sdf_writer(temporary)
-        try:
-            for ensemble in ensembles:
-                indices = _select(ensemble, None)
-                _write_sdf_records(writer, ensemble, indices)
-                written += len(indices)
-        finally:
-            writer.close()
+    with atomic_output(path, "w", encoding="utf-8", newline="\n") as handle:
+        for ensemble in ensembles:
+            indices = _select(ensemble, None)
+            handle.write(_sdf_text(ensemble, indices))
+            written += len(indices)
     return written
 
 
@@ -720,24 +724,20 @@ def write_conformers(
 ) -> int:
     """Write conformers of ``ensemble`` (all, or these positions in energy order) by suffix.
 
-    ``.sdf``: one record each; ``.pdb``: one MODEL each; ``.xyz``: one frame each. Atomic.
-    Returns the number of conformers written.
+    ``.sdf``: one record each; ``.pdb``: one MODEL each; ``.xyz``: one frame each. Atomic, as
+    :func:`write_sdf`. Returns the number of conformers written.
     """
     fmt = conformer_format(path)
     chosen = _select(ensemble, indices)
     if not chosen:
         raise ValueError("No conformers to write.")
-    with atomic_path(path) as temporary:
-        if fmt == "sdf":
-            writer = _sdf_writer(temporary)
-            try:
-                _write_sdf_records(writer, ensemble, chosen)
-            finally:
-                writer.close()
-        else:
-            text = _pdb_text(ensemble, chosen) if fmt == "pdb" else _xyz_text(ensemble, chosen)
-            with open(temporary, "w", encoding="ascii", errors="replace", newline="\n") as out:
-                out.write(text)
+    if fmt == "sdf":
+        text, encoding = _sdf_text(ensemble, chosen), "utf-8"
+    else:
+        text = _pdb_text(ensemble, chosen) if fmt == "pdb" else _xyz_text(ensemble, chosen)
+        encoding = "ascii"
+    with atomic_output(path, "w", encoding=encoding, errors="replace", newline="\n") as handle:
+        handle.write(text)
     return len(chosen)
 
 

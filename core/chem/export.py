@@ -1,24 +1,49 @@
-"""Write library tables to CSV, SDF and XLSX, atomically and safe to open in a spreadsheet."""
+"""Write library tables to CSV, SDF and XLSX, atomically and safe to open in a spreadsheet.
+
+Every table writer of DrugDesk (libraries, hit lists, expression results, trial tables, model
+predictions) goes through :func:`write_delimited` or :func:`write_xlsx`, so one neutraliser
+(:func:`neutralise_table`) stands between a cell and a spreadsheet's formula engine, and through
+:mod:`core.fileio`, so a failed write leaves the old file and says why in one line.
+"""
 
 from __future__ import annotations
 
+import csv
 import math
 import os
-import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
+import unicodedata
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from rdkit import Chem, rdBase
 
+from core.fileio import OutputError, atomic_output, atomic_path
+
 EXPORT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".sdf": "sdf", ".xlsx": "xlsx"}
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection"); the
+# full-width forms are read as formulas by some Asian-locale spreadsheets.
+FORMULA_STARTS = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+# Tab and carriage return are on OWASP's list by themselves: a spreadsheet may drop them on import.
+FORMULA_PREFIXES = (*FORMULA_STARTS, "\t", "\r")
 
+ExportError = OutputError
+"""Writing failed (full disk, no permission…); the message names the file and the reason.
 
-class ExportError(OSError):
-    """Writing failed (full disk, no permission…); the message names the file and the reason."""
+The same class as :class:`core.fileio.OutputError` (an :class:`OSError`)."""
+
+__all__ = [
+    "EXPORT_FORMATS",
+    "ExportError",
+    "atomic_path",
+    "export_format",
+    "export_table",
+    "neutralise_formula",
+    "neutralise_table",
+    "write_delimited",
+    "write_sdf",
+    "write_xlsx",
+]
 
 
 def export_format(path: str | os.PathLike) -> str:
@@ -31,49 +56,62 @@ def export_format(path: str | os.PathLike) -> str:
         ) from None
 
 
+def _invisible(character: str) -> bool:
+    # Whitespace, control (Cc) and format (Cf: zero-width space, BOM, direction marks)
+    # characters: a spreadsheet or its import may strip them and then see the formula behind.
+    return character.isspace() or unicodedata.category(character) in ("Cc", "Cf")
+
+
 def neutralise_formula(value: object) -> object:
     """Prefix text that a spreadsheet would run as a formula with a quote (OWASP's advice).
 
+    A text is a formula when it starts with ``= + - @`` (or their full-width forms), also after
+    leading whitespace, control or invisible characters (``"\\r=1+1"``, ``" =1+1"``,
+    ``"\\u200b=1+1"``), and text starting with a tab or a carriage return is quoted too.
     Numbers are left alone: a negative logP is a number, not a formula.
     """
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+    if not isinstance(value, str) or not value:
+        return value
+    first = value[0]
+    if first in FORMULA_PREFIXES:
+        return "'" + value
+    if first.isprintable() and not first.isspace():
+        return value  # the common case, decided by the first character
+    index = 0
+    while index < len(value) and _invisible(value[index]):
+        index += 1
+    if value.startswith(FORMULA_STARTS, index):
         return "'" + value
     return value
+
+
+def _is_text_column(column: pd.Series) -> bool:
+    return column.dtype == object or pd.api.types.is_string_dtype(column)
 
 
 def neutralise_table(table: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``table`` with every text cell neutralised (see :func:`neutralise_formula`)."""
     safe = table.copy()
     for column in safe.columns:
-        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
+        if _is_text_column(safe[column]):
             safe[column] = safe[column].map(neutralise_formula)
     safe.columns = [str(neutralise_formula(str(c))) for c in safe.columns]
     return safe
 
 
-@contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it replaces ``path`` in one step.
+def write_delimited(table: pd.DataFrame, path: str | os.PathLike, sep: str = ",") -> Path:
+    """Write ``table`` (no index) as CSV (``sep=","``) or TSV (``sep="\\t"``), atomically.
 
-    A full disk or a crash half-way leaves the old file as it was and no partial file behind.
+    Text cells and headers are neutralised (:func:`neutralise_table`) and every text cell is
+    quoted, numbers are not: a carriage return, a tab, a semicolon (the separator of spreadsheets
+    in many locales) or a quote inside a text cannot split it into rows or cells.
     """
     path = Path(path)
-    # Not tempfile.mkstemp: its files are private (0600); an export gets the usual permissions.
-    temporary_path = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    try:
-        fd = os.open(temporary_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except OSError as exc:
-        raise ExportError(f"Cannot write {path}: {exc.strerror or exc}") from exc
-    os.close(fd)
-    try:
-        yield temporary_path
-        os.replace(temporary_path, path)
-    except OSError as exc:
-        temporary_path.unlink(missing_ok=True)
-        raise ExportError(f"Cannot write {path}: {exc.strerror or exc}") from exc
-    except BaseException:
-        temporary_path.unlink(missing_ok=True)
-        raise
+    safe = neutralise_table(table)
+    # newline="": the csv module writes its own line ends, the file object must not translate.
+    with atomic_output(path, "w", encoding="utf-8", newline="") as handle:
+        safe.to_csv(handle, index=False, sep=sep, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
+    return path
 
 
 def export_table(
@@ -86,15 +124,14 @@ def export_table(
 
     ``pictures``: for .xlsx, put a structure picture of ``smiles_column`` in a first column (up
     to :data:`MAX_XLSX_PICTURES` rows; a spreadsheet with more images becomes unusably slow).
+    The file is written atomically (see :mod:`core.fileio`); failures raise :class:`ExportError`.
     """
     path = Path(path)
     fmt = export_format(path)
+    if fmt in ("csv", "tsv"):
+        return write_delimited(table, path, sep="," if fmt == "csv" else "\t")
     with atomic_path(path) as temporary:
-        if fmt == "csv":
-            neutralise_table(table).to_csv(temporary, index=False)
-        elif fmt == "tsv":
-            neutralise_table(table).to_csv(temporary, index=False, sep="\t")
-        elif fmt == "xlsx":
+        if fmt == "xlsx":
             write_xlsx(table, temporary, pictures_from=smiles_column if pictures else None)
         else:
             write_sdf(table, temporary, smiles_column=smiles_column)
@@ -105,23 +142,35 @@ MAX_XLSX_PICTURES = 5000
 XLSX_PICTURE_SIZE = (180, 120)
 
 
-def write_xlsx(table: pd.DataFrame, path: Path, pictures_from: str | None = None) -> None:
+def write_xlsx(
+    table: pd.DataFrame,
+    path: Path,
+    pictures_from: str | None = None,
+    sheet_name: str = "Library",
+) -> None:
+    """Write ``table`` to a new workbook at ``path`` (not atomic: see :func:`export_table`).
+
+    Characters a workbook cannot hold are dropped first and the text is then neutralised, so
+    that a control character cannot hide a formula from the neutraliser.
+    """
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     def _xlsx_text(value: object) -> object:
         # openpyxl refuses control characters (but tab and newlines) that input files can hold.
         return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
 
-    safe = neutralise_table(table)
-    for column in safe.columns:
-        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
-            safe[column] = safe[column].map(_xlsx_text)
-    safe.columns = [_xlsx_text(c) for c in safe.columns]
+    clean = table.copy()
+    for column in clean.columns:
+        if _is_text_column(clean[column]):
+            clean[column] = clean[column].map(_xlsx_text)
+    clean.columns = [_xlsx_text(str(c)) for c in clean.columns]
+    safe = neutralise_table(clean)
+    sheet_name = sheet_name[:31]  # Excel's limit
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         with_pictures = pictures_from is not None and pictures_from in table.columns
         offset = 1 if with_pictures else 0
-        safe.to_excel(writer, index=False, sheet_name="Library", startcol=offset)
-        sheet = writer.sheets["Library"]
+        safe.to_excel(writer, index=False, sheet_name=sheet_name, startcol=offset)
+        sheet = writer.sheets[sheet_name]
         sheet.freeze_panes = "B2" if with_pictures else "A2"
         for i, column in enumerate(safe.columns, start=1 + offset):
             width = min(60, max(8, len(str(column)) + 2))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.chem.export import ExportError, atomic_path, neutralise_table
+from core.chem.export import ExportError, atomic_path, write_delimited, write_xlsx
 
 FORMATS = (".csv", ".tsv", ".xlsx")
 
@@ -17,21 +17,19 @@ __all__ = ["FORMATS", "ExportError", "export_results"]
 def export_results(
     table: pd.DataFrame, path: str | os.PathLike, sheet_name: str = "Results"
 ) -> Path:
-    """Write ``table`` (no index) to ``path``; the format follows the suffix."""
+    """Write ``table`` (no index) to ``path``; the format follows the suffix.
+
+    The library's writers do it (one formula neutraliser, one atomic write path); a failure
+    raises :class:`ExportError` naming the file and the reason and leaves an old file as it was.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise ValueError(f"Cannot export to '{suffix or path.name}': choose .csv, .tsv or .xlsx")
-    safe = neutralise_table(table)
+    if suffix in (".csv", ".tsv"):
+        return write_delimited(table, path, sep="," if suffix == ".csv" else "\t")
     with atomic_path(path) as temporary:
-        if suffix == ".csv":
-            safe.to_csv(temporary, index=False)
-        elif suffix == ".tsv":
-            safe.to_csv(temporary, index=False, sep="\t")
-        else:
-            with pd.ExcelWriter(temporary, engine="openpyxl") as writer:
-                safe.to_excel(writer, index=False, sheet_name=sheet_name[:31])
-                writer.sheets[sheet_name[:31]].freeze_panes = "A2"
+        write_xlsx(table, temporary, sheet_name=sheet_name)
     return path
 
 

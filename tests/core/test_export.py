@@ -248,13 +248,12 @@ def test_failure_while_writing_keeps_the_old_file(table, out, monkeypatch):
     target = out / "out.csv"
     target.write_text("old content\n")
 
-    def failing_to_csv(self, path, *args, **kwargs):
-        with open(path, "w") as handle:
-            handle.write("partial")
+    def failing_to_csv(self, handle, *args, **kwargs):
+        handle.write("partial")
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", failing_to_csv)
-    with pytest.raises(ExportError, match=r"^Cannot write .*out\.csv: No space left on device$"):
+    with pytest.raises(ExportError, match=r"^Cannot write .*out\.csv: no space left on device$"):
         export_table(table, target)
     assert target.read_text() == "old content\n"
     assert _only_file(out) == ["out.csv"]
@@ -291,7 +290,7 @@ def test_successful_export_replaces_the_file_and_leaves_no_temporary(table, out)
     target = out / "out.csv"
     target.write_text("old content\n")
     export_table(table, target)
-    assert target.read_text().startswith("name,smiles,canonical_smiles,inchikey,mw,")
+    assert target.read_text().startswith('"name","smiles","canonical_smiles","inchikey","mw",')
     assert _only_file(out) == ["out.csv"]
 
 
@@ -326,7 +325,7 @@ def test_missing_folder(table, out):
     target = out / "no" / "such" / "folder" / "out.csv"
     with pytest.raises(ExportError) as info:
         export_table(table, target)
-    assert str(info.value) == f"Cannot write {target}: No such file or directory"
+    assert str(info.value) == f"Cannot write {target}: the folder {target.parent} does not exist"
     assert isinstance(info.value, OSError)
     assert not (out / "no").exists()
 
