@@ -16,6 +16,8 @@ from pathlib import Path
 
 from rdkit import Chem, rdBase
 
+from core.chem.text_encoding import HEAD_BYTES, detect_encoding, open_text
+
 SMILES_SUFFIXES = (".smi", ".smiles", ".txt", ".ism", ".can")
 TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".xlsx")
 SDF_SUFFIXES = (".sdf", ".sd", ".mol")
@@ -145,26 +147,39 @@ def _check_readable(path: Path) -> None:
         raise LibraryReadError(f"{path}: no such file.")
     if path.is_dir():
         raise LibraryReadError(f"{path}: is a folder, not a file.")
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(8192)
-    except OSError as exc:
-        raise LibraryReadError(f"{path}: cannot be read ({exc.strerror or exc}).") from exc
+    head = _read_head(path)
     if not head:
         raise LibraryReadError(f"{path.name}: the file is empty.")
     if detect_format(path) == "xlsx":
         if not head.startswith(b"PK"):
             raise LibraryReadError(f"{path.name}: not an Excel .xlsx workbook (not a zip archive).")
         return
-    if b"\x00" in head:
+    _text_encoding(path, head)
+
+
+def _read_head(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(HEAD_BYTES)
+    except OSError as exc:
+        raise LibraryReadError(f"{path}: cannot be read ({exc.strerror or exc}).") from exc
+
+
+def _text_encoding(path: Path, head: bytes | None = None) -> str:
+    """The encoding of a text file (see :mod:`core.chem.text_encoding`); binary files are refused."""
+    if head is None:
+        head = _read_head(path)
+    encoding = detect_encoding(head, whole_file=len(head) < HEAD_BYTES)
+    if encoding is None:
         raise LibraryReadError(
             f"{path.name}: this is a binary file, not text; expected {detect_format(path).upper()} text."
         )
+    return encoding
 
 
 def _open_text(path: Path) -> io.TextIOWrapper:
-    # utf-8-sig drops a byte order mark; undecodable bytes become U+FFFD and then fail as SMILES.
-    return open(path, encoding="utf-8-sig", errors="replace", newline="")
+    # A byte order mark is dropped by its codec; see core.chem.text_encoding for the rest.
+    return open_text(path, _text_encoding(path))
 
 
 def looks_like_smiles(value: str) -> bool:
@@ -405,18 +420,28 @@ def _iter_table_rows(path: Path, fmt: str) -> Iterator[list[str]]:
             yield row
 
 
+def _column_list(columns: list[str], shown: int = 20) -> str:
+    """Column names for a message: the first ``shown`` (a message stays one readable line)."""
+    if not columns:
+        return "(none)"
+    text = ", ".join(name if len(name) <= 60 else name[:57] + "…" for name in columns[:shown])
+    if len(columns) > shown:
+        text += f" and {len(columns) - shown:,} more"
+    return text
+
+
 def _iter_table(path: Path, fmt: str, options: ReadOptions) -> Iterator[RawRecord]:
     preview = preview_table(path)
     columns = preview.columns
     smiles_column = options.smiles_column or preview.smiles_column
     if smiles_column is None:
         raise LibraryReadError(
-            f"{path.name}: no column looks like SMILES. Columns: {', '.join(columns) or '(none)'}. "
+            f"{path.name}: no column looks like SMILES. Columns: {_column_list(columns)}. "
             "Pick the SMILES column by hand."
         )
     if smiles_column not in columns:
         raise LibraryReadError(
-            f"{path.name}: there is no column '{smiles_column}'. Columns: {', '.join(columns)}."
+            f"{path.name}: there is no column '{smiles_column}'. Columns: {_column_list(columns)}."
         )
     name_column = options.name_column
     if name_column is None:
@@ -425,7 +450,7 @@ def _iter_table(path: Path, fmt: str, options: ReadOptions) -> Iterator[RawRecor
         name_column = None  # asked for no name column
     if name_column is not None and name_column not in columns:
         raise LibraryReadError(
-            f"{path.name}: there is no column '{name_column}'. Columns: {', '.join(columns)}."
+            f"{path.name}: there is no column '{name_column}'. Columns: {_column_list(columns)}."
         )
     smiles_pos = columns.index(smiles_column)
     name_pos = columns.index(name_column) if name_column is not None else None

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.chem.readers import (
+    LibraryReadError,
     RawRecord,
     ReadOptions,
     detect_delimiter,
@@ -73,3 +74,62 @@ def test_detect_delimiter_prefers_the_one_that_splits_rows_like_the_header():
     assert detect_delimiter("smiles\nCCO\n", "\t") == "\t"
     # A header alone: the most frequent delimiter.
     assert detect_delimiter("a;b;c,d\n", ",") == ";"
+
+
+# ----------------------------------------------------------------------------------------------
+# Encodings
+
+ACCENTED_ROWS = [
+    ("CCO", "éthanol", "Kühlschrank 4 °C"),
+    ("c1ccccc1", "benzène", "“dry” — 5 €"),
+]
+
+
+@pytest.mark.parametrize("name", ["utf16le_bom.csv", "utf16be_bom.csv", "cp1252.csv"])
+def test_csv_in_utf16_or_cp1252_reads_every_character(name):
+    records = read_all(CORPUS / "tables" / name)
+    assert [(r.text, r.name, r.extra["note"], r.error) for r in records] == [
+        (*row, None) for row in ACCENTED_ROWS
+    ]
+
+
+@pytest.mark.parametrize("name", ["utf16le_no_bom.smi", "latin1.smi"])
+def test_smi_in_utf16_without_mark_or_latin1(name):
+    records = read_all(CORPUS / "smiles" / name)
+    assert [(r.text, r.name, r.error) for r in records] == [
+        ("CCO", "éthanol", None),
+        ("OCC(O)CO", "glycérol", None),
+    ]
+
+
+@pytest.mark.parametrize("encoding", ["utf-32", "utf-8-sig"])
+def test_other_byte_order_marks(tmp_path, encoding):
+    path = tmp_path / "a.tsv"
+    path.write_bytes("SMILES\tName\nCCO\téthanol\n".encode(encoding))
+    assert [(r.text, r.name) for r in read_all(path)] == [("CCO", "éthanol")]
+
+
+def test_utf8_file_with_a_cp1252_byte_past_the_head(tmp_path):
+    # The head (64 KiB) is plain UTF-8; a record pasted from a cp1252 file comes later.
+    good = "".join(f"CCO,é{i}\n" for i in range(10_000)).encode()
+    assert len(good) > 65_536
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(b"smiles,name\n" + good + b"CCN,\xe9thylamine\nCCC,propane\n")
+    records = read_all(path)
+    assert len(records) == 10_002
+    assert records[0].name == "é0"
+    assert [(r.index, r.name, r.error) for r in records[-2:]] == [
+        (10_000, "éthylamine", None),
+        (10_001, "propane", None),
+    ]
+
+
+def test_random_bytes_behind_a_byte_order_mark_are_a_binary_file(tmp_path):
+    import random
+
+    data = bytes(random.Random(7).randbytes(4096))
+    for mark in (b"\xff\xfe", b"\xef\xbb\xbf"):
+        path = tmp_path / "fake.csv"
+        path.write_bytes(mark + data)
+        with pytest.raises(LibraryReadError, match=r"^fake\.csv: this is a binary file, not text"):
+            read_all(path)
