@@ -108,8 +108,10 @@ def _existing(path: Path, target: Path) -> os.stat_result | None:
         raise _output_error(path, error, target.parent) from error
     if stat.S_ISDIR(status.st_mode):
         raise OutputError(f"Cannot write {path}: it is a folder")
-    if stat.S_ISREG(status.st_mode) and not os.access(target, os.W_OK):
-        # The folder may allow a rename over it, but the user made this file read-only.
+    read_only = not status.st_mode & 0o222 or not os.access(target, os.W_OK)
+    if stat.S_ISREG(status.st_mode) and read_only:
+        # The folder may allow a rename over it, but the user made this file read-only (the
+        # mode bits count for root too, whom os.access lets write anything).
         failure = OutputError(f"Cannot write {path}: permission denied (the file is read-only)")
         failure.errno = errno.EACCES
         raise failure
