@@ -59,6 +59,7 @@ from ui.jobs.panel import JobsIndicator, JobsPanel
 from ui.library.panel import LibraryPanel
 from ui.molecules.workspace import MoleculeWorkspace
 from ui.widgets.notification_bar import NotificationBar
+from ui.widgets.screen_fit import ScreenFit, initial_size, size_by_current_page
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,8 @@ EXPORT_FILTER = (
 )
 EXAMPLE_LIBRARY = "demo/example_library.smi"
 CHEMISTRY_AREAS = ("libraries", "models", "proteins")
+# Below this available height (logical pixels) the Jobs panel starts hidden.
+SHORT_SCREEN_HEIGHT = 900
 
 
 class MainWindow(QMainWindow):
@@ -81,7 +84,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.engine = engine
         self.setWindowTitle("DrugDesk")
-        self.resize(1400, 860)
+        self.resize(initial_size(self))
         self.setAcceptDrops(True)
         self._load_jobs: dict[int, LibraryPanel] = {}
         # First rows of large files still loading, put by the engine thread, shown by a timer.
@@ -108,6 +111,7 @@ class MainWindow(QMainWindow):
         self.central_stack.addWidget(self.tabs)
         # Work areas (libraries, models, proteins, …) in a sidebar; each is built on first use.
         self.area_stack = QStackedWidget()
+        size_by_current_page(self.area_stack)
         self.area_stack.addWidget(self.central_stack)
         self._area_widgets: dict[str, QWidget] = {"libraries": self.central_stack}
         self.area_list = QListWidget()
@@ -169,6 +173,9 @@ class MainWindow(QMainWindow):
         engine.cancelled.connect(self._on_job_cancelled)
         engine.device_changed.connect(self._on_device_changed)
         self._restore_geometry()
+        # Never larger than the screen: not at start, not from a geometry saved on a bigger
+        # monitor, not when a panel's layout asks for more room.
+        self.screen_fit = ScreenFit(self)
 
     # ------------------------------------------------------------------------------------------
     # Construction
@@ -870,6 +877,16 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if isinstance(state, QByteArray):
             self.restoreState(state)
+        else:
+            screen = self.screen()
+            if screen is not None and screen.availableGeometry().height() < SHORT_SCREEN_HEIGHT:
+                # First start on a laptop screen: the table gets the height; the status bar's jobs
+                # indicator (or View > Jobs) shows the Jobs panel when wanted.
+                self.jobs_dock.hide()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.screen_fit.on_shown()
 
     def closeEvent(self, event) -> None:
         if getattr(self, "_molecule_dock_hidden_by_area", False):

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QToolButton,
     QVBoxLayout,
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ui.models.dataframe_model import RowFilter
+from ui.widgets.elided_label import ElidedLabel
 
 FLAG_COLUMN = "flag"  # core.project.annotations.FLAG_COLUMN; the library panel's star column
 VALIDITY_CHOICES = (("All records", "all"), ("Valid only", "valid"), ("Invalid only", "invalid"))
@@ -188,19 +190,23 @@ class FilterBar(QWidget):
         )
         self.flagged_box = QCheckBox("★ Flagged only")
         self.flagged_box.setToolTip("Show only the rows you flagged (Ctrl+D flags the selection)")
-        self.add_range_button = QPushButton("Add range filter")
+        self.add_range_button = QPushButton("Range filter…")
         self.add_range_button.setToolTip(
-            "Keep rows whose value lies between a minimum and a maximum"
+            "Add a range filter: keep rows whose value lies between a minimum and a maximum"
         )
         self.add_range_button.clicked.connect(self.add_range)
-        self.clear_button = QPushButton("Clear filters")
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.setToolTip("Clear every filter and search: show all rows")
         self.clear_button.clicked.connect(self.clear)
         # A search result (substructure, similarity, cluster…) narrowing the rows, shown as a chip.
         self._row_mask = None
         self._saved_mask: str | None = None
-        self.search_label = QLabel()
+        # The chip names its search (its query molecule's name): long names elide, never widen.
+        self.search_label = ElidedLabel(mode="right", minimum_chars=10)
+        self.search_label.setMaximumWidth(360)
+        self.search_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.search_label.setStyleSheet(
-            "QLabel { background: #e3eefc; border: 1px solid #9bbbe8; border-radius: 8px; "
+            "ElidedLabel { background: #e3eefc; border: 1px solid #9bbbe8; border-radius: 8px; "
             "padding: 1px 8px; }"
         )
         self.search_clear = QPushButton("✕")
@@ -209,6 +215,13 @@ class FilterBar(QWidget):
         self.search_clear.clicked.connect(self.clear_row_mask)
         self.search_label.hide()
         self.search_clear.hide()
+        # Combo boxes as wide as a short entry, not their longest one: the bar must fit a
+        # 1366-pixel screen beside the hit-list tools and the Molecule panel.
+        for box in (self.alerts_box, self.validity_box):
+            box.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            box.setMinimumContentsLength(7)
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.text_edit, 1)

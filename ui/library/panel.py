@@ -55,6 +55,7 @@ from ui.models.dataframe_model import (
     infer_kind,
 )
 from ui.models.structure_delegate import StructureDelegate
+from ui.widgets.elided_label import ElidedLabel
 
 STRUCTURE_KEY = "__structure__"
 
@@ -238,8 +239,9 @@ class LibraryPanel(QWidget):
         self.filter_bar = FilterBar()
         self.filter_bar.filter_changed.connect(self._on_filter_changed)
         self.filter_bar.range_provider = self._column_range
-        self.summary_label = QLabel()
-        self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # Counts, then the file's path: elided in the middle so a long folder path cannot widen
+        # the window (the whole line is in the tooltip).
+        self.summary_label = ElidedLabel(mode="middle", minimum_chars=20)
         self.model.filter_changed.connect(self._update_summary)
         self.model.busy_changed.connect(self._on_model_busy)
         # Flags, tags and notes: edited in the table, each edit one undoable step.

@@ -27,6 +27,7 @@ from core.chem import editing
 from core.chem.conformers import ConformerEnsemble, ConformerOptions, generate_conformers
 from ui.molecules.editor import StructureEditor
 from ui.molecules.property_card import PropertyCard
+from ui.widgets.elided_label import ElidedLabel
 
 if TYPE_CHECKING:
     from app.engine import InferenceEngine
@@ -54,8 +55,9 @@ class MoleculeWorkspace(QWidget):
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("Name")
         self.name_edit.setToolTip("Name used when the molecule is saved to a library")
-        self.source_label = QLabel("New molecule")
-        self.source_label.setStyleSheet("color: palette(placeholder-text);")
+        # "Record 12 of <file name>": a long file name elides instead of widening the dock.
+        self.source_label = ElidedLabel("New molecule", mode="middle")
+        self.source_label.setStyleSheet("ElidedLabel { color: palette(placeholder-text); }")
         self.save_button = QToolButton()
         self.save_button.setText("Save to library")
         self.save_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
