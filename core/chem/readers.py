@@ -142,6 +142,10 @@ def is_tabular(path: str | os.PathLike) -> bool:
     return detect_format(path) in ("csv", "tsv", "xlsx")
 
 
+# Excel writes password-protected workbooks, and wrote .xls files, as OLE compound documents.
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
 def _check_readable(path: Path) -> None:
     if not path.exists():
         raise LibraryReadError(f"{path}: no such file.")
@@ -151,6 +155,11 @@ def _check_readable(path: Path) -> None:
     if not head:
         raise LibraryReadError(f"{path.name}: the file is empty.")
     if detect_format(path) == "xlsx":
+        if head.startswith(_OLE_MAGIC):
+            raise LibraryReadError(
+                f"{path.name}: a password-protected workbook or an old Excel 97-2003 (.xls) file, "
+                "not an .xlsx workbook; save it in Excel as .xlsx without a password."
+            )
         if not head.startswith(b"PK"):
             raise LibraryReadError(f"{path.name}: not an Excel .xlsx workbook (not a zip archive).")
         return
@@ -485,18 +494,42 @@ def _iter_table(path: Path, fmt: str, options: ReadOptions) -> Iterator[RawRecor
 
 
 def _iter_xlsx_rows(path: Path) -> Iterator[list[str]]:
-    import zipfile
+    """The first sheet's non-blank rows as text, the header first.
 
+    Raises :class:`LibraryReadError` for every workbook openpyxl cannot read (damaged zip or XML,
+    missing parts): before the first row when the workbook cannot be opened, later when a sheet
+    is damaged part-way.
+    """
     from openpyxl import load_workbook
 
+    check_xlsx_archive(path)
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise LibraryReadError(f"{path.name}: not a readable Excel workbook ({exc}).") from exc
+        workbook = load_workbook(path, read_only=True, data_only=True, keep_links=False)
+    except Exception as exc:  # openpyxl lets zip, XML, key and type errors of broken files out
+        raise LibraryReadError(
+            f"{path.name}: not a readable Excel workbook ({_exception_text(exc)})."
+        ) from exc
+    row_number = 0
     try:
+        if not workbook.worksheets:
+            raise LibraryReadError(f"{path.name}: the workbook has no worksheet.")
         sheet = workbook.worksheets[0]
+        # Other programs write a <dimension> tag that under-reports the rows (openpyxl would stop
+        # there) or over-reports them (a million empty rows): read the rows that are there.
+        sheet.reset_dimensions()
         first = True
-        for values in sheet.iter_rows(values_only=True):
+        rows = sheet.iter_rows(min_row=1, min_col=1, values_only=True)
+        while True:
+            try:
+                values = next(rows)
+            except StopIteration:
+                return
+            except Exception as exc:  # a damaged sheet part-way: XML, zip CRC, bad cell values
+                raise LibraryReadError(
+                    f"{path.name}: the workbook is damaged after row {row_number:,} "
+                    f"({_exception_text(exc)})."
+                ) from exc
+            row_number += 1
             row = ["" if v is None else _cell_text(v) for v in values]
             if first:
                 if not any(row):
@@ -508,6 +541,83 @@ def _iter_xlsx_rows(path: Path) -> Iterator[list[str]]:
                 yield row
     finally:
         workbook.close()
+
+
+MAX_XLSX_MEMBERS = 10_000
+"""Parts (files in the zip archive) of a workbook; Excel writes a few dozen."""
+MAX_XLSX_PART_BYTES = 500_000_000
+"""Uncompressed size of one part. A sheet of a million rows of ten short cells is about 400 MB of
+XML; openpyxl needs about three times a part's size in memory when one cell holds it all."""
+MAX_XLSX_TOTAL_BYTES = 2_000_000_000
+"""Uncompressed size of all parts together."""
+MAX_XLSX_RATIO = 200
+"""Compression ratio of a part larger than :data:`XLSX_RATIO_MIN_BYTES`. Real sheet XML shrinks
+10 to 30 times; deflate cannot do better than about 1,030 times, which is what a zip bomb uses."""
+XLSX_RATIO_MIN_BYTES = 10_000_000
+
+
+def check_xlsx_archive(path: str | os.PathLike) -> None:
+    """Refuse a workbook whose zip archive would expand beyond the limits above.
+
+    Reads only the archive's directory (the sizes it declares; Python's zipfile never returns more
+    bytes than declared), so a zip bomb is refused before anything is decompressed.
+
+    Raises
+    ------
+    LibraryReadError
+        Naming the file, the part and the limit it passes, or saying the zip is damaged.
+    """
+    import zipfile
+
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except Exception as exc:  # BadZipFile, OSError, EOFError, ValueError for damaged archives
+        raise LibraryReadError(
+            f"{path.name}: not a readable Excel workbook (damaged zip archive: "
+            f"{_exception_text(exc)})."
+        ) from exc
+    if len(members) > MAX_XLSX_MEMBERS:
+        raise LibraryReadError(
+            f"{path.name}: the workbook's zip archive holds {len(members):,} parts; DrugDesk opens "
+            f"workbooks of at most {MAX_XLSX_MEMBERS:,} parts (this is not a spreadsheet as Excel "
+            "writes it)."
+        )
+    total = 0
+    for member in members:
+        size = member.file_size
+        total += size
+        if size > MAX_XLSX_PART_BYTES:
+            raise LibraryReadError(
+                f"{path.name}: the workbook part '{member.filename[:80]}' expands to "
+                f"{_megabytes(size)}; DrugDesk reads parts of at most "
+                f"{_megabytes(MAX_XLSX_PART_BYTES)}. Save the sheet as CSV to load it."
+            )
+        if size > XLSX_RATIO_MIN_BYTES and size > MAX_XLSX_RATIO * max(1, member.compress_size):
+            raise LibraryReadError(
+                f"{path.name}: the workbook part '{member.filename[:80]}' expands "
+                f"{size / max(1, member.compress_size):,.0f} times (to {_megabytes(size)}); "
+                f"DrugDesk refuses more than {MAX_XLSX_RATIO} times: this is a zip bomb, not a "
+                "spreadsheet."
+            )
+    if total > MAX_XLSX_TOTAL_BYTES:
+        raise LibraryReadError(
+            f"{path.name}: the workbook expands to {_megabytes(total)}; DrugDesk opens workbooks "
+            f"of at most {_megabytes(MAX_XLSX_TOTAL_BYTES)}. Save the sheet as CSV to load it."
+        )
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:,.0f} MB" if size >= 1_000_000 else f"{size:,} bytes"
+
+
+def _exception_text(exc: BaseException) -> str:
+    """An exception as a short phrase for a one-line message."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if len(text) > 200:
+        text = text[:197] + "…"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _cell_text(value: object) -> str:

@@ -133,3 +133,186 @@ def test_random_bytes_behind_a_byte_order_mark_are_a_binary_file(tmp_path):
         path.write_bytes(mark + data)
         with pytest.raises(LibraryReadError, match=r"^fake\.csv: this is a binary file, not text"):
             read_all(path)
+
+
+# ----------------------------------------------------------------------------------------------
+# Workbooks other programs write, damaged workbooks, hostile workbooks
+
+SHEET = "xl/worksheets/sheet1.xml"
+
+
+def write_workbook(path, rows):
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    for row in rows:
+        sheet.append(row)
+    workbook.save(path)
+    return path
+
+
+def rewrite_zip(source, target, replace):
+    """Copy a zip archive, passing the bytes of the members named in ``replace`` through it."""
+    import zipfile
+
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            data = old.read(info.filename)
+            if info.filename in replace:
+                data = replace[info.filename](data)
+            new.writestr(info.filename, data)
+    return target
+
+
+TEN_ROWS = [["smiles", "name"]] + [["C" * (i + 1), f"m{i + 1}"] for i in range(10)]
+
+
+def write_under_reported_dimension(path):
+    """Ten data rows whose sheet says <dimension ref="A1:B3"/>, as some exporters write it."""
+    plain = write_workbook(path.with_name("plain.xlsx"), TEN_ROWS)
+
+    def shrink(xml: bytes) -> bytes:
+        assert b'<dimension ref="A1:B11"' in xml
+        return xml.replace(b'<dimension ref="A1:B11"', b'<dimension ref="A1:B3"')
+
+    return rewrite_zip(plain, path, {SHEET: shrink})
+
+
+@pytest.mark.parametrize("source", ["written here", "corpus"])
+def test_xlsx_whose_dimension_under_reports_its_rows(tmp_path, source):
+    if source == "corpus":
+        path = CORPUS / "xlsx" / "dimension_under_reported.xlsx"
+    else:
+        path = write_under_reported_dimension(tmp_path / "short.xlsx")
+    records = read_all(path)
+    assert [(r.index, r.name, r.text) for r in records] == [
+        (i, f"m{i + 1}", "C" * (i + 1)) for i in range(10)
+    ]
+
+
+def test_xlsx_whose_dimension_over_reports_reads_only_the_rows_there(tmp_path):
+    plain = write_workbook(tmp_path / "plain.xlsx", TEN_ROWS[:3])
+    path = rewrite_zip(
+        plain,
+        tmp_path / "wide.xlsx",
+        {SHEET: lambda xml: xml.replace(b'ref="A1:B3"', b'ref="A1:XFD1048576"')},
+    )
+    assert preview_table(path).columns == ["smiles", "name"]
+    assert [(r.name, r.text, r.extra) for r in read_all(path)] == [
+        ("m1", "C", {}),
+        ("m2", "CC", {}),
+    ]
+
+
+def test_xlsx_of_random_parts_is_a_read_error(tmp_path):
+    import random
+
+    plain = write_workbook(tmp_path / "plain.xlsx", TEN_ROWS)
+    rng = random.Random(3)
+    for part in ("[Content_Types].xml", "xl/workbook.xml", "xl/styles.xml", SHEET):
+        path = rewrite_zip(
+            plain, tmp_path / "random.xlsx", {part: lambda data: rng.randbytes(len(data))}
+        )
+        with pytest.raises(LibraryReadError, match=r"^random\.xlsx: not a readable Excel workbook"):
+            read_all(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("random_parts.xlsx", r"not a readable Excel workbook \(ParseError: not well-formed"),
+        ("truncated.xlsx", r"not a readable Excel workbook \(damaged zip archive: BadZipFile"),
+        ("password_protected.xlsx", r"a password-protected workbook or an old Excel 97-2003"),
+        ("sheet_cut_after_row_6.xlsx", r"the workbook is damaged after row 6 \(ParseError"),
+        (
+            "entity_expansion.xlsx",
+            r"the workbook is damaged after row 1 \(ParseError: limit on input",
+        ),
+        ("no_worksheet.xlsx", r"the workbook has no worksheet\."),
+    ],
+)
+def test_broken_and_hostile_workbooks_in_the_corpus(name, message):
+    path = CORPUS / "xlsx" / name
+    with pytest.raises(LibraryReadError, match=rf"^{name.replace('.', '[.]')}: {message}"):
+        read_all(path)
+    with pytest.raises(LibraryReadError):
+        preview_table(path)
+
+
+def write_zip_bomb(path, cell_bytes: int):
+    """A real workbook whose one cell expands to ``cell_bytes`` of 'C' (deflated ~1000 times)."""
+    import zipfile
+
+    plain = write_workbook(path.with_name("plain.xlsx"), [["smiles"], ["C"]])
+    with zipfile.ZipFile(plain) as old, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            if info.filename != SHEET:
+                new.writestr(info.filename, old.read(info.filename))
+                continue
+            before, after = old.read(SHEET).split(b"<t>C</t>")
+            with new.open(SHEET, "w", force_zip64=True) as member:
+                member.write(before + b"<t>")
+                chunk = b"C" * (1 << 20)
+                for _ in range(cell_bytes >> 20):
+                    member.write(chunk)
+                member.write(b"</t>" + after)
+    return path
+
+
+def test_zip_bomb_is_refused_before_it_is_opened(tmp_path, monkeypatch):
+    # 20 MB of one letter deflate about a thousand times: refused under the default limits.
+    path = write_zip_bomb(tmp_path / "bomb.xlsx", 20 << 20)
+    assert path.stat().st_size < 200_000
+
+    def no_openpyxl(*args, **kwargs):
+        raise AssertionError("openpyxl must not open a refused workbook")
+
+    monkeypatch.setattr("openpyxl.load_workbook", no_openpyxl)
+    with pytest.raises(
+        LibraryReadError,
+        match=r"^bomb\.xlsx: the workbook part 'xl/worksheets/sheet1\.xml' expands [\d,]+ times "
+        r"\(to 21 MB\); DrugDesk refuses more than 200 times: this is a zip bomb",
+    ):
+        read_all(path)
+
+
+def test_workbook_limits_on_part_size_total_and_part_count(tmp_path, monkeypatch):
+    import zipfile
+
+    from core.chem import readers
+
+    plain = write_workbook(tmp_path / "big.xlsx", TEN_ROWS)
+    sizes = {info.filename: info.file_size for info in zipfile.ZipFile(plain).infolist()}
+    assert len(read_all(plain)) == 10  # within every limit
+
+    monkeypatch.setattr(readers, "MAX_XLSX_PART_BYTES", sizes[SHEET] - 1)
+    with pytest.raises(
+        LibraryReadError,
+        match=r"^big\.xlsx: the workbook part '[^']+' expands to [\d,]+ bytes; DrugDesk reads "
+        r"parts of at most [\d,]+ bytes\. Save the sheet as CSV",
+    ):
+        read_all(plain)
+    monkeypatch.undo()
+
+    monkeypatch.setattr(readers, "MAX_XLSX_TOTAL_BYTES", sum(sizes.values()) - 1)
+    with pytest.raises(
+        LibraryReadError, match=r"^big\.xlsx: the workbook expands to [\d,]+ bytes; DrugDesk opens"
+    ):
+        read_all(plain)
+    monkeypatch.undo()
+
+    monkeypatch.setattr(readers, "MAX_XLSX_MEMBERS", len(sizes) - 1)
+    with pytest.raises(
+        LibraryReadError,
+        match=rf"^big\.xlsx: the workbook's zip archive holds {len(sizes)} parts; DrugDesk opens "
+        rf"workbooks of at most {len(sizes) - 1} parts",
+    ):
+        read_all(plain)
+    monkeypatch.undo()
+
+    # The compression-ratio rule, on a part just over its size floor.
+    monkeypatch.setattr(readers, "XLSX_RATIO_MIN_BYTES", 1000)
+    monkeypatch.setattr(readers, "MAX_XLSX_RATIO", 2)
+    with pytest.raises(LibraryReadError, match=r"expands [\d,]+ times .* more than 2 times"):
+        read_all(plain)
