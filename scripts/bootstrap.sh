@@ -11,6 +11,9 @@ import sys
 if sys.version_info < (3, 11):
     sys.exit(f"DrugDesk needs Python 3.11 or newer; {sys.executable} is {sys.version.split()[0]}")
 PY
+# Qt and VTK need a few system libraries (X11/xcb, OpenGL): installed here when that needs no
+# password; otherwise this stops, before building anything, with the command to run.
+bash scripts/system_libraries.sh
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
