@@ -289,7 +289,7 @@ class InferenceEngine(QObject):
         except JobCancelled:
             self._end(job, CANCELLED)
             self.cancelled.emit(job.id)
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit from a library too: the lane must live on
             message = str(exc) if isinstance(exc, USER_ERRORS) and str(exc) else _describe(exc)
             log.error("Job %d (%s) failed:\n%s", job.id, job.title, traceback.format_exc())
             job.error = message

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -38,7 +39,12 @@ def create_main_window():
     settings = Settings.load()
     engine = InferenceEngine(device_preference=settings.compute_device)
     engine.start()
-    return MainWindow(settings, engine)
+    try:
+        return MainWindow(settings, engine)
+    except BaseException:
+        # Qt aborts the process when a running QThread is destroyed: stop the engine first.
+        engine.stop()
+        raise
 
 
 def _install_excepthook(window) -> None:
@@ -61,21 +67,58 @@ def _install_excepthook(window) -> None:
 def run_gui(
     files: Sequence[Path] = (), screenshot: Path | None = None, area: str | None = None
 ) -> int:
+    """Show the window, open ``files`` in it, then run the event loop (or save a picture of the
+    window to ``screenshot`` and return). A file that cannot be opened is reported in the window
+    and the others still open. The engine's threads are stopped on every way out: Qt aborts the
+    process (SIGABRT) when a running ``QThread`` is destroyed at exit."""
     app = create_application()
     window = create_main_window()
-    # Objects made at start-up live as long as the window: keep the garbage collector from walking
-    # them again and again (each full collection pauses every thread, the GUI's included).
-    gc.freeze()
-    _install_excepthook(window)
-    window.show()
-    _warm_up_in_background()
-    for file in files:
-        window.open_library(file)
-    if area is not None:
-        window.show_area(area)
-    if screenshot is not None:
-        return _take_screenshot(app, window, screenshot)
-    return app.exec()
+    previous_hook = sys.excepthook
+    try:
+        # Objects made at start-up live as long as the window: keep the garbage collector from
+        # walking them again and again (each full collection pauses every thread, the GUI's too).
+        gc.freeze()
+        _install_excepthook(window)
+        window.show()
+        _warm_up_in_background()
+        for file in files:
+            _open_from_command_line(window, Path(file))
+        if area is not None:
+            window.show_area(area)
+        if screenshot is not None:
+            return _take_screenshot(app, window, screenshot)
+        return app.exec()
+    finally:
+        sys.excepthook = previous_hook
+        _stop_engine(window.engine)
+
+
+def _open_from_command_line(window, path: Path) -> None:
+    """``window.open_library(path)``, with any error shown in the window as one line naming the
+    file (the traceback goes to the log file only): one bad file must not end the program."""
+    try:
+        window.open_library(path)
+    except Exception as exc:
+        log.info("Opening %s failed", path, exc_info=True)  # the log file, not the terminal
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        window.show_error(
+            f"Could not open {path.name}: {type(exc).__name__}" + (f": {text}" if text else "")
+        )
+
+
+def _stop_engine(engine) -> None:
+    """Stop the engine's threads (a no-op when the window's close already did). If one does not
+    end (a job stuck in native code), leave without running Python's and Qt's clean-up, which
+    would destroy the running thread and abort the process with a core dump."""
+    if not engine.is_running():
+        return
+    if engine.stop():
+        return
+    log.error("An engine job did not stop; leaving without waiting for it")
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(1)
 
 
 def _warm_up_in_background() -> None:

@@ -375,6 +375,10 @@ class MainWindow(QMainWindow):
         except LibraryReadError as exc:
             self.show_error(str(exc))
             return None
+        except Exception as exc:  # a parser's own error on a broken file (openpyxl's XML…)
+            log.info("Reading the start of %s failed", path, exc_info=True)  # the log file only
+            self.show_error(f"Could not open {path.name}: {type(exc).__name__}: {exc}")
+            return None
         options = LoadOptions(
             read=read_options or ReadOptions(),
             standardize=self.settings.standardize_options(),
