@@ -45,8 +45,19 @@ class OutputError(OSError):
     """A file could not be written; ``str(error)`` names the file and the reason, in one line.
 
     An :class:`OSError`, so code that catches ``OSError`` keeps working; ``errno`` is the cause's
-    error number when there is one.
+    error number when there is one, ``path`` the file and ``reason`` the words after the colon
+    (for callers that phrase the message their own way).
     """
+
+    path: Path | None = None
+    reason: str = ""
+
+    @classmethod
+    def about(cls, path: str | os.PathLike, reason: str, code: int | None = None) -> OutputError:
+        """``Cannot write <path>: <reason>``, with ``errno`` set to ``code``."""
+        error = cls(f"Cannot write {path}: {reason}")
+        error.path, error.reason, error.errno = Path(path), reason, code
+        return error
 
 
 # Reasons a user can act on, for the errors a write meets in practice.
@@ -88,9 +99,9 @@ def describe_write_error(error: BaseException, folder: str | os.PathLike | None 
 
 
 def _output_error(path: Path, error: BaseException, folder: Path | None) -> OutputError:
-    failure = OutputError(f"Cannot write {path}: {describe_write_error(error, folder)}")
-    failure.errno = getattr(error, "errno", None)
-    return failure
+    return OutputError.about(
+        path, describe_write_error(error, folder), getattr(error, "errno", None)
+    )
 
 
 def _resolve(path: Path) -> Path:
@@ -107,14 +118,12 @@ def _existing(path: Path, target: Path) -> os.stat_result | None:
     except OSError as error:
         raise _output_error(path, error, target.parent) from error
     if stat.S_ISDIR(status.st_mode):
-        raise OutputError(f"Cannot write {path}: it is a folder")
+        raise OutputError.about(path, "it is a folder", errno.EISDIR)
     read_only = not status.st_mode & 0o222 or not os.access(target, os.W_OK)
     if stat.S_ISREG(status.st_mode) and read_only:
         # The folder may allow a rename over it, but the user made this file read-only (the
         # mode bits count for root too, whom os.access lets write anything).
-        failure = OutputError(f"Cannot write {path}: permission denied (the file is read-only)")
-        failure.errno = errno.EACCES
-        raise failure
+        raise OutputError.about(path, "permission denied (the file is read-only)", errno.EACCES)
     return status
 
 
@@ -323,8 +332,6 @@ def refuse_output_over_input(
                 same = os.path.samefile(output, source)
         if same:
             named = "" if os.fspath(source) == os.fspath(output) else f" {source}"
-            failure = OutputError(
-                f"Cannot write {output}: it is the input file{named}; choose another output file"
+            raise OutputError.about(
+                output, f"it is the input file{named}; choose another output file", errno.EEXIST
             )
-            failure.errno = errno.EEXIST
-            raise failure

@@ -82,15 +82,22 @@ class Settings:
         self.recent_files = self.recent_files[:MAX_RECENT_FILES]
 
     def save(self, path: Path | None = None) -> None:
-        """Write atomically: a crash while saving keeps the previous file."""
+        """Write atomically: a crash or a full disk while saving keeps the previous file.
+
+        Raises
+        ------
+        core.fileio.OutputError
+            When the file cannot be written (an :class:`OSError` naming the file and the reason).
+        """
+        from core.fileio import OutputError, describe_write_error, write_text_atomic
+
         path = path or self.path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            temporary.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
-            os.replace(temporary, path)
-        finally:
-            temporary.unlink(missing_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            reason = describe_write_error(error, path.parent)
+            raise OutputError.about(path, reason, error.errno) from error
+        write_text_atomic(path, json.dumps(asdict(self), indent=2))
 
     def add_recent_file(self, file: str | os.PathLike) -> None:
         text = str(Path(file).resolve())

@@ -247,15 +247,21 @@ def load_profile(path: str | os.PathLike) -> DesirabilityProfile:
 
 
 def save_profile(profile: DesirabilityProfile, path: str | os.PathLike) -> Path:
-    """Write a profile as JSON atomically (a temporary file, then a rename)."""
+    """Write a profile as JSON atomically (see :mod:`core.fileio`).
+
+    Raises
+    ------
+    ProfileError
+        When the file cannot be written (the message names it and the reason); an existing
+        file is then left as it was.
+    """
+    from core.fileio import OutputError, write_text_atomic
+
     path = Path(path)
-    temporary = path.with_name(f".{path.name}.tmp")
     try:
-        temporary.write_text(json.dumps(profile.to_dict(), indent=2) + "\n", encoding="utf-8")
-        os.replace(temporary, path)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise ProfileError(f"cannot save profile to {path}: {error.strerror or error}") from error
+        write_text_atomic(path, json.dumps(profile.to_dict(), indent=2) + "\n")
+    except OutputError as error:
+        raise ProfileError(f"cannot save profile to {path}: {error.reason}") from error
     return path
 
 

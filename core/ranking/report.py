@@ -12,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from core.chem.depict import molecule_svg
-from core.chem.export import atomic_path, export_format, export_table
+from core.chem.export import export_format, export_table
+from core.fileio import write_text_atomic
 from core.ranking.desirability import DesirabilityProfile
 
 REPORT_FORMATS = (".csv", ".tsv", ".sdf", ".xlsx", ".html")
@@ -41,7 +42,11 @@ def export_hit_list(
     title: str = "Hit list",
     report_rows: int = DEFAULT_REPORT_ROWS,
 ) -> Path:
-    """Write a ranked table (best first) in the format the suffix names; atomic."""
+    """Write a ranked table (best first) in the format the suffix names; atomic.
+
+    Tables go through :func:`core.chem.export.export_table` (formula-safe cells). A failed write
+    raises :class:`core.fileio.OutputError` naming the file and the reason.
+    """
     if hit_list_format(path) == "html":
         return write_html_report(table, path, profile, model_cards, title=title, top=report_rows)
     return export_table(table, path, pictures=True)
@@ -141,7 +146,4 @@ def write_html_report(
                     )
             parts.append("</table><br>")
     parts.append("</body></html>\n")
-    path = Path(path)
-    with atomic_path(path) as temporary:
-        temporary.write_text("".join(parts), encoding="utf-8")
-    return path
+    return write_text_atomic(path, "".join(parts))

@@ -96,6 +96,7 @@ def test_full_disk_keeps_the_old_file_and_leaves_no_temporary(folder, monkeypatc
             full_disk()  # what a file object raises when a write meets a full disk
     assert str(info.value) == f"Cannot write {target}: no space left on device"
     assert info.value.errno == errno.ENOSPC
+    assert (info.value.path, info.value.reason) == (target, "no space left on device")
     assert isinstance(info.value, OSError)
     assert target.read_text() == "old content\n"
     assert names(folder) == ["out.csv"]
