@@ -228,13 +228,29 @@ class MainWindow(QMainWindow):
             widget = self._build_area(area)
             self._area_widgets[area.key] = widget
             self.area_stack.addWidget(widget)
+            placed = getattr(widget, "placed_molecule_changed", None)
+            if placed is not None:
+                placed.connect(lambda _placed: self._update_molecule_dock())
         self.area_stack.setCurrentWidget(widget)
-        # The Molecule dock serves the chemistry areas; expression and trials get its room.
-        chemistry = area.key in CHEMISTRY_AREAS
-        if not chemistry and self.molecule_dock.isVisible():
+        self._update_molecule_dock()
+
+    def _molecule_dock_wanted(self) -> bool:
+        """The Molecule panel serves the chemistry areas; Proteins only while a molecule is
+        placed in the view (the 3D view gets the width otherwise); expression and trials never."""
+        row = self.area_list.currentRow()
+        key = AREAS[row].key if row >= 0 else "libraries"
+        if key == "proteins":
+            widget = self._area_widgets.get(key)
+            return bool(getattr(widget, "has_placed_molecule", lambda: False)())
+        return key in CHEMISTRY_AREAS
+
+    def _update_molecule_dock(self) -> None:
+        # Only a dock the area hid is shown again: one the user closed stays closed.
+        wanted = self._molecule_dock_wanted()
+        if not wanted and self.molecule_dock.isVisible():
             self._molecule_dock_hidden_by_area = True
             self.molecule_dock.hide()
-        elif chemistry and getattr(self, "_molecule_dock_hidden_by_area", False):
+        elif wanted and getattr(self, "_molecule_dock_hidden_by_area", False):
             self._molecule_dock_hidden_by_area = False
             self.molecule_dock.show()
 

@@ -48,3 +48,22 @@ def test_molecule_dock_makes_room_outside_chemistry_and_comes_back(window, qtbot
     window.show_area("trials")
     window.show_area("libraries")
     assert not window.molecule_dock.isVisible()
+
+
+def test_proteins_show_the_molecule_dock_only_while_a_molecule_is_placed(window, qtbot):
+    from rdkit import Chem
+    from rdkit.Chem import AllChem
+
+    assert window.molecule_dock.isVisible()
+    proteins = window.show_area("proteins")
+    # No molecule placed: the 3D view gets the width.
+    assert not window.molecule_dock.isVisible()
+    mol = Chem.AddHs(Chem.MolFromSmiles("CCO"))
+    AllChem.EmbedMolecule(mol, randomSeed=1)
+    proteins.show_context_molecule(mol)  # what a finished "Place library molecule" job does
+    assert proteins.has_placed_molecule()
+    assert window.molecule_dock.isVisible()
+    proteins.remove_context_molecule()
+    assert not window.molecule_dock.isVisible()
+    window.show_area("libraries")
+    assert window.molecule_dock.isVisible()

@@ -63,6 +63,9 @@ class ProteinPanel(QWidget):
     selection_changed = Signal(list)  # residue indices
     atom_picked = Signal(int)  # atom index
     status_message = Signal(str)
+    # True while a library molecule is placed in the view: the window shows the Molecule panel
+    # beside the protein only then (the 3D view gets the width otherwise).
+    placed_molecule_changed = Signal(bool)
 
     def __init__(self, engine, window=None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -833,10 +836,18 @@ class ProteinPanel(QWidget):
         self.scene.molecules.add_molecule("context", mol, style="ball_and_stick")
         self._render()
         self._notice("Library molecule placed at the site (not docked: translated only).")
+        self._has_placed_molecule = True
+        self.placed_molecule_changed.emit(True)
+
+    def has_placed_molecule(self) -> bool:
+        return getattr(self, "_has_placed_molecule", False)
 
     def remove_context_molecule(self) -> None:
         self.scene.molecules.remove("context")
         self._render()
+        if self.has_placed_molecule():
+            self._has_placed_molecule = False
+            self.placed_molecule_changed.emit(False)
 
     # ------------------------------------------------------------------------------------------
     # Prediction
