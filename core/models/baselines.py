@@ -269,13 +269,13 @@ def save_baseline(model: BaselineModel, directory: str | os.PathLike) -> Path:
         "class_weight": model.class_weight,
         "sklearn_version": sklearn.__version__,
     }
-    # Write to temporary names, then rename: a crash never leaves half a model behind.
-    tmp = folder / (FORESTS_FILE + ".tmp")
-    sio.dump(list(model.forests), tmp)
-    os.replace(tmp, folder / FORESTS_FILE)
-    tmp_meta = folder / (META_FILE + ".tmp")
-    tmp_meta.write_text(json.dumps(meta, indent=2), encoding="utf-8")
-    os.replace(tmp_meta, folder / META_FILE)
+    from core.fileio import atomic_path, write_text_atomic
+
+    # Each file is written under a temporary name, then renamed: a crash never leaves half a
+    # file behind.
+    with atomic_path(folder / FORESTS_FILE) as temporary:
+        sio.dump(list(model.forests), temporary)
+    write_text_atomic(folder / META_FILE, json.dumps(meta, indent=2))
     return folder
 
 

@@ -178,11 +178,9 @@ def save_card(directory: str | os.PathLike, card: ModelCard) -> Path:
     """Write ``card.json`` into ``directory`` (created if needed), atomically; return its path."""
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / CARD_FILE
-    tmp = folder / (CARD_FILE + ".tmp")
-    tmp.write_text(card.to_json(), encoding="utf-8")
-    os.replace(tmp, target)
-    return target
+    from core.fileio import write_text_atomic
+
+    return write_text_atomic(folder / CARD_FILE, card.to_json())
 
 
 def load_card(directory: str | os.PathLike, check_weights: bool = True) -> ModelCard:

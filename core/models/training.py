@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.fileio import atomic_output, write_text_atomic
 from core.jobs import CancelCheck, JobCancelled, ProgressCallback, check_cancelled, no_progress
 from core.models.datasets import AssayDataset
 from core.models.splits import SPLITTERS, Split, stratified_split
@@ -299,9 +300,9 @@ def _tidy_predictions(
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    frame.to_csv(temporary, index=False)
-    os.replace(temporary, path)
+    # The model folder's own tables, read back by load_training_report: written as they are.
+    with atomic_output(path, "w", encoding="utf-8", newline="") as handle:
+        frame.to_csv(handle, index=False)
 
 
 def _write_report_tables(output_dir: Path, report: TrainReport) -> None:
@@ -384,9 +385,7 @@ def _write_metrics_to_card(output_dir: Path, report: TrainReport) -> None:
     card["split"] = report.split
     if report.cancelled:
         card["status"] = "cancelled"
-    temporary = card_path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(card, indent=2), encoding="utf-8")
-    os.replace(temporary, card_path)
+    write_text_atomic(card_path, json.dumps(card, indent=2))
 
 
 def train_from_file(

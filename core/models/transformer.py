@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from core.fileio import atomic_output, atomic_path, write_text_atomic
 from core.jobs import CancelCheck, JobCancelled, ProgressCallback, check_cancelled, no_progress
 from core.models.augment import augment_smiles
 
@@ -501,11 +502,10 @@ def _save_weights(state_dict: dict, path: Path) -> None:
         .clone()
         for k, v in state_dict.items()
     }
-    tmp = path.with_suffix(".tmp")
-    save_file(tensors, str(tmp), metadata={"format": "pt"})
-    # safetensors creates the file readable by its owner only; model folders are shared files.
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    # safetensors creates the file readable by its owner only; atomic_path gives it the usual
+    # permissions (model folders are shared files) before renaming it.
+    with atomic_path(path) as temporary:
+        save_file(tensors, str(temporary), metadata={"format": "pt"})
 
 
 def _load_weights(path: Path) -> dict:
@@ -522,10 +522,8 @@ def _load_weights(path: Path) -> dict:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".tmp")
     # NaN metrics are written as null, so any JSON reader (and the registry) accepts the card.
-    tmp.write_text(json.dumps(_nan_to_none(data), indent=2, default=str) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(_nan_to_none(data), indent=2, default=str) + "\n")
 
 
 def _nan_to_none(value: Any) -> Any:
@@ -600,10 +598,11 @@ def save_pretrained_model(model: Any, tokenizer: Any, directory: str | Path, car
     path = Path(directory)
     path.mkdir(parents=True, exist_ok=True)
     _save_weights(model.state_dict(), path / WEIGHTS_FILE)
-    model.config.to_json_file(str(path / CONFIG_FILE))
+    with atomic_path(path / CONFIG_FILE) as temporary:
+        model.config.to_json_file(str(temporary))
     save_tokenizer(tokenizer, path)
     _write_json(path / CARD_FILE, card)
-    (path / CARD_MARKDOWN).write_text(_card_markdown(card))
+    write_text_atomic(path / CARD_MARKDOWN, _card_markdown(card))
 
 
 def _load_strict(module: Any, state: dict, directory: Path) -> None:
@@ -928,7 +927,7 @@ def pretrain(
             created=_utc_now(),
         )
         _write_json(output / CARD_FILE, card)
-        (output / CARD_MARKDOWN).write_text(_card_markdown(card))
+        write_text_atomic(output / CARD_MARKDOWN, _card_markdown(card))
         _write_curve(output / CURVE_FILE, curve)
 
     def validate(step: int, train_loss: float, lr: float) -> None:
@@ -1082,15 +1081,13 @@ def _mlm_step(
 def _write_curve(path: Path, curve: list[dict]) -> None:
     if not curve:
         return
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", newline="") as handle:
+    with atomic_output(path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(curve[0]))
         writer.writeheader()
         for row in curve:
             writer.writerow(
                 {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()}
             )
-    os.replace(tmp, path)
 
 
 # ----------------------------------------------------------------------------------------------
