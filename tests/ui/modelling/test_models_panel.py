@@ -227,6 +227,9 @@ def test_cancel_keeps_the_best_epochs(qtbot, panel, assay_csv, tiny_pretrained):
     assert "Cancelled; kept solubility" in panel.status_label.text()
     card = json.loads((list_models()[0].path / "card.json").read_text())
     assert card["status"] == "cancelled" and card["metrics"]["test"]["transformer"]["rmse"] > 0
-    assert panel.plots.scatter_plot.isVisible() or not panel.plots.isVisible()
+    # Regression: the predicted-against-measured scatter, not the classification curves (the
+    # panel is not shown, so isHidden(): what the panel itself asked for).
+    assert not panel.plots.scatter_plot.isHidden()
+    assert panel.plots.roc_plot.isHidden() and panel.plots.pr_plot.isHidden()
     assert panel.plots.curve_count() == 1  # transformer only: the baseline was skipped
     assert metrics_table(panel._report.metrics)["metric"].tolist()[0] == "RMSE"
