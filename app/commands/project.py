@@ -24,7 +24,9 @@ def add_parser(subparsers) -> None:
             "print a JSON summary. --add loads compound files into the project (creating it "
             "when missing). --export writes one library (--library: number from 1 or title) "
             "with its flag/tags/notes columns; --flagged keeps flagged rows only. --check runs "
-            "SQLite's integrity check."
+            "SQLite's integrity check and decodes every library's columns, listing each "
+            "problem. A project holding anything DrugDesk does not write (a trigger, a view, "
+            "another table) is refused before it is read or changed."
         ),
     )
     parser.add_argument("project", type=Path, help="project file (.drugdesk)")
@@ -32,7 +34,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--export", type=Path, metavar="OUT", help=".csv, .tsv, .xlsx or .sdf")
     parser.add_argument("--library", default="1", help="library to export: number or title (1)")
     parser.add_argument("--flagged", action="store_true", help="export flagged rows only")
-    parser.add_argument("--check", action="store_true", help="check the file's integrity")
+    parser.add_argument("--check", action="store_true", help="check the file and its content")
     parser.set_defaults(handler=run)
 
 
@@ -78,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
             return _fail("project", str(exc))
     try:
         if args.add:
+            if args.project.exists():
+                # A project we cannot trust is refused before the (slow) loading of the files.
+                ProjectStore(args.project, read_only=True).close()
             states = []
             for file in args.add:
                 library = load_library(
@@ -92,11 +97,18 @@ def run(args: argparse.Namespace) -> int:
             noun = "library" if len(states) == 1 else "libraries"
             print(f"Added {len(states)} {noun} to {args.project}", file=sys.stderr)
         if args.check:
-            with ProjectStore(args.project) as store:
-                problems = store.integrity_errors()
+            with ProjectStore(args.project, read_only=True) as store:
+                # The content is decoded only when SQLite finds the file itself sound.
+                problems = store.integrity_errors() or store.content_errors()
+            if len(problems) > 1:
+                for problem in problems:
+                    print(f"{args.project}: {problem}", file=sys.stderr)
+                return _fail(
+                    "project", f"{args.project} is damaged: {len(problems)} problems (listed above)"
+                )
             if problems:
-                return _fail("project", f"{args.project} is damaged: {'; '.join(problems[:5])}")
-            print(f"{args.project}: integrity check passed", file=sys.stderr)
+                return _fail("project", f"{args.project} is damaged: {problems[0]}")
+            print(f"{args.project}: check passed (file and content)", file=sys.stderr)
         contents = read_project(args.project)
     except (ProjectError, LibraryReadError) as exc:
         return _fail("project", str(exc))

@@ -14,6 +14,13 @@ Layout (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`, ``PRAGMA application_i
     libraries(uid, position, title, source, created, modified, n_rows, info, profile, settings)
     columns(library_uid, position, name, dtype, encoding, data)     one row per table column
     annotations(library_uid, row, flag, tags, notes)                only rows with a mark
+
+A project may come from anyone, so nothing in it is trusted: before anything is read or written,
+the schema must be exactly the one above (a trigger could delete a library on the next save, a
+view could stand in for a table), and SQLite runs with ``trusted_schema=OFF``. Every stored value
+is then checked for its type and size before it is used (:mod:`core.project.codec` does the
+columns), so a damaged or hostile file gives one :class:`ProjectError` naming the file, the
+library and the column, never another exception.
 """
 
 from __future__ import annotations
@@ -41,7 +48,13 @@ from core.project.annotations import (
     apply_annotations,
     ensure_annotations,
 )
-from core.project.codec import ColumnDecodeError, decode_column, encode_column
+from core.project.codec import (
+    MAX_ROWS,
+    ColumnDecodeError,
+    ColumnEncodeError,
+    decode_column,
+    encode_column,
+)
 
 PROJECT_SUFFIX = ".drugdesk"
 APPLICATION_ID = 0x44724473  # "DrDs"
@@ -81,8 +94,24 @@ CREATE TABLE annotations (
 """
 
 
+def _normal_sql(sql: str) -> str:
+    return " ".join(sql.split())
+
+
+_TABLES: dict[str, str] = {
+    statement.split()[2]: _normal_sql(statement)
+    for statement in _SCHEMA.split(";")
+    if statement.strip()
+}
+"""Our tables and their ``CREATE TABLE`` text as SQLite keeps it in ``sqlite_master``."""
+
+
 class ProjectError(ValueError):
     """A project file could not be read or written; the message names the file and the cause."""
+
+
+class _Damaged(ValueError):
+    """A stored value that is not what DrugDesk writes (the message names the library/column)."""
 
 
 @dataclass(slots=True)
@@ -169,6 +198,29 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+_LIBRARY_FIELDS = "uid, title, source, created, modified, n_rows, info, profile, settings"
+
+
+def _label(row: tuple) -> str:
+    """How messages name the library of a ``libraries`` row (its title when that is text)."""
+    uid, title = row[0], row[1]
+    return f"library '{title}'" if isinstance(title, str) else f"library {uid!r}"
+
+
+def _json(text: str, kind: type, what: str) -> Any:
+    """``text`` parsed as JSON of type ``kind``, or :class:`_Damaged` saying what is wrong."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise _Damaged(f"{what} is JSON nested too deeply") from None
+    except ValueError as error:  # JSONDecodeError, and integers of more than 4,300 digits
+        raise _Damaged(f"{what} is not valid JSON ({error})") from None
+    if not isinstance(value, kind):
+        expected = "an object" if kind is dict else kind.__name__
+        raise _Damaged(f"{what} is a JSON {type(value).__name__}, not {expected}")
+    return value
+
+
 def _describe(path: Path, error: BaseException, action: str) -> str:
     text = str(error)
     lower = text.lower()
@@ -185,12 +237,42 @@ def _describe(path: Path, error: BaseException, action: str) -> str:
     return f"Could not {action} {path}: {cause}"
 
 
+def _schema_problems(entries: list[tuple]) -> tuple[list[str], list[str]]:
+    """``(untrusted, missing)``: what in ``sqlite_master`` DrugDesk did not write (triggers and
+    views first: they are what runs SQL), and which of its tables are absent."""
+    found: list[tuple[int, str]] = []
+    seen = set()
+    for kind, name, _table, sql in entries:
+        if kind == "table" and name in _TABLES:
+            seen.add(name)
+            if not isinstance(sql, str) or _normal_sql(sql) != _TABLES[name]:
+                found.append((3, f"its table '{name}' is not defined as DrugDesk defines it"))
+        elif kind == "index" and sql is None and str(name).startswith("sqlite_autoindex_"):
+            continue  # a primary key's own index: its table is judged, not the index
+        elif kind in ("trigger", "view"):
+            found.append((0 if kind == "trigger" else 1, f"it holds a {kind} '{name}'"))
+        else:
+            article = "an" if str(kind)[:1] in "aeiou" else "a"
+            found.append((2, f"it holds {article} {kind} '{name}' that DrugDesk does not write"))
+    untrusted = [message for _rank, message in sorted(found, key=lambda item: item[0])]
+    return untrusted, [name for name in _TABLES if name not in seen]
+
+
 class ProjectStore:
     """An open project file. Not thread-safe: use it from one thread at a time (the connection
-    may be created on one thread and then used only on another)."""
+    may be created on one thread and then used only on another).
 
-    def __init__(self, path: str | os.PathLike, *, create: bool = False) -> None:
+    ``read_only`` opens it for reading and checking: SQLite then refuses any change to the file
+    (``PRAGMA query_only``), and an old project is not switched to write-ahead logging.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike, *, create: bool = False, read_only: bool = False
+    ) -> None:
         self.path = Path(path)
+        if create and read_only:
+            raise ValueError("a project cannot be created read-only")
+        self.read_only = read_only
         if not create and not self.path.is_file():
             raise ProjectError(f"{self.path} does not exist")
         try:
@@ -208,13 +290,36 @@ class ProjectStore:
     def _prepare(self, create: bool) -> None:
         connection = self._connection
         try:
+            # Before anything else: SQL in the file's schema may not call functions with side
+            # effects, and a read-only store may not change the file at all.
+            connection.execute("PRAGMA trusted_schema=OFF")
+            if self.read_only:
+                connection.execute("PRAGMA query_only=ON")
             application_id = connection.execute("PRAGMA application_id").fetchone()[0]
             version = connection.execute("PRAGMA user_version").fetchone()[0]
-            tables = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            entries = connection.execute(
+                "SELECT type, name, tbl_name, sql FROM sqlite_master"
+            ).fetchall()
         except sqlite3.DatabaseError as error:
             raise ProjectError(
                 f"{self.path} is not a DrugDesk project (SQLite could not read it: {error})"
             ) from error
+        tables = len(entries)
+        if application_id == APPLICATION_ID:
+            # Checked before any write and before any read of our tables: a trigger would fire
+            # on the next save (deleting a library, say) and a view could stand in for a table.
+            untrusted, missing = _schema_problems(entries)
+            if untrusted:
+                raise ProjectError(
+                    f"{self.path}: not a DrugDesk project we can trust: {'; '.join(untrusted[:3])}"
+                    f"{' (and more)' if len(untrusted) > 3 else ''}. DrugDesk does not open such "
+                    "a file (nothing in it was read or changed)"
+                )
+            if missing:
+                raise ProjectError(
+                    f"{self.path} is damaged: it lacks the table{'s' if len(missing) > 1 else ''} "
+                    f"{', '.join(repr(name) for name in missing)}"
+                )
         if application_id == 0 and tables == 0:
             if not create:
                 raise ProjectError(f"{self.path} is not a DrugDesk project (it is empty)")
@@ -241,6 +346,8 @@ class ProjectStore:
                 f"{self.path} was written by a newer DrugDesk (project format {version}; this "
                 f"version reads up to {SCHEMA_VERSION})"
             )
+        if self.read_only:
+            return
         try:
             if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 connection.execute("PRAGMA journal_mode=WAL")
@@ -276,16 +383,24 @@ class ProjectStore:
         Raises :class:`ProjectError` (disk full, read-only, damaged file…); the file then holds
         the previous save.
         """
+        if self.read_only:
+            raise ProjectError(f"Could not save {self.path}: it was opened read-only")
         # Encode outside the transaction: the write lock is held only for the inserts.
         encoded: dict[str, list[tuple[str, str, str, bytes]]] = {}
         for item in state.libraries:
             if item.library is not None:
                 table = item.library.table
-                encoded[item.uid] = [
-                    (str(name), *encode_column(table[name]))
-                    for name in table.columns
-                    if name not in ANNOTATION_COLUMNS
-                ]
+                encoded[item.uid] = []
+                for name in table.columns:
+                    if name in ANNOTATION_COLUMNS:
+                        continue
+                    try:
+                        encoded[item.uid].append((str(name), *encode_column(table[name])))
+                    except ColumnEncodeError as error:
+                        raise ProjectError(
+                            f"Could not save {self.path}: library '{item.title}', column "
+                            f"'{name}': {error}"
+                        ) from error
         now = _now()
         with self._transaction("save") as db:
             known = {row[0]: row[1] for row in db.execute("SELECT uid, created FROM libraries")}
@@ -368,86 +483,233 @@ class ProjectStore:
             )
 
     def read(self) -> ProjectContents:
-        """Every library (with its columns, flags/tags/notes and profile) and the settings."""
+        """Every library (with its columns, flags/tags/notes and profile) and the settings.
+
+        Raises
+        ------
+        ProjectError
+            For any problem, naming the file and, for stored data that is damaged or not what
+            DrugDesk writes, the library and column; nothing else.
+        """
         try:
             db = self._connection
             db.execute("BEGIN")  # one consistent snapshot while reading
             try:
-                settings = {
-                    key: json.loads(value)
-                    for key, value in db.execute("SELECT key, value FROM settings")
-                }
-                rows = db.execute(
-                    "SELECT uid, title, source, created, modified, n_rows, info, profile, "
-                    "settings FROM libraries ORDER BY position"
-                ).fetchall()
-                libraries = [self._read_library(db, *row) for row in rows]
+                settings = self._read_settings(db, None)
+                libraries = [
+                    self._read_library(db, row, None)
+                    for row in db.execute(
+                        f"SELECT {_LIBRARY_FIELDS} FROM libraries ORDER BY position"
+                    ).fetchall()
+                ]
             finally:
                 db.execute("COMMIT")
         except sqlite3.Error as error:
             raise ProjectError(_describe(self.path, error, "read")) from error
-        except (ColumnDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
-            raise ProjectError(f"Could not read {self.path}: damaged project data ({error})") from (
-                error
-            )
+        except _Damaged as error:
+            raise ProjectError(f"Could not read {self.path}: {error}") from None
+        except MemoryError:
+            raise ProjectError(
+                f"Could not read {self.path}: there is not enough memory to hold its libraries"
+            ) from None
         return ProjectContents(path=self.path, libraries=libraries, settings=settings)
 
+    def content_errors(self) -> list[str]:
+        """Every problem in the stored content, one message each (empty when all is readable).
+
+        Each library is decoded as :meth:`read` decodes it, but a problem is noted and the
+        checking goes on: the messages name the library and column. The schema was checked
+        when the store was opened; see :meth:`integrity_errors` for SQLite's own check.
+        """
+        problems: list[str] = []
+        db = self._connection
+        try:
+            db.execute("BEGIN")
+            try:
+                self._read_settings(db, problems)
+                for row in db.execute(
+                    f"SELECT {_LIBRARY_FIELDS} FROM libraries ORDER BY position"
+                ).fetchall():
+                    try:
+                        self._read_library(db, row, problems)
+                    except MemoryError:
+                        problems.append(f"{_label(row)}: too large to hold in memory")
+                for table in ("columns", "annotations"):
+                    (orphans,) = db.execute(
+                        f"SELECT count(*) FROM {table} WHERE library_uid NOT IN "
+                        "(SELECT uid FROM libraries)"
+                    ).fetchone()
+                    if orphans:
+                        problems.append(
+                            f"{orphans} row(s) of the table '{table}' belong to no library"
+                        )
+            finally:
+                db.execute("COMMIT")
+        except sqlite3.Error as error:
+            problems.append(_describe(self.path, error, "read"))
+        return problems
+
+    def _read_settings(self, db: sqlite3.Connection, problems: list[str] | None) -> dict:
+        settings = {}
+        for key, value in db.execute("SELECT key, value FROM settings"):
+            try:
+                if not isinstance(key, str) or not isinstance(value, str):
+                    raise _Damaged("a project setting is not stored as text")
+                settings[key] = _json(value, object, f"the project setting '{key}'")
+            except _Damaged as error:
+                if problems is None:
+                    raise
+                problems.append(str(error))
+        return settings
+
     def _read_library(
-        self,
-        db: sqlite3.Connection,
-        uid: str,
-        title: str,
-        source: str | None,
-        created: str,
-        modified: str,
-        n_rows: int,
-        info_text: str,
-        profile_text: str | None,
-        settings_text: str,
-    ) -> StoredLibrary:
-        info = json.loads(info_text)
-        columns = {}
+        self, db: sqlite3.Connection, row: tuple, problems: list[str] | None
+    ) -> StoredLibrary | None:
+        """The library of a ``libraries`` row, decoded and checked.
+
+        With ``problems`` (checking), each problem is appended there and the checking goes on
+        (``None`` is returned when there was one); without it the first raises :class:`_Damaged`.
+        """
+        label = _label(row)
+        found: list[str] = []
+
+        def fail(message: str, column: str | None = None) -> None:
+            where = label if column is None else f"{label}, column '{column}'"
+            if problems is None:
+                raise _Damaged(f"{where}: {message}")
+            found.append(f"{where}: {message}")
+
+        uid, title, source, created, modified, n_rows, info_text, profile_text, settings_text = row
+        for field_name, value, optional in (
+            ("uid", uid, False),
+            ("title", title, False),
+            ("source", source, True),
+            ("created", created, False),
+            ("modified", modified, False),
+            ("info", info_text, False),
+            ("profile", profile_text, True),
+            ("settings", settings_text, False),
+        ):
+            if not (isinstance(value, str) or (optional and value is None)):
+                fail(f"its {field_name} is stored as {type(value).__name__}, not text")
+        if not isinstance(n_rows, int) or not 0 <= n_rows <= MAX_ROWS:
+            fail(f"it declares {n_rows!r} rows (at most {MAX_ROWS:,} are accepted)")
+        if found:
+            problems.extend(found)  # the rest depends on these: stop here
+            return None
+        info = profile = settings = None
+        try:
+            info = _json(info_text, dict, "its column list (info)")
+            for key in ("extra_columns", "computed_columns"):
+                names = info.get(key, [])
+                if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                    raise _Damaged(f"its {key} is not a list of column names")
+            notes = info.get("column_notes", {})
+            if not isinstance(notes, dict) or not all(isinstance(v, str) for v in notes.values()):
+                raise _Damaged("its column notes are not texts by column name")
+        except _Damaged as error:
+            fail(str(error))
+        for what, text, kind in (
+            ("profile", profile_text, dict),
+            ("settings", settings_text, dict),
+        ):
+            try:
+                value = None if text is None else _json(text, kind, f"its {what}")
+            except _Damaged as error:
+                fail(str(error))
+                continue
+            if what == "profile":
+                profile = value
+            else:
+                settings = value
+
+        columns: dict[str, pd.Series | None] = {}
         for name, dtype, encoding, data in db.execute(
             "SELECT name, dtype, encoding, data FROM columns WHERE library_uid=? ORDER BY position",
             (uid,),
         ):
+            if not isinstance(name, str):
+                fail(f"a column name is stored as {type(name).__name__}, not text")
+                continue
+            if name in columns:
+                fail("it is stored twice", column=name)
+                continue
             try:
                 columns[name] = decode_column(dtype, encoding, data, n_rows)
             except ColumnDecodeError as error:
-                raise ColumnDecodeError(f"library '{title}', column '{name}': {error}") from error
-        table = pd.DataFrame(columns, index=pd.RangeIndex(n_rows))
-        library = Library(
-            table=table,
-            source=Path(source) if source else None,
-            extra_columns=[c for c in info.get("extra_columns", []) if c in table.columns],
-            computed_columns=[c for c in info.get("computed_columns", []) if c in table.columns],
-            column_notes=dict(info.get("column_notes", {})),
-        )
-        ensure_annotations(library)
-        marks = pd.DataFrame(
-            db.execute(
-                "SELECT row, flag, tags, notes FROM annotations WHERE library_uid=? ORDER BY row",
-                (uid,),
-            ).fetchall(),
-            columns=["row", FLAG_COLUMN, TAGS_COLUMN, NOTES_COLUMN],
-        )
-        if len(marks):
-            marks[FLAG_COLUMN] = marks[FLAG_COLUMN].astype(bool)
-            apply_annotations(library, marks)
+                fail(str(error), column=name)
+                columns[name] = None  # so a second copy is still reported as such
+        columns = {name: series for name, series in columns.items() if series is not None}
+        if n_rows and not columns and not found:
+            fail(f"it declares {n_rows:,} rows but stores no columns")
+        elif "valid" in columns and not pd.api.types.is_bool_dtype(columns["valid"].dtype):
+            fail(f"its 'valid' column holds {columns['valid'].dtype} values, not true/false")
+
+        bad_mark = db.execute(
+            "SELECT row FROM annotations WHERE library_uid=? AND (typeof(row) != 'integer' OR "
+            "typeof(flag) != 'integer' OR typeof(tags) != 'text' OR typeof(notes) != 'text') "
+            "LIMIT 1",
+            (uid,),
+        ).fetchone()
+        if bad_mark is not None:
+            fail(f"the flag, tags or notes of row {bad_mark[0]!r} are not stored as DrugDesk does")
+        elif problems is not None:
+            (outside,) = db.execute(
+                "SELECT count(*) FROM annotations WHERE library_uid=? AND (row < 0 OR row >= ?)",
+                (uid, n_rows),
+            ).fetchone()
+            if outside:
+                fail(f"{outside} flag/tags/notes row(s) point past its {n_rows:,} rows")
+        if found:
+            problems.extend(found)
+            return None
+
+        try:
+            table = pd.DataFrame(columns, index=pd.RangeIndex(n_rows))
+            library = Library(
+                table=table,
+                source=Path(source) if source else None,
+                extra_columns=[c for c in info.get("extra_columns", []) if c in table.columns],
+                computed_columns=[
+                    c for c in info.get("computed_columns", []) if c in table.columns
+                ],
+                column_notes={str(k): v for k, v in info.get("column_notes", {}).items()},
+            )
+            ensure_annotations(library)
+            marks = pd.DataFrame(
+                db.execute(
+                    "SELECT row, flag, tags, notes FROM annotations WHERE library_uid=? "
+                    "ORDER BY row",
+                    (uid,),
+                ).fetchall(),
+                columns=["row", FLAG_COLUMN, TAGS_COLUMN, NOTES_COLUMN],
+            )
+            if len(marks):
+                marks[FLAG_COLUMN] = marks[FLAG_COLUMN].astype(bool)
+                apply_annotations(library, marks)
+        except (ValueError, TypeError, KeyError, IndexError, OverflowError) as error:
+            # The checks above should leave nothing for these; if one does, it is still named.
+            fail(f"damaged data ({type(error).__name__}: {error})")
+            if problems is not None:
+                problems.extend(found)
+            return None
         return StoredLibrary(
             uid=uid,
             title=title,
             library=library,
-            profile=json.loads(profile_text) if profile_text else None,
-            settings=json.loads(settings_text or "{}"),
+            profile=profile,
+            settings=settings,
             created=created,
             modified=modified,
         )
 
     def integrity_errors(self) -> list[str]:
         """``PRAGMA integrity_check`` messages (empty when the file is sound)."""
-        rows = self._connection.execute("PRAGMA integrity_check").fetchall()
-        return [] if rows == [("ok",)] else [row[0] for row in rows]
+        try:
+            rows = self._connection.execute("PRAGMA integrity_check").fetchall()
+        except sqlite3.DatabaseError as error:  # too damaged for the check itself
+            return [_describe(self.path, error, "check")]
+        return [] if rows == [("ok",)] else [str(row[0]) for row in rows]
 
     def close(self) -> None:
         """Checkpoint the write-ahead log into the file and close."""
@@ -468,8 +730,8 @@ def open_project(path: str | os.PathLike) -> ProjectStore:
 
 
 def read_project(path: str | os.PathLike) -> ProjectContents:
-    """Open, read and close a project."""
-    with ProjectStore(path) as store:
+    """Open (read-only), read and close a project; :class:`ProjectError` for any problem."""
+    with ProjectStore(path, read_only=True) as store:
         return store.read()
 
 

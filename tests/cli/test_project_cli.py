@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pandas as pd
 
@@ -50,3 +51,54 @@ def test_bad_inputs_fail_with_a_message(tmp_path, capsys):
     )
     assert "no library '9'" in capsys.readouterr().err
     assert main(["project", str(project), "--export", str(tmp_path / "o.doc")]) == 2
+
+
+def _project_with(tmp_path, capsys, *statements: str):
+    source = tmp_path / "a.smi"
+    source.write_text("CCO ethanol\nCCN ethylamine\n")
+    project = tmp_path / "p.drugdesk"
+    assert main(["project", str(project), "--add", str(source)]) == 0
+    connection = sqlite3.connect(project)
+    for statement in statements:
+        connection.execute(statement)
+    connection.commit()
+    connection.close()
+    capsys.readouterr()
+    return project, source
+
+
+def test_a_project_with_a_trigger_is_refused_before_anything_runs(tmp_path, capsys):
+    project, source = _project_with(
+        tmp_path,
+        capsys,
+        "CREATE TRIGGER wipe AFTER INSERT ON libraries BEGIN DELETE FROM columns; END",
+    )
+    before = project.read_bytes()
+    assert main(["project", str(project), "--add", str(source)]) == 1
+    err = capsys.readouterr().err
+    assert f"{project}: not a DrugDesk project we can trust: it holds a trigger 'wipe'" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert main(["project", str(project), "--check"]) == 1
+    assert "trigger 'wipe'" in capsys.readouterr().err
+    assert main(["project", str(project)]) == 1
+    assert "trigger 'wipe'" in capsys.readouterr().err
+    # The trigger never fired: the library's columns are all still there.
+    assert project.read_bytes() == before
+
+
+def test_check_decodes_every_column_and_names_each_problem(tmp_path, capsys):
+    project, _source = _project_with(
+        tmp_path, capsys, "UPDATE columns SET data = x'00' WHERE name IN ('smiles', 'inchikey')"
+    )
+    assert main(["project", str(project), "--check"]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert f"{project}: library 'a.smi', column 'smiles': truncated compressed data" in lines[0]
+    assert any("library 'a.smi', column 'inchikey'" in line for line in lines)
+    assert lines[-1].endswith("is damaged: 2 problems (listed above)")
+    assert not any("passed" in line for line in lines)
+
+
+def test_check_passes_a_sound_project(tmp_path, capsys):
+    project, _source = _project_with(tmp_path, capsys)
+    assert main(["project", str(project), "--check"]) == 0
+    assert "check passed" in capsys.readouterr().err
