@@ -151,12 +151,22 @@ def _take_screenshot(app, window, path: Path) -> int:
         picture = grab_widget(window)
     else:
         picture = window.grab()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    saved = picture.save(str(path))
-    window.close()
-    if not saved:
-        print(f"drugdesk: error: could not save the screenshot to {path}", file=sys.stderr)
+    from core.fileio import OutputError, atomic_path
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Atomic, and a full disk is reported: QPixmap.save says only True or False. The
+        # temporary name keeps the suffix, by which Qt picks the format.
+        with atomic_path(path) as temporary:
+            if not picture.save(str(temporary)):
+                raise OutputError.about(
+                    path, "Qt could not write the picture (check the suffix and the free space)"
+                )
+    except OSError as exc:
+        window.close()
+        print(f"drugdesk: error: screenshot not saved. {exc}", file=sys.stderr)
         return 1
+    window.close()
     if not ok:
         print(
             "drugdesk: warning: a library was still loading when the picture was taken",

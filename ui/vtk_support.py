@@ -38,6 +38,8 @@ from vtkmodules.vtkIOImage import vtkPNGWriter
 from vtkmodules.vtkRenderingCore import vtkRenderWindow, vtkWindowToImageFilter
 from vtkmodules.vtkRenderingOpenGL2 import vtkEGLRenderWindow
 
+from core.fileio import write_bytes_atomic
+
 HEADLESS_PLATFORMS = frozenset({"offscreen", "minimal"})
 
 
@@ -100,10 +102,12 @@ def save_render_window_png(render_window: vtkRenderWindow, path: str | os.PathLi
     grabber.ReadFrontBufferOff()
     grabber.Update()
     writer = vtkPNGWriter()
-    writer.SetFileName(str(path))
+    # VTK's file writers report a failed write (a full disk) only to its log: encode in memory
+    # and let core.fileio write the bytes, atomically and with a one-line error.
+    writer.WriteToMemoryOn()
     writer.SetInputConnection(grabber.GetOutputPort())
     writer.Write()
-    return Path(path)
+    return write_bytes_atomic(path, vtk_to_numpy(writer.GetResult()).tobytes())
 
 
 def grab_widget(widget: QWidget) -> QPixmap:

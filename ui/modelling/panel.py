@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.fileio import atomic_output
 from core.jobs import LONG_LANE
 from core.models.training import TrainReport, TrainSettings
 from ui.modelling.explain_view import ExplainView
@@ -98,9 +99,8 @@ def write_demo_table(path: Path, n: int = DEMO_SIZE) -> Path:
     table = table.iloc[::step].head(n).reset_index(drop=True)
     table["active"] = (table["Act"] >= 7.0).astype(int)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    table.to_csv(temporary, index=False)
-    temporary.replace(path)
+    with atomic_output(path, "w", encoding="utf-8", newline="") as handle:
+        table.to_csv(handle, index=False)
     return path
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
 import pandas as pd
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
+from core.fileio import OutputError, atomic_path
 from core.trials import TrialDataError
 from core.trials.data import set_cell
 from ui.models.dataframe_model import ColumnSpec, DataFrameModel, configure_table_view
@@ -167,20 +167,19 @@ def export_plot(item, path: str | os.PathLike, width: int = 1600) -> Path:
         raise TrialDataError(
             f"Cannot export a plot to '{suffix or path.name}': choose .png or .svg"
         )
-    temporary = path.parent / f".{path.stem}.{secrets.token_hex(6)}{suffix}"
     try:
-        if suffix == ".png":
-            exporter = exporters.ImageExporter(item)
-            exporter.parameters()["width"] = width
-            exporter.export(str(temporary))
-        else:
-            _write_svg(item, temporary)
-        if not temporary.is_file():
-            raise OSError("the exporter wrote nothing")
-        os.replace(temporary, path)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise TrialDataError(f"Cannot write {path}: {exc}") from exc
+        # The temporary name keeps the suffix: Qt's image writer picks the format by it.
+        with atomic_path(path) as temporary:
+            if suffix == ".png":
+                exporter = exporters.ImageExporter(item)
+                exporter.parameters()["width"] = width
+                exporter.export(str(temporary))
+            else:
+                _write_svg(item, temporary)
+            if temporary.stat().st_size == 0:  # Qt reports a failed save by a return value only
+                raise OutputError.about(path, "the plot could not be drawn into the file")
+    except OSError as exc:  # OutputError: "Cannot write <path>: <reason>"
+        raise TrialDataError(str(exc)) from exc
     return path
 
 
