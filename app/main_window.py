@@ -60,6 +60,7 @@ from ui.library.panel import LibraryPanel
 from ui.molecules.workspace import MoleculeWorkspace
 from ui.widgets.notification_bar import NotificationBar
 from ui.widgets.screen_fit import ScreenFit, initial_size, size_by_current_page
+from ui.widgets.splitter_memory import restore_splitters, save_splitters
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +228,7 @@ class MainWindow(QMainWindow):
         if widget is None:
             widget = self._build_area(area)
             self._area_widgets[area.key] = widget
+            restore_splitters(widget, area.key, self._qsettings())
             self.area_stack.addWidget(widget)
             placed = getattr(widget, "placed_molecule_changed", None)
             if placed is not None:
@@ -630,6 +632,7 @@ class MainWindow(QMainWindow):
         tools = HitListTools(panel, self.engine, self.molecule_workspace.current_smiles)
         tools.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         panel.set_side_panel(tools)
+        restore_splitters(panel, "library", self._qsettings())
         panel.side_panel.setVisible(self.hitlist_action.isChecked())
         return panel
 
@@ -914,6 +917,12 @@ class MainWindow(QMainWindow):
         qsettings = self._qsettings()
         qsettings.setValue("geometry", self.saveGeometry())
         qsettings.setValue("state", self.saveState())
+        for key, widget in self._area_widgets.items():
+            if key != "libraries":
+                save_splitters(widget, key, qsettings)
+        panel = self.current_panel()
+        if panel is not None:
+            save_splitters(panel, "library", qsettings)
         qsettings.sync()
         self._save_settings()
         self.project.close()  # the last edits reach the project file before anything stops
