@@ -21,7 +21,8 @@ Formulas
   Freedman ``D = (z(1-α/2) + z(1-β))² (1 + r HR)² / (r (1 - HR)²)``; patients ``N = D / P(event)``
   with exponential survival (hazard ``log 2 / median`` in the control arm, ``HR ×`` that in arm 2),
   uniform accrual over ``accrual`` and a further ``follow_up`` after the last patient enters:
-  ``P(event) = 1 - (exp(-λF) - exp(-λ(A+F))) / (λA)``.
+  ``P(event) = 1 - (exp(-λF) - exp(-λ(A+F))) / (λA)``. The events alone need only the hazard
+  ratio (:func:`n_events`); the patients need the control median, accrual and follow-up too.
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ class DesignResult:
     """Patients per arm, total, and (time to event) the events needed."""
 
     endpoint: str
-    n_per_arm: tuple[int, int]
-    total: int
+    n_per_arm: tuple[int, int] | None
+    """``None`` for a time-to-event design of events only (:func:`n_events`)."""
+    total: int | None
     alpha: float
     power: float
     ratio: float
@@ -56,7 +58,10 @@ class DesignResult:
 
     def to_dict(self) -> dict:
         out = asdict(self)
-        out["n_per_arm"] = list(self.n_per_arm)
+        if self.n_per_arm is None:  # events only: no patient numbers to show
+            del out["n_per_arm"], out["total"]
+        else:
+            out["n_per_arm"] = list(self.n_per_arm)
         if self.events is None:
             del out["events"]
         return out
@@ -331,6 +336,30 @@ def n_survival(
     )
 
 
+def n_events(
+    hr: float,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    ratio: float = 1.0,
+    method: str = "schoenfeld",
+) -> DesignResult:
+    """The events a log-rank comparison needs (Schoenfeld or Freedman), without patient numbers:
+    those depend on the control arm's median survival, accrual and follow-up
+    (:func:`n_survival`). ``n_per_arm`` and ``total`` are ``None``."""
+    events = events_needed(hr, alpha, power, ratio, method)
+    return DesignResult(
+        "survival",
+        None,
+        None,
+        alpha,
+        power,
+        ratio,
+        method,
+        events=math.ceil(events - 1e-9),
+        details={"events_exact": events, "hr": hr},
+    )
+
+
 def power_events(
     events: float | np.ndarray,
     hr: float,
@@ -351,6 +380,8 @@ def power_events(
 def power_curve(result: DesignResult, totals: np.ndarray) -> np.ndarray:
     """Power of the design ``result`` as a function of the total number of patients enrolled
     (dropout applied), for a power-curve plot."""
+    if result.n_per_arm is None:
+        raise ValueError("A design of events only has no patient numbers to plot power against")
     totals = np.asarray(totals, dtype=float)
     evaluable = totals * (1 - result.dropout)
     n1 = evaluable / (1 + result.ratio)
@@ -370,8 +401,9 @@ def design(endpoint: str, **parameters: float | str) -> DesignResult:
     """One entry point for the panel and the command line.
 
     ``endpoint="binary"``: ``p1``, ``p2``; ``"continuous"``: ``delta``, ``sd``; ``"survival"``:
-    ``hr``, ``median_control``, ``accrual``, ``follow_up``; all take ``alpha``, ``power``,
-    ``ratio``, ``dropout`` and ``method``. The inputs are kept in ``details`` for :func:`power_curve`.
+    ``hr``, ``median_control``, ``accrual``, ``follow_up`` (``hr`` alone, the others absent or
+    ``None``: the events only, see :func:`n_events`); all take ``alpha``, ``power``, ``ratio``,
+    ``dropout`` and ``method``. The inputs are kept in ``details`` for :func:`power_curve`.
     """
     if endpoint == "binary":
         result = n_two_proportions(**parameters)  # type: ignore[arg-type]
@@ -380,6 +412,17 @@ def design(endpoint: str, **parameters: float | str) -> DesignResult:
         result = n_two_means(**parameters)  # type: ignore[arg-type]
         keep = {"delta": parameters["delta"], "sd": parameters["sd"]}
     elif endpoint == "survival":
+        accrual_inputs = ("median_control", "accrual", "follow_up")
+        given = [name for name in accrual_inputs if parameters.get(name) is not None]
+        if not given:
+            rest = {k: v for k, v in parameters.items() if k not in (*accrual_inputs, "dropout")}
+            return n_events(**rest)  # type: ignore[arg-type]
+        if len(given) < len(accrual_inputs):
+            missing = [name for name in accrual_inputs if name not in given]
+            raise TrialDataError(
+                f"patients need {', '.join(accrual_inputs)} together: {', '.join(missing)} "
+                "missing (leave all three out for the events only)"
+            )
         return n_survival(**parameters)  # type: ignore[arg-type]
     else:
         raise TrialDataError(f"Unknown endpoint {endpoint!r}: choose one of {', '.join(ENDPOINTS)}")

@@ -1,9 +1,18 @@
 """Survival analysis by arm: Kaplan–Meier (lifelines), log-rank, Cox PH with a PH check, and
 effects for binary endpoints (statsmodels).
 
-lifelines gives the Kaplan–Meier estimate with Greenwood exponential ("log(-log)") confidence
+lifelines gives the Kaplan–Meier estimate with Greenwood exponential ("log-log") confidence
 bands, medians with the confidence interval read off those bands (Brookmeyer–Crowley style), the
 log-rank test and the Cox model; statsmodels gives the Wald/log/logit intervals of binary effects.
+
+Confidence bands (:data:`CI_METHODS`), all from Greenwood's variance, ``V(t) = Σ d/(n (n - d))``
+over event times up to ``t`` (so that ``Var Ŝ ≈ Ŝ² V``), ``z = z(1 - α/2)``:
+
+- ``"log-log"`` (the default, lifelines' and SAS's): ``Ŝ^exp(±z √V / log Ŝ)``;
+- ``"log"`` (R ``survfit``'s default, ``conf.type = "log"``): ``Ŝ exp(±z √V)``, capped at 1;
+- ``"plain"`` (``conf.type = "plain"``): ``Ŝ ± z Ŝ √V``, clipped to [0, 1].
+
+Where ``Ŝ = 0`` (the last patient had the event) every band is 0, as lifelines gives.
 """
 
 from __future__ import annotations
@@ -18,6 +27,10 @@ from core.jobs import CancelCheck, ProgressCallback, check_cancelled
 from core.trials import TrialDataError
 from core.trials.baseline import _natural
 from core.trials.data import _label, is_binary, survival_frame
+
+CI_METHODS = ("log-log", "log", "plain")
+"""Confidence bands of a Kaplan–Meier curve (see the module notes)."""
+DEFAULT_CI = "log-log"
 
 
 @dataclass(slots=True, frozen=True)
@@ -37,6 +50,8 @@ class KMCurve:
     median_upper: float
     """``nan`` when the band does not reach 0.5 (the interval is open above)."""
     censor_times: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    ci_method: str = DEFAULT_CI
+    """How ``lower``/``upper`` (and the median's interval) were made: one of :data:`CI_METHODS`."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -59,6 +74,21 @@ class SurvivalResult:
     warnings: tuple[str, ...] = ()
     binary: pd.DataFrame | None = None
     """Risk difference, risk ratio and odds ratio (see :func:`binary_effects`), when asked."""
+    ci_method: str = DEFAULT_CI
+    """The Kaplan–Meier confidence bands: one of :data:`CI_METHODS`."""
+    n_rows: int = 0
+    """Rows of the table given."""
+    left_out: dict[str, int] = field(default_factory=dict)
+    """Rows not analysed, by reason (``"no time"``, ``"no event"``, ``"no group"``; a row is
+    counted once, under the first of these it lacks)."""
+
+    @property
+    def n_left_out(self) -> int:
+        return sum(self.left_out.values())
+
+    def left_out_message(self) -> str:
+        """``"3 of 120 rows left out: 2 with no group, 1 with no time"``, or ``""``."""
+        return _left_out_text(self.left_out, self.n_rows)
 
     def summary(self) -> pd.DataFrame:
         """One row per group: group, n, events, median, ci_lower, ci_upper, logrank_p."""
@@ -84,16 +114,55 @@ def _finite(value: float) -> float:
     return value if np.isfinite(value) else float("nan")
 
 
-def kaplan_meier(data: pd.DataFrame, label: str, alpha: float = 0.05) -> KMCurve:
-    """The Kaplan–Meier curve of ``data`` (columns ``time``, ``event``) with its median and CI."""
+def greenwood_bands(
+    survival: np.ndarray, variance: np.ndarray, alpha: float, method: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper confidence bands of a Kaplan–Meier curve ``survival`` whose Greenwood sum
+    (``Σ d/(n (n - d))``, so ``Var Ŝ ≈ Ŝ² variance``) is ``variance``; see the module notes."""
+    from scipy.stats import norm
+
+    if method not in CI_METHODS:
+        raise TrialDataError(f"Unknown confidence interval {method!r}: {', '.join(CI_METHODS)}")
+    z = float(norm.ppf(1 - alpha / 2))
+    s = np.asarray(survival, dtype=float)
+    se = np.sqrt(np.asarray(variance, dtype=float))
+    with np.errstate(all="ignore"):
+        if method == "plain":
+            lower, upper = s - z * s * se, s + z * s * se
+        elif method == "log":
+            lower, upper = s * np.exp(-z * se), s * np.exp(z * se)
+        else:
+            log_s = np.log(s)
+            lower = np.exp(-np.exp(np.log(-log_s) + z * se / log_s))
+            upper = np.exp(-np.exp(np.log(-log_s) - z * se / log_s))
+    at_one = s >= 1.0  # before the first event: no uncertainty
+    lower = np.where(at_one, 1.0, lower)
+    upper = np.where(at_one, 1.0, upper)
+    at_zero = s <= 0.0
+    lower = np.where(at_zero, 0.0, np.clip(lower, 0.0, 1.0))
+    upper = np.where(at_zero, 0.0, np.clip(upper, 0.0, 1.0))
+    return lower, upper
+
+
+def kaplan_meier(
+    data: pd.DataFrame, label: str, alpha: float = 0.05, ci: str = DEFAULT_CI
+) -> KMCurve:
+    """The Kaplan–Meier curve of ``data`` (columns ``time``, ``event``) with its median and CI.
+
+    ``ci``: the confidence bands, one of :data:`CI_METHODS` (``"log-log"``: lifelines' own)."""
     from lifelines import KaplanMeierFitter
     from lifelines.utils import median_survival_times
 
+    if ci not in CI_METHODS:
+        raise TrialDataError(f"Unknown confidence interval {ci!r}: {', '.join(CI_METHODS)}")
     kmf = KaplanMeierFitter(alpha=alpha)
     kmf.fit(data["time"], data["event"], label=label)
     times = kmf.survival_function_.index.to_numpy(dtype=float)
     survival = kmf.survival_function_.iloc[:, 0].to_numpy(dtype=float)
     band = kmf.confidence_interval_
+    if ci != "log-log":
+        lower, upper = greenwood_bands(survival, greenwood_variance(kmf, times), alpha, ci)
+        band = pd.DataFrame({band.columns[0]: lower, band.columns[1]: upper}, index=band.index)
     median_ci = median_survival_times(band)
     censored = data.loc[data["event"] == 0, "time"].to_numpy(dtype=float)
     return KMCurve(
@@ -108,7 +177,43 @@ def kaplan_meier(data: pd.DataFrame, label: str, alpha: float = 0.05) -> KMCurve
         median_lower=_finite(median_ci.iloc[0, 0]),
         median_upper=_finite(median_ci.iloc[0, 1]),
         censor_times=np.unique(censored),
+        ci_method=ci,
     )
+
+
+def greenwood_variance(kmf, times: np.ndarray) -> np.ndarray:
+    """Greenwood's sum ``Σ d/(n (n - d))`` of a fitted lifelines ``KaplanMeierFitter`` at
+    ``times`` (infinite once every patient at risk had the event)."""
+    table = kmf.event_table
+    deaths = table["observed"].to_numpy(dtype=float)
+    at_risk = table["at_risk"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(deaths > 0, deaths / (at_risk * (at_risk - deaths)), 0.0)
+    total = pd.Series(np.cumsum(terms), index=table.index.to_numpy(dtype=float))
+    return total.reindex(times, method="ffill").fillna(0.0).to_numpy(dtype=float)
+
+
+def _left_out_text(left_out: dict[str, int], n_rows: int) -> str:
+    total = sum(left_out.values())
+    if not total:
+        return ""
+    reasons = ", ".join(f"{n} with {why}" for why, n in left_out.items() if n)
+    return f"{total} of {n_rows} {'row' if total == 1 else 'rows'} left out: {reasons}"
+
+
+def rows_left_out(frame: pd.DataFrame, time: str, event: str, group: str | None) -> dict[str, int]:
+    """Rows that :func:`core.trials.data.survival_frame` leaves out, counted by reason (each row
+    once, under the first of "no time", "no event", "no group" that applies)."""
+    counts: dict[str, int] = {}
+    taken = np.zeros(len(frame), dtype=bool)
+    for why, column in (("no time", time), ("no event", event), ("no group", group)):
+        if column is None or column not in frame.columns:
+            continue
+        missing = frame[column].isna().to_numpy() & ~taken
+        if missing.any():
+            counts[why] = int(missing.sum())
+        taken |= missing
+    return counts
 
 
 def at_risk_table(data: pd.DataFrame, times: Sequence[float]) -> pd.DataFrame:
@@ -144,11 +249,14 @@ def analyse_survival(
     is_cancelled: CancelCheck | None = None,
     require_events_per_group: bool = False,
     binary_outcome: str | None = None,
+    ci: str = DEFAULT_CI,
 ) -> SurvivalResult:
     """Kaplan–Meier per arm, log-rank test, Cox model (arm + ``covariates``) and PH check.
 
     ``binary_outcome``: a 0/1 column whose risk difference, risk ratio and odds ratio between arms
-    are added (:func:`binary_effects`, first arm as control).
+    are added (:func:`binary_effects`, first arm as control). ``ci``: the Kaplan–Meier confidence
+    bands, one of :data:`CI_METHODS`. Rows with no time, event or group are left out and counted
+    (``left_out``, and a warning).
 
     A job function: the panel runs it in the engine.
 
@@ -163,9 +271,12 @@ def analyse_survival(
     report = progress or (lambda fraction, message="": None)
     if not 0 < alpha < 1:
         raise TrialDataError(f"alpha must be between 0 and 1, not {alpha}")
+    if ci not in CI_METHODS:
+        raise TrialDataError(f"Unknown confidence interval {ci!r}: {', '.join(CI_METHODS)}")
     data = survival_frame(
         frame, time, event, group, require_events_per_group=require_events_per_group
     )
+    left_out = rows_left_out(frame, time, event, group)
     groups = sorted(data["group"].unique(), key=_natural)
     if len(groups) < 2:
         raise TrialDataError(
@@ -181,7 +292,7 @@ def analyse_survival(
     for name in groups:
         check_cancelled(is_cancelled)
         subset = data[data["group"] == name]
-        curves.append(kaplan_meier(subset, name, alpha))
+        curves.append(kaplan_meier(subset, name, alpha, ci))
         if subset["event"].sum() == 0:
             warnings.append(f"Arm {name!r} has no events: its median is not estimable")
     report(0.4, "Log-rank test")
@@ -201,6 +312,8 @@ def analyse_survival(
         report(0.9, "Binary effects")
         binary = binary_effects(frame, binary_outcome, group, alpha=alpha)
     report(1.0, "Done")
+    if left_out:
+        warnings.insert(0, _left_out_text(left_out, len(frame)))
     return SurvivalResult(
         curves=tuple(curves),
         logrank_statistic=float(test.test_statistic),
@@ -214,6 +327,9 @@ def analyse_survival(
         group_column=group,
         warnings=tuple(warnings),
         binary=binary,
+        ci_method=ci,
+        n_rows=len(frame),
+        left_out=left_out,
     )
 
 

@@ -141,3 +141,24 @@ def test_power_functions_return_the_target_power_at_the_exact_size():
 def test_impossible_designs_raise_clear_errors(call, words):
     with pytest.raises(TrialDataError, match=words):
         call()
+
+
+def test_survival_design_of_events_only_needs_the_hazard_ratio_alone():
+    common = dict(alpha=0.05, power=0.8, ratio=1.0, dropout=0.0, method="schoenfeld")
+    result = design("survival", hr=0.7, **common)
+    assert result.events == 247 and result.details["events_exact"] == pytest.approx(246.79, 1e-4)
+    assert result.n_per_arm is None and result.total is None
+    out = result.to_dict()
+    assert out["events"] == 247 and "n_per_arm" not in out and "total" not in out
+    # Absent and None are the same: the events equal the full design's.
+    full = design("survival", hr=0.7, median_control=12, accrual=24, follow_up=12, **common)
+    assert full.events == result.events and full.n_per_arm == (185, 185)
+    same = design("survival", hr=0.7, median_control=None, accrual=None, follow_up=None, **common)
+    assert same.events == 247 and same.total is None
+    with pytest.raises(ValueError, match="no patient numbers"):
+        power_curve(result, np.array([100.0]))
+
+
+def test_survival_design_refuses_part_of_the_accrual_inputs():
+    with pytest.raises(TrialDataError, match="accrual, follow_up missing"):
+        design("survival", hr=0.7, median_control=12)

@@ -155,3 +155,105 @@ def test_arm_without_events_is_reported_not_fitted(gbsg2):
     assert summary.loc["yes", "events"] == 0 and math.isnan(summary.loc["yes", "median"])
     assert result.cox is None
     assert any("no events" in w for w in result.warnings)
+
+
+# ----------------------------------------------------------------------------------------------
+# Confidence bands and rows left out
+
+# Seven patients: events at 1, 2, 3, 6, 8; censored at 2 and 5.
+_TIMES = [1, 2, 2, 3, 5, 6, 8]
+_EVENTS = [1, 1, 0, 1, 0, 1, 1]
+
+
+def _by_hand(ci: str) -> tuple[list[float], list[float]]:
+    """The bands at t = 1, 2, 3, 5, 6, written out from Ŝ and Greenwood's sum V (z = z 0.975).
+
+    Events, at risk: t=1: 1 of 7; t=2: 1 of 6; t=3: 1 of 4; t=6: 1 of 2 (t=5 is censored only).
+    """
+    z = norm.ppf(0.975)
+    s, v = 1.0, 0.0
+    lower, upper = [], []
+    for d, n in ((1, 7), (1, 6), (1, 4), (0, 3), (1, 2)):
+        s *= 1 - d / n
+        v += d / (n * (n - d))
+        se = math.sqrt(v)
+        if ci == "log":  # R survfit(conf.type = "log"): S exp(±z se), capped at 1
+            low, high = s * math.exp(-z * se), min(1.0, s * math.exp(z * se))
+        elif ci == "plain":  # R survfit(conf.type = "plain"): S ± z S se, clipped to [0, 1]
+            low, high = max(0.0, s - z * s * se), min(1.0, s + z * s * se)
+        else:  # log-log: S^exp(±z se / log S)
+            low = s ** math.exp(-z * se / math.log(s))
+            high = s ** math.exp(z * se / math.log(s))
+        lower.append(low)
+        upper.append(high)
+    return lower, upper
+
+
+@pytest.mark.parametrize("ci", ["log-log", "log", "plain"])
+def test_km_bands_follow_greenwood_by_hand(ci):
+    from core.trials.survival import kaplan_meier
+
+    curve = kaplan_meier(pd.DataFrame({"time": _TIMES, "event": _EVENTS}), "a", 0.05, ci)
+    assert curve.ci_method == ci
+    assert curve.times.tolist() == [0, 1, 2, 3, 5, 6, 8]
+    lower, upper = _by_hand(ci)
+    assert curve.lower[1:6] == pytest.approx(lower, abs=1e-6)
+    assert curve.upper[1:6] == pytest.approx(upper, abs=1e-6)
+    assert (curve.lower[0], curve.upper[0]) == (1.0, 1.0)  # before the first event
+    assert (curve.lower[-1], curve.upper[-1]) == (0.0, 0.0)  # Ŝ = 0 after the last event
+
+
+def test_km_log_log_band_is_lifelines_own():
+    from lifelines import KaplanMeierFitter
+
+    from core.trials.survival import kaplan_meier
+
+    kmf = KaplanMeierFitter().fit(_TIMES, _EVENTS)
+    curve = kaplan_meier(pd.DataFrame({"time": _TIMES, "event": _EVENTS}), "a")
+    assert curve.ci_method == "log-log"
+    assert np.allclose(curve.lower, kmf.confidence_interval_.iloc[:, 0])
+    assert np.allclose(curve.upper, kmf.confidence_interval_.iloc[:, 1])
+    # The hand formula above is the same band: the log-log case checks it against lifelines.
+    lower, _ = _by_hand("log-log")
+    assert kmf.confidence_interval_.iloc[1:6, 0].tolist() == pytest.approx(lower, abs=1e-6)
+
+
+def test_median_interval_is_read_off_the_chosen_band():
+    from core.trials.survival import kaplan_meier
+
+    data = pd.DataFrame({"time": _TIMES, "event": _EVENTS})
+    # Median 6 (Ŝ drops to 0.257 there). The lower band first reaches 0.5 at t = 1 with log-log
+    # (0.334), at t = 2 with log (0.447) and plain (0.380); the upper band only at t = 8.
+    medians = {ci: kaplan_meier(data, "a", 0.05, ci) for ci in ("log-log", "log", "plain")}
+    assert {ci: c.median for ci, c in medians.items()} == {"log-log": 6, "log": 6, "plain": 6}
+    assert {ci: c.median_lower for ci, c in medians.items()} == {
+        "log-log": 1,
+        "log": 2,
+        "plain": 2,
+    }
+    assert {c.median_upper for c in medians.values()} == {8}
+
+
+def test_unknown_ci_is_refused():
+    with pytest.raises(TrialDataError, match="log-log"):
+        analyse_survival(_frame([1, 2, 3, 4], [1, 1, 1, 1], list("abab")), "t", "e", "g", ci="x")
+
+
+def test_rows_left_out_are_counted_by_reason():
+    frame = pd.DataFrame(
+        {
+            "t": [1, 2, 3, None, 5, 6, None, 8],
+            "e": [1, 1, 0, 1, None, 1, 1, 1],
+            "g": ["a", "b", "a", "b", "a", None, None, "b"],
+        }
+    )
+    result = analyse_survival(frame, "t", "e", "g")
+    # Row 7 lacks both time and group: counted once, under time.
+    assert result.left_out == {"no time": 2, "no event": 1, "no group": 1}
+    assert result.n_left_out == 4 and result.n_rows == 8
+    message = "4 of 8 rows left out: 2 with no time, 1 with no event, 1 with no group"
+    assert result.left_out_message() == message
+    assert result.warnings[0] == message
+    assert sum(c.n for c in result.curves) == 4
+    complete = analyse_survival(frame.dropna(), "t", "e", "g")
+    assert complete.left_out == {} and complete.left_out_message() == ""
