@@ -22,6 +22,7 @@ import io
 import math
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -41,6 +42,14 @@ from core.chem.readers import (
 )
 from core.fileio import atomic_output
 from core.jobs import CancelCheck, JobCancelled, ProgressCallback, check_cancelled, no_progress
+
+MAX_HEAVY_ATOMS = 250
+"""Larger molecules are refused (with a message) before embedding: ETKDG's distance bounds grow
+with the square of the atom count and its smoothing faster; a 5,000-atom chain took more than 6 GB
+within 6 s. Cyclo-(Ala)40, 200 heavy atoms, embeds in several seconds per conformer."""
+
+MAX_ATOMS_WITH_HYDROGENS = 500
+"""The same limit counted with the hydrogens that embedding adds (a 250-carbon chain has 752)."""
 
 ISOLATE_ABOVE_HEAVY_ATOMS = 50
 """Molecules larger than this are embedded in a child process (see the module docstring). At 50
@@ -197,7 +206,21 @@ def prepare_molecule(mol_or_smiles: Chem.Mol | str) -> Chem.Mol:
     if mol.GetNumAtoms() == 0:
         raise ValueError("No molecule: it has no atoms.")
     mol.RemoveAllConformers()
+    _check_size(mol)  # before AddHs: a huge input is refused before it costs anything
     return Chem.AddHs(mol)
+
+
+def _check_size(mol: Chem.Mol) -> None:
+    """``ValueError`` above :data:`MAX_HEAVY_ATOMS` heavy atoms or :data:`MAX_ATOMS_WITH_HYDROGENS`
+    atoms with hydrogens (implicit ones counted, as embedding makes them explicit)."""
+    heavy = mol.GetNumHeavyAtoms()
+    total = mol.GetNumAtoms() + sum(atom.GetTotalNumHs() for atom in mol.GetAtoms())
+    if heavy > MAX_HEAVY_ATOMS or total > MAX_ATOMS_WITH_HYDROGENS:
+        raise ValueError(
+            f"Too large for conformer generation: {heavy:,} heavy atoms and {total:,} atoms with "
+            f"hydrogens (the limits are {MAX_HEAVY_ATOMS} and {MAX_ATOMS_WITH_HYDROGENS}); "
+            "3D embedding of a molecule this size needs gigabytes of memory."
+        )
 
 
 def choose_force_field(mol: Chem.Mol) -> str:
@@ -321,6 +344,8 @@ def _embed_here(
 
 def _child_main(connection, mol_binary: bytes, options: ConformerOptions, force_field: str):
     """Entry point of the child process: embed batch after batch and send each one back."""
+    # Ctrl+C reaches every process of the terminal's job: the parent stops this one.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         mol = Chem.Mol(mol_binary)
         done = 0
@@ -572,16 +597,36 @@ def _with_message(ensemble: ConformerEnsemble, options: ConformerOptions) -> Con
 def read_conformer_inputs(source: str | os.PathLike) -> list[RawRecord]:
     """Records from a compound file, or one record when ``source`` is a SMILES.
 
-    Raises :class:`core.chem.readers.LibraryReadError` when a file is named but cannot be read.
+    An existing file is read as a file; anything else must parse as a SMILES (SMILES hold ``/``
+    and ``\\`` for double-bond geometry, and may be longer than a file name may be).
+
+    Raises
+    ------
+    core.chem.readers.LibraryReadError
+        When the named file cannot be read, or ``source`` is neither a file nor a SMILES.
     """
     text = str(source).strip()
-    path = Path(text)
-    looks_like_file = path.suffix.lower() in SUPPORTED_SUFFIXES or os.sep in text
-    if looks_like_file or (text and path.exists()):
-        return [record for chunk in iter_record_chunks(path) for record in chunk]
     if not text:
         raise LibraryReadError("No input: give a SMILES or a compound file.")
-    return [RawRecord(index=0, name="mol1", text=text)]
+    path = Path(text)
+    try:
+        exists = path.exists()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL character
+        exists = False
+    if exists:
+        return [record for chunk in iter_record_chunks(path) for record in chunk]
+    if len(text) <= MAX_SMILES_LENGTH:
+        with rdBase.BlockLogs():
+            parses = Chem.MolFromSmiles(text) is not None
+        if parses:
+            return [RawRecord(index=0, name="mol1", text=text)]
+    shown = text if len(text) <= 60 else text[:57] + "…"
+    if path.suffix.lower() in SUPPORTED_SUFFIXES:
+        raise LibraryReadError(f"{shown}: no such file.")
+    raise LibraryReadError(
+        f"'{shown}' is neither a file nor a SMILES: no such file exists and RDKit cannot parse it "
+        "as a SMILES."
+    )
 
 
 def generate_for_records(

@@ -230,6 +230,50 @@ def test_read_conformer_inputs_from_a_smiles_or_a_file(write_text):
         read_conformer_inputs(path.parent / "missing.smi")
 
 
+def test_read_conformer_inputs_takes_slashes_and_long_text_as_smiles(write_text, monkeypatch):
+    # '/' and '\\' give a double bond's geometry: no file exists, so it is a SMILES.
+    assert [r.text for r in read_conformer_inputs("C/C=C/c1ccccc1")] == ["C/C=C/c1ccccc1"]
+    assert [r.text for r in read_conformer_inputs("F/C=C\\F")] == ["F/C=C\\F"]
+    long_smiles = "C" * 300  # longer than a file name may be: no OSError (ENAMETOOLONG)
+    assert [r.text for r in read_conformer_inputs(long_smiles)] == [long_smiles]
+    # An existing file wins over a SMILES of the same spelling (and says why it cannot be read).
+    path = write_text("CCO", "c1ccccc1 benzene\n")
+    monkeypatch.chdir(path.parent)
+    with pytest.raises(LibraryReadError, match="CCO: unsupported file type"):
+        read_conformer_inputs("CCO")
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("C1CC(", "neither a file nor a SMILES"),
+        ("x" * 5000, "neither a file nor a SMILES"),
+        ("results/mols.sdf", "no such file"),
+        ("   ", "No input"),
+    ],
+)
+def test_read_conformer_inputs_says_what_is_wrong(given, message):
+    with pytest.raises(LibraryReadError, match=message):
+        read_conformer_inputs(given)
+
+
+def test_molecules_above_the_size_limit_are_refused_before_embedding():
+    from core.chem.conformers import MAX_ATOMS_WITH_HYDROGENS, MAX_HEAVY_ATOMS
+
+    assert (MAX_HEAVY_ATOMS, MAX_ATOMS_WITH_HYDROGENS) == (250, 500)
+    with pytest.raises(ValueError, match="5,000 heavy atoms and 15,002 atoms with hydrogens"):
+        generate_conformers("C" * 5000)  # took > 6 GB within 6 s before the limit
+    # 170 carbons: under the heavy-atom limit, over the one with hydrogens (512 atoms).
+    with pytest.raises(ValueError, match="170 heavy atoms and 512 atoms"):
+        generate_conformers(Chem.MolFromSmiles("C" * 170))
+    results = generate_for_records(
+        [RawRecord(0, "chain", "C" * 260), RawRecord(1, "ethanol", "CCO")],
+        ConformerOptions(n_conformers=1),
+    )
+    assert "Too large for conformer generation" in results[0].error
+    assert results[0].ensemble is None and results[1].ensemble is not None
+
+
 # ----------------------------------------------------------------------------------------------
 # Writing
 
