@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import errno
+import io
 import math
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -348,3 +350,207 @@ def test_nan_and_empty_values(out):
     }
     mols = list(Chem.SDMolSupplier(str(export_table(frame, out / "n.sdf"))))
     assert [(m.GetProp("x"), m.GetProp("n")) for m in mols] == [("", ""), ("1", "3")]
+
+
+# ----------------------------------------------------------------------------------------------
+# Formula injection through every table writer
+
+CORPUS = Path(__file__).parents[1] / "corpus" / "bad_inputs" / "tables" / "formula_injection.csv"
+
+# Cells a spreadsheet (or its import, which may drop leading whitespace and control characters)
+# would run as formulas, and cells whose carriage returns, tabs or quotes could split a row.
+NASTY = [
+    "\r=1+1",
+    "\t=2+2",
+    ' =HYPERLINK("http://evil.example","x")',
+    "\n-3+4",
+    "\x00=1",
+    "\x01=1+1",
+    "\u200b@SUM(A1)",
+    "\ufeff+1",
+    "\uff1d1+1",
+    "a\r=cmd|' /C calc'!A0",
+    "x;=1+1",
+    'say "hi", then\ttab',
+    "ok",
+]
+
+
+def _is_formula(cell: str) -> bool:
+    stripped = cell.lstrip("".join(chr(c) for c in range(33)) + "\u200b\ufeff\x7f")
+    if not stripped.startswith(export_module.FORMULA_STARTS):
+        return False
+    try:
+        float(cell)  # a negative number is a number, not a formula
+    except ValueError:
+        return True
+    return False
+
+
+def nasty_table() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "name": NASTY,
+            "canonical_smiles": ["CCO"] * len(NASTY),
+            "value": [-1.5 + i for i in range(len(NASTY))],
+            "\r=header": NASTY[::-1],
+        }
+    )
+
+
+def check_delimited(path, sep: str, n_rows: int) -> list[list[str]]:
+    text = path.read_bytes().decode("utf-8")
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=sep))
+    assert len(rows) == n_rows + 1
+    assert len({len(row) for row in rows}) == 1
+    for row in rows:
+        assert not any(_is_formula(cell) for cell in row), row
+    # A spreadsheet ends a row at a bare carriage return too: every CR must sit inside quotes.
+    as_spreadsheet = text.replace("\r\n", "\n").replace("\r", "\n")
+    assert len(list(csv.reader(io.StringIO(as_spreadsheet, newline=""), delimiter=sep))) == (
+        n_rows + 1
+    )
+    return rows
+
+
+def check_xlsx(path, n_rows: int) -> list[list[object]]:
+    sheet = load_workbook(path).active
+    rows = [[cell for cell in row] for row in sheet.iter_rows()]
+    assert len(rows) == n_rows + 1
+    for row in rows:
+        for cell in row:
+            assert cell.data_type != "f", cell.value
+            assert not (isinstance(cell.value, str) and _is_formula(cell.value)), cell.value
+    return [[cell.value for cell in row] for row in rows]
+
+
+def _library_writer(table, path):
+    return export_table(table, path)
+
+
+def _hit_list_writer(table, path):
+    from core.ranking.presets import ORAL
+    from core.ranking.report import export_hit_list
+
+    return export_hit_list(table, path, ORAL)
+
+
+def _expression_writer(table, path):
+    from core.expression.export import export_results
+
+    return export_results(table, path)
+
+
+def _trials_writer(table, path):
+    from core.trials.data import export_table as export_trial_table
+
+    return export_trial_table(table, path)
+
+
+WRITERS = {
+    "library": _library_writer,
+    "hit list": _hit_list_writer,
+    "expression": _expression_writer,
+    "trials": _trials_writer,
+}
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".xlsx"])
+def test_every_table_writer_neutralises_and_quotes(out, writer, suffix):
+    table = nasty_table()
+    path = WRITERS[writer](table, out / f"t{suffix}")
+    if suffix == ".xlsx":
+        rows = check_xlsx(path, len(table))
+        if rows[0][0] == "Structure":  # the hit list's picture column
+            rows = [row[1:] for row in rows]
+        # XML reads a carriage return back as a line feed.
+        text_rows = [["" if v is None else str(v).replace("\n", "\r") for v in r] for r in rows]
+    else:
+        text_rows = check_delimited(path, "," if suffix == ".csv" else "\t", len(table))
+    header, body = text_rows[0], text_rows[1:]
+    assert header == ["name", "canonical_smiles", "value", "'\r=header"]
+    names = [row[0] for row in body]
+    assert names[:2] == ["'\r=1+1", "'\t=2+2"]
+    assert names[2] == '\' =HYPERLINK("http://evil.example","x")'
+    if suffix == ".xlsx":  # a workbook cannot hold control characters: those are dropped
+        assert names[3:6] == ["'\r-3+4", "'=1", "'=1+1"]
+    else:
+        assert names[3:6] == ["'\n-3+4", "'\x00=1", "'\x01=1+1"]
+    assert names[6:9] == ["'\u200b@SUM(A1)", "'\ufeff+1", "'\uff1d1+1"]
+    assert names[9:] == ["a\r=cmd|' /C calc'!A0", "x;=1+1", 'say "hi", then\ttab', "ok"]
+    assert [float(row[2]) for row in body] == list(table["value"])  # numbers stay numbers
+
+
+def test_a_control_character_cannot_hide_a_formula_from_the_workbook(out):
+    # openpyxl drops \x01, and used to do it after the neutraliser: "\x01=1+1" became a formula.
+    path = export_table(pd.DataFrame({"name": ["\x01=1+1", "\x02@x"]}), out / "ctl.xlsx")
+    sheet = load_workbook(path).active
+    assert [(c.value, c.data_type) for c in sheet["A"][1:]] == [("'=1+1", "s"), ("'@x", "s")]
+
+
+def test_neutraliser_looks_past_leading_invisible_characters():
+    for value in ("\r=1", "\n=1", " =1", "\u00a0=1", "\x0b+1", "\u200b-1", "\ufeff@A1", "\uff20A1"):
+        assert neutralise_formula(value) == "'" + value
+    for value in ("a =1", "CC(=O)O", "x-1", " plain", "\u200bplain", "\x01text"):
+        assert neutralise_formula(value) == value
+
+
+def test_corpus_file_loaded_then_exported_is_safe(out):
+    """The committed corpus file goes through the reader and every library format."""
+    table = load_library(CORPUS).table
+    assert len(table) == 10
+    for suffix, sep in ((".csv", ","), (".tsv", "\t")):
+        rows = check_delimited(export_table(table, out / f"c{suffix}"), sep, len(table))
+        assert rows[0][table.columns.get_loc("@evil")] == "'@evil"
+    check_xlsx(export_table(table, out / "c.xlsx"), len(table))
+    again = load_library(export_table(table, out / "again.csv")).table
+    assert len(again) == len(table)
+    assert list(again["canonical_smiles"]) == list(table["canonical_smiles"])
+
+
+def test_csv_quotes_text_and_leaves_numbers_bare(out):
+    frame = pd.DataFrame({"name": ["a", ""], "x": [1.5, math.nan], "ok": [True, False]})
+    text = export_table(frame, out / "q.csv").read_text()
+    assert text == '"name","x","ok"\n"a",1.5,True\n"","",False\n'
+
+
+# ----------------------------------------------------------------------------------------------
+# Full disks, devices and links through the exporters
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("suffix", [".csv", ".sdf", ".xlsx"])
+def test_dev_full_gives_one_clear_line(table, tmp_path, suffix):
+    # /dev/full has no suffix: link a name with one to it, as a user's "out.csv" could be.
+    link = tmp_path / f"full{suffix}"
+    link.symlink_to("/dev/full")
+    with pytest.raises(ExportError) as info:
+        export_table(table, link)
+    assert str(info.value) == f"Cannot write {link}: no space left on device"
+    assert link.is_symlink()
+
+
+def test_export_through_a_symlink_keeps_the_link(table, out, tmp_path):
+    real = tmp_path / "real.csv"
+    real.write_text("old\n")
+    link = out / "link.csv"
+    link.symlink_to(real)
+    export_table(table, link)
+    assert link.is_symlink()
+    assert real.read_text().startswith('"name",')
+    assert _only_file(out) == ["link.csv"]
+
+
+def test_full_disk_during_fsync_keeps_the_old_export(table, out, monkeypatch):
+    target = out / "out.xlsx"
+    target.write_bytes(b"old workbook")
+
+    def full(_fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(ExportError, match=r"out\.xlsx: no space left on device$"):
+        export_table(table, target)
+    assert target.read_bytes() == b"old workbook"
+    assert _only_file(out) == ["out.xlsx"]
