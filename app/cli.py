@@ -8,18 +8,62 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from app import __version__
 
 PROG = "drugdesk"
 
+# Exit codes of every command (documented in ``drugdesk --help``).
+EXIT_OK = 0
+EXIT_ERROR = 1
+"""Bad data, an unreadable file, a failed job."""
+EXIT_USAGE = 2
+"""A wrong command line: argparse's errors and option values out of range."""
+EXIT_INTERRUPTED = 130
+"""Ctrl+C (SIGINT): 128 + 2, what a shell reports for a process ended by SIGINT."""
+EXIT_TERMINATED = 143
+"""SIGTERM (``kill PID``): 128 + 15."""
+EXIT_BROKEN_PIPE = 141
+"""The reader of our standard output went away (``drugdesk … | head -1``): 128 + SIGPIPE, the
+code a shell reports for ``cat`` in the same place, so ``set -o pipefail`` sees it the same way."""
+
+EXIT_CODES_HELP = (
+    "exit codes: 0 success; 1 error (bad data, unreadable file, failed job); 2 usage (a wrong "
+    "option or value); 130 interrupted (Ctrl+C); 143 terminated (SIGTERM); 141 output pipe "
+    "closed (e.g. | head)"
+)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread the way Ctrl+C raises ``KeyboardInterrupt``, so that one
+    path stops workers, removes half-written files and reports it."""
+
 
 class _ArgumentParser(argparse.ArgumentParser):
-    """argparse, with 'python main.py' shown as the program when run that way."""
+    """argparse whose errors are one line, ``drugdesk <verb>: error: …``, with exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        _end_progress_line()
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# Whether a progress line (ending in "\r…", no newline yet) is open on stderr: a message printed
+# after it starts on a new line instead of being glued to "45.0% Processed …".
+_progress_line_open = False
+
+
+def _end_progress_line() -> None:
+    global _progress_line_open
+    if _progress_line_open:
+        sys.stderr.write("\n")
+        _progress_line_open = False
 
 
 def _terminal_progress(enabled: bool) -> Callable[[float, str], None]:
@@ -33,9 +77,12 @@ def _terminal_progress(enabled: bool) -> Callable[[float, str], None]:
             return
         last[0] = now
         percent = f"{fraction * 100:5.1f}% " if fraction >= 0 else ""
+        global _progress_line_open
         sys.stderr.write(f"\r{percent}{message[:70]:<70}")
+        _progress_line_open = True
         if fraction >= 1.0:
             sys.stderr.write("\n")
+            _progress_line_open = False
         sys.stderr.flush()
 
     return report
@@ -92,7 +139,9 @@ def _run_props(args: argparse.Namespace) -> int:
     try:
         export_format(args.output)
     except ValueError as exc:
-        return _fail("props", str(exc))
+        return usage_error("props", str(exc))
+    if refused := output_over_input(args.output, [args.input]):
+        return usage_error("props", refused)
     if args.no_standardize:
         standardize = StandardizeOptions(cleanup=False, largest_fragment=False, neutralize=False)
     else:
@@ -108,7 +157,9 @@ def _run_props(args: argparse.Namespace) -> int:
         )
         export_table(props_table(library), args.output)
     except (LibraryReadError, ExportError) as exc:
-        return _fail("props", str(exc))
+        return fail("props", str(exc))
+    except OSError as exc:  # a worker process that crashed, a file that went away
+        return fail("props", os_error_text(exc))
     print(f"{library.summary()}; wrote {args.output}", file=sys.stderr)
     return 0
 
@@ -118,6 +169,8 @@ def _run_props(args: argparse.Namespace) -> int:
 
 
 def _add_conformers_parser(subparsers) -> None:
+    from core.chem.conformers import MAX_ATOMS_WITH_HYDROGENS, MAX_HEAVY_ATOMS
+
     parser = subparsers.add_parser(
         "conformers",
         help="generate 3D conformer ensembles (ETKDGv3 + MMFF94) and write them to SDF",
@@ -126,10 +179,13 @@ def _add_conformers_parser(subparsers) -> None:
             "with MMFF94 (UFF when MMFF has no parameters), drop near-duplicates by heavy-atom "
             "RMSD and write them lowest energy first: 3D coordinates with hydrogens, tags name, "
             "conformer, energy_kcal_mol, force_field, smiles. Input: one SMILES or a compound "
-            "file (.smi, .csv, .tsv, .sdf, .xlsx)."
+            "file (.smi, .csv, .tsv, .sdf, .xlsx): an existing file is read as a file, anything "
+            "else must parse as a SMILES. Molecules with more than "
+            f"{MAX_HEAVY_ATOMS} heavy atoms or {MAX_ATOMS_WITH_HYDROGENS} atoms with hydrogens are "
+            "refused, each with a message (embedding them needs gigabytes of memory)."
         ),
     )
-    parser.add_argument("input", help="a SMILES string or a compound file")
+    parser.add_argument("input", help="a compound file, or a SMILES (quote it in the shell)")
     parser.add_argument(
         "--output", "-o", type=Path, required=True, help="output .sdf (.pdb/.xyz for one molecule)"
     )
@@ -157,11 +213,11 @@ def _run_conformers(args: argparse.Namespace) -> int:
     from core.chem.readers import LibraryReadError
 
     if args.n < 1:
-        return _fail("conformers", "--n must be at least 1")
+        return usage_error("conformers", "--n must be at least 1")
     try:
         suffix = "." + conformer_format(args.output)
     except ValueError as exc:
-        return _fail("conformers", str(exc))
+        return usage_error("conformers", str(exc))
     try:
         options = ConformerOptions(
             n_conformers=args.n,
@@ -170,11 +226,13 @@ def _run_conformers(args: argparse.Namespace) -> int:
             time_limit_s=args.time_limit,
         )
     except ValueError as exc:
-        return _fail("conformers", str(exc))
+        return usage_error("conformers", str(exc))
+    if refused := output_over_input(args.output, [args.input]):
+        return usage_error("conformers", refused)
     try:
         records = read_conformer_inputs(args.input)
         if suffix != ".sdf" and len(records) != 1:
-            return _fail(
+            return usage_error(
                 "conformers", f"{suffix} holds one molecule; {len(records)} given: write .sdf"
             )
         results = generate_for_records(
@@ -182,30 +240,121 @@ def _run_conformers(args: argparse.Namespace) -> int:
         )
         ensembles = [r.ensemble for r in results if r.ensemble is not None]
         if suffix == ".sdf":
-            written = write_sdf(ensembles, args.output)
+            written = write_sdf(ensembles, args.output) if ensembles else 0
         elif ensembles:
             written = write_conformers(ensembles[0], args.output)
         else:
             written = 0
     except (LibraryReadError, ExportError) as exc:
-        return _fail("conformers", str(exc))
+        return fail("conformers", str(exc))
+    except OSError as exc:
+        return fail("conformers", os_error_text(exc))
+    _end_progress_line()
+    if not ensembles and len(results) == 1:  # one molecule: its reason is the error line
+        reason = results[0].error.rstrip(". ") or "no conformer"
+        return fail("conformers", f"{results[0].name}: {reason}; nothing written")
     for result in results:
         if result.error:
             print(f"{result.name}: {result.error}", file=sys.stderr)
         elif result.ensemble is not None and result.ensemble.timed_out:
             print(f"{result.name}: {result.ensemble.message}", file=sys.stderr)
     failed = sum(1 for r in results if r.ensemble is None)
+    if not ensembles:
+        return fail(
+            "conformers",
+            f"no conformers for any of the {len(results)} molecules; nothing written",
+        )
     print(
         f"Wrote {written} conformers of {len(ensembles)} molecules to {args.output}"
         + (f"; {failed} failed" if failed else ""),
         file=sys.stderr,
     )
-    return 0 if ensembles else 1
+    return 0
 
 
-def _fail(command: str, message: str) -> int:
-    print(f"{PROG} {command}: error: {message}", file=sys.stderr)
-    return 2
+def fail(command: str, message: str, code: int = EXIT_ERROR) -> int:
+    """Print ``drugdesk <command>: error: <message>`` (one line) and return ``code`` (1: a data
+    error, an unreadable file, a failed job)."""
+    _end_progress_line()
+    text = " ".join(str(message).split())  # one line, whatever the exception's text held
+    print(f"{PROG} {command}: error: {text}", file=sys.stderr)
+    return code
+
+
+def usage_error(command: str, message: str) -> int:
+    """:func:`fail` with exit code 2: the command line itself is wrong (an option's value)."""
+    return fail(command, message, EXIT_USAGE)
+
+
+_fail = fail  # the older name, for callers written before the split
+
+
+def cancelled(command: str, interrupt: BaseException, what: str = "nothing written") -> int:
+    """Report Ctrl+C or SIGTERM in one line and return 130 or 143."""
+    _end_progress_line()
+    print(f"{PROG} {command}: cancelled, {what}", file=sys.stderr)
+    return interrupt_exit_code(interrupt)
+
+
+def interrupt_exit_code(interrupt: BaseException) -> int:
+    """143 for SIGTERM (:class:`Terminated`), 130 for Ctrl+C."""
+    return EXIT_TERMINATED if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED
+
+
+class GracefulCancel:
+    """Ctrl+C and SIGTERM as a cancel flag, for commands whose job stops cleanly between steps
+    and keeps what it has (``pretrain``'s best checkpoint). A second signal stops at once.
+
+    Use as a context manager in the main thread; pass :meth:`is_set` as the job's
+    ``is_cancelled``. ``interrupt`` then holds the exception the signal stands for.
+    """
+
+    def __init__(self) -> None:
+        self.interrupt: KeyboardInterrupt | None = None
+        self._previous: dict[int, object] = {}
+
+    def is_set(self) -> bool:
+        return self.interrupt is not None
+
+    def _on_signal(self, signum, frame) -> None:
+        interrupt = Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+        if self.interrupt is not None:
+            raise interrupt  # asked twice: stop now
+        self.interrupt = interrupt
+        _end_progress_line()
+        print(f"{PROG}: stopping after the current step (again to stop at once)", file=sys.stderr)
+
+    def __enter__(self) -> GracefulCancel:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._on_signal)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for signum, previous in self._previous.items():
+            if previous is not None:
+                signal.signal(signum, previous)
+
+
+def output_over_input(output: Path, inputs: Iterable[Path | str | None]) -> str | None:
+    """The message refusing ``output`` when it is one of ``inputs`` (the same file, also through a
+    link), else ``None``: writing it would replace the data being read."""
+    from core.fileio import OutputError, refuse_output_over_input
+
+    try:
+        refuse_output_over_input(output, [Path(i) for i in inputs if i is not None and str(i)])
+    except OutputError as error:
+        return str(error)
+    return None
+
+
+def os_error_text(error: OSError) -> str:
+    """An :class:`OSError` in words: the file and the reason, no error number."""
+    from core.fileio import OutputError, describe_write_error
+
+    if isinstance(error, OutputError) or not getattr(error, "filename", None):
+        return str(error)
+    return f"{error.filename}: {describe_write_error(error)}"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -296,6 +445,8 @@ def _command_parser() -> argparse.ArgumentParser:
             add(subparsers)
         except Exception as error:  # one broken command must not take the others down
             logging.getLogger(__name__).warning("command %s is unavailable: %s", name, error)
+    for sub in subparsers.choices.values():
+        sub.epilog = f"{sub.epilog}\n\n{EXIT_CODES_HELP}" if sub.epilog else EXIT_CODES_HELP
     return parser
 
 
@@ -305,7 +456,7 @@ def _gui_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="DrugDesk: a desktop workbench for AI-assisted early drug discovery. "
         "Without a command, opens the main window (and the given compound files).",
-        epilog=f"commands (run without a window):\n{commands}",
+        epilog=f"commands (run without a window):\n{commands}\n\n{EXIT_CODES_HELP}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("files", nargs="*", type=Path, help="compound files to open")
@@ -337,11 +488,88 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.logging_setup import setup_logging
 
     if argv and argv[0] in COMMAND_PARSERS:
-        args = _command_parser().parse_args(argv)
-        setup_logging(logging.WARNING)
-        return args.handler(args)
+        return _run_command(argv)
     args = _gui_parser().parse_args(argv)
     setup_logging(getattr(logging, args.log_level))
     from app.gui import run_gui
 
     return run_gui(files=args.files, screenshot=args.screenshot, area=args.area)
+
+
+def _run_command(argv: list[str]) -> int:
+    """Run one command; whatever happens, the user sees at most one line of error and a
+    documented exit code (see :data:`EXIT_CODES_HELP`), never a traceback."""
+    from app.logging_setup import setup_logging
+
+    command = argv[0]
+    log_path = setup_logging(logging.WARNING)
+    previous = _catch_sigterm()
+    try:
+        try:
+            args, unknown = _command_parser().parse_known_args(argv)
+        except SystemExit as done:  # --help (0) or a usage error (2, its one line printed)
+            return done.code if isinstance(done.code, int) else EXIT_USAGE
+        if unknown:  # said here so that the line names the command, as argparse's own do
+            return usage_error(
+                command,
+                f"unrecognized arguments: {' '.join(unknown)} (see {PROG} {command} --help)",
+            )
+        code = args.handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers below, not at exit
+        return code
+    except KeyboardInterrupt as interrupt:  # Ctrl+C, or SIGTERM through _catch_sigterm
+        return cancelled(command, interrupt)
+    except BrokenPipeError:
+        return _stdout_closed()
+    except MemoryError:
+        _log_to_file(f"{PROG} {command}: out of memory")
+        return fail(command, "out of memory: try a smaller input or fewer worker processes")
+    except Exception as error:
+        _log_to_file(f"{PROG} {' '.join(argv)} failed")
+        where = f"see the log file {log_path}" if log_path else "the log file could not be written"
+        first = (str(error).strip().splitlines() or [""])[0]
+        return fail(command, f"unexpected {type(error).__name__}: {first} ({where})")
+    finally:
+        _restore_sigterm(previous)
+
+
+def _log_to_file(message: str) -> None:
+    """Write ``message`` and the exception being handled to the log file only: the console
+    handler would print the traceback to the terminal."""
+    import logging.handlers
+
+    logger = logging.getLogger(__name__)
+    record = logger.makeRecord(
+        logger.name, logging.ERROR, __file__, 0, message, None, sys.exc_info()
+    )
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
+def _stdout_closed() -> int:
+    """End quietly when the reader of stdout has gone (``| head``): Python's documented recipe
+    points stdout at /dev/null so that the flush at exit does not fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a real file (a test's capture)
+        pass
+    return EXIT_BROKEN_PIPE
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+def _catch_sigterm():
+    """Turn SIGTERM into :class:`Terminated` in the main thread (returns the old handler)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+def _restore_sigterm(previous) -> None:
+    if previous is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, previous)

@@ -57,7 +57,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.cli import _fail, _terminal_progress
+    from app.cli import _terminal_progress, fail, os_error_text, output_over_input, usage_error
     from core.chem.export import ExportError
     from core.expression.data import ExpressionInputError, load_dataset
     from core.expression.de import RESULT_COLUMNS, DEOptions, NonIntegerCountsError, run_de
@@ -65,9 +65,11 @@ def run(args: argparse.Namespace) -> int:
     from core.jobs import JobCancelled
 
     if args.output.suffix.lower() not in FORMATS:
-        return _fail("de", f"--output must end in {', '.join(FORMATS)}")
+        return usage_error("de", f"--output must end in {', '.join(FORMATS)}")
     if args.counts.suffix.lower() != ".h5ad" and args.samples is None:
-        return _fail("de", "--samples SHEET is required for a counts table")
+        return usage_error("de", "--samples SHEET is required for a counts table")
+    if refused := output_over_input(args.output, [args.counts, args.samples]):
+        return usage_error("de", refused)
     progress = _terminal_progress(sys.stderr.isatty())
     try:
         data = load_dataset(args.counts, args.samples, args.orientation)
@@ -81,13 +83,13 @@ def run(args: argparse.Namespace) -> int:
         )
         result = run_de(data, options, progress=progress)
     except NonIntegerCountsError as exc:
-        return _fail("de", f"{exc} (add --method welch)")
+        return fail("de", f"{exc} (add --method welch)")
     except ExpressionInputError as exc:
-        return _fail("de", str(exc))
-    except KeyboardInterrupt:
-        return _fail("de", "interrupted")
+        return fail("de", str(exc))
+    except OSError as exc:
+        return fail("de", os_error_text(exc))
     except JobCancelled:
-        return _fail("de", "cancelled")
+        return fail("de", "cancelled")
     table = result.table
     columns = list(RESULT_COLUMNS)
     if args.all_columns:
@@ -95,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         export_results(table[columns], args.output, sheet_name="Differential expression")
     except (ExportError, ValueError) as exc:
-        return _fail("de", str(exc))
+        return fail("de", str(exc))
     for note in result.notes:
         print(note, file=sys.stderr)
     significant = int((table["padj"] < 0.05).sum())

@@ -56,12 +56,38 @@ def add_train_parser(subparsers) -> None:
     parser.set_defaults(handler=run_train)
 
 
+def _train_option_problem(args: argparse.Namespace) -> str | None:
+    """The first option out of range, in words (``TrainSettings`` takes any number)."""
+    checks = (
+        (args.epochs >= 1, "--epochs must be at least 1"),
+        (args.ensemble >= 1, "--ensemble must be at least 1"),
+        (args.batch_size >= 1, "--batch-size must be at least 1"),
+        (args.patience >= 1, "--patience must be at least 1"),
+        (args.learning_rate > 0, "--learning-rate must be more than 0"),
+        (0 <= args.augment <= 1, "--augment is a chance: between 0 and 1"),
+        (0 <= args.dropout < 1, "--dropout must be at least 0 and less than 1"),
+    )
+    return next((message for ok, message in checks if not ok), None)
+
+
 def run_train(args: argparse.Namespace) -> int:
-    from app.cli import _fail, _terminal_progress
+    from app.cli import (
+        _terminal_progress,
+        cancelled,
+        fail,
+        os_error_text,
+        output_over_input,
+        usage_error,
+    )
     from core.chem.readers import LibraryReadError
     from core.models.datasets import load_assay_table
     from core.models.training import TrainSettings, train_and_evaluate
 
+    if problem := _train_option_problem(args):
+        return usage_error("train", problem)
+    if refused := output_over_input(args.output, [args.data, args.pretrained]):
+        return usage_error("train", refused)
+    existed = args.output.exists()
     try:
         dataset = load_assay_table(args.data, args.smiles_col, args.target_cols, args.task)
         settings = TrainSettings(
@@ -83,8 +109,14 @@ def run_train(args: argparse.Namespace) -> int:
             args.pretrained,
             progress=_terminal_progress(sys.stderr.isatty()),
         )
-    except (LibraryReadError, ValueError, OSError) as exc:
-        return _fail("train", str(exc))
+    except (LibraryReadError, ValueError) as exc:
+        return fail("train", str(exc))
+    except OSError as exc:
+        return fail("train", os_error_text(exc))
+    except KeyboardInterrupt as interrupt:
+        if not existed and args.output.exists():
+            return cancelled("train", interrupt, f"{args.output} is incomplete: delete it")
+        return cancelled("train", interrupt)
     print(dataset.summary(), file=sys.stderr)
     print(json.dumps(report.as_json()))
     return 0
@@ -113,15 +145,21 @@ def run_predict(args: argparse.Namespace) -> int:
     import numpy as np
     import pandas as pd
 
-    from app.cli import _fail
-    from core.chem.export import ExportError, export_table
+    from app.cli import fail, os_error_text, output_over_input, usage_error
+    from core.chem.export import ExportError, export_format, export_table
     from core.chem.readers import LibraryReadError, ReadOptions, iter_record_chunks
     from core.models.transformer import load_model, predict
 
     try:
+        export_format(args.output)
+    except ValueError as exc:
+        return usage_error("predict", str(exc))
+    if refused := output_over_input(args.output, [args.input]):
+        return usage_error("predict", refused)
+    try:
         model = load_model(args.model_dir)
         if model.kind == "pretrained" or not model.card.get("target_names"):
-            return _fail("predict", f"{args.model_dir} is not a fine-tuned model (no targets).")
+            return fail("predict", f"{args.model_dir} is not a fine-tuned model (no targets).")
         records = [
             r
             for chunk in iter_record_chunks(args.input, ReadOptions(smiles_column=args.smiles_col))
@@ -159,8 +197,10 @@ def run_predict(args: argparse.Namespace) -> int:
             if ensemble:
                 table[f"{name}_std"] = std[:, i]
         export_table(table, args.output, smiles_column="smiles")
-    except (LibraryReadError, ValueError, ExportError, OSError) as exc:
-        return _fail("predict", str(exc))
+    except (LibraryReadError, ValueError, ExportError) as exc:
+        return fail("predict", str(exc))
+    except OSError as exc:
+        return fail("predict", os_error_text(exc))
     print(
         f"Predicted {int(valid.sum())} of {len(records)} molecules; wrote {args.output}",
         file=sys.stderr,
@@ -188,27 +228,28 @@ def add_explain_parser(subparsers) -> None:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    import os
-
-    from app.cli import _fail
+    from app.cli import fail, os_error_text, usage_error
+    from core.fileio import write_bytes_atomic, write_text_atomic
     from core.models.explain import attribution_png, explain_smiles
 
     if args.output is not None and args.output.suffix.lower() not in (".svg", ".png"):
-        return _fail("explain", f"{args.output}: write the heat map as .svg or .png")
+        return usage_error("explain", f"{args.output}: write the heat map as .svg or .png")
+    if not 2 <= args.steps <= 512:
+        return usage_error("explain", f"--steps must be between 2 and 512, not {args.steps}")
     try:
         explanation = explain_smiles(
             args.model_dir, args.smiles, args.target or 0, args.steps, args.baseline
         )
         if args.output is not None:
             mol, weights = explanation.mapping.mol, explanation.atom_attributions
-            temporary = args.output.with_name(args.output.name + ".tmp")
             if args.output.suffix.lower() == ".png":
-                temporary.write_bytes(attribution_png(mol, weights))
+                write_bytes_atomic(args.output, attribution_png(mol, weights))
             else:
-                temporary.write_text(explanation.svg(), encoding="utf-8")
-            os.replace(temporary, args.output)
-    except (ValueError, OSError) as exc:
-        return _fail("explain", str(exc))
+                write_text_atomic(args.output, explanation.svg())
+    except ValueError as exc:
+        return fail("explain", str(exc))
+    except OSError as exc:
+        return fail("explain", os_error_text(exc))
     mol = explanation.mapping.mol
     print(
         json.dumps(

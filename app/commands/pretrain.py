@@ -53,7 +53,15 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.cli import _fail, _terminal_progress
+    from app.cli import (
+        GracefulCancel,
+        _terminal_progress,
+        cancelled,
+        fail,
+        os_error_text,
+        output_over_input,
+        usage_error,
+    )
     from core.jobs import JobCancelled
     from core.models.transformer import ModelSize, PretrainOptions, pretrain, read_corpus
 
@@ -65,22 +73,47 @@ def run(args: argparse.Namespace) -> int:
             intermediate=args.intermediate or 2 * args.hidden,
             max_length=args.max_length,
         )
+    except ValueError as exc:
+        return usage_error("pretrain", str(exc))
+    for flag, value in (
+        ("--batch-size", args.batch_size),
+        ("--eval-every", args.eval_every),
+        ("--n-valid", args.n_valid),
+        ("--steps", args.steps),
+        ("--max-molecules", args.max_molecules),
+    ):
+        if value is not None and value < 1:
+            return usage_error("pretrain", f"{flag} must be at least 1")
+    if args.minutes is not None and not args.minutes > 0:
+        return usage_error("pretrain", "--minutes must be more than 0")
+    if not args.lr > 0:
+        return usage_error("pretrain", "--lr must be more than 0")
+    if not 0 <= args.augment <= 1:
+        return usage_error("pretrain", "--augment is a chance: between 0 and 1")
+    if refused := output_over_input(args.output, [None if args.corpus == "moses" else args.corpus]):
+        return usage_error("pretrain", refused)
+    try:
         corpus = read_corpus(args.corpus, args.max_molecules, args.seed)
     except ValueError as exc:
-        return _fail("pretrain", str(exc))
-    options = PretrainOptions(
-        size=size,
-        steps=args.steps or (10**9 if args.minutes else 10_000),
-        minutes=args.minutes,
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
-        eval_every=args.eval_every,
-        n_valid=args.n_valid,
-        augment_probability=args.augment,
-        seed=args.seed,
-        device=args.device,
-        threads=args.threads,
-    )
+        return fail("pretrain", str(exc))
+    except OSError as exc:
+        return fail("pretrain", os_error_text(exc))
+    try:
+        options = PretrainOptions(
+            size=size,
+            steps=args.steps or (10**9 if args.minutes else 10_000),
+            minutes=args.minutes,
+            batch_size=args.batch_size,
+            learning_rate=args.lr,
+            eval_every=args.eval_every,
+            n_valid=args.n_valid,
+            augment_probability=args.augment,
+            seed=args.seed,
+            device=args.device,
+            threads=args.threads,
+        )
+    except ValueError as exc:
+        return usage_error("pretrain", str(exc))
     source = "MOSES training set (molsets 0.3.1)" if args.corpus == "moses" else str(args.corpus)
     description = f"{len(corpus)} SMILES from {source}" + (
         f", a seeded random subset (seed {args.seed})" if args.max_molecules else ""
@@ -90,23 +123,30 @@ def run(args: argparse.Namespace) -> int:
         if len(sys.argv) > 1 and sys.argv[1] == "pretrain"
         else "python main.py pretrain " + shlex.join(_argv_from(args))
     )
-    try:
-        result = pretrain(
-            corpus,
-            args.output,
-            options,
-            data_description=description,
-            command=command,
-            progress=_terminal_progress(True),
-        )
-    except JobCancelled:
-        print(f"\nCancelled; the best checkpoint so far is in {args.output}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"\nInterrupted; the best checkpoint so far is in {args.output}", file=sys.stderr)
-        return 130
-    except ValueError as exc:
-        return _fail("pretrain", str(exc))
+    with GracefulCancel() as stop:
+        try:
+            result = pretrain(
+                corpus,
+                args.output,
+                options,
+                data_description=description,
+                command=command,
+                progress=_terminal_progress(True),
+                is_cancelled=stop.is_set,
+            )
+        except (JobCancelled, KeyboardInterrupt) as exc:
+            interrupt = stop.interrupt or (exc if isinstance(exc, KeyboardInterrupt) else None)
+            if (args.output / "model.safetensors").exists():
+                what = f"the best checkpoint so far is in {args.output}"
+            else:
+                what = "stopped before the first checkpoint"
+            if interrupt is None:
+                return fail("pretrain", f"cancelled; {what}")
+            return cancelled("pretrain", interrupt, what)
+        except ValueError as exc:
+            return fail("pretrain", str(exc))
+        except OSError as exc:
+            return fail("pretrain", os_error_text(exc))
     print(
         f"Pretrained {result.n_parameters:,} parameters for {result.steps} steps in "
         f"{result.seconds / 60:.1f} min: held-out loss {result.valid_loss:.4f}, masked-token "

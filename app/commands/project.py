@@ -60,7 +60,7 @@ def _summary(contents) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.cli import _fail, _terminal_progress
+    from app.cli import _fail, _terminal_progress, output_over_input, usage_error
     from core.chem.export import ExportError, export_format, export_table
     from core.chem.library import LoadOptions, load_library
     from core.chem.readers import LibraryReadError
@@ -77,7 +77,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             export_format(args.export)
         except ValueError as exc:
-            return _fail("project", str(exc))
+            return usage_error("project", str(exc))
+        if refused := output_over_input(args.export, [args.project, *(args.add or [])]):
+            return usage_error("project", refused)
     try:
         if args.add:
             if args.project.exists():
@@ -122,7 +124,9 @@ def run(args: argparse.Namespace) -> int:
             break
     if chosen is None:
         titles = ", ".join(f"{n} ({s.title})" for n, s in enumerate(contents.libraries, 1))
-        return _fail("project", f"no library '{args.library}' in the project; it has {titles}")
+        return usage_error(
+            "project", f"no library '{args.library}' in the project; it has {titles}"
+        )
     table = chosen.library.table
     if args.flagged:
         table = table[table["flag"]].reset_index(drop=True)

@@ -47,21 +47,27 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.cli import _fail
+    from app.cli import fail, os_error_text, output_over_input, usage_error
     from core.protein.structure import StructureError, read_structure
 
     if not args.info and args.render is None:
-        return _fail("structure", "give --info, --render OUT.png or both")
+        return usage_error("structure", "give --info, --render OUT.png or both")
     if args.render is not None and args.render.suffix.lower() != ".png":
-        return _fail("structure", f"--render writes PNG pictures; {args.render.name} is not .png")
+        return usage_error(
+            "structure", f"--render writes PNG pictures; {args.render.name} is not .png"
+        )
     if args.model < 1:
-        return _fail("structure", "--model counts from 1")
+        return usage_error("structure", "--model counts from 1")
     if not (16 <= args.width <= 8000 and 16 <= args.height <= 8000):
-        return _fail("structure", "--width and --height must lie between 16 and 8000 pixels")
+        return usage_error("structure", "--width and --height must lie between 16 and 8000 pixels")
+    if args.render is not None and (refused := output_over_input(args.render, [args.input])):
+        return usage_error("structure", refused)
     try:
         structure = read_structure(args.input, model=args.model - 1)
     except StructureError as exc:
-        return _fail("structure", str(exc))
+        return fail("structure", str(exc))
+    except OSError as exc:
+        return fail("structure", os_error_text(exc))
     if args.info:
         json.dump(structure.info(), sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -71,9 +77,11 @@ def run(args: argparse.Namespace) -> int:
         try:
             args.render.parent.mkdir(parents=True, exist_ok=True)
             render_to_png(structure, args.render, args.style, args.color, (args.width, args.height))
-        except (OSError, ValueError) as exc:
-            return _fail("structure", str(exc))
+        except ValueError as exc:
+            return fail("structure", str(exc))
+        except OSError as exc:
+            return fail("structure", os_error_text(exc))
         if not args.render.is_file():
-            return _fail("structure", f"could not write {args.render}")
+            return fail("structure", f"could not write {args.render}")
         print(f"Wrote {args.render}", file=sys.stderr)
     return 0

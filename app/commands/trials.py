@@ -21,7 +21,8 @@ def add_power_parser(subparsers) -> None:
             "binary: textbook pooled-variance normal formula (Fleiss, no continuity correction) "
             "or --method arcsine (statsmodels NormalIndPower with Cohen's h); continuous: "
             "statsmodels TTestIndPower or --method normal; survival: Schoenfeld or Freedman "
-            "events, then patients from exponential survival, uniform accrual and follow-up. "
+            "events from --hr alone, then, when --median-control, --accrual and --follow-up "
+            "are given, patients from exponential survival, uniform accrual and follow-up. "
             "Prints one JSON line."
         ),
     )
@@ -57,23 +58,41 @@ def add_power_parser(subparsers) -> None:
 _REQUIRED = {
     "binary": ("p1", "p2"),
     "continuous": ("delta", "sd"),
-    "survival": ("hr", "median_control", "accrual", "follow_up"),
+    "survival": ("hr",),
 }
+# Survival: these turn the events into patients; all three or none (events only).
+_ACCRUAL = ("median_control", "accrual", "follow_up")
 _DEFAULT_METHOD = {"binary": "pooled", "continuous": "t", "survival": "schoenfeld"}
 
 
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
 def run_power(args: argparse.Namespace) -> int:
-    from app.cli import _fail
+    from app.cli import usage_error
     from core.trials.design import design
 
-    missing = [
-        "--" + name.replace("_", "-")
-        for name in _REQUIRED[args.endpoint]
-        if getattr(args, name) is None
-    ]
+    missing = [_flag(name) for name in _REQUIRED[args.endpoint] if getattr(args, name) is None]
     if missing:
-        return _fail("power", f"--endpoint {args.endpoint} needs {', '.join(missing)}")
+        return usage_error("power", f"--endpoint {args.endpoint} needs {', '.join(missing)}")
     parameters = {name: getattr(args, name) for name in _REQUIRED[args.endpoint]}
+    if args.endpoint == "survival":
+        given = [name for name in _ACCRUAL if getattr(args, name) is not None]
+        if given and len(given) < len(_ACCRUAL):
+            absent = [_flag(name) for name in _ACCRUAL if name not in given]
+            return usage_error(
+                "power",
+                f"patients need --median-control, --accrual and --follow-up together: "
+                f"{', '.join(absent)} missing (leave all three out for the events only)",
+            )
+        if not given and args.dropout:
+            print(
+                "drugdesk power: --dropout changes patients, not events: not used without "
+                "--median-control, --accrual and --follow-up",
+                file=sys.stderr,
+            )
+        parameters.update({name: getattr(args, name) for name in _ACCRUAL})
     parameters.update(
         alpha=args.alpha,
         power=args.power,
@@ -83,8 +102,8 @@ def run_power(args: argparse.Namespace) -> int:
     )
     try:
         result = design(args.endpoint, **parameters)
-    except ValueError as exc:
-        return _fail("power", str(exc))
+    except ValueError as exc:  # every input is an option: a value out of range is a usage error
+        return usage_error("power", str(exc))
     print(json.dumps(result.to_dict()))
     return 0
 
@@ -96,8 +115,11 @@ def add_km_parser(subparsers) -> None:
         description=(
             "Read a trial table (.csv, .tsv, .xlsx), fit a Kaplan–Meier curve per group "
             "(lifelines) and write one row per group: group, n, events, median, ci_lower, "
-            "ci_upper, logrank_p (the log-rank test across all groups). An empty median or "
-            "bound means the curve or its band does not reach 0.5."
+            "ci_upper, ci_method, logrank_p (the log-rank test across all groups). The median's "
+            "confidence interval is read off the curve's pointwise band, from Greenwood's "
+            "variance: log-log (the default, as lifelines and SAS), log (R survfit's default) "
+            "or plain (--ci). An empty median or bound means the curve or its band does not "
+            "reach 0.5. Rows with no time, event or group are left out, and counted on stderr."
         ),
     )
     parser.add_argument("table", type=Path, help="trial table (.csv, .tsv or .xlsx)")
@@ -106,20 +128,31 @@ def add_km_parser(subparsers) -> None:
     parser.add_argument("--group", required=True, help="arm column")
     parser.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level (0.05)")
     parser.add_argument(
+        "--ci",
+        choices=["log-log", "log", "plain"],
+        default="log-log",
+        help="confidence band of the curve and its median: log-log (default; lifelines, SAS), "
+        "log (R survfit's default) or plain (linear, clipped to 0-1)",
+    )
+    parser.add_argument(
         "--output", "-o", type=Path, required=True, help="output table (.csv, .tsv or .xlsx)"
     )
     parser.set_defaults(handler=run_km)
 
 
 def run_km(args: argparse.Namespace) -> int:
-    from app.cli import _fail
+    from app.cli import fail, os_error_text, output_over_input, usage_error
     from core.chem.export import ExportError
     from core.trials.data import export_table, read_trial_table, survival_frame
     from core.trials.survival import analyse_survival
 
+    if args.output.suffix.lower() not in (".csv", ".tsv", ".xlsx"):
+        return usage_error("km", f"Cannot write {args.output.name}: choose .csv, .tsv or .xlsx")
+    if not 0 < args.alpha < 1:
+        return usage_error("km", f"--alpha must be between 0 and 1, not {args.alpha}")
+    if refused := output_over_input(args.output, [args.table]):
+        return usage_error("km", refused)
     try:
-        if args.output.suffix.lower() not in (".csv", ".tsv", ".xlsx"):
-            return _fail("km", f"Cannot write {args.output.name}: choose .csv, .tsv or .xlsx")
         frame = read_trial_table(args.table)
         survival_frame(frame, args.time, args.event, args.group, require_events_per_group=True)
         result = analyse_survival(
@@ -129,14 +162,25 @@ def run_km(args: argparse.Namespace) -> int:
             args.group,
             alpha=args.alpha,
             require_events_per_group=True,
+            ci=args.ci,
         )
         summary = result.summary()
+        summary.insert(summary.columns.get_loc("ci_upper") + 1, "ci_method", result.ci_method)
         export_table(summary, args.output)
     except (ValueError, ExportError) as exc:
-        return _fail("km", str(exc))
+        return fail("km", str(exc))
+    except OSError as exc:
+        return fail("km", os_error_text(exc))
+    if note := result.left_out_message():
+        print(f"drugdesk km: {note}", file=sys.stderr)
+    level = f"{100 * (1 - args.alpha):g}%"
     groups = ", ".join(
         f"{row.group}: median {'not reached' if math.isnan(row.median) else f'{row.median:g}'}"
         for row in summary.itertuples()
     )
-    print(f"{groups}; log-rank p = {result.logrank_p:.3g}; wrote {args.output}", file=sys.stderr)
+    print(
+        f"{groups} ({level} CI, {result.ci_method}); log-rank p = {result.logrank_p:.3g}; "
+        f"wrote {args.output}",
+        file=sys.stderr,
+    )
     return 0

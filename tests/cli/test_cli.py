@@ -92,11 +92,11 @@ def test_props_reads_a_named_column(tmp_path):
 def test_props_reports_unreadable_input(tmp_path, capsys):
     empty = tmp_path / "empty.csv"
     empty.write_text("")
-    assert main(["props", str(empty), "--output", str(tmp_path / "o.csv")]) == 2
+    assert main(["props", str(empty), "--output", str(tmp_path / "o.csv")]) == 1
     assert "empty.csv: the file is empty" in capsys.readouterr().err
     nosmiles = tmp_path / "numbers.csv"
     nosmiles.write_text("a,b\n1,2\n")
-    assert main(["props", str(nosmiles), "--output", str(tmp_path / "o.csv")]) == 2
+    assert main(["props", str(nosmiles), "--output", str(tmp_path / "o.csv")]) == 1
     assert "no column looks like SMILES" in capsys.readouterr().err
     assert not (tmp_path / "o.csv").exists()
 
@@ -161,8 +161,59 @@ def test_conformers_writes_3d_conformers_with_energies(tmp_path):
 def test_conformers_rejects_bad_options(tmp_path, capsys):
     assert main(["conformers", "CCO", "--n", "0", "--output", str(tmp_path / "x.sdf")]) == 2
     assert main(["conformers", "CCO", "--rms", "-1", "--output", str(tmp_path / "x.sdf")]) == 2
+    assert main(["conformers", "CCO", "--time-limit", "0", "-o", str(tmp_path / "x.sdf")]) == 2
     assert main(["conformers", "CCO", "--output", str(tmp_path / "x.mol2")]) == 2
-    assert "error" in capsys.readouterr().err
+    assert main(["conformers", "CCO", "--n", "many", "--output", str(tmp_path / "x.sdf")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 5 and all(e.startswith("drugdesk conformers: error: ") for e in err)
+    assert not (tmp_path / "x.sdf").exists()
+
+
+def test_conformers_takes_smiles_with_slashes_and_long_smiles(tmp_path, capsys):
+    out = tmp_path / "styrene.sdf"
+    # '/' sets the double bond's geometry: a SMILES, not a path.
+    assert main(["conformers", "C/C=C/c1ccccc1", "--n", "2", "-o", str(out)]) == 0
+    mol = next(iter(Chem.SDMolSupplier(str(out), removeHs=False)))
+    assert mol.GetProp("smiles") == "C/C=C/c1ccccc1"
+    # Longer than a file name may be (255 bytes): a SMILES all the same, no "File name too long".
+    long_smiles = "[CH3+0]" + "[CH2+0]" * 38 + "[CH3+0]"  # tetracontane, 280 characters
+    assert len(long_smiles) > 255
+    done = main(["conformers", long_smiles, "--n", "1", "--time-limit", "60", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert done == 0, err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("C1CC(", "is neither a file nor a SMILES"),
+        ("x" * 300, "is neither a file nor a SMILES"),  # too long for a file name
+        ("no/such/folder/mols.smi", "no such file"),
+    ],
+)
+def test_conformers_input_neither_file_nor_smiles(tmp_path, capsys, given, message):
+    out = tmp_path / "x.sdf"
+    assert main(["conformers", given, "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_conformers_refuses_a_molecule_too_large_with_a_message_per_molecule(tmp_path, capsys):
+    source = tmp_path / "in.smi"
+    source.write_text(f"CCO ethanol\n{'C' * 300} chain300\n")
+    out = tmp_path / "x.sdf"
+    assert main(["conformers", str(source), "--n", "1", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "chain300: Too large for conformer generation: 300 heavy atoms" in err
+    assert "limits are 250 and 500" in err and "1 failed" in err
+    assert [m.GetProp("name") for m in Chem.SDMolSupplier(str(out))] == ["ethanol"]
+    # One molecule alone: its reason is the error line, exit 1, nothing written.
+    assert main(["conformers", "C" * 5000, "-o", str(tmp_path / "y.sdf")]) == 1
+    line = capsys.readouterr().err.strip()
+    assert line.startswith("drugdesk conformers: error: mol1: Too large") and "\n" not in line
+    assert not (tmp_path / "y.sdf").exists()
 
 
 def test_pretrain_writes_a_loadable_model(tmp_path):
@@ -221,6 +272,6 @@ def test_pretrain_reports_a_missing_corpus(tmp_path, capsys):
                 str(tmp_path / "m"),
             ]
         )
-        == 2
+        == 1
     )
     assert "nothing.smi" in capsys.readouterr().err

@@ -50,12 +50,18 @@ def test_de_bad_input(counts_files, tmp_path, capsys):
     out = tmp_path / "out.csv"
     normalised = tmp_path / "norm.csv"
     (sim.data.values.T / 3.0).rename_axis("gene").to_csv(normalised)
-    assert main(_args(normalised, sheet, out, "--method", "deseq2")) == 2
+    assert main(_args(normalised, sheet, out, "--method", "deseq2")) == 1
     assert "--method welch" in capsys.readouterr().err
-    assert main(_args(counts, sheet, out, "--case", "treated")) == 2
+    assert main(_args(counts, sheet, out, "--case", "treated")) == 1
     assert "no level 'treated'" in capsys.readouterr().err
     text = tmp_path / "text.csv"
     text.write_text("gene,S01,S02\nA,1,x\n")
-    assert main(_args(text, sheet, out)) == 2
+    assert main(_args(text, sheet, out)) == 1
     assert "holds text" in capsys.readouterr().err
+    assert not out.exists()
+    # Usage errors: 2.
+    assert main(_args(counts, sheet, tmp_path / "out.pdf")) == 2
+    assert main(_args(counts, sheet, counts)) == 2  # the output is the input
+    assert "input file" in capsys.readouterr().err
+    assert main(_args(counts, sheet, out, "--method", "bayes")) == 2
     assert not out.exists()

@@ -53,7 +53,9 @@ def test_explain_writes_a_heat_map_and_one_value_per_atom(model_dir, tmp_path, c
 
 
 def test_explain_reports_bad_input(model_dir, tmp_path, capsys):
-    assert main(["explain", str(model_dir), "C1CC("]) == 2
+    assert main(["explain", str(model_dir), "C1CC("]) == 1  # bad data
     assert "cannot parse" in capsys.readouterr().err
-    assert main(["explain", str(model_dir), "CCO", "--target", "nope"]) == 2
+    assert main(["explain", str(model_dir), "CCO", "--target", "nope"]) == 1
     assert main(["explain", str(model_dir), "CCO", "-o", str(tmp_path / "x.txt")]) == 2
+    assert main(["explain", str(model_dir), "CCO", "--steps", "1"]) == 2  # usage
+    assert "--steps" in capsys.readouterr().err.splitlines()[-1]

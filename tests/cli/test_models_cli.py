@@ -74,9 +74,25 @@ def test_train_reports_bad_columns(potency_csv, tmp_path, capsys):
                 str(tmp_path / "m"),
             ]
         )
-        == 2
+        == 1
     )
     assert "pIC50" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--epochs", "0"], "--epochs must be at least 1"),
+        (["--augment", "1.5"], "--augment"),
+        (["--split", "temporal"], "invalid choice"),
+    ],
+)
+def test_train_usage_errors_exit_2(potency_csv, tmp_path, capsys, option, message):
+    args = ["train", str(potency_csv), "--target-col", "Act", "--task", "regression"]
+    assert main([*args, "--output", str(tmp_path / "m"), *option]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.startswith("drugdesk train: error: ")
+    assert not (tmp_path / "m").exists()
 
 
 def test_predict_refuses_a_corrupt_model(potency_csv, tmp_path, capsys):
@@ -84,6 +100,10 @@ def test_predict_refuses_a_corrupt_model(potency_csv, tmp_path, capsys):
     broken.mkdir()
     (broken / "card.json").write_text("{not json")
     assert (
-        main(["predict", str(broken), str(potency_csv), "--output", str(tmp_path / "p.csv")]) == 2
+        main(["predict", str(broken), str(potency_csv), "--output", str(tmp_path / "p.csv")]) == 1
     )
     assert "broken" in capsys.readouterr().err
+    assert (
+        main(["predict", str(broken), str(potency_csv), "--output", str(tmp_path / "p.pdf")]) == 2
+    )
+    assert ".csv" in capsys.readouterr().err

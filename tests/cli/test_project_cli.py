@@ -38,9 +38,9 @@ def test_add_summarise_flag_and_export(tmp_path, capsys):
 def test_bad_inputs_fail_with_a_message(tmp_path, capsys):
     not_project = tmp_path / "x.drugdesk"
     not_project.write_text("CCO\n" * 200)
-    assert main(["project", str(not_project)]) == 2
+    assert main(["project", str(not_project)]) == 1  # bad data: 1
     assert "not a DrugDesk project" in capsys.readouterr().err
-    assert main(["project", str(tmp_path / "missing.drugdesk")]) == 2
+    assert main(["project", str(tmp_path / "missing.drugdesk")]) == 1
     assert "does not exist" in capsys.readouterr().err
     source = tmp_path / "a.smi"
     source.write_text("CCO a\n")

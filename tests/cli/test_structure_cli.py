@@ -83,16 +83,35 @@ def test_render_styles_and_colours_differ(complex_pdb, tmp_path):
     assert covered["surface"] > covered["sticks"]  # the surface covers more of the picture
 
 
-def test_errors_exit_with_2_and_a_message(tmp_path, capsys):
+def test_errors_exit_with_1_for_data_and_2_for_usage(tmp_path, capsys):
     bad = tmp_path / "bad.pdb"
     bad.write_text("not a structure\n")
-    assert main(["structure", str(bad), "--info"]) == 2
+    assert main(["structure", str(bad), "--info"]) == 1
     assert "bad.pdb" in capsys.readouterr().err
     good = tmp_path / "good.pdb"
     good.write_text(synthetic_complex_pdb())
     assert main(["structure", str(good)]) == 2
     assert "--info" in capsys.readouterr().err
     assert main(["structure", str(good), "--render", str(tmp_path / "x.jpg")]) == 2
-    assert main(["structure", str(tmp_path / "missing.pdb"), "--info"]) == 2
-    assert main(["structure", str(good), "--info", "--model", "2"]) == 2
-    assert "model 2 does not exist" in capsys.readouterr().err
+    assert main(["structure", str(good), "--info", "--model", "0"]) == 2
+    assert main(["structure", str(good), "--info", "--width", "9"]) == 2
+    assert main(["structure", str(good), "--info", "--colour", "chain"]) == 2  # argparse
+    capsys.readouterr()
+    assert main(["structure", str(tmp_path / "missing.pdb"), "--info"]) == 1
+    assert main(["structure", str(good), "--info", "--model", "2"]) == 1  # the file has one
+    err = capsys.readouterr().err
+    assert "model 2 does not exist" in err
+    assert all(line.startswith("drugdesk structure: error: ") for line in err.splitlines())
+
+
+def test_a_closed_pipe_ends_quietly(complex_pdb):
+    # `drugdesk structure FILE --info | head -1`: the reader goes away before the JSON is written.
+    process = subprocess.Popen(
+        [sys.executable, "main.py", "structure", str(complex_pdb), "--info"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    process.stdout.close()  # closed before the command can have written anything
+    err = process.stderr.read().decode()
+    process.stderr.close()
+    assert process.wait(timeout=120) == 141  # 128 + SIGPIPE, as a shell reports for `cat`
+    assert err == ""  # no BrokenPipeError traceback, no "Exception ignored" at exit

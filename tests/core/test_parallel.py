@@ -27,3 +27,13 @@ def test_a_worker_that_dies_mid_work_raises_instead_of_waiting():
     # The tasks that were out (at most two per worker), oldest first, for the caller to retry.
     assert crash.value.unfinished == [7, 8, 9, 10]
     assert not [p for p in multiprocessing.active_children() if p.is_alive()]
+
+
+def test_workers_ignore_ctrl_c_so_only_the_parent_reacts():
+    import signal
+
+    # A terminal's Ctrl+C reaches every process of the job; a worker that took it would die
+    # with a traceback of its own while the parent is stopping the pool.
+    dispositions = list(ordered_pool_map(signal.getsignal, iter([signal.SIGINT]), 1, None))
+    assert dispositions == [signal.SIG_IGN]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the parent's is kept
