@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import math
+import os
 import time
 
 import numpy as np
@@ -345,3 +347,28 @@ def test_write_refuses_unknown_suffix_and_bad_index_and_keeps_old_file(ensemble,
     with pytest.raises(ExportError):
         write_sdf([ensemble], tmp_path / "missing-folder" / "out.sdf")
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("suffix", [".sdf", ".pdb", ".xyz"])
+def test_full_disk_is_reported_and_keeps_the_old_file(ensemble, tmp_path, monkeypatch, suffix):
+    target = tmp_path / f"old{suffix}"
+    target.write_text("old conformers\n")
+
+    def full(_fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(ExportError, match=rf"old\{suffix}: no space left on device$"):
+        write_conformers(ensemble, target)
+    if suffix == ".sdf":
+        with pytest.raises(ExportError, match=r"no space left on device$"):
+            write_sdf([ensemble], target)
+    assert target.read_text() == "old conformers\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"old{suffix}"]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_sdf_to_a_full_device_is_an_error_not_a_success(ensemble):
+    # RDKit's SDWriter wrote nothing and raised nothing here: the command said it had succeeded.
+    with pytest.raises(ExportError, match=r"^Cannot write /dev/full: no space left on device$"):
+        write_sdf([ensemble], "/dev/full")
