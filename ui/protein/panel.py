@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QSplitter,
     QTabWidget,
@@ -46,6 +47,7 @@ from core.protein import colors as protein_colors
 from ui.protein.scene import STYLES, ProteinScene, tune_for_software_rendering
 from ui.protein.sequence_strip import SequenceStrip
 from ui.vtk_support import create_interactor, save_render_window_png
+from ui.widgets.elided_label import ElidedLabel
 
 if TYPE_CHECKING:
     from core.protein.structure import ProteinStructure
@@ -54,6 +56,11 @@ FILE_FILTER = "Structures (*.pdb *.ent *.cif *.mmcif *.pdb.gz *.ent.gz *.cif.gz)
 _ERROR_STYLE = "color: #8a1c12;"
 MAX_LISTED = 10  # chains named in the legend and the info line
 _CLICK_SLOP = 4  # pixels a press may move and still count as a click
+_SS_SOURCES = {"file": "from the file", "computed": "computed from the CA trace", "none": "none"}
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 class ProteinPanel(QWidget):
@@ -130,7 +137,7 @@ class ProteinPanel(QWidget):
             scroll.setWidgetResizable(True)
             scroll.setFrameShape(QScrollArea.Shape.NoFrame)
             tabs.addTab(scroll, title)
-        tabs.setMinimumWidth(300)
+        tabs.setMinimumWidth(280)
         self.tabs = tabs
 
         viewer = QWidget()
@@ -138,17 +145,24 @@ class ProteinPanel(QWidget):
         viewer_layout.setContentsMargins(0, 0, 0, 0)
         viewer_layout.addWidget(self.interactor, 1)
         viewer_layout.addWidget(strip_scroll)
+        # The 3D view takes the width: the tabs keep their size when the window grows.
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(viewer)
         splitter.addWidget(tabs)
         splitter.setStretchFactor(0, 1)
-        splitter.setSizes([900, 340])
+        splitter.setStretchFactor(1, 0)
+        splitter.setCollapsible(0, False)
+        splitter.setSizes([1000, 300])
+        self.splitter = splitter
 
         self.progress_bar = QProgressBar()
         self.progress_bar.setMaximumHeight(14)
         self.progress_bar.hide()
         self.message_label = QLabel("Open a PDB or mmCIF file, fetch an id, or open the demo.")
         self.message_label.setWordWrap(True)
+        # A long file name (one unbreakable word) is cut at the panel's edge instead of widening
+        # the window; the tooltip holds the whole message.
+        self.message_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         layout = QVBoxLayout(self)
         layout.addLayout(self.toolbar)
@@ -174,11 +188,18 @@ class ProteinPanel(QWidget):
         self.open_button.setToolTip("Open a PDB or mmCIF file (gzipped too)")
         self.open_button.clicked.connect(self._on_open_clicked)
         self.demo_button = QPushButton("Open demo")
-        self.demo_button.setToolTip("A small synthetic two-chain complex with a ligand")
+        self.demo_button.setToolTip(
+            "PDB entry 1HVR: HIV-1 protease with the inhibitor XK2 (shipped with DrugDesk), "
+            "opened on the inhibitor"
+        )
         self.demo_button.clicked.connect(self.open_demo)
         self.fetch_edit = QLineEdit()
-        self.fetch_edit.setPlaceholderText("PDB id (1HVR) or UniProt (P69905)")
-        self.fetch_edit.setMinimumWidth(260)
+        self.fetch_edit.setPlaceholderText("PDB id or UniProt accession")
+        self.fetch_edit.setToolTip(
+            "A PDB id (for example 1HVR, from RCSB) or a UniProt accession (for example P69905, "
+            "from AlphaFold DB); press Enter to fetch"
+        )
+        self.fetch_edit.setMinimumWidth(200)
         self.fetch_edit.returnPressed.connect(self._on_fetch_clicked)
         self.fetch_button = QPushButton("Fetch")
         self.fetch_button.setToolTip("Download from RCSB (PDB id) or AlphaFold DB (UniProt)")
@@ -187,7 +208,7 @@ class ProteinPanel(QWidget):
         self.reset_button.clicked.connect(self.reset_view)
         self.save_button = QPushButton("Save PNG…")
         self.save_button.clicked.connect(self._on_save_clicked)
-        self.title_label = QLabel("")
+        self.title_label = ElidedLabel("", mode="right", minimum_chars=10)
         self.title_label.setStyleSheet("font-weight: bold;")
         bar = QHBoxLayout()
         for widget in (self.open_button, self.demo_button, self.fetch_edit, self.fetch_button):
@@ -230,7 +251,8 @@ class ProteinPanel(QWidget):
             "Draw the selected residues in this style as well (a layer of its own)"
         )
         self.selection_button.clicked.connect(lambda: self.draw_selection_as())
-        self.clear_layers_button = QPushButton("Remove extra layers")
+        self.clear_layers_button = QPushButton("Remove layers")
+        self.clear_layers_button.setToolTip("Remove the layers drawn from selections")
         self.clear_layers_button.clicked.connect(self.remove_selection_layers)
         self.water_check = QCheckBox("Waters")
         self.water_check.toggled.connect(lambda on: self._set_layer_visible("waters", on))
@@ -241,11 +263,20 @@ class ProteinPanel(QWidget):
         self.info_label.setWordWrap(True)
         self.info_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
+        for combo in (self.protein_style, self.color_combo, self.ligand_style,
+                      self.selection_style):  # fmt: skip
+            # The tabs stay narrow (the 3D view gets the width): combos do not ask for their
+            # longest item's width.
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(10)
         form = QFormLayout()
         form.addRow("Protein:", self.protein_style)
         form.addRow("Colour:", self.color_combo)
         form.addRow("Ligands:", self.ligand_style)
         form.addRow("Model:", self.model_spin)
+        form.addRow("Selection:", self.selection_style)
         self.view_form = form
         tab = QWidget()
         layout = QVBoxLayout(tab)
@@ -253,11 +284,9 @@ class ProteinPanel(QWidget):
         layout.addWidget(self.pocket_check)
         layout.addWidget(self.water_check)
         selection_row = QHBoxLayout()
-        selection_row.addWidget(QLabel("Selection:"))
-        selection_row.addWidget(self.selection_style, 1)
         selection_row.addWidget(self.selection_button)
+        selection_row.addWidget(self.clear_layers_button)
         layout.addLayout(selection_row)
-        layout.addWidget(self.clear_layers_button)
         layout.addWidget(self.legend)
         layout.addWidget(self.info_label)
         hint = QLabel(
@@ -426,12 +455,14 @@ class ProteinPanel(QWidget):
     def _error(self, message: str) -> None:
         self.message_label.setStyleSheet(_ERROR_STYLE)
         self.message_label.setText(message)
+        self.message_label.setToolTip(message)
         if self.window_ is not None and hasattr(self.window_, "show_error"):
             self.window_.show_error(message)
 
     def _notice(self, message: str) -> None:
         self.message_label.setStyleSheet("")
         self.message_label.setText(message)
+        self.message_label.setToolTip(message)
 
     def _status(self, message: str) -> None:
         self.status_message.emit(message)
@@ -466,12 +497,29 @@ class ProteinPanel(QWidget):
         self._notice(f"Fetching {identifier}…")
         return self._submit("load", fetch_and_read, identifier, title=f"Fetch {identifier}")
 
-    def open_demo(self) -> None:
-        """Show the synthetic demo complex (built and parsed here: it takes a few ms)."""
-        from core.protein.structure import parse_structure
-        from core.protein.synthetic import synthetic_complex_pdb
+    def open_demo(self) -> int:
+        """Read the demo complex (PDB 1HVR, HIV-1 protease with XK2) on the engine; it is shown
+        centred on the inhibitor when the job finishes."""
+        from core.protein.demo import DEMO_PDB_ID, load_demo_complex
 
-        self.show_structure(parse_structure(synthetic_complex_pdb(), name="demo complex"))
+        self._notice(f"Reading the demo complex ({DEMO_PDB_ID})…")
+        return self._submit("demo", load_demo_complex, title=f"Open demo {DEMO_PDB_ID}")
+
+    def show_demo(self, structure: ProteinStructure) -> None:
+        """Show the demo complex with its inhibitor chosen and the view centred on its pocket."""
+        from core.protein.demo import demo_ligand
+
+        self.show_structure(structure)
+        ligand = demo_ligand(structure)
+        if ligand is None:
+            return
+        self.ligand_combo.setCurrentIndex(structure.ligands.index(ligand))
+        self.scene.centre_on([ligand.residue])
+        self._render()
+        self._notice(
+            f"{structure.name} (PDB, CC0): {structure.n_atoms:,} atoms, centred on "
+            f"{ligand.label} in its pocket. Reset view shows the whole protein."
+        )
 
     def _on_open_clicked(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open structure", "", FILE_FILTER)
@@ -486,6 +534,7 @@ class ProteinPanel(QWidget):
 
     def show_structure(self, structure: ProteinStructure | None, color: str | None = None) -> None:
         """Draw ``structure`` with the default layers and fill the strip and lists."""
+        had_molecule = self.has_placed_molecule()
         self.structure = structure
         self._measure_atoms = []
         self.site_residues = []
@@ -512,8 +561,10 @@ class ProteinPanel(QWidget):
                 chains += f" and {len(info['chains']) - MAX_LISTED} more"
             self.info_label.setText(
                 f"{structure.n_atoms:,} atoms · {len(info['chains'])} chains: {chains}<br>"
-                f"{len(structure.ligands)} ligands · {structure.n_waters} waters · "
-                f"{structure.n_models} model(s) · secondary structure: {structure.ss_source}"
+                f"{_count(len(structure.ligands), 'ligand')} · "
+                f"{_count(structure.n_waters, 'water')} · "
+                f"{_count(structure.n_models, 'model')} · secondary structure: "
+                f"{_SS_SOURCES.get(structure.ss_source, structure.ss_source)}"
             )
             large = "protein" in self.scene.layers and structure.n_atoms > 30_000
             self._notice(
@@ -528,6 +579,8 @@ class ProteinPanel(QWidget):
         self.scene.reset_camera()
         self._render()
         self.structure_changed.emit(structure)
+        if had_molecule:  # a new structure clears the scene, the placed molecule with it
+            self.placed_molecule_changed.emit(False)
 
     def _on_model_changed(self, value: int) -> None:
         s = self.structure
@@ -836,17 +889,16 @@ class ProteinPanel(QWidget):
         self.scene.molecules.add_molecule("context", mol, style="ball_and_stick")
         self._render()
         self._notice("Library molecule placed at the site (not docked: translated only).")
-        self._has_placed_molecule = True
         self.placed_molecule_changed.emit(True)
 
     def has_placed_molecule(self) -> bool:
-        return getattr(self, "_has_placed_molecule", False)
+        """Whether a library molecule is placed in the view."""
+        return "context" in self.scene.molecules.keys()  # noqa: SIM118
 
     def remove_context_molecule(self) -> None:
-        self.scene.molecules.remove("context")
+        removed = self.scene.molecules.remove("context")
         self._render()
-        if self.has_placed_molecule():
-            self._has_placed_molecule = False
+        if removed:
             self.placed_molecule_changed.emit(False)
 
     # ------------------------------------------------------------------------------------------
@@ -947,6 +999,8 @@ class ProteinPanel(QWidget):
             return
         if kind == "load":
             self.show_structure(result)
+        elif kind == "demo":
+            self.show_demo(result)
         elif kind == "predict":
             prediction, structure = result
             self.show_prediction(prediction, structure)

@@ -54,6 +54,11 @@ def panel(qtbot, engine, window, finalize_later):
     return panel
 
 
+def _show_synthetic(panel):
+    """The synthetic complex (known geometry: two chains, a benzoic-acid ligand, waters)."""
+    panel.show_structure(parse_structure(synthetic_complex_pdb(), name="synthetic complex"))
+
+
 def _blue(p):
     return (p[..., 2].astype(int) - p[..., 0] > 60) & (p[..., 2] > p[..., 1])
 
@@ -72,7 +77,7 @@ def test_demo_draws_both_chain_colours_and_the_defaults(panel, vtk_image):
     empty = vtk_image(panel.render_window())
     assert panel.empty_text.GetVisibility()  # a hint instead of an empty view
     assert not _blue(empty).any()
-    panel.open_demo()
+    _show_synthetic(panel)
     assert not panel.empty_text.GetVisibility()
     image = vtk_image(panel.render_window())
     assert len(np.unique(image.reshape(-1, 3), axis=0)) > 500
@@ -96,7 +101,7 @@ def test_demo_draws_both_chain_colours_and_the_defaults(panel, vtk_image):
 
 
 def test_clicking_an_atom_selects_its_residue_in_view_and_strip(panel, window, vtk_image):
-    panel.open_demo()
+    _show_synthetic(panel)
     s = panel.structure
     residue = s.find_residue("B", 8)
     ca = int(s.ca_atoms()[residue])
@@ -114,7 +119,7 @@ def test_clicking_an_atom_selects_its_residue_in_view_and_strip(panel, window, v
 
 
 def test_clicking_the_strip_selects_in_3d(panel, qtbot):
-    panel.open_demo()
+    _show_synthetic(panel)
     s = panel.structure
     residue = s.find_residue("A", 3)
     rect = panel.strip.residue_rect(residue)
@@ -129,7 +134,7 @@ def test_clicking_the_strip_selects_in_3d(panel, qtbot):
 
 
 def test_binding_site_measure_centre_and_save(panel, tmp_path, vtk_image):
-    panel.open_demo()
+    _show_synthetic(panel)
     residues = panel.select_binding_site()
     s = panel.structure
     assert residues == s.binding_site(s.ligands[0], 5.0)
@@ -155,7 +160,7 @@ def test_binding_site_measure_centre_and_save(panel, tmp_path, vtk_image):
 
 
 def test_measure_mode_takes_two_clicks(panel):
-    panel.open_demo()
+    _show_synthetic(panel)
     s = panel.structure
     panel.measure_button.setChecked(True)
     a, b = (int(s.ca_atoms()[s.find_residue("A", n)]) for n in (2, 6))
@@ -201,7 +206,7 @@ def test_prediction_runs_on_the_engine_and_shows_plddt(panel, qtbot, tmp_path, v
 
 
 def test_library_molecule_is_placed_at_the_ligand(panel, qtbot, window):
-    panel.open_demo()
+    _show_synthetic(panel)
     assert panel.place_workspace_molecule() is None  # no workspace molecule: explained
     assert "Molecule workspace" in window.errors[-1]
     with qtbot.waitSignal(panel.engine.finished, timeout=60_000):
@@ -229,13 +234,13 @@ def test_large_structure_uses_level_of_detail(panel, qtbot):
 
 
 def test_small_structures_keep_their_drawing_while_rotating(panel):
-    panel.open_demo()
+    _show_synthetic(panel)
     assert not panel.scene.begin_interaction()
     assert panel.scene.layers["protein"].actors[0].GetVisibility()
 
 
 def test_strip_point_maps_back_to_residue(panel):
-    panel.open_demo()
+    _show_synthetic(panel)
     s = panel.structure
     residue = s.find_residue("B", 12)
     rect = panel.strip.residue_rect(residue)
@@ -244,7 +249,7 @@ def test_strip_point_maps_back_to_residue(panel):
 
 
 def test_a_mouse_click_in_the_view_picks(panel, qtbot, window):
-    panel.open_demo()
+    _show_synthetic(panel)
     s = panel.structure
     ligand_atom = int(s.residue_atoms(s.ligands[0].residue)[0])
     x, y = panel.scene.display_position(ligand_atom)
@@ -258,7 +263,7 @@ def test_a_mouse_click_in_the_view_picks(panel, qtbot, window):
 
 
 def test_selected_residues_get_a_representation_of_their_own(panel, window, vtk_image):
-    panel.open_demo()
+    _show_synthetic(panel)
     assert panel.draw_selection_as("spheres") is None  # nothing selected: explained
     assert "Select residues" in window.errors[-1]
     s = panel.structure
@@ -302,3 +307,71 @@ def test_another_model_of_a_multi_model_file(panel, qtbot, tmp_path):
         panel.model_spin.setValue(2)
     assert panel.structure.model_index == 1
     assert panel.model_spin.value() == 2
+
+
+def test_open_demo_shows_hiv_protease_centred_on_its_inhibitor(panel, qtbot, vtk_image):
+    from core.protein.demo import DEMO_TITLE
+
+    with qtbot.waitSignal(panel.structure_changed, timeout=20_000):
+        job = panel.open_demo()
+    assert job is not None
+    s = panel.structure
+    assert s.name == DEMO_TITLE
+    assert panel.title_label.text() == DEMO_TITLE
+    assert "2 chains: A (99), B (99)" in panel.info_label.text()
+    assert panel.ligand_combo.currentText() == "XK2 A263 (46 atoms)"
+    assert set(panel.scene.layers) >= {"protein", "ligands", "pocket"}
+    # Centred and zoomed on the inhibitor: its atoms sit around the middle of the view and
+    # spread over a good part of it.
+    ligand_atoms = s.residue_atoms(panel.current_ligand().residue)
+    points = np.array([panel.scene.display_position(int(a)) for a in ligand_atoms])
+    width, height = panel.render_window().GetSize()
+    centre = points.mean(axis=0)
+    assert abs(centre[0] - width / 2) < 0.1 * width
+    assert abs(centre[1] - height / 2) < 0.1 * height
+    spread = points.max(axis=0) - points.min(axis=0)
+    assert max(spread[0] / width, spread[1] / height) > 0.25
+    assert "XK2 A263" in panel.message_label.text()
+    image = vtk_image(panel.render_window())
+    assert len(np.unique(image.reshape(-1, 3), axis=0)) > 500  # drawn, not a blank view
+    panel.reset_view()  # the whole protein: the inhibitor becomes small
+    points = np.array([panel.scene.display_position(int(a)) for a in ligand_atoms])
+    assert (points.max(axis=0) - points.min(axis=0))[0] / width < 0.25
+
+
+def test_the_3d_view_takes_the_width_and_the_tabs_stay_modest(panel, qtbot):
+    qtbot.waitUntil(lambda: panel.interactor.width() > 0)
+    tabs = panel.tabs.width()
+    assert tabs <= 320
+    assert panel.interactor.width() >= 0.65 * panel.width()
+    panel.resize(1600, 700)
+    qtbot.waitUntil(lambda: panel.interactor.width() >= 0.75 * panel.width())
+    assert abs(panel.tabs.width() - tabs) <= 2  # the extra width went to the view
+
+
+def test_panel_fits_the_screen_budget(panel):
+    # 1280×720 logical pixels beside the sidebar and the Molecule dock: at most 800×540.
+    hint = panel.minimumSizeHint()
+    assert hint.width() <= 800 and hint.height() <= 540
+    long_name = "a_structure_file_with_a_very_long_name_from_a_deep_folder_" * 3 + ".pdb"
+    panel.show_structure(parse_structure(synthetic_complex_pdb(), name=long_name))
+    assert panel.minimumSizeHint().width() <= 800  # the title elides instead
+    assert panel.title_label.text() == long_name and panel.title_label.is_elided()
+
+
+def test_placed_molecule_is_announced_and_cleared_with_a_new_structure(panel, qtbot):
+    from rdkit import Chem
+    from rdkit.Chem import AllChem
+
+    _show_synthetic(panel)
+    mol = Chem.AddHs(Chem.MolFromSmiles("CCO"))
+    AllChem.EmbedMolecule(mol, randomSeed=1)
+    assert not panel.has_placed_molecule()
+    with qtbot.waitSignal(panel.placed_molecule_changed) as blocker:
+        panel.show_context_molecule(mol)
+    assert blocker.args == [True] and panel.has_placed_molecule()
+    with qtbot.waitSignal(panel.placed_molecule_changed) as blocker:
+        _show_synthetic(panel)  # a new structure clears the scene
+    assert blocker.args == [False] and not panel.has_placed_molecule()
+    with qtbot.assertNotEmitted(panel.placed_molecule_changed):
+        panel.remove_context_molecule()  # nothing placed: nothing to announce
