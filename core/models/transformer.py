@@ -1541,7 +1541,8 @@ def save_finetuned_model(model: LoadedModel, directory: str | Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     for name, member in zip(model.card["weights"], model.members, strict=True):
         _save_weights(member.state_dict(), path / name)
-    model.config.to_json_file(str(path / CONFIG_FILE))
+    with atomic_path(path / CONFIG_FILE) as temporary:
+        model.config.to_json_file(str(temporary))
     save_tokenizer(model.tokenizer, path)
     _write_json(path / CARD_FILE, model.card)
     return path
