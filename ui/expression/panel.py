@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from ui.expression.plots import (
+    TOP_LABELS,
     GenePlot,
     HeatMap,
     PValueDelegate,
@@ -53,6 +54,7 @@ from ui.models.dataframe_model import (
     RowFilter,
     configure_table_view,
 )
+from ui.widgets.elided_label import ElidedLabel
 
 if TYPE_CHECKING:
     from app.engine import InferenceEngine
@@ -62,7 +64,14 @@ REST = "Rest (all other samples)"
 CONTROL_WORDS = re.compile(
     r"^(control|ctrl|ctl|normal|healthy|untreated|vehicle|wt|wild.?type)$", re.I
 )
+# The heat map shows as many top genes as it can label legibly, within these bounds.
 TOP_HEATMAP_GENES = 30
+MIN_HEATMAP_GENES = 8
+RANK_SCORE = "|log2 FC| × −log10(adjusted p)"
+RANK_TITLE_EMPTY = (
+    f"Genes ranked by {RANK_SCORE}: those that change most and most surely come first. "
+    "Run a comparison on the Data tab."
+)
 INTEGER_COUNTS_HINT = "DESeq2 needs raw integer counts"
 
 RESULT_COLUMNS = [
@@ -114,6 +123,22 @@ def _table_view(model: DataFrameModel, p_columns: tuple[str, ...] = ()) -> QTabl
     return view
 
 
+def _short(text: str, width: int = 24) -> str:
+    """A group name short enough for an axis title."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _colour_key(entries) -> str:
+    """Rich text naming each ``(name, (r, g, b))`` after a dot of its colour; entries wrap only
+    between each other."""
+    parts = []
+    for name, (r, g, b) in entries:
+        # Qt's rich text breaks lines at spaces and at "/": keep each name whole.
+        text = escape(str(name)).replace(" ", "&nbsp;").replace("/", "&#8725;")
+        parts.append(f'<span style="color: rgb({r},{g},{b});">&#9679;</span>&nbsp;{text}')
+    return " &nbsp; ".join(parts)
+
+
 class ExpressionPanel(QWidget):
     """Load → QC → differential expression → ranking, for bulk counts or single cells."""
 
@@ -153,8 +178,8 @@ class ExpressionPanel(QWidget):
         self.sheet_button.setToolTip("Table with a 'sample' column, the condition and covariates")
         self.transpose_button = QPushButton("Transpose")
         self.transpose_button.setToolTip("Read the matrix the other way round (samples ↔ genes)")
-        self.source_label = QLabel("No data: open a counts file or the demo.")
-        self.source_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # A long file name is shortened in the middle (the whole of it in the tooltip).
+        self.source_label = ElidedLabel("No data: open a counts file or the demo.", mode="middle")
         top = QHBoxLayout()
         for button in (
             self.demo_button,
@@ -303,7 +328,10 @@ class ExpressionPanel(QWidget):
         self.result_title = QLabel("Run a comparison on the Data tab.")
         self.result_title.setWordWrap(True)
         self.group_combo = QComboBox()
-        self.group_combo.setMinimumContentsLength(18)
+        self.group_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.group_combo.setMinimumContentsLength(12)
         self.group_combo.currentTextChanged.connect(self._on_group_changed)
         self.group_label = QLabel("Group")
         self.padj_spin = QDoubleSpinBox()
@@ -326,6 +354,7 @@ class ExpressionPanel(QWidget):
         self.only_significant = QCheckBox("Only significant")
         self.only_significant.toggled.connect(self._apply_table_filter)
         self.count_label = QLabel("")
+        self.count_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
         self.export_button = QPushButton("Export…")
         self.export_button.setToolTip("Write the rows shown to CSV or XLSX")
         self.export_button.clicked.connect(self._on_export_clicked)
@@ -337,10 +366,10 @@ class ExpressionPanel(QWidget):
         controls.addWidget(QLabel("|log2 FC| ≥"))
         controls.addWidget(self.fc_spin)
         controls.addWidget(self.only_significant)
-        controls.addWidget(self.count_label, 1)
+        controls.addStretch(1)
         controls.addWidget(self.export_button)
 
-        self.volcano = GenePlot("Volcano", "log2 fold change", "−log10 p-value")
+        self.volcano = GenePlot("Volcano", "log2 fold change", "−log10 adjusted p")
         self.ma_plot = GenePlot("MA plot", "log10 base mean", "log2 fold change")
         self.volcano.gene_clicked.connect(self.select_gene)
         self.ma_plot.gene_clicked.connect(self.select_gene)
@@ -348,22 +377,52 @@ class ExpressionPanel(QWidget):
         self.results_model.set_columns(RESULT_COLUMNS)
         self.results_view = _table_view(self.results_model, ("pvalue", "padj"))
         self.results_view.selectionModel().currentRowChanged.connect(self._on_result_row_changed)
+        # Every column in view without scrolling sideways: the row numbers mean nothing here.
+        self.results_view.verticalHeader().hide()
+        self.results_view.horizontalHeader().setDefaultSectionSize(84)
+        self.results_view.setColumnWidth(self.results_model.column_index("gene"), 100)
         self.top_heatmap = HeatMap("Top genes (z-score)")
+        self.top_heatmap.setMinimumHeight(150)
+        self.top_heatmap.rows_fit_changed.connect(self._on_heatmap_rows_changed)
+        # The colour of each group in the strip above the heat map, named (as the PCA's key).
+        self.heatmap_legend = QLabel("")
+        self.heatmap_legend.setWordWrap(True)
+        small = self.heatmap_legend.font()
+        small.setPointSizeF(max(7.0, small.pointSizeF() - 1.0))
+        self.heatmap_legend.setFont(small)
+        self.heatmap_legend.setTextFormat(Qt.TextFormat.RichText)
+        heatmap_box = QWidget()
+        heatmap_layout = QVBoxLayout(heatmap_box)
+        heatmap_layout.setContentsMargins(0, 0, 0, 0)
+        heatmap_layout.setSpacing(2)
+        heatmap_layout.addWidget(self.top_heatmap, 1)
+        heatmap_layout.addWidget(self.heatmap_legend)
 
         plots = QSplitter(Qt.Orientation.Vertical)
         plots.addWidget(self.volcano)
         plots.addWidget(self.ma_plot)
+        plots.setSizes([3, 2])  # the volcano, with its gene names, gets the room
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.results_view)
-        right.addWidget(self.top_heatmap)
+        right.addWidget(heatmap_box)
+        right.setChildrenCollapsible(False)
+        # The table first: at 1366×768 it shows a dozen genes, the heat map the rest.
+        right.setStretchFactor(0, 1)
+        right.setStretchFactor(1, 1)
+        right.setSizes([500, 500])
         body = QSplitter(Qt.Orientation.Horizontal)
         body.addWidget(plots)
         body.addWidget(right)
+        body.setChildrenCollapsible(False)
         body.setStretchFactor(0, 1)
         body.setStretchFactor(1, 1)
         page = QWidget()
         layout = QVBoxLayout(page)
-        layout.addWidget(self.result_title)
+        # The counts go beside the title: the controls' row stays narrow enough for small screens.
+        title_row = QHBoxLayout()
+        title_row.addWidget(self.result_title, 1)
+        title_row.addWidget(self.count_label)
+        layout.addLayout(title_row)
         layout.addLayout(controls)
         layout.addWidget(body, 1)
         return page
@@ -372,8 +431,19 @@ class ExpressionPanel(QWidget):
         self.rank_model = DataFrameModel()
         self.rank_model.set_columns(RANK_COLUMNS)
         self.rank_view = _table_view(self.rank_model, ("padj",))
-        ranked = QGroupBox("Disease-gene ranking (effect size × significance)")
-        QVBoxLayout(ranked).addWidget(self.rank_view)
+        self.rank_view.verticalHeader().hide()  # the Rank column numbers the rows
+        self.rank_view.horizontalHeader().setDefaultSectionSize(84)
+        self.rank_view.setColumnWidth(self.rank_model.column_index("rank"), 48)
+        self.rank_view.setColumnWidth(self.rank_model.column_index("gene"), 100)
+        # What the ranking compares changes with the comparison run and the group shown: a label
+        # that wraps says it (a group box title would not wrap, and would widen the panel).
+        self.rank_title = QLabel(RANK_TITLE_EMPTY)
+        self.rank_title.setWordWrap(True)
+        self.rank_title.setTextFormat(Qt.TextFormat.RichText)
+        ranked = QGroupBox("Ranked genes")
+        ranked_layout = QVBoxLayout(ranked)
+        ranked_layout.addWidget(self.rank_title)
+        ranked_layout.addWidget(self.rank_view, 1)
 
         self.classifier_button = QPushButton("Train classifier")
         self.classifier_button.setToolTip(
@@ -646,10 +716,7 @@ class ExpressionPanel(QWidget):
             labels = samples[condition].astype(str).to_numpy()
             for i, level in enumerate(sorted(set(labels))):
                 mask = labels == level
-                r, g, b = colour_for(i)
-                # Qt's rich text breaks lines at spaces and at "/": keep each name whole.
-                name = escape(level).replace(" ", "&nbsp;").replace("/", "&#8725;")
-                key.append(f'<span style="color: rgb({r},{g},{b});">&#9679;</span>&nbsp;{name}')
+                key.append(_colour_key([(level, colour_for(i))]))
                 plot.addItem(
                     pg.ScatterPlotItem(
                         x=x[mask], y=y[mask], size=size, pen=None,
@@ -734,6 +801,8 @@ class ExpressionPanel(QWidget):
         self.volcano.set_points(np.zeros(0), np.zeros(0), [], np.zeros(0))
         self.ma_plot.set_points(np.zeros(0), np.zeros(0), [], np.zeros(0))
         self.top_heatmap.set_matrix(np.zeros((0, 0)), [], [])
+        self.heatmap_legend.setText("")
+        self.rank_title.setText(RANK_TITLE_EMPTY)
         self.count_label.setText("")
         self.group_combo.clear()
         self.group_combo.hide()
@@ -750,7 +819,10 @@ class ExpressionPanel(QWidget):
         notes = " ".join(result.notes)
         self.result_title.setText(f"<b>{result.title()}</b> {notes}")
         self.ma_plot.getPlotItem().setLabel(
-            "bottom", "mean log expression" if result.base_mean_log else "log10 base mean"
+            "bottom",
+            "mean log expression"
+            if result.base_mean_log
+            else "log10 base mean (normalised counts)",
         )
         self._show_group(self.group_combo.currentText() if result.groups else None)
         self.tabs.setCurrentIndex(2)
@@ -773,22 +845,61 @@ class ExpressionPanel(QWidget):
             self.results_view.sortByColumn(
                 self.results_model.column_index("padj"), Qt.SortOrder.AscendingOrder
             )
-        p = table["pvalue"].to_numpy(dtype=np.float64)
         fc = table["log2fc"].to_numpy(dtype=np.float64)
         base = table["base_mean"].to_numpy(dtype=np.float64)
         genes = table["gene"].astype(str).tolist()
+        p, adjusted = self._volcano_p(table)
         with np.errstate(divide="ignore", invalid="ignore"):
             y_volcano = -np.log10(np.clip(p, 1e-300, 1.0))
             x_ma = base if self.result.base_mean_log else np.log10(np.where(base > 0, base, np.nan))
         categories = significance_categories(table, self.padj_spin.value(), self.fc_spin.value())
+        tested, reference = self._comparison()
         self.volcano.set_points(fc, y_volcano, genes, categories)
         self.ma_plot.set_points(x_ma, fc, genes, categories)
+        fold = f"log2 fold change ({_short(tested)} / {_short(reference)})"
+        self.volcano.getPlotItem().setLabel("bottom", fold)
+        self.volcano.getPlotItem().setLabel(
+            "left", "−log10 adjusted p" if adjusted else "−log10 p-value"
+        )
+        self.ma_plot.getPlotItem().setLabel("left", fold)
         self.volcano.getPlotItem().enableAutoRange()
         self.ma_plot.getPlotItem().enableAutoRange()
         self.rank_model.set_frame(rank_genes(table))
+        self._name_ranking(tested, reference)
         self.classifier_model.set_frame(None)
         self.auroc_label.setText("Cross-validated AUROC: –")
         self._on_thresholds_changed()
+
+    def _comparison(self) -> tuple[str, str]:
+        """The tested group and its reference as shown: case and control, or the group chosen
+        in one-vs-rest and "rest"."""
+        result = self.result
+        if result is None:
+            return "", ""
+        if result.case is not None:
+            return str(result.case), str(result.control) if result.control is not None else "rest"
+        return self.group_combo.currentText(), "rest"
+
+    @staticmethod
+    def _volcano_p(table: pd.DataFrame) -> tuple[np.ndarray, bool]:
+        """The volcano's p-values: the adjusted ones (what the threshold tests), or the raw ones
+        when no gene has an adjusted p; and whether they are adjusted."""
+        adjusted = table["padj"].to_numpy(dtype=np.float64)
+        if np.isfinite(adjusted).any():
+            return adjusted, True
+        return table["pvalue"].to_numpy(dtype=np.float64), False
+
+    def _name_ranking(self, tested: str, reference: str) -> None:
+        condition = escape(str(self.result.condition))
+        rest = " (all other samples)" if reference == "rest" else ""
+        self.rank_title.setText(
+            f"<b>Genes ranked: {escape(tested)} vs {escape(reference)}</b>{rest}, by "
+            f"{condition}; score = {RANK_SCORE}. <i>up</i>: higher in {escape(tested)}."
+        )
+        self.classifier_button.setToolTip(
+            f"L1 logistic regression of {tested} vs {reference} on log2 expression, "
+            "stratified k-fold"
+        )
 
     def _significant(self, table: pd.DataFrame) -> np.ndarray:
         from core.expression.de import significant
@@ -808,11 +919,11 @@ class ExpressionPanel(QWidget):
         self.ma_plot.set_categories(categories)
         fc = self.fc_spin.value()
         vertical = [-fc, fc] if fc > 0 else [0.0]
-        p = table["pvalue"].to_numpy(dtype=np.float64)
-        with np.errstate(invalid="ignore"):
-            passing = p[table["padj"].to_numpy(dtype=np.float64) < self.padj_spin.value()]
-        horizontal = [float(-np.log10(max(passing.max(), 1e-300)))] if passing.size else []
+        # No line without adjusted p-values: then no gene passes the threshold.
+        adjusted = self._volcano_p(table)[1]
+        horizontal = [float(-np.log10(self.padj_spin.value()))] if adjusted else []
         self.volcano.set_lines(vertical, horizontal)
+        self.volcano.set_top_labels(self._top_genes(table, categories))
         self.ma_plot.set_lines([], vertical)
         up = int((mask & (table["log2fc"].to_numpy() > 0)).sum())
         self.count_label.setText(
@@ -821,6 +932,20 @@ class ExpressionPanel(QWidget):
         self._apply_table_filter()
         self._draw_top_heatmap()
         self.select_gene(self._selected_position)
+
+    @staticmethod
+    def _top_genes(table: pd.DataFrame, categories: np.ndarray) -> list[int]:
+        """Table positions of the most significant genes among those passing the thresholds
+        (smallest adjusted p, then largest |log2 FC|), at most TOP_LABELS."""
+        passing = np.flatnonzero(np.asarray(categories) != 0)
+        if not passing.size:
+            return []
+        chosen = table.iloc[passing]
+        order = np.lexsort(
+            (-np.abs(chosen["log2fc"].to_numpy(dtype=np.float64)),
+             chosen["padj"].to_numpy(dtype=np.float64))
+        )  # fmt: skip
+        return [int(passing[i]) for i in order[:TOP_LABELS]]
 
     def _apply_table_filter(self, *_args) -> None:
         if self.only_significant.isChecked():
@@ -846,30 +971,51 @@ class ExpressionPanel(QWidget):
         order = labels.loc[key.sort_values(kind="stable").index]
         return list(order.index), list(order.to_numpy())
 
+    def _sample_word(self) -> str:
+        return "cells" if self.prepared.data.single_cell else "samples"
+
+    def _on_heatmap_rows_changed(self, _rows: int) -> None:
+        if self.current_table is not None:
+            self._draw_top_heatmap()
+
+    def _group_colours(self) -> dict[str, tuple[int, int, int]]:
+        """A colour per level of the comparison's condition, the same as in the QC tab's PCA."""
+        labels = self.prepared.data.samples[self.result.condition].dropna().astype(str)
+        return {level: colour_for(i) for i, level in enumerate(sorted(set(labels)))}
+
     def _draw_top_heatmap(self) -> None:
         table = self.current_table
         if table is None or self.prepared is None:
             return
         ordered = table.sort_values("padj", kind="stable")
         significant = ordered[ordered["significant"]]
-        genes = list((significant if len(significant) else ordered)["gene"].head(TOP_HEATMAP_GENES))
+        fit = self.top_heatmap.rows_that_fit()
+        count = min(TOP_HEATMAP_GENES, max(MIN_HEATMAP_GENES, fit)) if fit else 20
+        genes = list((significant if len(significant) else ordered)["gene"].head(count))
         samples, groups = self._heatmap_samples()
         values = self.prepared.log_values.loc[samples, genes].to_numpy().T
         mean = values.mean(axis=1, keepdims=True)
         sd = values.std(axis=1, keepdims=True)
         z = np.divide(values - mean, sd, out=np.zeros_like(values), where=sd > 0)
-        many = len(samples) > 30 or len(set(groups)) > 2
+        colours = self._group_colours()
         self.top_heatmap.set_matrix(
             np.clip(z, -3, 3),
             genes,
-            [] if many else samples,
+            samples if len(samples) <= 30 else [],
             levels=(-3, 3),
-            column_groups=groups if many else None,
+            column_groups=groups,
+            group_colours=colours,
+        )
+        self.heatmap_legend.setText(
+            _colour_key([(g, colours.get(g, (200, 200, 200))) for g in dict.fromkeys(groups)])
+        )
+        self.top_heatmap.plot.setLabel(
+            "bottom", f"{len(samples)} {self._sample_word()}, grouped by {self.result.condition}"
         )
         # A short title: pyqtgraph will not shrink a title, and a long one pushes the colour bar
         # out of a narrow panel.
         self.top_heatmap.plot.setTitle(
-            f"Top {len(genes)} genes × {len(samples)} samples (z-score)", color="#333", size="10pt"
+            f"Top {len(genes)} genes (z-score per gene)", color="#333", size="10pt"
         )
         self.top_heatmap.setToolTip(
             f"z-score of log2 expression per gene; samples grouped by {self.result.condition}"

@@ -72,6 +72,7 @@ def test_demo_one_vs_rest_linked_views_and_export(qtbot, panel, tmp_path):
     panel.group_combo.setCurrentText("CD14+ Monocyte")
     first = panel.results_model.index(0, panel.results_model.column_index("gene")).data()
     assert first in {"FTL", "LYZ", "S100A9", "AIF1", "TYROBP", "FCER1G", "CST3", "LST1"}
+    _check_results_read_at_a_glance(qtbot, panel)
 
     # Live thresholds: a stricter fold change leaves fewer significant genes.
     before = int(panel.current_table["significant"].sum())
@@ -104,6 +105,57 @@ def test_demo_one_vs_rest_linked_views_and_export(qtbot, panel, tmp_path):
     assert written.loc[0, "gene"] == first
 
 
+def _check_results_read_at_a_glance(qtbot, panel):
+    """The Results tab as a 1366×768 screen gives it (1185×688): named points, a tall table,
+    every heat-map group named, axis titles that say what they measure."""
+    panel.resize(1185, 688)
+    panel.show()
+    qtbot.waitExposed(panel)
+    qtbot.wait(50)  # labels are placed once the plot has its pixel size
+    panel.volcano.layout_top_labels()
+    table = panel.current_table
+    passing = table[table["significant"]].sort_values("padj", kind="stable")
+    top = set(passing["gene"].head(10))
+    shown = panel.volcano.shown_top_labels()
+    assert len(shown) >= 6 and set(shown) <= top
+    rects = panel.volcano.top_label_rects()
+    assert not any(a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1 :])
+    axis = panel.volcano.getPlotItem()
+    assert axis.getAxis("left").labelText == "−log10 adjusted p"
+    assert axis.getAxis("bottom").labelText == "log2 fold change (CD14+ Monocyte / rest)"
+
+    view = panel.results_view
+    assert view.viewport().height() >= 10 * view.verticalHeader().defaultSectionSize()
+
+    legend = panel.heatmap_legend.text().replace("&nbsp;", " ").replace("&#8725;", "/")
+    groups = set(panel.prepared.data.samples["bulk_labels"].astype(str))
+    assert len(groups) == 10 and all(group in legend for group in groups)
+    assert panel.top_heatmap.strip.isVisible()
+    assert "grouped by bulk_labels" in panel.top_heatmap.plot.getAxis("bottom").labelText
+
+    assert "Genes ranked: CD14+ Monocyte vs rest" in panel.rank_title.text()
+    panel.group_combo.setCurrentText("CD19+ B")
+    assert "Genes ranked: CD19+ B vs rest" in panel.rank_title.text()
+    panel.group_combo.setCurrentText("CD14+ Monocyte")
+
+
+def test_panel_fits_the_screen_budget(qtbot, panel, count_files):
+    """1280×720 logical pixels (1920×1080 at 150 %) less the sidebar: 800 × 540 at most, before
+    and after a comparison is shown."""
+    assert panel.minimumSizeHint().width() <= 800
+    assert panel.minimumSizeHint().height() <= 540
+    _, counts, sheet = count_files
+    panel.open_counts(counts, sheet)
+    _wait_idle(qtbot, panel)
+    panel.method_combo.setCurrentIndex(panel.method_combo.findData("welch"))
+    panel.run_de()
+    _wait_idle(qtbot, panel)
+    for index in range(panel.tabs.count()):
+        panel.tabs.setCurrentIndex(index)
+        hint = panel.minimumSizeHint()
+        assert hint.width() <= 800 and hint.height() <= 540, (panel.tabs.tabText(index), hint)
+
+
 def test_counts_deseq2_classifier_and_gene_sets(qtbot, panel, count_files, tmp_path):
     sim, counts, sheet = count_files
     panel.open_counts(counts)
@@ -130,6 +182,9 @@ def test_counts_deseq2_classifier_and_gene_sets(qtbot, panel, count_files, tmp_p
     found = set(table.loc[table["padj"] < 0.05, "gene"])
     assert len(found & sim.planted) >= 7
     assert panel.rank_model.rowCount() == 60
+    assert "Genes ranked: case vs control" in panel.rank_title.text()
+    # Eight samples: their names under the heat map, and both groups named in its key.
+    assert "case" in panel.heatmap_legend.text() and "control" in panel.heatmap_legend.text()
 
     panel.run_classifier()
     _wait_idle(qtbot, panel)
