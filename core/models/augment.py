@@ -26,11 +26,11 @@ def randomize_smiles(smiles: str, rng: np.random.Generator) -> str:
     mol = Chem.MolFromSmiles(smiles)
     if mol is None:
         return smiles
-    # RDKit's doRandom draws from its own generator; seeding it from rng makes runs repeatable.
-    from rdkit import rdBase
-
-    rdBase.SeedRandomNumberGenerator(int(rng.integers(0, 2**31 - 1)))
-    return Chem.MolToSmiles(mol, canonical=False, doRandom=True)
+    # MolToSmiles(doRandom=True) ignores rdBase.SeedRandomNumberGenerator (RDKit 2026.03: the same
+    # seed gave other spellings), so runs did not repeat. MolToRandomSmilesVect takes its own
+    # seed; 0 there means "unseeded", hence seeds from 1.
+    seed = int(rng.integers(1, 2**31 - 1))
+    return Chem.MolToRandomSmilesVect(mol, 1, randomSeed=seed)[0]
 
 
 def augment_smiles(
