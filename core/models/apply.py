@@ -53,7 +53,9 @@ def predict_library(
     texts = smiles.fillna("").astype(str)
     mask = texts.str.len().to_numpy() > 0
     if valid is not None:
-        mask &= valid.reindex(smiles.index).fillna(False).astype(bool).to_numpy()
+        # eq(True): a row missing from ``valid`` or NaN there is not predicted (astype(bool)
+        # would call NaN true), and no object-dtype downcast warning.
+        mask &= valid.reindex(smiles.index).eq(True).to_numpy()
     mean = np.full((len(texts), len(names)), np.nan)
     std = np.full_like(mean, np.nan)
     if mask.any():
