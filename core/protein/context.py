@@ -35,8 +35,11 @@ def place_conformer(
 
 
 def translate_to(mol: Chem.Mol, centre) -> Chem.Mol:
-    """A copy of ``mol`` (first conformer kept) moved so its heavy-atom centroid is ``centre``."""
-    mol = Chem.Mol(mol)
+    """A copy of ``mol`` with its first conformer only, moved so its heavy-atom centroid is
+    ``centre``."""
+    # Only the first conformer is moved: a copy that kept the others would leave them where they
+    # were, far from the site, for whoever draws every conformer.
+    mol = Chem.Mol(mol, confId=mol.GetConformer().GetId())
     conformer = mol.GetConformer()
     positions = conformer.GetPositions()
     heavy = [a.GetIdx() for a in mol.GetAtoms() if a.GetAtomicNum() > 1] or list(
