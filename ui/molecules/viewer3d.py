@@ -1,7 +1,7 @@
 """The 3D view of a molecule: its conformers by energy, drawn with VTK, and their export.
 
 ``ConformerViewer`` shows a :class:`core.chem.conformers.ConformerEnsemble`; it never computes one.
-Its "Predict 3D structure" button only emits :attr:`ConformerViewer.predict_requested`: the owner
+Its "Predict 3D" button only emits :attr:`ConformerViewer.predict_requested`: the owner
 submits :func:`core.chem.conformers.generate_conformers` to the engine, reports progress with
 :meth:`ConformerViewer.set_busy` / :meth:`ConformerViewer.set_progress`, and hands the result to
 :meth:`ConformerViewer.show_ensemble`.
@@ -69,9 +69,9 @@ class ConformerViewer(QWidget):
         self._ensemble: ConformerEnsemble | None = None
         self._finalized = False
 
-        self.predict_button = QPushButton("Predict 3D structure")
+        self.predict_button = QPushButton("Predict 3D")
         self.predict_button.setToolTip(
-            "Embed conformers (ETKDGv3), optimise them (MMFF94) and list them by energy"
+            "Predict 3D structures: embed conformers (ETKDGv3), optimise them (MMFF94) and list them by energy"
         )
         self.predict_button.clicked.connect(self.predict_requested)
         self.cancel_button = QPushButton("Cancel")
@@ -106,9 +106,11 @@ class ConformerViewer(QWidget):
         list_layout.setContentsMargins(0, 0, 0, 0)
         list_layout.addWidget(self.list_title)
         list_layout.addWidget(self.conformer_list)
-        list_box.setMinimumWidth(170)
+        list_box.setMinimumHeight(90)
 
-        splitter = QSplitter(Qt.Orientation.Horizontal)
+        # The view above the conformer list: the Molecule panel is a narrow dock, and a list
+        # beside the view needed 170 px more than a 1366-pixel screen has to spare.
+        splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self._interactor)
         splitter.addWidget(list_box)
         splitter.setStretchFactor(0, 3)
@@ -123,16 +125,22 @@ class ConformerViewer(QWidget):
         self.progress_bar.setTextVisible(False)
         self.progress_bar.hide()
 
+        self.style_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.style_combo.setMinimumContentsLength(6)
         buttons = QHBoxLayout()
         buttons.addWidget(self.predict_button)
         buttons.addWidget(self.cancel_button)
         buttons.addStretch(1)
-        buttons.addWidget(QLabel("Style:"))
-        buttons.addWidget(self.style_combo)
-        buttons.addWidget(self.reset_button)
         buttons.addWidget(self.export_button)
+        view_row = QHBoxLayout()
+        view_row.addWidget(QLabel("Style:"))
+        view_row.addWidget(self.style_combo, 1)
+        view_row.addWidget(self.reset_button)
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
+        layout.addLayout(view_row)
         layout.addWidget(splitter, 1)
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.message_label)
@@ -183,7 +191,7 @@ class ConformerViewer(QWidget):
         self.scene.clear()
         self.export_button.setEnabled(False)
         self.reset_button.setEnabled(False)
-        self._set_message("No 3D structure yet: Predict 3D structure computes one.")
+        self._set_message("No 3D structure yet: Predict 3D computes conformers.")
         self._render()
 
     def selected_index(self) -> int | None:
