@@ -279,6 +279,41 @@ def save_baseline(model: BaselineModel, directory: str | os.PathLike) -> Path:
     return folder
 
 
+MAX_ARCHIVE_BYTES = 16 * 1024**3
+"""Most bytes a ``forests.skops`` archive may unpack to (a 500-tree forest on 10,000 molecules is
+about 1 GB per task)."""
+MAX_SCHEMA_BYTES = 64 * 1024**2
+"""Most bytes of the archive's ``schema.json`` (its description of the objects: a few MB)."""
+MAX_PACKING_RATIO = 100
+"""skops stores members uncompressed; a member over 10 MB packed more tightly than this is a zip
+bomb, refused before it is unpacked."""
+
+
+def _check_archive_sizes(path: Path) -> None:
+    """Refuse an archive whose members would unpack to more than the limits above, from its
+    directory alone (``ZipFile`` reads a member no further than its declared size)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ValueError(f"{path}: not a skops model file ({exc})") from None
+    total = sum(member.file_size for member in members)
+    for member in members:
+        packed = max(member.compress_size, 1)
+        if member.file_size > 10 * 1024**2 and member.file_size > MAX_PACKING_RATIO * packed:
+            raise ValueError(
+                f"{path}: refusing to load: {member.filename} unpacks {member.file_size:,} bytes "
+                f"from {member.compress_size:,} (a zip bomb, not a saved model)"
+            )
+        if member.filename == "schema.json" and member.file_size > MAX_SCHEMA_BYTES:
+            raise ValueError(f"{path}: refusing to load: its schema.json is too large")
+    if total > MAX_ARCHIVE_BYTES:
+        raise ValueError(
+            f"{path}: refusing to load: it unpacks to {total:,} bytes (at most "
+            f"{MAX_ARCHIVE_BYTES:,})"
+        )
+
+
 def load_baseline(directory: str | os.PathLike) -> BaselineModel:
     """Read a baseline written by :func:`save_baseline`, refusing any type outside the allow-list.
 
@@ -290,18 +325,34 @@ def load_baseline(directory: str | os.PathLike) -> BaselineModel:
     """
     import skops.io as sio
 
+    from core.models.featurize import FEATURIZERS
+    from core.models.registry import model_file, read_model_json
+
     folder = Path(directory)
-    path = folder / FORESTS_FILE
-    meta_path = folder / META_FILE
+    # Plain names that must resolve inside the folder: a link to another model's file is refused.
+    path = model_file(folder, FORESTS_FILE)
+    meta_path = model_file(folder, META_FILE, "metadata")
     for needed in (path, meta_path):
         if not needed.is_file():
             raise ValueError(f"{folder}: {needed.name} is missing; not a saved baseline")
+    meta = read_model_json(folder, META_FILE)  # size and depth limited
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
         task, featurizer = meta["task"], meta["featurizer"]
         target_names = tuple(meta["target_names"])
+        if task not in TASKS or featurizer not in FEATURIZERS:
+            raise ValueError(f"task {task!r} or featurizer {featurizer!r} is unknown")
+        if (
+            not isinstance(meta["target_names"], list)
+            or not target_names
+            or not all(isinstance(n, str) for n in target_names)
+        ):
+            raise ValueError("target_names must be a list of names")
+        for key in ("n_trees", "seed"):
+            if key in meta and (not isinstance(meta[key], int) or isinstance(meta[key], bool)):
+                raise ValueError(f"{key} must be a whole number")
     except (ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{meta_path}: unreadable baseline metadata ({exc})") from None
+    _check_archive_sizes(path)
     try:
         untrusted = sio.get_untrusted_types(file=path)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:

@@ -9,6 +9,11 @@ Shipped models live the same way under ``resources/models/<name>/`` (read throug
 ``resources.resource_path``). The weight files each kind needs are registered with
 :func:`register_model_kind`, so a folder missing its weights is reported as broken instead of
 failing later inside a job.
+
+A model folder may come from anyone: every file it names must be a plain name that resolves
+inside the folder (:func:`model_file`: no ``../other/model.safetensors``, no absolute path, no
+symbolic link leading out), and its JSON files are read with a size and depth limit
+(:func:`read_model_json`), so a folder can neither load another model's weights nor fill the memory.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from typing import Any
 from core import paths
 
 CARD_FILE = "card.json"
+MAX_JSON_BYTES = 4 * 1024**2
+"""Largest JSON file of a model folder that is read (cards and configs are a few KB)."""
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 MODEL_KINDS: dict[str, tuple[str, ...]] = {}
@@ -88,7 +95,13 @@ class ModelCard:
         if missing:
             raise ValueError(f"the model card lacks {', '.join(missing)}")
         values = {k: v for k, v in data.items() if k in known}
-        values["target_columns"] = tuple(values["target_columns"])
+        for key in ("name", "kind", "task", "smiles_column", "data_hash", "created", "description"):
+            if key in values and not isinstance(values[key], str):
+                raise ValueError(f"the model card's {key!r} must be text")
+        targets = values["target_columns"]
+        if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+            raise ValueError("the model card's 'target_columns' must be a list of column names")
+        values["target_columns"] = tuple(targets)
         for key in ("split", "metrics", "versions"):
             if key in values and not isinstance(values[key], dict):
                 raise ValueError(f"the model card's {key!r} must be an object")
@@ -183,6 +196,70 @@ def save_card(directory: str | os.PathLike, card: ModelCard) -> Path:
     return write_text_atomic(folder / CARD_FILE, card.to_json())
 
 
+def model_file(directory: str | os.PathLike, name: object, what: str = "weights") -> Path:
+    """``directory / name``, once ``name`` is shown to be a file name inside the folder.
+
+    A card or config may name any path; a plain name that resolves (symbolic links followed)
+    inside the folder is the only one accepted, so a model folder cannot load another model's
+    weights or any other file.
+
+    Raises
+    ------
+    ValueError
+        When ``name`` is not text, holds a folder separator, is absolute, or leads out of the
+        folder; the message names the folder and the field.
+    """
+    folder = Path(directory)
+    if (
+        not isinstance(name, str)
+        or name in ("", ".", "..")
+        or "/" in name
+        or "\\" in name
+        or "\x00" in name
+        or Path(name).is_absolute()
+    ):
+        raise ValueError(
+            f"model folder {folder}: the {what} file {name!r} is not a file name inside the "
+            "folder; refusing to load it"
+        )
+    root = folder.resolve()
+    target = (root / name).resolve()
+    if not target.is_relative_to(root):
+        raise ValueError(
+            f"model folder {folder}: the {what} file {name!r} leads out of the folder (to "
+            f"{target}); refusing to load it"
+        )
+    return folder / name
+
+
+def read_model_json(directory: str | os.PathLike, name: str) -> Any:
+    """The JSON in ``directory / name`` (a card, config or metadata file), read with limits.
+
+    Raises
+    ------
+    ValueError
+        When the file is missing, leads out of the folder, is larger than
+        :data:`MAX_JSON_BYTES`, is not UTF-8 JSON or is nested too deeply; the message names the
+        folder and the file.
+    """
+    folder = Path(directory)
+    path = model_file(folder, name, "JSON")
+    try:
+        size = path.stat().st_size
+        if size > MAX_JSON_BYTES:
+            raise ValueError(
+                f"model folder {folder}: {name} is {size:,} bytes, more than the "
+                f"{MAX_JSON_BYTES:,} a model's JSON file may be"
+            )
+        return json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise ValueError(f"model folder {folder}: {name} is JSON nested too deeply") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"model folder {folder}: {name} is not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise ValueError(f"model folder {folder}: cannot read {name} ({exc.strerror})") from None
+
+
 def load_card(directory: str | os.PathLike, check_weights: bool = True) -> ModelCard:
     """Read ``card.json`` from a model folder and check that the kind's weight files are there.
 
@@ -195,14 +272,18 @@ def load_card(directory: str | os.PathLike, check_weights: bool = True) -> Model
     path = folder / CARD_FILE
     if not path.is_file():
         raise ValueError(f"model folder {folder}: no {CARD_FILE}")
+    data = read_model_json(folder, CARD_FILE)
     try:
-        card = ModelCard.from_json(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"model folder {folder}: {CARD_FILE} is not valid JSON ({exc})") from None
+        card = ModelCard.from_dict(data)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"model folder {folder}: {exc}") from None
     if check_weights:
-        missing = [f for f in MODEL_KINDS.get(card.kind, ()) if not (folder / f).is_file()]
+        # The kind's files and those the card lists (an ensemble's members) must all lie inside.
+        listed = data.get("weights", [])
+        if not isinstance(listed, list):
+            raise ValueError(f"model folder {folder}: the card's 'weights' must be a list of files")
+        paths = {f: model_file(folder, f) for f in [*MODEL_KINDS.get(card.kind, ()), *listed]}
+        missing = [f for f, file in paths.items() if not file.is_file()]
         if missing:
             raise ValueError(
                 f"model folder {folder}: weights missing for a {card.kind} model: {', '.join(missing)}"

@@ -563,32 +563,134 @@ def _smiles_hash(smiles: Sequence[str], targets: np.ndarray | None = None) -> st
     return digest.hexdigest()
 
 
+CONFIG_LIMITS: dict[str, int] = {
+    "vocab_size": 100_000,
+    "hidden_size": 4096,
+    "num_hidden_layers": 48,
+    "num_attention_heads": 64,
+    "intermediate_size": 16_384,
+    "max_position_embeddings": 4098,  # 4,096 tokens plus RoBERTa's two spare positions
+    "type_vocab_size": 16,
+}
+"""The largest value of each size in a model folder's ``config.json`` that DrugDesk builds.
+
+Checked before any torch module exists, so a folder declaring hidden 10^9 or 10^6 layers is one
+clear error instead of a traceback or a machine out of memory. The shipped models use vocabulary
+80, hidden 192, 4 layers, 4 heads, feed-forward 384, 130 positions."""
+MAX_TASKS = 10_000
+"""Most outputs (``n_tasks``) a fine-tuned model's card may declare."""
+MAX_MEMBERS = 32
+"""Most ensemble members (weight files) a fine-tuned model's card may list."""
+MAX_PARAMETERS = 500_000_000
+"""Most parameters (about, from the config) one model may have: 2 GB in float32."""
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _read_card(directory: Path) -> dict:
+    from core.models.registry import read_model_json
+
     card_path = directory / CARD_FILE
     if not card_path.is_file():
         raise ValueError(f"{directory} holds no {CARD_FILE}: not a SMILES model folder")
-    try:
-        card = json.loads(card_path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"Cannot read {card_path}: {exc}") from exc
+    card = read_model_json(directory, CARD_FILE)  # size, depth and where the file leads checked
     if not isinstance(card, dict) or card.get("model_type") not in (
         PRETRAINED_KIND,
         FINETUNED_KIND,
     ):
         raise ValueError(f"{card_path} does not describe a SMILES transformer")
+    if card["model_type"] == FINETUNED_KIND:
+        _check_finetuned_card(directory, card)
     return card
+
+
+def _check_finetuned_card(directory: Path, card: dict) -> None:
+    """The card's numbers and weight files, checked before anything is built from them."""
+    from core.models.registry import model_file
+
+    where = f"model folder {directory}: {CARD_FILE}"
+    n_tasks = card.get("n_tasks")
+    if not _is_int(n_tasks) or not 1 <= n_tasks <= MAX_TASKS:
+        raise ValueError(f"{where}: 'n_tasks' is {n_tasks!r}; DrugDesk accepts 1 to {MAX_TASKS:,}")
+    if card.get("task") not in ("classification", "regression"):
+        raise ValueError(f"{where}: 'task' is {card.get('task')!r}, not classification/regression")
+    weights = card.get("weights") or [WEIGHTS_FILE]
+    if not isinstance(weights, list) or len(weights) > MAX_MEMBERS:
+        raise ValueError(f"{where}: 'weights' must list 1 to {MAX_MEMBERS} weight files")
+    for name in weights:
+        model_file(directory, name)  # a plain name inside the folder, or ValueError
+    for key in ("target_mean", "target_scale"):
+        values = card.get(key)
+        if (
+            not isinstance(values, list)
+            or len(values) != n_tasks
+            or not all(v is None or _is_number(v) for v in values)
+        ):
+            raise ValueError(f"{where}: {key!r} must be {n_tasks} number(s), one per task")
+    dropout = card.get("dropout", 0.1)
+    if not _is_number(dropout) or not 0 <= dropout < 1:
+        raise ValueError(f"{where}: 'dropout' is {dropout!r}; expected a number from 0 to 1")
 
 
 def _read_config(directory: Path) -> Any:
     from transformers import RobertaConfig
 
+    from core.models.registry import read_model_json
+
     path = directory / CONFIG_FILE
     if not path.is_file():
         raise ValueError(f"{directory} holds no {CONFIG_FILE}: not a SMILES model folder")
+    data = read_model_json(directory, CONFIG_FILE)
+    if not isinstance(data, dict):
+        raise ValueError(f"Cannot read {path}: it is a JSON {type(data).__name__}, not an object")
+    for key, limit in CONFIG_LIMITS.items():
+        if key in data:  # before transformers sees them: one message for every wrong size
+            _check_size(directory, key, data[key], limit)
     try:
-        return RobertaConfig.from_json_file(str(path))
+        config = RobertaConfig.from_dict(data)
     except Exception as exc:
         raise ValueError(f"Cannot read {path}: {exc}") from exc
+    _check_config(directory, config)
+    return config
+
+
+def _check_size(directory: Path, key: str, value: object, limit: int) -> int:
+    if not _is_int(value) or not 1 <= value <= limit:
+        raise ValueError(
+            f"model folder {directory}: {CONFIG_FILE}: {key} is {value!r}; DrugDesk builds "
+            f"1 to {limit:,}"
+        )
+    return value
+
+
+def _check_config(directory: Path, config: Any) -> int:
+    """Check the config's sizes against :data:`CONFIG_LIMITS`; return its approximate number of
+    parameters (embeddings and encoder layers), also checked against :data:`MAX_PARAMETERS`."""
+    where = f"model folder {directory}: {CONFIG_FILE}"
+    sizes = {}
+    for key, limit in CONFIG_LIMITS.items():
+        sizes[key] = _check_size(directory, key, getattr(config, key, None), limit)
+    hidden, heads = sizes["hidden_size"], sizes["num_attention_heads"]
+    if hidden % heads:
+        raise ValueError(f"{where}: hidden_size {hidden} is not a multiple of {heads} heads")
+    pad = getattr(config, "pad_token_id", None)
+    if pad is not None and (not _is_int(pad) or not 0 <= pad < sizes["vocab_size"]):
+        raise ValueError(f"{where}: pad_token_id {pad!r} is not a token of the vocabulary")
+    parameters = (sizes["vocab_size"] + sizes["max_position_embeddings"]) * hidden + sizes[
+        "num_hidden_layers"
+    ] * (4 * hidden * hidden + 2 * hidden * sizes["intermediate_size"])
+    if parameters > MAX_PARAMETERS:
+        raise ValueError(
+            f"{where}: describes about {parameters:,} parameters, more than the "
+            f"{MAX_PARAMETERS:,} DrugDesk loads"
+        )
+    return parameters
 
 
 def save_pretrained_model(model: Any, tokenizer: Any, directory: str | Path, card: dict) -> None:
@@ -603,6 +705,18 @@ def save_pretrained_model(model: Any, tokenizer: Any, directory: str | Path, car
     save_tokenizer(tokenizer, path)
     _write_json(path / CARD_FILE, card)
     write_text_atomic(path / CARD_MARKDOWN, _card_markdown(card))
+
+
+def _build(directory: Path, make: Callable[[], Any]) -> Any:
+    """``make()``: a torch module from a checked config; any error it raises names the folder."""
+    try:
+        return make()
+    except (ValueError, TypeError, KeyError, AssertionError, RuntimeError, IndexError) as exc:
+        # e.g. an activation transformers does not know ('hidden_act'): KeyError from deep inside
+        raise ValueError(
+            f"model folder {directory}: cannot build the model its {CONFIG_FILE} describes "
+            f"({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def _load_strict(module: Any, state: dict, directory: Path) -> None:
@@ -647,26 +761,56 @@ def load_model(
         raise ValueError(f"Model folder not found: {path}")
     from transformers import RobertaForMaskedLM
 
+    from core.models.registry import model_file
     from core.models.tokenizer import load_tokenizer
 
     card = _read_card(path)
     config = _read_config(path)
+    model_file(path, "tokenizer.json", "tokenizer")
     tokenizer = load_tokenizer(path)
     if len(tokenizer) != config.vocab_size:
         raise ValueError(
             f"{path}: the tokenizer has {len(tokenizer)} tokens but the model {config.vocab_size}"
         )
+    max_length = card.get("max_length", config.max_position_embeddings - 2)
+    if not _is_int(max_length) or not 1 <= max_length <= config.max_position_embeddings - 2:
+        raise ValueError(
+            f"model folder {path}: {CARD_FILE}: 'max_length' is {max_length!r}; the model has "
+            f"positions for 1 to {config.max_position_embeddings - 2} tokens"
+        )
+    # Every weight file must lie inside the folder (no '../other/model.safetensors', no link out)
+    # and be large enough for the parameters the config declares, before a module is built.
+    if card["model_type"] == PRETRAINED_KIND:
+        files = [WEIGHTS_FILE]
+    else:
+        files = card.get("weights") or [WEIGHTS_FILE]
+    weight_paths = [model_file(path, name) for name in files]
+    parameters = _check_config(path, config)
+    for weights in weight_paths:
+        # A file holds at least a byte per parameter (two in the float16 we write); a config
+        # describing far more than that would have torch allocate it all before the mismatch
+        # shows, so the allowance is generous and the check comes first.
+        if weights.is_file() and parameters > 4 * weights.stat().st_size:
+            raise ValueError(
+                f"Cannot read the weights {weights}: its {weights.stat().st_size:,} bytes cannot "
+                f"hold the {parameters:,} parameters {CONFIG_FILE} describes (the weights do not "
+                "match the config)"
+            )
     members = []
     if card["model_type"] == PRETRAINED_KIND:
-        model = RobertaForMaskedLM(config)
-        _load_strict(model, _load_weights(path / WEIGHTS_FILE), path)
+        model = _build(path, lambda: RobertaForMaskedLM(config))
+        _load_strict(model, _load_weights(weight_paths[0]), path)
         model.tie_weights()
         members.append(model)
     else:
-        files = card.get("weights") or [WEIGHTS_FILE]
-        for name in files:
-            model = _make_predictor(config, int(card["n_tasks"]), float(card.get("dropout", 0.1)))
-            _load_strict(model, _load_weights(path / name), path)
+        for weights in weight_paths:
+            model = _build(
+                path,
+                lambda: _make_predictor(
+                    config, int(card["n_tasks"]), float(card.get("dropout", 0.1))
+                ),
+            )
+            _load_strict(model, _load_weights(weights), path)
             members.append(model)
     for model in members:
         model.to(device).eval()
