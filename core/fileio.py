@@ -109,17 +109,22 @@ def _resolve(path: Path) -> Path:
     return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
-def _existing(path: Path, target: Path) -> os.stat_result | None:
-    """The target's status (``None`` when it does not exist yet); refuses what cannot be replaced."""
+def _existing(path: Path) -> os.stat_result | None:
+    """The status of what ``path`` leads to (``None`` when nothing is there yet); refuses what
+    cannot be replaced.
+
+    Taken through ``path`` itself, not its resolved name: the kernel follows ``/proc``'s links
+    (``/dev/stdout`` leads to ``/proc/self/fd/1``, then to a pipe that has no name to resolve).
+    """
     try:
-        status = os.stat(target)
+        status = os.stat(path)
     except FileNotFoundError:
         return None
     except OSError as error:
-        raise _output_error(path, error, target.parent) from error
+        raise _output_error(path, error, path.parent) from error
     if stat.S_ISDIR(status.st_mode):
         raise OutputError.about(path, "it is a folder", errno.EISDIR)
-    read_only = not status.st_mode & 0o222 or not os.access(target, os.W_OK)
+    read_only = not status.st_mode & 0o222 or not os.access(path, os.W_OK)
     if stat.S_ISREG(status.st_mode) and read_only:
         # The folder may allow a rename over it, but the user made this file read-only (the
         # mode bits count for root too, whom os.access lets write anything).
@@ -208,11 +213,11 @@ def atomic_output(
     options: dict[str, Any] = {}
     if mode == "w":
         options = {"encoding": encoding, "errors": errors, "newline": newline}
-    target = _resolve(path)
-    status = _existing(path, target)
+    status = _existing(path)
     if status is not None and not stat.S_ISREG(status.st_mode):
-        yield from _direct_output(path, target, mode, options)
+        yield from _direct_output(path, mode, options)
         return
+    target = _resolve(path)
     try:
         temporary, new_mode = _temporary_beside(target)
     except OSError as error:
@@ -237,16 +242,16 @@ def atomic_output(
         raise
 
 
-def _direct_output(path: Path, target: Path, mode: str, options: dict) -> Iterator[IO[Any]]:
+def _direct_output(path: Path, mode: str, options: dict) -> Iterator[IO[Any]]:
     # A pipe or a device: there is nothing to keep, and a rename would replace the device node.
     try:
-        with open(target, mode, **options) as handle:
+        with open(path, mode, **options) as handle:
             yield handle
             handle.flush()
     except OSError as error:
         if isinstance(error, OutputError):
             raise
-        raise _output_error(path, error, target.parent) from error
+        raise _output_error(path, error, path.parent) from error
 
 
 @contextmanager
@@ -264,9 +269,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         As :func:`atomic_output`.
     """
     path = Path(path)
-    target = _resolve(path)
-    status = _existing(path, target)
+    status = _existing(path)
     special = status is not None and not stat.S_ISREG(status.st_mode)
+    target = path if special else _resolve(path)
     try:
         if special:
             descriptor, name = tempfile.mkstemp(suffix=target.suffix[:20])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -310,3 +312,25 @@ def test_refuse_output_over_input_lets_other_files_pass(folder):
     assert refuse_output_over_input(folder / "new.csv", [source, None]) is None
     assert refuse_output_over_input(folder / "existing.csv", [source]) is None
     assert refuse_output_over_input(folder / "new.csv", []) is None
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/fd"), reason="needs /proc (Linux)")
+@pytest.mark.parametrize("helper", ["atomic_output", "atomic_path"])
+def test_dev_stdout_into_a_pipe(helper):
+    # /dev/stdout leads through /proc to a pipe that has no name: resolving it and writing a
+    # temporary file beside it failed ("the folder /proc/<pid>/fd does not exist").
+    code = (
+        "from core.fileio import atomic_output, atomic_path\n"
+        f"if {helper == 'atomic_output'}:\n"
+        "    with atomic_output('/dev/stdout') as handle:\n"
+        "        handle.write('through the pipe\\n')\n"
+        "else:\n"
+        "    with atomic_path('/dev/stdout') as temporary:\n"
+        "        temporary.write_text('through the pipe\\n')\n"
+    )
+    root = Path(__file__).parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "through the pipe\n"
