@@ -74,6 +74,7 @@ class ExplainView(QWidget):
         self.test_view = QTableView()
         self.test_view.setModel(self.test_model)
         configure_table_view(self.test_view, picture_height=80)
+        self.test_view.verticalHeader().hide()  # row numbers take room and mean nothing here
         self.test_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.test_delegate = StructureDelegate(self.test_view, picture_size=(120, 80))
         self.test_view.selectionModel().currentRowChanged.connect(self._on_test_row_changed)
@@ -82,14 +83,21 @@ class ExplainView(QWidget):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(QLabel("Held-out test molecules (click one to explain it)"))
+        heading = QLabel("Held-out test molecules (click one to explain it)")
+        heading.setWordWrap(True)
+        left_layout.addWidget(heading)
         left_layout.addWidget(self.test_view, 1)
         left_layout.addWidget(self.library_button)
 
         self.target_combo = QComboBox()
+        self.target_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.target_combo.setMinimumContentsLength(8)
         self.target_combo.currentIndexChanged.connect(self.target_changed)
         self.heat_map = QSvgWidget()
-        self.heat_map.setMinimumSize(320, 240)
+        # Small enough for the Models area on a 1280×720 window; the drawing scales with the room.
+        self.heat_map.setMinimumSize(200, 160)
         self.heat_map.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.label = QLabel(INTRO)
         self.label.setWordWrap(True)
@@ -106,6 +114,7 @@ class ExplainView(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(right)
+        splitter.setChildrenCollapsible(False)
         splitter.setSizes([380, 480])
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
@@ -121,18 +130,19 @@ class ExplainView(QWidget):
         self.test_model.set_frame(frame)
         if not frame.empty:
             single = len(names) == 1
+            # Structure and numbers first (a narrow tab shows them); the SMILES last.
             specs = [ColumnSpec("structure", "Structure", kind="structure", source=("smiles",))]
-            specs.append(ColumnSpec("smiles", "SMILES"))
             specs += [
                 ColumnSpec(c, c.rsplit(" ", 1)[-1] if single else c, kind="float", decimals=2)
                 for c in frame.columns[2:]
             ]
+            specs.append(ColumnSpec("smiles", "SMILES"))
             self.test_model.set_columns(specs)
             self.test_view.setItemDelegateForColumn(0, self.test_delegate)
             self.test_view.setColumnWidth(0, 128)
-            self.test_view.setColumnWidth(1, 110)
-            for column in range(2, len(specs)):
+            for column in range(1, len(specs) - 1):
                 self.test_view.setColumnWidth(column, 80 if single else 130)
+            self.test_view.setColumnWidth(len(specs) - 1, 110)
         self.target_combo.blockSignals(True)
         self.target_combo.clear()
         self.target_combo.addItems(list(names))

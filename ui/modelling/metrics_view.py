@@ -36,12 +36,41 @@ def metrics_table(metrics: pd.DataFrame | None) -> pd.DataFrame:
     ).reset_index()  # fmt: skip
     wide.columns.name = None
     wide["metric"] = [METRIC_TITLES.get(m, m) for m in wide["metric"]]
+    # The held-out test numbers first, the two models side by side: the comparison that
+    # matters stays in view in a narrow window; validation numbers follow.
     order = [
-        f"{MODEL_TITLES.get(m, m)} ({p})" for m in ("transformer", "rf_ecfp4") for p in ("valid", "test")
+        f"{MODEL_TITLES.get(m, m)} ({p})" for p in ("test", "valid") for m in ("transformer", "rf_ecfp4")
     ]  # fmt: skip
     columns = ["target", "metric"] + [c for c in order if c in wide.columns]
     columns += [c for c in wide.columns if c not in columns]
     return wide[columns]
+
+
+# Column headers on two lines (model, part), so that four model columns fit a narrow table.
+SHORT_MODEL_TITLES = {"transformer": "Transformer", "rf_ecfp4": "Random forest"}
+PART_TITLES = {"test": "test", "valid": "validation"}
+PART_TOOLTIPS = {
+    "test": "the held-out test molecules (never used in training or early stopping)",
+    "valid": "the validation molecules (used to stop training early)",
+}
+
+
+def metric_column_spec(column: str) -> ColumnSpec:
+    """The header of a ``metrics_table`` column: ``SMILES transformer (test)`` is shown as
+    ``Transformer`` over ``test``, with the full name in the tooltip."""
+    if column in ("target", "metric"):
+        return ColumnSpec(column, column.capitalize(), kind="text")
+    for key, title in MODEL_TITLES.items():
+        for part, part_title in PART_TITLES.items():
+            if column == f"{title} ({part})":
+                return ColumnSpec(
+                    column,
+                    f"{SHORT_MODEL_TITLES[key]}\n{part_title}",
+                    kind="float",
+                    decimals=3,
+                    tooltip=f"{title} on {PART_TOOLTIPS[part]}",
+                )
+    return ColumnSpec(column, kind="float", decimals=3)
 
 
 class MetricsView(QWidget):
@@ -55,6 +84,7 @@ class MetricsView(QWidget):
         self.view = QTableView()
         self.view.setModel(self.model)
         configure_table_view(self.view)
+        self.view.verticalHeader().hide()  # row numbers mean nothing here
         self.notes = QLabel("")
         self.notes.setWordWrap(True)
         self.card = QPlainTextEdit()
@@ -77,19 +107,23 @@ class MetricsView(QWidget):
             return
         table = metrics_table(report.metrics)
         self.model.set_frame(table)
-        self.model.set_columns(
-            [
-                ColumnSpec(c, kind="text" if c in ("target", "metric") else "float", decimals=3)
-                for c in table.columns
-            ]
-        )
+        # One target: it is named in the heading line, and its column would only take room.
+        shown = [c for c in table.columns if c != "target" or table["target"].nunique() > 1]
+        self.model.set_columns([metric_column_spec(c) for c in shown])
         self.view.resizeColumnsToContents()
+        # Numbers are short: the headers' longest line sets the width, with a little margin.
+        widest = self.view.fontMetrics().horizontalAdvance("Random forest") + 28
+        for column, key in enumerate(shown):
+            if key not in ("target", "metric"):
+                self.view.setColumnWidth(column, min(self.view.columnWidth(column), widest))
         sizes = report.split.get("sizes") if report.split else None
         if isinstance(sizes, dict):
             sizes = [sizes.get(k) for k in ("train", "valid", "test")]
         split = f"{report.split.get('kind', '')} split, train/valid/test {sizes}" if sizes else ""
+        targets = ", ".join(map(str, getattr(report, "target_names", ()) or ()))
+        task = f"{report.task} of {targets}" if targets else report.task
         self.label.setText(
-            f"<b>{name}</b>: {report.task}; {split}. Metrics on molecules the models never "
+            f"<b>{name}</b>: {task}; {split}. Metrics on molecules the models never "
             "trained on." + (" <i>Training was cancelled.</i>" if report.cancelled else "")
         )
         self.notes.setText("\n".join(report.notes))

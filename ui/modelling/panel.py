@@ -61,6 +61,7 @@ SPLITS = [
 TASKS = ["classification", "regression"]
 ERROR_STYLE = "color: #b00020;"
 DEMO_SIZE = 120
+DEMO_TARGET, DEMO_TASK = "Act", "regression"  # the demo's potency, as the shipped model
 PATH_ROLE = Qt.ItemDataRole.UserRole
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -167,7 +168,6 @@ class ModelsPanel(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(form_widget)
-        scroll.setMinimumWidth(360)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         for combo in form_widget.findChildren(QComboBox):
@@ -175,6 +175,10 @@ class ModelsPanel(QWidget):
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
             )
             combo.setMinimumContentsLength(8)
+        # As narrow as the form allows beside its scroll bar: the tabs get the rest of the width.
+        scroll.setMinimumWidth(
+            form_widget.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width()
+        )
         models_group = self._build_models_group()
         # The saved models stay in view below the form, whatever the window height.
         # Train, Cancel and the progress stay in view below the scrolling form.
@@ -209,7 +213,8 @@ class ModelsPanel(QWidget):
         splitter.addWidget(self.tabs)
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([400, 900])
+        splitter.setChildrenCollapsible(False)
+        splitter.setSizes([340, 900])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
@@ -437,14 +442,26 @@ class ModelsPanel(QWidget):
         )
 
     def open_demo(self) -> int:
-        """Write the demo assay table to the data folder and open it."""
+        """Write the demo assay table to the data folder and open it, with its potency column
+        ``Act`` (pIC50) ticked as the target of a regression, as the shipped potency model."""
         from core import paths
 
         path = paths.data_dir() / "demo" / "chembl2321810_potency.csv"
         self.file_edit.setText(str(path))
         self.data_label.setText("Writing the demo table…")
         return self._submit(
-            "columns", _demo_job, path, title="Open the demo assay table", key="models-cols"
+            "demo", _demo_job, path, title="Open the demo assay table", key="models-cols"
+        )
+
+    def _on_demo_opened(self, columns) -> None:
+        self._set_columns(columns)
+        if DEMO_TARGET not in columns.columns:
+            return
+        self.set_targets([DEMO_TARGET])
+        self.task_combo.setCurrentText(DEMO_TASK)
+        self.data_label.setText(
+            f"Demo: {DEMO_SIZE} CHEMBL2321810 compounds. Target {DEMO_TARGET} (pIC50), "
+            f"{DEMO_TASK}; tick 'active' (pIC50 ≥ 7) instead for a classifier."
         )
 
     def _set_columns(self, columns) -> None:
@@ -690,16 +707,16 @@ class ModelsPanel(QWidget):
                 text = f"{entry.path.name}: unusable ({entry.error})"
             else:
                 card = entry.card
+                # Name on the first line, what it does on the second: the list stays narrow.
+                name = f"{card.name} [shipped]" if shipped else card.name
                 if card.task in TASKS:
                     targets = ", ".join(card.target_columns)
-                    text = f"{card.name} — {card.task} of {targets}"
+                    text = f"{name}\n{card.task} of {targets}"
                     metric = _main_metric(card)
                     if metric:
                         text += f"; {metric}"
                 else:
-                    text = f"{card.name} — pretrained ({card.task})"
-                if shipped:
-                    text += " [shipped]"
+                    text = f"{name}\npretrained ({card.task})"
             item = QListWidgetItem(text)
             item.setData(PATH_ROLE, entry.path)
             item.setData(ENTRY_ROLE, entry_info)
@@ -923,6 +940,8 @@ class ModelsPanel(QWidget):
         kind = self._jobs.pop(job_id, None)
         if kind == "columns":
             self._set_columns(result)
+        elif kind == "demo":
+            self._on_demo_opened(result)
         elif kind == "train":
             self._on_trained(result)
         elif kind in ("report", "report-after-cancel"):
@@ -940,7 +959,7 @@ class ModelsPanel(QWidget):
         kind = self._jobs.pop(job_id, None)
         if kind is None:
             return
-        if kind == "columns":
+        if kind in ("columns", "demo"):
             self._columns = None
             self.smiles_combo.clear()
             self.targets_list.clear()

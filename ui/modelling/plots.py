@@ -117,6 +117,10 @@ class EvaluationPlots(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.target_combo = QComboBox()
+        self.target_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.target_combo.setMinimumContentsLength(8)
         self.target_combo.currentIndexChanged.connect(self._redraw)
         self.note = QLabel("Held-out test molecules only.")
         self.note.setWordWrap(True)
@@ -215,5 +219,9 @@ class EvaluationPlots(QWidget):
             if math.isfinite(low):
                 line = pg.mkPen((160, 160, 160), width=1, style=pg.QtCore.Qt.PenStyle.DashLine)
                 self.scatter_plot.plot([low, high], [low, high], pen=line)
+            # The target's own name (and so its unit, as the assay table gives it) on the axes.
+            item = self.scatter_plot.getPlotItem()
+            item.setLabel("bottom", f"measured {target}")
+            item.setLabel("left", f"predicted {target}")
             n = int(rows[rows["model"] == rows["model"].iloc[0]]["measured"].notna().sum())
         self.note.setText(f"{n} held-out test molecules. " + "; ".join(notes))

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
 from app.engine import InferenceEngine
 from core.models import transformer as tf
@@ -233,3 +233,57 @@ def test_cancel_keeps_the_best_epochs(qtbot, panel, assay_csv, tiny_pretrained):
     assert panel.plots.roc_plot.isHidden() and panel.plots.pr_plot.isHidden()
     assert panel.plots.curve_count() == 1  # transformer only: the baseline was skipped
     assert metrics_table(panel._report.metrics)["metric"].tolist()[0] == "RMSE"
+
+
+# Screen fit: 1280×720 logical pixels (1920×1080 at 150 %) less the sidebar and the Molecule dock.
+BUDGET_WIDTH, BUDGET_HEIGHT = 800, 540
+
+
+def test_panel_fits_the_screen_budget_and_shows_the_baseline_test_column(qtbot, panel):
+    panel.window_.library_panel = None  # no library row to explain when the panel shows
+    panel.resize(BUDGET_WIDTH, BUDGET_HEIGHT)
+    panel.show()
+    qtbot.waitExposed(panel)
+    assert panel.minimumSizeHint().width() <= BUDGET_WIDTH
+    assert panel.minimumSizeHint().height() <= BUDGET_HEIGHT
+
+    # The shipped potency model's evaluation, on the Metrics tab at the budget width.
+    items = [panel.models_list.item(i) for i in range(panel.models_list.count())]
+    (potency,) = [item for item in items if "potency" in item.text()]
+    panel.models_list.setCurrentItem(potency)
+    qtbot.waitUntil(lambda: panel.metrics.model.rowCount() > 0, timeout=20_000)
+    panel.tabs.setCurrentWidget(panel.metrics)
+    for index in range(panel.tabs.count()):
+        panel.tabs.setCurrentIndex(index)
+        hint = panel.minimumSizeHint()
+        assert hint.width() <= BUDGET_WIDTH and hint.height() <= BUDGET_HEIGHT, index
+    panel.tabs.setCurrentWidget(panel.metrics)
+    qtbot.wait(10)
+
+    model, view = panel.metrics.model, panel.metrics.view
+    columns = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
+    # One target (Act): named in the heading, no column for it; the test columns come first.
+    assert columns[:3] == ["Metric", "Transformer\ntest", "Random forest\ntest"]
+    assert "potency-chembl2321810</b>: regression of Act;" in panel.metrics.label.text()
+    baseline = model.column_index("Random forest (ECFP4) (test)")
+    assert baseline == 2
+    right_edge = view.columnViewportPosition(baseline) + view.columnWidth(baseline)
+    assert view.horizontalScrollBar().value() == 0
+    assert 0 < right_edge <= view.viewport().width()
+    tip = model.headerData(baseline, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
+    assert "Random forest (ECFP4)" in tip and "test" in tip
+    # Each saved model reads as its name over what it predicts.
+    assert potency.text().splitlines()[0] == "potency-chembl2321810 [shipped]"
+    assert potency.text().splitlines()[1].startswith("regression of Act; test RMSE")
+
+
+def test_open_demo_ticks_the_potency_as_a_regression(qtbot, panel):
+    panel.task_combo.setCurrentText("classification")  # what the form showed before
+    job = panel.open_demo()
+    _wait_job(qtbot, panel, job, timeout=20_000)
+    assert panel.smiles_combo.currentData() == "smiles"
+    assert panel.checked_targets() == ["Act"]
+    assert panel.task_combo.currentText() == "regression"
+    assert panel.train_button.isEnabled()
+    assert "Act" in panel.data_label.text()
+    assert panel.window_.errors == []
