@@ -274,7 +274,8 @@ class ProjectStore:
             raise ValueError("a project cannot be created read-only")
         self.read_only = read_only
         if not create and not self.path.is_file():
-            raise ProjectError(f"{self.path} does not exist")
+            what = "is not a file" if self.path.exists() else "does not exist"
+            raise ProjectError(f"{self.path} {what}")
         try:
             self._connection = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=5.0

@@ -254,3 +254,10 @@ def test_corpus_projects_are_refused_with_their_reason(name, tmp_path):
     with pytest.raises(ProjectError, match=re.escape(CORPUS_EXPECTED[name])):
         read_project(copy)
     assert copy.read_bytes() == source.read_bytes()
+
+
+def test_a_folder_named_like_a_project_is_not_a_file(tmp_path):
+    folder = tmp_path / "folder.drugdesk"
+    folder.mkdir()
+    with pytest.raises(ProjectError, match=f"{folder} is not a file"):
+        read_project(folder)
