@@ -871,7 +871,8 @@ class MainWindow(QMainWindow):
         try:
             self.settings.save()
         except OSError as exc:
-            self.show_error(f"Could not save settings to {Settings.path()}: {exc}")
+            # OutputError already names the file and the reason ("Cannot write …: no space left").
+            self.show_error(f"Settings not saved. {exc}")
 
     def show_about(self) -> None:
         paths = {"Settings": str(Settings.path()), "Log": str(log_dir()), "Data": str(data_dir())}
