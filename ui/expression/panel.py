@@ -133,8 +133,10 @@ def _colour_key(entries) -> str:
     between each other."""
     parts = []
     for name, (r, g, b) in entries:
-        # Qt's rich text breaks lines at spaces and at "/": keep each name whole.
-        text = escape(str(name)).replace(" ", "&nbsp;").replace("/", "&#8725;")
+        # Qt's rich text breaks lines at spaces, "/" and "-": keep each name whole.
+        text = (
+            escape(str(name)).replace(" ", "&nbsp;").replace("/", "&#8725;").replace("-", "&#8209;")
+        )
         parts.append(f'<span style="color: rgb({r},{g},{b});">&#9679;</span>&nbsp;{text}')
     return " &nbsp; ".join(parts)
 
@@ -803,6 +805,7 @@ class ExpressionPanel(QWidget):
         self.top_heatmap.set_matrix(np.zeros((0, 0)), [], [])
         self.heatmap_legend.setText("")
         self.rank_title.setText(RANK_TITLE_EMPTY)
+        self.ma_plot.getPlotItem().setTitle("MA plot", color="#333", size="10pt")
         self.count_label.setText("")
         self.group_combo.clear()
         self.group_combo.hide()
@@ -861,7 +864,10 @@ class ExpressionPanel(QWidget):
         self.volcano.getPlotItem().setLabel(
             "left", "−log10 adjusted p" if adjusted else "−log10 p-value"
         )
-        self.ma_plot.getPlotItem().setLabel("left", fold)
+        # The MA plot's y axis is short: the comparison goes in its title.
+        self.ma_plot.getPlotItem().setTitle(
+            f"MA plot: {_short(tested)} / {_short(reference)}", color="#333", size="10pt"
+        )
         self.volcano.getPlotItem().enableAutoRange()
         self.ma_plot.getPlotItem().enableAutoRange()
         self.rank_model.set_frame(rank_genes(table))

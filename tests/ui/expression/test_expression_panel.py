@@ -127,7 +127,9 @@ def _check_results_read_at_a_glance(qtbot, panel):
     view = panel.results_view
     assert view.viewport().height() >= 10 * view.verticalHeader().defaultSectionSize()
 
-    legend = panel.heatmap_legend.text().replace("&nbsp;", " ").replace("&#8725;", "/")
+    legend = panel.heatmap_legend.text()
+    for code, text in (("&nbsp;", " "), ("&#8725;", "/"), ("&#8209;", "-")):
+        legend = legend.replace(code, text)
     groups = set(panel.prepared.data.samples["bulk_labels"].astype(str))
     assert len(groups) == 10 and all(group in legend for group in groups)
     assert panel.top_heatmap.strip.isVisible()
