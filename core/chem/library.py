@@ -31,6 +31,8 @@ from core.chem.readers import (
     ReadOptions,
     estimate_record_count,
     iter_record_chunks,
+    smiles_text_error,
+    split_cxsmiles,
 )
 from core.chem.standardize import StandardizeOptions, Standardizer
 from core.jobs import CancelCheck, JobCancelled, ProgressCallback, check_cancelled, no_progress
@@ -135,6 +137,11 @@ def parse_record(record: RawRecord) -> tuple[Chem.Mol | None, str]:
         if mol is None:
             return None, "broken SDF record: RDKit cannot read the molblock"
     else:
+        # The readers check this too; a SMILES typed into the table arrives here directly.
+        character_error = smiles_text_error(record.text)
+        if character_error:
+            return None, character_error
+        # RDKit's default parser reads a CXSMILES extension (enhanced stereo, atom labels).
         mol = Chem.MolFromSmiles(record.text, sanitize=False)
         if mol is None:
             return None, "invalid SMILES: syntax error"
@@ -169,7 +176,7 @@ def process_records(
         if mol is not None:
             try:
                 mol = standardizer.standardize(mol)
-                canonical = Chem.MolToSmiles(mol)
+                canonical = _canonical_smiles(mol, record)
                 inchikey = Chem.MolToInchiKey(mol) or ""
                 properties = compute_properties(mol)
                 values.update(properties)
@@ -181,6 +188,16 @@ def process_records(
         _append_row(columns, record, canonical, inchikey, values, error)
     columns["extra"] = _extra_columns(records)
     return columns
+
+
+def _canonical_smiles(mol: Chem.Mol, record: RawRecord) -> str:
+    """Canonical SMILES; CXSMILES when the record came as CXSMILES, whose enhanced stereo
+    ("&1:1": either enantiomer) a plain SMILES would turn into one absolute configuration."""
+    if record.kind == "smiles" and split_cxsmiles(record.text)[1]:
+        return Chem.MolToCXSmiles(
+            mol, Chem.SmilesWriteParams(), int(Chem.CXSmilesFields.CX_ALL_BUT_COORDS)
+        )
+    return Chem.MolToSmiles(mol)
 
 
 def _append_row(

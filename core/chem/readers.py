@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,12 +196,87 @@ def _open_text(path: Path) -> io.TextIOWrapper:
 def looks_like_smiles(value: str) -> bool:
     """True when ``value`` parses as SMILES (quietly; for column detection only)."""
     value = value.strip()
-    if not value or len(value) > MAX_SMILES_LENGTH or " " in value:
+    if not value or len(value) > MAX_SMILES_LENGTH or smiles_text_error(value):
         return False
     if value.replace(".", "").replace("-", "").replace("e", "").isdigit():
         return False  # numbers such as 12 or 3.5 parse as nothing useful but are not SMILES columns
     quiet = rdBase.BlockLogs()  # noqa: F841 (RDKit logs stay off while it lives)
     return Chem.MolFromSmiles(value, sanitize=False) is not None
+
+
+def split_cxsmiles(text: str) -> tuple[str, str, str]:
+    """Split a line into its SMILES, CXSMILES extension and what follows (the name).
+
+    A CXSMILES extension is the word right after the SMILES that starts with '|' and ends at the
+    matching '|' (a '|' inside a ``$...$`` atom label does not end it):
+    ``"C[C@H](N)C(=O)O |&1:1| alanine"`` gives ``("C[C@H](N)C(=O)O", "|&1:1|", "alanine")``,
+    ``"CCO ethanol"`` gives ``("CCO", "", "ethanol")``. A '|...|' holding a space is a name.
+    """
+    # Only ASCII blanks separate: str.split() would also split at a no-break space inside
+    # "CC\u00a0O" and read ethane named "O".
+    parts = _SEPARATOR.split(text.strip(), maxsplit=1)
+    if not parts[0]:
+        return "", "", ""
+    rest = parts[1] if len(parts) > 1 else ""
+    end = _cxsmiles_extension_end(rest)
+    return parts[0], rest[:end], rest[end:].strip()
+
+
+_BLANKS = " \t\r\n\v\f"
+_SEPARATOR = re.compile(f"[{_BLANKS}]+")
+
+
+def _cxsmiles_extension_end(text: str) -> int:
+    """Length of the CXSMILES extension at the start of ``text`` (0 when there is none)."""
+    if not text.startswith("|"):
+        return 0
+    in_label = False
+    for position in range(1, len(text)):
+        character = text[position]
+        if character in _BLANKS:
+            return 0
+        if character == "$":
+            in_label = not in_label
+        elif character == "|" and not in_label:
+            after = position + 1
+            return after if after == len(text) or text[after] in _BLANKS else 0
+    return 0
+
+
+# RDKit's SMILES parser skips some characters that are not SMILES and stops at others (a NUL):
+# "CCO☃" and "CC\x00C" would load as ethanol and ethane. Outside printable ASCII nothing is SMILES.
+_NOT_SMILES = re.compile(r"[^!-~]")
+
+
+def smiles_text_error(text: str) -> str | None:
+    """Why ``text`` cannot be a SMILES because of its characters, or ``None``.
+
+    ``text`` is one SMILES, optionally followed by a space and a CXSMILES extension. A character
+    outside printable ASCII, or anything after the SMILES and its extension, makes it invalid
+    instead of being dropped by the parser: ``"CCO☃"`` gives
+    ``"character '☃' (U+2603) at position 4 is not SMILES"``.
+    """
+    smiles, extension, rest = split_cxsmiles(text)
+    if rest:
+        shown = rest if len(rest) <= 40 else rest[:37] + "…"
+        return (
+            f"text after the SMILES ('{shown}'): a SMILES holds no spaces (a CXSMILES '|…|' "
+            "extension may follow it)"
+        )
+    for part, offset in ((smiles, 0), (extension, len(smiles) + 1)):
+        found = _NOT_SMILES.search(part)
+        if found:
+            return _character_error(found.group(), offset + found.start() + 1)
+    return None
+
+
+def _character_error(character: str, position: int) -> str:
+    code = f"U+{ord(character):04X}"
+    if character.isprintable():
+        return f"character '{character}' ({code}) at position {position} is not SMILES"
+    name = unicodedata.name(character, "")
+    shown = f"{code} {name}" if name else code
+    return f"character {shown} at position {position} is not SMILES"
 
 
 def detect_smiles_columns(columns: list[str], rows: list[list[str]]) -> list[str]:
@@ -388,19 +465,22 @@ def _iter_smiles_file(path: Path) -> Iterator[RawRecord]:
             stripped = line.strip()
             if not stripped or stripped.startswith("#"):
                 continue
-            parts = stripped.split(None, 1)
-            smiles = parts[0]
-            name = parts[1].strip() if len(parts) > 1 else ""
+            smiles, extension, name = split_cxsmiles(stripped)
             if first:
                 first = False
                 # A header line such as "smiles name" or "SMILES\tID" is not a record.
                 if smiles.lower() in SMILES_HEADER_NAMES and not looks_like_smiles(smiles):
                     continue
+            if extension:
+                # The CXSMILES extension (enhanced stereo, R-group labels) belongs to the SMILES.
+                smiles = f"{smiles} {extension}"
             error = None
             if len(smiles) > MAX_SMILES_LENGTH:
                 error = f"SMILES too long ({len(smiles):,} characters; the limit is {MAX_SMILES_LENGTH:,})"
                 smiles = smiles[:80] + "…"
                 name = name[:200]
+            else:
+                error = smiles_text_error(smiles)
             yield RawRecord(index=index, name=name or f"mol{index + 1}", text=smiles, error=error)
             index += 1
     if index == 0:
@@ -485,6 +565,8 @@ def _iter_table(path: Path, fmt: str, options: ReadOptions) -> Iterator[RawRecor
                 f"SMILES too long ({len(smiles):,} characters; the limit is {MAX_SMILES_LENGTH:,})"
             )
             smiles = smiles[:80] + "…"
+        else:
+            error = smiles_text_error(smiles)
         # Names default to the data row's line number (header is line 1), which users can find.
         yield RawRecord(
             index=index, name=name or f"row{index + 2}", text=smiles, extra=extra, error=error

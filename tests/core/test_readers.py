@@ -485,14 +485,18 @@ def test_zip_that_is_not_a_workbook(tmp_path):
 
 
 def test_nul_byte_deep_in_a_csv_spoils_only_its_record(tmp_path):
-    # Past the 8 KiB sniffed for binary content, a NUL is just a bad character in one SMILES.
+    # Past the 8 KiB sniffed for binary content, a NUL is just a bad character in one SMILES
+    # (RDKit's parser would stop at it and read "CC").
     good = "".join(f"CCO,e{i}\n" for i in range(1000))
     path = tmp_path / "nul.csv"
     path.write_bytes(("smiles,name\n" + good + "CC\x00C,bad\nCCN,last\n").encode())
     records = read_all(path)
     assert len(records) == 1002
     assert [(r.text, r.error) for r in records[:1000]] == [("CCO", None)] * 1000
-    assert summary(records[1000:]) == [(1000, "bad", "CC\x00C", None), (1001, "last", "CCN", None)]
+    assert summary(records[1000:]) == [
+        (1000, "bad", "CC\x00C", "character U+0000 at position 3 is not SMILES"),
+        (1001, "last", "CCN", None),
+    ]
 
 
 @pytest.mark.timeout(20)

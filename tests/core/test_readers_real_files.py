@@ -17,6 +17,7 @@ from core.chem.readers import (
     detect_delimiter,
     iter_record_chunks,
     preview_table,
+    split_cxsmiles,
 )
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "bad_inputs"
@@ -316,3 +317,123 @@ def test_workbook_limits_on_part_size_total_and_part_count(tmp_path, monkeypatch
     monkeypatch.setattr(readers, "MAX_XLSX_RATIO", 2)
     with pytest.raises(LibraryReadError, match=r"expands [\d,]+ times .* more than 2 times"):
         read_all(plain)
+
+
+# ----------------------------------------------------------------------------------------------
+# CXSMILES and characters that are not SMILES
+
+
+def test_cxsmiles_extension_stays_with_the_smiles_and_the_name_follows_it():
+    records = read_all(CORPUS / "smiles" / "cxsmiles.smi")
+    assert [(r.index, r.text, r.name, r.error) for r in records] == [
+        (0, "C[C@H](N)C(=O)O |&1:1|", "alanine", None),
+        (1, "[*:1]c1ccccc1", "R1-phenyl", None),
+        (2, "*c1ccccc1 |$_R1;;;;;;$|", "labelled phenyl", None),
+        (3, "C[C@H](O)[C@@H](C)N |o1:1,3|", "or-group", None),
+        # Bars around words with spaces are a name, not an extension.
+        (4, "CCO", "|a name in bars|", None),
+    ]
+
+
+def test_split_cxsmiles():
+    assert split_cxsmiles("C[C@H](N)C(=O)O |&1:1| alanine") == (
+        "C[C@H](N)C(=O)O",
+        "|&1:1|",
+        "alanine",
+    )
+    assert split_cxsmiles("*C |$_R1|x$| label") == ("*C", "|$_R1|x$|", "label")
+    assert split_cxsmiles("CCO |&1:1|x") == ("CCO", "", "|&1:1|x")
+    assert split_cxsmiles("CCO   ethyl alcohol ") == ("CCO", "", "ethyl alcohol")
+    assert split_cxsmiles("  ") == ("", "", "")
+
+
+def test_enhanced_stereo_and_rgroup_labels_survive_into_the_library():
+    from rdkit import Chem
+
+    from core.chem.library import LoadOptions, load_library, parse_record
+
+    records = read_all(CORPUS / "smiles" / "cxsmiles.smi")
+    mol, error = parse_record(records[0])
+    assert error == ""
+    groups = mol.GetStereoGroups()
+    assert len(groups) == 1
+    assert groups[0].GetGroupType() == Chem.StereoGroupType.STEREO_AND
+    assert [atom.GetIdx() for atom in groups[0].GetAtoms()] == [1]
+
+    table = load_library(CORPUS / "smiles" / "cxsmiles.smi", LoadOptions(workers=1)).table
+    assert table["name"].tolist()[:4] == ["alanine", "R1-phenyl", "labelled phenyl", "or-group"]
+    assert table["valid"].all()
+    canonical = table["canonical_smiles"].tolist()
+    # The input text is kept as it was; the canonical form keeps the stereo groups and labels.
+    assert table["smiles"][0] == "C[C@H](N)C(=O)O |&1:1|"
+    assert canonical[0] == "C[C@H](N)C(=O)O |&1:1|"
+    assert "[*:1]" in canonical[1]
+    assert "_R1" in canonical[2]
+    assert canonical[3].endswith("|o1:1,3|")
+    assert canonical[4] == "CCO"
+    again = Chem.MolFromSmiles(canonical[0])
+    assert len(again.GetStereoGroups()) == 1
+
+
+SNOWMAN_ERROR = "character '☃' (U+2603) at position 4 is not SMILES"
+
+
+def test_characters_that_are_not_smiles_in_a_smi_file():
+    records = read_all(CORPUS / "smiles" / "non_smiles_characters.smi")
+    assert [(r.index, r.name, r.error) for r in records] == [
+        (0, "snowman", SNOWMAN_ERROR),
+        (1, "no-break space", "character U+00A0 NO-BREAK SPACE at position 3 is not SMILES"),
+        (2, "ethanol", None),
+        (3, "fullwidth bracket", "character '（' (U+FF08) at position 3 is not SMILES"),
+    ]
+
+
+def test_characters_that_are_not_smiles_in_a_csv_file():
+    records = read_all(CORPUS / "tables" / "non_smiles_characters.csv")
+    assert [(r.index, r.name, r.error) for r in records] == [
+        (0, "snowman", SNOWMAN_ERROR),
+        (1, "ethanol", None),
+        (
+            2,
+            "space inside",
+            "text after the SMILES ('O'): a SMILES holds no spaces (a CXSMILES '|…|' extension "
+            "may follow it)",
+        ),
+        (
+            3,
+            "text after extension",
+            "text after the SMILES ('x'): a SMILES holds no spaces (a CXSMILES '|…|' extension "
+            "may follow it)",
+        ),
+    ]
+
+
+@pytest.mark.parametrize("source", ["written here", "corpus"])
+def test_characters_that_are_not_smiles_in_a_workbook(tmp_path, source):
+    if source == "corpus":
+        path = CORPUS / "xlsx" / "non_smiles_characters.xlsx"
+    else:
+        path = write_workbook(
+            tmp_path / "chars.xlsx",
+            [["SMILES", "Name"], ["CCO☃", "snowman"], ["CCO |&1:1|", "cx"], ["CCO", "ethanol"]],
+        )
+    records = read_all(path)
+    assert [(r.name, r.text, r.error) for r in records] == [
+        ("snowman", "CCO☃", SNOWMAN_ERROR),
+        ("cx", "CCO |&1:1|", None),
+        ("ethanol", "CCO", None),
+    ]
+
+
+def test_loaded_library_keeps_the_bad_record_invalid_with_its_reason(tmp_path):
+    from core.chem.library import LoadOptions, load_library, parse_record
+
+    table = load_library(
+        CORPUS / "smiles" / "non_smiles_characters.smi", LoadOptions(workers=1)
+    ).table
+    assert table["valid"].tolist() == [False, False, True, False]
+    assert table["error"][0] == SNOWMAN_ERROR
+    assert table["smiles"][0] == "CCO☃"  # what the file said, not ethanol
+    assert table["canonical_smiles"][0] == ""
+    # A SMILES typed into the table reaches parse_record without a reader.
+    assert parse_record(RawRecord(index=0, name="typed", text="CCO☃")) == (None, SNOWMAN_ERROR)
