@@ -155,7 +155,10 @@ class MainWindow(QMainWindow):
         self.jobs_dock = self._add_dock(
             "Jobs", "jobsDock", self.jobs_panel, Qt.DockWidgetArea.BottomDockWidgetArea
         )
-        self.resizeDocks([self.molecule_dock], [560], Qt.Orientation.Horizontal)
+        # A quarter of the window for the Molecule panel (at least what its editor needs, at
+        # most 560 px): on a 1366-pixel laptop the table and the area panels keep the room.
+        dock_width = max(300, min(560, self.width() // 4))
+        self.resizeDocks([self.molecule_dock], [dock_width], Qt.Orientation.Horizontal)
         self.resizeDocks([self.jobs_dock], [110], Qt.Orientation.Vertical)
 
         self.jobs_indicator = JobsIndicator(engine)
