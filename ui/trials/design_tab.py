@@ -1,12 +1,11 @@
 """The Design tab: sample size and power for two proportions, two means or time to event.
 
 The formulas take microseconds (the t-test power curve a few milliseconds), so results follow the
-inputs directly on the GUI thread.
+inputs directly on the GUI thread. The answer reads as a sentence ("To detect a hazard ratio of
+0.70 … enrol 372 patients") over a table of every number of the design.
 """
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pandas as pd
@@ -21,8 +20,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSplitter,
-    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -30,13 +29,109 @@ from PySide6.QtWidgets import (
 from core.trials import TrialDataError
 from core.trials.data import export_table
 from core.trials.design import DesignResult, design, power_curve
-from ui.trials.widgets import PLOT_FILTER, TABLE_FILTER, export_plot, style_plot
+from ui.trials.units import amount, set_unit, unit_combo
+from ui.trials.widgets import (
+    PLOT_FILTER,
+    TABLE_FILTER,
+    export_plot,
+    result_view,
+    show_table,
+    style_plot,
+)
 
 _METHODS = {
     "binary": [("Pooled variance (Fleiss, no CC)", "pooled"), ("Arcsine (statsmodels)", "arcsine")],
     "continuous": [("t-test (statsmodels)", "t"), ("Normal approximation", "normal")],
     "survival": [("Schoenfeld", "schoenfeld"), ("Freedman", "freedman")],
 }
+_METHOD_NAMES = {key: text for methods in _METHODS.values() for text, key in methods}
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.3g}%"
+
+
+def design_sentence(result: DesignResult, unit: str = "months") -> str:
+    """The design as one sentence (HTML, the key numbers in bold), ``unit``: the time unit of a
+    time-to-event design's median, accrual and follow-up."""
+    d = result.details
+    if result.endpoint == "binary":
+        effect = (
+            f"a proportion of {_percent(d['p2'])} in arm 2 (experimental) against "
+            f"{_percent(d['p1'])} in arm 1 (control)"
+        )
+    elif result.endpoint == "continuous":
+        effect = (
+            f"a difference in means of {d['delta']:g} (standard deviation {d['sd']:g}, "
+            f"standardised effect d = {d['cohens_d']:.2f})"
+        )
+    else:
+        effect = f"a hazard ratio of {d['hr']:.3g}"
+        if "median_control" in d:
+            effect += (
+                f" (control median {amount(d['median_control'], unit)}; accrual over "
+                f"{amount(d['accrual'], unit)}, then {amount(d['follow_up'], unit)} of follow-up)"
+            )
+    text = (
+        f"To detect {effect} with {_percent(result.power)} power at a two-sided α of "
+        f"{result.alpha:g}"
+    )
+    if result.events is not None:
+        text += f", the trial needs <b>{result.events} events</b>"
+        if result.n_per_arm is not None:
+            text += (
+                f"; with a {_percent(d['p_event'])} chance of an event by the end, it enrols "
+                f"<b>{result.total} patients</b>"
+            )
+    else:
+        text += f", enrol <b>{result.total} patients</b>"
+    if result.n_per_arm is not None:
+        n1, n2 = result.n_per_arm
+        text += f": {n1} in arm 1 and {n2} in arm 2"
+        if result.dropout:
+            text += f", allowing for {_percent(result.dropout)} dropout"
+    return text + "."
+
+
+def design_table(result: DesignResult, unit: str = "months") -> pd.DataFrame:
+    """Every number of the design, one row each: columns ``Quantity`` and ``Value`` (text)."""
+    d = result.details
+    rows: list[tuple[str, str]] = []
+    if result.n_per_arm is not None:
+        rows += [
+            ("Patients, arm 1 (control)", f"{result.n_per_arm[0]}"),
+            ("Patients, arm 2 (experimental)", f"{result.n_per_arm[1]}"),
+            ("Patients in total", f"{result.total}"),
+        ]
+    if result.events is not None:
+        rows.append(("Events needed", f"{result.events}"))
+        if "p_event" in d:
+            rows.append(("Chance of an event by the end", f"{d['p_event']:.3f}"))
+    if result.endpoint == "binary":
+        rows += [("p₁ (control)", f"{d['p1']:g}"), ("p₂ (experimental)", f"{d['p2']:g}")]
+    elif result.endpoint == "continuous":
+        rows += [
+            ("Difference in means δ", f"{d['delta']:g}"),
+            ("Standard deviation σ", f"{d['sd']:g}"),
+            ("Standardised effect d", f"{d['cohens_d']:.3f}"),
+        ]
+    else:
+        rows.append(("Hazard ratio", f"{d['hr']:g}"))
+        for key, label in (
+            ("median_control", "Control median"),
+            ("accrual", "Accrual duration"),
+            ("follow_up", "Follow-up after accrual"),
+        ):
+            if key in d:
+                rows.append((label, amount(d[key], unit)))
+    rows += [
+        ("Alpha (two-sided)", f"{result.alpha:g}"),
+        ("Power", f"{result.power:g}"),
+        ("Allocation ratio n₂/n₁", f"{result.ratio:g}"),
+        ("Dropout", _percent(result.dropout)),
+        ("Method", _METHOD_NAMES.get(result.method, result.method)),
+    ]
+    return pd.DataFrame(rows, columns=["Quantity", "Value"])
 
 
 def _spin(value: float, low: float, high: float, decimals: int = 3, step: float = 0.01):
@@ -46,6 +141,9 @@ def _spin(value: float, low: float, high: float, decimals: int = 3, step: float 
     box.setSingleStep(step)
     box.setValue(value)
     box.setKeyboardTracking(False)
+    # Wide ranges (±1e6) would ask for room for their longest number; 110 px shows the values
+    # people type, "24.00 months" included.
+    box.setMinimumWidth(110)
     return box
 
 
@@ -71,6 +169,11 @@ class DesignTab(QWidget):
         ):
             self.endpoint.addItem(text, key)
         self.method = QComboBox()
+        for combo in (self.endpoint, self.method):  # long names are read in the open list
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(12)
         self.p1 = _spin(0.5, 0.0, 1.0)
         self.p2 = _spin(0.3, 0.0, 1.0)
         self.delta = _spin(5.0, -1e6, 1e6, 3, 0.5)
@@ -83,43 +186,57 @@ class DesignTab(QWidget):
         self.power = _spin(0.8, 0.0, 1.0, 3, 0.05)
         self.ratio = _spin(1.0, 0.01, 100.0, 2, 0.5)
         self.dropout = _spin(0.0, 0.0, 0.99, 3, 0.05)
+        self.unit = unit_combo("months")
+        self.unit.setToolTip("The unit of the control median, accrual and follow-up")
 
-        self.pages = QStackedWidget()
-        for rows in (
-            (("p₁ (control)", self.p1), ("p₂ (experimental)", self.p2)),
-            (("Difference in means δ", self.delta), ("Standard deviation σ", self.sd)),
-            (
+        # One form (its fields line up); the rows of the other endpoints are hidden.
+        form = QFormLayout()
+        for label, widget in (
+            ("Endpoint", self.endpoint),
+            ("Method", self.method),
+            ("Alpha (two-sided)", self.alpha),
+            ("Power", self.power),
+            ("Allocation ratio n₂/n₁", self.ratio),
+            ("Dropout fraction", self.dropout),
+        ):
+            form.addRow(label, widget)
+        self._endpoint_rows = {
+            "binary": (("p₁ (control)", self.p1), ("p₂ (experimental)", self.p2)),
+            "continuous": (
+                ("Difference in means δ", self.delta),
+                ("Standard deviation σ", self.sd),
+            ),
+            "survival": (
                 ("Hazard ratio", self.hr),
+                ("Time unit", self.unit),
                 ("Control median", self.median),
                 ("Accrual duration", self.accrual),
-                ("Follow-up after last entry", self.follow_up),
+                ("Follow-up after accrual", self.follow_up),
             ),
-        ):
-            page = QWidget()
-            form = QFormLayout(page)
-            form.setContentsMargins(0, 0, 0, 0)
+        }
+        for rows in self._endpoint_rows.values():
             for label, widget in rows:
                 form.addRow(label, widget)
-            self.pages.addWidget(page)
-
-        common = QFormLayout()
-        common.addRow("Endpoint", self.endpoint)
-        common.addRow("Method", self.method)
-        common.addRow("Alpha (two-sided)", self.alpha)
-        common.addRow("Power", self.power)
-        common.addRow("Allocation ratio n₂/n₁", self.ratio)
-        common.addRow("Dropout fraction", self.dropout)
+        self.form = form
         inputs = QGroupBox("Design")
         box = QVBoxLayout(inputs)
-        box.addLayout(common)
-        box.addWidget(self.pages)
+        box.addLayout(form)
         box.addStretch(1)
+        inputs_scroll = QScrollArea()  # the form scrolls on a short screen
+        inputs_scroll.setWidget(inputs)
+        inputs_scroll.setWidgetResizable(True)
+        inputs_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        inputs_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        inputs_scroll.setMinimumWidth(inputs.minimumSizeHint().width() + 16)
 
         self.answer = QLabel()
         self.answer.setObjectName("designAnswer")
         self.answer.setWordWrap(True)
         self.answer.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.answer.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.table_view, self.table_model = result_view(self)
+        self.table_view.verticalHeader().hide()
+        self.table_view.setMinimumWidth(150)
         self.curve = pg.PlotWidget(background="w")
         self.curve.setLabel("left", "Power")
         self.curve.setLabel("bottom", "Total patients enrolled")
@@ -143,24 +260,51 @@ class DesignTab(QWidget):
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.addWidget(self.answer)
-        right_layout.addWidget(self.curve, 1)
+        # The numbers beside the power curve.
+        results = QSplitter()
+        results.addWidget(self.table_view)
+        results.addWidget(self.curve)
+        results.setChildrenCollapsible(False)
+        results.setStretchFactor(0, 0)
+        results.setStretchFactor(1, 1)
+        results.setSizes([330, 500])
+        self.curve.setMinimumWidth(200)
+        right_layout.addWidget(results, 1)
         right_layout.addLayout(buttons)
         splitter = QSplitter()
-        splitter.addWidget(inputs)
+        splitter.addWidget(inputs_scroll)
         splitter.addWidget(right)
+        splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
         splitter.setSizes([340, 900])
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
 
         self.endpoint.currentIndexChanged.connect(self._on_endpoint_changed)
         self.method.currentIndexChanged.connect(self.recompute)
+        self.unit.currentIndexChanged.connect(self._on_unit_changed)
         for box_ in (
             self.p1, self.p2, self.delta, self.sd, self.hr, self.median, self.accrual,
             self.follow_up, self.alpha, self.power, self.ratio, self.dropout,
         ):  # fmt: skip
             box_.valueChanged.connect(self.recompute)
+        self._on_unit_changed()
         self._on_endpoint_changed()
+
+    def time_unit(self) -> str:
+        """The unit of the time-to-event inputs ("months", …)."""
+        return self.unit.currentData()
+
+    def set_time_unit(self, unit: str) -> None:
+        set_unit(self.unit, unit)
+
+    def _on_unit_changed(self) -> None:
+        suffix = f" {self.time_unit()}"
+        for box_ in (self.median, self.accrual, self.follow_up):
+            box_.setSuffix(suffix)
+        if self.result is not None:
+            self.recompute()
 
     def parameters(self) -> dict:
         endpoint = self.endpoint.currentData()
@@ -185,7 +329,9 @@ class DesignTab(QWidget):
 
     def _on_endpoint_changed(self) -> None:
         endpoint = self.endpoint.currentData()
-        self.pages.setCurrentIndex(self.endpoint.currentIndex())
+        for key, rows in self._endpoint_rows.items():
+            for _, widget in rows:
+                self.form.setRowVisible(widget, key == endpoint)
         self.method.blockSignals(True)
         self.method.clear()
         for text, key in _METHODS[endpoint]:
@@ -201,25 +347,14 @@ class DesignTab(QWidget):
         except TrialDataError as exc:
             self.result = None
             self.answer.setText(f"<span style='color:#b00020'>{exc}</span>")
+            show_table(self.table_model, None)
             return
         result = self.result
-        lines = [
-            f"<b>{result.n_per_arm[0]} + {result.n_per_arm[1]} = {result.total} patients</b> "
-            f"(arm 1 + arm 2)"
-        ]
-        if result.events is not None:
-            lines.append(
-                f"<b>{result.events} events</b> ({result.method.capitalize()}); chance of an event "
-                f"by the end: {result.details['p_event']:.3f}"
-            )
-        if result.dropout:
-            lines.append(f"inflated for {100 * result.dropout:g}% dropout")
-        lines.append(
-            "<span style='color:#555'>"
-            + json.dumps({k: v for k, v in result.to_dict().items() if k != "details"})
-            + "</span>"
-        )
-        self.answer.setText("<br>".join(lines))
+        unit = self.time_unit()
+        self.answer.setText(design_sentence(result, unit))
+        show_table(self.table_model, design_table(result, unit))
+        if result.n_per_arm is None:  # events only: no patients to plot power against
+            return
         frame = self.curve_table()
         self.curve.plot(
             frame["total"].to_numpy(),
@@ -240,7 +375,7 @@ class DesignTab(QWidget):
 
     def curve_table(self) -> pd.DataFrame:
         """Power against total patients, from a tenth to twice the design's size."""
-        if self.result is None:
+        if self.result is None or self.result.total is None:
             return pd.DataFrame(columns=["total", "power"])
         total = self.result.total
         totals = np.unique(np.linspace(max(4, total * 0.1), total * 2, 120).round())

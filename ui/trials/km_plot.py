@@ -7,7 +7,10 @@ import pyqtgraph as pg
 from PySide6.QtGui import QColor, QFont
 
 from core.trials.survival import KMCurve, SurvivalResult
+from ui.trials.units import UNKNOWN_UNIT, amount, with_unit
 from ui.trials.widgets import arm_color
+
+TIME_TITLE = "Follow-up time"
 
 
 def step_arrays(times: np.ndarray, values: np.ndarray, end: float) -> tuple[np.ndarray, np.ndarray]:
@@ -28,11 +31,13 @@ class KaplanMeierView(pg.GraphicsLayoutWidget):
         self.setBackground("w")
         self.plot = self.addPlot(row=0, col=0)
         self.plot.setLabel("left", "Survival probability")
-        self.plot.setLabel("bottom", "Time")
+        self.plot.setLabel("bottom", with_unit(TIME_TITLE, UNKNOWN_UNIT))
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setYRange(0, 1.02, padding=0)
         self.plot.setMouseEnabled(x=True, y=False)
-        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextColor="k")
+        # Bottom left: the curves start at 1 on the left and fall to the right, so that corner
+        # is the one they leave free.
+        self.legend = self.plot.addLegend(offset=(10, -10), labelTextColor="k")
         self.legend.setBrush(pg.mkBrush(255, 255, 255, 220))
         self.plot.setTitle("Kaplan–Meier estimate", color="k")
         self.risk = self.addPlot(row=1, col=0)
@@ -51,8 +56,11 @@ class KaplanMeierView(pg.GraphicsLayoutWidget):
                 axis.setPen(pg.mkPen("k"))
                 axis.setTextPen(pg.mkPen("k"))
         self.plot.getAxis("left").setWidth(70)
+        # Follow-up of 2,000 days reads as 2000, not "2 (×1000) days".
+        self.plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.risk.getAxis("left").setWidth(70)
         self.result: SurvivalResult | None = None
+        self.unit = UNKNOWN_UNIT
 
     def clear_curves(self) -> None:
         self.plot.clear()
@@ -60,13 +68,17 @@ class KaplanMeierView(pg.GraphicsLayoutWidget):
         self.risk.clear()
         self.result = None
 
-    def show_result(self, result: SurvivalResult) -> None:
+    def show_result(self, result: SurvivalResult, unit: str | None = None) -> None:
+        """Draw ``result``; ``unit`` is the time column's unit ("days"; ``""``: not known;
+        ``None``: keep the last one)."""
         self.clear_curves()
         self.result = result
+        if unit is not None:
+            self.unit = unit
         end = float(max(c.times[-1] for c in result.curves))
         for index, curve in enumerate(result.curves):
             self._add_curve(index, curve, result.group_column)
-        self.plot.setLabel("bottom", f"Time ({result.time_column})")
+        self.plot.setLabel("bottom", with_unit(TIME_TITLE, self.unit))
         self.plot.setXRange(0, end, padding=0.02)
         self._draw_at_risk(result)
 
@@ -81,7 +93,7 @@ class KaplanMeierView(pg.GraphicsLayoutWidget):
         self.plot.addItem(lower)
         self.plot.addItem(upper)
         self.plot.addItem(band)
-        median = "not reached" if np.isnan(curve.median) else f"{curve.median:g}"
+        median = "not reached" if np.isnan(curve.median) else amount(curve.median, self.unit, 6)
         name = f"{group_column}={curve.group} (n={curve.n}, events={curve.events}, median {median})"
         self.plot.plot(x, y, pen=pg.mkPen(r, g, b, width=2.5), name=name)
         if curve.censor_times.size:
@@ -123,6 +135,14 @@ class KaplanMeierView(pg.GraphicsLayoutWidget):
     def at_risk_texts(self) -> list[str]:
         """The numbers shown under the plot (for tests)."""
         return [item.toPlainText() for item in self.risk.items if isinstance(item, pg.TextItem)]
+
+    def set_unit(self, unit: str) -> None:
+        """Name the time axis (and the medians in the legend) in ``unit``."""
+        self.unit = unit
+        if self.result is not None:
+            self.show_result(self.result)
+        else:
+            self.plot.setLabel("bottom", with_unit(TIME_TITLE, unit))
 
 
 __all__ = ["KaplanMeierView", "step_arrays"]

@@ -1,6 +1,10 @@
 """The Clinical trials panel: a trial table, its baseline table, survival analysis, design and
 simulation, in five tabs.
 
+The panel fits a 1280×720 window beside the sidebar (at most 800×540): tall forms and result
+columns scroll instead of growing it. The follow-up time's unit is guessed from the data (the
+time column's name, the demo's description) and can be set on the Survival tab.
+
 Reading files, the baseline table, the survival fits and the simulations run in the engine (jobs
 from ``core.trials``); the panel keeps the ids of its own jobs and ignores everybody else's.
 """
@@ -21,6 +25,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMenu,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSplitter,
     QStackedWidget,
@@ -47,8 +52,10 @@ from core.trials.data import (
 from core.trials.survival import SurvivalResult, analyse_survival
 from ui.models.dataframe_model import configure_table_view
 from ui.trials.design_tab import DesignTab
+from ui.trials.forest_plot import ForestPlot
 from ui.trials.km_plot import KaplanMeierView
 from ui.trials.simulation_tab import SimulationTab
+from ui.trials.units import UNKNOWN_UNIT, guess_time_unit, set_unit, unit_combo
 from ui.trials.widgets import (
     PLOT_FILTER,
     TABLE_FILTER,
@@ -67,9 +74,20 @@ def _titled(title: str, widget: QWidget) -> QWidget:
     layout = QVBoxLayout(box)
     layout.setContentsMargins(0, 0, 0, 0)
     label = QLabel(f"<b>{title}</b>")
+    label.setWordWrap(True)
     layout.addWidget(label)
     layout.addWidget(widget)
     return box
+
+
+def _scrolling(widget: QWidget) -> QScrollArea:
+    """``widget`` in a frameless vertical scroll area: a tall column never makes the panel tall."""
+    scroll = QScrollArea()
+    scroll.setWidget(widget)
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return scroll
 
 
 class TrialsPanel(QWidget):
@@ -110,7 +128,7 @@ class TrialsPanel(QWidget):
             (self.group_combo, "Treatment arm"),
         ):
             combo.setToolTip(tip)
-            combo.setMinimumContentsLength(8)
+            combo.setMinimumContentsLength(6)
             combo.setSizeAdjustPolicy(
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
             )
@@ -125,7 +143,6 @@ class TrialsPanel(QWidget):
         top = QHBoxLayout()
         top.addWidget(open_button)
         top.addWidget(self.demo_button)
-        top.addSpacing(12)
         for label, combo in (
             ("Time", self.time_combo),
             ("Event", self.event_combo),
@@ -134,7 +151,6 @@ class TrialsPanel(QWidget):
             top.addWidget(QLabel(label))
             top.addWidget(combo)
         top.addWidget(self.analyse_button)
-        top.addSpacing(12)
         top.addWidget(self.status, 1)
 
         self.tabs = QTabWidget()
@@ -171,6 +187,10 @@ class TrialsPanel(QWidget):
             | QAbstractItemView.EditTrigger.AnyKeyPressed
         )
         self.type_column = QComboBox()
+        self.type_column.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.type_column.setMinimumContentsLength(10)
         self.type_column.currentTextChanged.connect(self._on_type_column_changed)
         self.type_kind = QComboBox()
         self.type_kind.addItems(COLUMN_TYPES)
@@ -184,8 +204,9 @@ class TrialsPanel(QWidget):
         bar.addWidget(QLabel("type"))
         bar.addWidget(self.type_kind)
         bar.addWidget(apply_type)
-        bar.addWidget(QLabel("Double-click a cell to edit it."))
-        bar.addStretch(1)
+        edit_hint = QLabel("Double-click a cell to edit it.")
+        edit_hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        bar.addWidget(edit_hint, 1)
         bar.addWidget(export)
         # Before any table is open, the table's place offers the demos.
         empty = QWidget()
@@ -224,6 +245,7 @@ class TrialsPanel(QWidget):
             "Baseline characteristics by arm: mean (SD) for numbers, n (%) for categories "
             "(column types from the Data tab)."
         )
+        self.baseline_note.setWordWrap(True)
         export = QPushButton("Export table…")
         export.clicked.connect(lambda: self._export_frame(self.baseline, "baseline.csv"))
         bar = QHBoxLayout()
@@ -237,7 +259,9 @@ class TrialsPanel(QWidget):
 
     def _build_survival_tab(self) -> QWidget:
         self.km_view = KaplanMeierView()
+        self.forest = ForestPlot()
         export_plot_button = QPushButton("Export plot…")
+        export_plot_button.setToolTip("The Kaplan–Meier plot with its numbers at risk")
         export_plot_button.clicked.connect(self._export_km_plot)
         export_tables = QPushButton("Export results…")
         export_tables.clicked.connect(
@@ -248,11 +272,23 @@ class TrialsPanel(QWidget):
         self.covariates.setMaximumHeight(110)
         self.binary_combo = QComboBox()
         self.binary_combo.setToolTip("A 0/1 outcome for risk difference, risk ratio, odds ratio")
+        self.binary_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.binary_combo.setMinimumContentsLength(6)
+        self.unit_combo = unit_combo(UNKNOWN_UNIT, allow_unknown=True)
+        self.unit_combo.setToolTip(
+            "The unit of the follow-up time column (guessed from the data; set it when the "
+            "guess is wrong or missing)"
+        )
+        self.unit_combo.currentIndexChanged.connect(self._on_unit_changed)
         rerun = QPushButton("Refit")
         rerun.clicked.connect(self.run_survival)
         options = QHBoxLayout()
         options.addWidget(QLabel("Binary endpoint"))
         options.addWidget(self.binary_combo)
+        options.addWidget(QLabel("Time in"))
+        options.addWidget(self.unit_combo)
         options.addStretch(1)
         options.addWidget(rerun)
         options.addWidget(export_plot_button)
@@ -265,7 +301,10 @@ class TrialsPanel(QWidget):
         self.cox_view, self.cox_model = result_view(self)
         self.ph_view, self.ph_model = result_view(self)
         self.binary_view, self.binary_model = result_view(self)
-        results = QSplitter(Qt.Orientation.Vertical)
+        for view in (self.median_view, self.cox_view, self.ph_view, self.binary_view):
+            view.setMinimumHeight(90)
+        results = QVBoxLayout()
+        results.setContentsMargins(0, 0, 0, 0)
         results.addWidget(_titled("Medians and log-rank test", self.median_view))
         results.addWidget(_titled("Cox model: hazard ratios", self.cox_view))
         results.addWidget(
@@ -274,15 +313,28 @@ class TrialsPanel(QWidget):
         results.addWidget(_titled("Binary endpoint: effects vs the first arm", self.binary_view))
         right = QWidget()
         right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.setContentsMargins(0, 0, 4, 0)
         right_layout.addWidget(self.logrank_label)
         right_layout.addWidget(_titled("Cox covariates (besides the arm)", self.covariates))
-        right_layout.addWidget(results, 1)
+        right_layout.addLayout(results, 1)
+        self.results_scroll = _scrolling(right)
+        self.results_scroll.setMinimumWidth(260)
+        # The curves above the forest plot; the tables beside them scroll.
+        plots = QSplitter(Qt.Orientation.Vertical)
+        plots.addWidget(self.km_view)
+        plots.addWidget(self.forest)
+        plots.setStretchFactor(0, 3)
+        plots.setStretchFactor(1, 1)
+        plots.setChildrenCollapsible(False)
+        plots.setSizes([600, 200])
+        self.plots_splitter = plots
+        self.km_view.setMinimumSize(300, 200)
         splitter = QSplitter()
-        splitter.addWidget(self.km_view)
-        splitter.addWidget(right)
+        splitter.addWidget(plots)
+        splitter.addWidget(self.results_scroll)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        splitter.setChildrenCollapsible(False)
         splitter.setSizes([900, 560])
         page = QWidget()
         layout = QVBoxLayout(page)
@@ -322,6 +374,7 @@ class TrialsPanel(QWidget):
         self.data_model.set_frame(self.frame)
         self.data_stack.setCurrentWidget(self.data_view)
         self._fill_pickers(loaded.roles)
+        self.set_time_unit(self._guess_unit(loaded))
         self.analyse_button.setEnabled(True)
         self._set_status(
             f"{loaded.name}: {len(self.frame)} patients, {self.frame.shape[1]} columns"
@@ -368,6 +421,21 @@ class TrialsPanel(QWidget):
         self.type_column.addItems(names)
         self.type_column.blockSignals(False)
         self._on_type_column_changed(self.type_column.currentText())
+
+    @staticmethod
+    def _guess_unit(loaded: LoadedTable) -> str:
+        description = DEMOS[loaded.name].description if loaded.name in DEMOS else ""
+        return guess_time_unit(loaded.roles.time or "", description)
+
+    def time_unit(self) -> str:
+        """The follow-up time's unit ("days", …; ``""`` when not known)."""
+        return self.unit_combo.currentData()
+
+    def set_time_unit(self, unit: str) -> None:
+        set_unit(self.unit_combo, unit)
+
+    def _on_unit_changed(self) -> None:
+        self.km_view.set_unit(self.time_unit())
 
     # ------------------------------------------------------------------------------------------
     # Data edits
@@ -487,9 +555,15 @@ class TrialsPanel(QWidget):
 
     def show_survival(self, result: SurvivalResult) -> None:
         self.survival = result
-        self.km_view.show_result(result)
+        self.km_view.show_result(result, self.time_unit())
         show_table(self.median_model, result.summary(), median=1, ci_lower=1, ci_upper=1)
         show_table(self.cox_model, result.cox)
+        self.forest.show_cox(result.cox, round(100 * (1 - result.alpha)))
+        # The forest plot gets room for its rows, the curves at least half of the height.
+        total = sum(self.plots_splitter.sizes())
+        if total > 0:
+            forest = min(self.forest.preferred_height(), total // 2)
+            self.plots_splitter.setSizes([total - forest, forest])
         show_table(self.ph_model, result.ph_test)
         show_table(self.binary_model, result.binary)
         text = (
@@ -556,7 +630,7 @@ class TrialsPanel(QWidget):
         self._set_status(f"Wrote {path}")
 
     def _on_use_in_simulation(self, result) -> None:
-        self.simulation_tab.take_design(result)
+        self.simulation_tab.take_design(result, self.design_tab.time_unit())
         self.tabs.setCurrentWidget(self.simulation_tab)
 
     def _error(self, message: str) -> None:

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QVBoxLayout,
@@ -33,6 +34,7 @@ from core.trials.simulation import (
     equal_fractions,
     simulate_trials,
 )
+from ui.trials.units import amount, set_unit, singular, unit_combo, with_unit
 from ui.trials.widgets import (
     PLOT_FILTER,
     TABLE_FILTER,
@@ -89,12 +91,15 @@ class SimulationTab(QWidget):
         self.alpha = _double(0.05, 0.0001, 0.5, 4, 0.005)
         self.n_sims = _int(2000, 10, 1_000_000, 500)
         self.seed = _int(1, 0, 2**31 - 1)
+        self.unit = unit_combo("months")
+        self.unit.setToolTip("The unit of the median, dropout time, accrual rate and durations")
         self.looks.valueChanged.connect(
             lambda n: self.fractions.setText(", ".join(f"{f:.3g}" for f in equal_fractions(n)))
         )
 
         form = QFormLayout()
         for label, widget in (
+            ("Time unit", self.unit),
             ("Patients (total)", self.n_total),
             ("Events at the final analysis", self.max_events),
             ("Hazard ratio (true)", self.hr),
@@ -111,6 +116,7 @@ class SimulationTab(QWidget):
             ("Random seed", self.seed),
         ):
             form.addRow(label, widget)
+        self.form = form
         self.run_button = QPushButton("Run simulation")
         self.run_button.clicked.connect(self.run)
         self.cancel_button = QPushButton("Cancel")
@@ -128,6 +134,13 @@ class SimulationTab(QWidget):
         left.addLayout(buttons)
         left.addWidget(self.progress)
         left.addStretch(1)
+        inputs_scroll = QScrollArea()  # 15 rows: they scroll on a short screen
+        inputs_scroll.setWidget(inputs)
+        inputs_scroll.setWidgetResizable(True)
+        inputs_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        inputs_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        inputs_scroll.setMinimumWidth(inputs.minimumSizeHint().width() + 16)
+        self.inputs_scroll = inputs_scroll
 
         self.summary = QLabel("Run a simulation to see the probability of success.")
         self.summary.setWordWrap(True)
@@ -144,7 +157,7 @@ class SimulationTab(QWidget):
         self.duration_plot = self.plots.addPlot(row=0, col=1)
         self.duration_plot.setTitle("Trial duration", color="k")
         style_plot(self.duration_plot)
-        self.duration_plot.setLabel("bottom", "Duration (time units)")
+        self.duration_plot.setLabel("bottom", with_unit("Duration", "months"))
         self.duration_plot.setLabel("left", "Simulated trials")
         export_plot_button = QPushButton("Export plots…")
         export_plot_button.clicked.connect(self._export_plot)
@@ -162,12 +175,17 @@ class SimulationTab(QWidget):
         right_layout.addWidget(self.plots, 1)
         right_layout.addLayout(export_buttons)
         splitter = QSplitter()
-        splitter.addWidget(inputs)
+        splitter.addWidget(inputs_scroll)
         splitter.addWidget(right)
+        splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
         splitter.setSizes([360, 900])
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
+
+        self.unit.currentIndexChanged.connect(self._on_unit_changed)
+        self._on_unit_changed()
 
         engine.finished.connect(self._on_finished)
         engine.failed.connect(self._on_failed)
@@ -176,8 +194,25 @@ class SimulationTab(QWidget):
 
     # ------------------------------------------------------------------------------------------
 
-    def take_design(self, result: DesignResult) -> None:
-        """Fill the inputs from a time-to-event design of the Design tab."""
+    def time_unit(self) -> str:
+        """The unit of the times and rates of the inputs ("months", …)."""
+        return self.unit.currentData()
+
+    def _on_unit_changed(self) -> None:
+        unit = self.time_unit()
+        for box in (self.median, self.dropout_time):
+            box.setSuffix(f" {unit}")
+        label = self.form.labelForField(self.accrual_rate)
+        label.setText(f"Accrual rate (patients per {singular(unit)})")
+        self.duration_plot.setLabel("bottom", with_unit("Trial duration", unit))
+        if self.result is not None:
+            self.summary.setText(self._summary_text(self.result))
+
+    def take_design(self, result: DesignResult, unit: str | None = None) -> None:
+        """Fill the inputs from a time-to-event design of the Design tab (whose times are in
+        ``unit``)."""
+        if unit:
+            set_unit(self.unit, unit)
         d = result.details
         self.n_total.setValue(result.total)
         self.max_events.setValue(int(result.events or 2))
@@ -259,14 +294,7 @@ class SimulationTab(QWidget):
     def show_result(self, result: SimulationResult) -> None:
         self.result = result
         design = result.design
-        self.summary.setText(
-            f"<b>Probability of success {result.prob_success:.3f}</b> "
-            f"(± {result.mc_error:.3f} Monte Carlo SE; crossing either boundary "
-            f"{result.rejection_rate:.3f}; from the boundary integrals {result.analytic_power:.3f})"
-            f"<br>Expected patients {result.expected_n:.1f} of {design.n_total}; expected duration "
-            f"{result.expected_duration:.1f}; expected events {result.expected_events:.1f} "
-            f"({result.n_sims} trials)"
-        )
+        self.summary.setText(self._summary_text(result))
         show_table(self.looks_model, self.looks_table())
         self.bounds_plot.clear()
         t = np.asarray(design.fractions)
@@ -287,6 +315,17 @@ class SimulationTab(QWidget):
         counts, edges = np.histogram(result.durations, bins=30)
         self.duration_plot.plot(
             edges, counts, stepMode="center", fillLevel=0, brush=(31, 119, 180, 150)
+        )
+
+    def _summary_text(self, result: SimulationResult) -> str:
+        design = result.design
+        duration = amount(result.expected_duration, self.time_unit(), 4)
+        return (
+            f"<b>Probability of success {result.prob_success:.3f}</b> "
+            f"(± {result.mc_error:.3f} Monte Carlo SE; crossing either boundary "
+            f"{result.rejection_rate:.3f}; from the boundary integrals {result.analytic_power:.3f})"
+            f"<br>Expected patients {result.expected_n:.1f} of {design.n_total}; expected duration "
+            f"{duration}; expected events {result.expected_events:.1f} ({result.n_sims} trials)"
         )
 
     def looks_table(self) -> pd.DataFrame:

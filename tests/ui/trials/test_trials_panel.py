@@ -48,7 +48,7 @@ def test_demo_opens_detects_columns_and_analyses(panel, qtbot):
     legend = [label.text for _, label in panel.km_view.legend.items]
     assert len(legend) == 2 and legend[0].startswith("horTh=no (n=440")
     assert panel.km_view.plot.getAxis("left").labelText == "Survival probability"
-    assert panel.km_view.plot.getAxis("bottom").labelText == "Time (time)"
+    assert panel.km_view.plot.getAxis("bottom").labelText == "Follow-up time (days)"
     texts = panel.km_view.at_risk_texts()
     assert "440" in texts and "246" in texts
     medians = panel.median_model.frame()
@@ -162,3 +162,142 @@ def test_errors_go_to_the_window(qtbot, engine):
     panel.simulation_tab.fractions.setText("0.7, 0.4, 1")
     panel.simulation_tab.run()
     assert "increase" in window.errors[-1] and panel.simulation_tab.job_id is None
+
+
+# ----------------------------------------------------------------------------------------------
+# Issue 13: units on the axes, a readable design, a forest plot, and the screen budget
+
+
+def test_time_unit_comes_from_the_data_and_names_the_axis(panel, qtbot, tmp_path):
+    from core.trials.data import load_trial_job
+
+    _open_gbsg2(panel, qtbot)  # GBSG2's description: "recurrence-free survival in days"
+    assert panel.time_unit() == "days"
+    legend = [label.text for _, label in panel.km_view.legend.items]
+    assert legend[0].endswith("median 1528 days)")
+    panel.unit_combo.setCurrentIndex(panel.unit_combo.findData("months"))  # the user corrects it
+    assert panel.km_view.plot.getAxis("bottom").labelText == "Follow-up time (months)"
+    assert "median 1528 months" in panel.km_view.legend.items[0][1].text
+
+    panel.set_table(load_trial_job("ACTG175"), analyse=False)  # its time column is "days"
+    assert panel.time_unit() == "days"
+    path = tmp_path / "trial.csv"
+    frame = pd.DataFrame({"os_months": [3, 5, 8, 13], "death": [1, 0, 1, 1], "arm": list("abab")})
+    frame.to_csv(path, index=False)
+    panel.set_table(load_trial_job(str(path)), analyse=False)
+    assert panel.time_unit() == "months"
+    frame.rename(columns={"os_months": "time"}).to_csv(path, index=False)
+    panel.set_table(load_trial_job(str(path)), analyse=False)
+    assert panel.time_unit() == ""  # nothing says: the axis says so instead of guessing
+    assert panel.km_view.plot.getAxis("bottom").labelText == "Follow-up time (unit not given)"
+
+
+def test_guess_time_unit():
+    from ui.trials.units import guess_time_unit
+
+    assert guess_time_unit("days") == "days"
+    assert guess_time_unit("OS_Months") == "months"
+    assert guess_time_unit("time", "recurrence-free survival in days (time, cens)") == "days"
+    assert guess_time_unit("followup_yrs") == ""  # abbreviations are not guessed
+    assert guess_time_unit("weekday") == ""  # a word containing "day" is not a unit
+
+
+def test_cox_forest_plot_on_a_log_axis(panel, qtbot):
+    import math
+
+    _open_gbsg2(panel, qtbot)
+    forest = panel.forest
+    assert forest.terms == ["horTh=yes"]
+    assert forest.getAxis("bottom").labelText == "Hazard ratio (95% CI)"
+    items = panel.covariates.findItems("age", Qt.MatchFlag.MatchExactly)
+    items[0].setCheckState(Qt.CheckState.Checked)
+    panel.survival = None
+    panel.run_survival()
+    qtbot.waitUntil(lambda: panel.survival is not None, timeout=20_000)
+    cox = panel.survival.cox
+    assert forest.terms == ["horTh=yes", "age"]
+    hr, lower, upper = cox.loc[0, ["hr", "ci_lower", "ci_upper"]]
+    assert forest.interval_texts[0] == f"{hr:.2f} ({lower:.2f}–{upper:.2f})"
+    assert hr < 1 < forest.table["hr"].iloc[1] + 0.1  # hormone therapy lowers the hazard
+    assert "1" in forest.x_ticks and "0.5" in forest.x_ticks and "2" in forest.x_ticks
+    # The square of the first term sits at log10(HR), on the top row; the reference line at 1.
+    squares = [
+        item for item in forest.getPlotItem().listDataItems() if item.opts.get("symbol") == "s"
+    ]
+    x, y = squares[0].getData()
+    assert x[0] == pytest.approx(math.log10(hr)) and y[0] == 1
+    lines = [i for i in forest.getPlotItem().items if type(i).__name__ == "InfiniteLine"]
+    assert [line.value() for line in lines] == [0.0]
+    assert "(x" not in forest.getAxis("bottom").labelString()  # no "(x0.001)" rescaling
+
+
+def _design_values(tab) -> dict[str, str]:
+    table = tab.table_model.frame()
+    return dict(zip(table["Quantity"], table["Value"], strict=True))
+
+
+def test_design_reads_as_a_sentence_and_a_table(panel):
+    tab = panel.design_tab
+    text = tab.answer.text()
+    assert text.startswith("To detect a proportion of 30% in arm 2 (experimental) against 50%")
+    assert "enrol <b>186 patients</b>: 93 in arm 1 and 93 in arm 2." in text
+    assert "{" not in text  # no JSON
+    assert _design_values(tab)["Patients in total"] == "186"
+    tab.endpoint.setCurrentIndex(2)  # time to event, months by default
+    text = tab.answer.text()
+    assert "a hazard ratio of 0.7 (control median 12 months; accrual over 24 months" in text
+    assert "needs <b>247 events</b>" in text and "<b>370 patients</b>" in text
+    values = _design_values(tab)
+    assert values["Events needed"] == "247" and values["Control median"] == "12 months"
+    tab.unit.setCurrentIndex(tab.unit.findData("weeks"))
+    assert tab.median.suffix() == " weeks" and "control median 12 weeks" in tab.answer.text()
+    tab.simulate_button.click()  # the simulation takes the design in the same unit
+    simulation = panel.simulation_tab
+    assert simulation.time_unit() == "weeks"
+    assert simulation.form.labelForField(simulation.accrual_rate).text() == (
+        "Accrual rate (patients per week)"
+    )
+    assert simulation.duration_plot.getAxis("bottom").labelText == "Trial duration (weeks)"
+
+
+def test_an_events_only_design_reads_without_patients():
+    from core.trials.design import DesignResult
+    from ui.trials.design_tab import design_sentence, design_table
+
+    result = DesignResult(
+        "survival", None, None, 0.05, 0.8, 1.0, "schoenfeld", events=247, details={"hr": 0.7}
+    )
+    text = design_sentence(result)
+    assert text == (
+        "To detect a hazard ratio of 0.7 with 80% power at a two-sided α of 0.05, the trial "
+        "needs <b>247 events</b>."
+    )
+    assert "Patients in total" not in set(design_table(result)["Quantity"])
+
+
+def test_panel_fits_the_screen_budget(panel, qtbot):
+    # 1280×720 logical pixels beside the sidebar and the Molecule dock: at most 800×540, with
+    # every tab, a long status line and a Cox model of many covariates.
+    def fits():
+        hint = panel.minimumSizeHint()
+        return hint.width() <= 800 and hint.height() <= 540
+
+    panel.show()  # measured as laid out on screen, every tab in turn
+    qtbot.waitExposed(panel)
+    assert fits()
+    _open_gbsg2(panel, qtbot)
+    for i in range(panel.covariates.count()):
+        panel.covariates.item(i).setCheckState(Qt.CheckState.Checked)
+    panel.survival = None
+    panel.run_survival()
+    qtbot.waitUntil(lambda: panel.survival is not None, timeout=20_000)
+    assert len(panel.forest.terms) == 9  # the arm and 8 terms of 7 covariates
+    # The forest plot was given room for its rows (the curves keep at least half).
+    forest_height = panel.plots_splitter.sizes()[1]
+    assert forest_height >= min(panel.forest.preferred_height(), panel.km_view.height()) - 2
+    panel._set_status("a_very_long_file_name_from_a_deep_folder_" * 6 + ".csv: 686 patients")
+    for index in range(panel.tabs.count()):
+        panel.tabs.setCurrentIndex(index)
+        assert fits(), panel.tabs.tabText(index)
+    panel.design_tab.endpoint.setCurrentIndex(2)
+    assert fits()
