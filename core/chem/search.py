@@ -115,7 +115,12 @@ def build_fingerprint_index(
     words = np.concatenate(parts_words) if parts_words else np.zeros((0, FP_WORDS), np.uint64)
     rows = np.concatenate(parts_rows) if parts_rows else np.zeros(0, np.int64)
     counts = np.bitwise_count(words).sum(axis=1, dtype=np.int32)
-    progress(1.0, f"Fingerprinted {len(rows):,} molecules")
+    skipped = n - len(rows)
+    progress(
+        1.0,
+        f"Fingerprinted {len(rows):,} of {n:,} molecules"
+        + (f" ({skipped:,} without a structure)" if skipped else ""),
+    )
     return FingerprintIndex(np.ascontiguousarray(words), counts, rows.astype(np.int64), n)
 
 
@@ -257,6 +262,8 @@ def similarity_search(
     order = candidates[np.lexsort((candidates, -similarity[candidates]))]
     if top_k is not None:
         order = order[:top_k]
+    best = f" (best {similarity[order[0]]:.2f})" if len(order) else ""
+    progress(1.0, f"{len(order):,} similar molecules among {len(index):,}{best}")
     return Hits(index.rows[order], similarity[order])
 
 
@@ -315,6 +322,12 @@ class SubstructureIndex:
             progress(
                 min(start + 1000, n) / max(n, 1), f"Indexed {min(start + 1000, n):,} molecules"
             )
+        skipped = n - len(rows)
+        progress(
+            1.0,
+            f"Indexed {len(rows):,} of {n:,} molecules"
+            + (f" ({skipped:,} without a structure)" if skipped else ""),
+        )
         library = rdSubstructLibrary.SubstructLibrary(holder, patterns)
         return cls(library, np.asarray(rows, dtype=np.int64), n)
 
@@ -343,7 +356,9 @@ def substructure_search(
     seconds, so it must not run on the GUI thread)."""
     check_cancelled(is_cancelled)
     progress(-1.0, f"Searching {len(index):,} molecules for {smarts}")
-    return index.search(smarts)
+    rows = index.search(smarts)
+    progress(1.0, f"{len(rows):,} of {len(index):,} molecules contain {smarts}")
+    return rows
 
 
 def substructure_mask(smiles: Sequence[str], smarts: str) -> np.ndarray:
@@ -398,7 +413,8 @@ def butina_clusters(
         labels_for_index[list(members)] = number
     labels = np.full(index.n_rows, -1, dtype=np.int64)
     labels[index.rows] = labels_for_index
-    progress(1.0, f"{len(clusters):,} clusters")
+    n_clusters = len(clusters)
+    progress(1.0, f"{n_clusters:,} cluster{'s' if n_clusters != 1 else ''} among {n:,} molecules")
     return labels
 
 
@@ -447,7 +463,7 @@ def maxmin_pick(
         nearest[picks[-1]] = -1.0
         picks.append(int(np.argmax(nearest)))
         progress(k / n_pick, f"Picked {k + 1:,} of {n_pick:,}")
-    progress(1.0, f"Picked {n_pick:,} molecules")
+    progress(1.0, f"Picked {n_pick:,} diverse molecule{'s' if n_pick != 1 else ''} of {n:,}")
     return index.rows[np.asarray(picks, dtype=np.int64)]
 
 
@@ -467,7 +483,8 @@ def scaffold_groups(
     for i, text in enumerate(smiles):
         if i % 500 == 0:
             check_cancelled(is_cancelled)
-            progress(i / max(n, 1), f"Scaffolds of {i:,} of {n:,} molecules")
+            if i:
+                progress(i / max(n, 1), f"Found the scaffolds of {i:,} of {n:,} molecules")
         mol = Chem.MolFromSmiles(text) if isinstance(text, str) and text else None
         if mol is None:
             result.append("")
@@ -476,4 +493,11 @@ def scaffold_groups(
         if generic and core.GetNumAtoms():
             core = MurckoScaffold.MakeScaffoldGeneric(core)
         result.append(Chem.MolToSmiles(core) if core.GetNumAtoms() else "")
+    distinct = len({text for text in result if text})
+    acyclic = sum(1 for text in result if not text)
+    progress(
+        1.0,
+        f"{distinct:,} scaffold{'s' if distinct != 1 else ''} among {n:,} molecules"
+        + (f" ({acyclic:,} acyclic or unreadable)" if acyclic else ""),
+    )
     return result

@@ -7,6 +7,10 @@ profile asks for it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
+
 from core.ranking.desirability import Criterion, DesirabilityProfile, ProfileError
 
 
@@ -90,3 +94,52 @@ def preset(name: str) -> DesirabilityProfile:
         raise ProfileError(
             f"unknown profile preset {name!r}; choose one of {', '.join(PRESETS)} or a JSON file"
         ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedScale:
+    """A preset's score on the scale its paper uses, shown beside the 0–1 score.
+
+    CNS MPO is published as the sum of its six terms (0–6, ≥ 4 desirable); the 0–1 score here
+    is that sum divided by six, so the published value is ``maximum × score``.
+    """
+
+    column: str
+    title: str
+    maximum: float
+    guide: float
+    guide_text: str
+
+    def values(self, score: np.ndarray) -> np.ndarray:
+        """The published value of each 0–1 score (NaN stays NaN)."""
+        return np.asarray(score, dtype=np.float64) * self.maximum
+
+    def count_desirable(self, score: np.ndarray) -> int:
+        """How many scores reach the guide (CNS MPO ≥ 4)."""
+        values = self.values(score)
+        return int(np.count_nonzero(values >= self.guide - 1e-9))
+
+
+PUBLISHED_SCALES: dict[str, PublishedScale] = {
+    "cns": PublishedScale(
+        column="cns_mpo",
+        title="CNS MPO (0–6)",
+        maximum=6.0,
+        guide=4.0,
+        guide_text=(
+            "Pfizer CNS MPO on its published 0–6 scale (the sum of the six terms; Wager et al. "
+            "2010): ≥ 4 is desirable. The Score column is this value divided by 6."
+        ),
+    ),
+}
+"""Published scales by preset key (see :data:`PRESETS`)."""
+
+
+def published_scale(profile: DesirabilityProfile) -> PublishedScale | None:
+    """The published scale of ``profile`` when it scores exactly as a preset that has one (the
+    preset itself, or a copy loaded from a file under another name); ``None`` once edited."""
+    for key, scale in PUBLISHED_SCALES.items():
+        reference = PRESETS[key]
+        if profile.combine == reference.combine and profile.criteria == reference.criteria:
+            return scale
+    return None

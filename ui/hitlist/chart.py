@@ -1,17 +1,27 @@
-"""Scatter of any two columns coloured by a third, and a histogram, linked with the table."""
+"""Scatter of any two columns coloured by a third, and a histogram, linked with the table: they
+show the rows the table shows (its filters and search), and a click selects a row.
+
+Colours follow viridis, a perceptually uniform map that reads in grey and with colour-vision
+deficiencies; a colour bar under the scatter gives its scale. Axes are titled with units
+(:func:`ui.hitlist.titles.axis_title`).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import shiboken6
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from ui.hitlist.titles import axis_title
 
 # Above this many points the scatter shows a fixed random sample (drawing every point of a
 # million-row library would stall the window); the label says so.
 MAX_POINTS = 20_000
 NONE = "(none)"
+COLOUR_MAP = "viridis"
+COLOUR_STEPS = 64
 
 
 def _numbers(table: pd.DataFrame, column: str) -> np.ndarray:
@@ -25,8 +35,9 @@ def _parentless_plot_objects(plot_widget) -> list[QObject]:
     """The Qt objects pyqtgraph makes for a plot without a Qt parent: its context menus and their
     widget groups. Python owns them, so Python's cycle collector destroys them, in whichever thread
     it happens to run; Qt objects must be destroyed on the thread they live in. (pyqtgraph
-    internals, read defensively: a version without them gives fewer objects, not an error.)"""
-    plot = plot_widget.getPlotItem()
+    internals, read defensively: a version without them gives fewer objects, not an error.)
+    Takes a ``PlotWidget`` or a ``PlotItem`` (a colour bar is one)."""
+    plot = plot_widget.getPlotItem() if hasattr(plot_widget, "getPlotItem") else plot_widget
     view_box = plot.getViewBox() if hasattr(plot, "getViewBox") else None
     view_menu = getattr(view_box, "menu", None)
     candidates = [getattr(plot, "ctrlMenu", None), getattr(plot, "stateGroup", None), view_menu]
@@ -41,18 +52,34 @@ def _delete_now(objects: list[QObject]) -> None:
     objects.clear()
 
 
+def _set_axis_title(axis, title: str) -> None:
+    """Title an axis and keep its numbers as they are: pyqtgraph otherwise rescales an axis
+    spanning 0–1 by 1000 (0.5 shown as 500) even with its SI prefixes turned off."""
+    axis.setLabel(title, siPrefixEnableRanges=())
+    axis.enableAutoSIPrefix(False)
+
+
 class ChartView(QWidget):
     points_clicked = Signal(object)  # numpy array of table positions
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.table: pd.DataFrame | None = None
+        self.rows: np.ndarray | None = None
+        """Table positions the table shows (its filter); ``None``: every row."""
         self.x_box, self.y_box, self.colour_box, self.histogram_box = (
             QComboBox() for _ in range(4)
         )
         for box in (self.x_box, self.y_box, self.colour_box, self.histogram_box):
+            # Titles can be long ("Human Intestinal Absorption (probability)"): the boxes
+            # shrink to the panel rather than widen it.
+            box.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            box.setMinimumContentsLength(6)
             box.currentIndexChanged.connect(self.redraw)
         form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         axes = QHBoxLayout()
         axes.addWidget(self.x_box, 1)
         axes.addWidget(QLabel("vs"))
@@ -72,6 +99,7 @@ class ChartView(QWidget):
         # The plots are made on first show: importing pyqtgraph costs a quarter of a second of
         # start-up, and most sessions never open the chart.
         self.scatter_widget = self.scatter = self.selected = self.histogram_widget = None
+        self.colour_bar = None
         self._positions = np.zeros(0, dtype=np.int64)
         self._xy = np.zeros((0, 2))
         self._selected_positions = np.zeros(0, dtype=np.int64)
@@ -92,20 +120,32 @@ class ChartView(QWidget):
 
         self.scatter_widget = pg.PlotWidget(background="w")
         self.scatter_widget.setMinimumHeight(220)
-        self.scatter = pg.ScatterPlotItem(size=6, pen=None, hoverable=False)
+        self.scatter = pg.ScatterPlotItem(size=7, pen=None, hoverable=False)
         self.scatter.sigClicked.connect(self._on_clicked)
         self.selected = pg.ScatterPlotItem(
-            size=11, pen=pg.mkPen("#d62728", width=2), brush=None, symbol="o"
+            size=12, pen=pg.mkPen("#d62728", width=2), brush=None, symbol="o"
         )
         self.scatter_widget.addItem(self.scatter)
         self.scatter_widget.addItem(self.selected)
+        # The colour scale, under the x axis (the panel is narrow, a bar at the side would
+        # take the plot's width).
+        self.colour_bar = pg.ColorBarItem(
+            values=(0.0, 1.0),
+            colorMap=pg.colormap.get(COLOUR_MAP),
+            interactive=False,
+            orientation="horizontal",
+            width=12,
+            colorMapMenu=False,
+        )
+        self.colour_bar.setImageItem([], insert_in=self.scatter_widget.getPlotItem())
+        self.colour_bar.hide()
         self.histogram_widget = pg.PlotWidget(background="w")
         self.histogram_widget.setMinimumHeight(150)
         # Deleted with the chart (on the GUI thread, when Qt deletes a closed tab), not later by
         # Python's collector on some other thread.
         parentless = [
             obj
-            for widget in (self.scatter_widget, self.histogram_widget)
+            for widget in (self.scatter_widget, self.histogram_widget, self.colour_bar)
             for obj in _parentless_plot_objects(widget)
         ]
         self.destroyed.connect(lambda *_: _delete_now(parentless))
@@ -120,9 +160,11 @@ class ChartView(QWidget):
         if self._dirty:
             self.redraw()
 
-    def set_table(self, table: pd.DataFrame) -> None:
-        """Offer the table's columns; the plot itself is drawn when the chart is visible."""
+    def set_table(self, table: pd.DataFrame, rows: np.ndarray | None = None) -> None:
+        """Offer the table's columns; the plot itself is drawn when the chart is visible.
+        ``rows``: the table positions shown (``None``: all)."""
         self.table = table
+        self.rows = None if rows is None else np.asarray(rows, dtype=np.int64)
         columns = self.numeric_columns()
         defaults = {
             self.x_box: "mw",
@@ -131,21 +173,28 @@ class ChartView(QWidget):
             self.histogram_box: "score" if "score" in columns else "qed",
         }
         for box, default in defaults.items():
-            current = box.currentText() or default
+            current = box.currentData() or default
             if box is self.colour_box and "score" in columns and current == NONE:
                 current = "score"
             box.blockSignals(True)
             box.clear()
             if box is self.colour_box:
-                box.addItem(NONE)
-            box.addItems(columns)
-            index = box.findText(current)
+                box.addItem("(none)", NONE)
+            for column in columns:
+                box.addItem(axis_title(column), column)
+                box.setItemData(box.count() - 1, column, Qt.ItemDataRole.ToolTipRole)
+            index = box.findData(current)
             box.setCurrentIndex(index if index >= 0 else 0)
             box.blockSignals(False)
         self.redraw()
 
+    def set_rows(self, rows: np.ndarray | None) -> None:
+        """Show only these table positions (the table's filter); ``None``: every row."""
+        self.rows = None if rows is None else np.asarray(rows, dtype=np.int64)
+        self.redraw()
+
     def redraw(self, *_args) -> None:
-        if self.table is None or not self.x_box.currentText() or not self.y_box.currentText():
+        if self.table is None or not self.x_box.currentData() or not self.y_box.currentData():
             return
         if not self.isVisible() or self.scatter_widget is None:  # ~0.1 s: only when looked at
             self._dirty = True
@@ -154,9 +203,11 @@ class ChartView(QWidget):
         import pyqtgraph as pg
 
         table = self.table
-        x_name, y_name = self.x_box.currentText(), self.y_box.currentText()
+        x_name, y_name = self.x_box.currentData(), self.y_box.currentData()
         x, y = _numbers(table, x_name), _numbers(table, y_name)
-        positions = np.flatnonzero(~np.isnan(x) & ~np.isnan(y))
+        shown = np.arange(len(table)) if self.rows is None else np.sort(self.rows)
+        shown = shown[shown < len(table)]
+        positions = shown[~np.isnan(x[shown]) & ~np.isnan(y[shown])]
         sampled = len(positions) > MAX_POINTS
         if sampled:
             positions = np.sort(
@@ -164,68 +215,79 @@ class ChartView(QWidget):
             )
         self._positions = positions
         self._xy = np.column_stack([x[positions], y[positions]])
-        colour_name = self.colour_box.currentText()
+        colour_name = self.colour_box.currentData()
         brushes = None
         if colour_name and colour_name != NONE:
             values = _numbers(table, colour_name)[positions]
-            brushes = self._brushes(values)
+            brushes, (low, high) = self._brushes(values)
+            self.colour_bar.setLevels((low, high))
+            _set_axis_title(self.colour_bar.getAxis("bottom"), axis_title(colour_name))
+            self.colour_bar.show()
+        else:
+            self.colour_bar.hide()
         self.scatter.setData(
             x=self._xy[:, 0],
             y=self._xy[:, 1],
-            brush=brushes if brushes is not None else pg.mkBrush(31, 119, 180, 160),
+            brush=brushes if brushes is not None else pg.mkBrush(31, 119, 180, 170),
+            pen=pg.mkPen(255, 255, 255, 150, width=0.5),
         )
         plot = self.scatter_widget.getPlotItem()
-        plot.setLabel("bottom", x_name)
-        plot.setLabel("left", y_name)
-        for side in ("bottom", "left"):
-            plot.getAxis(side).enableAutoSIPrefix(False)  # "qed (x0.001)" helps nobody
-        note = f"{len(positions):,} molecules"
+        _set_axis_title(plot.getAxis("bottom"), axis_title(x_name))
+        _set_axis_title(plot.getAxis("left"), axis_title(y_name))
+        filtered = self.rows is not None and len(shown) < len(table)
+        if filtered:
+            note = f"{len(positions):,} of the {len(shown):,} molecules the table shows"
+        else:
+            note = f"{len(positions):,} molecules"
+        missing = len(shown) - len(positions) if not sampled else 0
+        if missing:
+            note += f" ({missing:,} without both values)"
         if sampled:
-            note += f" (a random sample of {MAX_POINTS:,}; all rows are in the table)"
+            note += f" (a random sample of {MAX_POINTS:,})"
         if colour_name and colour_name != NONE:
-            note += f"; colour: {colour_name} (blue low → red high)"
+            note += "; grey: no colour value"
         self.note.setText(note + ". Click a point to select its row.")
         self.set_selected(self._selected_positions)
-        self._draw_histogram()
+        self._draw_histogram(shown)
 
     @staticmethod
-    def _brushes(values: np.ndarray) -> list:
+    def _brushes(values: np.ndarray) -> tuple[list, tuple[float, float]]:
         import pyqtgraph as pg
 
         finite = values[~np.isnan(values)]
-        low, high = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
-        span = high - low or 1.0
-        colour_map = pg.colormap.get("CET-D1")  # blue - white - red, readable on white
-        lookup = colour_map.getLookupTable(nPts=64, alpha=False)
-        brushes = [pg.mkBrush(*lookup[i], 200) for i in range(64)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        if high <= low:
+            high = low + 1.0
+        span = high - low
+        lookup = pg.colormap.get(COLOUR_MAP).getLookupTable(nPts=COLOUR_STEPS, alpha=False)
+        brushes = [pg.mkBrush(*lookup[i], 220) for i in range(COLOUR_STEPS)]
         grey = pg.mkBrush(170, 170, 170, 120)
-        index = np.clip(((values - low) / span * 63).round(), 0, 63)
+        top = COLOUR_STEPS - 1
+        index = np.clip(np.nan_to_num((values - low) / span * top).round(), 0, top)
         return [
             grey if np.isnan(v) else brushes[int(i)] for v, i in zip(values, index, strict=True)
-        ]
+        ], (low, high)
 
-    def _draw_histogram(self) -> None:
+    def _draw_histogram(self, shown: np.ndarray) -> None:
         import pyqtgraph as pg
 
         self.histogram_widget.clear()
-        name = self.histogram_box.currentText()
+        name = self.histogram_box.currentData()
         if self.table is None or not name:
             return
-        values = _numbers(self.table, name)
+        values = _numbers(self.table, name)[shown]
         values = values[~np.isnan(values)]
         if values.size == 0:
             return
         counts, edges = np.histogram(values, bins=min(50, max(5, int(np.sqrt(values.size)))))
         self.histogram_widget.addItem(
             pg.BarGraphItem(
-                x0=edges[:-1], x1=edges[1:], height=counts, brush=pg.mkBrush(31, 119, 180, 180)
+                x0=edges[:-1], x1=edges[1:], height=counts, brush=pg.mkBrush(59, 82, 139, 200)
             )
         )
         plot = self.histogram_widget.getPlotItem()
-        plot.setLabel("bottom", name)
-        plot.setLabel("left", "molecules")
-        for side in ("bottom", "left"):
-            plot.getAxis(side).enableAutoSIPrefix(False)
+        _set_axis_title(plot.getAxis("bottom"), axis_title(name))
+        _set_axis_title(plot.getAxis("left"), "Molecules (count)")
 
     def set_selected(self, positions) -> None:
         """Ring the points of the table's selected rows."""

@@ -48,6 +48,8 @@ def format_value(spec: ColumnSpec, value: object) -> str:
             return str(int(value))
         except (TypeError, ValueError):
             return str(value)
+    if spec.formatter is not None and str(value):
+        return spec.formatter(str(value))
     return str(value)
 
 

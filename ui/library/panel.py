@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -44,6 +45,7 @@ from core.project.annotations import (
     ensure_annotations,
     with_tag,
 )
+from core.ranking.presets import PUBLISHED_SCALES
 from core.ranking.scoring import RANK_COLUMN, SCORE_COLUMN
 from ui.library.compare import MAX_COMPARE, MIN_COMPARE, CompareDialog
 from ui.library.filter_bar import FilterBar
@@ -58,10 +60,64 @@ from ui.models.structure_delegate import StructureDelegate
 from ui.widgets.elided_label import ElidedLabel
 
 STRUCTURE_KEY = "__structure__"
+SCAFFOLD_KEY = "__scaffold__"
+RESULT_COLUMNS: dict[str, tuple[str, str]] = {
+    "similarity": ("Similarity", "float"),
+    "pick_order": ("Pick order", "int"),
+    "cluster": ("Cluster", "int"),
+    "cluster_size": ("Cluster size", "int"),
+    "scaffold": ("Scaffold", "structure"),
+    "scaffold_group": ("Scaffold group", "int"),
+    "scaffold_size": ("Scaffold size", "int"),
+}
+"""Columns the hit-list searches add, with their titles and kinds: shown beside the name, the
+newest search first (see :func:`library_columns`)."""
+_RESULT_GROUPS = {
+    "cluster_size": "cluster",
+    "scaffold_group": "scaffold",
+    "scaffold_size": "scaffold",
+}
+_SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+_SUPERSCRIPTS = str.maketrans("0123456789+-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻")
 
 
-def library_columns(library: Library) -> list[ColumnSpec]:
-    """The columns a chemist reads first, then identifiers, status and the file's own columns."""
+def formula_text(formula: str) -> str:
+    """A molecular formula as chemists write it: ``C9H8O4`` → ``C₉H₈O₄``, a charge raised
+    (``C5H14NO+`` → ``C₅H₁₄NO⁺``, ``C2H8N2+2`` → ``C₂H₈N₂²⁺``)."""
+    body, sign, count = re.fullmatch(r"(.*?)(?:([+-])(\d*))?", formula).groups()
+    charge = f"{count}{sign}".translate(_SUPERSCRIPTS) if sign else ""
+    return body.translate(_SUBSCRIPTS) + charge
+
+
+def _result_specs(library: Library, newest_first: Sequence[str]) -> list[ColumnSpec]:
+    """Search results present in the table: the newest search's columns first."""
+    table = library.table
+    present = [key for key in RESULT_COLUMNS if key in table.columns]
+    groups: list[str] = []
+    for key in [*newest_first, *present]:
+        group = _RESULT_GROUPS.get(key, key)
+        if key in table.columns and group not in groups:
+            groups.append(group)
+    ordered = [key for group in groups for key in present if _RESULT_GROUPS.get(key, key) == group]
+    specs = []
+    for key in ordered:
+        title, kind = RESULT_COLUMNS[key]
+        tooltip = library.column_notes.get(key, title)
+        if kind == "structure":
+            specs.append(
+                ColumnSpec(SCAFFOLD_KEY, title, "structure", tooltip=tooltip, source=(key,))
+            )
+        else:
+            specs.append(ColumnSpec(key, title, kind, decimals=2, tooltip=tooltip))
+    return specs
+
+
+def library_columns(library: Library, newest_results: Sequence[str] = ()) -> list[ColumnSpec]:
+    """The columns a chemist reads first, then identifiers, status and the file's own columns.
+
+    Search results (:data:`RESULT_COLUMNS`) come right after the name, those of the searches
+    named in ``newest_results`` first; then the flag, rank, score and the profile's published
+    value (CNS MPO 0–6)."""
     specs = [
         ColumnSpec(
             STRUCTURE_KEY,
@@ -71,6 +127,7 @@ def library_columns(library: Library) -> list[ColumnSpec]:
             tooltip="2D structure of the standardised molecule",
         ),
         ColumnSpec("name", "Name", "text"),
+        *_result_specs(library, newest_results),
         ColumnSpec(
             FLAG_COLUMN,
             "★",
@@ -100,6 +157,17 @@ def library_columns(library: Library) -> list[ColumnSpec]:
                 tooltip=library.column_notes.get(SCORE_COLUMN, "Desirability"),
             )
         )
+    for scale in PUBLISHED_SCALES.values():
+        if scale.column in table.columns:
+            specs.append(
+                ColumnSpec(
+                    scale.column,
+                    scale.title,
+                    "float",
+                    decimals=2,
+                    tooltip=library.column_notes.get(scale.column, scale.guide_text),
+                )
+            )
     specs += [
         ColumnSpec(
             TAGS_COLUMN,
@@ -128,7 +196,12 @@ def library_columns(library: Library) -> list[ColumnSpec]:
         kind = "text" if key in TEXT_PROFILE else "int" if key in INTEGER_PROFILE else "float"
         specs.append(
             ColumnSpec(
-                key, PROFILE_LABELS[key], kind, decimals=2, tooltip=PROFILE_DESCRIPTIONS[key]
+                key,
+                PROFILE_LABELS[key],
+                kind,
+                decimals=2,
+                tooltip=PROFILE_DESCRIPTIONS[key],
+                formatter=formula_text if key == "formula" else None,
             )
         )
     specs += [
@@ -149,7 +222,8 @@ def library_columns(library: Library) -> list[ColumnSpec]:
         ),
         ColumnSpec("smiles", "Input SMILES", "text", tooltip="The SMILES as written in the file"),
     ]
-    shown = {RANK_COLUMN, SCORE_COLUMN, *ANNOTATION_COLUMNS}
+    shown = {RANK_COLUMN, SCORE_COLUMN, *ANNOTATION_COLUMNS, *RESULT_COLUMNS}
+    shown |= {scale.column for scale in PUBLISHED_SCALES.values()}
     for column in library.extra_columns:
         if column in shown or column not in table.columns:
             continue
@@ -227,6 +301,8 @@ class LibraryPanel(QWidget):
         super().__init__(parent)
         self.title = title
         self.library: Library | None = None
+        self.newest_results: list[str] = []
+        """Search result columns, the newest search's first: they are shown beside the name."""
         self.preview: Library | None = None
         """The first rows of a large file still loading (read-only), until :meth:`set_library`."""
         self.job_id: int | None = None
@@ -369,7 +445,7 @@ class LibraryPanel(QWidget):
             self._select_position(browsing)
         if first:
             # Edits are refused meanwhile (_on_cell_edited): the full table replaces these rows.
-            self.model.set_columns(library_columns(library))
+            self.model.set_columns(library_columns(library, self.newest_results))
             self._after_columns_set()
             if self.side_panel is not None:
                 self.side_panel.setEnabled(False)
@@ -419,7 +495,7 @@ class LibraryPanel(QWidget):
         if self.side_panel is not None:
             self.side_panel.setEnabled(True)
         self.model.set_frame(library.table)
-        self.model.set_columns(library_columns(library))
+        self.model.set_columns(library_columns(library, self.newest_results))
         self._after_columns_set(keep_widths=had_preview)
         self.stack.setCurrentIndex(1)
         self._update_summary(self.model.rowCount(), self.model.total_rows())
@@ -448,11 +524,14 @@ class LibraryPanel(QWidget):
 
     def _apply_column_widths(self) -> None:
         header = self.view.horizontalHeader()
+        metrics = header.fontMetrics()
         for position, spec in enumerate(self.model.columns()):
             if spec.kind == "structure":
                 header.resizeSection(position, self.delegate.picture_size[0] + 8)
             elif spec.kind in ("float", "int", "bool"):
-                header.resizeSection(position, 72)
+                # Wide enough for the whole title and the sort arrow ("Scaffold size").
+                title = metrics.horizontalAdvance(spec.title) + 28
+                header.resizeSection(position, max(72, min(title, 200)))
             elif spec.key in ("canonical_smiles", "smiles", "error"):
                 header.resizeSection(position, 260)
             elif spec.key == "inchikey":
@@ -543,13 +622,16 @@ class LibraryPanel(QWidget):
             notes = {clashes.get(k, k): v for k, v in (notes or {}).items()}
         names = add_columns(self.library, frame, drop=drop)
         renamed = dict(zip([str(c) for c in frame.columns], names, strict=True))
+        results = [name for name in names if name in RESULT_COLUMNS]
+        if results:
+            self.newest_results = results + [c for c in self.newest_results if c not in results]
         for name, note in (notes or {}).items():
             self.library.column_notes[renamed.get(name, name)] = note
         position = self.current_position()
         order = Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder
         if sort_by is not None:
             self.model.prepare_sort(renamed.get(sort_by, sort_by), order)
-        self.model.set_columns(library_columns(self.library))
+        self.model.set_columns(library_columns(self.library, self.newest_results))
         # Added columns leave the others' data untouched: keep their text caches.
         self.model.set_frame(self.library.table, keep_text_caches=True)
         for column in self.model.structure_columns():

@@ -47,6 +47,9 @@ RawValueRole = int(Qt.ItemDataRole.UserRole) + 1
 SortRole = RawValueRole
 STRUCTURE_SMILES_ROLE = int(Qt.ItemDataRole.UserRole) + 2
 """For ``"structure"`` columns: the SMILES to draw (``""`` when the row has none)."""
+PROBLEM_ROLE = int(Qt.ItemDataRole.UserRole) + 3
+"""For ``"structure"`` columns of invalid rows: why the record is invalid (the frame's ``error``
+column, else "Invalid record"); ``None`` for valid rows. The structure delegate draws it."""
 
 VALID_COLUMN = "valid"
 ERROR_COLUMN = "error"
@@ -100,6 +103,9 @@ class ColumnSpec:
         ``"bool"`` cells are shown as a star (★/☆) that the view toggles with
         :meth:`DataFrameModel.setData`. Edits go to :attr:`DataFrameModel.edit_handler` when set
         (to make them undoable), else straight into the frame.
+    formatter
+        For ``"text"`` columns: how a non-empty cell is shown (``C9H8O4`` as ``C₉H₈O₄``). Sorting,
+        filtering and editing still see the stored text.
     """
 
     key: Hashable
@@ -109,6 +115,7 @@ class ColumnSpec:
     tooltip: str = ""
     source: tuple[str, ...] = ()
     editable: bool = False
+    formatter: Callable[[str], str] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in COLUMN_KINDS:
@@ -349,7 +356,11 @@ class _Column:
         value = self.values[position]
         if kind == "int":
             return str(int(value))
-        return "" if _is_missing_scalar(value) else str(value)
+        if _is_missing_scalar(value):
+            return ""
+        if self.spec.formatter is not None and value != "":
+            return self.spec.formatter(str(value))
+        return str(value)
 
     def text_lower(self) -> pd.Series:
         """Lower-case text of the column (NaN where missing), computed once per frame."""
@@ -1115,6 +1126,11 @@ class DataFrameModel(QAbstractTableModel):
             return column.raw(position)
         if role == STRUCTURE_SMILES_ROLE:
             return column.smiles(position) if kind == "structure" else None
+        if role == PROBLEM_ROLE:
+            if kind != "structure" or not self._invalid[position]:
+                return None
+            error = "" if self._errors is None else self._errors[position]
+            return str(error) if isinstance(error, str) and error else "Invalid record"
         return None
 
     def headerData(
@@ -1170,6 +1186,7 @@ def configure_table_view(view: QTableView, picture_height: int | None = None) ->
 __all__ = [
     "COLUMN_KINDS",
     "INVALID_ROW_COLOR",
+    "PROBLEM_ROLE",
     "STAR_OFF",
     "STAR_ON",
     "STRUCTURE_SMILES_ROLE",

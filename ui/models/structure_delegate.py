@@ -21,11 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer
-from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPixmap
+from PySide6.QtGui import QColor, QFontMetrics, QGuiApplication, QPainter, QPixmap
 from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from core.chem.depict import molecule_png
-from ui.models.dataframe_model import STRUCTURE_SMILES_ROLE
+from ui.models.dataframe_model import PROBLEM_ROLE, STRUCTURE_SMILES_ROLE
 
 PictureProvider = Callable[[str, int, int], QPixmap | None]
 PictureReady = Callable[[str, int, int], bool]
@@ -34,6 +34,8 @@ CELL_MARGIN = 2
 """Pixels between a picture and its cell's edge (the selection shows around the picture)."""
 NO_STRUCTURE_TEXT = "no structure"
 NO_STRUCTURE_COLOR = QColor(170, 170, 170)
+PROBLEM_COLOR = QColor(150, 20, 20)
+"""Colour of an invalid record's problem, drawn where its picture would be."""
 DRAWING_TEXT = "drawing…"
 PIXMAP_CACHE_SIZE = 2000
 DRAW_BUDGET_S = 0.02
@@ -128,6 +130,22 @@ def structure_pixmap_cache_info() -> PixmapCacheInfo:
 
 def clear_structure_pixmap_cache() -> None:
     _CACHE.clear()
+
+
+def _wrap(text: str, metrics: QFontMetrics, width: int) -> list[str]:
+    """Words of ``text`` in lines at most ``width`` pixels wide (a word too long is elided)."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        candidate = f"{current} {word}" if current else word
+        if metrics.horizontalAdvance(candidate) <= width or not current:
+            current = candidate
+        else:
+            lines.append(current)
+            current = word
+    if current:
+        lines.append(current)
+    return [metrics.elidedText(line, Qt.TextElideMode.ElideRight, width) for line in lines]
 
 
 def _as_size(size: QSize | tuple[int, int]) -> QSize:
@@ -226,7 +244,11 @@ class StructureDelegate(QStyledItemDelegate):
             return
         painter.save()
         try:
-            if pixmap is None or pixmap.isNull():
+            problem = index.data(PROBLEM_ROLE)
+            if (pixmap is None or pixmap.isNull()) and isinstance(problem, str) and problem:
+                # An invalid record says why where its picture would be (full text: tooltip).
+                self._draw_problem(painter, area, problem)
+            elif pixmap is None or pixmap.isNull():
                 painter.setPen(NO_STRUCTURE_COLOR)
                 painter.drawText(area, Qt.AlignmentFlag.AlignCenter, NO_STRUCTURE_TEXT)
             else:
@@ -239,6 +261,32 @@ class StructureDelegate(QStyledItemDelegate):
                 painter.drawPixmap(target, pixmap)
         finally:
             painter.restore()
+
+    @staticmethod
+    def _draw_problem(painter: QPainter, area: QRect, problem: str) -> None:
+        if problem.lower().startswith("invalid"):  # "invalid chemistry: …" says it already
+            text = problem[:1].upper() + problem[1:]
+        else:
+            text = f"Invalid: {problem}"
+        inner = area.adjusted(4, 4, -4, -4)
+        font = painter.font()
+        # A long message gets a slightly smaller font; what still does not fit is cut with "…".
+        for _ in range(3):
+            metrics = QFontMetrics(font)
+            lines = _wrap(text, metrics, inner.width())
+            fits = len(lines) * metrics.lineSpacing() <= inner.height()
+            if fits or font.pointSizeF() <= 7:
+                break
+            font.setPointSizeF(font.pointSizeF() - 1)
+        max_lines = max(1, inner.height() // max(1, metrics.lineSpacing()))
+        if len(lines) > max_lines:
+            lines = lines[:max_lines]
+            room = inner.width() - metrics.horizontalAdvance(" …")
+            last = metrics.elidedText(lines[-1], Qt.TextElideMode.ElideRight, room)
+            lines[-1] = last if last.endswith("…") else last + " …"
+        painter.setFont(font)
+        painter.setPen(PROBLEM_COLOR)
+        painter.drawText(inner, int(Qt.AlignmentFlag.AlignCenter), "\n".join(lines))
 
     def _defer(self, widget: QWidget | None) -> None:
         """Repaint ``widget`` (the view) on the next event-loop turn with a fresh budget."""

@@ -141,13 +141,23 @@ def test_large_tables_rerank_in_the_engine(qtbot, setup, monkeypatch):
 def test_admet_tab_lists_endpoints_of_the_current_row(qtbot, setup):
     pytest.importorskip("admet_ai")
     _window, panel, tools = setup
+    from core.ranking.admet import CATEGORIES
+
+    panel.select_positions([0])
     tools.setCurrentWidget(tools.admet_view)
-    assert "No ADMET values" in tools.admet_view.title.text()
+    view = tools.admet_view
+    assert "physicochemical properties only" in view.title.text()
     tools.admet_box.setChecked(True)
     finished(qtbot, tools, tools.score())
     assert "admet_hERG" in panel.library.table.columns
-    panel.select_positions([0])
-    tools.admet_view.show_row(panel.current_row())
-    assert tools.admet_view.table.rowCount() == 41
-    names = {tools.admet_view.table.item(r, 0).text() for r in range(41)}
-    assert "Human Intestinal Absorption" in names
+    # The open tab shows the new values of the current row at once.
+    assert len(view.endpoint_items()) == 41 + 6  # the models and the six RDKit properties
+    groups = [view.tree.topLevelItem(i).text(0) for i in range(view.tree.topLevelItemCount())]
+    assert groups == list(CATEGORIES)
+    rows = {item.text(0): item for item in view.endpoint_items()}
+    absorption = rows["Human Intestinal Absorption"]
+    assert absorption.parent().text(0) == "Absorption"
+    tip = absorption.toolTip(0)
+    assert "probability" in tip and "AUROC 0.99" in tip and "578 molecules" in tip
+    assert "R² -1.21" in rows["Volume of Distribution at Steady State"].toolTip(0)
+    assert "weak model" in rows["Volume of Distribution at Steady State"].toolTip(0)
