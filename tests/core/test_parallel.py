@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import time
 
 import pytest
 
@@ -18,12 +17,11 @@ def test_results_come_in_order():
     assert list(ordered_pool_map(abs, tasks, 2, None)) == [3, 1, 4, 1, 5, 9, 2, 6]
 
 
+@pytest.mark.timeout(120)  # waiting forever is the failure: pytest-timeout ends it, not a clock
 def test_a_worker_that_dies_mid_work_raises_instead_of_waiting():
-    started = time.monotonic()
     # os._exit(7) ends the worker at once, as a crash in C++ code or the kernel's OOM killer would.
     with pytest.raises(WorkerCrashed, match="worker process") as crash:
         list(ordered_pool_map(os._exit, iter([7, 8, 9, 10, 11]), 2, None))
-    assert time.monotonic() - started < 30
     # The tasks that were out (at most two per worker), oldest first, for the caller to retry.
     assert crash.value.unfinished == [7, 8, 9, 10]
     assert not [p for p in multiprocessing.active_children() if p.is_alive()]

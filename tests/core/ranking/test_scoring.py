@@ -119,7 +119,6 @@ def test_models_predict_in_a_worker_process_with_the_same_values():
 @pytest.mark.slow
 def test_cancel_while_the_worker_predicts_stops_it_and_a_rerun_resumes(monkeypatch):
     import multiprocessing
-    import time
 
     from core.models.registry import shipped_models
     from core.ranking import scoring
@@ -130,17 +129,23 @@ def test_cancel_while_the_worker_predicts_stops_it_and_a_rerun_resumes(monkeypat
     profile = DesirabilityProfile("potent", (Criterion("Act", good=7, bad=5),))
     request = ScoringRequest(profile, (folder,), device="cpu")
     cache = ScoreCache()
-    asked: list[float] = []
+    asked: list[bool] = []
+    stopped: list[bool] = []
     predict = scoring._ModelProcess.predict
 
     def predicting(self, directory, batch, is_cancelled=None):
-        asked.append(time.perf_counter())  # the batch is sent to the worker, then cancelled
-        return predict(self, directory, batch, is_cancelled)
+        asked.append(True)  # the batch is sent to the worker, then cancelled
+        try:
+            return predict(self, directory, batch, is_cancelled)
+        finally:
+            # close(terminate=True) ran inside the call (it drops the process): the worker was
+            # stopped mid-batch, its reply not waited for. Functional, not timed.
+            stopped.append(self._process is None)
 
     monkeypatch.setattr(scoring._ModelProcess, "predict", predicting)
     with pytest.raises(JobCancelled):
         score_library(table, request, cache, is_cancelled=lambda: bool(asked))
-    assert asked and time.perf_counter() - asked[0] < 5  # stopped, not waited for
+    assert asked and stopped == [True]
     assert not [p for p in multiprocessing.active_children() if p.is_alive()]
     monkeypatch.setattr(scoring._ModelProcess, "predict", predict)
     result = score_library(table, request, cache)
