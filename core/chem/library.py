@@ -530,7 +530,7 @@ def assemble_library(results: list[dict[str, list]], source: Path | None = None)
         table = table.iloc[order].reset_index(drop=True)
         extras = {name: [values[i] for i in order] for name, values in extras.items()}
     table[DUPLICATE_COLUMN] = find_duplicates(table)
-    extra_columns = _add_extra_columns(table, extras)
+    table, extra_columns = _add_extra_columns(table, extras)
     return Library(table=table, source=source, extra_columns=extra_columns)
 
 
@@ -561,22 +561,75 @@ def _merge_extra_columns(results: list[dict[str, list]]) -> dict[str, list[str]]
     return merged
 
 
-def _add_extra_columns(table: pd.DataFrame, extras: dict[str, list[str]]) -> list[str]:
-    """Add the input file's other columns (SDF tags, CSV columns), renamed when they clash."""
-    added = []
-    for key, column_values in extras.items():
+def _add_extra_columns(
+    table: pd.DataFrame, extras: dict[str, list[str]]
+) -> tuple[pd.DataFrame, list[str]]:
+    """Add the input file's other columns (SDF tags, CSV columns), renamed when they clash.
+
+    A column is numeric when every non-empty value is a number (assay data, scores), else text.
+    Returns the new table and the added columns' names. The columns are converted many at a
+    time and joined to the table at once: inserting 10,000 columns one by one took minutes
+    (pandas copies its block list per insert) and flooded stderr with PerformanceWarnings.
+    """
+    taken = set(table.columns)
+    names: dict[str, str] = {}
+    for key in extras:
         column = key
-        while column in table.columns:
+        while column in taken:
             column = f"{column} (input)"
-        values = pd.Series(column_values, index=table.index, dtype=object)
-        numeric = pd.to_numeric(values.replace("", np.nan), errors="coerce")
-        # Keep a column numeric when every non-empty value is a number (assay data, scores).
-        if numeric.notna().sum() == (values != "").sum() and numeric.notna().any():
-            table[column] = numeric.astype("float64")
-        else:
-            table[column] = values
-        added.append(column)
-    return added
+        taken.add(column)
+        names[key] = column
+    if not names:
+        return table, []
+    n_rows = len(table)
+    keys = list(extras)
+    # Columns per conversion: one for tall tables (as before), many for wide short ones, so
+    # that each pandas call converts about _ASSEMBLY_CHUNK values.
+    batch = max(1, _ASSEMBLY_CHUNK // max(1, n_rows))
+    # Columns gathered by kind and made into one 2-D block each: a Series per column costs
+    # about 0.1 ms, a second for 10,000 columns.
+    numeric: dict[str, np.ndarray] = {}
+    text: dict[str, np.ndarray] = {}
+    for start in range(0, len(keys), batch):
+        part = keys[start : start + batch]
+        flat = np.empty(n_rows * len(part), dtype=object)
+        for i, key in enumerate(part):
+            flat[i * n_rows : (i + 1) * n_rows] = extras[key]
+        values = pd.Series(flat, dtype=object, copy=False)
+        empty = (values == "").to_numpy(dtype=bool)
+        numbers = pd.to_numeric(values.mask(empty), errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan
+        )
+        counted = (~np.isnan(numbers)).reshape(len(part), n_rows).sum(axis=1)
+        filled = (~empty).reshape(len(part), n_rows).sum(axis=1)
+        for i, key in enumerate(part):
+            rows = slice(i * n_rows, (i + 1) * n_rows)
+            if counted[i] == filled[i] and counted[i] > 0:
+                numeric[names[key]] = numbers[rows]
+            else:
+                text[names[key]] = flat[rows]
+        time.sleep(0)  # let the window's thread run between batches (see _column_array)
+    blocks = [
+        pd.DataFrame(
+            _stack_columns(arrays, dtype), index=table.index, columns=list(arrays), dtype=dtype
+        )
+        for arrays, dtype in ((numeric, np.float64), (text, object))
+        if arrays
+    ]
+    added = pd.concat(blocks, axis=1) if len(blocks) > 1 else blocks[0]
+    ordered = list(names.values())
+    if list(added.columns) != ordered:
+        added = added[ordered]
+    return pd.concat([table, added], axis=1), ordered
+
+
+def _stack_columns(arrays: dict[str, np.ndarray], dtype: type) -> np.ndarray:
+    """The 1-D arrays as the columns of one 2-D array (rows x columns)."""
+    values = next(iter(arrays.values()))
+    block = np.empty((len(values), len(arrays)), dtype=dtype)
+    for position, column in enumerate(arrays.values()):
+        block[:, position] = column
+    return block
 
 
 def props_table(library: Library) -> pd.DataFrame:

@@ -312,14 +312,20 @@ def _read_table_head(path: Path, fmt: str, n_rows: int) -> tuple[list[str], list
     if fmt == "xlsx":
         iterator = _iter_xlsx_rows(path)
         try:
-            header = next(iterator)
-        except StopIteration:
-            raise LibraryReadError(f"{path.name}: the workbook's first sheet is empty.") from None
-        rows = []
-        for row in iterator:
-            rows.append(row)
-            if len(rows) >= n_rows:
-                break
+            try:
+                header = next(iterator)
+            except StopIteration:
+                raise LibraryReadError(
+                    f"{path.name}: the workbook's first sheet is empty."
+                ) from None
+            _check_column_count(path, header)
+            rows = []
+            for row in iterator:
+                rows.append(row)
+                if len(rows) >= n_rows:
+                    break
+        finally:
+            iterator.close()  # closes the workbook now, not when the generator is collected
         return header, rows
     delimiter = _table_delimiter(path, fmt)
     with _open_text(path) as handle:
@@ -332,6 +338,7 @@ def _read_table_head(path: Path, fmt: str, n_rows: int) -> tuple[list[str], list
             raise LibraryReadError(
                 f"{path.name}: not a readable {fmt.upper()} file ({exc})."
             ) from exc
+        _check_column_count(path, header)
         rows = []
         try:
             for row in reader:
@@ -343,6 +350,25 @@ def _read_table_head(path: Path, fmt: str, n_rows: int) -> tuple[list[str], list
                 f"{path.name}: not a readable {fmt.upper()} file ({exc})."
             ) from exc
     return _unique_header(header), rows
+
+
+MAX_COLUMNS = 10_000
+"""Columns of a table. Every column is kept with each record; far wider files are matrices
+(descriptors, fingerprints bit by bit) that belong in another tool, not a compound library."""
+
+
+def _check_column_count(path: Path, header: list) -> None:
+    if len(header) > MAX_COLUMNS:
+        raise LibraryReadError(
+            f"{path.name}: {len(header):,} columns; DrugDesk reads tables of at most "
+            f"{MAX_COLUMNS:,} columns. Keep the columns you need (SMILES, name, measured values) "
+            "and save a smaller file."
+        )
+
+
+# Cells parsed to find the SMILES column: a wide table is judged on fewer rows, so that its
+# preview stays quick (each cell may be a SMILES parse).
+_DETECTION_CELLS = 50_000
 
 
 def _table_delimiter(path: Path, fmt: str) -> str:
@@ -418,7 +444,8 @@ def preview_table(path: str | os.PathLike, n_rows: int = 50) -> TablePreview:
     if fmt not in ("csv", "tsv", "xlsx"):
         raise LibraryReadError(f"{path.name}: not a table (CSV, TSV or XLSX).")
     columns, rows = _read_table_head(path, fmt, n_rows)
-    candidates = detect_smiles_columns(columns, rows)
+    sample = max(5, _DETECTION_CELLS // max(1, len(columns)))
+    candidates = detect_smiles_columns(columns, rows[:sample])
     smiles_column = candidates[0] if candidates else None
     return TablePreview(
         columns=columns,

@@ -437,3 +437,70 @@ def test_loaded_library_keeps_the_bad_record_invalid_with_its_reason(tmp_path):
     assert table["canonical_smiles"][0] == ""
     # A SMILES typed into the table reaches parse_record without a reader.
     assert parse_record(RawRecord(index=0, name="typed", text="CCO☃")) == (None, SNOWMAN_ERROR)
+
+
+# ----------------------------------------------------------------------------------------------
+# Many columns
+
+
+def write_wide_csv(path, n_columns: int, n_rows: int = 5, smiles: bool = True):
+    first = "smiles" if smiles else "label"
+    header = [first, "name"] + [f"c{i}" for i in range(n_columns - 2)]
+    lines = [",".join(header)]
+    for row in range(n_rows):
+        values = ["CCO" if smiles else "x", f"m{row}"] + [
+            str(row + i) for i in range(n_columns - 2)
+        ]
+        lines.append(",".join(values))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("n_columns", [10_001, 100_000])
+def test_more_than_ten_thousand_columns_are_refused(tmp_path, n_columns):
+    path = write_wide_csv(tmp_path / "wide.csv", n_columns, n_rows=2)
+    message = (
+        rf"^wide\.csv: {n_columns:,} columns; DrugDesk reads tables of at most 10,000 columns\. "
+        r"Keep the columns you need"
+    )
+    with pytest.raises(LibraryReadError, match=message):
+        preview_table(path)
+    with pytest.raises(LibraryReadError, match=message):
+        read_all(path)
+
+
+def test_workbook_with_more_than_ten_thousand_columns_is_refused(tmp_path):
+    path = write_workbook(tmp_path / "wide.xlsx", [["smiles"] + [f"c{i}" for i in range(10_000)]])
+    with pytest.raises(LibraryReadError, match=r"^wide\.xlsx: 10,001 columns; DrugDesk reads"):
+        read_all(path)
+
+
+def test_ten_thousand_columns_load_without_performance_warnings(tmp_path):
+    import warnings
+
+    import pandas as pd
+
+    from core.chem.library import LoadOptions, load_library
+
+    path = write_wide_csv(tmp_path / "wide.csv", 10_000)
+    with warnings.catch_warnings():
+        # Inserting columns one by one made pandas warn once per column (and take minutes).
+        warnings.simplefilter("error", pd.errors.PerformanceWarning)
+        library = load_library(path, LoadOptions(workers=1))
+    table = library.table
+    assert len(table) == 5
+    assert library.extra_columns == [f"c{i}" for i in range(9_998)]
+    assert table["name"].tolist() == [f"m{row}" for row in range(5)]
+    assert table["valid"].all()
+    assert table["c0"].dtype == "float64"
+    assert table["c9997"].tolist() == [float(row + 9_997) for row in range(5)]
+
+
+def test_message_about_a_wide_table_lists_only_twenty_columns(tmp_path):
+    path = write_wide_csv(tmp_path / "wide.csv", 10_000, n_rows=3, smiles=False)
+    with pytest.raises(LibraryReadError) as caught:
+        read_all(path)
+    message = str(caught.value)
+    assert message.startswith("wide.csv: no column looks like SMILES. Columns: label, name, c0,")
+    assert message.endswith("c16, c17 and 9,980 more. Pick the SMILES column by hand.")
+    assert len(message) < 400
