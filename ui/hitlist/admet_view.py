@@ -243,17 +243,23 @@ class PercentileDelegate(WrappingDelegate):
         painter.save()
         try:
             area = option.rect.adjusted(3, 2, -3, -2)
-            bar_height = min(area.height(), option.fontMetrics.height() + 2)
+            metrics = option.fontMetrics
+            number_width = metrics.horizontalAdvance("100") + 4
+            bar_height = min(area.height(), metrics.height() - 2)
             top = area.top() + (area.height() - bar_height) // 2
-            track = QRect(area.left(), top, area.width(), bar_height)
+            track = QRect(area.left(), top, max(area.width() - number_width, 4), bar_height)
             painter.fillRect(track, BAR_BACKGROUND)
             filled = QRect(track)
             filled.setWidth(round(track.width() * min(max(value, 0.0), 100.0) / 100.0))
             painter.fillRect(filled, BAR_COLOUR)
-            # The number sits at the bar's right end: dark on the empty track, white on blue.
-            painter.setPen(QColor(20, 20, 20) if value < 80 else QColor(255, 255, 255))
+            # The number beside the bar, never on it.
+            selected = bool(option.state & QStyle.StateFlag.State_Selected)
+            palette = option.palette
+            painter.setPen(
+                palette.highlightedText().color() if selected else palette.text().color()
+            )
             painter.drawText(
-                track.adjusted(3, 0, -3, 0),
+                QRect(track.right() + 1, area.top(), area.right() - track.right(), area.height()),
                 int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight),
                 f"{value:.0f}",
             )

@@ -375,6 +375,7 @@ class HitListTools(QTabWidget):
         # The chart shows the rows the table shows (its filters and search results).
         panel.model.filter_changed.connect(self._on_table_filtered)
         panel.columns_changed.connect(self._on_columns_changed)
+        panel.rows_changed.connect(self._on_columns_changed)  # a row added or edited
         panel.library_changed.connect(self.library_loaded)
         self.set_profile(self.profile)
 
@@ -492,7 +493,7 @@ class HitListTools(QTabWidget):
         row.addWidget(smarts_button)
 
         self.query_edit = QLineEdit()
-        self.query_edit.setPlaceholderText("SMILES; empty: the Molecule panel's")
+        self.query_edit.setPlaceholderText("SMILES")
         self.query_edit.setToolTip(
             "The query molecule as SMILES. Leave it empty to search with the structure in the "
             "Molecule panel."
@@ -515,6 +516,10 @@ class HitListTools(QTabWidget):
         form = QFormLayout(similarity)
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.addRow("Query", self.query_edit)
+        query_note = QLabel("Leave the query empty to search with the Molecule panel's structure.")
+        query_note.setWordWrap(True)
+        query_note.setStyleSheet("color: #555;")
+        form.addRow(query_note)
         form.addRow("Top k", self.top_k)
         form.addRow("Min. similarity", self.threshold)
         form.addRow(similar_button)
