@@ -256,6 +256,8 @@ def smiles_text_error(text: str) -> str | None:
     instead of being dropped by the parser: ``"CCO☃"`` gives
     ``"character '☃' (U+2603) at position 4 is not SMILES"``.
     """
+    if _NOT_SMILES.search(text) is None:
+        return None  # printable ASCII without spaces: the common case, decided at C speed
     smiles, extension, rest = split_cxsmiles(text)
     if rest:
         shown = rest if len(rest) <= 40 else rest[:37] + "…"

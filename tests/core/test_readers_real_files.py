@@ -504,3 +504,17 @@ def test_message_about_a_wide_table_lists_only_twenty_columns(tmp_path):
     assert message.startswith("wide.csv: no column looks like SMILES. Columns: label, name, c0,")
     assert message.endswith("c16, c17 and 9,980 more. Pick the SMILES column by hand.")
     assert len(message) < 400
+
+
+@pytest.mark.parametrize("encoding", ["corpus cp1252", "utf-16"])
+def test_sdf_names_and_tags_in_cp1252_or_utf16(tmp_path, encoding):
+    path = CORPUS / "sdf" / "cp1252_names_and_tags.sdf"
+    if encoding == "utf-16":
+        text = path.read_bytes().decode("cp1252")
+        path = tmp_path / "utf16.sdf"
+        path.write_bytes(text.encode("utf-16"))
+    records = read_all(path)
+    assert [(r.index, r.name, r.extra, r.error) for r in records] == [
+        (0, "éthanol", {"note": "Kühl, 4 °C"}, None),
+        (1, "benzène", {"note": "“dry” — 5 €"}, None),
+    ]
