@@ -3,6 +3,13 @@
 Reading only splits a file into records; parsing the chemistry happens later (in worker processes),
 so a broken record never stops the file. Every record keeps its position in the file, and records
 that cannot even be read are kept with an ``error`` so that nothing is dropped silently.
+
+Files are taken as other tools write them: the text encoding is detected
+(:mod:`core.chem.text_encoding`), a table's delimiter too (ChEMBL exports use ';'), a CXSMILES
+extension stays with its SMILES. What cannot be trusted is refused with one line naming the file:
+binary files, more than :data:`MAX_COLUMNS` columns, workbooks that would expand past the limits
+of :func:`check_xlsx_archive` (zip bombs), damaged workbooks. A SMILES holding a character that is
+not SMILES is an invalid record naming it, never silently cleaned (RDKit reads "CCO☃" as ethanol).
 """
 
 from __future__ import annotations
