@@ -593,6 +593,8 @@ def _iter_table(path: Path, fmt: str, options: ReadOptions) -> Iterator[RawRecor
         smiles = row[smiles_pos].strip() if smiles_pos < len(row) else ""
         name = row[name_pos].strip() if name_pos is not None and name_pos < len(row) else ""
         extra = {c: (row[i] if i < len(row) else "") for i, c in extra_positions}
+        if len(row) > len(columns):
+            _keep_cells_beyond_header(extra, row, columns)
         error = None
         if not smiles:
             error = f"empty SMILES in column '{smiles_column}'"
@@ -609,6 +611,18 @@ def _iter_table(path: Path, fmt: str, options: ReadOptions) -> Iterator[RawRecor
         )
     if index < 0:
         raise LibraryReadError(f"{path.name}: the table has a header but no rows.")
+
+
+def _keep_cells_beyond_header(extra: dict[str, str], row: list[str], columns: list[str]) -> None:
+    """Keep a row's non-empty cells right of the header's last column (an unquoted comma in a
+    CSV name, a workbook column without a header) as ``column_N`` values instead of dropping
+    them."""
+    for position in range(len(columns), len(row)):
+        if row[position].strip():
+            name = f"column_{position + 1}"
+            if name in columns:
+                name += " (beyond the header)"
+            extra[name] = row[position]
 
 
 def _iter_xlsx_rows(path: Path) -> Iterator[list[str]]:

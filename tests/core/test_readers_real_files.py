@@ -518,3 +518,27 @@ def test_sdf_names_and_tags_in_cp1252_or_utf16(tmp_path, encoding):
         (0, "éthanol", {"note": "Kühl, 4 °C"}, None),
         (1, "benzène", {"note": "“dry” — 5 €"}, None),
     ]
+
+
+# ----------------------------------------------------------------------------------------------
+# Cells beyond the header
+
+
+def test_csv_cells_beyond_the_header_are_kept(write_text):
+    path = write_text("a.csv", "smiles,name\nCCO,Smith, J.\nCCN,plain\n")
+    records = read_all(path)
+    assert [(r.name, r.extra) for r in records] == [
+        ("Smith", {"column_3": " J."}),
+        ("plain", {}),
+    ]
+
+
+def test_workbook_cells_beyond_the_header_are_kept(tmp_path):
+    path = write_workbook(
+        tmp_path / "a.xlsx", [["smiles", "name"], ["CCO", "ethanol", 7.5], ["CCN", "ethylamine"]]
+    )
+    records = read_all(path)
+    assert [(r.name, r.extra) for r in records] == [
+        ("ethanol", {"column_3": "7.5"}),
+        ("ethylamine", {}),
+    ]
