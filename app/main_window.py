@@ -632,7 +632,12 @@ class MainWindow(QMainWindow):
         panel = LibraryPanel(title, (self.settings.structure_width, self.settings.structure_height))
         self.project.watch(panel, uid)
         panel.current_row_changed.connect(self._on_current_row_changed)
-        tools = HitListTools(panel, self.engine, self.molecule_workspace.current_smiles)
+        tools = HitListTools(
+            panel,
+            self.engine,
+            self.molecule_workspace.current_smiles,
+            query_name=self.molecule_workspace.name_edit.text,
+        )
         tools.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         panel.set_side_panel(tools)
         restore_splitters(panel, "library", self._qsettings())

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QDoubleValidator
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -27,8 +27,18 @@ from PySide6.QtWidgets import (
 
 from ui.models.dataframe_model import RowFilter
 from ui.widgets.elided_label import ElidedLabel
+from ui.widgets.wrap_layout import WrapLayout
 
 FLAG_COLUMN = "flag"  # core.project.annotations.FLAG_COLUMN; the library panel's star column
+
+
+class _SearchEdit(QLineEdit):
+    """The filter's text box: asks for room for a few words before the bar's other controls."""
+
+    def sizeHint(self) -> QSize:
+        return QSize(260, super().sizeHint().height())
+
+
 VALIDITY_CHOICES = (("All records", "all"), ("Valid only", "valid"), ("Invalid only", "invalid"))
 
 
@@ -174,7 +184,7 @@ class FilterBar(QWidget):
         self._numeric_columns: list[tuple[str, str]] = []
         self.range_provider: Callable[[str], tuple[float, float] | None] | None = None
         """Gives a column's (min, max) so range sliders can span it; set by the panel."""
-        self.text_edit = QLineEdit()
+        self.text_edit = _SearchEdit()
         self.text_edit.setPlaceholderText(
             "Filter by name, SMILES, InChIKey… (every word must match)"
         )
@@ -222,9 +232,12 @@ class FilterBar(QWidget):
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
             )
             box.setMinimumContentsLength(7)
-        top = QHBoxLayout()
-        top.setContentsMargins(0, 0, 0, 0)
-        top.addWidget(self.text_edit, 1)
+        # The search box fills the bar; when the bar is narrow (a laptop screen with the hit-list
+        # tools open) the other controls wrap onto a second line instead of widening the window.
+        self.text_edit.setMinimumWidth(160)
+        self.text_edit.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        top = WrapLayout()
+        top.addWidget(self.text_edit)
         top.addWidget(self.search_label)
         top.addWidget(self.search_clear)
         top.addWidget(self.alerts_box)
