@@ -504,6 +504,8 @@ def _run_command(argv: list[str]) -> int:
     command = argv[0]
     log_path = setup_logging(logging.WARNING)
     previous = _catch_sigterm()
+    ctrl_c = _CtrlCWatcher()
+    ctrl_c.start()
     try:
         try:
             args, unknown = _command_parser().parse_known_args(argv)
@@ -531,6 +533,7 @@ def _run_command(argv: list[str]) -> int:
         return fail(command, f"unexpected {type(error).__name__}: {first} ({where})")
     finally:
         _restore_sigterm(previous)
+        ctrl_c.stop()
 
 
 def _log_to_file(message: str) -> None:
@@ -557,6 +560,54 @@ def _stdout_closed() -> int:
     except (OSError, ValueError):  # stdout is not a real file (a test's capture)
         pass
     return EXIT_BROKEN_PIPE
+
+
+class _CtrlCWatcher:
+    """Ctrl+C for a command, whatever C libraries do to SIGINT's handler.
+
+    RDKit 2026.03 installs its own C handler for SIGINT at its first substructure search or
+    embedding and leaves it there (rdkit/rdkit#9381): Python's handler never runs again, and
+    Ctrl+C only sets a flag inside RDKit (``props`` on a small file ran to its end). So, for the
+    command's duration, SIGINT is blocked in every thread (and in the processes the command
+    starts, which inherit the mask: their parent stops them), and this thread takes it with
+    ``sigtimedwait`` and hands it to the main thread's Python handler (KeyboardInterrupt, or
+    :class:`GracefulCancel`'s), as the interpreter's own handler would.
+    """
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._previous_mask: set | None = None
+
+    def start(self) -> None:
+        if not hasattr(signal, "pthread_sigmask") or not hasattr(signal, "sigtimedwait"):
+            return  # Windows: no signal masks (and RDKit's handler is not our problem there)
+        if threading.current_thread() is not threading.main_thread():
+            return
+        # multiprocessing starts its resource tracker with SIGINT blocked, then *unblocks* it
+        # (whatever the mask was before): start it first, so that the block below stays.
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()
+        self._previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        # Created after the block: the thread inherits it, as sigtimedwait requires.
+        self._thread = threading.Thread(target=self._run, name="DrugDesk Ctrl+C", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import _thread
+
+        while not self._stop.is_set():
+            if signal.sigtimedwait({signal.SIGINT}, 0.2) is not None:
+                _thread.interrupt_main(signal.SIGINT)
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join()
+        self._thread = None
+        signal.pthread_sigmask(signal.SIG_SETMASK, self._previous_mask)
 
 
 def _raise_terminated(signum, frame) -> None:

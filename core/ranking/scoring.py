@@ -12,6 +12,7 @@ import atexit
 import logging
 import math
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -86,6 +87,10 @@ def _scored_smiles(table: pd.DataFrame) -> np.ndarray:
     smiles = table["canonical_smiles"].to_numpy(dtype=object, copy=True)
     if "valid" in table.columns:
         smiles[~table["valid"].to_numpy(dtype=bool, na_value=False)] = ""
+    # Models and ADMET read plain SMILES: records read as CXSMILES keep their extension
+    # (" |&1:1|") in canonical_smiles. A Python loop only over the rows that hold one.
+    for position in np.flatnonzero(pd.Series(smiles, dtype=object).str.contains(" |", regex=False).fillna(False).to_numpy(dtype=bool)):
+        smiles[position] = strip_cxsmiles_extension(smiles[position])
     return smiles
 
 
@@ -127,6 +132,8 @@ _worker_models: dict = {}
 def _worker_setup() -> None:
     from core.parallel import worker_init
 
+    # Ctrl+C reaches every process of a terminal's job: the parent stops this one.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     worker_init()
     import torch
 
@@ -228,13 +235,12 @@ class _ModelProcess:
         while True:
             try:
                 check_cancelled(is_cancelled)
-            except BaseException:
-                self.close(terminate=True)  # a batch may run for minutes: stop it now
-                raise
-            try:
                 reply = self._connection.recv() if self._connection.poll(0.1) else None
             except (EOFError, OSError):
                 reply = None  # the worker's end of the pipe closed: it is ending
+            except BaseException:  # cancelled, Ctrl+C, SIGTERM
+                self.close(terminate=True)  # a batch may run for minutes: stop it now
+                raise
             if reply is not None:
                 ok, value = reply
                 if ok:
