@@ -278,3 +278,22 @@ def test_pretrain_reports_a_missing_corpus(tmp_path, capsys):
         == 1
     )
     assert "nothing.smi" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--hidden", "30", "--heads", "4"], "multiple of heads"),
+        (["--lr", "0"], "--lr"),
+        (["--batch-size", "0"], "--batch-size"),
+        (["--steps", "5", "--minutes", "1"], "not allowed with argument"),
+    ],
+)
+def test_pretrain_usage_errors_exit_2(tmp_path, capsys, options, message):
+    corpus = tmp_path / "corpus.smi"
+    corpus.write_text("CCO\nCCN\n")
+    args = ["pretrain", "--corpus", str(corpus), "--output", str(tmp_path / "m"), *options]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.startswith("drugdesk pretrain: error: ")
+    assert not (tmp_path / "m").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,6 +11,8 @@ import pytest
 
 from app.cli import main
 from core.ranking.desirability import Criterion, DesirabilityProfile, save_profile
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "bad_inputs"
 
 INPUT = (
     "smiles,id,pIC50\n"
@@ -55,18 +58,8 @@ def test_oral_ranking_csv(source, tmp_path, capsys):
 
 
 def test_every_row_is_written_ranked_then_repeats_then_invalid(tmp_path):
-    source = tmp_path / "eight.csv"
-    source.write_text(
-        "smiles,id,pIC50\n"
-        "CC(=O)Oc1ccccc1C(=O)O,aspirin,5.1\n"
-        "C1CCNCC1,piperidine,4.0\n"
-        "CN1C=NC2=C1C(=O)N(C(=O)N2C)C,caffeine,6.2\n"
-        "C1CC,broken,6.0\n"
-        "CCO,ethanol,3.0\n"
-        "OC(=O)c1ccccc1OC(C)=O,aspirin_again,5.2\n"  # the same molecule, written otherwise
-        "c1ccccc1O,phenol,4.5\n"
-        "OCC,ethanol_again,3.1\n"
-    )
+    # 5 unique valid molecules, 2 repeats written otherwise (same InChIKey), 1 invalid SMILES.
+    source = CORPUS / "tables" / "score_repeats_and_invalid.csv"
     out = tmp_path / "all.csv"
     args = ["score", str(source), "--profile", "oral", "--workers", "1"]
     assert main([*args, "-o", str(out)]) == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -142,15 +143,8 @@ def test_km_bad_input(tmp_path, capsys):
 
 
 def test_km_says_how_many_rows_it_left_out_and_why(tmp_path, capsys):
-    table = pd.DataFrame(
-        {
-            "t": [1, 2, 3, 4, 5, 6, None, 8, 9],
-            "e": [1, 0, 1, 1, 1, 0, 1, 1, 1],
-            "g": ["a", "b", "a", "b", None, "a", "b", None, "b"],
-        }
-    )
-    path = tmp_path / "trial.csv"
-    table.to_csv(path, index=False)
+    # Nine rows: one with no time, two with no group.
+    path = Path(__file__).resolve().parents[1] / "corpus/bad_inputs/trials/km_missing_values.csv"
     out = tmp_path / "km.csv"
     args = ["km", str(path), "--time", "t", "--event", "e", "--group", "g", "-o", str(out)]
     assert main(args) == 0
