@@ -229,6 +229,17 @@ def split_cxsmiles(text: str) -> tuple[str, str, str]:
     return parts[0], rest[:end], rest[end:].strip()
 
 
+def strip_cxsmiles_extension(smiles: str) -> str:
+    """The SMILES without its CXSMILES extension (``"CC |&1:1|"`` gives ``"CC"``).
+
+    ``canonical_smiles`` keeps the extension of a record written as CXSMILES (its enhanced stereo
+    and labels); models were trained on plain SMILES and get this.
+    """
+    if " |" not in smiles:
+        return smiles
+    return split_cxsmiles(smiles)[0]
+
+
 _BLANKS = " \t\r\n\v\f"
 _SEPARATOR = re.compile(f"[{_BLANKS}]+")
 

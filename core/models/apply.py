@@ -44,13 +44,15 @@ def predict_library(
     ValueError
         When the folder is not a fine-tuned model.
     """
+    from core.chem.readers import strip_cxsmiles_extension
     from core.models.transformer import FINETUNED_KIND, load_model, predict
 
     model = load_model(Path(model_dir), device or "cpu", model_cache)
     if model.kind != FINETUNED_KIND:
         raise ValueError(f"{Path(model_dir).name} is a pretrained model: it predicts no property")
     names = list(model.card["target_names"])
-    texts = smiles.fillna("").astype(str)
+    # Models were trained on plain SMILES: a CXSMILES extension (" |&1:1|") is not model input.
+    texts = smiles.fillna("").astype(str).map(strip_cxsmiles_extension)
     mask = texts.str.len().to_numpy() > 0
     if valid is not None:
         # eq(True): a row missing from ``valid`` or NaN there is not predicted (astype(bool)

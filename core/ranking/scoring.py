@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from core.chem.library import DUPLICATE_COLUMN
+from core.chem.readers import strip_cxsmiles_extension
 from core.jobs import CancelCheck, ProgressCallback, check_cancelled, no_progress
 from core.ranking.desirability import (
     STD_SUFFIX,
@@ -87,10 +88,6 @@ def _scored_smiles(table: pd.DataFrame) -> np.ndarray:
     smiles = table["canonical_smiles"].to_numpy(dtype=object, copy=True)
     if "valid" in table.columns:
         smiles[~table["valid"].to_numpy(dtype=bool, na_value=False)] = ""
-    # Models and ADMET read plain SMILES: records read as CXSMILES keep their extension
-    # (" |&1:1|") in canonical_smiles. A Python loop only over the rows that hold one.
-    for position in np.flatnonzero(pd.Series(smiles, dtype=object).str.contains(" |", regex=False).fillna(False).to_numpy(dtype=bool)):
-        smiles[position] = strip_cxsmiles_extension(smiles[position])
     return smiles
 
 
@@ -110,7 +107,10 @@ def _fill(
     for start in range(0, len(unique), BATCH):
         check_cancelled(is_cancelled)
         batch = unique[start : start + BATCH]
-        values = np.asarray(compute(batch), dtype=np.float64).reshape(len(batch), width)
+        # Models and ADMET read plain SMILES: a record read as CXSMILES keeps its extension
+        # (" |&1:1|") in canonical_smiles, and the cache its whole text.
+        plain = [strip_cxsmiles_extension(text) for text in batch]
+        values = np.asarray(compute(plain), dtype=np.float64).reshape(len(batch), width)
         for text, row in zip(batch, values, strict=True):
             known[text] = tuple(float(v) for v in row)
         done = min(start + BATCH, len(unique))
