@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -102,6 +103,11 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
         raise ExpressionInputError(f"{path}: no such file")
     try:
         if suffix in (".xlsx", ".xls"):
+            # A workbook is a zip archive: refused before openpyxl opens it when it would expand
+            # beyond what a spreadsheet can hold (a zip bomb), or is damaged.
+            from core.chem.readers import check_xlsx_archive
+
+            check_xlsx_archive(path)
             table = pd.read_excel(path, sheet_name=0)
         elif suffix in (".csv", ".tsv", ".tab", ".txt"):
             # sep=None sniffs commas, tabs or semicolons (European CSV).
@@ -114,6 +120,11 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
         raise
     except (ValueError, OSError, UnicodeDecodeError, ImportError) as exc:
         raise ExpressionInputError(f"{path.name}: cannot read the table ({exc})") from exc
+    except (SyntaxError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        # openpyxl on a damaged workbook: XML ParseError (a SyntaxError), missing parts.
+        raise ExpressionInputError(
+            f"{path.name}: not a readable workbook ({type(exc).__name__}: {exc})"
+        ) from exc
     if table.shape[0] == 0 or table.shape[1] < 2:
         raise ExpressionInputError(
             f"{path.name}: needs a header row, an id column and at least one data column"

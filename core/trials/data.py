@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,6 +109,11 @@ def read_trial_table(path: str | os.PathLike) -> pd.DataFrame:
         raise TrialDataError(f"No such file: {path}")
     try:
         if suffix in (".xlsx", ".xls"):
+            # Refused before openpyxl opens it when it would expand beyond what a spreadsheet can
+            # hold (a zip bomb), or is damaged.
+            from core.chem.readers import check_xlsx_archive
+
+            check_xlsx_archive(path)
             frame = pd.read_excel(path)
         else:
             frame = pd.read_csv(
@@ -117,6 +123,9 @@ def read_trial_table(path: str | os.PathLike) -> pd.DataFrame:
             )
     except (ValueError, OSError, ImportError) as exc:
         raise TrialDataError(f"Cannot read {path.name}: {exc}") from exc
+    except (SyntaxError, KeyError, EOFError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
+        # openpyxl on a damaged workbook: XML ParseError (a SyntaxError), missing parts.
+        raise TrialDataError(f"Cannot read {path.name}: {type(exc).__name__}: {exc}") from exc
     if frame.empty:
         raise TrialDataError(f"{path.name} holds no rows")
     first = str(frame.columns[0])
