@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -422,19 +423,95 @@ def _add_project_parser(subparsers) -> None:
 
 
 COMMAND_PARSERS = {
-    "de": _add_de_parser,
-    "power": _add_power_parser,
-    "km": _add_km_parser,
     "props": _add_props_parser,
     "conformers": _add_conformers_parser,
     "pretrain": _add_pretrain_parser,
     "train": _add_train_parser,
     "predict": _add_predict_parser,
     "explain": _add_explain_parser,
-    "structure": _add_structure_parser,
     "score": _add_score_parser,
     "project": _add_project_parser,
+    "structure": _add_structure_parser,
+    "de": _add_de_parser,
+    "power": _add_power_parser,
+    "km": _add_km_parser,
 }
+
+# ``drugdesk --help`` lists the commands by the area of the window they belong to.
+COMMAND_GROUPS = {
+    "molecules": ("props", "conformers"),
+    "models": ("pretrain", "train", "predict", "explain"),
+    "libraries": ("score", "project"),
+    "proteins": ("structure",),
+    "expression": ("de",),
+    "trials": ("power", "km"),
+}
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Every option shows its default (unless its help already says it); descriptions and
+    epilogs are wrapped to the terminal but keep their own line breaks (the command list)."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        import textwrap
+
+        lines = []
+        for line in text.splitlines():
+            lead = len(line) - len(line.lstrip(" "))
+            # "    name  description": continuation lines start under the description.
+            term = re.match(r"^\s+\S+\s{2,}", line)
+            hang = len(term.group(0)) if term else (lead + 2 if lead else 0)
+            lines.extend(
+                textwrap.wrap(
+                    line.strip(),
+                    width,
+                    initial_indent=indent + " " * lead,
+                    subsequent_indent=indent + " " * hang,
+                )
+                or [""]
+            )
+        return "\n".join(lines)
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text.lower()
+            or "%(default)" in text
+            or not action.option_strings
+            or default is argparse.SUPPRESS
+            or default is None
+            or isinstance(action, argparse._HelpAction | argparse._VersionAction)
+        ):
+            return text
+        if isinstance(action, argparse._StoreTrueAction):
+            return f"{text} (default: off)"
+        if isinstance(default, list | tuple):
+            if not default:
+                return text
+            default = " ".join(str(item) for item in default)
+        return f"{text} (default: {default})"
+
+
+def _command_summaries() -> dict[str, str]:
+    """Each command's one-line help, as its own parser states it."""
+    subparsers = _command_parser()._subparsers._group_actions[0]
+    # A help string is a %-format ("95%% CI"): shown here as the user reads it.
+    return {
+        action.dest: (action.help or "").replace("%%", "%")
+        for action in subparsers._choices_actions
+    }
+
+
+def _commands_epilog() -> str:
+    summaries = _command_summaries()
+    width = max(len(name) for name in COMMAND_PARSERS)
+    lines = ["commands (run without a window; drugdesk COMMAND --help for each):"]
+    for group, names in COMMAND_GROUPS.items():
+        lines.append(f"  {group}:")
+        for name in names:
+            lines.append(f"    {name:<{width}}  {summaries.get(name, '(unavailable)')}")
+    return "\n".join(lines)
 
 
 def _command_parser() -> argparse.ArgumentParser:
@@ -447,17 +524,18 @@ def _command_parser() -> argparse.ArgumentParser:
             logging.getLogger(__name__).warning("command %s is unavailable: %s", name, error)
     for sub in subparsers.choices.values():
         sub.epilog = f"{sub.epilog}\n\n{EXIT_CODES_HELP}" if sub.epilog else EXIT_CODES_HELP
+        sub.formatter_class = _HelpFormatter
     return parser
 
 
 def _gui_parser() -> argparse.ArgumentParser:
-    commands = "\n".join(f"  {name:<10} python main.py {name} --help" for name in COMMAND_PARSERS)
     parser = _ArgumentParser(
         prog=PROG,
+        usage=f"{PROG} [FILE ...] [options]  or  {PROG} COMMAND [options]",
         description="DrugDesk: a desktop workbench for AI-assisted early drug discovery. "
         "Without a command, opens the main window (and the given compound files).",
-        epilog=f"commands (run without a window):\n{commands}\n\n{EXIT_CODES_HELP}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"{_commands_epilog()}\n\n{EXIT_CODES_HELP}",
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("files", nargs="*", type=Path, help="compound files to open")
     parser.add_argument(
@@ -489,11 +567,38 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if argv and argv[0] in COMMAND_PARSERS:
         return _run_command(argv)
+    unknown = _unknown_command(argv)
+    if unknown is not None:
+        sys.stderr.write(f"{PROG}: error: {unknown}\n")
+        return EXIT_USAGE
     args = _gui_parser().parse_args(argv)
     setup_logging(getattr(logging, args.log_level))
     from app.gui import run_gui
 
     return run_gui(files=args.files, screenshot=args.screenshot, area=args.area)
+
+
+def _unknown_command(argv: list[str]) -> str | None:
+    """A message when the first word is neither a command nor a file to open (``drugdesk prop``
+    would otherwise open the window and fail to find a file named 'prop')."""
+    if not argv or argv[0].startswith("-"):
+        return None
+    word = argv[0]
+    try:
+        if Path(word).exists():
+            return None
+    except OSError:  # a name too long for the file system is no file
+        pass
+    if Path(word).suffix or os.sep in word:
+        return None  # a file name: the window says it does not exist
+    import difflib
+
+    close = difflib.get_close_matches(word, list(COMMAND_PARSERS), n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    return (
+        f"'{word}' is neither a command nor a file.{hint} Commands: "
+        f"{', '.join(COMMAND_PARSERS)} (see {PROG} --help)"
+    )
 
 
 def _run_command(argv: list[str]) -> int:

@@ -28,17 +28,23 @@ def add_train_parser(subparsers) -> None:
         dest="target_cols",
         help="target column (repeat for several tasks)",
     )
-    parser.add_argument("--task", choices=["classification", "regression"], required=True)
+    parser.add_argument(
+        "--task",
+        choices=["classification", "regression"],
+        required=True,
+        help="classification (0/1 labels) or regression (numbers)",
+    )
     parser.add_argument(
         "--split",
         default="scaffold",
         choices=["scaffold", "scaffold_balanced", "random", "stratified"],
+        help="how molecules are split into train/validation/test (scaffold: held-out chemotypes)",
     )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=0, help="random seed (split and training)")
+    parser.add_argument("--epochs", type=int, default=30, help="most passes over the training part")
     parser.add_argument("--ensemble", type=int, default=1, help="models with different seeds (std)")
-    parser.add_argument("--learning-rate", type=float, default=2e-4)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=2e-4, help="peak learning rate")
+    parser.add_argument("--batch-size", type=int, default=32, help="molecules per step")
     parser.add_argument("--patience", type=int, default=5, help="epochs without improvement")
     parser.add_argument(
         "--augment",
@@ -222,7 +228,12 @@ def add_explain_parser(subparsers) -> None:
     parser.add_argument("smiles", help="the molecule to explain")
     parser.add_argument("--target", help="target name (default: the first)")
     parser.add_argument("--steps", type=int, default=48, help="integration steps (32-64)")
-    parser.add_argument("--baseline", choices=["pad", "mask"], default="pad")
+    parser.add_argument(
+        "--baseline",
+        choices=["pad", "mask"],
+        default="pad",
+        help="integrated gradients' reference input: padding or mask tokens",
+    )
     parser.add_argument("--output", "-o", type=Path, help="heat map file (.svg or .png)")
     parser.set_defaults(handler=run_explain)
 

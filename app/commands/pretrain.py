@@ -37,16 +37,21 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--layers", type=int, default=4, help="encoder layers (default 4)")
     parser.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
     parser.add_argument("--intermediate", type=int, help="feed-forward size (default 2 × hidden)")
-    parser.add_argument("--max-length", type=int, default=128, help="tokens per SMILES (128)")
-    parser.add_argument("--batch-size", type=int, default=64, help="SMILES per step (64)")
-    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (1e-3)")
+    parser.add_argument("--max-length", type=int, default=128, help="tokens per SMILES")
+    parser.add_argument("--batch-size", type=int, default=64, help="SMILES per step")
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
     parser.add_argument("--eval-every", type=int, default=200, help="steps between validations")
-    parser.add_argument("--n-valid", type=int, default=2000, help="held-out SMILES (2000)")
+    parser.add_argument("--n-valid", type=int, default=2000, help="held-out SMILES")
     parser.add_argument(
-        "--augment", type=float, default=0.5, help="chance of a random SMILES spelling (0.5)"
+        "--augment", type=float, default=0.5, help="chance of a random SMILES spelling"
     )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "cuda", "mps"],
+        help="where to train: auto takes a GPU when there is one",
+    )
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--output", "-o", type=Path, required=True, help="model folder to write")
     parser.set_defaults(handler=run)

@@ -32,7 +32,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("project", type=Path, help="project file (.drugdesk)")
     parser.add_argument("--add", type=Path, nargs="+", metavar="FILE", help="compound files")
     parser.add_argument("--export", type=Path, metavar="OUT", help=".csv, .tsv, .xlsx or .sdf")
-    parser.add_argument("--library", default="1", help="library to export: number or title (1)")
+    parser.add_argument("--library", default="1", help="library to export: number or title")
     parser.add_argument("--flagged", action="store_true", help="export flagged rows only")
     parser.add_argument("--check", action="store_true", help="check the file and its content")
     parser.set_defaults(handler=run)

@@ -41,8 +41,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--model", type=int, default=1, help="model to use from a multi-model file (from 1; 1)"
     )
-    parser.add_argument("--width", type=int, default=1000, help="picture width in pixels (1000)")
-    parser.add_argument("--height", type=int, default=800, help="picture height in pixels (800)")
+    parser.add_argument("--width", type=int, default=1000, help="picture width in pixels")
+    parser.add_argument("--height", type=int, default=800, help="picture height in pixels")
     parser.set_defaults(handler=run)
 
 

@@ -26,7 +26,12 @@ def add_power_parser(subparsers) -> None:
             "Prints one JSON line."
         ),
     )
-    parser.add_argument("--endpoint", required=True, choices=["binary", "continuous", "survival"])
+    parser.add_argument(
+        "--endpoint",
+        required=True,
+        choices=["binary", "continuous", "survival"],
+        help="what the trial measures: a proportion, a mean, or time to an event",
+    )
     parser.add_argument("--p1", type=float, help="binary: event proportion in arm 1 (control)")
     parser.add_argument("--p2", type=float, help="binary: event proportion in arm 2")
     parser.add_argument("--delta", type=float, help="continuous: difference in means")
@@ -39,8 +44,10 @@ def add_power_parser(subparsers) -> None:
     parser.add_argument(
         "--follow-up", type=float, help="survival: follow-up after the last patient enters"
     )
-    parser.add_argument("--alpha", type=float, default=0.05, help="two-sided level (0.05)")
-    parser.add_argument("--power", type=float, default=0.8, help="power (0.8)")
+    parser.add_argument("--alpha", type=float, default=0.05, help="two-sided significance level")
+    parser.add_argument(
+        "--power", type=float, default=0.8, help="power: chance of detecting the effect"
+    )
     parser.add_argument(
         "--ratio", type=float, default=1.0, help="allocation ratio n2/n1 (1 = equal arms)"
     )
@@ -126,7 +133,7 @@ def add_km_parser(subparsers) -> None:
     parser.add_argument("--time", required=True, help="follow-up time column")
     parser.add_argument("--event", required=True, help="event column (1 = event, 0 = censored)")
     parser.add_argument("--group", required=True, help="arm column")
-    parser.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level (0.05)")
+    parser.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level")
     parser.add_argument(
         "--ci",
         choices=["log-log", "log", "plain"],
