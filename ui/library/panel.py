@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QStackedWidget,
     QTableView,
@@ -315,9 +316,14 @@ class LibraryPanel(QWidget):
         self.filter_bar = FilterBar()
         self.filter_bar.filter_changed.connect(self._on_filter_changed)
         self.filter_bar.range_provider = self._column_range
-        # Counts, then the file's path: elided in the middle so a long folder path cannot widen
-        # the window (the whole line is in the tooltip).
-        self.summary_label = ElidedLabel(mode="middle", minimum_chars=20)
+        # Counts, then the file's path in a label of its own that takes what room is left,
+        # elided in the middle (the whole path in its tooltip): a long folder path cannot widen
+        # the window, and the counts stay whole.
+        self.summary_label = ElidedLabel(mode="right", minimum_chars=24)
+        self.summary_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.source_label = ElidedLabel(mode="middle", minimum_chars=6)
+        self.source_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.source_label.setStyleSheet("ElidedLabel { color: palette(placeholder-text); }")
         self.model.filter_changed.connect(self._update_summary)
         self.model.busy_changed.connect(self._on_model_busy)
         # Flags, tags and notes: edited in the table, each edit one undoable step.
@@ -377,7 +383,8 @@ class LibraryPanel(QWidget):
         table_layout.addWidget(self.filter_bar)
         table_layout.addWidget(self.view, 1)
         bottom = QHBoxLayout()
-        bottom.addWidget(self.summary_label, 1)
+        bottom.addWidget(self.summary_label)
+        bottom.addWidget(self.source_label, 1)
         bottom.addWidget(self.hint_label)
         bottom.addWidget(flag_button)
         bottom.addWidget(compare_button)
@@ -418,7 +425,7 @@ class LibraryPanel(QWidget):
         self.view.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self.view.activated.connect(self._on_activated)
 
-    def set_side_panel(self, widget: QWidget, width: int = 360) -> None:
+    def set_side_panel(self, widget: QWidget, width: int = 300) -> None:
         """Place ``widget`` to the right of the table (the hit-list tools)."""
         self.side_panel = widget
         widget.setMinimumWidth(300)
@@ -558,9 +565,8 @@ class LibraryPanel(QWidget):
         text += f" · {library.n_invalid:,} invalid"
         if library.n_duplicates:
             text += f" · {library.n_duplicates:,} duplicates"
-        if library.source is not None:
-            text += f" · {library.source}"
         self.summary_label.setText(text)
+        self.source_label.setText(str(library.source) if library.source is not None else "")
 
     def _on_current_row_changed(self, current, _previous) -> None:
         self.current_row_changed.emit(self.current_row())

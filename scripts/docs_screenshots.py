@@ -1,0 +1,117 @@
+"""Take the README's screenshots: every area with its demo open, on a screen of a given size.
+
+Run under a virtual X server the size of the screen to show (the pictures are the window, which
+must fit that screen)::
+
+    xvfb-run -a -s "-screen 0 1366x768x24" .venv/bin/python scripts/docs_screenshots.py docs/
+
+Settings and data go to a temporary folder, not the user's. Each picture is the whole window,
+read from the screen so that the 3D views are in it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs")
+    out.mkdir(parents=True, exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="drugdesk-shots-"))
+    os.environ["DRUGDESK_CONFIG_DIR"] = str(home / "config")
+    os.environ["DRUGDESK_DATA_DIR"] = str(home / "data")
+
+    from PySide6.QtCore import QThread, Qt
+
+    from app.gui import create_application, create_main_window
+    from resources import resource_path
+    from ui.vtk_support import grab_widget
+
+    app = create_application(sys.argv[:1])
+    window = create_main_window()
+    window.show()
+
+    def pump(seconds: float = 0.6) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            app.processEvents()
+            QThread.msleep(20)
+
+    def wait(condition, timeout: float = 600) -> None:
+        end = time.monotonic() + timeout
+        while not condition() and time.monotonic() < end:
+            app.processEvents()
+            QThread.msleep(30)
+
+    def idle() -> bool:
+        return not window.engine.active_jobs()
+
+    def shoot(name: str) -> None:
+        pump(1.0)
+        picture = grab_widget(window) if "vtkmodules" in sys.modules else window.grab()
+        picture.save(str(out / name))
+        screen = window.screen().availableGeometry()
+        print(
+            f"{name}: window {window.frameGeometry().width()}x{window.frameGeometry().height()} "
+            f"on a {screen.width()}x{screen.height()} screen",
+            file=sys.stderr,
+        )
+
+    # Libraries: the example library ranked by CNS MPO, a molecule in the Molecule panel.
+    panel = window.open_library(resource_path("demo/example_library.smi"))
+    wait(lambda: panel.library is not None)
+    tools = panel.side_panel
+    index = tools.preset_box.findText("CNS MPO", Qt.MatchFlag.MatchContains)
+    if index >= 0:
+        tools.preset_box.setCurrentIndex(index)
+    tools.rerank()
+    wait(idle)
+    panel.view.selectRow(0)
+    shoot("screenshot.png")
+
+    # Models: the shipped potency model's metrics beside its random-forest baseline.
+    models = window.show_area("models")
+    models.open_demo()
+    wait(idle)
+    for row in range(models.models_list.count()):
+        if "potency" in models.models_list.item(row).text():
+            models.models_list.setCurrentRow(row)
+    wait(idle)
+    shoot("screenshot-models.png")
+
+    # Proteins: HIV-1 protease with its inhibitor (PDB 1HVR).
+    proteins = window.show_area("proteins")
+    proteins.open_demo()
+    wait(lambda: proteins.structure is not None and idle())
+    shoot("screenshot-proteins.png")
+
+    # Expression: PBMC demo, one cell type against the rest.
+    expression = window.show_area("expression")
+    expression.open_demo()
+    wait(lambda: not expression.busy())
+    expression.run_de()
+    wait(lambda: not expression.busy())
+    shoot("screenshot-expression.png")
+
+    # Trials: GBSG2, Kaplan-Meier by hormone therapy with the Cox forest plot.
+    trials = window.show_area("trials")
+    trials.open_demo("GBSG2")
+    wait(lambda: trials.survival is not None and idle())
+    for index in range(trials.tabs.count()):
+        if trials.tabs.tabText(index) == "Survival":
+            trials.tabs.setCurrentIndex(index)
+    shoot("screenshot-trials.png")
+
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
