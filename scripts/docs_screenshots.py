@@ -71,10 +71,22 @@ def main() -> int:
     index = tools.preset_box.findText("CNS MPO", Qt.MatchFlag.MatchContains)
     if index >= 0:
         tools.preset_box.setCurrentIndex(index)
-    tools.rerank()
+    tools.score()  # CNS MPO needs the pKa estimate: computed by Score, then ranked
     wait(idle)
     panel.view.selectRow(0)
     shoot("screenshot.png")
+
+    # The Molecule panel's 3D tab: conformers of bortezomib by energy.
+    workspace = window.molecule_workspace
+    workspace.open_smiles(
+        "O=C(N[C@@H](Cc1ccccc1)C(=O)N[C@@H](CC(C)C)B(O)O)c1cnccn1", name="bortezomib"
+    )
+    workspace.ensure_viewer()
+    workspace.tabs.setCurrentWidget(workspace.viewer)
+    workspace.predict_3d()
+    wait(idle)
+    shoot("screenshot-3d.png")
+    workspace.tabs.setCurrentIndex(0)
 
     # Models: the shipped potency model's metrics beside its random-forest baseline.
     models = window.show_area("models")

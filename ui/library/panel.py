@@ -543,6 +543,10 @@ class LibraryPanel(QWidget):
                 header.resizeSection(position, 260)
             elif spec.key == "inchikey":
                 header.resizeSection(position, 230)
+            elif spec.key in (TAGS_COLUMN, NOTES_COLUMN):
+                # Empty until the user writes in them: narrow, so the numbers show beside the
+                # names on a laptop screen (drag the column wider, or it is read in the tooltip).
+                header.resizeSection(position, max(64, metrics.horizontalAdvance(spec.title) + 28))
             else:
                 header.resizeSection(position, 140)
 
