@@ -569,8 +569,11 @@ class LibraryPanel(QWidget):
         text += f" · {library.n_invalid:,} invalid"
         if library.n_duplicates:
             text += f" · {library.n_duplicates:,} duplicates"
+        source = str(library.source) if library.source is not None else ""
         self.summary_label.setText(text)
-        self.source_label.setText(str(library.source) if library.source is not None else "")
+        # On a narrow screen the path's label may get no room: the counts' tooltip has it too.
+        self.summary_label.setToolTip(f"{text}\n{source}" if source else text)
+        self.source_label.setText(source)
 
     def _on_current_row_changed(self, current, _previous) -> None:
         self.current_row_changed.emit(self.current_row())
