@@ -28,7 +28,7 @@ def main() -> int:
     os.environ["DRUGDESK_CONFIG_DIR"] = str(home / "config")
     os.environ["DRUGDESK_DATA_DIR"] = str(home / "data")
 
-    from PySide6.QtCore import QThread, Qt
+    from PySide6.QtCore import Qt, QThread
 
     from app.gui import create_application, create_main_window
     from resources import resource_path
