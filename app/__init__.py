@@ -1,3 +1,5 @@
 """DrugDesk application wiring: main window, inference engine, settings, command line."""
 
-__version__ = "0.1.0"
+from core import __version__
+
+__all__ = ["__version__"]

@@ -1,8 +1,11 @@
 """The inference engine: long-lived threads that run jobs from queues and own loaded models.
 
-Panels submit plain functions from ``core`` (see :mod:`core.jobs`) and listen to the engine's
-signals, which carry the job id. Signals are emitted from the engine thread and delivered to
-widgets on the GUI thread by Qt's queued connections, so no widget is ever touched from the engine.
+Panels submit plain functions from ``core`` (see :mod:`core.jobs`) and get a
+:class:`ui.jobs.handle.JobHandle` back, whose signals (progress, partial, finished, failed,
+cancelled) concern that job only: the panel connects to its own handle. The engine's own signals,
+keyed by job id, are for whoever watches every job (the Jobs panel, the status bar). Signals are
+emitted from the engine thread and reach the GUI thread through Qt's queued connections; the engine
+forwards them to the handles there, so no widget and no handle is touched from an engine thread.
 
 Shaped like Qt's Mandelbrot example: a ``QThread`` with a queue, an abort flag per job, and
 ``wait()`` on stop. Cancellation is a ``threading.Event`` that jobs poll between batches: a queued
@@ -25,10 +28,9 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from core.compute import DeviceInfo, ModelCache, choose_device, configure_torch_threads
 from core.jobs import (
@@ -40,41 +42,17 @@ from core.jobs import (
     MAIN_LANE,
     QUEUED,
     RUNNING,
+    Job,
     JobCancelled,
     ThrottledProgress,
 )
+from ui.jobs.handle import JobHandle
 
 log = logging.getLogger(__name__)
 
 # Exceptions whose message is written for users (file problems, bad parameters); anything else is
 # a bug and shows its type too.
 USER_ERRORS = (ValueError, OSError, KeyError, MemoryError)
-
-
-@dataclass(slots=True)
-class Job:
-    id: int
-    title: str
-    fn: Callable[..., Any]
-    args: tuple
-    kwargs: dict
-    key: str | None = None
-    needs_torch: bool = False
-    lane: str = MAIN_LANE
-    state: str = QUEUED
-    fraction: float = 0.0
-    message: str = ""
-    error: str = ""
-    submitted_at: float = field(default_factory=time.monotonic)
-    started_at: float = 0.0
-    ended_at: float = 0.0
-    cancel_event: threading.Event = field(default_factory=threading.Event)
-
-    @property
-    def elapsed(self) -> float:
-        if not self.started_at:
-            return 0.0
-        return (self.ended_at or time.monotonic()) - self.started_at
 
 
 class _EngineThread(QThread):
@@ -95,6 +73,7 @@ class InferenceEngine(QObject):
     job_submitted = Signal(int, str)  # job id, title
     job_started = Signal(int)
     progress = Signal(int, float, str)  # job id, fraction (negative = unknown), message
+    partial = Signal(int, object)  # job id, what the job passed to report_partial
     finished = Signal(int, object)  # job id, result
     failed = Signal(int, str)  # job id, message for the user
     cancelled = Signal(int)
@@ -112,6 +91,15 @@ class InferenceEngine(QObject):
         self._torch_ready = False
         self.model_cache = ModelCache()
         self._threads = {lane: _EngineThread(self, lane) for lane in LANES}
+        # The handles of jobs not yet ended; read and changed on the GUI thread only (submit and
+        # the routing slots below), so a handle is never destroyed on an engine thread.
+        self._handles: dict[int, JobHandle] = {}
+        self.job_started.connect(self._route_started)
+        self.progress.connect(self._route_progress)
+        self.partial.connect(self._route_partial)
+        self.finished.connect(self._route_finished)
+        self.failed.connect(self._route_failed)
+        self.cancelled.connect(self._route_cancelled)
 
     # ------------------------------------------------------------------------------------------
     # Life cycle
@@ -157,8 +145,12 @@ class InferenceEngine(QObject):
         needs_torch: bool = False,
         lane: str = MAIN_LANE,
         **kwargs: Any,
-    ) -> int:
-        """Queue ``fn(*args, progress=..., is_cancelled=..., **kwargs)``; returns the job id.
+    ) -> JobHandle:
+        """Queue ``fn(*args, progress=..., is_cancelled=..., **kwargs)``; returns its handle.
+
+        Connect to the handle's signals (delivered on the GUI thread) to hear of this job only.
+        A function that takes ``report_partial`` gets a callback for results so far (a preview,
+        an epoch), which arrive as the handle's ``partial`` signal.
 
         ``key``: a newer job with the same key supersedes (cancels) older ones, so results that
         nobody wants any more are dropped. ``needs_torch``: choose the device and set torch's
@@ -181,11 +173,16 @@ class InferenceEngine(QObject):
             for other in self.jobs():
                 if other.key == key and other.state not in DONE_STATES:
                     self.cancel(other.id)
+        if QThread.currentThread() is not self.thread():
+            # The handle is the engine's child and its signals are the GUI thread's.
+            raise RuntimeError("InferenceEngine.submit must be called on the GUI thread")
+        handle = JobHandle(job.id, job.title, self.cancel, parent=self)
+        self._handles[job.id] = handle
         with self._lock:
             self._jobs[job.id] = job
         self.job_submitted.emit(job.id, job.title)
         self._queues[lane].put(job)
-        return job.id
+        return handle
 
     def cancel(self, job_id: int) -> bool:
         """Ask a job to stop: a queued job never starts, a running one stops at its next check."""
@@ -237,7 +234,7 @@ class InferenceEngine(QObject):
             self._torch_ready = False
             self.model_cache.clear()
 
-    def detect_device(self) -> int:
+    def detect_device(self) -> JobHandle:
         """Queue a job that imports torch and chooses the device (for Help > About)."""
         return self.submit(_describe_device, title="Detect compute device", needs_torch=True)
 
@@ -279,6 +276,8 @@ class InferenceEngine(QObject):
             if job.needs_torch:
                 self._prepare_torch()
             parameters = _parameters(job.fn)
+            if "report_partial" in parameters and "report_partial" not in kwargs:
+                kwargs["report_partial"] = lambda value: self.partial.emit(job.id, value)
             if "device" in parameters and "device" not in kwargs and self._device is not None:
                 kwargs["device"] = self._device.device
             if "model_cache" in parameters:
@@ -305,6 +304,45 @@ class InferenceEngine(QObject):
             job.ended_at = time.monotonic()
             # Drop references to inputs (a million-row table) once the job is over.
             job.args, job.kwargs = (), {}
+
+    # ------------------------------------------------------------------------------------------
+    # Forwarding to the handles (GUI thread: these slots belong to the engine, which lives there)
+
+    @Slot(int)
+    def _route_started(self, job_id: int) -> None:
+        handle = self._handles.get(job_id)
+        if handle is not None and not handle.is_done():
+            handle.state = RUNNING
+
+    @Slot(int, float, str)
+    def _route_progress(self, job_id: int, fraction: float, message: str) -> None:
+        handle = self._handles.get(job_id)
+        if handle is not None:
+            handle.progress.emit(fraction, message)
+
+    @Slot(int, object)
+    def _route_partial(self, job_id: int, value: object) -> None:
+        handle = self._handles.get(job_id)
+        if handle is not None:
+            handle.partial.emit(value)
+
+    @Slot(int, object)
+    def _route_finished(self, job_id: int, result: object) -> None:
+        handle = self._handles.pop(job_id, None)
+        if handle is not None:
+            handle._emit_finished(result)
+
+    @Slot(int, str)
+    def _route_failed(self, job_id: int, message: str) -> None:
+        handle = self._handles.pop(job_id, None)
+        if handle is not None:
+            handle._emit_failed(message)
+
+    @Slot(int)
+    def _route_cancelled(self, job_id: int) -> None:
+        handle = self._handles.pop(job_id, None)
+        if handle is not None:
+            handle._emit_cancelled()
 
 
 def _parameters(fn: Callable[..., Any]) -> set[str]:

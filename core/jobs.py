@@ -7,9 +7,11 @@ when asked to stop. The Qt engine (``app.engine``) and the command line run the 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 ProgressCallback = Callable[[float, str], None]
 """``progress(fraction, message)``: ``fraction`` in [0, 1], or a negative value when unknown."""
@@ -73,3 +75,35 @@ LONG_LANE = "long"
 """The engine lane for jobs of minutes or hours (training, loading a large file, folding), so
 that they do not hold the main lane's jobs back."""
 LANES = (MAIN_LANE, LONG_LANE)
+
+
+@dataclass(slots=True)
+class Job:
+    """One submitted job as the engine keeps it: what to run, its lane and its state.
+
+    The engine's threads change ``state``, ``fraction``, ``message`` and the times under the
+    engine's lock; ``cancel_event`` is the job's ``is_cancelled``.
+    """
+
+    id: int
+    title: str
+    fn: Callable[..., Any]
+    args: tuple
+    kwargs: dict
+    key: str | None = None
+    needs_torch: bool = False
+    lane: str = MAIN_LANE
+    state: str = QUEUED
+    fraction: float = 0.0
+    message: str = ""
+    error: str = ""
+    submitted_at: float = field(default_factory=time.monotonic)
+    started_at: float = 0.0
+    ended_at: float = 0.0
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def elapsed(self) -> float:
+        if not self.started_at:
+            return 0.0
+        return (self.ended_at or time.monotonic()) - self.started_at

@@ -146,3 +146,13 @@ def test_importing_every_core_module_loads_no_gui_module():
     expected = {_module_name(p) for p in CORE.rglob("*.py")}
     assert set(report["imported"]) == expected
     assert report["forbidden_loaded"] == []
+
+
+def test_the_version_is_said_once():
+    """``core.__version__`` (About box, ``--version``) and ``pyproject.toml`` agree."""
+    import tomllib
+
+    import core
+
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert project["project"]["version"] == core.__version__

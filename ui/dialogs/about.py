@@ -8,7 +8,7 @@ from importlib import metadata
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
-from app import __version__
+from core import __version__
 
 LIBRARIES = (
     "PySide6-Essentials",

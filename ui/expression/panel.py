@@ -57,7 +57,7 @@ from ui.models.dataframe_model import (
 from ui.widgets.elided_label import ElidedLabel
 
 if TYPE_CHECKING:
-    from app.engine import InferenceEngine
+    from ui.jobs.engine_protocol import Engine
 
 ALL_VS_REST = "All groups, each vs rest"
 REST = "Rest (all other samples)"
@@ -146,7 +146,7 @@ class ExpressionPanel(QWidget):
 
     result_shown = Signal()
 
-    def __init__(self, engine: InferenceEngine, window=None, parent: QWidget | None = None) -> None:
+    def __init__(self, engine: Engine, window=None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.engine = engine
         self.main_window = window

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from core.jobs import CANCELLED, DONE_STATES, FAILED, FINISHED, QUEUED, RUNNING
 
 if TYPE_CHECKING:
-    from app.engine import InferenceEngine
+    from ui.jobs.engine_protocol import Engine
 
 MAX_FINISHED_SHOWN = 20
 
@@ -94,7 +94,7 @@ class JobRow(QFrame):
 class JobsPanel(QWidget):
     """Lists the engine's jobs; newest first. Finished jobs stay (up to a limit) until cleared."""
 
-    def __init__(self, engine: InferenceEngine, parent: QWidget | None = None) -> None:
+    def __init__(self, engine: Engine, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.engine = engine
         self.rows: dict[int, JobRow] = {}
@@ -190,7 +190,7 @@ class JobsIndicator(QWidget):
 
     clicked = Signal()
 
-    def __init__(self, engine: InferenceEngine, parent: QWidget | None = None) -> None:
+    def __init__(self, engine: Engine, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.engine = engine
         self.button = QToolButton()

@@ -50,7 +50,7 @@ from ui.modelling.metrics_view import METRIC_TITLES, MetricsView
 from ui.modelling.plots import MODEL_TITLES, EvaluationPlots, TrainingCurves
 
 if TYPE_CHECKING:
-    from app.engine import InferenceEngine
+    from ui.jobs.engine_protocol import Engine
 
 SPLITS = [
     ("scaffold", "Scaffold"),
@@ -125,7 +125,7 @@ def _columns_job(path: str, *, progress, is_cancelled):
 class ModelsPanel(QWidget):
     """Train, compare, keep, apply and explain property models (the ``models`` area)."""
 
-    def __init__(self, engine: InferenceEngine, window: Any = None) -> None:
+    def __init__(self, engine: Engine, window: Any = None) -> None:
         super().__init__()
         self.setObjectName("modelsPanel")
         self.engine = engine

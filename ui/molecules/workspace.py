@@ -30,7 +30,7 @@ from ui.molecules.property_card import PropertyCard
 from ui.widgets.elided_label import ElidedLabel
 
 if TYPE_CHECKING:
-    from app.engine import InferenceEngine
+    from ui.jobs.engine_protocol import Engine
     from ui.molecules.viewer3d import ConformerViewer
 
 # The card follows the drawing after this pause, so fast clicking stays smooth.
@@ -43,9 +43,7 @@ class MoleculeWorkspace(QWidget):
     save_requested = Signal(bool)  # True: add as a new row; False: update the source row
     status_message = Signal(str)
 
-    def __init__(
-        self, engine: InferenceEngine | None = None, parent: QWidget | None = None
-    ) -> None:
+    def __init__(self, engine: Engine | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.engine = engine
         self.source: tuple[object, int] | None = None  # (library panel, frame position)
