@@ -1,8 +1,9 @@
 """The Gene expression panel: tabs Data / QC / Results / Ranking over ``core.expression``.
 
 Every computation (reading files, QC, PyDESeq2, classifiers, gene-set tests, exports) runs on the
-engine thread as a job from ``core.expression``; this widget only keeps the job ids it submitted,
-shows progress, and draws the results it receives.
+engine thread as a job from ``core.expression``; this widget keeps the handle of each job it
+submitted (one per kind: a newer load, comparison, … supersedes the older one), shows progress, and
+draws the results its own handles bring.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from ui.widgets.elided_label import ElidedLabel
 
 if TYPE_CHECKING:
     from ui.jobs.engine_protocol import Engine
+    from ui.jobs.handle import JobHandle
 
 ALL_VS_REST = "All groups, each vs rest"
 REST = "Rest (all other samples)"
@@ -154,16 +156,13 @@ class ExpressionPanel(QWidget):
         self.result = None  # core.expression.de.DEResult
         self.current_table: pd.DataFrame | None = None
         self.classifier = None
-        self._jobs: dict[int, str] = {}
+        # The running job of each kind ("load", "de", "classifier", "gmt", "export").
+        self._jobs: dict[str, JobHandle] = {}
         self._counts_path: str | None = None
         self._sheet_path: str | None = None
         self._orientation = "auto"
         self._selected_position: int | None = None
         self._build()
-        engine.finished.connect(self._on_job_finished)
-        engine.failed.connect(self._on_job_failed)
-        engine.cancelled.connect(self._on_job_cancelled)
-        engine.progress.connect(self._on_job_progress)
         self._update_enabled()
 
     # ------------------------------------------------------------------------------------------
@@ -498,44 +497,44 @@ class ExpressionPanel(QWidget):
     # ------------------------------------------------------------------------------------------
     # Loading
 
-    def open_demo(self) -> int:
+    def open_demo(self) -> JobHandle:
         """Load scanpy's PBMC 68k reduced (cell types in ``bulk_labels``)."""
         self._counts_path, self._sheet_path, self._orientation = None, None, "auto"
         return self._submit_load("Open demo (PBMC 68k reduced)")
 
-    def open_counts(self, path: str | Path, sheet: str | Path | None = None) -> int:
+    def open_counts(self, path: str | Path, sheet: str | Path | None = None) -> JobHandle:
         self._counts_path = str(path)
         self._sheet_path = str(sheet) if sheet else None
         self._orientation = "auto"
         return self._submit_load(f"Open {Path(path).name}")
 
-    def open_sheet(self, path: str | Path) -> int | None:
+    def open_sheet(self, path: str | Path) -> JobHandle | None:
         if self._counts_path is None:
             self._error("Open a counts table first, then its sample sheet.")
             return None
         self._sheet_path = str(path)
         return self._submit_load(f"Open {Path(path).name}")
 
-    def transpose(self) -> int | None:
+    def transpose(self) -> JobHandle | None:
         if self.prepared is None or self._counts_path is None:
             return None
         current = self.prepared.data.orientation
         self._orientation = "samples_x_genes" if current == "genes_x_samples" else "genes_x_samples"
         return self._submit_load("Transpose matrix")
 
-    def _submit_load(self, title: str) -> int:
+    def _submit_load(self, title: str) -> JobHandle:
         from core.expression.qc import prepare_expression
 
-        job = self.engine.submit(
+        return self._submit(
+            "load",
+            self._on_load_finished,
             prepare_expression,
             self._counts_path,
             self._sheet_path,
             self._orientation,
             title=title,
-            key="expression-load",
+            on_failed=self._on_load_failed,
         )
-        self._track(job, "load")
-        return job
 
     def _on_open_counts_clicked(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -760,7 +759,7 @@ class ExpressionPanel(QWidget):
             covariates=covariates if self.method_combo.currentData() == "deseq2" else (),
         )
 
-    def run_de(self) -> int | None:
+    def run_de(self) -> JobHandle | None:
         from core.expression.de import run_de
 
         if self.prepared is None:
@@ -775,15 +774,15 @@ class ExpressionPanel(QWidget):
             self._error(str(exc))
             return None
         self.offer_bar.hide()
-        job = self.engine.submit(
+        return self._submit(
+            "de",
+            self._on_de_finished,
             run_de,
             self.prepared.data,
             options,
             title="Differential expression",
-            key="expression-de",
+            on_failed=self._on_de_failed,
         )
-        self._track(job, "de")
-        return job
 
     def _on_use_welch_clicked(self) -> None:
         self.offer_bar.hide()
@@ -1065,24 +1064,23 @@ class ExpressionPanel(QWidget):
     # ------------------------------------------------------------------------------------------
     # Ranking
 
-    def run_classifier(self) -> int | None:
+    def run_classifier(self) -> JobHandle | None:
         from core.expression.ranking import classify
 
         if self.result is None or self.prepared is None:
             self._error("Run a comparison first.")
             return None
         case = self.result.case if self.result.case is not None else self.group_combo.currentText()
-        job = self.engine.submit(
+        return self._submit(
+            "classifier",
+            self._on_classifier_finished,
             classify,
             self.prepared.data,
             self.result.condition,
             case,
             self.result.control,
             title="Classifier (L1 logistic regression)",
-            key="expression-classifier",
         )
-        self._track(job, "classifier")
-        return job
 
     def _on_open_gmt_clicked(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -1091,7 +1089,7 @@ class ExpressionPanel(QWidget):
         if path:
             self.run_enrichment(path)
 
-    def run_enrichment(self, gmt_path: str | Path) -> int | None:
+    def run_enrichment(self, gmt_path: str | Path) -> JobHandle | None:
         from core.expression.ranking import enrichment_from_gmt
 
         if self.current_table is None:
@@ -1100,12 +1098,10 @@ class ExpressionPanel(QWidget):
         table = self.current_table
         selected = table.loc[table["significant"], "gene"].astype(str).tolist()
         universe = table["gene"].astype(str).tolist()
-        job = self.engine.submit(
-            enrichment_from_gmt, str(gmt_path), selected, universe,
-            title=f"Gene sets: {Path(gmt_path).name}", key="expression-gmt",
+        return self._submit(
+            "gmt", self._on_gmt_finished, enrichment_from_gmt, str(gmt_path), selected, universe,
+            title=f"Gene sets: {Path(gmt_path).name}",
         )  # fmt: skip
-        self._track(job, "enrichment")
-        return job
 
     # ------------------------------------------------------------------------------------------
     # Export
@@ -1122,7 +1118,7 @@ class ExpressionPanel(QWidget):
         if path:
             self.export_results(path)
 
-    def export_results(self, path: str | Path) -> int | None:
+    def export_results(self, path: str | Path) -> JobHandle | None:
         """Write the rows shown, in the order shown (a job)."""
         from core.expression.export import write_results
 
@@ -1133,82 +1129,113 @@ class ExpressionPanel(QWidget):
         table = self.current_table.iloc[positions][columns].reset_index(drop=True)
         if self.result is not None and self.result.groups:
             table.insert(0, "group", self.group_combo.currentText())
-        job = self.engine.submit(
-            write_results, table, str(path), "Differential expression",
-            title=f"Export {Path(path).name}", key="expression-export",
+        return self._submit(
+            "export", self._on_export_finished, write_results, table, str(path),
+            "Differential expression", title=f"Export {Path(path).name}",
         )  # fmt: skip
-        self._track(job, "export")
-        return job
 
     # ------------------------------------------------------------------------------------------
     # Jobs
 
-    def _track(self, job_id: int, kind: str) -> None:
-        for old, old_kind in list(self._jobs.items()):
-            if old_kind == kind:
-                del self._jobs[old]  # superseded: the engine cancels it (same key)
-        self._jobs[job_id] = kind
+    def _submit(
+        self, kind: str, on_finished, fn, *args, title: str, on_failed=None, **kwargs
+    ) -> JobHandle:
+        """Run ``fn`` on the engine as this panel's job of ``kind``; ``on_finished(result)``
+        receives its result (it is called only while the job is still the current one).
+
+        A newer job of a kind supersedes the older one: the engine cancels it (same key), and it
+        is forgotten here first, so nothing it still reports reaches the panel.
+        """
+        self._jobs.pop(kind, None)
+        handle = self.engine.submit(fn, *args, title=title, key=f"expression-{kind}", **kwargs)
+        self._jobs[kind] = handle
+        # Bound methods: Qt drops these connections if the panel goes before the job ends.
+        handle.progress.connect(self._on_job_progress)
+        handle.finished.connect(on_finished)
+        handle.failed.connect(on_failed or self._on_job_failed)
+        handle.cancelled.connect(self._on_job_cancelled)
         self.progress_bar.setValue(0)
         self.status_label.setText("Working…")
         self._update_enabled()
+        return handle
+
+    def _own_kind(self) -> str | None:
+        """The kind of the current job whose handle sent the signal being handled; None for a
+        superseded one."""
+        handle = self.sender()
+        return next((kind for kind, own in self._jobs.items() if own is handle), None)
+
+    def _end(self, status: str) -> bool:
+        """Forget the job whose handle sent the signal (it ended); False when it was superseded,
+        so the caller ignores what it brought."""
+        kind = self._own_kind()
+        if kind is None:
+            return False
+        del self._jobs[kind]
+        if not self._jobs:
+            self.progress_bar.setValue(0)
+        self.status_label.setText(status)
+        self._update_enabled()
+        return True
 
     def cancel_jobs(self) -> None:
-        for job_id in list(self._jobs):
-            self.engine.cancel(job_id)
+        for handle in list(self._jobs.values()):
+            handle.cancel()
 
     def busy(self) -> bool:
         return bool(self._jobs)
 
-    def _on_job_progress(self, job_id: int, fraction: float, message: str) -> None:
-        if job_id not in self._jobs:
+    def _on_job_progress(self, fraction: float, message: str) -> None:
+        if self._own_kind() is None:
             return
         if fraction >= 0:
             self.progress_bar.setValue(int(fraction * 1000))
         self.status_label.setText(message)
 
-    def _on_job_finished(self, job_id: int, result) -> None:
-        kind = self._jobs.pop(job_id, None)
-        if kind is None:
-            return
-        self._end_job("")
-        if kind == "load":
-            self._show_prepared(result)
-            self.status_label.setText(f"Loaded {result.data.summary()}")
-        elif kind == "de":
+    def _on_load_finished(self, prepared) -> None:
+        if self._end(""):
+            self._show_prepared(prepared)
+            self.status_label.setText(f"Loaded {prepared.data.summary()}")
+
+    def _on_de_finished(self, result) -> None:
+        if self._end(""):
             self._show_result(result)
             self.status_label.setText("Differential expression done")
-        elif kind == "classifier":
-            self._show_classifier(result)
-        elif kind == "enrichment":
-            self._show_enrichment(result)
-        elif kind == "export":
-            self.status_label.setText(f"Wrote {result}")
-            if self.main_window is not None:
-                self.main_window.statusBar().showMessage(f"Wrote {result}", 8000)
 
-    def _on_job_failed(self, job_id: int, message: str) -> None:
-        kind = self._jobs.pop(job_id, None)
-        if kind is None:
-            return
-        self._end_job("Failed")
-        if kind == "load":
+    def _on_classifier_finished(self, result) -> None:
+        if self._end(""):
+            self._show_classifier(result)
+
+    def _on_gmt_finished(self, table: pd.DataFrame) -> None:
+        if self._end(""):
+            self._show_enrichment(table)
+
+    def _on_export_finished(self, path) -> None:
+        if self._end(""):
+            self.status_label.setText(f"Wrote {path}")
+            if self.main_window is not None:
+                self.main_window.statusBar().showMessage(f"Wrote {path}", 8000)
+
+    def _on_job_failed(self, message: str) -> None:
+        if self._end("Failed"):
+            self._error(message)
+
+    def _on_load_failed(self, message: str) -> None:
+        if self._end("Failed"):
             self._orientation = "auto"  # a forced orientation that failed is not kept
-        if kind == "de" and INTEGER_COUNTS_HINT in message:
+            self._error(message)
+
+    def _on_de_failed(self, message: str) -> None:
+        if not self._end("Failed"):
+            return
+        if INTEGER_COUNTS_HINT in message:
             self.offer_label.setText(message)
             self.offer_bar.show()
             self.tabs.setCurrentIndex(0)
         self._error(message)
 
-    def _on_job_cancelled(self, job_id: int) -> None:
-        if self._jobs.pop(job_id, None) is None:
-            return
-        self._end_job("Cancelled")
-
-    def _end_job(self, text: str) -> None:
-        if not self._jobs:
-            self.progress_bar.setValue(0)
-        self.status_label.setText(text)
-        self._update_enabled()
+    def _on_job_cancelled(self) -> None:
+        self._end("Cancelled")
 
     def _show_classifier(self, result) -> None:
         self.classifier = result

@@ -3,11 +3,14 @@ table, live thresholds, ranking, export, and bad input shown to the user."""
 
 from __future__ import annotations
 
+import threading
+
 import pandas as pd
 import pytest
 
 from app.engine import InferenceEngine
 from core.expression.simulate import simulate_counts, write_simulated
+from core.jobs import LONG_LANE, RUNNING, check_cancelled
 from ui.expression.panel import ALL_VS_REST, ExpressionPanel
 from ui.expression.plots import DOWN_CODE, UP_CODE
 
@@ -238,8 +241,71 @@ def test_cancel_deseq2(qtbot, panel, count_files):
     _, counts, sheet = count_files
     panel.open_counts(counts, sheet)
     _wait_idle(qtbot, panel)
-    with qtbot.waitSignal(panel.engine.cancelled, timeout=30_000):
-        panel.run_de()
+    job = panel.run_de()
+    with qtbot.waitSignal(job.cancelled, timeout=30_000):
         panel.cancel_button.click()
     _wait_idle(qtbot, panel)
     assert panel.result is None and panel.status_label.text() == "Cancelled"
+
+
+# ----------------------------------------------------------------------------------------------
+# Issue 16: the panel listens to its own job handles only
+
+
+def _another_areas_result(*, progress, is_cancelled):
+    return "a table for another area"
+
+
+def _another_areas_failure(*, progress, is_cancelled):
+    raise ValueError("another area's file is broken")
+
+
+@pytest.fixture
+def gated_load(monkeypatch):
+    """Loading waits for the returned event, so other jobs can end while it runs."""
+    from core.expression import qc
+
+    real = qc.prepare_expression
+    release = threading.Event()
+
+    def gated(*args, progress, is_cancelled):
+        while not release.wait(0.01):
+            check_cancelled(is_cancelled)
+        return real(*args, progress=progress, is_cancelled=is_cancelled)
+
+    monkeypatch.setattr(qc, "prepare_expression", gated)
+    yield release
+    release.set()
+
+
+def test_jobs_of_other_areas_leave_the_panel_alone(qtbot, panel, engine, count_files, gated_load):
+    _, counts, sheet = count_files
+    own = panel.open_counts(counts, sheet)
+    other = engine.submit(_another_areas_result, title="Other area", lane=LONG_LANE)
+    with qtbot.waitSignal(other.finished, timeout=10_000):
+        pass
+    broken = engine.submit(_another_areas_failure, title="Other area", lane=LONG_LANE)
+    with qtbot.waitSignal(broken.failed, timeout=10_000):
+        pass
+    assert panel.busy() and panel.prepared is None
+    assert panel.status_label.text() == "Working…" and panel.main_window.errors == []
+    gated_load.set()
+    with qtbot.waitSignal(own.finished, timeout=60_000):
+        pass
+    assert not panel.busy() and panel.prepared is not None
+    assert panel.status_label.text().startswith("Loaded")
+
+
+def test_a_superseded_load_is_dropped_quietly(qtbot, panel, count_files, gated_load):
+    _, counts, sheet = count_files
+    first = panel.open_counts(counts)
+    qtbot.waitUntil(lambda: first.state == RUNNING, timeout=10_000)
+    second = panel.open_counts(counts, sheet)  # the engine cancels the first (same key)
+    with qtbot.waitSignal(first.cancelled, timeout=10_000):
+        pass
+    assert panel.busy() and panel.status_label.text() == "Working…"
+    gated_load.set()
+    with qtbot.waitSignal(second.finished, timeout=60_000):
+        pass
+    # The second load's data (with the sheet's condition column), not the first's.
+    assert not panel.busy() and "condition" in panel.prepared.data.samples.columns
