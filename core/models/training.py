@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,17 @@ class TrainSettings:
     dropout: float = 0.1
     """Of the transformer's head."""
     weight_decay: float = 0.01
+
+
+@dataclass(slots=True, frozen=True)
+class EpochPoint:
+    """One finished epoch of one ensemble member, as a training job reports it to
+    ``report_partial`` (the Models area draws it on the live curves)."""
+
+    model_index: int
+    epoch: int
+    train_loss: float
+    valid_metric: float
 
 
 @dataclass(slots=True)
@@ -117,6 +129,7 @@ def train_and_evaluate(
     *,
     device: str | None = None,
     on_epoch: EpochCallback | None = None,
+    report_partial: Callable[[EpochPoint], None] | None = None,
     keep_on_cancel: bool = False,
     progress: ProgressCallback = no_progress,
     is_cancelled: CancelCheck | None = None,
@@ -128,7 +141,8 @@ def train_and_evaluate(
     (``heldout_predictions.csv``) are written beside it (see :func:`load_training_report`).
 
     ``on_epoch(model_index, epoch, train_loss, valid_metric)`` is called after every epoch of
-    every ensemble member, on the training thread. With ``keep_on_cancel``, a cancel keeps the
+    every ensemble member, on the training thread, and ``report_partial`` gets the same epoch as
+    an :class:`EpochPoint` (the engine passes its partial-results callback there). With ``keep_on_cancel``, a cancel keeps the
     best epochs reached (see ``core.models.transformer.finetune``): the model is evaluated and
     saved as usual, the baseline is skipped, and the report says ``cancelled``; the job then
     returns normally (an engine that checks its cancel flag afterwards still reports the job
@@ -170,6 +184,8 @@ def train_and_evaluate(
         curve.append((model_index, epoch, train_loss, metric))
         if on_epoch is not None:
             on_epoch(model_index, epoch, train_loss, metric)
+        if report_partial is not None:
+            report_partial(EpochPoint(model_index, epoch, train_loss, metric))
 
     result = finetune(
         pretrained_dir or default_pretrained_dir(),
@@ -399,12 +415,14 @@ def train_from_file(
     *,
     device: str | None = None,
     on_epoch: EpochCallback | None = None,
+    report_partial: Callable[[EpochPoint], None] | None = None,
     keep_on_cancel: bool = False,
     progress: ProgressCallback = no_progress,
     is_cancelled: CancelCheck | None = None,
 ) -> TrainReport:
     """Engine job: read and validate the assay table (``load_assay_table``), then
-    :func:`train_and_evaluate`. Bad input raises ``ValueError`` naming the file and column."""
+    :func:`train_and_evaluate` (each finished epoch goes to ``report_partial`` as an
+    :class:`EpochPoint`). Bad input raises ``ValueError`` naming the file and column."""
     from core.models.datasets import load_assay_table
 
     progress(-1.0, f"Reading {Path(path).name}")
@@ -418,6 +436,7 @@ def train_from_file(
         pretrained_dir,
         device=device,
         on_epoch=on_epoch,
+        report_partial=report_partial,
         keep_on_cancel=keep_on_cancel,
         progress=progress,
         is_cancelled=is_cancelled,

@@ -3,21 +3,22 @@ table, watch it learn, compare it on held-out molecules, keep it in the registry
 library and see which atoms drive a prediction.
 
 Everything heavy runs in the engine (``core.models.training.train_from_file``,
-``core.models.apply.predict_library``, ``core.models.explain.explain_smiles``). Per-epoch points
-travel from the engine thread through a ``queue.SimpleQueue`` that a ``QTimer`` drains on the GUI
-thread, so no widget is touched from the worker.
+``core.models.apply.predict_library``, ``core.models.explain.explain_smiles``). The panel
+connects to the handle of each job it submits; the training job hands every finished epoch to
+``report_partial``, which reaches the panel on the GUI thread as the handle's ``partial`` signal,
+so no widget is touched from the worker.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-import queue
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -44,13 +45,14 @@ from PySide6.QtWidgets import (
 
 from core.fileio import atomic_output
 from core.jobs import LONG_LANE
-from core.models.training import TrainReport, TrainSettings
+from core.models.training import EpochPoint, TrainReport, TrainSettings
 from ui.modelling.explain_view import ExplainView
 from ui.modelling.metrics_view import METRIC_TITLES, MetricsView
 from ui.modelling.plots import MODEL_TITLES, EvaluationPlots, TrainingCurves
 
 if TYPE_CHECKING:
     from ui.jobs.engine_protocol import Engine
+    from ui.jobs.handle import JobHandle
 
 SPLITS = [
     ("scaffold", "Scaffold"),
@@ -130,10 +132,13 @@ class ModelsPanel(QWidget):
         self.setObjectName("modelsPanel")
         self.engine = engine
         self.window_ = window
-        self._jobs: dict[int, str] = {}
-        self._train_job: int | None = None
+        # The handles of the jobs whose answer the panel still wants (a newer request of the same
+        # kind replaces the handle, and the older answer is dropped).
+        self._columns_job: JobHandle | None = None
+        self._report_job: JobHandle | None = None
+        self._explain_job: JobHandle | None = None
+        self._train_job: JobHandle | None = None  # until trained, or a cancelled run read back
         self._train_output: Path | None = None
-        self._epoch_queue: queue.SimpleQueue | None = None
         self._columns = None  # core.models.datasets.AssayColumns of the chosen file
         self._report: TrainReport | None = None
         self._report_path: Path | None = None
@@ -143,13 +148,6 @@ class ModelsPanel(QWidget):
         self._library_smiles_explained: str | None = None
         self._explained_smiles: str | None = None
         self._build()
-        self._poll = QTimer(self)
-        self._poll.setInterval(150)
-        self._poll.timeout.connect(self._drain_epochs)
-        engine.finished.connect(self._on_job_finished)
-        engine.failed.connect(self._on_job_failed)
-        engine.cancelled.connect(self._on_job_cancelled)
-        engine.progress.connect(self._on_job_progress)
         tabs = getattr(window, "tabs", None)
         if tabs is not None and hasattr(tabs, "currentChanged"):
             tabs.currentChanged.connect(lambda _index: self._watch_library_panel())
@@ -371,11 +369,6 @@ class ModelsPanel(QWidget):
         self.status_label.setStyleSheet(ERROR_STYLE if error else "")
         self.status_label.setText(text)
 
-    def _submit(self, kind: str, fn, *args, title: str, key: str | None = None, **kwargs) -> int:
-        job_id = self.engine.submit(fn, *args, title=title, key=key, **kwargs)
-        self._jobs[job_id] = kind
-        return job_id
-
     def is_training(self) -> bool:
         return self._train_job is not None
 
@@ -429,19 +422,24 @@ class ModelsPanel(QWidget):
         if path:
             self.open_file(path)
 
-    def open_file(self, path: str | Path) -> int | None:
-        """Read the columns of ``path`` in the engine; the form fills when they arrive."""
+    def open_file(self, path: str | Path) -> JobHandle | None:
+        """Read the columns of ``path`` in the engine; the form fills when they arrive.
+        Returns the job's handle (None for an empty path)."""
         path = str(path).strip()
         if not path:
             return None
         self.file_edit.setText(path)
         self.data_label.setText(f"Reading the columns of {Path(path).name}…")
         self.data_label.setStyleSheet("")
-        return self._submit(
-            "columns", _columns_job, path, title=f"Columns of {Path(path).name}", key="models-cols"
+        handle = self.engine.submit(
+            _columns_job, path, title=f"Columns of {Path(path).name}", key="models-cols"
         )
+        self._columns_job = handle
+        handle.finished.connect(partial(self._on_columns_read, handle))
+        handle.failed.connect(partial(self._on_columns_failed, handle))
+        return handle
 
-    def open_demo(self) -> int:
+    def open_demo(self) -> JobHandle:
         """Write the demo assay table to the data folder and open it, with its potency column
         ``Act`` (pIC50) ticked as the target of a regression, as the shipped potency model."""
         from core import paths
@@ -449,11 +447,35 @@ class ModelsPanel(QWidget):
         path = paths.data_dir() / "demo" / "chembl2321810_potency.csv"
         self.file_edit.setText(str(path))
         self.data_label.setText("Writing the demo table…")
-        return self._submit(
-            "demo", _demo_job, path, title="Open the demo assay table", key="models-cols"
+        handle = self.engine.submit(
+            _demo_job, path, title="Open the demo assay table", key="models-cols"
         )
+        self._columns_job = handle
+        handle.finished.connect(partial(self._on_demo_opened, handle))
+        handle.failed.connect(partial(self._on_columns_failed, handle))
+        return handle
 
-    def _on_demo_opened(self, columns) -> None:
+    def _on_columns_read(self, handle: JobHandle, columns) -> None:
+        if handle is not self._columns_job:
+            return  # another file was asked for since
+        self._columns_job = None
+        self._set_columns(columns)
+
+    def _on_columns_failed(self, handle: JobHandle, message: str) -> None:
+        if handle is not self._columns_job:
+            return
+        self._columns_job = None
+        self._columns = None
+        self.smiles_combo.clear()
+        self.targets_list.clear()
+        self.data_label.setStyleSheet(ERROR_STYLE)
+        self.data_label.setText(message)
+        self._update_buttons()
+
+    def _on_demo_opened(self, handle: JobHandle, columns) -> None:
+        if handle is not self._columns_job:
+            return
+        self._columns_job = None
         self._set_columns(columns)
         if DEMO_TARGET not in columns.columns:
             return
@@ -570,8 +592,9 @@ class ModelsPanel(QWidget):
                 n += 1
         return folder
 
-    def train(self, pretrained_dir: str | Path | None = None) -> int | None:
-        """Start training with the form's choices; returns the job id (None when refused)."""
+    def train(self, pretrained_dir: str | Path | None = None) -> JobHandle | None:
+        """Start training with the form's choices; returns the job's handle (None when
+        refused)."""
         from core.models.training import train_from_file
 
         if self.is_training():
@@ -594,8 +617,6 @@ class ModelsPanel(QWidget):
             return None
         settings = self.settings()
         task = self.task_combo.currentText()
-        epoch_queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._epoch_queue = epoch_queue
         self._train_output = output
         self.curves.clear("ROC-AUC" if task == "classification" else "RMSE")
         self.curves.hint.setText("Waiting for the first epoch…")
@@ -603,8 +624,7 @@ class ModelsPanel(QWidget):
         self.tabs.setCurrentWidget(self.curves)
         self.progress_bar.setValue(0)
         self._set_status(f"Training {output.name}…")
-        job_id = self._submit(
-            "train",
+        handle = self.engine.submit(
             train_from_file,
             self._columns.path,
             smiles_column,
@@ -616,32 +636,62 @@ class ModelsPanel(QWidget):
             title=f"Train {output.name}",
             needs_torch=True,
             lane=LONG_LANE,  # hours on a CPU: predictions, searches and scores need not wait
-            on_epoch=lambda *point: epoch_queue.put(point),
-            keep_on_cancel=True,
+            keep_on_cancel=True,  # each epoch reaches handle.partial through report_partial
         )
-        self._train_job = job_id
-        self._poll.start()
+        self._train_job = handle
+        handle.progress.connect(self._on_train_progress)
+        handle.partial.connect(self._on_epoch)
+        handle.finished.connect(self._on_trained)
+        handle.failed.connect(self._on_train_failed)
+        handle.cancelled.connect(self._on_train_cancelled)
         self._update_buttons()
-        return job_id
+        return handle
 
     def cancel_training(self) -> None:
-        if self._train_job is not None:
-            self.engine.cancel(self._train_job)
+        if self._train_job is not None and self._train_job.cancel():
             self._set_status("Cancelling: the best epochs so far are kept…")
 
-    def _drain_epochs(self) -> None:
-        if self._epoch_queue is None:
+    def _on_train_progress(self, fraction: float, message: str) -> None:
+        if fraction >= 0:
+            self.progress_bar.setValue(int(1000 * min(fraction, 1.0)))
+        if message:
+            self.status_label.setStyleSheet("")
+            self.status_label.setText(message)
+
+    def _on_epoch(self, point: EpochPoint) -> None:
+        self.curves.add_point(
+            int(point.model_index),
+            int(point.epoch),
+            float(point.train_loss),
+            float(point.valid_metric),
+        )
+
+    def _on_train_failed(self, message: str) -> None:
+        self._end_training()
+        self._set_status(f"Training failed: {message}", error=True)
+        self._show_error(message)
+        self.refresh_models()
+
+    def _on_train_cancelled(self) -> None:
+        # The job kept the best epochs and saved them; read the folder back.
+        from core.models.training import load_training_report
+
+        output = self._train_output
+        if output is None:
+            self._end_training()
             return
-        while True:
-            try:
-                member, epoch, loss, metric = self._epoch_queue.get_nowait()
-            except queue.Empty:
-                break
-            self.curves.add_point(int(member), int(epoch), float(loss), float(metric))
+        # _train_job stays set (the form stays busy, a second Cancel does nothing) until the kept
+        # model is read back.
+        handle = self.engine.submit(load_training_report, output, title=f"Read {output.name}")
+        handle.finished.connect(self._on_trained)
+        handle.failed.connect(self._on_cancelled_report_failed)
+        handle.cancelled.connect(self._end_training)
+
+    def _on_cancelled_report_failed(self, _message: str) -> None:
+        self._end_training()
+        self._set_status("Cancelled before the first epoch ended: nothing was saved.")
 
     def _end_training(self) -> None:
-        self._drain_epochs()
-        self._poll.stop()
         self._train_job = None
         self.progress_bar.setValue(0)
         self._update_buttons()
@@ -759,9 +809,26 @@ class ModelsPanel(QWidget):
             return
         from core.models.training import load_training_report
 
-        self._submit(
-            "report", load_training_report, path, title=f"Read {path.name}", key="models-report"
+        handle = self.engine.submit(
+            load_training_report, path, title=f"Read {path.name}", key="models-report"
         )
+        self._report_job = handle
+        handle.finished.connect(partial(self._on_report_read, handle))
+        handle.failed.connect(partial(self._on_report_failed, handle))
+
+    def _on_report_read(self, handle: JobHandle, report: TrainReport) -> None:
+        if handle is not self._report_job:
+            return  # another model was selected since
+        self._report_job = None
+        path = Path(report.output_dir)
+        if path == self.selected_model_path():
+            self._show_report(report, path)
+
+    def _on_report_failed(self, handle: JobHandle, message: str) -> None:
+        if handle is not self._report_job:
+            return
+        self._report_job = None
+        self.metrics.label.setText(f"Cannot read this model's evaluation: {message}")
 
     def _on_delete(self) -> None:
 
@@ -801,7 +868,7 @@ class ModelsPanel(QWidget):
         current = getattr(self.window_, "current_panel", None)
         return current() if callable(current) else None
 
-    def apply_to_library(self) -> int | None:
+    def apply_to_library(self) -> JobHandle | None:
         from core.models.apply import predict_library
 
         entry = self.selected_entry()
@@ -821,8 +888,7 @@ class ModelsPanel(QWidget):
             self._show_error("The library has no canonical_smiles column to predict from.")
             return None
         valid = table["valid"] if "valid" in table.columns else None
-        job_id = self._submit(
-            "apply",
+        handle = self.engine.submit(
             predict_library,
             entry.path,
             table["canonical_smiles"].copy(),
@@ -830,14 +896,15 @@ class ModelsPanel(QWidget):
             title=f"Predict {entry.path.name} for {getattr(library, 'name', 'the library')}",
             needs_torch=True,
         )
-        self._apply_targets = {job_id: panel}
+        # The predictions go to the library they were asked for, even if another is current by
+        # the time they arrive.
+        handle.finished.connect(partial(self._on_applied, panel))
+        handle.failed.connect(self._on_apply_failed)
+        handle.cancelled.connect(self._on_apply_cancelled)
         self._set_status(f"Predicting {len(table):,} molecules with {entry.path.name}…")
-        return job_id
+        return handle
 
-    def _on_applied(self, job_id: int, frame: pd.DataFrame) -> None:
-        panel = getattr(self, "_apply_targets", {}).pop(job_id, None)
-        if panel is None or not hasattr(panel, "add_columns"):
-            return
+    def _on_applied(self, panel, frame: pd.DataFrame) -> None:
         try:
             panel.add_columns(frame)
         except (RuntimeError, ValueError, KeyError) as exc:
@@ -848,6 +915,13 @@ class ModelsPanel(QWidget):
             f"Added {', '.join(map(str, frame.columns))} to the library ({n:,} molecules)."
         )
 
+    def _on_apply_failed(self, message: str) -> None:
+        self._set_status(f"Prediction failed: {message}", error=True)
+        self._show_error(message)
+
+    def _on_apply_cancelled(self) -> None:
+        self._set_status("Prediction cancelled.")
+
     # ------------------------------------------------------------------------------------------
     # Explanations
 
@@ -855,7 +929,7 @@ class ModelsPanel(QWidget):
         if self._explained_smiles:
             self.explain(self._explained_smiles)
 
-    def explain(self, smiles: str) -> int | None:
+    def explain(self, smiles: str) -> JobHandle | None:
         """Compute the attribution heat map of ``smiles`` for the selected model (engine job
         with key ``explain``: a newer request supersedes an older one)."""
         from core.models.explain import explain_smiles
@@ -868,8 +942,7 @@ class ModelsPanel(QWidget):
         target = self.explain_view.target_index()
         waiting = " (after the training job)" if self.is_training() else ""
         self.explain_view.show_message(f"Explaining {smiles}{waiting}…")
-        return self._submit(
-            "explain",
+        handle = self.engine.submit(
             explain_smiles,
             entry.path,
             smiles,
@@ -878,8 +951,24 @@ class ModelsPanel(QWidget):
             key="explain",
             needs_torch=True,
         )
+        self._explain_job = handle
+        handle.finished.connect(partial(self._on_explained, handle))
+        handle.failed.connect(partial(self._on_explain_failed, handle))
+        return handle
 
-    def explain_library_row(self) -> int | None:
+    def _on_explained(self, handle: JobHandle, explanation) -> None:
+        if handle is not self._explain_job:
+            return  # another molecule was asked for since
+        self._explain_job = None
+        self.explain_view.show_explanation(explanation)
+
+    def _on_explain_failed(self, handle: JobHandle, message: str) -> None:
+        if handle is not self._explain_job:
+            return
+        self._explain_job = None
+        self.explain_view.show_message(f"Cannot explain this molecule: {message}", error=True)
+
+    def explain_library_row(self) -> JobHandle | None:
         panel = self._library_panel_now()
         row = panel.current_row() if panel is not None and hasattr(panel, "current_row") else None
         smiles = (row or {}).get("canonical_smiles") if isinstance(row, dict) else None
@@ -923,90 +1012,6 @@ class ModelsPanel(QWidget):
         ):
             self._library_smiles_explained = self._library_smiles
             self.explain(str(self._library_smiles))
-
-    # ------------------------------------------------------------------------------------------
-    # Engine signals
-
-    def _on_job_progress(self, job_id: int, fraction: float, message: str) -> None:
-        if job_id != self._train_job:
-            return
-        if fraction >= 0:
-            self.progress_bar.setValue(int(1000 * min(fraction, 1.0)))
-        if message:
-            self.status_label.setStyleSheet("")
-            self.status_label.setText(message)
-
-    def _on_job_finished(self, job_id: int, result) -> None:
-        kind = self._jobs.pop(job_id, None)
-        if kind == "columns":
-            self._set_columns(result)
-        elif kind == "demo":
-            self._on_demo_opened(result)
-        elif kind == "train":
-            self._on_trained(result)
-        elif kind in ("report", "report-after-cancel"):
-            path = Path(result.output_dir)
-            if kind == "report-after-cancel":
-                self._on_trained(result)
-            elif path == self.selected_model_path():
-                self._show_report(result, path)
-        elif kind == "apply":
-            self._on_applied(job_id, result)
-        elif kind == "explain":
-            self.explain_view.show_explanation(result)
-
-    def _on_job_failed(self, job_id: int, message: str) -> None:
-        kind = self._jobs.pop(job_id, None)
-        if kind is None:
-            return
-        if kind in ("columns", "demo"):
-            self._columns = None
-            self.smiles_combo.clear()
-            self.targets_list.clear()
-            self.data_label.setStyleSheet(ERROR_STYLE)
-            self.data_label.setText(message)
-            self._update_buttons()
-        elif kind == "train":
-            self._end_training()
-            self._set_status(f"Training failed: {message}", error=True)
-            self._show_error(message)
-            self.refresh_models()
-        elif kind == "report-after-cancel":
-            self._end_training()
-            self._set_status("Cancelled before the first epoch ended: nothing was saved.")
-        elif kind == "report":
-            self.metrics.label.setText(f"Cannot read this model's evaluation: {message}")
-        elif kind == "apply":
-            getattr(self, "_apply_targets", {}).pop(job_id, None)
-            self._set_status(f"Prediction failed: {message}", error=True)
-            self._show_error(message)
-        elif kind == "explain":
-            self.explain_view.show_message(f"Cannot explain this molecule: {message}", error=True)
-
-    def _on_job_cancelled(self, job_id: int) -> None:
-        kind = self._jobs.pop(job_id, None)
-        if kind == "train":
-            # The job kept the best epochs and saved them; read the folder back.
-            from core.models.training import load_training_report
-
-            output = self._train_output
-            self._drain_epochs()
-            if output is None:
-                self._end_training()
-                return
-            self._submit(
-                "report-after-cancel",
-                load_training_report,
-                output,
-                title=f"Read {output.name}",
-            )
-        elif kind == "apply":
-            getattr(self, "_apply_targets", {}).pop(job_id, None)
-            self._set_status("Prediction cancelled.")
-
-    def closeEvent(self, event) -> None:
-        self._poll.stop()
-        super().closeEvent(event)
 
 
 class _Entry:

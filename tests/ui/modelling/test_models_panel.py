@@ -4,6 +4,7 @@ cancel, apply to a library and explanations, with a tiny model on a small writte
 from __future__ import annotations
 
 import json
+import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -13,8 +14,10 @@ import torch
 from PySide6.QtCore import QObject, Qt, Signal
 
 from app.engine import InferenceEngine
+from core.jobs import CANCELLED, FAILED, FINISHED
 from core.models import transformer as tf
 from core.models.registry import list_models
+from core.models.training import EpochPoint
 from ui.modelling.metrics_view import metrics_table
 from ui.modelling.panel import ModelsPanel
 
@@ -111,14 +114,17 @@ def panel(qtbot, engine):
     return widget
 
 
+def _wait_job(qtbot, handle, timeout=60_000):
+    """Until the job of ``handle`` has ended; the panel's slots have run by then (the handle
+    records its state and emits in one go, on the GUI thread)."""
+    qtbot.waitUntil(handle.is_done, timeout=timeout)
+
+
 def _open(qtbot, panel, path):
-    with qtbot.waitSignal(panel.engine.finished, timeout=10_000):
-        panel.open_file(path)
+    handle = panel.open_file(path)
+    _wait_job(qtbot, handle, timeout=10_000)
+    assert handle.state == FINISHED
     assert panel._columns is not None
-
-
-def _wait_job(qtbot, panel, job_id, timeout=60_000):
-    qtbot.waitUntil(lambda: job_id not in panel._jobs, timeout=timeout)
 
 
 def test_train_compare_register_apply_and_explain(qtbot, panel, assay_csv, tiny_pretrained):
@@ -136,10 +142,10 @@ def test_train_compare_register_apply_and_explain(qtbot, panel, assay_csv, tiny_
     job = panel.train(pretrained_dir=tiny_pretrained)
     assert job is not None and panel.cancel_button.isEnabled()
     assert not panel.train_button.isEnabled()
-    _wait_job(qtbot, panel, job)
+    _wait_job(qtbot, job)
     qtbot.waitUntil(lambda: not panel.is_training(), timeout=5_000)
 
-    assert panel.curves.n_points() == 2  # one point per epoch arrived through the queue
+    assert panel.curves.n_points() == 2  # one point per epoch arrived as the handle's partial
     assert "Trained assay-active" in panel.status_label.text()
     table = panel.metrics.model.frame()
     assert {"SMILES transformer (test)", "Random forest (ECFP4) (test)"} <= set(table.columns)
@@ -164,15 +170,22 @@ def test_train_compare_register_apply_and_explain(qtbot, panel, assay_csv, tiny_
     # Apply to the current library: predictions aligned with its index.
     library = panel.window_.library_panel
     job = panel.apply_to_library()
-    _wait_job(qtbot, panel, job)
+    _wait_job(qtbot, job)
     (frame,) = library.added
     assert list(frame.columns) == ["active"]
     assert list(frame.index) == [10, 11, 12]
     assert np.isnan(frame.loc[11, "active"]) and frame.loc[[10, 12], "active"].between(0, 1).all()
+    # Two applies in a row: each job brings its own predictions to the library it was asked for.
+    first, second = panel.apply_to_library(), panel.apply_to_library()
+    _wait_job(qtbot, first)
+    _wait_job(qtbot, second)
+    assert len(library.added) == 3
+    pd.testing.assert_frame_equal(library.added[1], frame)
+    pd.testing.assert_frame_equal(library.added[2], frame)
 
     # The library's current row: on request, and when the library's row changes.
     job = panel.explain_library_row()
-    _wait_job(qtbot, panel, job)
+    _wait_job(qtbot, job)
     assert panel.explain_view.explanation.smiles == "c1ccccc1O"
     panel.show()
     qtbot.waitExposed(panel)
@@ -192,7 +205,8 @@ def test_bad_input_is_reported_not_raised(qtbot, panel, tmp_path):
     panel.task_combo.setCurrentText("classification")
     panel.split_combo.setCurrentIndex(panel.split_combo.findData("random"))
     job = panel.train()
-    _wait_job(qtbot, panel, job)
+    _wait_job(qtbot, job)
+    assert job.state == FAILED
     assert "only one class" in panel.status_label.text()
     assert panel.window_.errors and "only one class" in panel.window_.errors[-1]
     assert panel.train_button.isEnabled() and not panel.cancel_button.isEnabled()
@@ -202,11 +216,12 @@ def test_bad_input_is_reported_not_raised(qtbot, panel, tmp_path):
     _open(qtbot, panel, few)
     panel.set_targets(["y"])
     job = panel.train()
-    _wait_job(qtbot, panel, job)
+    _wait_job(qtbot, job)
     assert "usable molecules" in panel.status_label.text()
 
-    with qtbot.waitSignal(panel.engine.failed, timeout=10_000):
-        panel.open_file(tmp_path / "missing.csv")
+    job = panel.open_file(tmp_path / "missing.csv")
+    _wait_job(qtbot, job, timeout=10_000)
+    assert job.state == FAILED
     assert "missing.csv" in panel.data_label.text()
     assert not panel.train_button.isEnabled()
 
@@ -223,7 +238,7 @@ def test_cancel_keeps_the_best_epochs(qtbot, panel, assay_csv, tiny_pretrained):
     qtbot.waitUntil(lambda: panel.curves.n_points() >= 2, timeout=30_000)
     panel.cancel_training()
     qtbot.waitUntil(lambda: not panel.is_training(), timeout=30_000)
-    assert job not in panel._jobs
+    assert job.state == CANCELLED  # the job kept its best epochs, then the panel read them back
     assert "Cancelled; kept solubility" in panel.status_label.text()
     card = json.loads((list_models()[0].path / "card.json").read_text())
     assert card["status"] == "cancelled" and card["metrics"]["test"]["transformer"]["rmse"] > 0
@@ -280,10 +295,97 @@ def test_panel_fits_the_screen_budget_and_shows_the_baseline_test_column(qtbot, 
 def test_open_demo_ticks_the_potency_as_a_regression(qtbot, panel):
     panel.task_combo.setCurrentText("classification")  # what the form showed before
     job = panel.open_demo()
-    _wait_job(qtbot, panel, job, timeout=20_000)
+    _wait_job(qtbot, job, timeout=20_000)
     assert panel.smiles_combo.currentData() == "smiles"
     assert panel.checked_targets() == ["Act"]
     assert panel.task_combo.currentText() == "regression"
     assert panel.train_button.isEnabled()
     assert "Act" in panel.data_label.text()
     assert panel.window_.errors == []
+
+
+def _foreign_columns(*, progress, is_cancelled):
+    """What a columns job returns, from a job the panel did not submit."""
+    del is_cancelled
+    progress(0.5, "foreign progress")
+    return SimpleNamespace(
+        path="foreign.csv",
+        columns=["foreign"],
+        numeric_columns=["foreign"],
+        distinct_values={"foreign": 2},
+        smiles_column="foreign",
+        is_sdf=False,
+    )
+
+
+def _foreign_failure(*, progress, is_cancelled):
+    del progress, is_cancelled
+    raise ValueError("foreign failure")
+
+
+def _foreign_epochs(*, progress, is_cancelled, report_partial):
+    del is_cancelled
+    report_partial(EpochPoint(0, 1, 0.5, 0.5))
+    progress(1.0, "foreign epoch")
+    return None
+
+
+def test_the_panel_ignores_jobs_it_did_not_submit(qtbot, panel, assay_csv):
+    """Another area's jobs (a result shaped like the panel's own, a failure, epochs and progress
+    sent as partial results) end while the panel waits for its own: nothing of them shows."""
+    engine = panel.engine
+    if panel._report_job is not None:  # the selected shipped model's evaluation, read at start
+        _wait_job(qtbot, panel._report_job, timeout=10_000)
+    points = panel.curves.n_points()
+    before = (panel.status_label.text(), panel.data_label.text(), panel.metrics.label.text())
+    others = [
+        engine.submit(_foreign_columns, title="other columns"),
+        engine.submit(_foreign_failure, title="other failure"),
+        engine.submit(_foreign_epochs, title="other epochs"),
+    ]
+    for other in others:
+        _wait_job(qtbot, other, timeout=10_000)
+    assert [other.state for other in others] == [FINISHED, FAILED, FINISHED]
+    assert panel._columns is None and panel.smiles_combo.count() == 0
+    assert panel.curves.n_points() == points
+    after = (panel.status_label.text(), panel.data_label.text(), panel.metrics.label.text())
+    assert after == before
+    assert panel.window_.errors == []
+
+    # The panel's own job, submitted behind another that fails and another that finishes.
+    blocked = engine.submit(_foreign_failure, title="other failure first")
+    mine = panel.open_file(assay_csv)
+    late = engine.submit(_foreign_columns, title="other columns last")
+    _wait_job(qtbot, mine, timeout=10_000)
+    _wait_job(qtbot, late, timeout=10_000)
+    assert blocked.state == FAILED and mine.state == FINISHED
+    assert panel._columns.path == str(assay_csv)
+    assert panel.smiles_combo.currentData() == "smiles"
+    assert "foreign failure" not in panel.data_label.text()
+    assert panel.window_.errors == []
+
+
+def test_a_newer_file_request_wins_over_an_older_answer(qtbot, panel, assay_csv, tmp_path):
+    """Reading the columns of a second file supersedes the first: only the second fills the
+    form, even when the first job had ended (its answer on its way) before the second request."""
+    other = tmp_path / "other.csv"
+    pd.DataFrame({"structure": SMILES[:10], "pIC50": range(10)}).to_csv(other, index=False)
+    filled: list[str] = []
+    set_columns = panel._set_columns
+    panel._set_columns = lambda columns: (filled.append(columns.path), set_columns(columns))
+    first = panel.open_file(assay_csv)
+    # The first job ends in the engine; no event loop runs here, so its answer waits in the
+    # GUI thread's queue while the second request is made.
+    deadline = time.monotonic() + 10
+    while panel.engine.job(first.id).state != FINISHED and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert panel.engine.job(first.id).state == FINISHED
+    second = panel.open_file(other)
+    _wait_job(qtbot, first, timeout=10_000)
+    _wait_job(qtbot, second, timeout=10_000)
+    assert first.state == FINISHED and second.state == FINISHED
+    assert filled == [str(other)]  # the older answer was dropped
+    assert [panel.smiles_combo.itemText(i) for i in range(panel.smiles_combo.count())] == [
+        "structure",
+        "pIC50",
+    ]
