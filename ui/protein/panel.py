@@ -6,7 +6,7 @@ binding-site residues, measuring, a library molecule placed in the pocket) and *
 (ESMFold: sequence, weights, chunk size, pLDDT and the PAE plot).
 
 Reading, fetching, folding and conformer generation run as engine jobs (``core.protein`` and
-``core.chem``); this widget only draws and routes clicks. Clicking an atom in the view, or a
+``core.chem``); this widget keeps their handles, draws what they bring, and routes clicks. Clicking an atom in the view, or a
 residue in the strip, selects that residue in both.
 """
 
@@ -51,6 +51,7 @@ from ui.widgets.elided_label import ElidedLabel
 
 if TYPE_CHECKING:
     from core.protein.structure import ProteinStructure
+    from ui.jobs.handle import JobHandle
 
 FILE_FILTER = "Structures (*.pdb *.ent *.cif *.mmcif *.pdb.gz *.ent.gz *.cif.gz);;All files (*)"
 _ERROR_STYLE = "color: #8a1c12;"
@@ -80,7 +81,9 @@ class ProteinPanel(QWidget):
         self.window_ = window
         self.structure: ProteinStructure | None = None
         self.prediction = None
-        self._jobs: dict[int, str] = {}
+        # The running job of each kind ("load", "demo", "predict", "context"); a newer job of a
+        # kind supersedes the older one.
+        self._jobs: dict[str, JobHandle] = {}
         self._finalized = False
         self._tuned = False
         self._extra_layers = 0
@@ -170,10 +173,6 @@ class ProteinPanel(QWidget):
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.message_label)
 
-        engine.finished.connect(self._on_job_finished)
-        engine.failed.connect(self._on_job_failed)
-        engine.cancelled.connect(self._on_job_cancelled)
-        engine.progress.connect(self._on_job_progress)
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.close_view)
@@ -422,8 +421,8 @@ class ProteinPanel(QWidget):
             return
         self._finalized = True
         self._settle_timer.stop()
-        for job_id in list(self._jobs):
-            self.engine.cancel(job_id)
+        for handle in list(self._jobs.values()):
+            handle.cancel()
         self.interactor.hide()
         self.interactor.Finalize()
 
@@ -472,22 +471,37 @@ class ProteinPanel(QWidget):
     # ------------------------------------------------------------------------------------------
     # Opening
 
-    def _submit(self, kind: str, fn, *args, title: str, needs_torch: bool = False, **kwargs) -> int:
-        job_id = self.engine.submit(fn, *args, title=title, key=f"protein-{kind}",
+    def _submit(
+        self, kind: str, on_finished, fn, *args, title: str, needs_torch: bool = False, **kwargs
+    ) -> JobHandle:
+        """Run ``fn`` on the engine as this panel's job of ``kind``; ``on_finished(result)``
+        receives its result while the job is still the current one of its kind.
+
+        The engine cancels an older job of the kind (same key); it is forgotten here first, so
+        its cancellation says nothing and a result it still brings is dropped.
+        """
+        self._jobs.pop(kind, None)
+        handle = self.engine.submit(fn, *args, title=title, key=f"protein-{kind}",
                                     needs_torch=needs_torch, **kwargs)  # fmt: skip
-        self._jobs[job_id] = kind
+        self._jobs[kind] = handle
+        # Bound methods: Qt drops these connections if the panel goes before the job ends.
+        handle.progress.connect(self._on_job_progress)
+        handle.finished.connect(on_finished)
+        handle.failed.connect(self._on_job_failed)
+        handle.cancelled.connect(self._on_job_cancelled)
         self.progress_bar.setRange(0, 0)
         self.progress_bar.show()
-        return job_id
+        return handle
 
-    def open_file(self, path: str | Path) -> int:
+    def open_file(self, path: str | Path) -> JobHandle:
         """Read ``path`` on the engine; the structure is shown when the job finishes."""
         from core.protein.structure import load_for_display
 
         self._notice(f"Reading {Path(path).name}…")
-        return self._submit("load", load_for_display, str(path), title=f"Open {Path(path).name}")
+        return self._submit("load", self._on_load_finished, load_for_display, str(path),
+                            title=f"Open {Path(path).name}")  # fmt: skip
 
-    def fetch(self, identifier: str) -> int | None:
+    def fetch(self, identifier: str) -> JobHandle | None:
         from core.protein.fetch import fetch_and_read
 
         identifier = identifier.strip()
@@ -495,15 +509,17 @@ class ProteinPanel(QWidget):
             self._error("Enter a PDB id (for example 1HVR) or a UniProt accession (P69905).")
             return None
         self._notice(f"Fetching {identifier}…")
-        return self._submit("load", fetch_and_read, identifier, title=f"Fetch {identifier}")
+        return self._submit("load", self._on_load_finished, fetch_and_read, identifier,
+                            title=f"Fetch {identifier}")  # fmt: skip
 
-    def open_demo(self) -> int:
+    def open_demo(self) -> JobHandle:
         """Read the demo complex (PDB 1HVR, HIV-1 protease with XK2) on the engine; it is shown
         centred on the inhibitor when the job finishes."""
         from core.protein.demo import DEMO_PDB_ID, load_demo_complex
 
         self._notice(f"Reading the demo complex ({DEMO_PDB_ID})…")
-        return self._submit("demo", load_demo_complex, title=f"Open demo {DEMO_PDB_ID}")
+        return self._submit("demo", self._on_demo_finished, load_demo_complex,
+                            title=f"Open demo {DEMO_PDB_ID}")  # fmt: skip
 
     def show_demo(self, structure: ProteinStructure) -> None:
         """Show the demo complex with its inhibitor chosen and the view centred on its pocket."""
@@ -589,8 +605,8 @@ class ProteinPanel(QWidget):
         from core.protein.structure import load_for_display
 
         self._notice(f"Reading model {value} of {s.name}…")
-        self._submit("load", load_for_display, s.path, title=f"Open {s.name} model {value}",
-                     model=value - 1)  # fmt: skip
+        self._submit("load", self._on_load_finished, load_for_display, s.path,
+                     title=f"Open {s.name} model {value}", model=value - 1)  # fmt: skip
 
     def _sync_controls(self) -> None:
         s = self.structure
@@ -863,7 +879,7 @@ class ProteinPanel(QWidget):
             return self.structure.residue_centroid(residues)
         return None
 
-    def place_molecule(self, mol_or_smiles) -> int | None:
+    def place_molecule(self, mol_or_smiles) -> JobHandle | None:
         """Generate a conformer of ``mol_or_smiles`` on the engine and show it at the site."""
         from core.protein.context import place_conformer
 
@@ -873,10 +889,10 @@ class ProteinPanel(QWidget):
                         "placed at their centroid.")  # fmt: skip
             return None
         self._notice("Generating a 3D conformer of the molecule…")
-        return self._submit("context", place_conformer, mol_or_smiles, centre,
-                            title="Conformer for protein view")  # fmt: skip
+        return self._submit("context", self._on_context_finished, place_conformer, mol_or_smiles,
+                            centre, title="Conformer for protein view")  # fmt: skip
 
-    def place_workspace_molecule(self) -> int | None:
+    def place_workspace_molecule(self) -> JobHandle | None:
         workspace = getattr(self.window_, "molecule_workspace", None)
         mol = workspace.current_molecule() if workspace is not None else None
         if mol is None:
@@ -909,7 +925,7 @@ class ProteinPanel(QWidget):
         if folder:
             self.weights_edit.setText(folder)
 
-    def predict(self, sequence: str | None = None) -> int | None:
+    def predict(self, sequence: str | None = None) -> JobHandle | None:
         """Validate the sequence and weights here, then fold on the engine (GPU when present)."""
         from core.protein.prediction import (
             HOW_TO_GET_WEIGHTS,
@@ -937,7 +953,8 @@ class ProteinPanel(QWidget):
         self.predict_label.setStyleSheet("")
         self.predict_label.setText(f"Folding {len(clean)} residues…")
         chunk = self.chunk_spin.value() or None
-        return self._submit("predict", predict_and_parse, clean, str(found), chunk,
+        return self._submit("predict", self._on_predict_finished, predict_and_parse, clean,
+                            str(found), chunk,
                             title=f"ESMFold ({len(clean)} residues)", needs_torch=True,
                             lane=LONG_LANE)  # fmt: skip
 
@@ -976,8 +993,24 @@ class ProteinPanel(QWidget):
     # ------------------------------------------------------------------------------------------
     # Engine
 
-    def _on_job_progress(self, job_id: int, fraction: float, message: str) -> None:
-        if job_id not in self._jobs:
+    def _own_kind(self) -> str | None:
+        """The kind of the current job whose handle sent the signal being handled; None for a
+        superseded one."""
+        handle = self.sender()
+        return next((kind for kind, own in self._jobs.items() if own is handle), None)
+
+    def _end(self) -> str | None:
+        """Forget the job whose handle sent the signal (it ended): its kind, or None when it was
+        superseded, so the caller ignores what it brought."""
+        kind = self._own_kind()
+        if kind is not None:
+            del self._jobs[kind]
+            if not self._jobs:
+                self.progress_bar.hide()
+        return kind
+
+    def _on_job_progress(self, fraction: float, message: str) -> None:
+        if self._own_kind() is None:
             return
         if fraction < 0:
             self.progress_bar.setRange(0, 0)
@@ -987,28 +1020,25 @@ class ProteinPanel(QWidget):
         if message:
             self.message_label.setText(message)
 
-    def _job_done(self, job_id: int) -> str | None:
-        kind = self._jobs.pop(job_id, None)
-        if not self._jobs:
-            self.progress_bar.hide()
-        return kind
+    def _on_load_finished(self, structure) -> None:
+        if self._end() is not None and not self._finalized:
+            self.show_structure(structure)
 
-    def _on_job_finished(self, job_id: int, result) -> None:
-        kind = self._job_done(job_id)
-        if kind is None or self._finalized:
-            return
-        if kind == "load":
-            self.show_structure(result)
-        elif kind == "demo":
-            self.show_demo(result)
-        elif kind == "predict":
+    def _on_demo_finished(self, structure) -> None:
+        if self._end() is not None and not self._finalized:
+            self.show_demo(structure)
+
+    def _on_predict_finished(self, result) -> None:
+        if self._end() is not None and not self._finalized:
             prediction, structure = result
             self.show_prediction(prediction, structure)
-        elif kind == "context":
-            self.show_context_molecule(result)
 
-    def _on_job_failed(self, job_id: int, message: str) -> None:
-        kind = self._job_done(job_id)
+    def _on_context_finished(self, mol) -> None:
+        if self._end() is not None and not self._finalized:
+            self.show_context_molecule(mol)
+
+    def _on_job_failed(self, message: str) -> None:
+        kind = self._end()
         if kind is None:
             return
         if kind == "predict":
@@ -1016,6 +1046,6 @@ class ProteinPanel(QWidget):
             self.predict_label.setText(message)
         self._error(message)
 
-    def _on_job_cancelled(self, job_id: int) -> None:
-        if self._job_done(job_id) is not None:
+    def _on_job_cancelled(self) -> None:
+        if self._end() is not None:
             self._notice("Cancelled.")

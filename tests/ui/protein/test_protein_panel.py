@@ -3,11 +3,14 @@ PNG export, loading and predicting through the engine, a molecule in context, la
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from app.engine import InferenceEngine
+from core.jobs import CANCELLED, FINISHED, LONG_LANE, RUNNING, check_cancelled
 from core.protein.structure import parse_structure
 from core.protein.synthetic import replicate_pdb, synthetic_complex_pdb
 from ui.protein.panel import ProteinPanel
@@ -179,9 +182,10 @@ def test_open_file_through_the_engine_and_bad_files(panel, qtbot, tmp_path, wind
     assert panel.strip.rows()[0][0] == "A"
     bad = tmp_path / "bad.pdb"
     bad.write_text("hello\n")
-    with qtbot.waitSignal(panel.engine.failed, timeout=20_000) as blocker:
-        job = panel.open_file(bad)
-    assert blocker.args[0] == job
+    job = panel.open_file(bad)
+    with qtbot.waitSignal(job.failed, timeout=20_000) as blocker:
+        pass
+    assert "bad.pdb" in blocker.args[0]
     assert "bad.pdb" in window.errors[-1]
     assert panel.structure.name == "complex.pdb"  # the shown structure stays
 
@@ -209,8 +213,9 @@ def test_library_molecule_is_placed_at_the_ligand(panel, qtbot, window):
     _show_synthetic(panel)
     assert panel.place_workspace_molecule() is None  # no workspace molecule: explained
     assert "Molecule workspace" in window.errors[-1]
-    with qtbot.waitSignal(panel.engine.finished, timeout=60_000):
-        panel.place_molecule("c1ccccc1C(=O)N")
+    job = panel.place_molecule("c1ccccc1C(=O)N")
+    with qtbot.waitSignal(job.finished, timeout=60_000):
+        pass
     qtbot.waitUntil(lambda: "context" in panel.scene.molecules.keys(), timeout=5000)  # noqa: SIM118
     actor = panel.scene.molecules.actor("context")
     centre = np.array(actor.GetCenter())
@@ -288,8 +293,9 @@ def test_fetch_errors_reach_the_user(panel, qtbot, window, monkeypatch):
         monkeypatch.setenv("DRUGDESK_RCSB_URL", f"http://127.0.0.1:{sock.getsockname()[1]}")
     assert panel.fetch("  ") is None
     assert "PDB id" in window.errors[-1]
-    with qtbot.waitSignal(panel.engine.failed, timeout=20_000):
-        panel.fetch("1ABC")
+    job = panel.fetch("1ABC")
+    with qtbot.waitSignal(job.failed, timeout=20_000):
+        pass
     assert "no connection" in window.errors[-1]
     assert "no connection" in panel.message_label.text()
 
@@ -375,3 +381,73 @@ def test_placed_molecule_is_announced_and_cleared_with_a_new_structure(panel, qt
     assert blocker.args == [False] and not panel.has_placed_molecule()
     with qtbot.assertNotEmitted(panel.placed_molecule_changed):
         panel.remove_context_molecule()  # nothing placed: nothing to announce
+
+
+# ----------------------------------------------------------------------------------------------
+# Issue 16: the panel listens to its own job handles only
+
+
+def _another_areas_structure(*, progress, is_cancelled):
+    return parse_structure(synthetic_complex_pdb(), name="another area's structure")
+
+
+def _another_areas_failure(*, progress, is_cancelled):
+    raise ValueError("another area's file is broken")
+
+
+@pytest.fixture
+def gate(monkeypatch):
+    """Reading a file and the demo wait for the returned event, so other jobs can end first."""
+    from core.protein import demo, structure
+
+    release = threading.Event()
+
+    def gated(real):
+        def job(*args, progress=None, is_cancelled=None, **kwargs):
+            while not release.wait(0.01):
+                check_cancelled(is_cancelled)
+            return real(*args, progress=progress, is_cancelled=is_cancelled, **kwargs)
+
+        return job
+
+    monkeypatch.setattr(structure, "load_for_display", gated(structure.load_for_display))
+    monkeypatch.setattr(demo, "load_demo_complex", gated(demo.load_demo_complex))
+    yield release
+    release.set()
+
+
+def test_jobs_of_other_areas_leave_the_panel_alone(panel, qtbot, engine, window, tmp_path, gate):
+    path = tmp_path / "complex.pdb"
+    path.write_text(synthetic_complex_pdb())
+    own = panel.open_file(path)
+    other = engine.submit(_another_areas_structure, title="Other area", lane=LONG_LANE)
+    with qtbot.waitSignal(other.finished, timeout=20_000):
+        pass
+    broken = engine.submit(_another_areas_failure, title="Other area", lane=LONG_LANE)
+    with qtbot.waitSignal(broken.failed, timeout=20_000):
+        pass
+    assert panel.structure is None and window.errors == []
+    assert panel.message_label.text() == "Reading complex.pdb…"
+    assert panel.progress_bar.isVisibleTo(panel)
+    gate.set()
+    with qtbot.waitSignal(own.finished, timeout=20_000):
+        pass
+    assert panel.structure.name == "complex.pdb"
+    assert not panel.progress_bar.isVisibleTo(panel)
+
+
+def test_a_superseded_load_is_dropped_quietly(panel, qtbot, tmp_path, gate):
+    first, second = tmp_path / "first.pdb", tmp_path / "second.pdb"
+    for path in (first, second):
+        path.write_text(synthetic_complex_pdb())
+    demo = panel.open_demo()  # holds the engine's lane, so the first file waits in the queue
+    qtbot.waitUntil(lambda: demo.state == RUNNING, timeout=10_000)
+    queued = panel.open_file(first)
+    latest = panel.open_file(second)  # the engine cancels the queued one (same key)
+    assert queued.state == CANCELLED
+    assert panel.message_label.text() == "Reading second.pdb…"  # not "Cancelled."
+    gate.set()
+    with qtbot.waitSignal(latest.finished, timeout=20_000):
+        pass
+    assert panel.structure.name == "second.pdb"
+    assert demo.state == FINISHED and not panel.progress_bar.isVisibleTo(panel)
