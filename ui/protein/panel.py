@@ -6,8 +6,8 @@ binding-site residues, measuring, a library molecule placed in the pocket) and *
 (ESMFold: sequence, weights, chunk size, pLDDT and the PAE plot).
 
 Reading, fetching, folding and conformer generation run as engine jobs (``core.protein`` and
-``core.chem``); this widget keeps their handles, draws what they bring, and routes clicks. Clicking an atom in the view, or a
-residue in the strip, selects that residue in both.
+``core.chem``); this widget keeps their handles, draws what they bring, and routes clicks.
+Clicking an atom in the view, or a residue in the strip, selects that residue in both.
 """
 
 from __future__ import annotations
