@@ -1,12 +1,13 @@
-"""The main window: places the panels, owns the menus, and routes engine results to panels."""
+"""The main window: places the panels, owns the menus, and loads and exports libraries."""
 
 from __future__ import annotations
 
 import logging
-import queue
+from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, QUrl
+import shiboken6
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QUrl
 from PySide6.QtGui import (
     QAction,
     QDesktopServices,
@@ -55,6 +56,7 @@ from ui.dialogs.about import AboutDialog
 from ui.dialogs.column_picker import ColumnPickerDialog
 from ui.dialogs.preferences import PreferencesDialog
 from ui.hitlist.tools import HitListTools
+from ui.jobs.handle import JobHandle
 from ui.jobs.panel import JobsIndicator, JobsPanel
 from ui.library.panel import LibraryPanel
 from ui.molecules.workspace import MoleculeWorkspace
@@ -87,13 +89,6 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("DrugDesk")
         self.resize(initial_size(self))
         self.setAcceptDrops(True)
-        self._load_jobs: dict[int, LibraryPanel] = {}
-        # First rows of large files still loading, put by the engine thread, shown by a timer.
-        self._load_previews: dict[int, queue.SimpleQueue] = {}
-        self._preview_timer = QTimer(self)
-        self._preview_timer.setInterval(250)
-        self._preview_timer.timeout.connect(self._show_load_previews)
-        self._export_jobs: dict[int, tuple[Path, int]] = {}
         self._about: AboutDialog | None = None
         # Edit > Undo acts on the panel being worked in: the editor or the focused library.
         self.undo_group = QUndoGroup(self)
@@ -171,10 +166,6 @@ class MainWindow(QMainWindow):
         self.project.project_changed.connect(self._on_project_changed)
         self._create_menus()
         QApplication.instance().focusChanged.connect(self._on_focus_changed)
-        engine.progress.connect(self._on_job_progress)
-        engine.finished.connect(self._on_job_finished)
-        engine.failed.connect(self._on_job_failed)
-        engine.cancelled.connect(self._on_job_cancelled)
         engine.device_changed.connect(self._on_device_changed)
         self._restore_geometry()
         # Never larger than the screen: not at start, not from a geometry saved on a bigger
@@ -414,20 +405,18 @@ class MainWindow(QMainWindow):
         self.central_stack.setCurrentWidget(self.tabs)
         self.show_area("libraries")
         # The long lane: a large file loads for minutes; searches and scores need not wait.
-        previews: queue.SimpleQueue = queue.SimpleQueue()
-        job_id = self.engine.submit(
-            _load_for_window,
-            path,
-            options,
-            title=f"Load {path.name}",
-            lane=LONG_LANE,
-            on_preview=previews.put,
+        handle = self.engine.submit(
+            _load_for_window, path, options, title=f"Load {path.name}", lane=LONG_LANE
         )
-        self._load_previews[job_id] = previews
-        self._preview_timer.start()
-        panel.job_id = job_id
-        panel.cancel_requested.connect(lambda: self.engine.cancel(job_id))
-        self._load_jobs[job_id] = panel
+        # The tab keeps its handle while it loads (wait_for_loads and close_tab look at it); the
+        # handle's signals concern this file only.
+        panel.job_id = handle
+        handle.progress.connect(partial(self._on_load_progress, panel))
+        handle.partial.connect(partial(self._on_load_preview, panel))
+        handle.finished.connect(partial(self._on_load_finished, panel))
+        handle.failed.connect(partial(self._on_load_failed, panel))
+        handle.cancelled.connect(partial(self._on_load_cancelled, panel))
+        panel.cancel_requested.connect(handle.cancel)
         if remember:
             self.settings.add_recent_file(path)
             self._save_settings()
@@ -452,42 +441,35 @@ class MainWindow(QMainWindow):
         finally:
             dialog.deleteLater()  # a child of the window: it would stay until the window goes
 
-    def _show_load_previews(self) -> None:
-        """Show the newest preview of each file still loading (older ones are superseded)."""
-        for job_id, previews in list(self._load_previews.items()):
-            panel = self._load_jobs.get(job_id)
-            if panel is None:
-                del self._load_previews[job_id]
-                continue
-            latest = None
-            while True:
-                try:
-                    latest = previews.get_nowait()
-                except queue.Empty:
-                    break
-            if latest is not None and self.tabs.indexOf(panel) >= 0:
-                panel.show_preview(latest)
-        if not self._load_previews:
-            self._preview_timer.stop()
+    def _loading_panels(self) -> list[LibraryPanel]:
+        return [panel for panel in self.library_panels() if panel.job_id is not None]
 
-    def _panel_for_job(self, job_id: int) -> LibraryPanel | None:
-        return self._load_jobs.get(job_id)
+    def _still_loading(self, panel: LibraryPanel) -> bool:
+        """Whether news of ``panel``'s load is wanted: its tab is open and loading (a tab
+        closed meanwhile dropped its handle, and Qt may have deleted it already)."""
+        return (
+            shiboken6.isValid(panel) and panel.job_id is not None and self.tabs.indexOf(panel) >= 0
+        )
 
-    def _on_job_progress(self, job_id: int, fraction: float, message: str) -> None:
-        if panel := self._panel_for_job(job_id):
+    def _end_load(self, panel: LibraryPanel) -> bool:
+        """The load of ``panel`` ended: drop its handle; False when nobody wants the news."""
+        if not self._still_loading(panel):
+            return False
+        panel.job_id = None
+        return True
+
+    def _on_load_progress(self, panel: LibraryPanel, fraction: float, message: str) -> None:
+        if self._still_loading(panel):
             panel.set_progress(fraction, message)
 
-    def _on_job_finished(self, job_id: int, result: object) -> None:
-        export = self._export_jobs.pop(job_id, None)
-        if export is not None:
-            path, n = export
-            self.notifications.show_message(f"Exported {n:,} rows to {path}.", "success")
+    def _on_load_preview(self, panel: LibraryPanel, preview: object) -> None:
+        """The first rows of a large file still loading (each preview holds more rows)."""
+        if self._still_loading(panel) and isinstance(preview, Library):
+            panel.show_preview(preview)
+
+    def _on_load_finished(self, panel: LibraryPanel, result: object) -> None:
+        if not self._end_load(panel) or not isinstance(result, Library):
             return
-        panel = self._load_jobs.pop(job_id, None)
-        if panel is None or not isinstance(result, Library):
-            return
-        if self.tabs.indexOf(panel) < 0:
-            return  # the tab was closed while loading
         panel.set_library(result)
         self._update_actions()
         level = "warning" if result.n_invalid else "success"
@@ -500,19 +482,13 @@ class MainWindow(QMainWindow):
         if panel is self.current_panel():
             self._on_current_row_changed(panel.current_row())
 
-    def _on_job_failed(self, job_id: int, message: str) -> None:
-        self._export_jobs.pop(job_id, None)
-        panel = self._load_jobs.pop(job_id, None)
-        if panel is not None:
+    def _on_load_failed(self, panel: LibraryPanel, message: str) -> None:
+        if self._end_load(panel):
             self._remove_panel(panel)
             self.show_error(f"Could not open {panel.title}: {message}")
-        else:
-            job = self.engine.job(job_id)
-            self.show_error(f"{job.title if job else 'A job'} failed: {message}")
 
-    def _on_job_cancelled(self, job_id: int) -> None:
-        panel = self._load_jobs.pop(job_id, None)
-        if panel is not None:
+    def _on_load_cancelled(self, panel: LibraryPanel) -> None:
+        if self._end_load(panel):
             self._remove_panel(panel)
             self.notifications.show_message(f"Loading {panel.title} was cancelled.", "info")
 
@@ -537,9 +513,9 @@ class MainWindow(QMainWindow):
         panel = self.tabs.widget(index)
         if not isinstance(panel, LibraryPanel):
             return
-        if panel.is_loading() and panel.job_id is not None:
-            self.engine.cancel(panel.job_id)
-            self._load_jobs.pop(panel.job_id, None)
+        handle, panel.job_id = panel.job_id, None  # its load's news is no longer wanted
+        if handle is not None:
+            handle.cancel()
         self._remove_panel(panel)
 
     # ------------------------------------------------------------------------------------------
@@ -768,10 +744,10 @@ class MainWindow(QMainWindow):
                 path += "." + chosen_filter.split("*.")[-1].rstrip(")")
             self.export_current(path)
 
-    def export_current(self, path: str | Path) -> int | None:
+    def export_current(self, path: str | Path) -> JobHandle | None:
         """Write the current table's shown rows, in the shown order, to ``path`` in the engine:
         .csv/.tsv/.sdf, .xlsx with structure pictures, or an .html hit-list report with the
-        profile and the models used. Returns the job id (None when nothing was started)."""
+        profile and the models used. Returns the job's handle (None when nothing was started)."""
         from core.ranking.presets import ORAL
         from core.ranking.report import export_hit_list, hit_list_format
 
@@ -789,7 +765,7 @@ class MainWindow(QMainWindow):
         tools = panel.side_panel
         profile = getattr(tools, "profile", ORAL)
         cards = list(getattr(tools, "model_cards", []))
-        job = self.engine.submit(
+        handle = self.engine.submit(
             _export_job,
             export_hit_list,
             table,
@@ -798,9 +774,16 @@ class MainWindow(QMainWindow):
             cards,
             title=f"Export {path.name}",
         )
-        self._export_jobs[job] = (path, len(table))
+        handle.finished.connect(partial(self._on_export_finished, path, len(table)))
+        handle.failed.connect(partial(self._on_export_failed, path))
         self.statusBar().showMessage(f"Exporting {len(table):,} rows to {path.name}…", 5000)
-        return job
+        return handle
+
+    def _on_export_finished(self, path: Path, n_rows: int, _result: object) -> None:
+        self.notifications.show_message(f"Exported {n_rows:,} rows to {path}.", "success")
+
+    def _on_export_failed(self, path: Path, message: str) -> None:
+        self.show_error(f"Export {path.name} failed: {message}")
 
     # ------------------------------------------------------------------------------------------
     # Recent files, drag and drop
@@ -890,13 +873,16 @@ class MainWindow(QMainWindow):
         elif device is not None:
             self._about.set_device_text(device.description)
         if device is None:
-            self.engine.detect_device()
+            self.engine.detect_device().failed.connect(self._on_device_detection_failed)
         self._about.show()
         self._about.raise_()
 
     def _on_device_changed(self, device) -> None:
         if self._about is not None:
             self._about.set_device_text(device.description)
+
+    def _on_device_detection_failed(self, message: str) -> None:
+        self.show_error(f"Detect compute device failed: {message}")
 
     def _qsettings(self) -> QSettings:
         return QSettings(str(config_dir() / "window.ini"), QSettings.Format.IniFormat)
@@ -955,11 +941,11 @@ class MainWindow(QMainWindow):
 
         timer = QElapsedTimer()
         timer.start()
-        while self._load_jobs and timer.elapsed() < timeout_ms:
+        while self._loading_panels() and timer.elapsed() < timeout_ms:
             QCoreApplication.processEvents()
             QThread.msleep(10)
         QCoreApplication.processEvents()
-        return not self._load_jobs
+        return not self._loading_panels()
 
 
 def _export_job(export, table, path, profile, cards, *, progress, is_cancelled):
@@ -968,22 +954,24 @@ def _export_job(export, table, path, profile, cards, *, progress, is_cancelled):
     return export(table, path, profile, cards, title=f"Hit list: {Path(path).stem}")
 
 
-def _load_for_window(path, options, *, progress, is_cancelled, on_preview=None):
+def _load_for_window(path, options, *, progress, is_cancelled, report_partial=None):
     """Engine job: load a library and do, off the GUI thread, what showing it needs (the user's
     flag/tags/notes columns, the duplicate count): a million rows then open without a pause.
-    ``on_preview`` receives the first rows of a large file meanwhile, prepared the same way."""
+    ``report_partial`` receives the first rows of a large file meanwhile (a :class:`Library`
+    each time their number doubles), prepared the same way; they reach the handle's
+    ``partial`` signal."""
     from core.project.annotations import ensure_annotations
 
     def preview(library: Library) -> None:
         ensure_annotations(library)
-        on_preview(library)
+        report_partial(library)
 
     library = load_library(
         path,
         options,
         progress=progress,
         is_cancelled=is_cancelled,
-        on_preview=preview if on_preview is not None else None,
+        on_preview=preview if report_partial is not None else None,
     )
     ensure_annotations(library)
     library.n_duplicates  # noqa: B018 - computed now, cached for the summary line

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,7 @@ from core.project.writer import ProjectWriter
 from core.ranking.desirability import DesirabilityProfile, ProfileError
 
 if TYPE_CHECKING:
+    from ui.jobs.handle import JobHandle
     from ui.library.panel import LibraryPanel
 
 log = logging.getLogger(__name__)
@@ -71,14 +73,12 @@ class ProjectSession(QObject):
         self._in_flight: tuple[int, set[str], set[str], dict[str, str]] | None = None
         self._tickets = 0
         self._failing = False
-        self._jobs: dict[int, tuple[str, Path, object]] = {}
+        # The project being opened or saved as, until its job ends (one at a time).
+        self._job: JobHandle | None = None
         self.timer = QTimer(self)
         self.timer.setInterval(AUTOSAVE_MS)
         self.timer.timeout.connect(self.autosave)
         self._write_done.connect(self._on_write_done)
-        self.engine.finished.connect(self._on_job_finished)
-        self.engine.failed.connect(self._on_job_failed)
-        self.engine.cancelled.connect(self._on_job_cancelled)
         window.tabs.tabBar().tabMoved.connect(self._on_structure_changed)
         window.tabs.currentChanged.connect(self._on_structure_changed)
 
@@ -285,8 +285,9 @@ class ProjectSession(QObject):
         )
         return True
 
-    def save_as(self, path: str | Path) -> int | None:
-        """Write every open library to ``path`` (in the engine), then keep saving there."""
+    def save_as(self, path: str | Path) -> JobHandle | None:
+        """Write every open library to ``path`` (in the engine), then keep saving there.
+        Returns the job's handle (None when another project job is still running)."""
         path = Path(path)
         if self._busy():
             self.window.show_error("A project is being opened or saved; try again in a moment.")
@@ -299,32 +300,63 @@ class ProjectSession(QObject):
         self._dirty_marks.clear()
         self._structure_dirty = False
         self.timer.stop()
-        job = self.engine.submit(_save_as_job, path, state, title=f"Save project {path.name}")
-        self._jobs[job] = ("save_as", path, profiles)
-        return job
+        handle = self.engine.submit(_save_as_job, path, state, title=f"Save project {path.name}")
+        self._job = handle
+        handle.finished.connect(partial(self._on_save_as_finished, handle, path, profiles))
+        handle.failed.connect(partial(self._on_save_as_failed, handle))
+        handle.cancelled.connect(partial(self._on_save_as_cancelled, handle))
+        return handle
 
-    def open_project(self, path: str | Path) -> int | None:
-        """Read ``path`` in the engine; when read, its libraries replace the open tabs."""
+    def open_project(self, path: str | Path) -> JobHandle | None:
+        """Read ``path`` in the engine; when read, its libraries replace the open tabs.
+        Returns the job's handle (None when another project job is still running)."""
         path = Path(path)
         if self._busy():
             self.window.show_error("A project is being opened or saved; try again in a moment.")
             return None
-        job = self.engine.submit(_read_job, path, title=f"Open project {path.name}")
-        self._jobs[job] = ("open", path, None)
-        return job
+        handle = self.engine.submit(_read_job, path, title=f"Open project {path.name}")
+        self._job = handle
+        handle.finished.connect(partial(self._on_open_finished, handle, path))
+        handle.failed.connect(partial(self._on_open_failed, handle))
+        handle.cancelled.connect(partial(self._end_job, handle))
+        return handle
 
     def _busy(self) -> bool:
-        return bool(self._jobs)
+        return self._job is not None
 
-    def _on_job_finished(self, job_id: int, result: object) -> None:
-        entry = self._jobs.pop(job_id, None)
-        if entry is None:
-            return
-        kind, path, extra = entry
-        if kind == "save_as":
-            self._finish_save_as(path, extra)
-        elif isinstance(result, ProjectContents):
+    def _end_job(self, handle: JobHandle) -> bool:
+        """``handle``'s job ended: drop it; False when it is not the session's job."""
+        if handle is not self._job:
+            return False
+        self._job = None
+        return True
+
+    def _on_open_finished(self, handle: JobHandle, path: Path, result: object) -> None:
+        if self._end_job(handle) and isinstance(result, ProjectContents):
             self._finish_open(path, result)
+
+    def _on_open_failed(self, handle: JobHandle, message: str) -> None:
+        if self._end_job(handle):
+            self.window.show_error(f"{handle.title} failed: {message}")
+
+    def _on_save_as_finished(
+        self, handle: JobHandle, path: Path, profiles: dict[str, str], _result: object
+    ) -> None:
+        if self._end_job(handle):
+            self._finish_save_as(path, profiles)
+
+    def _on_save_as_failed(self, handle: JobHandle, message: str) -> None:
+        if self._on_save_as_cancelled(handle):
+            self.window.show_error(f"{handle.title} failed: {message}")
+
+    def _on_save_as_cancelled(self, handle: JobHandle) -> bool:
+        """Nothing was saved: what was pending is saved again by the next autosave."""
+        if not self._end_job(handle):
+            return False
+        self._mark_everything_dirty()
+        if self.store is not None:
+            self.timer.start()
+        return True
 
     def _finish_save_as(self, path: Path, profiles: dict[str, str]) -> None:
         old_path = self.path
@@ -388,17 +420,6 @@ class ProjectSession(QObject):
             self.window.notifications.show_message(text + " " + "; ".join(problems), "warning")
         else:
             self.window.notifications.show_message(text, "success")
-
-    def _on_job_failed(self, job_id: int, message: str) -> None:
-        # The window reports engine failures; here only the bookkeeping.
-        entry = self._jobs.pop(job_id, None)
-        if entry is not None and entry[0] == "save_as":
-            self._mark_everything_dirty()
-            if self.store is not None:
-                self.timer.start()
-
-    def _on_job_cancelled(self, job_id: int) -> None:
-        self._on_job_failed(job_id, "cancelled")
 
     def _mark_everything_dirty(self) -> None:
         for panel in self._panels():

@@ -101,9 +101,10 @@ def test_export_writes_the_shown_rows(qtbot, window, tmp_path):
     shown = shown_values(panel, "name")
     for suffix in (".csv", ".xlsx", ".sdf", ".html"):
         out = tmp_path / f"hits{suffix}"
-        job = window.export_current(out)
-        assert job is not None
-        qtbot.waitUntil(lambda job=job: job not in window._export_jobs, timeout=60_000)
+        handle = window.export_current(out)
+        assert handle is not None
+        with qtbot.waitSignal(handle.finished, timeout=60_000):
+            pass  # the handle's signals come from the event loop, which runs only in here
         assert out.is_file()
         if suffix == ".csv":
             assert pd.read_csv(out)["name"].tolist() == shown
@@ -393,3 +394,75 @@ def test_closing_a_tab_ends_its_table_thread(qtbot, window, monkeypatch):
     assert threads and all(thread.is_alive() for thread in threads)
     window.close_tab(window.tabs.indexOf(panel))
     qtbot.waitUntil(lambda: not any(thread.is_alive() for thread in threads), timeout=5_000)
+
+
+def _returns(value, *, progress, is_cancelled):
+    return value
+
+
+def _raises(*, progress, is_cancelled):
+    raise ValueError("another panel's job went wrong")
+
+
+def test_a_loading_tab_hears_only_of_its_own_job(qtbot, window, monkeypatch):
+    """Other jobs ending, even with a library as their result, leave a loading tab alone; the
+    tab keeps its job's handle while it loads and drops it when the load ends."""
+    import threading
+
+    import app.main_window as main_window_module
+    from core.chem.library import load_library
+
+    other_library = load_library(EXAMPLE)
+    go_on = threading.Event()
+
+    def held_load(*args, **kwargs):  # the load waits until the test says so
+        go_on.wait(30)
+        return load_library(*args, **kwargs)
+
+    monkeypatch.setattr(main_window_module, "load_library", held_load)
+    panel = window.open_library(EXAMPLE, remember=False)
+    handle = panel.job_id
+    assert handle is not None and not handle.is_done()
+    # Jobs of other panels end first (the load runs in the long lane, these in the main one).
+    finished = window.engine.submit(_returns, other_library, title="Another panel's library")
+    failed = window.engine.submit(_raises, title="Another panel's failure")
+    cancelled = window.engine.submit(_returns, 1, title="Another panel's cancelled job")
+    cancelled.cancel()
+    qtbot.waitUntil(lambda: finished.is_done() and failed.is_done(), timeout=10_000)
+    assert cancelled.state == "cancelled"
+    assert panel.is_loading() and panel.library is None and panel.preview is None
+    assert panel.job_id is handle and window.tabs.indexOf(panel) >= 0
+    assert not window.notifications.isVisible()  # no other job's news is shown as this tab's
+    assert not window.wait_for_loads(timeout_ms=50)
+    go_on.set()
+    assert window.wait_for_loads()
+    assert handle.state == "finished" and panel.job_id is None
+    assert panel.library is not None and panel.library is not other_library
+    assert panel.library.n_records == 30
+    assert "example_library.smi" in window.notifications.text()
+
+
+def test_closing_a_loading_tab_cancels_its_job_and_forgets_it(qtbot, window, tmp_path):
+    smiles = EXAMPLE.read_text().splitlines()[2:28]
+    path = tmp_path / "big.smi"
+    path.write_text("\n".join(smiles * 400) + "\n")  # 10,400 records: seconds of work
+    window.settings.load_workers = 1
+    panel = window.open_library(path, remember=False)
+    handle = panel.job_id
+    window.close_tab(window.tabs.indexOf(panel))
+    assert panel.job_id is None  # a closed tab keeps no handle
+    qtbot.waitUntil(handle.is_done, timeout=30_000)
+    assert handle.state == "cancelled"
+    assert window.tabs.count() == 0 and window.wait_for_loads(timeout_ms=0)
+    assert "cancelled" not in window.notifications.text()  # closing is not news
+
+
+def test_a_failed_export_names_the_file(qtbot, window, tmp_path):
+    panel = window.open_library(EXAMPLE, remember=False)
+    wait_loaded(qtbot, window, panel)
+    out = tmp_path / "missing" / "hits.csv"
+    handle = window.export_current(out)
+    with qtbot.waitSignal(handle.failed, timeout=60_000):
+        pass
+    assert window.notifications.level == "error"
+    assert "Export hits.csv failed" in window.notifications.text()

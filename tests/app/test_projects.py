@@ -3,6 +3,8 @@ every tab; a failing disk is reported and never damages the last good save."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -177,12 +179,14 @@ def test_bad_project_files_and_folders_are_reported(qtbot, make_window, tmp_path
     open_example(qtbot, window)
     not_project = tmp_path / "library.drugdesk"
     not_project.write_text("CCO ethanol\n" * 100)
-    with qtbot.waitSignal(window.engine.failed, timeout=30_000):
-        window.project.open_project(not_project)
+    handle = window.project.open_project(not_project)
+    with qtbot.waitSignal(handle.failed, timeout=30_000):
+        pass
     assert "not a DrugDesk project" in window.notifications.text()
     assert len(window.library_panels()) == 1  # the open tabs stay
-    with qtbot.waitSignal(window.engine.failed, timeout=30_000):
-        window.project.save_as(tmp_path / "missing" / "p.drugdesk")
+    handle = window.project.save_as(tmp_path / "missing" / "p.drugdesk")
+    with qtbot.waitSignal(handle.failed, timeout=30_000):
+        pass
     assert "does not exist" in window.notifications.text()
     assert window.project.path is None
 
@@ -199,3 +203,69 @@ def test_new_project_starts_empty_and_collects_opened_libraries(qtbot, make_wind
     (stored,) = read_project(path).libraries
     assert stored.library.table.at[0, "flag"]
     assert stored.library.n_records == panel.library.n_records
+
+
+def _returns(value, *, progress, is_cancelled):
+    return value
+
+
+def _raises(*, progress, is_cancelled):
+    raise ValueError("another panel's job went wrong")
+
+
+def _waits(event, *, progress, is_cancelled):
+    event.wait(30)
+
+
+def test_the_project_session_hears_only_of_its_own_job(qtbot, make_window, tmp_path, monkeypatch):
+    """Other jobs ending, even with a project's contents as their result, neither open a
+    project nor end the session's own job; its job's handle is dropped when it ends."""
+    import app.project_session as session_module
+    from core.jobs import LONG_LANE
+
+    window = make_window()
+    open_example(qtbot, window)
+    path = tmp_path / "hits.drugdesk"
+    save_as(qtbot, window, path)
+    contents = read_project(path)
+    window.project.detach()
+    window.close_all_tabs()
+    go_on = threading.Event()
+
+    def held_read(project_path):  # the read waits until the test says so
+        go_on.wait(30)
+        return read_project(project_path)
+
+    monkeypatch.setattr(session_module, "read_project", held_read)
+    handle = window.project.open_project(path)
+    assert handle is not None and window.project._job is handle
+    # Jobs of other panels end first (the read holds the main lane; these run in the long one).
+    finished = window.engine.submit(_returns, contents, title="Other contents", lane=LONG_LANE)
+    failed = window.engine.submit(_raises, title="Other failure", lane=LONG_LANE)
+    qtbot.waitUntil(lambda: finished.is_done() and failed.is_done(), timeout=10_000)
+    assert window.library_panels() == [] and window.project.path is None
+    assert "went wrong" not in window.notifications.text()
+    assert window.project.open_project(path) is None  # its own job still runs
+    assert "being opened or saved" in window.notifications.text()
+    with qtbot.waitSignal(handle.finished, timeout=30_000):
+        go_on.set()
+    assert window.project._job is None and window.project.path == path
+    assert len(window.library_panels()) == 1
+
+
+def test_a_cancelled_save_as_keeps_everything_for_the_next_save(qtbot, make_window, tmp_path):
+    window = make_window()
+    open_example(qtbot, window)
+    path = tmp_path / "hits.drugdesk"
+    save_as(qtbot, window, path)
+    assert not window.project.is_dirty()
+    go_on = threading.Event()
+    blocker = window.engine.submit(_waits, go_on, title="Holds the main lane")
+    handle = window.project.save_as(tmp_path / "other.drugdesk")
+    with qtbot.waitSignal(handle.cancelled, timeout=30_000):
+        handle.cancel()  # still queued behind the other job: it never starts
+    go_on.set()
+    qtbot.waitUntil(blocker.is_done, timeout=10_000)
+    assert window.project._job is None and window.project.path == path
+    assert window.project.is_dirty() and window.project.timer.isActive()
+    assert not (tmp_path / "other.drugdesk").exists()
