@@ -6,12 +6,14 @@ columns scroll instead of growing it. The follow-up time's unit is guessed from 
 time column's name, the demo's description) and can be set on the Survival tab.
 
 Reading files, the baseline table, the survival fits and the simulations run in the engine (jobs
-from ``core.trials``); the panel keeps the ids of its own jobs and ignores everybody else's.
+from ``core.trials``); the panel connects to the handles of its own jobs, one per kind (a newer
+load, baseline or survival fit supersedes the older one), and hears nothing of anybody else's.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from PySide6.QtCore import Qt
@@ -66,6 +68,9 @@ from ui.trials.widgets import (
     typed_specs,
 )
 
+if TYPE_CHECKING:
+    from ui.jobs.handle import JobHandle
+
 NONE = "(none)"
 
 
@@ -103,7 +108,8 @@ class TrialsPanel(QWidget):
         self.source_name = ""
         self.survival: SurvivalResult | None = None
         self.baseline: pd.DataFrame | None = None
-        self._jobs: dict[int, str] = {}
+        # The running job of each kind ("load", "baseline", "survival").
+        self._jobs: dict[str, JobHandle] = {}
 
         # Top bar: open, demos, column pickers, analyse.
         open_button = QPushButton("Open table…")
@@ -166,10 +172,6 @@ class TrialsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.tabs, 1)
-
-        engine.finished.connect(self._on_job_finished)
-        engine.failed.connect(self._on_job_failed)
-        engine.cancelled.connect(self._on_job_cancelled)
 
     # ------------------------------------------------------------------------------------------
     # Tabs
@@ -352,19 +354,17 @@ class TrialsPanel(QWidget):
         if path:
             self.open_path(path)
 
-    def open_path(self, path: str | Path) -> int:
+    def open_path(self, path: str | Path) -> JobHandle:
         return self._submit_load(str(path), Path(path).name)
 
-    def open_demo(self, name: str) -> int:
+    def open_demo(self, name: str) -> JobHandle:
         return self._submit_load(name, f"demo {name}")
 
-    def _submit_load(self, source: str, title: str) -> int:
+    def _submit_load(self, source: str, title: str) -> JobHandle:
         self._set_status(f"Reading {title}…")
-        job_id = self.engine.submit(
-            load_trial_job, source, title=f"Open {title}", key="trials-load"
+        return self._submit(
+            "load", self._on_load_finished, load_trial_job, source, title=f"Open {title}"
         )
-        self._jobs[job_id] = "load"
-        return job_id
 
     def set_table(self, loaded: LoadedTable, analyse: bool = True) -> None:
         self.frame = loaded.frame
@@ -490,16 +490,16 @@ class TrialsPanel(QWidget):
         variables = [
             c for c in self.frame.columns if c not in (roles.time, roles.event, roles.group)
         ]
-        job_id = self.engine.submit(
+        self._submit(
+            "baseline",
+            self._on_baseline_finished,
             baseline_job,
             self.frame,
             roles.group,
             variables,
             dict(self.types),
             title="Baseline table",
-            key="trials-baseline",
         )
-        self._jobs[job_id] = "baseline"
         self.run_survival()
 
     def covariate_names(self) -> list[str]:
@@ -509,15 +509,17 @@ class TrialsPanel(QWidget):
             if self.covariates.item(i).checkState() == Qt.CheckState.Checked
         ]
 
-    def run_survival(self) -> None:
+    def run_survival(self) -> JobHandle | None:
         if self.frame is None:
-            return
+            return None
         roles = self.roles()
         if not (roles.time and roles.event and roles.group):
             self._error("Choose the time, event and group columns (a 0/1 event column is needed)")
-            return
+            return None
         binary = self.binary_combo.currentText()
-        job_id = self.engine.submit(
+        handle = self._submit(
+            "survival",
+            self._on_survival_finished,
             analyse_survival,
             self.frame,
             roles.time,
@@ -525,33 +527,60 @@ class TrialsPanel(QWidget):
             roles.group,
             self.covariate_names(),
             title=f"Survival analysis of {self.source_name}",
-            key="trials-survival",
             binary_outcome=None if binary in ("", NONE) else binary,
         )
-        self._jobs[job_id] = "survival"
         self._set_status("Fitting Kaplan–Meier, log-rank and Cox…")
+        return handle
 
     # ------------------------------------------------------------------------------------------
     # Engine
 
-    def _on_job_finished(self, job_id: int, result: object) -> None:
-        kind = self._jobs.pop(job_id, None)
-        if kind == "load":
-            self.set_table(result)  # type: ignore[arg-type]
-        elif kind == "baseline":
-            self.baseline = result  # type: ignore[assignment]
-            show_table(self.baseline_model, self.baseline)
-        elif kind == "survival":
-            self.show_survival(result)  # type: ignore[arg-type]
+    def _submit(self, kind: str, on_finished, fn, *args, title: str, **kwargs) -> JobHandle:
+        """Run ``fn`` on the engine as this panel's job of ``kind``; ``on_finished(result)``
+        receives its result while the job is still the current one of its kind.
 
-    def _on_job_failed(self, job_id: int, message: str) -> None:
-        kind = self._jobs.pop(job_id, None)
-        if kind is not None:
+        The engine cancels an older job of the kind (same key); it is forgotten here first, so
+        a result it still brings is dropped.
+        """
+        self._jobs.pop(kind, None)
+        handle = self.engine.submit(fn, *args, title=title, key=f"trials-{kind}", **kwargs)
+        self._jobs[kind] = handle
+        # Bound methods: Qt drops these connections if the panel goes before the job ends.
+        handle.finished.connect(on_finished)
+        handle.failed.connect(self._on_job_failed)
+        handle.cancelled.connect(self._on_job_cancelled)
+        return handle
+
+    def _end(self) -> bool:
+        """Forget the job whose handle sent the signal (it ended); False when it was superseded,
+        so the caller ignores what it brought."""
+        handle = self.sender()
+        for kind, own in self._jobs.items():
+            if own is handle:
+                del self._jobs[kind]
+                return True
+        return False
+
+    def _on_load_finished(self, loaded: LoadedTable) -> None:
+        if self._end():
+            self.set_table(loaded)
+
+    def _on_baseline_finished(self, table: pd.DataFrame) -> None:
+        if self._end():
+            self.baseline = table
+            show_table(self.baseline_model, self.baseline)
+
+    def _on_survival_finished(self, result: SurvivalResult) -> None:
+        if self._end():
+            self.show_survival(result)
+
+    def _on_job_failed(self, message: str) -> None:
+        if self._end():
             self._set_status("Failed: " + message.splitlines()[0][:120])
             self._error(message)
 
-    def _on_job_cancelled(self, job_id: int) -> None:
-        self._jobs.pop(job_id, None)
+    def _on_job_cancelled(self) -> None:
+        self._end()
 
     def show_survival(self, result: SurvivalResult) -> None:
         self.survival = result

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 import pyqtgraph as pg
@@ -44,6 +46,9 @@ from ui.trials.widgets import (
     style_plot,
 )
 
+if TYPE_CHECKING:
+    from ui.jobs.handle import JobHandle
+
 
 def _double(value, low, high, decimals=3, step=0.1):
     box = QDoubleSpinBox()
@@ -67,7 +72,7 @@ class SimulationTab(QWidget):
         super().__init__(parent)
         self.engine = engine
         self._window = window
-        self.job_id: int | None = None
+        self.job: JobHandle | None = None  # the running simulation
         self.result: SimulationResult | None = None
 
         self.n_total = _int(370, 4, 1_000_000, 10)
@@ -187,11 +192,6 @@ class SimulationTab(QWidget):
         self.unit.currentIndexChanged.connect(self._on_unit_changed)
         self._on_unit_changed()
 
-        engine.finished.connect(self._on_finished)
-        engine.failed.connect(self._on_failed)
-        engine.cancelled.connect(self._on_cancelled)
-        engine.progress.connect(self._on_progress)
-
     # ------------------------------------------------------------------------------------------
 
     def time_unit(self) -> str:
@@ -240,13 +240,16 @@ class SimulationTab(QWidget):
         design.check()
         return design
 
-    def run(self) -> None:
+    def run(self) -> JobHandle | None:
         try:
             design = self.simulation_design()
         except TrialDataError as exc:
             self._error(str(exc))
-            return
-        self.job_id = self.engine.submit(
+            return None
+        # A newer run supersedes the running one (the engine cancels it: same key); forgotten
+        # first, so nothing it still reports reaches the tab.
+        self.job = None
+        handle = self.engine.submit(
             simulate_trials,
             design,
             self.n_sims.value(),
@@ -254,42 +257,49 @@ class SimulationTab(QWidget):
             title=f"Simulate {self.n_sims.value()} trials",
             key="trials-simulation",
         )
+        self.job = handle
+        # Bound methods: Qt drops these connections if the tab goes before the job ends.
+        handle.progress.connect(self._on_progress)
+        handle.finished.connect(self._on_finished)
+        handle.failed.connect(self._on_failed)
+        handle.cancelled.connect(self._on_cancelled)
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress.setValue(0)
         self.summary.setText("Simulating…")
+        return handle
 
     def cancel(self) -> None:
-        if self.job_id is not None:
-            self.engine.cancel(self.job_id)
+        if self.job is not None:
+            self.job.cancel()
 
-    def _done(self) -> None:
-        self.job_id = None
+    def _done(self) -> bool:
+        """End the running simulation when it sent the signal; False for a superseded one."""
+        if self.job is None or self.sender() is not self.job:
+            return False
+        self.job = None
         self.run_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
+        return True
 
-    def _on_progress(self, job_id: int, fraction: float, message: str) -> None:
-        if job_id == self.job_id and fraction >= 0:
+    def _on_progress(self, fraction: float, message: str) -> None:
+        if self.job is not None and self.sender() is self.job and fraction >= 0:
             self.progress.setValue(int(100 * fraction))
 
-    def _on_failed(self, job_id: int, message: str) -> None:
-        if job_id == self.job_id:
-            self._done()
+    def _on_failed(self, message: str) -> None:
+        if self._done():
             self.summary.setText("Simulation failed.")
             self._error(message)
 
-    def _on_cancelled(self, job_id: int) -> None:
-        if job_id == self.job_id:
-            self._done()
+    def _on_cancelled(self) -> None:
+        if self._done():
             self.progress.setValue(0)
             self.summary.setText("Simulation cancelled.")
 
-    def _on_finished(self, job_id: int, result: object) -> None:
-        if job_id != self.job_id:
-            return
-        self._done()
-        self.progress.setValue(100)
-        self.show_result(result)  # type: ignore[arg-type]
+    def _on_finished(self, result: SimulationResult) -> None:
+        if self._done():
+            self.progress.setValue(100)
+            self.show_result(result)
 
     def show_result(self, result: SimulationResult) -> None:
         self.result = result

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+
 import pandas as pd
 import pytest
 from PySide6.QtCore import Qt
 
 from app.engine import InferenceEngine
+from core.jobs import LONG_LANE, RUNNING, check_cancelled
+from core.trials.data import load_trial_job
 from ui.models.dataframe_model import RawValueRole
 from ui.trials.panel import TrialsPanel
 from ui.trials.widgets import export_plot
@@ -117,17 +121,18 @@ def test_design_tab_answers_and_refuses_impossible_designs(panel):
 def test_simulation_runs_in_engine_and_can_be_cancelled(panel, qtbot, engine):
     tab = panel.simulation_tab
     tab.n_sims.setValue(200)
-    with qtbot.waitSignal(engine.finished, timeout=30_000):
-        tab.run()
-    qtbot.waitUntil(lambda: tab.result is not None, timeout=5000)
+    job = tab.run()
+    with qtbot.waitSignal(job.finished, timeout=30_000):
+        pass
+    assert tab.job is None and tab.result is not None
     assert tab.result.n_sims == 200 and 0.5 < tab.result.prob_success < 1.0
     assert tab.looks_table()["z_bound"].round(3).tolist() == [2.797, 1.977]
     assert tab.run_button.isEnabled()
     tab.n_sims.setValue(1_000_000)
-    tab.run()
-    with qtbot.waitSignal(engine.cancelled, timeout=10_000):
+    job = tab.run()
+    with qtbot.waitSignal(job.cancelled, timeout=10_000):
         tab.cancel()
-    assert "cancelled" in tab.summary.text()
+    assert "cancelled" in tab.summary.text() and tab.run_button.isEnabled()
 
 
 def test_plots_and_tables_export(panel, qtbot, tmp_path):
@@ -161,7 +166,7 @@ def test_errors_go_to_the_window(qtbot, engine):
     panel.design_tab.endpoint.setCurrentIndex(1)
     panel.simulation_tab.fractions.setText("0.7, 0.4, 1")
     panel.simulation_tab.run()
-    assert "increase" in window.errors[-1] and panel.simulation_tab.job_id is None
+    assert "increase" in window.errors[-1] and panel.simulation_tab.job is None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -301,3 +306,94 @@ def test_panel_fits_the_screen_budget(panel, qtbot):
         assert fits(), panel.tabs.tabText(index)
     panel.design_tab.endpoint.setCurrentIndex(2)
     assert fits()
+
+
+# ----------------------------------------------------------------------------------------------
+# Issue 16: the panel and its Simulation tab listen to their own job handles only
+
+
+def _another_areas_failure(*, progress, is_cancelled):
+    raise ValueError("another area's file is broken")
+
+
+def _gated(real, release):
+    def job(*args, progress=None, is_cancelled=None, **kwargs):
+        while not release.wait(0.01):
+            check_cancelled(is_cancelled)
+        return real(*args, progress=progress, is_cancelled=is_cancelled, **kwargs)
+
+    return job
+
+
+def _jobs_of_another_area(engine, qtbot) -> None:
+    """A trial table read for another area (it finishes first), then a job that fails."""
+    other = engine.submit(load_trial_job, "ACTG175", title="Other area", lane=LONG_LANE)
+    with qtbot.waitSignal(other.finished, timeout=20_000):
+        pass
+    broken = engine.submit(_another_areas_failure, title="Other area", lane=LONG_LANE)
+    with qtbot.waitSignal(broken.failed, timeout=20_000):
+        pass
+
+
+def test_jobs_of_other_areas_leave_the_panel_alone(qtbot, engine, monkeypatch):
+    import ui.trials.panel as trials_panel
+
+    release = threading.Event()
+    monkeypatch.setattr(trials_panel, "load_trial_job", _gated(load_trial_job, release))
+    window = _Window()
+    panel = TrialsPanel(engine, window)
+    qtbot.addWidget(panel)
+    own = panel.open_demo("GBSG2")
+    try:
+        _jobs_of_another_area(engine, qtbot)
+        assert panel.frame is None and window.errors == []
+        assert panel.status.text() == "Reading demo GBSG2…"
+    finally:
+        release.set()
+    with qtbot.waitSignal(own.finished, timeout=20_000):
+        pass
+    assert panel.source_name == "GBSG2" and len(panel.frame) == 686
+
+
+def test_jobs_of_other_areas_leave_the_simulation_alone(qtbot, engine, monkeypatch):
+    import ui.trials.simulation_tab as simulation_tab
+
+    release = threading.Event()
+    real = simulation_tab.simulate_trials
+    monkeypatch.setattr(simulation_tab, "simulate_trials", _gated(real, release))
+    window = _Window()
+    panel = TrialsPanel(engine, window)
+    qtbot.addWidget(panel)
+    tab = panel.simulation_tab
+    tab.n_sims.setValue(200)
+    own = tab.run()
+    try:
+        _jobs_of_another_area(engine, qtbot)
+        assert tab.job is own and tab.result is None and window.errors == []
+        assert tab.summary.text() == "Simulating…" and not tab.run_button.isEnabled()
+    finally:
+        release.set()
+    with qtbot.waitSignal(own.finished, timeout=30_000):
+        pass
+    assert tab.result.n_sims == 200 and tab.run_button.isEnabled()
+
+
+def test_a_superseded_simulation_is_dropped_quietly(panel, qtbot, monkeypatch):
+    import ui.trials.simulation_tab as simulation_tab
+
+    release = threading.Event()
+    real = simulation_tab.simulate_trials
+    monkeypatch.setattr(simulation_tab, "simulate_trials", _gated(real, release))
+    tab = panel.simulation_tab
+    tab.n_sims.setValue(100)
+    first = tab.run()
+    qtbot.waitUntil(lambda: first.state == RUNNING, timeout=10_000)
+    tab.n_sims.setValue(200)
+    latest = tab.run()  # the engine cancels the first (same key)
+    with qtbot.waitSignal(first.cancelled, timeout=10_000):
+        pass
+    assert tab.job is latest and tab.summary.text() == "Simulating…"
+    release.set()
+    with qtbot.waitSignal(latest.finished, timeout=30_000):
+        pass
+    assert tab.result.n_sims == 200
