@@ -15,6 +15,12 @@ Two lanes, each a thread with its own queue, run jobs in submission order: ``"ma
 short jobs a click asks for (score, search, cluster, predict, export…) and ``"long"`` for jobs
 that run for minutes or hours (training a model, loading a large library, folding a protein), so
 that a training run does not hold every other request back. Jobs of one lane run one at a time.
+
+Torch jobs (``needs_torch=True``) run in the engine's :class:`core.modelhost.ModelHost`: one
+worker process that keeps its loaded models, so this process never imports torch. The lane's
+thread waits for the job there and relays its progress, partial results and cancel, so a panel
+sees no difference. A job that takes ``model_host`` (scoring) runs here and sends its torch parts
+to the host itself.
 """
 
 from __future__ import annotations
@@ -23,7 +29,6 @@ import inspect
 import itertools
 import logging
 import queue
-import sys
 import threading
 import time
 import traceback
@@ -32,7 +37,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from core.compute import DeviceInfo, ModelCache, choose_device, configure_torch_threads
+from core.compute import DeviceInfo, ModelCache
 from core.jobs import (
     CANCELLED,
     DONE_STATES,
@@ -46,6 +51,7 @@ from core.jobs import (
     JobCancelled,
     ThrottledProgress,
 )
+from core.modelhost import ModelHost, describe_device, function_reference
 from ui.jobs.handle import JobHandle
 
 log = logging.getLogger(__name__)
@@ -84,11 +90,11 @@ class InferenceEngine(QObject):
         self._queues: dict[str, queue.Queue[Job | None]] = {lane: queue.Queue() for lane in LANES}
         self._jobs: dict[int, Job] = {}
         self._lock = threading.Lock()
-        self._torch_lock = threading.Lock()
         self._ids = itertools.count(1)
         self._device_preference = device_preference
         self._device: DeviceInfo | None = None
-        self._torch_ready = False
+        self._host: ModelHost | None = None
+        # For the jobs that run here and take a model_cache; torch models live in the host.
         self.model_cache = ModelCache()
         self._threads = {lane: _EngineThread(self, lane) for lane in LANES}
         # The handles of jobs not yet ended; read and changed on the GUI thread only (submit and
@@ -115,20 +121,27 @@ class InferenceEngine(QObject):
         self.cancel_all()
         for lane_queue in self._queues.values():
             lane_queue.put(None)
-        deadline = time.monotonic() + timeout_ms / 1000
-        ended = True
-        for lane, thread in self._threads.items():
-            if not thread.isRunning():
-                continue
-            left = max(0, int((deadline - time.monotonic()) * 1000))
-            if not thread.wait(left):
-                log.error("Engine thread (%s lane) did not stop within %d ms", lane, timeout_ms)
-                ended = False
-        # Scoring keeps a model worker process between jobs; it ends with the engine.
-        scoring = sys.modules.get("core.ranking.scoring")
-        if scoring is not None:
-            scoring.shutdown_model_worker()
+        start = time.monotonic()
+        deadline = start + timeout_ms / 1000
+        # Torch jobs stop at their next check in the host; one that does not (minutes inside a
+        # C++ call) ends when the host's process does, which its lane's thread then reports.
+        self._wait_threads(start + 0.6 * timeout_ms / 1000)
+        with self._lock:
+            host, self._host = self._host, None
+        if host is not None:
+            host.close()
+        ended = self._wait_threads(deadline)
+        if not ended:
+            for lane, thread in self._threads.items():
+                if thread.isRunning():
+                    log.error("Engine thread (%s lane) did not stop within %d ms", lane, timeout_ms)
         return ended
+
+    def _wait_threads(self, deadline: float) -> bool:
+        for thread in self._threads.values():
+            if thread.isRunning():
+                thread.wait(max(0, int((deadline - time.monotonic()) * 1000)))
+        return not self.is_running()
 
     def is_running(self) -> bool:
         return any(thread.isRunning() for thread in self._threads.values())
@@ -153,12 +166,23 @@ class InferenceEngine(QObject):
         an epoch), which arrive as the handle's ``partial`` signal.
 
         ``key``: a newer job with the same key supersedes (cancels) older ones, so results that
-        nobody wants any more are dropped. ``needs_torch``: choose the device and set torch's
-        threads before the first such job; the function receives ``device=`` when it takes one.
+        nobody wants any more are dropped. ``needs_torch``: the job runs in the model host's
+        worker process (:mod:`core.modelhost`), so ``fn`` must be a module-level function and its
+        inputs and result must pickle; it receives ``device=`` and ``model_cache=`` (the host's)
+        when it takes them. A function that takes ``model_host`` runs here and is given the host.
         ``lane``: :data:`LONG_LANE` for jobs of minutes or more, so short ones need not wait.
+
+        Raises
+        ------
+        ValueError
+            For an unknown lane.
+        core.modelhost.ModelHostError
+            For a torch job whose function the worker could not import (a lambda, a method).
         """
         if lane not in self._queues:
             raise ValueError(f"unknown engine lane {lane!r} (lanes: {', '.join(LANES)})")
+        if needs_torch and "model_host" not in _parameters(fn):
+            function_reference(fn)  # raises now, not later in a lane
         job = Job(
             id=next(self._ids),
             title=title or getattr(fn, "__name__", "job"),
@@ -228,28 +252,38 @@ class InferenceEngine(QObject):
         return self._device
 
     def set_device_preference(self, preference: str) -> None:
-        """Takes effect for the next torch job; models loaded for another device are dropped."""
+        """Takes effect for the next torch job (the host's worker is replaced once its running
+        jobs end: models are loaded per device)."""
         if preference != self._device_preference:
             self._device_preference = preference
-            self._torch_ready = False
             self.model_cache.clear()
+            with self._lock:
+                host = self._host
+            if host is not None:
+                host.set_device_preference(preference)
 
     def detect_device(self) -> JobHandle:
-        """Queue a job that imports torch and chooses the device (for Help > About)."""
-        return self.submit(_describe_device, title="Detect compute device", needs_torch=True)
+        """Queue a job that imports torch in the model host and chooses the device (for Help >
+        About); :attr:`device_changed` follows."""
+        return self.submit(describe_device, title="Detect compute device", needs_torch=True)
+
+    @property
+    def model_host(self) -> ModelHost:
+        """The worker process torch jobs run in (started at its first job)."""
+        with self._lock:
+            if self._host is None:
+                self._host = ModelHost(self._device_preference, on_device=self._on_host_device)
+            return self._host
+
+    def _on_host_device(self, info: DeviceInfo) -> None:
+        # From the host's reader thread, before the job's result: the job's finished signal
+        # finds engine.device set.
+        self._device = info
+        log.info("Compute device: %s", info.description)
+        self.device_changed.emit(info)
 
     # ------------------------------------------------------------------------------------------
     # Engine thread
-
-    def _prepare_torch(self) -> None:
-        with self._torch_lock:  # both lanes may start a torch job at once
-            if self._torch_ready:
-                return
-            threads = configure_torch_threads(reserve_for_gui=1)
-            self._device = choose_device(self._device_preference)
-            self._torch_ready = True
-        log.info("Compute device: %s (%d torch threads)", self._device.description, threads)
-        self.device_changed.emit(self._device)
 
     def _run_loop(self, lane: str = MAIN_LANE) -> None:
         while True:
@@ -269,20 +303,36 @@ class InferenceEngine(QObject):
             job.fraction, job.message = fraction, message
             self.progress.emit(job.id, fraction, message)
 
+        def report_partial(value: object) -> None:
+            self.partial.emit(job.id, value)
+
         kwargs = dict(job.kwargs)
-        kwargs["progress"] = ThrottledProgress(report, interval=0.1)
-        kwargs["is_cancelled"] = job.cancel_event.is_set
+        progress = ThrottledProgress(report, interval=0.1)
         try:
-            if job.needs_torch:
-                self._prepare_torch()
             parameters = _parameters(job.fn)
-            if "report_partial" in parameters and "report_partial" not in kwargs:
-                kwargs["report_partial"] = lambda value: self.partial.emit(job.id, value)
-            if "device" in parameters and "device" not in kwargs and self._device is not None:
-                kwargs["device"] = self._device.device
-            if "model_cache" in parameters:
-                kwargs["model_cache"] = self.model_cache
-            result = job.fn(*job.args, **kwargs)
+            if job.needs_torch and "model_host" not in parameters:
+                result = self.model_host.run(
+                    job.fn,
+                    job.args,
+                    kwargs,
+                    progress=progress,
+                    is_cancelled=job.cancel_event.is_set,
+                    report_partial=report_partial
+                    if "report_partial" in parameters and "report_partial" not in kwargs
+                    else None,
+                )
+            else:
+                kwargs["progress"] = progress
+                kwargs["is_cancelled"] = job.cancel_event.is_set
+                if "report_partial" in parameters and "report_partial" not in kwargs:
+                    kwargs["report_partial"] = report_partial
+                if "device" in parameters and "device" not in kwargs and self._device is not None:
+                    kwargs["device"] = self._device.device
+                if "model_cache" in parameters:
+                    kwargs["model_cache"] = self.model_cache
+                if "model_host" in parameters and "model_host" not in kwargs:
+                    kwargs["model_host"] = self.model_host
+                result = job.fn(*job.args, **kwargs)
             if job.cancel_event.is_set():
                 raise JobCancelled()
         except JobCancelled:
@@ -355,8 +405,3 @@ def _parameters(fn: Callable[..., Any]) -> set[str]:
 def _describe(exc: BaseException) -> str:
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _describe_device(*, progress, is_cancelled, device: str = "cpu") -> str:
-    del progress, is_cancelled
-    return device

@@ -1,7 +1,8 @@
 """Compute device choice and loaded-model caching for torch work.
 
 torch is imported only inside these functions, so importing this module (and opening the window)
-stays fast; the first job that needs torch pays for the import.
+stays fast; they run in the model host's worker process (:mod:`core.modelhost`), where the first
+torch job pays for the import.
 """
 
 from __future__ import annotations
@@ -56,7 +57,9 @@ def choose_device(preference: str = "auto") -> DeviceInfo:
         description = f"CPU, {torch.get_num_threads()} torch threads of {os.cpu_count()} cores"
     if fallback:
         log.warning("%s; using %s", fallback, device)
-    return DeviceInfo(device, description, torch.__version__, fallback)
+    # str(): torch's version is a str subclass of torch's own, which would need torch to unpickle
+    # in the window's process (DeviceInfo travels from the model host).
+    return DeviceInfo(device, description, str(torch.__version__), fallback)
 
 
 def configure_torch_threads(reserve_for_gui: int = 1) -> int:
@@ -74,8 +77,9 @@ def configure_torch_threads(reserve_for_gui: int = 1) -> int:
 class ModelCache:
     """Loaded models kept between jobs, least recently used evicted first.
 
-    Owned by the engine thread: jobs that run there share it, so a model is loaded once and reused
-    for every prediction instead of being read from disk for each job.
+    One lives in the model host's worker process (:mod:`core.modelhost`): the torch jobs that run
+    there share it, so a model is loaded once and reused for every prediction instead of being
+    read from disk for each job. Thread-safe: the host runs several jobs at once.
     """
 
     def __init__(self, capacity: int = 4) -> None:

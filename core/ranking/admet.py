@@ -6,9 +6,13 @@ benchmark data, and places each value among DrugBank's approved drugs (a percent
 package's reference set). Its own RDKit physicochemical columns duplicate the library's and are
 left out.
 
-The package is imported only when a job asks for ADMET (it pulls in Lightning), and its progress
-bars and banners are kept off the terminal. It silently drops SMILES it cannot read, so results are
-aligned by SMILES, never by position.
+The package is imported only when a job asks for ADMET (it pulls in Lightning and torch), and its
+progress bars and banners are kept off the terminal. It silently drops SMILES it cannot read, so
+results are aligned by SMILES, never by position.
+
+:func:`predict_admet` is a job for the model host (:mod:`core.modelhost`): run there, the model
+lives in the host's worker process (this module's global, loaded once) and the window's process
+never imports torch. Called directly (scripts, tests), it loads the model in the caller's process.
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ BATCH = 256
 _QUIET_LOGGERS = ("lightning", "lightning.pytorch", "pytorch_lightning", "lightning_fabric")
 _model_lock = threading.Lock()
 _model = None
+# One prediction at a time: the model host runs jobs on threads, and redirecting the terminal
+# (below) is process-wide.
+_predict_lock = threading.Lock()
 
 
 class AdmetUnavailable(RuntimeError):
@@ -289,7 +296,8 @@ def _load_model():
             ):
                 from admet_ai import ADMETModel
 
-                # num_workers=0: featurise in this thread (worker processes would fork a Qt app).
+                # num_workers=0: featurise in this thread (data-loader processes would be
+                # started for every batch; on a CPU that is slower, as admet-ai says).
                 _model = ADMETModel(num_workers=0)
         return _model
 
@@ -299,11 +307,18 @@ def predict_admet(
     *,
     progress: ProgressCallback = no_progress,
     is_cancelled: CancelCheck | None = None,
+    device: str | None = None,
 ) -> np.ndarray:
     """Values and percentiles, shape (n, 2 × endpoints): all values first, then all
-    percentiles, in :func:`endpoints` order; NaN rows for SMILES admet-ai cannot read."""
+    percentiles, in :func:`endpoints` order; NaN rows for SMILES admet-ai cannot read.
+
+    ``device``: the model host's device (``cuda`` runs on the GPU, anything else on the CPU);
+    ``None`` leaves admet-ai's own choice (CUDA when available)."""
     points = endpoints()
     model = _load_model()
+    if device is not None:
+        # admet-ai hands its device to Lightning as the accelerator; it knows no Apple MPS.
+        model.device = "cuda" if device == "cuda" else "cpu"
     out = np.full((len(smiles), 2 * len(points)), np.nan)
     value_columns = [e.id for e in points]
     percentile_columns = [f"{e.id}_drugbank_approved_percentile" for e in points]
@@ -313,6 +328,7 @@ def predict_admet(
         readable = [s for s in batch if isinstance(s, str) and s]
         if readable:
             with (
+                _predict_lock,
                 contextlib.redirect_stdout(io.StringIO()),
                 contextlib.redirect_stderr(io.StringIO()),
             ):

@@ -8,17 +8,13 @@ milliseconds, so changing a profile re-ranks without any of this.
 
 from __future__ import annotations
 
-import atexit
 import logging
 import math
-import os
-import signal
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -33,6 +29,9 @@ from core.ranking.desirability import (
     rank_scores,
     score_table,
 )
+
+if TYPE_CHECKING:
+    from core.modelhost import ModelHost
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +60,8 @@ class ScoringRequest:
     profile: DesirabilityProfile
     models: tuple[Path, ...] = ()
     device: str = "auto"
-    """Where the models run (``auto``: CUDA, then MPS, then the CPU), in their worker process."""
+    """Where the models run (``auto``: CUDA, then MPS, then the CPU) when no engine passes its
+    model host (the command line); the engine's host follows the app's setting."""
     admet: bool = False
     """Add the 41 admet-ai endpoints and their percentiles among approved drugs."""
 
@@ -95,26 +95,37 @@ def _fill(
     smiles: np.ndarray,
     source: str,
     width: int,
-    compute: Callable[[list[str]], np.ndarray],
+    compute: Callable[[list[str], ProgressCallback], np.ndarray],
     cache: ScoreCache,
     label: str,
     progress: ProgressCallback,
     is_cancelled: CancelCheck | None,
 ) -> tuple[np.ndarray, int]:
-    """Values (n, width) for every row, computing only unique SMILES the cache lacks."""
+    """Values (n, width) for every row, computing only unique SMILES the cache lacks.
+
+    ``compute(batch, progress)`` may report its progress within the batch (a fraction of it):
+    a batch of ADMET predictions takes most of a minute on a CPU."""
     known = cache.get(source)
     unique = _new_unique(smiles, known)
+    total = max(len(unique), 1)
     for start in range(0, len(unique), BATCH):
         check_cancelled(is_cancelled)
         batch = unique[start : start + BATCH]
+        size = len(batch)
+
+        def within(fraction: float, _message: str = "", start=start, size=size) -> None:
+            if fraction >= 0:
+                done = start + int(min(fraction, 1.0) * size)
+                progress(done / total, f"{label}: {done:,} of {len(unique):,} molecules")
+
         # Models and ADMET read plain SMILES: a record read as CXSMILES keeps its extension
         # (" |&1:1|") in canonical_smiles, and the cache its whole text.
         plain = [strip_cxsmiles_extension(text) for text in batch]
-        values = np.asarray(compute(plain), dtype=np.float64).reshape(len(batch), width)
+        values = np.asarray(compute(plain, within), dtype=np.float64).reshape(len(batch), width)
         for text, row in zip(batch, values, strict=True):
             known[text] = tuple(float(v) for v in row)
         done = min(start + BATCH, len(unique))
-        progress(done / max(len(unique), 1), f"{label}: {done:,} of {len(unique):,} molecules")
+        progress(done / total, f"{label}: {done:,} of {len(unique):,} molecules")
     missing = (math.nan,) * width
     out = np.empty((len(smiles), width), dtype=np.float64)
     for start in range(0, len(smiles), 50_000):
@@ -126,186 +137,51 @@ def _fill(
     return out, len(unique)
 
 
-_worker_models: dict = {}
+# Model jobs: these run in the model host's worker process (core.modelhost), which keeps the
+# loaded models between scores.
 
 
-def _worker_setup() -> None:
-    from core.parallel import worker_init
-
-    # Ctrl+C reaches every process of a terminal's job: the parent stops this one.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    worker_init()
-    import torch
-
-    torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))  # one core stays with the window
-
-
-def _worker_model(directory: str, preference: str):
-    from core.compute import choose_device
+def _loaded_model(directory: str, device: str, model_cache: Any):
     from core.models.transformer import load_model
 
-    # The worker outlives a score: a model retrained into the same folder must not be served
-    # from memory, so its files' times are part of the key.
+    # The host outlives a score: a model retrained into the same folder must not be served from
+    # memory, so its files' times are part of the key.
     folder = Path(directory)
+    if model_cache is None or not folder.is_dir():  # a missing folder: load_model says so
+        return load_model(folder, device=device)
     stamp = max((f.stat().st_mtime_ns for f in folder.iterdir() if f.is_file()), default=0)
-    key = (directory, preference, stamp)
-    if key not in _worker_models:
-        device = choose_device(preference).device
-        _worker_models[key] = (load_model(directory, device=device), device)
-    return _worker_models[key]
+    key = ("scoring", str(folder.resolve()), device, stamp)
+    return model_cache.get(key, lambda: load_model(folder, device=device))
 
 
-def _describe_task(task: tuple[str, str]) -> tuple[str, dict, int]:
-    model, _device = _worker_model(*task)
+def describe_model(
+    directory: str,
+    *,
+    device: str = "cpu",
+    model_cache: Any = None,
+    progress: ProgressCallback = no_progress,
+    is_cancelled: CancelCheck | None = None,
+) -> tuple[str, dict, int]:
+    """Host job: the model's kind, card and ensemble size (it stays loaded for predictions)."""
+    model = _loaded_model(directory, device, model_cache)
     return model.kind, dict(model.card), len(model.members)
 
 
-def _predict_task(task: tuple[str, str, list[str]]) -> np.ndarray:
+def predict_batch(
+    directory: str,
+    smiles: list[str],
+    *,
+    device: str = "cpu",
+    model_cache: Any = None,
+    progress: ProgressCallback = no_progress,
+    is_cancelled: CancelCheck | None = None,
+) -> np.ndarray:
+    """Host job: ``(n, 2 × targets)``: the ensemble's means, then its standard deviations."""
     from core.models.transformer import predict
 
-    directory, preference, batch = task
-    model, device = _worker_model(directory, preference)
-    result = predict(model, batch, device=device)
+    model = _loaded_model(directory, device, model_cache)
+    result = predict(model, smiles, device=device, progress=progress, is_cancelled=is_cancelled)
     return np.hstack([result.mean, result.std])
-
-
-class ModelWorkerError(OSError):
-    """The model worker process ended while it worked (killed, out of memory, crashed)."""
-
-
-_WORKER_TASKS: dict[str, Callable] = {"describe": _describe_task, "predict": _predict_task}
-
-
-def _worker_main(connection) -> None:
-    """The model worker's loop: run each (task name, arguments) received, send back
-    (True, result) or (False, exception); stop at None or when the app's end closes."""
-    _worker_setup()
-    while True:
-        try:
-            message = connection.recv()
-        except (EOFError, OSError):
-            return
-        if message is None:
-            return
-        name, task = message
-        try:
-            reply = (True, _WORKER_TASKS[name](task))
-        except Exception as exc:  # sent to the job, which raises it
-            reply = (False, exc)
-        try:
-            connection.send(reply)
-        except Exception as exc:  # an exception that does not pickle
-            connection.send((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
-
-
-class _ModelProcess:
-    """Models predict in a worker process: importing torch and transformers in the app's own
-    process would hold the GIL, and so freeze the window, for up to half a second.
-
-    The process stays alive between scores (see :func:`_model_worker`), with the models it
-    loaded: starting it and importing torch takes about five seconds, which a second score of
-    a small library should not pay again. A plain process and a pipe, not a pool: a pool
-    silently replaces a worker that dies and the task would wait forever; here the job learns
-    of it within 0.1 s."""
-
-    def __init__(self, device: str) -> None:
-        import multiprocessing
-
-        context = multiprocessing.get_context("spawn")
-        self.device = device
-        self._connection, child = context.Pipe()
-        self._process = context.Process(
-            target=_worker_main, args=(child,), name="DrugDesk model worker", daemon=True
-        )
-        self._process.start()
-        child.close()
-
-    @property
-    def alive(self) -> bool:
-        return self._process is not None and self._process.is_alive()
-
-    @property
-    def pid(self) -> int | None:
-        return None if self._process is None else self._process.pid
-
-    def _call(self, name: str, task, is_cancelled: CancelCheck | None):
-        if not self.alive:
-            raise ModelWorkerError("the model worker process is not running; score again")
-        self._connection.send((name, task))
-        while True:
-            try:
-                check_cancelled(is_cancelled)
-                reply = self._connection.recv() if self._connection.poll(0.1) else None
-            except (EOFError, OSError):
-                reply = None  # the worker's end of the pipe closed: it is ending
-            except BaseException:  # cancelled, Ctrl+C, SIGTERM
-                self.close(terminate=True)  # a batch may run for minutes: stop it now
-                raise
-            if reply is not None:
-                ok, value = reply
-                if ok:
-                    return value
-                raise value  # the task's own exception (a bad model folder…)
-            if not self._process.is_alive():
-                code = self._process.exitcode
-                self.close(terminate=True)
-                killed = " (killed: out of memory?)" if code is not None and code < 0 else ""
-                raise ModelWorkerError(
-                    f"the model worker process ended while predicting, exit code {code}"
-                    f"{killed}; score again to start a new one"
-                )
-
-    def describe(self, directory: Path, is_cancelled=None) -> tuple[str, dict, int]:
-        return self._call("describe", (str(directory), self.device), is_cancelled)
-
-    def predict(self, directory: Path, batch: list[str], is_cancelled=None) -> np.ndarray:
-        return self._call("predict", (str(directory), self.device, list(batch)), is_cancelled)
-
-    def close(self, terminate: bool = False) -> None:
-        process, self._process = self._process, None
-        if process is None:
-            return
-        if not terminate:
-            try:
-                self._connection.send(None)
-            except OSError:
-                pass
-            process.join(5)
-        if process.is_alive():
-            process.terminate()
-            process.join(5)
-        if process.is_alive():
-            process.kill()
-            process.join()
-        self._connection.close()
-
-
-_shared_worker: _ModelProcess | None = None
-_shared_worker_lock = threading.Lock()
-
-
-def _model_worker(device: str) -> _ModelProcess:
-    """The worker process models predict in, started on first use and kept for later scores
-    (a new one after a cancel, or for another device)."""
-    global _shared_worker
-    with _shared_worker_lock:
-        worker = _shared_worker
-        if worker is not None and (not worker.alive or worker.device != device):
-            worker.close(terminate=True)
-            worker = None
-        if worker is None:
-            worker = _shared_worker = _ModelProcess(device)
-            atexit.register(shutdown_model_worker)
-        return worker
-
-
-def shutdown_model_worker() -> None:
-    """End the model worker process, if one runs (the engine calls this when it stops)."""
-    global _shared_worker
-    with _shared_worker_lock:
-        worker, _shared_worker = _shared_worker, None
-    if worker is not None:
-        worker.close(terminate=True)
 
 
 def _new_unique(smiles: np.ndarray, known: dict) -> list[str]:
@@ -333,14 +209,23 @@ def score_library(
     is_cancelled: CancelCheck | None = None,
     device: str | None = None,
     model_cache: Any = None,
+    model_host: ModelHost | None = None,
 ) -> ScoringResult:
     """Predict with each model, estimate pKa if the profile uses it, then score and rank.
+
+    Runs in the caller's thread (an engine job that is not a torch job itself: the table stays
+    here); model and ADMET predictions run in ``model_host``'s worker process, batch by batch.
+    The engine passes its host; without one, :func:`core.modelhost.shared_host` is used, with
+    ``device`` (or the request's) as its device preference. ``model_cache`` is not used (the
+    host keeps the models).
 
     Prediction columns are named as the model's targets (``<target>_std`` for ensembles); when
     two models predict a target of the same name the later is suffixed with its folder name.
     Raises :class:`ProfileError` when the profile needs a column that neither the table nor the
-    models provide.
+    models provide, and :class:`core.modelhost.ModelHostCrashed` (an ``OSError``) when the
+    host's process ends while it predicts.
     """
+    del model_cache
     cache = ScoreCache() if cache is None else cache
     smiles = _scored_smiles(table)
     columns: dict[str, np.ndarray] = {}
@@ -353,13 +238,18 @@ def score_library(
     def stage(fraction: float, message: str) -> None:
         progress(min((step + max(fraction, 0.0)) / steps, 0.99), message)
 
-    # The engine passes the device it chose when a torch job ran before; else the request's.
-    preference = device or request.device
-    inference = _model_worker(preference) if request.models else None
-    if inference is not None:
+    host = model_host
+    if host is None and (request.models or request.admet):
+        from core.modelhost import shared_host
+
+        host = shared_host(device or request.device)
+    if request.models:
+        assert host is not None
         for directory in request.models:
             directory = Path(directory)
-            kind, card, n_members = inference.describe(directory, is_cancelled)
+            kind, card, n_members = host.run(
+                describe_model, (str(directory),), is_cancelled=is_cancelled
+            )
             names = list(card.get("target_names") or [])
             if kind == "pretrained" or not names:
                 raise ProfileError(
@@ -368,8 +258,13 @@ def score_library(
             cards.append(card)
             width = len(names)
 
-            def run(batch: list[str], directory=directory) -> np.ndarray:
-                return inference.predict(directory, batch, is_cancelled)
+            def run(batch: list[str], within: ProgressCallback, directory=directory) -> np.ndarray:
+                return host.run(
+                    predict_batch,
+                    (str(directory), batch),
+                    progress=within,
+                    is_cancelled=is_cancelled,
+                )
 
             values, n = _fill(
                 smiles,
@@ -405,12 +300,17 @@ def score_library(
     if request.admet:
         from core.ranking.admet import admet_frame, column_notes, endpoints, predict_admet
 
+        assert host is not None
+
+        def admet_batch(batch: list[str], within: ProgressCallback) -> np.ndarray:
+            return host.run(predict_admet, (batch,), progress=within, is_cancelled=is_cancelled)
+
         width = 2 * len(endpoints())
         values, n = _fill(
             smiles,
             "admet-ai:2",
             width,
-            lambda batch: predict_admet(batch, is_cancelled=is_cancelled),
+            admet_batch,
             cache,
             "ADMET predictions",
             stage,
@@ -430,7 +330,7 @@ def score_library(
             smiles,
             "basic_pka:v1",
             1,
-            basic_pka_from_smiles,
+            lambda batch, _within: basic_pka_from_smiles(batch),
             cache,
             "Estimating pKa",
             stage,

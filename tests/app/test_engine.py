@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
 
 import pytest
 
 from app.engine import InferenceEngine
 from core.jobs import CANCELLED, FAILED, FINISHED, JobCancelled, check_cancelled
+from core.modelhost import ModelHostError
 
 
 def add(a, b, *, progress, is_cancelled):
@@ -43,6 +46,39 @@ def bad_input(*, progress, is_cancelled):
 
 def wants_device(*, progress, is_cancelled, device="none", model_cache=None):
     return device, model_cache is not None
+
+
+# Torch jobs run in the model host's worker process, which imports them from this module.
+
+
+def process_id(*, progress, is_cancelled):
+    return os.getpid()
+
+
+def host_epochs(n, *, progress, is_cancelled, report_partial):
+    for i in range(n):
+        check_cancelled(is_cancelled)
+        report_partial(i + 1)
+        progress((i + 1) / n, f"epoch {i + 1}")
+    return "trained"
+
+
+def host_until_cancelled(*, progress, is_cancelled, report_partial):
+    i = 0
+    while True:
+        check_cancelled(is_cancelled)
+        report_partial(i)
+        i += 1
+        time.sleep(0.01)
+
+
+def host_exits(code, *, progress, is_cancelled):
+    os._exit(code)
+
+
+def uses_the_host(*, progress, is_cancelled, model_host):
+    """Runs in the engine (as scoring does) and sends its torch part to the host."""
+    return os.getpid(), model_host.run(process_id)
 
 
 @pytest.fixture
@@ -195,3 +231,65 @@ def test_stop_ends_both_lanes(qtbot):
     )
     assert engine.stop(5000)
     assert not engine.is_running()
+
+
+def test_torch_jobs_run_in_the_model_host_process(engine, qtbot):
+    handle = engine.submit(process_id, title="where", needs_torch=True)
+    qtbot.waitUntil(handle.is_done, timeout=60_000)
+    assert handle.state == FINISHED
+    assert handle.result != os.getpid() and handle.result == engine.model_host.pid
+    # A job taking model_host runs here and hands its torch part to the same host.
+    both = engine.submit(uses_the_host, title="scoring-like", needs_torch=True)
+    qtbot.waitUntil(both.is_done, timeout=60_000)
+    assert both.result == (os.getpid(), handle.result)
+
+
+def test_progress_partial_and_cancel_of_a_host_job_reach_its_handle(engine, qtbot):
+    events, reports = [], []
+    training = engine.submit(host_epochs, 3, title="train", needs_torch=True)
+    training.partial.connect(events.append)
+    training.progress.connect(lambda fraction, message: reports.append((fraction, message)))
+    training.finished.connect(events.append)
+    qtbot.waitUntil(training.is_done, timeout=60_000)
+    assert events == [1, 2, 3, "trained"]
+    assert reports[-1] == (1.0, "epoch 3")
+
+    pid = engine.model_host.pid
+    seen = []
+    looping = engine.submit(host_until_cancelled, title="loop", needs_torch=True)
+    looping.partial.connect(seen.append)
+    qtbot.waitUntil(lambda: len(seen) >= 2, timeout=60_000)
+    with qtbot.waitSignal(looping.cancelled, timeout=10_000):
+        assert looping.cancel()
+    assert looping.state == CANCELLED and engine.job(looping.id).state == CANCELLED
+    assert engine.model_host.pid == pid  # the host's process lives on for the next job
+
+
+def test_a_torch_job_must_be_a_module_level_function(engine):
+    with pytest.raises(ModelHostError, match="module-level function"):
+        engine.submit(lambda *, progress, is_cancelled: 1, needs_torch=True)
+    assert engine.jobs() == []  # refused at submit: nothing was queued
+
+
+def test_a_host_that_dies_fails_its_job_with_a_message_and_the_next_job_runs(engine, qtbot):
+    first = engine.submit(process_id, needs_torch=True)
+    qtbot.waitUntil(first.is_done, timeout=60_000)
+    dying = engine.submit(host_exits, 3, title="crash", needs_torch=True)
+    with qtbot.waitSignal(dying.failed, timeout=60_000) as failed:
+        pass
+    assert "exit code 3" in failed.args[0] and "run it again" in failed.args[0]
+    again = engine.submit(process_id, needs_torch=True)
+    qtbot.waitUntil(again.is_done, timeout=60_000)
+    assert again.state == FINISHED and again.result != first.result
+
+
+def test_stop_ends_the_model_host_process(qtbot):
+    engine = InferenceEngine()
+    engine.start()
+    handle = engine.submit(process_id, needs_torch=True)
+    qtbot.waitUntil(handle.is_done, timeout=60_000)
+    host = engine.model_host
+    assert host.is_running()
+    assert engine.stop(10_000)
+    assert not host.is_running()
+    assert handle.result not in [p.pid for p in multiprocessing.active_children()]

@@ -1,4 +1,4 @@
-"""Scoring tests leave no model worker process behind (other tests count child processes)."""
+"""Scoring tests leave no model host process behind (other tests count child processes)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _no_model_worker_left():
+def _no_model_host_left():
     yield
-    from core.ranking.scoring import shutdown_model_worker
+    from core.modelhost import close_shared_host
 
-    shutdown_model_worker()
+    close_shared_host()

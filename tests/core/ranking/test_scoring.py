@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 
 from core.chem.library import load_library
 from core.jobs import JobCancelled
+from core.modelhost import ModelHost
 from core.ranking.desirability import Criterion, DesirabilityProfile, ProfileError
 from core.ranking.presets import CNS_MPO, ORAL
 from core.ranking.report import export_hit_list, hit_list_format
@@ -116,12 +117,21 @@ def test_models_predict_in_a_worker_process_with_the_same_values():
     assert list(result.columns["rank"]) in ([1, 2, 0], [2, 1, 0])
 
 
-@pytest.mark.slow
-def test_cancel_while_the_worker_predicts_stops_it_and_a_rerun_resumes(monkeypatch):
-    import multiprocessing
+class RecordingHost(ModelHost):
+    """A model host that notes which jobs it was asked to run."""
 
+    def __init__(self) -> None:
+        super().__init__("cpu")
+        self.asked: list[str] = []
+
+    def run(self, fn, *args, **kwargs):
+        self.asked.append(fn.__name__)
+        return super().run(fn, *args, **kwargs)
+
+
+@pytest.mark.slow
+def test_cancel_while_the_host_predicts_stops_the_job_not_the_host():
     from core.models.registry import shipped_models
-    from core.ranking import scoring
 
     folder = next(e.path for e in shipped_models() if e.path.name == "potency-chembl2321810")
     smiles = ["CC(=O)Oc1ccccc1C(=O)O", "c1ccccc1O", "CCN(CC)CC"]
@@ -129,73 +139,80 @@ def test_cancel_while_the_worker_predicts_stops_it_and_a_rerun_resumes(monkeypat
     profile = DesirabilityProfile("potent", (Criterion("Act", good=7, bad=5),))
     request = ScoringRequest(profile, (folder,), device="cpu")
     cache = ScoreCache()
-    asked: list[bool] = []
-    stopped: list[bool] = []
-    predict = scoring._ModelProcess.predict
-
-    def predicting(self, directory, batch, is_cancelled=None):
-        asked.append(True)  # the batch is sent to the worker, then cancelled
-        try:
-            return predict(self, directory, batch, is_cancelled)
-        finally:
-            # close(terminate=True) ran inside the call (it drops the process): the worker was
-            # stopped mid-batch, its reply not waited for. Functional, not timed.
-            stopped.append(self._process is None)
-
-    monkeypatch.setattr(scoring._ModelProcess, "predict", predicting)
-    with pytest.raises(JobCancelled):
-        score_library(table, request, cache, is_cancelled=lambda: bool(asked))
-    assert asked and stopped == [True]
-    assert not [p for p in multiprocessing.active_children() if p.is_alive()]
-    monkeypatch.setattr(scoring._ModelProcess, "predict", predict)
-    result = score_library(table, request, cache)
-    assert result.n_computed == 3 and np.isfinite(result.columns["Act"]).all()
+    host = RecordingHost()
+    try:
+        with pytest.raises(JobCancelled):
+            # Cancelled once the batch is on its way to the host.
+            score_library(
+                table,
+                request,
+                cache,
+                model_host=host,
+                is_cancelled=lambda: "predict_batch" in host.asked,
+            )
+        assert "predict_batch" in host.asked
+        pid = host.pid
+        assert pid is not None  # the host lives on, with its model loaded
+        kept = len(cache)
+        result = score_library(table, request, cache, model_host=host)
+        assert result.n_computed == 3 - kept and np.isfinite(result.columns["Act"]).all()
+        assert host.pid == pid
+    finally:
+        host.close()
 
 
 @pytest.mark.slow
-def test_the_model_worker_is_kept_between_scores_and_ends_on_shutdown():
+def test_the_shared_host_is_kept_between_scores_and_ends_when_closed():
     import multiprocessing
 
+    from core.modelhost import close_shared_host, shared_host
     from core.models.registry import shipped_models
-    from core.ranking import scoring
 
     folder = next(e.path for e in shipped_models() if e.path.name == "potency-chembl2321810")
     table = pd.DataFrame({"canonical_smiles": ["CCO", "c1ccccc1O"], "valid": [True, True]})
     profile = DesirabilityProfile("potent", (Criterion("Act", good=7, bad=5),))
     request = ScoringRequest(profile, (folder,), device="cpu")
     first = score_library(table, request, ScoreCache())
-    workers = [p.pid for p in multiprocessing.active_children()]
+    pid = shared_host().pid
+    assert pid is not None and [p.pid for p in multiprocessing.active_children()] == [pid]
     second = score_library(table, request, ScoreCache())  # no cache: predicted again
-    assert [p.pid for p in multiprocessing.active_children()] == workers and len(workers) == 1
+    assert shared_host().pid == pid
     np.testing.assert_array_equal(first.columns["Act"], second.columns["Act"])
-    scoring.shutdown_model_worker()
+    close_shared_host()
     assert not [p for p in multiprocessing.active_children() if p.is_alive()]
 
 
 @pytest.mark.slow
-def test_a_worker_that_dies_is_reported_and_replaced(monkeypatch):
+def test_a_host_that_dies_is_reported_and_replaced():
     import os
     import signal
 
+    from core.modelhost import ModelHostCrashed
     from core.models.registry import shipped_models
-    from core.ranking import scoring
 
     folder = next(e.path for e in shipped_models() if e.path.name == "potency-chembl2321810")
     table = pd.DataFrame({"canonical_smiles": ["CCO", "c1ccccc1O"], "valid": [True, True]})
     profile = DesirabilityProfile("potent", (Criterion("Act", good=7, bad=5),))
     request = ScoringRequest(profile, (folder,), device="cpu")
-    predict = scoring._ModelProcess.predict
+    killed: list[int] = []
+    host = RecordingHost()
 
-    def killed(self, directory, batch, is_cancelled=None):
-        os.kill(self.pid, signal.SIGKILL)  # as the kernel does when memory runs out
-        return predict(self, directory, batch, is_cancelled)
+    def kill_once() -> bool:
+        # Polled while the host predicts: the worker dies in the middle of the job, as when the
+        # kernel's out-of-memory killer picks it.
+        if "predict_batch" in host.asked and not killed:
+            killed.append(host.pid)
+            os.kill(host.pid, signal.SIGKILL)
+        return False
 
-    monkeypatch.setattr(scoring._ModelProcess, "predict", killed)
-    with pytest.raises(scoring.ModelWorkerError, match="out of memory"):
-        score_library(table, request, ScoreCache())
-    monkeypatch.setattr(scoring._ModelProcess, "predict", predict)
-    result = score_library(table, request, ScoreCache())  # a new worker
-    assert np.isfinite(result.columns["Act"]).all()
+    try:
+        with pytest.raises(ModelHostCrashed, match="out of memory"):
+            score_library(table, request, ScoreCache(), model_host=host, is_cancelled=kill_once)
+        result = score_library(table, request, ScoreCache(), model_host=host)  # a new worker
+        assert np.isfinite(result.columns["Act"]).all()
+        assert host.pid != killed[0]
+    finally:
+        host.close()
 
 
 def test_a_folder_that_is_not_a_model_is_a_clear_error(tmp_path, library):

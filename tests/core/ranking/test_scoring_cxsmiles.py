@@ -19,7 +19,7 @@ def test_strip_cxsmiles_extension():
 def test_models_get_plain_smiles_and_the_cache_keeps_the_whole_text():
     seen: list[str] = []
 
-    def compute(batch: list[str]) -> np.ndarray:
+    def compute(batch: list[str], _progress=None) -> np.ndarray:
         seen.extend(batch)
         return np.array([[float(len(text))] for text in batch])
 
