@@ -279,7 +279,8 @@ class InferenceEngine(QObject):
         # From the host's reader thread, before the job's result: the job's finished signal
         # finds engine.device set.
         self._device = info
-        log.info("Compute device: %s", info.description)
+        fallback = f" ({info.fallback_reason})" if info.fallback_reason else ""
+        log.info("Compute device: %s%s", info.description, fallback)
         self.device_changed.emit(info)
 
     # ------------------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ import queue
 import signal
 import sys
 import threading
+import time
 import traceback
 import types
 import weakref
@@ -246,8 +247,11 @@ class _Worker:
                 thread.start()
         for event in list(self._jobs.values()):
             event.set()
+        # Cancelled jobs report before the process ends (the caller terminates it after its
+        # grace period anyway).
+        deadline = time.monotonic() + STOP_GRACE_S / 2
         for thread in self._threads:
-            thread.join(STOP_GRACE_S / 2)  # cancelled jobs report before the process ends
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def prepare_torch(self) -> DeviceInfo:
         """Threads and device, once per worker (the first torch job pays the import)."""
@@ -474,8 +478,14 @@ class _Process:
         with self._lock:
             self.dead = True
             inboxes = list(self._inboxes.values())
-        if inboxes and not self.closing:
-            log.error("The model host process %s ended with exit code %s", self.pid, code)
+        if not self.closing:
+            log.log(
+                logging.ERROR if inboxes else logging.WARNING,
+                "The model host process %s ended with exit code %s (%d jobs running)",
+                self.pid,
+                code,
+                len(inboxes),
+            )
         for inbox in inboxes:
             inbox.put(("ended", 0, code, self.closing))
 
