@@ -251,3 +251,110 @@ def test_scene_holds_several_molecules_by_key(ensemble):
     assert scene.keys() == []
     with pytest.raises(ValueError):
         scene.set_style("wireframe")
+
+
+# ----------------------------------------------------------------------------------------------
+# The Molecule workspace runs the prediction and hears of its own job only
+
+
+@pytest.fixture
+def engine(qtbot):
+    from app.engine import InferenceEngine
+
+    engine = InferenceEngine()
+    engine.start()
+    yield engine
+    assert engine.stop(10_000)
+
+
+@pytest.fixture
+def workspace(qtbot, engine, finalize_later):
+    from ui.molecules.workspace import MoleculeWorkspace
+
+    workspace = MoleculeWorkspace(engine)
+    qtbot.addWidget(workspace)
+    assert workspace.open_smiles(SMILES, "ibuprofen")
+    finalize_later(workspace.ensure_viewer())
+    return workspace
+
+
+@pytest.fixture
+def held_conformers(monkeypatch):
+    """Conformer jobs wait for ``release.set()`` before they start embedding."""
+    import threading
+
+    import ui.molecules.workspace as module
+
+    release = threading.Event()
+
+    def held(mol, options=None, *, name="", progress=None, is_cancelled=None):
+        assert release.wait(30)
+        return generate_conformers(
+            mol,
+            ConformerOptions(n_conformers=3),
+            name=name,
+            progress=progress,
+            is_cancelled=is_cancelled,
+        )
+
+    monkeypatch.setattr(module, "generate_conformers", held)
+    yield release
+    release.set()
+
+
+def _another_areas_ensemble(*, progress, is_cancelled):
+    progress(0.5, "another area's progress")
+    return generate_conformers("CCO", ConformerOptions(n_conformers=1), name="ethanol")
+
+
+def _another_areas_failure(*, progress, is_cancelled):
+    raise ValueError("another area's file is broken")
+
+
+def test_the_workspace_hears_its_own_prediction_only(qtbot, engine, workspace, held_conformers):
+    from core.jobs import LONG_LANE
+
+    viewer = workspace.viewer
+    job = workspace.predict_3d()
+    assert viewer.message_label.text() == "Predicting 3D structures of ibuprofen…"
+    # Jobs of other areas end first: a conformer ensemble, progress, a failure.
+    other = engine.submit(_another_areas_ensemble, title="Other", lane=LONG_LANE)
+    broken = engine.submit(_another_areas_failure, title="Broken", lane=LONG_LANE)
+    qtbot.waitUntil(lambda: other.is_done() and broken.is_done(), timeout=30_000)
+    assert other.state == "finished" and broken.state == "failed"
+    assert viewer.ensemble() is None and not viewer.predict_button.isEnabled()
+    assert viewer.message_label.text() == "Predicting 3D structures of ibuprofen…"
+    held_conformers.set()
+    qtbot.waitUntil(job.is_done, timeout=60_000)
+    assert job.state == "finished"
+    assert viewer.ensemble() is job.result and viewer.ensemble().name == "ibuprofen"
+    assert viewer.predict_button.isEnabled()
+
+
+def _wait_for(event, *, progress, is_cancelled):
+    assert event.wait(30)
+
+
+def test_a_new_prediction_supersedes_the_queued_one(qtbot, engine, workspace, held_conformers):
+    viewer = workspace.viewer
+    engine.submit(_wait_for, held_conformers, title="Busy")  # the predictions queue behind it
+    first = workspace.predict_3d()
+    workspace.name_edit.setText("ibuprofen, again")
+    second = workspace.predict_3d()
+    assert first.state == "cancelled"  # at once: it was queued
+    assert not viewer.predict_button.isEnabled()  # still busy with the second
+    held_conformers.set()
+    qtbot.waitUntil(lambda: first.is_done() and second.is_done(), timeout=60_000)
+    assert first.state == "cancelled" and second.state == "finished"
+    assert viewer.ensemble().name == "ibuprofen, again"
+
+
+def test_cancel_stops_the_prediction(qtbot, workspace, held_conformers):
+    viewer = workspace.viewer
+    job = workspace.predict_3d()
+    viewer.cancel_button.click()
+    held_conformers.set()
+    qtbot.waitUntil(job.is_done, timeout=30_000)
+    assert job.state == "cancelled"
+    assert viewer.message_label.text() == "3D prediction cancelled."
+    assert viewer.predict_button.isEnabled() and viewer.ensemble() is None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,7 @@ from ui.hitlist.admet_view import AdmetView
 from ui.hitlist.chart import ChartView
 from ui.hitlist.curve_editor import DesirabilityCurve
 from ui.hitlist.titles import axis_title
+from ui.jobs.handle import JobHandle
 
 log = logging.getLogger(__name__)
 
@@ -354,7 +356,9 @@ class HitListTools(QTabWidget):
         self.profile: DesirabilityProfile = PRESETS["oral"]
         self.fingerprints: FingerprintIndex | None = None
         self.substructures: SubstructureIndex | None = None
-        self._jobs: dict[int, tuple[str, Callable[[object], None]]] = {}
+        self._running: dict[str, JobHandle] = {}
+        """This panel's job of each kind ("score", "similarity"…) still running. A newer job of
+        a kind supersedes the older one (the engine's ``key``), so only the newest is shown."""
         self.addTab(_scrolling(self._make_rank_tab()), "Rank")
         self.addTab(_scrolling(self._make_find_tab()), "Find")
         self.chart = ChartView()
@@ -368,9 +372,6 @@ class HitListTools(QTabWidget):
         self._rerank_timer.setSingleShot(True)
         self._rerank_timer.setInterval(250)
         self._rerank_timer.timeout.connect(self.rerank)
-        engine.finished.connect(self._on_job_finished)
-        engine.failed.connect(self._on_job_failed)
-        engine.cancelled.connect(self._on_job_cancelled)
         panel.selection_changed.connect(self.chart.set_selected)
         # The chart shows the rows the table shows (its filters and search results).
         panel.model.filter_changed.connect(self._on_table_filtered)
@@ -773,14 +774,14 @@ class HitListTools(QTabWidget):
             return False
         if len(table) > LARGE_TABLE:
             # A million rows take most of a second: score in the engine, keep the window fluid.
-            job = self.engine.submit(
+            self._submit(
+                "rank",
+                self._show_ranking,
                 rank_table,
                 table.copy(deep=False),
                 self.profile,
                 title=f"Rank {self.panel.title}",
-                key=f"rank-{id(self)}",
             )
-            self._jobs[job] = ("rank", self._show_ranking)
             _status(self.rank_status, "Ranking…")
             return True
         try:
@@ -840,7 +841,7 @@ class HitListTools(QTabWidget):
         columns = pd.DataFrame(series, index=columns.index, copy=False)
         self.panel.add_columns(columns, notes, sort_by=RANK_COLUMN, drop=stale)
 
-    def score(self) -> int | None:
+    def score(self) -> JobHandle | None:
         table = self.table()
         if table is None:
             _status(self.rank_status, "The library is still loading.", error=True)
@@ -848,17 +849,17 @@ class HitListTools(QTabWidget):
         request = ScoringRequest(
             self.profile, self.checked_models(), admet=self.admet_box.isChecked()
         )
-        job = self.engine.submit(
+        job = self._submit(
+            "score",
+            self._on_scored,
             score_library,
             table.copy(deep=False),
             request,
             self.cache,
             title=f"Score {self.panel.title}",
-            key=f"score-{id(self)}",
             # Models predict in a worker process (see core.ranking.scoring); ADMET runs here.
             needs_torch=request.admet,
         )
-        self._jobs[job] = ("score", self._on_scored)
         _status(self.rank_status, "Scoring…")
         self.score_button.setEnabled(False)
         return job
@@ -891,19 +892,19 @@ class HitListTools(QTabWidget):
         if self.fingerprints is not None and self.fingerprints.n_rows == len(table):
             then()
             return
-        job = self.engine.submit(
-            build_fingerprint_index,
-            _smiles(table),
-            title=f"Fingerprints for {self.panel.title}",
-            key=f"fingerprints-{id(self)}",
-        )
-        _status(self.find_status, "Computing fingerprints (once per library)…")
 
         def store(index) -> None:
             self.fingerprints = index
             then()
 
-        self._jobs[job] = ("fingerprints", store)
+        self._submit(
+            "fingerprints",
+            store,
+            build_fingerprint_index,
+            _smiles(table),
+            title=f"Fingerprints for {self.panel.title}",
+        )
+        _status(self.find_status, "Computing fingerprints (once per library)…")
 
     def _query_name(self, query: str, typed: bool, hits=None) -> str:
         """What the search chip calls the query molecule: the name of the library row that is
@@ -969,16 +970,16 @@ class HitListTools(QTabWidget):
 
         def run() -> None:
             title = panel_name or query
-            job = self.engine.submit(
+            self._submit(
+                "similarity",
+                show,
                 similarity_search,
                 self.fingerprints,
                 query,
                 top_k=self.top_k.value(),
                 threshold=self.threshold.value() or None,
                 title=f"Similar to {title if len(title) <= 40 else title[:39] + '…'}",
-                key=f"similarity-{id(self)}",
             )
-            self._jobs[job] = ("similarity", show)
             _status(self.find_status, "Searching…")
 
         self._with_fingerprints(run)
@@ -1009,79 +1010,77 @@ class HitListTools(QTabWidget):
 
         def run() -> None:
             # Matching runs in the engine: a million molecules take seconds.
-            job = self.engine.submit(
+            self._submit(
+                "substructure-search",
+                show,
                 substructure_search,
                 self.substructures,
                 smarts,
                 title=f"Substructure {smarts if len(smarts) <= 40 else smarts[:39] + '…'}",
-                key=f"substructure-search-{id(self)}",
             )
-            self._jobs[job] = ("substructure", show)
             _status(self.find_status, "Searching…")
 
         if self.substructures is not None and self.substructures.n_rows == len(table):
             run()
             return
-        job = self.engine.submit(
-            SubstructureIndex.build,
-            _smiles(table),
-            title=f"Substructure index for {self.panel.title}",
-            key=f"substructures-{id(self)}",
-        )
-        _status(self.find_status, "Indexing structures (once per library)…")
 
         def store(index) -> None:
             self.substructures = index
             run()
 
-        self._jobs[job] = ("substructures", store)
+        self._submit(
+            "substructures",
+            store,
+            SubstructureIndex.build,
+            _smiles(table),
+            title=f"Substructure index for {self.panel.title}",
+        )
+        _status(self.find_status, "Indexing structures (once per library)…")
 
     def cluster(self) -> None:
         threshold = self.cluster_threshold.value()
 
-        def run() -> None:
-            index = self.fingerprints
-            job = self.engine.submit(
-                butina_clusters,
-                index,
-                threshold=threshold,
-                title=f"Butina clusters (similarity ≥ {threshold:.2f})",
-                key=f"cluster-{id(self)}",
+        def show(labels) -> None:
+            clustered = labels >= 0
+            sizes = np.bincount(labels[clustered]) if clustered.any() else np.zeros(0, int)
+            # Numbered from 1 (the largest), as chemists count; rows without a structure
+            # have none.
+            number = np.where(clustered, labels + 1, 0).astype(np.int64)
+            size = np.zeros(len(labels), dtype=np.int64)
+            size[clustered] = sizes[labels[clustered]]
+            frame = pd.DataFrame(
+                {
+                    "cluster": pd.arrays.IntegerArray(number, mask=~clustered),
+                    "cluster_size": pd.arrays.IntegerArray(size, mask=~clustered),
+                },
+                index=self.table().index,
+            )
+            self.panel.add_columns(
+                frame,
+                {
+                    "cluster": f"Butina cluster (Tanimoto ≥ {threshold:.2f}); 1 = the largest",
+                    "cluster_size": "molecules in the cluster",
+                },
+                sort_by="cluster",
+            )
+            self._show_result_top()
+            n_clusters = len(sizes)
+            singletons = int((sizes == 1).sum())
+            _status(
+                self.find_status,
+                f"{n_clusters:,} clusters of {int(clustered.sum()):,} molecules "
+                f"({singletons:,} singletons); sorted by cluster, 1 = the largest.",
             )
 
-            def show(labels) -> None:
-                clustered = labels >= 0
-                sizes = np.bincount(labels[clustered]) if clustered.any() else np.zeros(0, int)
-                # Numbered from 1 (the largest), as chemists count; rows without a structure
-                # have none.
-                number = np.where(clustered, labels + 1, 0).astype(np.int64)
-                size = np.zeros(len(labels), dtype=np.int64)
-                size[clustered] = sizes[labels[clustered]]
-                frame = pd.DataFrame(
-                    {
-                        "cluster": pd.arrays.IntegerArray(number, mask=~clustered),
-                        "cluster_size": pd.arrays.IntegerArray(size, mask=~clustered),
-                    },
-                    index=self.table().index,
-                )
-                self.panel.add_columns(
-                    frame,
-                    {
-                        "cluster": f"Butina cluster (Tanimoto ≥ {threshold:.2f}); 1 = the largest",
-                        "cluster_size": "molecules in the cluster",
-                    },
-                    sort_by="cluster",
-                )
-                self._show_result_top()
-                n_clusters = len(sizes)
-                singletons = int((sizes == 1).sum())
-                _status(
-                    self.find_status,
-                    f"{n_clusters:,} clusters of {int(clustered.sum()):,} molecules "
-                    f"({singletons:,} singletons); sorted by cluster, 1 = the largest.",
-                )
-
-            self._jobs[job] = ("cluster", show)
+        def run() -> None:
+            self._submit(
+                "cluster",
+                show,
+                butina_clusters,
+                self.fingerprints,
+                threshold=threshold,
+                title=f"Butina clusters (similarity ≥ {threshold:.2f})",
+            )
             _status(self.find_status, "Clustering…")
 
         self._with_fingerprints(run)
@@ -1090,10 +1089,6 @@ class HitListTools(QTabWidget):
         table = self.table()
         if table is None:
             return
-        job = self.engine.submit(
-            scaffold_groups, _smiles(table), title="Murcko scaffolds", key=f"scaffold-{id(self)}"
-        )
-        _status(self.find_status, "Finding scaffolds…")
 
         def show(scaffolds) -> None:
             scaffold = pd.Series(scaffolds, index=self.table().index, dtype=object)
@@ -1130,38 +1125,38 @@ class HitListTools(QTabWidget):
                 "sorted by scaffold group, 1 = the most common.",
             )
 
-        self._jobs[job] = ("scaffolds", show)
+        self._submit("scaffold", show, scaffold_groups, _smiles(table), title="Murcko scaffolds")
+        _status(self.find_status, "Finding scaffolds…")
 
     def diverse_pick(self) -> None:
         n_pick = self.pick_count.value()
 
+        def show(rows) -> None:
+            n = len(self.table())
+            order = np.zeros(n, dtype=np.int64)
+            order[rows] = np.arange(1, len(rows) + 1)
+            mask = order > 0
+            self.panel.add_columns(
+                pd.DataFrame(
+                    {"pick_order": pd.arrays.IntegerArray(order, mask=~mask)},
+                    index=self.table().index,
+                ),
+                {"pick_order": "order of the MaxMin diverse pick (1 = first)"},
+                sort_by="pick_order",
+            )
+            self.panel.set_row_mask(mask, f"Diverse pick: {len(rows):,}")
+            self._show_result_top()
+            _status(self.find_status, f"Picked {len(rows):,} diverse molecules.")
+
         def run() -> None:
-            job = self.engine.submit(
+            self._submit(
+                "pick",
+                show,
                 maxmin_pick,
                 self.fingerprints,
                 n_pick,
                 title=f"Pick {n_pick:,} diverse molecules",
-                key=f"pick-{id(self)}",
             )
-
-            def show(rows) -> None:
-                n = len(self.table())
-                order = np.zeros(n, dtype=np.int64)
-                order[rows] = np.arange(1, len(rows) + 1)
-                mask = order > 0
-                self.panel.add_columns(
-                    pd.DataFrame(
-                        {"pick_order": pd.arrays.IntegerArray(order, mask=~mask)},
-                        index=self.table().index,
-                    ),
-                    {"pick_order": "order of the MaxMin diverse pick (1 = first)"},
-                    sort_by="pick_order",
-                )
-                self.panel.set_row_mask(mask, f"Diverse pick: {len(rows):,}")
-                self._show_result_top()
-                _status(self.find_status, f"Picked {len(rows):,} diverse molecules.")
-
-            self._jobs[job] = ("pick", show)
             _status(self.find_status, "Picking…")
 
         self._with_fingerprints(run)
@@ -1206,31 +1201,64 @@ class HitListTools(QTabWidget):
     def _on_chart_clicked(self, positions) -> None:
         self.panel.select_positions(positions)
 
-    def _on_job_finished(self, job_id: int, result: object) -> None:
-        entry = self._jobs.pop(job_id, None)
-        if entry is not None:
-            entry[1](result)
+    def _submit(
+        self, kind: str, show: Callable[[object], None], fn: Callable, *args, **kwargs
+    ) -> JobHandle:
+        """Run ``fn`` in the engine as this panel's job of ``kind``; ``show`` gets its result.
 
-    def _on_job_failed(self, job_id: int, message: str) -> None:
-        entry = self._jobs.pop(job_id, None)
-        if entry is None:
-            return
-        label = self.rank_status if entry[0] == "score" else self.find_status
-        self.score_button.setEnabled(True)
-        _status(label, message, error=True)
+        The job's key is the kind and this panel, so a newer job of the same kind supersedes
+        (cancels) an older one still running; only the newest of each kind is listened to.
+        """
+        # The job of this kind still running is superseded: forgotten first, since the engine
+        # cancels it within submit() when it is still queued, and that is not worth reporting.
+        self._running.pop(kind, None)
+        handle = self.engine.submit(fn, *args, key=f"{kind}-{id(self)}", **kwargs)
+        self._running[kind] = handle
+        handle.finished.connect(partial(self._on_job_finished, kind, handle, show))
+        handle.failed.connect(partial(self._on_job_failed, kind, handle))
+        handle.cancelled.connect(partial(self._on_job_cancelled, kind, handle))
+        return handle
 
-    def _on_job_cancelled(self, job_id: int) -> None:
-        entry = self._jobs.pop(job_id, None)
-        if entry is None:
+    def _job_ended(self, kind: str, handle: JobHandle) -> bool:
+        """Forget ``handle`` if it is this panel's current job of ``kind``; False when it is not
+        (superseded by a newer one, or the panel was shut down): then it shows nothing."""
+        if self._running.get(kind) is not handle:
+            return False
+        del self._running[kind]
+        return True
+
+    def _status_label(self, kind: str) -> QLabel:
+        return self.rank_status if kind in ("rank", "score") else self.find_status
+
+    def _on_job_finished(
+        self, kind: str, handle: JobHandle, show: Callable[[object], None], result: object
+    ) -> None:
+        if self._job_ended(kind, handle):
+            show(result)
+
+    def _on_job_failed(self, kind: str, handle: JobHandle, message: str) -> None:
+        if not self._job_ended(kind, handle):
             return
-        self.score_button.setEnabled(True)
-        label = self.rank_status if entry[0] == "score" else self.find_status
-        _status(label, "Cancelled; what was computed is kept for the next run.")
+        if kind == "score":
+            self.score_button.setEnabled(True)
+        _status(self._status_label(kind), message, error=True)
+
+    def _on_job_cancelled(self, kind: str, handle: JobHandle) -> None:
+        if not self._job_ended(kind, handle):
+            return
+        if kind == "score":
+            self.score_button.setEnabled(True)
+        _status(self._status_label(kind), "Cancelled; what was computed is kept for the next run.")
+
+    def is_busy(self) -> bool:
+        """True while a job of this panel (a score, a search…) is still running."""
+        return bool(self._running)
 
     def shutdown(self) -> None:
-        for job in list(self._jobs):
-            self.engine.cancel(job)
-        self._jobs.clear()
+        """Cancel this panel's jobs (its library tab is closing); their outcome is ignored."""
+        running, self._running = list(self._running.values()), {}
+        for handle in running:
+            handle.cancel()
 
 
 def _compact(*boxes: QComboBox) -> None:

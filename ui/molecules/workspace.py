@@ -6,6 +6,7 @@ main window answers ``save_requested`` by updating or appending the row.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -31,6 +32,7 @@ from ui.widgets.elided_label import ElidedLabel
 
 if TYPE_CHECKING:
     from ui.jobs.engine_protocol import Engine
+    from ui.jobs.handle import JobHandle
     from ui.molecules.viewer3d import ConformerViewer
 
 # The card follows the drawing after this pause, so fast clicking stays smooth.
@@ -48,7 +50,8 @@ class MoleculeWorkspace(QWidget):
         self.engine = engine
         self.source: tuple[object, int] | None = None  # (library panel, frame position)
         self.viewer: ConformerViewer | None = None
-        self._conformer_job: int | None = None
+        self._conformer_job: JobHandle | None = None
+        """The running 3D prediction; a newer one supersedes it (its result is not shown)."""
         self._conformer_smiles = ""
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("Name")
@@ -90,11 +93,6 @@ class MoleculeWorkspace(QWidget):
         self._viewer_placeholder = QLabel("3D view")
         self.tabs.addTab(self._viewer_placeholder, "3D")
         self.tabs.currentChanged.connect(self._on_tab_changed)
-        if engine is not None:
-            engine.progress.connect(self._on_job_progress)
-            engine.finished.connect(self._on_job_finished)
-            engine.failed.connect(self._on_job_failed)
-            engine.cancelled.connect(self._on_job_cancelled)
 
         header = QHBoxLayout()
         header.addWidget(self.name_edit, 1)
@@ -195,8 +193,8 @@ class MoleculeWorkspace(QWidget):
             self._viewer_placeholder.deleteLater()
         return self.viewer
 
-    def predict_3d(self) -> int | None:
-        """Queue a conformer ensemble for the current structure; returns the job id."""
+    def predict_3d(self) -> JobHandle | None:
+        """Queue a conformer ensemble for the current structure; returns the job's handle."""
         viewer = self.ensure_viewer()
         mol = self.current_molecule()
         if mol is None:
@@ -208,7 +206,10 @@ class MoleculeWorkspace(QWidget):
         self._conformer_smiles = editing.to_smiles(mol)
         name = self.name() or "molecule"
         viewer.set_busy(True, f"Predicting 3D structures of {name}…")
-        self._conformer_job = self.engine.submit(
+        # A prediction still running is superseded (the engine cancels it through the key, at
+        # once when it is queued): forgotten first, so its "cancelled" leaves the viewer busy.
+        self._conformer_job = None
+        handle = self.engine.submit(
             generate_conformers,
             mol,
             ConformerOptions(),
@@ -216,18 +217,28 @@ class MoleculeWorkspace(QWidget):
             title=f"3D conformers of {name}",
             key="conformers",
         )
-        return self._conformer_job
+        self._conformer_job = handle
+        handle.progress.connect(partial(self._on_conformers_progress, handle))
+        handle.finished.connect(partial(self._on_conformers_finished, handle))
+        handle.failed.connect(partial(self._on_conformers_failed, handle))
+        handle.cancelled.connect(partial(self._on_conformers_cancelled, handle))
+        return handle
 
     def _cancel_prediction(self) -> None:
-        if self._conformer_job is not None and self.engine is not None:
-            self.engine.cancel(self._conformer_job)
+        if self._conformer_job is not None:
+            self._conformer_job.cancel()
 
-    def _on_job_progress(self, job_id: int, fraction: float, message: str) -> None:
-        if job_id == self._conformer_job and self.viewer is not None:
+    def _current_conformer_job(self, handle: JobHandle) -> bool:
+        """Whether ``handle`` is the prediction the viewer waits for (not one superseded by a
+        newer prediction, nor one left running when the window closed)."""
+        return handle is self._conformer_job and self.viewer is not None
+
+    def _on_conformers_progress(self, handle: JobHandle, fraction: float, message: str) -> None:
+        if self._current_conformer_job(handle):
             self.viewer.set_progress(fraction, message)
 
-    def _on_job_finished(self, job_id: int, result: object) -> None:
-        if job_id != self._conformer_job or self.viewer is None:
+    def _on_conformers_finished(self, handle: JobHandle, result: object) -> None:
+        if not self._current_conformer_job(handle):
             return
         self._conformer_job = None
         self.viewer.set_busy(False)
@@ -236,18 +247,22 @@ class MoleculeWorkspace(QWidget):
             if self.current_smiles() != self._conformer_smiles:
                 self.status_message.emit("The structure changed since the 3D prediction started.")
 
-    def _on_job_failed(self, job_id: int, message: str) -> None:
-        if job_id == self._conformer_job and self.viewer is not None:
+    def _on_conformers_failed(self, handle: JobHandle, message: str) -> None:
+        if self._current_conformer_job(handle):
             self._conformer_job = None
             self.viewer.set_busy(False, f"3D prediction failed: {message}")
 
-    def _on_job_cancelled(self, job_id: int) -> None:
-        if job_id == self._conformer_job and self.viewer is not None:
+    def _on_conformers_cancelled(self, handle: JobHandle) -> None:
+        if self._current_conformer_job(handle):
             self._conformer_job = None
             self.viewer.set_busy(False, "3D prediction cancelled.")
 
     def shutdown(self) -> None:
-        """Release the VTK view before the window goes (VTK needs Finalize before destruction)."""
+        """Cancel a running 3D prediction and release the VTK view before the window goes (VTK
+        needs Finalize before destruction)."""
+        job, self._conformer_job = self._conformer_job, None  # its outcome is ignored now
+        if job is not None:
+            job.cancel()
         if self.viewer is not None:
             self.viewer.close_view()
 

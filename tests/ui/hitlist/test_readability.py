@@ -31,12 +31,14 @@ def setup(main_window, example_panel):
     return main_window, example_panel, tools
 
 
-def finished(qtbot, tools, job):
-    qtbot.waitUntil(lambda: job not in tools._jobs, timeout=60_000)
+def finished(qtbot, handle):
+    """Wait until the panel's job ``handle`` has finished (and the panel has shown its result)."""
+    qtbot.waitUntil(handle.is_done, timeout=60_000)
+    assert handle.state == "finished", handle.error
 
 
 def wait_for_jobs(qtbot, tools):
-    qtbot.waitUntil(lambda: not tools._jobs, timeout=60_000)
+    qtbot.waitUntil(lambda: not tools.is_busy(), timeout=60_000)
 
 
 def titles(panel) -> list[str]:
@@ -196,7 +198,7 @@ def test_cns_mpo_shows_its_published_0_to_6_value_beside_the_score(qtbot, setup)
     _window, panel, tools = setup
     tools.preset_box.setCurrentIndex(tools.preset_box.findData("cns"))
     assert tools.scale_label.isVisibleTo(tools) and "≥ 4" in tools.scale_label.text()
-    finished(qtbot, tools, tools.score())
+    finished(qtbot, tools.score())
     table = panel.library.table
     scale = PUBLISHED_SCALES["cns"]
     np.testing.assert_allclose(table["cns_mpo"], 6 * table["score"], equal_nan=True)
@@ -257,7 +259,7 @@ def test_a_custom_curve_is_edited_by_dragging_its_points(qtbot, setup):
 
 def test_the_chart_follows_the_table_filter_with_units_and_a_colour_bar(qtbot, setup):
     _window, panel, tools = setup
-    finished(qtbot, tools, tools.score())
+    finished(qtbot, tools.score())
     chart = tools.chart
     tools.setCurrentWidget(chart)
     qtbot.waitUntil(lambda: len(chart._positions) == panel.library.n_valid, timeout=5000)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+
+import pandas as pd
 import pytest
 
+from core.jobs import LONG_LANE
 from core.ranking.desirability import Criterion, DesirabilityProfile, save_profile
 from ui.hitlist.tools import HitListTools
 
@@ -15,13 +19,15 @@ def setup(main_window, example_panel):
     return main_window, example_panel, tools
 
 
-def finished(qtbot, tools, job):
-    qtbot.waitUntil(lambda: job not in tools._jobs, timeout=60_000)
+def finished(qtbot, handle):
+    """Wait until the panel's job ``handle`` has finished (and the panel has shown its result)."""
+    qtbot.waitUntil(handle.is_done, timeout=60_000)
+    assert handle.state == "finished", handle.error
 
 
 def test_score_ranks_and_sorts_the_table(qtbot, setup):
     _window, panel, tools = setup
-    finished(qtbot, tools, tools.score())
+    finished(qtbot, tools.score())
     table = panel.library.table
     assert {"score", "rank", "d_mw"} <= set(table.columns)
     shown = panel.visible_table()
@@ -55,7 +61,7 @@ def test_cns_needs_a_job_for_pka_then_ranks(qtbot, setup):
     _window, panel, tools = setup
     tools.preset_box.setCurrentIndex(tools.preset_box.findData("cns"))
     qtbot.waitUntil(lambda: "Press Score" in tools.rank_status.text(), timeout=3000)
-    finished(qtbot, tools, tools.score())
+    finished(qtbot, tools.score())
     assert "basic_pka" in panel.library.table.columns
 
 
@@ -138,6 +144,101 @@ def test_large_tables_rerank_in_the_engine(qtbot, setup, monkeypatch):
     assert "rank" in panel.library.table.columns
 
 
+def _another_areas_ranking(*, progress, is_cancelled):
+    """A job of another area whose result looks like a ranking of this library."""
+    return pd.DataFrame({"score": [1.0], "rank": [1]})
+
+
+def _another_areas_failure(*, progress, is_cancelled):
+    raise ValueError("another area's file is broken")
+
+
+def test_the_tools_hear_their_own_jobs_only(qtbot, setup, monkeypatch):
+    import ui.hitlist.tools as module
+
+    window, panel, tools = setup
+    release = threading.Event()
+    real_score = module.score_library
+
+    def held_score(*args, model_cache=None, **kwargs):
+        assert release.wait(30)
+        return real_score(*args, model_cache=model_cache, **kwargs)
+
+    monkeypatch.setattr(module, "score_library", held_score)
+    find_text = tools.find_status.text()
+    try:
+        job = tools.score()
+        # Two jobs of other areas end while the score waits: one with a result, one failing.
+        other = window.engine.submit(_another_areas_ranking, title="Other", lane=LONG_LANE)
+        broken = window.engine.submit(_another_areas_failure, title="Broken", lane=LONG_LANE)
+        qtbot.waitUntil(lambda: other.is_done() and broken.is_done(), timeout=10_000)
+        assert other.state == "finished" and broken.state == "failed"
+        assert tools.rank_status.text() == "Scoring…"
+        assert tools.find_status.text() == find_text
+        assert not tools.score_button.isEnabled() and tools.is_busy()
+        assert "rank" not in panel.library.table.columns
+    finally:
+        release.set()
+    finished(qtbot, job)
+    assert "Ranked" in tools.rank_status.text() and tools.score_button.isEnabled()
+    assert not tools.is_busy()
+
+
+def test_a_superseded_job_is_neither_shown_nor_reported_cancelled(qtbot, setup, monkeypatch):
+    import ui.hitlist.tools as module
+
+    _window, _panel, tools = setup
+    monkeypatch.setattr(module, "LARGE_TABLE", 10)  # re-rank in the engine
+    release = threading.Event()
+    real_rank = module.rank_table
+
+    def held_rank(table, profile, **job):
+        assert release.wait(30)
+        return real_rank(table, profile, **job)
+
+    monkeypatch.setattr(module, "rank_table", held_rank)
+    said = []
+    monkeypatch.setattr(
+        module, "_status", lambda label, text, error=False: said.append(text) or label.setText(text)
+    )
+    try:
+        assert tools.rerank()
+        first = tools._running["rank"]
+        assert tools.rerank()  # supersedes the first, running or still queued
+        second = tools._running["rank"]
+        assert second is not first
+    finally:
+        release.set()
+    qtbot.waitUntil(lambda: first.is_done() and second.is_done(), timeout=30_000)
+    assert first.state == "cancelled" and second.state == "finished"
+    assert not any("Cancelled" in text for text in said)
+    assert "Ranked by" in tools.rank_status.text() and not tools.is_busy()
+
+
+def test_closing_the_tools_cancels_their_jobs_and_ignores_them(qtbot, setup, monkeypatch):
+    import ui.hitlist.tools as module
+
+    _window, _panel, tools = setup
+    release = threading.Event()
+
+    def held_scaffolds(smiles, *, progress, is_cancelled):
+        assert release.wait(30)
+        return [""] * len(smiles)
+
+    monkeypatch.setattr(module, "scaffold_groups", held_scaffolds)
+    try:
+        tools.scaffolds()
+        job = tools._running["scaffold"]
+        assert tools.find_status.text() == "Finding scaffolds…"
+        tools.shutdown()
+        assert not tools.is_busy()
+    finally:
+        release.set()
+    qtbot.waitUntil(job.is_done, timeout=10_000)
+    assert job.state == "cancelled"
+    assert tools.find_status.text() == "Finding scaffolds…"  # nothing reported after closing
+
+
 def test_admet_tab_lists_endpoints_of_the_current_row(qtbot, setup):
     pytest.importorskip("admet_ai")
     _window, panel, tools = setup
@@ -148,7 +249,7 @@ def test_admet_tab_lists_endpoints_of_the_current_row(qtbot, setup):
     view = tools.admet_view
     assert "physicochemical properties only" in view.title.text()
     tools.admet_box.setChecked(True)
-    finished(qtbot, tools, tools.score())
+    finished(qtbot, tools.score())
     assert "admet_hERG" in panel.library.table.columns
     # The open tab shows the new values of the current row at once.
     assert len(view.endpoint_items()) == 41 + 6  # the models and the six RDKit properties
