@@ -410,7 +410,7 @@ class MainWindow(QMainWindow):
         )
         # The tab keeps its handle while it loads (wait_for_loads and close_tab look at it); the
         # handle's signals concern this file only.
-        panel.job_id = handle
+        panel.load_job = handle
         handle.progress.connect(partial(self._on_load_progress, panel))
         handle.partial.connect(partial(self._on_load_preview, panel))
         handle.finished.connect(partial(self._on_load_finished, panel))
@@ -442,20 +442,22 @@ class MainWindow(QMainWindow):
             dialog.deleteLater()  # a child of the window: it would stay until the window goes
 
     def _loading_panels(self) -> list[LibraryPanel]:
-        return [panel for panel in self.library_panels() if panel.job_id is not None]
+        return [panel for panel in self.library_panels() if panel.load_job is not None]
 
     def _still_loading(self, panel: LibraryPanel) -> bool:
         """Whether news of ``panel``'s load is wanted: its tab is open and loading (a tab
         closed meanwhile dropped its handle, and Qt may have deleted it already)."""
         return (
-            shiboken6.isValid(panel) and panel.job_id is not None and self.tabs.indexOf(panel) >= 0
+            shiboken6.isValid(panel)
+            and panel.load_job is not None
+            and self.tabs.indexOf(panel) >= 0
         )
 
     def _end_load(self, panel: LibraryPanel) -> bool:
         """The load of ``panel`` ended: drop its handle; False when nobody wants the news."""
         if not self._still_loading(panel):
             return False
-        panel.job_id = None
+        panel.load_job = None
         return True
 
     def _on_load_progress(self, panel: LibraryPanel, fraction: float, message: str) -> None:
@@ -513,7 +515,7 @@ class MainWindow(QMainWindow):
         panel = self.tabs.widget(index)
         if not isinstance(panel, LibraryPanel):
             return
-        handle, panel.job_id = panel.job_id, None  # its load's news is no longer wanted
+        handle, panel.load_job = panel.load_job, None  # its load's news is no longer wanted
         if handle is not None:
             handle.cancel()
         self._remove_panel(panel)

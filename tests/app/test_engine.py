@@ -92,7 +92,7 @@ def engine(qtbot):
 def test_jobs_run_in_submission_order(engine, qtbot):
     results = []
     engine.finished.connect(lambda job_id, result: results.append((job_id, result)))
-    ids = [engine.submit(add, i, 10, title=f"add {i}") for i in range(5)]
+    ids = [engine.submit(add, i, 10, title=f"add {i}").id for i in range(5)]
     qtbot.waitUntil(lambda: len(results) == 5, timeout=5000)
     assert results == [(job_id, i + 10) for i, job_id in enumerate(ids)]
     assert all(engine.job(i).state == FINISHED for i in ids)
@@ -115,7 +115,7 @@ def test_cancel_stops_a_running_job_at_its_next_check(engine, qtbot):
     # Functional, not timed: the job stops at the check after the cancel, far from its 10,000
     # steps (100 s); the signal's timeout only bounds a wait on a busy machine.
     done: list[int] = []
-    job_id = engine.submit(counted_steps, 10_000, 0.01, done)
+    job_id = engine.submit(counted_steps, 10_000, 0.01, done).id
     qtbot.waitUntil(lambda: len(done) >= 3, timeout=10_000)
     with qtbot.waitSignal(engine.cancelled, timeout=10_000) as blocker:
         at_cancel = len(done)
@@ -131,8 +131,8 @@ def test_cancel_stops_a_running_job_at_its_next_check(engine, qtbot):
 
 def test_cancelling_a_queued_job_means_it_never_runs(engine, qtbot):
     ran = []
-    blocker_id = engine.submit(slow_steps, 30, 0.01)
-    queued_id = engine.submit(lambda *, progress, is_cancelled: ran.append(1))
+    blocker_id = engine.submit(slow_steps, 30, 0.01).id
+    queued_id = engine.submit(lambda *, progress, is_cancelled: ran.append(1)).id
     assert engine.cancel(queued_id)
     with qtbot.waitSignal(engine.finished, timeout=5000) as blocker:
         pass
@@ -146,8 +146,8 @@ def test_failed_job_reports_and_the_next_job_runs(engine, qtbot):
     failures, results = [], []
     engine.failed.connect(lambda job_id, message: failures.append((job_id, message)))
     engine.finished.connect(lambda job_id, result: results.append(result))
-    failing = engine.submit(boom)
-    user_error = engine.submit(bad_input)
+    failing = engine.submit(boom).id
+    user_error = engine.submit(bad_input).id
     engine.submit(add, 1, 2)
     qtbot.waitUntil(lambda: results == [3], timeout=5000)
     assert failures == [
@@ -169,9 +169,9 @@ def test_a_job_raising_job_cancelled_ends_cancelled(engine, qtbot):
 def test_newer_job_with_same_key_supersedes_older(engine, qtbot):
     cancelled = []
     engine.cancelled.connect(cancelled.append)
-    first = engine.submit(slow_steps, 1000, 0.01, key="similarity")
+    first = engine.submit(slow_steps, 1000, 0.01, key="similarity").id
     with qtbot.waitSignal(engine.finished, timeout=5000) as blocker:
-        second = engine.submit(add, 2, 3, key="similarity")
+        second = engine.submit(add, 2, 3, key="similarity").id
     assert blocker.args == [second, 5]
     assert first in cancelled
 
@@ -187,7 +187,7 @@ def test_stop_cancels_running_work_and_ends_the_thread(qtbot):
     engine = InferenceEngine()
     engine.start()
     done: list[int] = []
-    job_id = engine.submit(counted_steps, 10_000, 0.01, done)
+    job_id = engine.submit(counted_steps, 10_000, 0.01, done).id
     qtbot.waitUntil(lambda: len(done) >= 3, timeout=10_000)
     at_stop = len(done)
     assert engine.stop(10_000)  # True: the threads ended (the job did not run its 100 s)
@@ -201,14 +201,14 @@ def test_a_long_job_does_not_hold_back_the_main_lane(engine, qtbot):
 
     results = []
     engine.finished.connect(lambda job_id, result: results.append(job_id))
-    training = engine.submit(slow_steps, 10_000, 0.01, title="train", lane=LONG_LANE)
+    training = engine.submit(slow_steps, 10_000, 0.01, title="train", lane=LONG_LANE).id
     qtbot.waitUntil(lambda: engine.job(training).state == "running", timeout=5000)
-    quick = [engine.submit(add, i, 1, title=f"score {i}") for i in range(3)]
+    quick = [engine.submit(add, i, 1, title=f"score {i}").id for i in range(3)]
     qtbot.waitUntil(lambda: len(results) == 3, timeout=5000)
     assert results == quick  # in order, while the long job still runs
     assert engine.job(training).state == "running"
     # A second long job waits for the first (one job at a time per lane).
-    second = engine.submit(add, 1, 1, lane=LONG_LANE)
+    second = engine.submit(add, 1, 1, lane=LONG_LANE).id
     time.sleep(0.2)
     assert engine.job(second).state == "queued"
     assert engine.cancel(training)
@@ -223,8 +223,8 @@ def test_stop_ends_both_lanes(qtbot):
 
     engine = InferenceEngine()
     engine.start()
-    long_job = engine.submit(slow_steps, 10_000, 0.01, lane=LONG_LANE)
-    main_job = engine.submit(slow_steps, 10_000, 0.01)
+    long_job = engine.submit(slow_steps, 10_000, 0.01, lane=LONG_LANE).id
+    main_job = engine.submit(slow_steps, 10_000, 0.01).id
     qtbot.waitUntil(
         lambda: engine.job(long_job).state == engine.job(main_job).state == "running",
         timeout=5000,

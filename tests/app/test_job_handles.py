@@ -95,11 +95,3 @@ def test_cancel_through_the_handle_and_superseded_jobs(engine, qtbot):
     qtbot.waitUntil(lambda: second.is_done() and running.is_done(), timeout=10_000)
     assert "superseded" in cancelled and first.state == CANCELLED
     assert second.result == 7
-
-
-def test_a_handle_stands_for_its_job_id(engine, qtbot):
-    handle = engine.submit(add, 1, 1)
-    assert handle == handle.id and int(handle) == handle.id
-    assert {handle.id: "x"}[handle] == "x"
-    assert engine.job(handle.id).title == handle.title
-    qtbot.waitUntil(lambda: handle.is_done(), timeout=10_000)

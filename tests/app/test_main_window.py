@@ -367,12 +367,12 @@ def test_predict_3d_runs_in_the_engine_and_shows_conformers(qtbot, window, vtk_i
     workspace.tabs.setCurrentIndex(1)
     viewer = workspace.viewer
     assert viewer is not None
-    job_id = workspace.predict_3d()
+    handle = workspace.predict_3d()
     qtbot.waitUntil(lambda: viewer._ensemble is not None, timeout=60_000)
     ensemble = viewer._ensemble
     assert ensemble.name == "paracetamol" and len(ensemble.energies_kcal_mol) >= 1
     assert list(ensemble.energies_kcal_mol) == sorted(ensemble.energies_kcal_mol)
-    assert window.engine.job(job_id).state == "finished"
+    assert handle.state == "finished"
     image = vtk_image(viewer.render_window())
     assert len({tuple(p) for p in image.reshape(-1, 3)[::97]}) > 20
 
@@ -421,7 +421,7 @@ def test_a_loading_tab_hears_only_of_its_own_job(qtbot, window, monkeypatch):
 
     monkeypatch.setattr(main_window_module, "load_library", held_load)
     panel = window.open_library(EXAMPLE, remember=False)
-    handle = panel.job_id
+    handle = panel.load_job
     assert handle is not None and not handle.is_done()
     # Jobs of other panels end first (the load runs in the long lane, these in the main one).
     finished = window.engine.submit(_returns, other_library, title="Another panel's library")
@@ -431,12 +431,12 @@ def test_a_loading_tab_hears_only_of_its_own_job(qtbot, window, monkeypatch):
     qtbot.waitUntil(lambda: finished.is_done() and failed.is_done(), timeout=10_000)
     assert cancelled.state == "cancelled"
     assert panel.is_loading() and panel.library is None and panel.preview is None
-    assert panel.job_id is handle and window.tabs.indexOf(panel) >= 0
+    assert panel.load_job is handle and window.tabs.indexOf(panel) >= 0
     assert not window.notifications.isVisible()  # no other job's news is shown as this tab's
     assert not window.wait_for_loads(timeout_ms=50)
     go_on.set()
     assert window.wait_for_loads()
-    assert handle.state == "finished" and panel.job_id is None
+    assert handle.state == "finished" and panel.load_job is None
     assert panel.library is not None and panel.library is not other_library
     assert panel.library.n_records == 30
     assert "example_library.smi" in window.notifications.text()
@@ -448,9 +448,9 @@ def test_closing_a_loading_tab_cancels_its_job_and_forgets_it(qtbot, window, tmp
     path.write_text("\n".join(smiles * 400) + "\n")  # 10,400 records: seconds of work
     window.settings.load_workers = 1
     panel = window.open_library(path, remember=False)
-    handle = panel.job_id
+    handle = panel.load_job
     window.close_tab(window.tabs.indexOf(panel))
-    assert panel.job_id is None  # a closed tab keeps no handle
+    assert panel.load_job is None  # a closed tab keeps no handle
     qtbot.waitUntil(handle.is_done, timeout=30_000)
     assert handle.state == "cancelled"
     assert window.tabs.count() == 0 and window.wait_for_loads(timeout_ms=0)

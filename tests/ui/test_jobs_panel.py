@@ -37,8 +37,8 @@ def test_rows_follow_job_states(qtbot, engine):
     qtbot.addWidget(panel)
     qtbot.addWidget(indicator)
     assert indicator.button.text() == "No jobs running"
-    long_job = engine.submit(steps, 1000, title="Long")
-    queued_job = engine.submit(steps, 1, title="Queued")
+    long_job = engine.submit(steps, 1000, title="Long").id
+    queued_job = engine.submit(steps, 1, title="Queued").id
     qtbot.waitUntil(lambda: panel.rows[long_job].state == RUNNING, timeout=5000)
     qtbot.waitUntil(lambda: indicator.button.text() == "1 job running, 1 queued", timeout=2000)
     qtbot.waitUntil(lambda: panel.rows[long_job].progress_bar.value() > 0, timeout=5000)
@@ -52,7 +52,7 @@ def test_rows_follow_job_states(qtbot, engine):
     # The indicator's slot is a separate queued call after the panel's.
     qtbot.waitUntil(lambda: indicator.button.text() == "No jobs running", timeout=2000)
 
-    failed = engine.submit(broken, title="Write")
+    failed = engine.submit(broken, title="Write").id
     qtbot.waitUntil(lambda: panel.rows[failed].state == FAILED, timeout=5000)
     assert panel.rows[failed].state_label.text() == "Failed: disk full"
 
@@ -64,7 +64,7 @@ def test_rows_follow_job_states(qtbot, engine):
 def test_cancel_all(qtbot, engine):
     panel = JobsPanel(engine)
     qtbot.addWidget(panel)
-    ids = [engine.submit(steps, 1000, title=f"job {i}") for i in range(3)]
+    ids = [engine.submit(steps, 1000, title=f"job {i}").id for i in range(3)]
     qtbot.waitUntil(lambda: panel.rows[ids[0]].state == RUNNING, timeout=5000)
     panel.cancel_all_button.click()
     qtbot.waitUntil(lambda: all(panel.rows[i].state == CANCELLED for i in ids), timeout=2000)
@@ -75,8 +75,8 @@ def test_the_indicator_says_when_jobs_share_the_processor(qtbot, engine):
 
     indicator = JobsIndicator(engine)
     qtbot.addWidget(indicator)
-    long_job = engine.submit(steps, 1000, title="Train", lane=LONG_LANE)
-    short_job = engine.submit(steps, 1000, title="Score")
+    long_job = engine.submit(steps, 1000, title="Train", lane=LONG_LANE).id
+    short_job = engine.submit(steps, 1000, title="Score").id
     qtbot.waitUntil(lambda: indicator.button.text() == "2 jobs running at once", timeout=5000)
     assert "share" in indicator.button.toolTip()
     engine.cancel(long_job)

@@ -79,23 +79,5 @@ class JobHandle(QObject):
         self.cancelled.emit()
         self.deleteLater()
 
-    # Until every panel keeps its handle, a handle also stands for its job id: old code that keys
-    # dictionaries by the id returned by submit() keeps working (``handle == job_id``).
-    def __int__(self) -> int:
-        return self.id
-
-    def __index__(self) -> int:
-        return self.id
-
-    def __hash__(self) -> int:
-        return hash(self.id)
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, JobHandle):
-            return other.id == self.id
-        if isinstance(other, int):
-            return other == self.id
-        return NotImplemented
-
     def __repr__(self) -> str:
         return f"<JobHandle {self.id} {self.title!r} {self.state}>"

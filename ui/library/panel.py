@@ -48,6 +48,7 @@ from core.project.annotations import (
 )
 from core.ranking.presets import PUBLISHED_SCALES
 from core.ranking.scoring import RANK_COLUMN, SCORE_COLUMN
+from ui.jobs.handle import JobHandle
 from ui.library.compare import MAX_COMPARE, MIN_COMPARE, CompareDialog
 from ui.library.filter_bar import FilterBar
 from ui.models.dataframe_model import (
@@ -306,7 +307,8 @@ class LibraryPanel(QWidget):
         """Search result columns, the newest search's first: they are shown beside the name."""
         self.preview: Library | None = None
         """The first rows of a large file still loading (read-only), until :meth:`set_library`."""
-        self.job_id: int | None = None
+        # The load job's handle while the file loads (app.main_window sets it), then None.
+        self.load_job: JobHandle | None = None
         self.model = DataFrameModel(parent=self)
         self.undo_stack = QUndoStack(self)
         self.view = QTableView()
