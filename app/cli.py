@@ -1,7 +1,10 @@
 """Command line: ``drugdesk [FILE…]`` opens the window; ``drugdesk COMMAND …`` runs without one.
 
-Commands are thin layers over ``core``: they call the same job functions the engine runs, with a
-progress callback that prints to stderr.
+This module only dispatches: each command lives in ``app/commands/<area>.py`` (``add_parser`` and
+``run``), a thin layer over ``core`` that calls the same job functions the engine runs;
+``app/commands/common.py`` holds what they share (exit codes, one-line errors, interrupts,
+progress). A new verb: a module there, one line in :data:`COMMAND_PARSERS` and one in
+:data:`COMMAND_GROUPS`, a test in ``tests/cli/``.
 """
 
 from __future__ import annotations
@@ -13,350 +16,21 @@ import re
 import signal
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from app import __version__
-
-PROG = "drugdesk"
-
-# Exit codes of every command (documented in ``drugdesk --help``).
-EXIT_OK = 0
-EXIT_ERROR = 1
-"""Bad data, an unreadable file, a failed job."""
-EXIT_USAGE = 2
-"""A wrong command line: argparse's errors and option values out of range."""
-EXIT_INTERRUPTED = 130
-"""Ctrl+C (SIGINT): 128 + 2, what a shell reports for a process ended by SIGINT."""
-EXIT_TERMINATED = 143
-"""SIGTERM (``kill PID``): 128 + 15."""
-EXIT_BROKEN_PIPE = 141
-"""The reader of our standard output went away (``drugdesk … | head -1``): 128 + SIGPIPE, the
-code a shell reports for ``cat`` in the same place, so ``set -o pipefail`` sees it the same way."""
-
-EXIT_CODES_HELP = (
-    "exit codes: 0 success; 1 error (bad data, unreadable file, failed job); 2 usage (a wrong "
-    "option or value); 130 interrupted (Ctrl+C); 143 terminated (SIGTERM); 141 output pipe "
-    "closed (e.g. | head)"
+from app.commands.common import (
+    EXIT_BROKEN_PIPE,
+    EXIT_CODES_HELP,
+    EXIT_USAGE,
+    PROG,
+    ArgumentParser,
+    Terminated,
+    cancelled,
+    fail,
+    usage_error,
 )
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread the way Ctrl+C raises ``KeyboardInterrupt``, so that one
-    path stops workers, removes half-written files and reports it."""
-
-
-class _ArgumentParser(argparse.ArgumentParser):
-    """argparse whose errors are one line, ``drugdesk <verb>: error: …``, with exit code 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        _end_progress_line()
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-# Whether a progress line (ending in "\r…", no newline yet) is open on stderr: a message printed
-# after it starts on a new line instead of being glued to "45.0% Processed …".
-_progress_line_open = False
-
-
-def _end_progress_line() -> None:
-    global _progress_line_open
-    if _progress_line_open:
-        sys.stderr.write("\n")
-        _progress_line_open = False
-
-
-def _terminal_progress(enabled: bool) -> Callable[[float, str], None]:
-    last = [0.0]
-
-    def report(fraction: float, message: str = "") -> None:
-        if not enabled:
-            return
-        now = time.monotonic()
-        if now - last[0] < 0.5 and fraction < 1.0:
-            return
-        last[0] = now
-        percent = f"{fraction * 100:5.1f}% " if fraction >= 0 else ""
-        global _progress_line_open
-        sys.stderr.write(f"\r{percent}{message[:70]:<70}")
-        _progress_line_open = True
-        if fraction >= 1.0:
-            sys.stderr.write("\n")
-            _progress_line_open = False
-        sys.stderr.flush()
-
-    return report
-
-
-# ----------------------------------------------------------------------------------------------
-# props
-
-
-def _add_props_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "props",
-        help="compute identifiers and properties for every record of a compound file",
-        description=(
-            "Read a compound file (.smi/.txt, .csv, .tsv, .sdf, .xlsx), standardise each molecule "
-            "(RDKit MolStandardize: cleanup, largest fragment, neutralise) and write one row per "
-            "input record, in input order, with the columns name, smiles, canonical_smiles, "
-            "inchikey, mw, clogp, tpsa, hbd, hba, rotb, qed, formula, sa_score, fsp3, "
-            "lipinski_violations, alerts, valid, error. Records that fail are "
-            "kept with valid=False and the reason in error."
-        ),
-    )
-    parser.add_argument("input", type=Path, help="compound file to read")
-    parser.add_argument(
-        "--output", "-o", type=Path, required=True, help="output file (.csv, .tsv, .xlsx or .sdf)"
-    )
-    parser.add_argument("--smiles-col", help="column holding SMILES (tables; detected if omitted)")
-    parser.add_argument("--name-col", help="column holding names (tables; detected if omitted)")
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=0,
-        help="worker processes (default: one per core; 1 = no extra processes)",
-    )
-    parser.add_argument(
-        "--tautomers",
-        action="store_true",
-        help="also replace each molecule by its canonical tautomer (slow)",
-    )
-    parser.add_argument(
-        "--no-standardize",
-        action="store_true",
-        help="skip standardisation (properties of the molecule as written)",
-    )
-    parser.set_defaults(handler=_run_props)
-
-
-def _run_props(args: argparse.Namespace) -> int:
-    from core.chem.export import ExportError, export_format, export_table
-    from core.chem.library import LoadOptions, load_library, props_table
-    from core.chem.readers import LibraryReadError, ReadOptions
-    from core.chem.standardize import StandardizeOptions
-
-    try:
-        export_format(args.output)
-    except ValueError as exc:
-        return usage_error("props", str(exc))
-    if refused := output_over_input(args.output, [args.input]):
-        return usage_error("props", refused)
-    if args.no_standardize:
-        standardize = StandardizeOptions(cleanup=False, largest_fragment=False, neutralize=False)
-    else:
-        standardize = StandardizeOptions(canonical_tautomer=args.tautomers)
-    options = LoadOptions(
-        read=ReadOptions(smiles_column=args.smiles_col, name_column=args.name_col),
-        standardize=standardize,
-        workers=max(0, args.workers),
-    )
-    try:
-        library = load_library(
-            args.input, options, progress=_terminal_progress(sys.stderr.isatty())
-        )
-        export_table(props_table(library), args.output)
-    except (LibraryReadError, ExportError) as exc:
-        return fail("props", str(exc))
-    except OSError as exc:  # a worker process that crashed, a file that went away
-        return fail("props", os_error_text(exc))
-    print(f"{library.summary()}; wrote {args.output}", file=sys.stderr)
-    return 0
-
-
-# ----------------------------------------------------------------------------------------------
-# conformers
-
-
-def _add_conformers_parser(subparsers) -> None:
-    from core.chem.conformers import MAX_ATOMS_WITH_HYDROGENS, MAX_HEAVY_ATOMS
-
-    parser = subparsers.add_parser(
-        "conformers",
-        help="generate 3D conformer ensembles (ETKDGv3 + MMFF94) and write them to SDF",
-        description=(
-            "Embed up to N conformers per molecule with RDKit's ETKDGv3 (seeded), optimise them "
-            "with MMFF94 (UFF when MMFF has no parameters), drop near-duplicates by heavy-atom "
-            "RMSD and write them lowest energy first: 3D coordinates with hydrogens, tags name, "
-            "conformer, energy_kcal_mol, force_field, smiles. Input: one SMILES or a compound "
-            "file (.smi, .csv, .tsv, .sdf, .xlsx): an existing file is read as a file, anything "
-            "else must parse as a SMILES. Molecules with more than "
-            f"{MAX_HEAVY_ATOMS} heavy atoms or {MAX_ATOMS_WITH_HYDROGENS} atoms with hydrogens are "
-            "refused, each with a message (embedding them needs gigabytes of memory)."
-        ),
-    )
-    parser.add_argument("input", help="a compound file, or a SMILES (quote it in the shell)")
-    parser.add_argument(
-        "--output", "-o", type=Path, required=True, help="output .sdf (.pdb/.xyz for one molecule)"
-    )
-    parser.add_argument("--n", type=int, default=10, help="conformers per molecule (default 10)")
-    parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-    parser.add_argument(
-        "--rms", type=float, default=0.5, help="RMSD pruning threshold in Å (default 0.5)"
-    )
-    parser.add_argument(
-        "--time-limit", type=float, default=30.0, help="seconds per molecule (default 30)"
-    )
-    parser.set_defaults(handler=_run_conformers)
-
-
-def _run_conformers(args: argparse.Namespace) -> int:
-    from core.chem.conformers import (
-        ConformerOptions,
-        conformer_format,
-        generate_for_records,
-        read_conformer_inputs,
-        write_conformers,
-        write_sdf,
-    )
-    from core.chem.export import ExportError
-    from core.chem.readers import LibraryReadError
-
-    if args.n < 1:
-        return usage_error("conformers", "--n must be at least 1")
-    try:
-        suffix = "." + conformer_format(args.output)
-    except ValueError as exc:
-        return usage_error("conformers", str(exc))
-    try:
-        options = ConformerOptions(
-            n_conformers=args.n,
-            seed=args.seed,
-            rms_threshold=args.rms,
-            time_limit_s=args.time_limit,
-        )
-    except ValueError as exc:
-        return usage_error("conformers", str(exc))
-    if refused := output_over_input(args.output, [args.input]):
-        return usage_error("conformers", refused)
-    try:
-        records = read_conformer_inputs(args.input)
-        if suffix != ".sdf" and len(records) != 1:
-            return usage_error(
-                "conformers", f"{suffix} holds one molecule; {len(records)} given: write .sdf"
-            )
-        results = generate_for_records(
-            records, options, progress=_terminal_progress(sys.stderr.isatty())
-        )
-        ensembles = [r.ensemble for r in results if r.ensemble is not None]
-        if suffix == ".sdf":
-            written = write_sdf(ensembles, args.output) if ensembles else 0
-        elif ensembles:
-            written = write_conformers(ensembles[0], args.output)
-        else:
-            written = 0
-    except (LibraryReadError, ExportError) as exc:
-        return fail("conformers", str(exc))
-    except OSError as exc:
-        return fail("conformers", os_error_text(exc))
-    _end_progress_line()
-    if not ensembles and len(results) == 1:  # one molecule: its reason is the error line
-        reason = results[0].error.rstrip(". ") or "no conformer"
-        return fail("conformers", f"{results[0].name}: {reason}; nothing written")
-    for result in results:
-        if result.error:
-            print(f"{result.name}: {result.error}", file=sys.stderr)
-        elif result.ensemble is not None and result.ensemble.timed_out:
-            print(f"{result.name}: {result.ensemble.message}", file=sys.stderr)
-    failed = sum(1 for r in results if r.ensemble is None)
-    if not ensembles:
-        return fail(
-            "conformers",
-            f"no conformers for any of the {len(results)} molecules; nothing written",
-        )
-    print(
-        f"Wrote {written} conformers of {len(ensembles)} molecules to {args.output}"
-        + (f"; {failed} failed" if failed else ""),
-        file=sys.stderr,
-    )
-    return 0
-
-
-def fail(command: str, message: str, code: int = EXIT_ERROR) -> int:
-    """Print ``drugdesk <command>: error: <message>`` (one line) and return ``code`` (1: a data
-    error, an unreadable file, a failed job)."""
-    _end_progress_line()
-    text = " ".join(str(message).split())  # one line, whatever the exception's text held
-    print(f"{PROG} {command}: error: {text}", file=sys.stderr)
-    return code
-
-
-def usage_error(command: str, message: str) -> int:
-    """:func:`fail` with exit code 2: the command line itself is wrong (an option's value)."""
-    return fail(command, message, EXIT_USAGE)
-
-
-_fail = fail  # the older name, for callers written before the split
-
-
-def cancelled(command: str, interrupt: BaseException, what: str = "nothing written") -> int:
-    """Report Ctrl+C or SIGTERM in one line and return 130 or 143."""
-    _end_progress_line()
-    print(f"{PROG} {command}: cancelled, {what}", file=sys.stderr)
-    return interrupt_exit_code(interrupt)
-
-
-def interrupt_exit_code(interrupt: BaseException) -> int:
-    """143 for SIGTERM (:class:`Terminated`), 130 for Ctrl+C."""
-    return EXIT_TERMINATED if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED
-
-
-class GracefulCancel:
-    """Ctrl+C and SIGTERM as a cancel flag, for commands whose job stops cleanly between steps
-    and keeps what it has (``pretrain``'s best checkpoint). A second signal stops at once.
-
-    Use as a context manager in the main thread; pass :meth:`is_set` as the job's
-    ``is_cancelled``. ``interrupt`` then holds the exception the signal stands for.
-    """
-
-    def __init__(self) -> None:
-        self.interrupt: KeyboardInterrupt | None = None
-        self._previous: dict[int, object] = {}
-
-    def is_set(self) -> bool:
-        return self.interrupt is not None
-
-    def _on_signal(self, signum, frame) -> None:
-        interrupt = Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
-        if self.interrupt is not None:
-            raise interrupt  # asked twice: stop now
-        self.interrupt = interrupt
-        _end_progress_line()
-        print(f"{PROG}: stopping after the current step (again to stop at once)", file=sys.stderr)
-
-    def __enter__(self) -> GracefulCancel:
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                self._previous[signum] = signal.signal(signum, self._on_signal)
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        for signum, previous in self._previous.items():
-            if previous is not None:
-                signal.signal(signum, previous)
-
-
-def output_over_input(output: Path, inputs: Iterable[Path | str | None]) -> str | None:
-    """The message refusing ``output`` when it is one of ``inputs`` (the same file, also through a
-    link), else ``None``: writing it would replace the data being read."""
-    from core.fileio import OutputError, refuse_output_over_input
-
-    try:
-        refuse_output_over_input(output, [Path(i) for i in inputs if i is not None and str(i)])
-    except OutputError as error:
-        return str(error)
-    return None
-
-
-def os_error_text(error: OSError) -> str:
-    """An :class:`OSError` in words: the file and the reason, no error number."""
-    from core.fileio import OutputError, describe_write_error
-
-    if isinstance(error, OutputError) or not getattr(error, "filename", None):
-        return str(error)
-    return f"{error.filename}: {describe_write_error(error)}"
-
 
 # ----------------------------------------------------------------------------------------------
 # Dispatch
@@ -420,6 +94,18 @@ def _add_project_parser(subparsers) -> None:
     from app.commands import project
 
     project.add_parser(subparsers)
+
+
+def _add_props_parser(subparsers) -> None:
+    from app.commands import molecules
+
+    molecules.add_props_parser(subparsers)
+
+
+def _add_conformers_parser(subparsers) -> None:
+    from app.commands import molecules
+
+    molecules.add_conformers_parser(subparsers)
 
 
 COMMAND_PARSERS = {
@@ -515,7 +201,7 @@ def _commands_epilog() -> str:
 
 
 def _command_parser() -> argparse.ArgumentParser:
-    parser = _ArgumentParser(prog=PROG, description="DrugDesk command-line tools.")
+    parser = ArgumentParser(prog=PROG, description="DrugDesk command-line tools.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, add in COMMAND_PARSERS.items():
         try:
@@ -529,7 +215,7 @@ def _command_parser() -> argparse.ArgumentParser:
 
 
 def _gui_parser() -> argparse.ArgumentParser:
-    parser = _ArgumentParser(
+    parser = ArgumentParser(
         prog=PROG,
         usage=f"{PROG} [FILE ...] [options]  or  {PROG} COMMAND [options]",
         description="DrugDesk: a desktop workbench for AI-assisted early drug discovery. "

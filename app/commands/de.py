@@ -57,7 +57,13 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.cli import _terminal_progress, fail, os_error_text, output_over_input, usage_error
+    from app.commands.common import (
+        fail,
+        os_error_text,
+        output_over_input,
+        terminal_progress,
+        usage_error,
+    )
     from core.chem.export import ExportError
     from core.expression.data import ExpressionInputError, load_dataset
     from core.expression.de import RESULT_COLUMNS, DEOptions, NonIntegerCountsError, run_de
@@ -70,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         return usage_error("de", "--samples SHEET is required for a counts table")
     if refused := output_over_input(args.output, [args.counts, args.samples]):
         return usage_error("de", refused)
-    progress = _terminal_progress(sys.stderr.isatty())
+    progress = terminal_progress(sys.stderr.isatty())
     try:
         data = load_dataset(args.counts, args.samples, args.orientation)
         method = args.method or data.default_method()

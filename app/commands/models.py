@@ -77,12 +77,12 @@ def _train_option_problem(args: argparse.Namespace) -> str | None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from app.cli import (
-        _terminal_progress,
+    from app.commands.common import (
         cancelled,
         fail,
         os_error_text,
         output_over_input,
+        terminal_progress,
         usage_error,
     )
     from core.chem.readers import LibraryReadError
@@ -113,7 +113,7 @@ def run_train(args: argparse.Namespace) -> int:
             args.output,
             settings,
             args.pretrained,
-            progress=_terminal_progress(sys.stderr.isatty()),
+            progress=terminal_progress(sys.stderr.isatty()),
         )
     except (LibraryReadError, ValueError) as exc:
         return fail("train", str(exc))
@@ -151,7 +151,7 @@ def run_predict(args: argparse.Namespace) -> int:
     import numpy as np
     import pandas as pd
 
-    from app.cli import fail, os_error_text, output_over_input, usage_error
+    from app.commands.common import fail, os_error_text, output_over_input, usage_error
     from core.chem.export import ExportError, export_format, export_table
     from core.chem.readers import LibraryReadError, ReadOptions, iter_record_chunks
     from core.models.transformer import load_model, predict
@@ -239,7 +239,7 @@ def add_explain_parser(subparsers) -> None:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    from app.cli import fail, os_error_text, usage_error
+    from app.commands.common import fail, os_error_text, usage_error
     from core.fileio import write_bytes_atomic, write_text_atomic
     from core.models.explain import attribution_png, explain_smiles
 

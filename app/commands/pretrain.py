@@ -58,13 +58,13 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.cli import (
+    from app.commands.common import (
         GracefulCancel,
-        _terminal_progress,
         cancelled,
         fail,
         os_error_text,
         output_over_input,
+        terminal_progress,
         usage_error,
     )
     from core.jobs import JobCancelled
@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
                 options,
                 data_description=description,
                 command=command,
-                progress=_terminal_progress(True),
+                progress=terminal_progress(True),
                 is_cancelled=stop.is_set,
             )
         except (JobCancelled, KeyboardInterrupt) as exc:

@@ -60,7 +60,7 @@ def _summary(contents) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.cli import _fail, _terminal_progress, output_over_input, usage_error
+    from app.commands.common import fail, output_over_input, terminal_progress, usage_error
     from core.chem.export import ExportError, export_format, export_table
     from core.chem.library import LoadOptions, load_library
     from core.chem.readers import LibraryReadError
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
             states = []
             for file in args.add:
                 library = load_library(
-                    file, LoadOptions(), progress=_terminal_progress(sys.stderr.isatty())
+                    file, LoadOptions(), progress=terminal_progress(sys.stderr.isatty())
                 )
                 states.append(library_state(uuid.uuid4().hex, file.name, library))
             if args.project.exists():
@@ -105,15 +105,15 @@ def run(args: argparse.Namespace) -> int:
             if len(problems) > 1:
                 for problem in problems:
                     print(f"{args.project}: {problem}", file=sys.stderr)
-                return _fail(
+                return fail(
                     "project", f"{args.project} is damaged: {len(problems)} problems (listed above)"
                 )
             if problems:
-                return _fail("project", f"{args.project} is damaged: {problems[0]}")
+                return fail("project", f"{args.project} is damaged: {problems[0]}")
             print(f"{args.project}: check passed (file and content)", file=sys.stderr)
         contents = read_project(args.project)
     except (ProjectError, LibraryReadError) as exc:
-        return _fail("project", str(exc))
+        return fail("project", str(exc))
     if args.export is None:
         print(json.dumps(_summary(contents), indent=2))
         return 0
@@ -133,6 +133,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         export_table(table, args.export)
     except (ExportError, ValueError) as exc:
-        return _fail("project", str(exc))
+        return fail("project", str(exc))
     print(f"Wrote {len(table):,} rows of {chosen.title} to {args.export}", file=sys.stderr)
     return 0

@@ -143,12 +143,12 @@ def output_rows(
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.cli import (
-        _end_progress_line,
-        _terminal_progress,
+    from app.commands.common import (
+        end_progress_line,
         fail,
         os_error_text,
         output_over_input,
+        terminal_progress,
         usage_error,
     )
     from core.chem.export import ExportError
@@ -175,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
         profile = _profile(args.profile)
     except ProfileError as exc:  # a file that cannot be read is an error; a wrong name, usage
         return (fail if _names_a_file(args.profile) else usage_error)("score", str(exc))
-    progress = _terminal_progress(sys.stderr.isatty())
+    progress = terminal_progress(sys.stderr.isatty())
     try:
         library = load_library(
             args.input,
@@ -220,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
         return fail("score", str(exc))
     except OSError as exc:
         return fail("score", os_error_text(exc))
-    _end_progress_line()
+    end_progress_line()
     for _, row in invalid.head(10).iterrows():
         print(f"invalid: {row['name'] or '(no name)'}: {row['error']}", file=sys.stderr)
     if len(invalid) > 10:

@@ -47,7 +47,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.cli import fail, os_error_text, output_over_input, usage_error
+    from app.commands.common import fail, os_error_text, output_over_input, usage_error
     from core.protein.structure import StructureError, read_structure
 
     if not args.info and args.render is None:

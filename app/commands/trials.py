@@ -77,7 +77,7 @@ def _flag(name: str) -> str:
 
 
 def run_power(args: argparse.Namespace) -> int:
-    from app.cli import usage_error
+    from app.commands.common import usage_error
     from core.trials.design import design
 
     missing = [_flag(name) for name in _REQUIRED[args.endpoint] if getattr(args, name) is None]
@@ -148,7 +148,7 @@ def add_km_parser(subparsers) -> None:
 
 
 def run_km(args: argparse.Namespace) -> int:
-    from app.cli import fail, os_error_text, output_over_input, usage_error
+    from app.commands.common import fail, os_error_text, output_over_input, usage_error
     from core.chem.export import ExportError
     from core.trials.data import export_table, read_trial_table, survival_frame
     from core.trials.survival import analyse_survival
