@@ -27,7 +27,7 @@ class Area:
 
 
 def _models_area(window: MainWindow) -> QWidget:
-    from ui.modelling.panel import ModelsPanel
+    from ui.models_area.panel import ModelsPanel
 
     return ModelsPanel(window.engine, window)
 

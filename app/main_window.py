@@ -750,8 +750,8 @@ class MainWindow(QMainWindow):
         """Write the current table's shown rows, in the shown order, to ``path`` in the engine:
         .csv/.tsv/.sdf, .xlsx with structure pictures, or an .html hit-list report with the
         profile and the models used. Returns the job's handle (None when nothing was started)."""
-        from core.ranking.presets import ORAL
-        from core.ranking.report import export_hit_list, hit_list_format
+        from core.hitlist.presets import ORAL
+        from core.hitlist.report import export_hit_list, hit_list_format
 
         panel = self.current_panel()
         if panel is None or panel.library is None:
@@ -951,7 +951,7 @@ class MainWindow(QMainWindow):
 
 
 def _export_job(export, table, path, profile, cards, *, progress, is_cancelled):
-    """Engine job around ``core.ranking.report.export_hit_list`` (which takes no callbacks)."""
+    """Engine job around ``core.hitlist.report.export_hit_list`` (which takes no callbacks)."""
     progress(-1.0, f"Writing {Path(path).name}")
     return export(table, path, profile, cards, title=f"Hit list: {Path(path).stem}")
 

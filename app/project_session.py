@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from core.hitlist.desirability import DesirabilityProfile, ProfileError
 from core.project.store import (
     PROJECT_SUFFIX,
     ProjectContents,
@@ -28,7 +29,6 @@ from core.project.store import (
     save_project_as,
 )
 from core.project.writer import ProjectWriter
-from core.ranking.desirability import DesirabilityProfile, ProfileError
 
 if TYPE_CHECKING:
     from ui.jobs.handle import JobHandle

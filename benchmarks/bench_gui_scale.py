@@ -120,7 +120,7 @@ def main() -> None:
     table = build_table(args.unique, args.rows)
 
     from core.models.registry import shipped_models
-    from ui.models.dataframe_model import RowFilter
+    from ui.tables.dataframe_model import RowFilter
 
     potency = [e for e in shipped_models() if e.path.name == "potency-chembl2321810"]
     bench = WindowBench("million", model_entries=lambda: potency)
@@ -163,7 +163,7 @@ def main() -> None:
     if potency and args.score:
         from PySide6.QtCore import Qt
 
-        from core.ranking.presets import CNS_MPO
+        from core.hitlist.presets import CNS_MPO
 
         tools.model_list.item(0).setCheckState(Qt.CheckState.Checked)
         tools.set_profile(CNS_MPO)

@@ -26,11 +26,11 @@ import rdkit
 from core.chem.library import LoadOptions, load_library, process_records
 from core.chem.readers import RawRecord
 from core.chem.standardize import StandardizeOptions
+from core.hitlist.desirability import score_table
+from core.hitlist.pka import estimate_basic_pka
+from core.hitlist.presets import CNS_MPO
+from core.hitlist.scoring import ScoringRequest, score_library
 from core.models import transformer as tf
-from core.ranking.desirability import score_table
-from core.ranking.pka import estimate_basic_pka
-from core.ranking.presets import CNS_MPO
-from core.ranking.scoring import ScoringRequest, score_library
 
 SHIPPED = _common.ROOT / "resources" / "models" / "smiles-roberta-v1"
 

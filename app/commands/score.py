@@ -63,8 +63,8 @@ def add_parser(subparsers) -> None:
 
 
 def _profile(text: str):
-    from core.ranking.desirability import load_profile
-    from core.ranking.presets import PRESETS, preset
+    from core.hitlist.desirability import load_profile
+    from core.hitlist.presets import PRESETS, preset
 
     if text in PRESETS:
         return preset(text)
@@ -101,7 +101,7 @@ def output_rows(
     import pandas as pd
 
     from core.chem.library import DUPLICATE_COLUMN
-    from core.ranking.scoring import RANK_COLUMN, ranked
+    from core.hitlist.scoring import RANK_COLUMN, ranked
 
     hits = ranked(table, top)
     if top is not None or ranked_only:
@@ -155,10 +155,10 @@ def run(args: argparse.Namespace) -> int:
     from core.chem.library import DUPLICATE_COLUMN, LoadOptions, load_library
     from core.chem.properties import PROFILE_COLUMNS, PROPERTY_COLUMNS
     from core.chem.readers import LibraryReadError, ReadOptions
-    from core.ranking.desirability import ProfileError
-    from core.ranking.presets import PRESETS
-    from core.ranking.report import export_hit_list, hit_list_format
-    from core.ranking.scoring import ScoringRequest, score_library
+    from core.hitlist.desirability import ProfileError
+    from core.hitlist.presets import PRESETS
+    from core.hitlist.report import export_hit_list, hit_list_format
+    from core.hitlist.scoring import ScoringRequest, score_library
 
     try:
         hit_list_format(args.output)

@@ -384,7 +384,7 @@ def test_predict_3d_of_an_empty_canvas_explains(window):
 
 def test_closing_a_tab_ends_its_table_thread(qtbot, window, monkeypatch):
     # Tables over 20,000 rows sort text in a worker thread; here every table does.
-    monkeypatch.setattr("ui.models.dataframe_model.TEXT_ASYNC_ROWS", 0)
+    monkeypatch.setattr("ui.tables.dataframe_model.TEXT_ASYNC_ROWS", 0)
     panel = window.open_library(EXAMPLE)
     wait_loaded(qtbot, window, panel)
     panel.view.sortByColumn(column_of(panel, "name"), Qt.SortOrder.AscendingOrder)

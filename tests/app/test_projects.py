@@ -11,8 +11,8 @@ import pytest
 
 from app.engine import InferenceEngine
 from app.main_window import MainWindow
+from core.hitlist.presets import PRESETS
 from core.project.store import read_project
-from core.ranking.presets import PRESETS
 from core.settings import Settings
 from resources import resource_path
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from app.cli import main
-from core.ranking.desirability import Criterion, DesirabilityProfile, save_profile
+from core.hitlist.desirability import Criterion, DesirabilityProfile, save_profile
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "bad_inputs"
 

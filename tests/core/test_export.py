@@ -429,8 +429,8 @@ def _library_writer(table, path):
 
 
 def _hit_list_writer(table, path):
-    from core.ranking.presets import ORAL
-    from core.ranking.report import export_hit_list
+    from core.hitlist.presets import ORAL
+    from core.hitlist.report import export_hit_list
 
     return export_hit_list(table, path, ORAL)
 

@@ -99,7 +99,7 @@ def test_the_checker_finds_forbidden_imports(tmp_path, monkeypatch):
         "    from vtkmodules.vtkRenderingCore import vtkActor\n"
         "    import pyqtgraph as pg\n"
         "from ... import app\n"
-        "from ...ui.models import x\n"
+        "from ...ui.tables import x\n"
         "import importlib\n"
         "importlib.import_module('shiboken6')\n"
         "import uikit\n"
@@ -111,8 +111,8 @@ def test_the_checker_finds_forbidden_imports(tmp_path, monkeypatch):
         "core/chem/bad.py:5: imports vtkmodules.vtkRenderingCore",
         "core/chem/bad.py:6: imports pyqtgraph",
         "core/chem/bad.py:7: imports app",
-        "core/chem/bad.py:8: imports ui.models",
-        "core/chem/bad.py:8: imports ui.models.x",
+        "core/chem/bad.py:8: imports ui.tables",
+        "core/chem/bad.py:8: imports ui.tables.x",
         "core/chem/bad.py:10: imports shiboken6",
     ]
 

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.chem.readers import ReadOptions, TablePreview
-from ui.models.dataframe_model import DataFrameModel
+from ui.tables.dataframe_model import DataFrameModel
 
 NO_COLUMN = "(none: number the rows)"
 

@@ -49,7 +49,7 @@ from ui.expression.plots import (
     make_plot,
     significance_categories,
 )
-from ui.models.dataframe_model import (
+from ui.tables.dataframe_model import (
     ColumnSpec,
     DataFrameModel,
     RowFilter,

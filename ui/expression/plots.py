@@ -403,7 +403,7 @@ class PValueDelegate(QStyledItemDelegate):
 
     def initStyleOption(self, option, index) -> None:
         super().initStyleOption(option, index)
-        from ui.models.dataframe_model import RawValueRole
+        from ui.tables.dataframe_model import RawValueRole
 
         value = index.data(RawValueRole)
         if isinstance(value, float):

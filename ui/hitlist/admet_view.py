@@ -3,7 +3,7 @@ grouped (Physicochemical, Absorption, Distribution, Metabolism, Excretion, Toxic
 its full name, value, units and a bar for its percentile among DrugBank's approved drugs.
 
 What each endpoint means and how well its model predicts it is read at run time from the table
-admet-ai ships (``resources/data/admet.csv``, see :mod:`core.ranking.admet`) and shown as the
+admet-ai ships (``resources/data/admet.csv``, see :mod:`core.hitlist.admet`) and shown as the
 row's tooltip.
 """
 
@@ -336,7 +336,7 @@ class AdmetView(QWidget):
 
     def show_row(self, row: dict | None) -> int:
         """Fill the view from a library row; returns the number of endpoints shown."""
-        from core.ranking.admet import (
+        from core.hitlist.admet import (
             CATEGORIES,
             AdmetUnavailable,
             drugbank_percentile,

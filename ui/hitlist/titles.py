@@ -33,7 +33,7 @@ TITLES: dict[str, str] = {
 @lru_cache(maxsize=1)
 def _admet_titles() -> dict[str, str]:
     try:
-        from core.ranking.admet import AdmetUnavailable, endpoints
+        from core.hitlist.admet import AdmetUnavailable, endpoints
     except ImportError:
         return {}
     try:

@@ -50,15 +50,15 @@ from core.chem.search import (
     similarity_search,
     substructure_search,
 )
-from core.ranking.desirability import (
+from core.hitlist.desirability import (
     Criterion,
     DesirabilityProfile,
     ProfileError,
     load_profile,
     save_profile,
 )
-from core.ranking.presets import PRESETS, PUBLISHED_SCALES, published_scale
-from core.ranking.scoring import (
+from core.hitlist.presets import PRESETS, PUBLISHED_SCALES, published_scale
+from core.hitlist.scoring import (
     PKA_COLUMN,
     RANK_COLUMN,
     SCORE_COLUMN,
@@ -445,7 +445,7 @@ class HitListTools(QTabWidget):
         self.model_list.setMinimumHeight(50)
         self.model_list.setMaximumHeight(80)
         self.model_list.setToolTip("Fine-tuned models whose predictions become columns")
-        from core.ranking.admet import is_available
+        from core.hitlist.admet import is_available
 
         self.admet_box = QCheckBox("ADMET predictions (41 endpoints)")
         self.admet_box.setToolTip(
@@ -857,7 +857,7 @@ class HitListTools(QTabWidget):
             request,
             self.cache,
             title=f"Score {self.panel.title}",
-            # Models predict in a worker process (see core.ranking.scoring); ADMET runs here.
+            # Models predict in a worker process (see core.hitlist.scoring); ADMET runs here.
             needs_torch=request.admet,
         )
         _status(self.rank_status, "Scoring…")

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.chem.depict import molecule_png
-from ui.models.dataframe_model import ColumnSpec
+from ui.tables.dataframe_model import ColumnSpec
 
 MIN_COMPARE, MAX_COMPARE = 2, 6
 DIFFERENT = QColor(255, 243, 196)

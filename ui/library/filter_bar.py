@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.models.dataframe_model import RowFilter
+from ui.tables.dataframe_model import RowFilter
 from ui.widgets.elided_label import ElidedLabel
 from ui.widgets.wrap_layout import WrapLayout
 

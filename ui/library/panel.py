@@ -38,6 +38,8 @@ from core.chem.properties import (
     PROPERTY_LABELS,
     TEXT_PROFILE,
 )
+from core.hitlist.presets import PUBLISHED_SCALES
+from core.hitlist.scoring import RANK_COLUMN, SCORE_COLUMN
 from core.project.annotations import (
     ANNOTATION_COLUMNS,
     FLAG_COLUMN,
@@ -46,19 +48,17 @@ from core.project.annotations import (
     ensure_annotations,
     with_tag,
 )
-from core.ranking.presets import PUBLISHED_SCALES
-from core.ranking.scoring import RANK_COLUMN, SCORE_COLUMN
 from ui.jobs.handle import JobHandle
 from ui.library.compare import MAX_COMPARE, MIN_COMPARE, CompareDialog
 from ui.library.filter_bar import FilterBar
-from ui.models.dataframe_model import (
+from ui.tables.dataframe_model import (
     ColumnSpec,
     DataFrameModel,
     RowFilter,
     configure_table_view,
     infer_kind,
 )
-from ui.models.structure_delegate import StructureDelegate
+from ui.tables.structure_delegate import StructureDelegate
 from ui.widgets.elided_label import ElidedLabel
 
 STRUCTURE_KEY = "__structure__"

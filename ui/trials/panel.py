@@ -52,7 +52,7 @@ from core.trials.data import (
     load_trial_job,
 )
 from core.trials.survival import SurvivalResult, analyse_survival
-from ui.models.dataframe_model import configure_table_view
+from ui.tables.dataframe_model import configure_table_view
 from ui.trials.design_tab import DesignTab
 from ui.trials.forest_plot import ForestPlot
 from ui.trials.km_plot import KaplanMeierView

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 from core.fileio import OutputError, atomic_path
 from core.trials import TrialDataError
 from core.trials.data import set_cell
-from ui.models.dataframe_model import ColumnSpec, DataFrameModel, configure_table_view
+from ui.tables.dataframe_model import ColumnSpec, DataFrameModel, configure_table_view
 
 PALETTE = (
     (31, 119, 180),
@@ -49,7 +49,7 @@ def style_plot(item) -> None:
 
 def typed_specs(frame: pd.DataFrame, types: dict[str, str]) -> list[ColumnSpec]:
     """Columns of the data table, each header showing the column's type under its name."""
-    from ui.models.dataframe_model import infer_kind
+    from ui.tables.dataframe_model import infer_kind
 
     specs = []
     for position, name in enumerate(frame.columns):

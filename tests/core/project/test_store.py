@@ -12,6 +12,7 @@ import pytest
 from core.chem.library import assemble_library, process_records
 from core.chem.library_edit import add_columns
 from core.chem.readers import RawRecord
+from core.hitlist.presets import PRESETS
 from core.project.annotations import (
     FLAG_COLUMN,
     NOTES_COLUMN,
@@ -29,7 +30,6 @@ from core.project.store import (
     read_project,
     save_project_as,
 )
-from core.ranking.presets import PRESETS
 
 SMILES = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "not a smiles", "CCN(CC)CC"]
 

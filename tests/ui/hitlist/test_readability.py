@@ -12,12 +12,12 @@ from PySide6.QtCore import QModelIndex, QRect, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QStyleOptionViewItem
 
-from core.ranking.presets import PUBLISHED_SCALES
+from core.hitlist.presets import PUBLISHED_SCALES
 from ui.hitlist.admet_view import SORT_ROLE, UNITS_ROLE
 from ui.hitlist.tools import HitListTools
 from ui.library.panel import formula_text
-from ui.models.dataframe_model import PROBLEM_ROLE
-from ui.models.structure_delegate import PROBLEM_COLOR
+from ui.tables.dataframe_model import PROBLEM_ROLE
+from ui.tables.structure_delegate import PROBLEM_COLOR
 
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
 SIDE_PANEL_WIDTH = 300
@@ -292,7 +292,7 @@ def test_admet_tab_groups_physicochemical_values_with_drugbank_percentiles(qtbot
     pytest.importorskip("admet_ai")
     from scipy.stats import percentileofscore
 
-    from core.ranking.admet import package_dir
+    from core.hitlist.admet import package_dir
 
     _window, panel, tools = setup
     aspirin = int(np.flatnonzero(panel.library.table["name"].to_numpy() == "aspirin")[0])

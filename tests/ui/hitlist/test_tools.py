@@ -7,8 +7,8 @@ import threading
 import pandas as pd
 import pytest
 
+from core.hitlist.desirability import Criterion, DesirabilityProfile, save_profile
 from core.jobs import LONG_LANE
-from core.ranking.desirability import Criterion, DesirabilityProfile, save_profile
 from ui.hitlist.tools import HitListTools
 
 
@@ -242,7 +242,7 @@ def test_closing_the_tools_cancels_their_jobs_and_ignores_them(qtbot, setup, mon
 def test_admet_tab_lists_endpoints_of_the_current_row(qtbot, setup):
     pytest.importorskip("admet_ai")
     _window, panel, tools = setup
-    from core.ranking.admet import CATEGORIES
+    from core.hitlist.admet import CATEGORIES
 
     panel.select_positions([0])
     tools.setCurrentWidget(tools.admet_view)

@@ -12,7 +12,7 @@ from PySide6.QtTest import QTest
 from core.chem.library import assemble_library, process_records
 from core.chem.readers import RawRecord
 from ui.library.panel import LibraryPanel
-from ui.models.dataframe_model import STAR_OFF, STAR_ON, ColumnSpec, DataFrameModel
+from ui.tables.dataframe_model import STAR_OFF, STAR_ON, ColumnSpec, DataFrameModel
 
 SMILES = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "CCN(CC)CC", "not a smiles"]
 

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from app.engine import InferenceEngine
 from core.jobs import LONG_LANE, RUNNING, check_cancelled
 from core.trials.data import load_trial_job
-from ui.models.dataframe_model import RawValueRole
+from ui.tables.dataframe_model import RawValueRole
 from ui.trials.panel import TrialsPanel
 from ui.trials.widgets import export_plot
 

@@ -1,6 +1,6 @@
-"""The rule-based basic pKa (``core.ranking.pka``) against measured values it was NOT tuned on.
+"""The rule-based basic pKa (``core.hitlist.pka``) against measured values it was NOT tuned on.
 
-``tests/core/ranking/test_pka.py`` checks the examples the rule's own table names (piperidine,
+``tests/core/hitlist/test_pka.py`` checks the examples the rule's own table names (piperidine,
 morpholine, triethylamine, pyridine, imidazole, aniline, benzylamine, benzamidine, glycinamide…):
 passing them shows the rule was written as intended, not that it predicts. Here every molecule is
 outside that table; none was used to choose the rule's values or corrections.
@@ -21,7 +21,7 @@ from __future__ import annotations
 import pytest
 from rdkit import Chem
 
-from core.ranking.pka import estimate_basic_pka
+from core.hitlist.pka import estimate_basic_pka
 
 TOLERANCE = 1.0
 
@@ -136,6 +136,6 @@ def test_the_reference_set_is_independent_of_the_rules_own_examples():
     ours = [s for _, s, _ in WITHIN_A_UNIT] + [s for _, s, _, _ in MISSED]
     assert not canonical & {Chem.MolToSmiles(Chem.MolFromSmiles(s)) for s in ours}
     # The rule's own table still lists those examples (so this list stays the right one).
-    source = (Path(__file__).resolve().parents[3] / "core" / "ranking" / "pka.py").read_text()
+    source = (Path(__file__).resolve().parents[3] / "core" / "hitlist" / "pka.py").read_text()
     for name in ("piperidine", "morpholine", "benzylamine", "glycinamide", "benzamidine"):
         assert name in source

@@ -7,7 +7,7 @@ import math
 import pytest
 from rdkit import Chem
 
-from core.ranking.pka import basic_pka_from_smiles, estimate_basic_pka
+from core.hitlist.pka import basic_pka_from_smiles, estimate_basic_pka
 
 # (SMILES, measured pKa of the conjugate acid); the estimate must be within 1.2 units.
 MEASURED = [

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.models.dataframe_model import ColumnSpec, DataFrameModel, configure_table_view
-from ui.models.structure_delegate import StructureDelegate
+from ui.tables.dataframe_model import ColumnSpec, DataFrameModel, configure_table_view
+from ui.tables.structure_delegate import StructureDelegate
 
 ERROR_STYLE = "color: #b00020;"
 INTRO = (

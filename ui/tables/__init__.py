@@ -1,6 +1,8 @@
-"""Qt item models shared by the panels, and the delegates that draw their cells."""
+"""The table model every table uses (``DataFrameModel``) and the delegate that draws structure
+cells: Qt item models, named "tables" so they are not confused with the Models area
+(``ui/models_area``) or machine learning (``core/models``)."""
 
-from ui.models.dataframe_model import (
+from ui.tables.dataframe_model import (
     STRUCTURE_SMILES_ROLE,
     ColumnSpec,
     DataFrameModel,
@@ -11,7 +13,7 @@ from ui.models.dataframe_model import (
     infer_columns,
     structure_column,
 )
-from ui.models.structure_delegate import StructureDelegate, cached_structure_pixmap
+from ui.tables.structure_delegate import StructureDelegate, cached_structure_pixmap
 
 __all__ = [
     "STRUCTURE_SMILES_ROLE",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QTableView, QVBoxLayout, QWidget
 
-from ui.modelling.plots import MODEL_TITLES
-from ui.models.dataframe_model import ColumnSpec, DataFrameModel, configure_table_view
+from ui.models_area.plots import MODEL_TITLES
+from ui.tables.dataframe_model import ColumnSpec, DataFrameModel, configure_table_view
 
 METRIC_TITLES = {
     "roc_auc": "ROC-AUC",

@@ -18,8 +18,8 @@ from core.jobs import CANCELLED, FAILED, FINISHED
 from core.models import transformer as tf
 from core.models.registry import list_models
 from core.models.training import EpochPoint
-from ui.modelling.metrics_view import metrics_table
-from ui.modelling.panel import ModelsPanel
+from ui.models_area.metrics_view import metrics_table
+from ui.models_area.panel import ModelsPanel
 
 TINY = tf.ModelSize(hidden=32, layers=2, heads=2, intermediate=64, max_length=64, dropout=0.0)
 SMILES = [

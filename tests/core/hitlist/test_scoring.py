@@ -10,12 +10,12 @@ import pytest
 from openpyxl import load_workbook
 
 from core.chem.library import load_library
+from core.hitlist.desirability import Criterion, DesirabilityProfile, ProfileError
+from core.hitlist.presets import CNS_MPO, ORAL
+from core.hitlist.report import export_hit_list, hit_list_format
+from core.hitlist.scoring import ScoreCache, ScoringRequest, ranked, score_library
 from core.jobs import JobCancelled
 from core.modelhost import ModelHost
-from core.ranking.desirability import Criterion, DesirabilityProfile, ProfileError
-from core.ranking.presets import CNS_MPO, ORAL
-from core.ranking.report import export_hit_list, hit_list_format
-from core.ranking.scoring import ScoreCache, ScoringRequest, ranked, score_library
 
 SMILES = (
     "CC(=O)Oc1ccccc1C(=O)O aspirin\n"
@@ -59,7 +59,7 @@ def test_cns_adds_pka_once_and_the_cache_is_reused(library, monkeypatch):
 
 
 def test_cancel_keeps_what_was_computed_and_a_rerun_resumes(library, monkeypatch):
-    import core.ranking.scoring as scoring
+    import core.hitlist.scoring as scoring
 
     monkeypatch.setattr(scoring, "BATCH", 1)
     cache = ScoreCache()

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.ranking.desirability import (
+from core.hitlist.desirability import (
     Criterion,
     DesirabilityProfile,
     ProfileError,
@@ -17,7 +17,7 @@ from core.ranking.desirability import (
     save_profile,
     score_table,
 )
-from core.ranking.presets import CNS_MPO, ORAL, preset
+from core.hitlist.presets import CNS_MPO, ORAL, preset
 
 
 def test_logistic_passes_thresholds_and_midpoint():
@@ -185,7 +185,7 @@ def test_a_failed_save_keeps_the_old_file(tmp_path, monkeypatch):
     import errno
     import os
 
-    import core.ranking.desirability as module
+    import core.hitlist.desirability as module
 
     path = save_profile(ORAL, tmp_path / "p.json")
     before = path.read_text()

@@ -1,7 +1,7 @@
 """Built-in desirability profiles: oral drug-likeness and Pfizer's CNS MPO.
 
 Column names are those of the library table (``core.chem.library.LIBRARY_COLUMNS``) plus
-``basic_pka`` (see :func:`core.ranking.pka.estimate_basic_pka`), which the scoring job adds when a
+``basic_pka`` (see :func:`core.hitlist.pka.estimate_basic_pka`), which the scoring job adds when a
 profile asks for it.
 """
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.ranking.desirability import Criterion, DesirabilityProfile, ProfileError
+from core.hitlist.desirability import Criterion, DesirabilityProfile, ProfileError
 
 
 def _at_most(column: str, limit: float, margin: float, label: str) -> Criterion:

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.ranking.admet import admet_frame, column_notes, endpoints, predict_admet
-from core.ranking.desirability import Criterion, DesirabilityProfile
-from core.ranking.scoring import ScoringRequest, score_library
+from core.hitlist.admet import admet_frame, column_notes, endpoints, predict_admet
+from core.hitlist.desirability import Criterion, DesirabilityProfile
+from core.hitlist.scoring import ScoringRequest, score_library
 
 pytest.importorskip("admet_ai")
 

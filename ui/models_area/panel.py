@@ -46,9 +46,9 @@ from PySide6.QtWidgets import (
 from core.fileio import atomic_output
 from core.jobs import LONG_LANE
 from core.models.training import EpochPoint, TrainReport, TrainSettings
-from ui.modelling.explain_view import ExplainView
-from ui.modelling.metrics_view import METRIC_TITLES, MetricsView
-from ui.modelling.plots import MODEL_TITLES, EvaluationPlots, TrainingCurves
+from ui.models_area.explain_view import ExplainView
+from ui.models_area.metrics_view import METRIC_TITLES, MetricsView
+from ui.models_area.plots import MODEL_TITLES, EvaluationPlots, TrainingCurves
 
 if TYPE_CHECKING:
     from ui.jobs.engine_protocol import Engine

@@ -25,7 +25,7 @@ from PySide6.QtGui import QColor, QFontMetrics, QGuiApplication, QPainter, QPixm
 from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from core.chem.depict import molecule_png
-from ui.models.dataframe_model import PROBLEM_ROLE, STRUCTURE_SMILES_ROLE
+from ui.tables.dataframe_model import PROBLEM_ROLE, STRUCTURE_SMILES_ROLE
 
 PictureProvider = Callable[[str, int, int], QPixmap | None]
 PictureReady = Callable[[str, int, int], bool]

@@ -2,7 +2,7 @@
 
 Work is keyed by canonical SMILES in a :class:`ScoreCache` that outlives the job: rescoring after a
 cancel, an edit or a new profile computes only the molecules not seen before, and duplicates in
-a library are computed once. Scoring itself (:func:`core.ranking.desirability.score_table`) takes
+a library are computed once. Scoring itself (:func:`core.hitlist.desirability.score_table`) takes
 milliseconds, so changing a profile re-ranks without any of this.
 """
 
@@ -21,14 +21,14 @@ import pandas as pd
 
 from core.chem.library import DUPLICATE_COLUMN
 from core.chem.readers import strip_cxsmiles_extension
-from core.jobs import CancelCheck, ProgressCallback, check_cancelled, no_progress
-from core.ranking.desirability import (
+from core.hitlist.desirability import (
     STD_SUFFIX,
     DesirabilityProfile,
     ProfileError,
     rank_scores,
     score_table,
 )
+from core.jobs import CancelCheck, ProgressCallback, check_cancelled, no_progress
 
 if TYPE_CHECKING:
     from core.modelhost import ModelHost
@@ -298,7 +298,7 @@ def score_library(
             step += 1
 
     if request.admet:
-        from core.ranking.admet import admet_frame, column_notes, endpoints, predict_admet
+        from core.hitlist.admet import admet_frame, column_notes, endpoints, predict_admet
 
         assert host is not None
 
@@ -324,7 +324,7 @@ def score_library(
     step += 1
 
     if PKA_COLUMN in request.profile.columns and PKA_COLUMN not in table.columns:
-        from core.ranking.pka import basic_pka_from_smiles
+        from core.hitlist.pka import basic_pka_from_smiles
 
         values, n = _fill(
             smiles,

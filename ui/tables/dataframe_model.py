@@ -7,7 +7,7 @@ milliseconds. Sorting and filtering do not copy the frame and do not use
 Orange3's ``TableModel`` does), and rebuilds it with vectorised numpy/pandas operations.
 
 Structures are not drawn by the model. A ``"structure"`` column answers
-:data:`STRUCTURE_SMILES_ROLE` with the SMILES; :class:`ui.models.structure_delegate.StructureDelegate`
+:data:`STRUCTURE_SMILES_ROLE` with the SMILES; :class:`ui.tables.structure_delegate.StructureDelegate`
 draws the picture. Qt paints only visible cells, so pictures are drawn lazily.
 
 Views of this model must give the vertical header fixed-size sections for large tables

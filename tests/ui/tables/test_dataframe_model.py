@@ -18,7 +18,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QPixmap
 from PySide6.QtWidgets import QHeaderView, QStyleOptionViewItem, QTableView
 
-from ui.models.dataframe_model import (
+from ui.tables.dataframe_model import (
     INVALID_ROW_COLOR,
     STRUCTURE_SMILES_ROLE,
     ColumnSpec,
@@ -28,7 +28,7 @@ from ui.models.dataframe_model import (
     configure_table_view,
     structure_column,
 )
-from ui.models.structure_delegate import (
+from ui.tables.structure_delegate import (
     StructureDelegate,
     cached_structure_pixmap,
     clear_structure_pixmap_cache,
@@ -528,7 +528,7 @@ def test_new_pictures_are_drawn_within_a_budget_per_paint_pass(qtbot, qapp):
     DRAW_BUDGET_S of pictures, instead of freezing for all of them at once."""
     import time
 
-    from ui.models.structure_delegate import DRAW_BUDGET_S
+    from ui.tables.structure_delegate import DRAW_BUDGET_S
 
     smiles = [f"C{'C' * i}O" for i in range(40)]
     frame = pd.DataFrame({"canonical_smiles": smiles, "name": [f"m{i}" for i in smiles]})
@@ -711,7 +711,7 @@ def test_million_rows_draw_pictures_only_for_visible_rows(qtbot):
 
 
 def test_unicode_string_ranks_equal_the_factorize_ranks():
-    from ui.models import dataframe_model as module
+    from ui.tables import dataframe_model as module
 
     rng = np.random.default_rng(1)
     words = np.array(["", "a", "b", "mol1", "mol10", "mol2", "zeta", "émile", "ab"], dtype=object)
@@ -721,7 +721,7 @@ def test_unicode_string_ranks_equal_the_factorize_ranks():
 
 
 def test_text_work_on_mid_size_tables_runs_aside_and_a_later_quick_change_wins(qapp):
-    from ui.models.dataframe_model import TEXT_ASYNC_ROWS
+    from ui.tables.dataframe_model import TEXT_ASYNC_ROWS
 
     n = TEXT_ASYNC_ROWS + 5_000
     frame = pd.DataFrame({"name": [f"cpd-{i}" for i in range(n)], "mw": np.arange(n, dtype=float)})

@@ -14,7 +14,7 @@ import pandas as pd
 from core.chem.depict import molecule_svg
 from core.chem.export import export_format, export_table
 from core.fileio import write_text_atomic
-from core.ranking.desirability import DesirabilityProfile
+from core.hitlist.desirability import DesirabilityProfile
 
 REPORT_FORMATS = (".csv", ".tsv", ".sdf", ".xlsx", ".html")
 DEFAULT_REPORT_ROWS = 100

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.chem.readers import strip_cxsmiles_extension
-from core.ranking.scoring import ScoreCache, _fill
+from core.hitlist.scoring import ScoreCache, _fill
 
 
 def test_strip_cxsmiles_extension():

@@ -1,1 +1,0 @@
-"""Ranking compounds: desirability profiles (multi-parameter optimisation) and scoring."""
