@@ -7,7 +7,7 @@ from functools import partial
 from pathlib import Path
 
 import shiboken6
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QUrl
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
     QDesktopServices,
@@ -63,6 +63,7 @@ from ui.molecules.workspace import MoleculeWorkspace
 from ui.widgets.notification_bar import NotificationBar
 from ui.widgets.screen_fit import ScreenFit, initial_size, size_by_current_page
 from ui.widgets.splitter_memory import restore_splitters, save_splitters
+from ui.workbench import AreaContext
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,9 @@ SHORT_SCREEN_HEIGHT = 900
 
 
 class MainWindow(QMainWindow):
+    # The library tab the user looks at changed (for other areas: ui.workbench.LibraryAccess).
+    current_library_changed = Signal(object)
+
     def __init__(self, settings: Settings, engine: InferenceEngine) -> None:
         super().__init__()
         self.settings = settings
@@ -533,6 +537,7 @@ class MainWindow(QMainWindow):
     def _on_current_tab_changed(self, _index: int) -> None:
         self._update_actions()
         panel = self.current_panel()
+        self.current_library_changed.emit(panel)
         if panel is not None:
             self.undo_group.setActiveStack(panel.undo_stack)
             self._on_current_row_changed(panel.current_row())
@@ -719,6 +724,26 @@ class MainWindow(QMainWindow):
     def _show_jobs(self) -> None:
         self.jobs_dock.show()
         self.jobs_dock.raise_()
+
+    # ------------------------------------------------------------------------------------------
+    # What areas are given (ui.workbench): the window is their notifier and library access.
+
+    @property
+    def area_context(self) -> AreaContext:
+        """The engine, notifier, library access and Molecule panel an area is built with."""
+        return AreaContext(
+            engine=self.engine,
+            notifier=self,
+            libraries=self,
+            molecules=self.molecule_workspace,
+        )
+
+    def current_library(self) -> LibraryPanel | None:
+        """The library tab shown in the Libraries area (``ui.workbench.LibraryAccess``)."""
+        return self.current_panel()
+
+    def show_status(self, message: str, timeout_ms: int = 8000) -> None:
+        self.statusBar().showMessage(message, timeout_ms)
 
     def show_error(self, message: str) -> None:
         log.warning(message)

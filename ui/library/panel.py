@@ -748,6 +748,10 @@ class LibraryPanel(QWidget):
     def _on_selection_changed(self, *_args) -> None:
         self.selection_changed.emit(self.selected_positions())
 
+    def table(self) -> pd.DataFrame | None:
+        """The whole library's table (``None`` while the file loads)."""
+        return self.library.table if self.library is not None else None
+
     def current_row(self) -> dict | None:
         index = self.view.currentIndex()
         if self.library is None or not index.isValid():

@@ -1,0 +1,67 @@
+"""What a work area may ask of the window around it: the :class:`AreaContext`.
+
+An area (Models, Proteins, Expression, Trials…) is given an ``AreaContext`` when it is built, not
+the main window: it runs jobs through the engine, tells the user something through the notifier,
+reads the library the user is looking at and the molecule in the Molecule panel. The window
+(``app/main_window.py``) implements these small protocols; a test can pass a stand-in, and no area
+reaches into another area's widgets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from PySide6.QtCore import SignalInstance
+    from rdkit import Chem
+
+    from ui.jobs.engine_protocol import Engine
+
+
+class Notifier(Protocol):
+    """Tell the user something: errors stay in the message strip until closed; status messages
+    show in the status bar for a while."""
+
+    def show_error(self, message: str) -> None: ...
+
+    def show_status(self, message: str, timeout_ms: int = 8000) -> None: ...
+
+
+class LibraryView(Protocol):
+    """A library tab, as other areas see it: its title, table, current row, and new columns."""
+
+    title: str
+
+    def table(self) -> pd.DataFrame | None: ...
+
+    def current_row(self) -> dict | None: ...
+
+    def add_columns(self, columns: pd.DataFrame, *args: Any, **kwargs: Any) -> Any: ...
+
+
+class LibraryAccess(Protocol):
+    """The library tab the user is looking at in the Libraries area."""
+
+    current_library_changed: SignalInstance  # emitted with the new LibraryView or None
+
+    def current_library(self) -> LibraryView | None: ...
+
+
+class MoleculeAccess(Protocol):
+    """The molecule in the Molecule panel (drawn or opened from a library row)."""
+
+    def current_molecule(self) -> Chem.Mol | None: ...
+
+    def current_smiles(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AreaContext:
+    """Everything an area is given when it is built."""
+
+    engine: Engine
+    notifier: Notifier
+    libraries: LibraryAccess
+    molecules: MoleculeAccess
