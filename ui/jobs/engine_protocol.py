@@ -13,6 +13,7 @@ from PySide6.QtCore import SignalInstance
 
 from core.compute import DeviceInfo, ModelCache
 from core.jobs import Job
+from core.modelhost import ModelHost
 from ui.jobs.handle import JobHandle
 
 
@@ -32,6 +33,11 @@ class Engine(Protocol):
     cancelled: SignalInstance  # (job id)
     device_changed: SignalInstance  # (DeviceInfo)
     model_cache: ModelCache
+
+    @property
+    def model_host(self) -> ModelHost:
+        """The worker process every torch job runs in (``core.modelhost``)."""
+        ...
 
     def submit(
         self,
