@@ -35,7 +35,7 @@ def _models_area(window: MainWindow) -> QWidget:
 def _proteins_area(window: MainWindow) -> QWidget:
     from ui.protein.panel import ProteinPanel
 
-    return ProteinPanel(window.engine, window)
+    return ProteinPanel(window.area_context)
 
 
 def _expression_area(window: MainWindow) -> QWidget:

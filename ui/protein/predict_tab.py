@@ -1,0 +1,155 @@
+"""The Proteins area's *Predict* tab: fold a sequence with ESMFold.
+
+The sequence, the weights folder and the chunk size are checked here
+(:meth:`PredictTab.folding_inputs`), so a typo or missing weights are explained at once; folding
+itself is a job, which the panel runs and whose result it shows here (:meth:`PredictTab.show_result`:
+mean pLDDT, pTM and the predicted aligned error plot).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+ERROR_STYLE = "color: #8a1c12;"
+
+
+@dataclass(frozen=True, slots=True)
+class FoldingInputs:
+    """A checked request to fold: the clean sequence, the weights folder, the chunk size."""
+
+    sequence: str
+    weights: str
+    chunk: int | None
+
+
+class PredictTab(QWidget):
+    """Sequence, ESMFold weights and chunk size; the prediction's confidence and PAE plot."""
+
+    predict_requested = Signal()  # "Predict structure"
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.sequence_edit = QPlainTextEdit()
+        self.sequence_edit.setPlaceholderText("Protein sequence (one-letter codes or FASTA)")
+        self.sequence_edit.setMaximumHeight(110)
+        self.weights_edit = QLineEdit()
+        self.weights_edit.setPlaceholderText("Hugging Face cache (facebook/esmfold_v1)")
+        self.weights_button = QPushButton("Weights folder…")
+        self.weights_button.clicked.connect(self._on_weights_clicked)
+        self.chunk_spin = QSpinBox()
+        self.chunk_spin.setRange(0, 1024)
+        self.chunk_spin.setSpecialValueText("off")
+        self.chunk_spin.setValue(64)
+        self.chunk_spin.setToolTip(
+            "Axial-attention chunk size: smaller uses less memory on long sequences (slower); "
+            "off computes in one piece"
+        )
+        self.predict_button = QPushButton("Predict structure")
+        self.predict_button.clicked.connect(lambda: self.predict_requested.emit())
+        self.predict_label = QLabel(
+            "Weights: leave the folder empty to use the Hugging Face cache (facebook/esmfold_v1), "
+            "or choose a folder. DrugDesk never downloads them."
+        )
+        self.predict_label.setWordWrap(True)
+        self.predict_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.pae_host = QWidget()
+        self.pae_host.setMinimumHeight(220)
+        self.pae_layout = QVBoxLayout(self.pae_host)
+        self.pae_layout.setContentsMargins(0, 0, 0, 0)
+        self.pae_plot = None
+        self.pae_image = None
+
+        weights_row = QHBoxLayout()
+        weights_row.addWidget(self.weights_edit, 1)
+        weights_row.addWidget(self.weights_button)
+        form = QFormLayout()
+        form.addRow("Chunk size:", self.chunk_spin)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Sequence:"))
+        layout.addWidget(self.sequence_edit)
+        layout.addWidget(QLabel("ESMFold weights:"))
+        layout.addLayout(weights_row)
+        layout.addLayout(form)
+        layout.addWidget(self.predict_button)
+        layout.addWidget(self.predict_label)
+        layout.addWidget(self.pae_host, 1)
+
+    def _on_weights_clicked(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "ESMFold weights folder")
+        if folder:
+            self.weights_edit.setText(folder)
+
+    def folding_inputs(self, sequence: str | None = None) -> FoldingInputs | None:
+        """Check ``sequence`` (default: the one typed here) and the weights; None, with the
+        reason shown under the button, when either will not do."""
+        from core.protein.prediction import (
+            HOW_TO_GET_WEIGHTS,
+            PredictionError,
+            check_weights,
+            clean_sequence,
+            find_weights,
+        )
+
+        text = sequence if sequence is not None else self.sequence_edit.toPlainText()
+        try:
+            clean = clean_sequence(text)
+            folder = self.weights_edit.text().strip() or None
+            found = find_weights(folder)
+            if found is None:
+                if folder:
+                    raise PredictionError(f"{folder} holds no config.json: not a model folder.")
+                raise PredictionError(HOW_TO_GET_WEIGHTS)
+            check_weights(found)
+        except PredictionError as exc:
+            self.show_failure(str(exc))
+            return None
+        self.predict_label.setStyleSheet("")
+        self.predict_label.setText(f"Folding {len(clean)} residues…")
+        return FoldingInputs(clean, str(found), self.chunk_spin.value() or None)
+
+    def show_failure(self, message: str) -> None:
+        self.predict_label.setStyleSheet(ERROR_STYLE)
+        self.predict_label.setText(message)
+
+    def show_result(self, result) -> None:
+        """Show a finished prediction's confidence and its predicted aligned error."""
+        ptm = f", pTM {result.ptm:.2f}" if result.ptm is not None else ""
+        self.predict_label.setText(
+            f"Mean pLDDT {result.mean_plddt:.1f}{ptm} on {result.device}; coloured by pLDDT."
+        )
+        self._plot_pae(result.pae)
+
+    def _plot_pae(self, pae) -> None:
+        import pyqtgraph as pg
+
+        if self.pae_plot is None:
+            self.pae_plot = pg.PlotWidget(title="Predicted aligned error (Å)")
+            self.pae_plot.setBackground("w")
+            self.pae_plot.setLabel("bottom", "Scored residue")
+            self.pae_plot.setLabel("left", "Aligned residue")
+            self.pae_plot.invertY(True)
+            self.pae_image = pg.ImageItem()
+            self.pae_plot.addItem(self.pae_image)
+            self.pae_layout.addWidget(self.pae_plot)
+        if pae is None:
+            self.pae_image.clear()
+            return
+        colormap = pg.colormap.get("viridis")
+        self.pae_image.setImage(np.asarray(pae).T, levels=(0, max(30.0, float(np.max(pae)))))
+        self.pae_image.setColorMap(colormap)
+        self.pae_plot.getViewBox().autoRange()
