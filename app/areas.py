@@ -29,7 +29,7 @@ class Area:
 def _models_area(window: MainWindow) -> QWidget:
     from ui.models_area.panel import ModelsPanel
 
-    return ModelsPanel(window.engine, window)
+    return ModelsPanel(window.area_context)
 
 
 def _proteins_area(window: MainWindow) -> QWidget:
@@ -41,13 +41,13 @@ def _proteins_area(window: MainWindow) -> QWidget:
 def _expression_area(window: MainWindow) -> QWidget:
     from ui.expression.panel import ExpressionPanel
 
-    return ExpressionPanel(window.engine, window)
+    return ExpressionPanel(window.area_context)
 
 
 def _trials_area(window: MainWindow) -> QWidget:
     from ui.trials.panel import TrialsPanel
 
-    return TrialsPanel(window.engine, window)
+    return TrialsPanel(window.area_context)
 
 
 AREAS: list[Area] = [

@@ -7,6 +7,8 @@ inputs directly on the GUI thread. The answer reads as a sentence ("To detect a 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 import pyqtgraph as pg
@@ -38,6 +40,9 @@ from ui.trials.widgets import (
     show_table,
     style_plot,
 )
+
+if TYPE_CHECKING:
+    from ui.workbench import Notifier
 
 _METHODS = {
     "binary": [("Pooled variance (Fleiss, no CC)", "pooled"), ("Arcsine (statsmodels)", "arcsine")],
@@ -158,8 +163,9 @@ class DesignTab(QWidget):
 
     use_in_simulation = Signal(object)
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, notifier: Notifier | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.notifier = notifier  # None: a failed export is said under the answer instead
         self.result: DesignResult | None = None
         self.endpoint = QComboBox()
         for text, key in (
@@ -403,8 +409,7 @@ class DesignTab(QWidget):
         try:
             action()
         except (TrialDataError, OSError) as exc:
-            window = self.window()
-            if hasattr(window, "show_error"):
-                window.show_error(str(exc))
+            if self.notifier is not None:
+                self.notifier.show_error(str(exc))
             else:
                 self.answer.setText(f"<span style='color:#b00020'>{exc}</span>")

@@ -70,6 +70,7 @@ from ui.trials.widgets import (
 
 if TYPE_CHECKING:
     from ui.jobs.handle import JobHandle
+    from ui.workbench import AreaContext
 
 NONE = "(none)"
 
@@ -98,11 +99,11 @@ def _scrolling(widget: QWidget) -> QScrollArea:
 class TrialsPanel(QWidget):
     """The ``trials`` work area (see ``app/areas.py``)."""
 
-    def __init__(self, engine, window=None, parent=None) -> None:
+    def __init__(self, context: AreaContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("trialsPanel")
-        self.engine = engine
-        self._window = window
+        self.engine = context.engine
+        self.notifier = context.notifier
         self.frame: pd.DataFrame | None = None
         self.types: dict[str, str] = {}
         self.source_name = ""
@@ -163,9 +164,9 @@ class TrialsPanel(QWidget):
         self.tabs.addTab(self._build_data_tab(), "Data")
         self.tabs.addTab(self._build_baseline_tab(), "Baseline")
         self.tabs.addTab(self._build_survival_tab(), "Survival")
-        self.design_tab = DesignTab()
+        self.design_tab = DesignTab(context.notifier)
         self.tabs.addTab(self.design_tab, "Design")
-        self.simulation_tab = SimulationTab(engine, window)
+        self.simulation_tab = SimulationTab(context)
         self.tabs.addTab(self.simulation_tab, "Simulation")
         self.design_tab.use_in_simulation.connect(self._on_use_in_simulation)
 
@@ -663,10 +664,7 @@ class TrialsPanel(QWidget):
         self.tabs.setCurrentWidget(self.simulation_tab)
 
     def _error(self, message: str) -> None:
-        if self._window is not None and hasattr(self._window, "show_error"):
-            self._window.show_error(message)
-        else:
-            self._set_status(message)
+        self.notifier.show_error(message)
 
     def _set_status(self, text: str) -> None:
         self.status.setText(text)

@@ -48,6 +48,7 @@ from ui.trials.widgets import (
 
 if TYPE_CHECKING:
     from ui.jobs.handle import JobHandle
+    from ui.workbench import AreaContext
 
 
 def _double(value, low, high, decimals=3, step=0.1):
@@ -68,10 +69,10 @@ def _int(value, low, high, step=1):
 
 
 class SimulationTab(QWidget):
-    def __init__(self, engine, window=None, parent=None) -> None:
+    def __init__(self, context: AreaContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.engine = engine
-        self._window = window
+        self.engine = context.engine
+        self.notifier = context.notifier
         self.job: JobHandle | None = None  # the running simulation
         self.result: SimulationResult | None = None
 
@@ -355,10 +356,7 @@ class SimulationTab(QWidget):
         )
 
     def _error(self, message: str) -> None:
-        if self._window is not None and hasattr(self._window, "show_error"):
-            self._window.show_error(message)
-        else:
-            self.summary.setText(f"<span style='color:#b00020'>{message}</span>")
+        self.notifier.show_error(message)
 
     def _export_plot(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export plots", "simulation.png", PLOT_FILTER)

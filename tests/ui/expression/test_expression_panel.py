@@ -7,27 +7,47 @@ import threading
 
 import pandas as pd
 import pytest
+from PySide6.QtCore import QObject, Signal
 
 from app.engine import InferenceEngine
 from core.expression.simulate import simulate_counts, write_simulated
 from core.jobs import LONG_LANE, RUNNING, check_cancelled
 from ui.expression.panel import ALL_VS_REST, ExpressionPanel
 from ui.expression.plots import DOWN_CODE, UP_CODE
+from ui.workbench import AreaContext
 
 
-class FakeWindow:
+class Notifier:
+    """What the panel tells the user (``ui.workbench.Notifier``), kept for the test to read."""
+
     def __init__(self) -> None:
         self.errors: list[str] = []
+        self.statuses: list[str] = []
 
     def show_error(self, message: str) -> None:
         self.errors.append(message)
 
-    def statusBar(self):
-        class _Bar:
-            def showMessage(self, *args):
-                pass
+    def show_status(self, message: str, timeout_ms: int = 8000) -> None:
+        self.statuses.append(message)
 
-        return _Bar()
+
+class NoLibraries(QObject):
+    """No library tab open (``ui.workbench.LibraryAccess``)."""
+
+    current_library_changed = Signal(object)
+
+    def current_library(self):
+        return None
+
+
+class NoMolecule:
+    """An empty Molecule panel (``ui.workbench.MoleculeAccess``)."""
+
+    def current_molecule(self):
+        return None
+
+    def current_smiles(self) -> str:
+        return ""
 
 
 @pytest.fixture
@@ -40,8 +60,8 @@ def engine(qtbot):
 
 @pytest.fixture
 def panel(qtbot, engine):
-    window = FakeWindow()
-    panel = ExpressionPanel(engine, window)
+    context = AreaContext(engine, Notifier(), NoLibraries(), NoMolecule())
+    panel = ExpressionPanel(context)
     qtbot.addWidget(panel)
     panel.resize(1300, 850)
     return panel
@@ -63,47 +83,55 @@ def test_demo_one_vs_rest_linked_views_and_export(qtbot, panel, tmp_path):
     panel.open_demo()
     _wait_idle(qtbot, panel)
     assert panel.prepared is not None and panel.prepared.data.n_samples == 700
-    assert panel.condition_combo.currentText() == "bulk_labels"
-    assert panel.case_combo.currentText() == ALL_VS_REST
-    assert panel.method_combo.currentData() == "welch"
-    assert panel.qc_model.rowCount() == 700
+    assert panel.data_tab.condition_combo.currentText() == "bulk_labels"
+    assert panel.data_tab.case_combo.currentText() == ALL_VS_REST
+    assert panel.data_tab.method_combo.currentData() == "welch"
+    assert panel.qc_tab.qc_model.rowCount() == 700
 
     panel.run_de()
     _wait_idle(qtbot, panel)
-    assert panel.group_combo.count() == 10 and panel.group_combo.isVisibleTo(panel)
+    assert (
+        panel.results_tab.group_combo.count() == 10
+        and panel.results_tab.group_combo.isVisibleTo(panel)
+    )
     assert panel.tabs.currentIndex() == 2
-    panel.group_combo.setCurrentText("CD14+ Monocyte")
-    first = panel.results_model.index(0, panel.results_model.column_index("gene")).data()
+    panel.results_tab.group_combo.setCurrentText("CD14+ Monocyte")
+    first = panel.results_tab.results_model.index(
+        0, panel.results_tab.results_model.column_index("gene")
+    ).data()
     assert first in {"FTL", "LYZ", "S100A9", "AIF1", "TYROBP", "FCER1G", "CST3", "LST1"}
     _check_results_read_at_a_glance(qtbot, panel)
 
     # Live thresholds: a stricter fold change leaves fewer significant genes.
     before = int(panel.current_table["significant"].sum())
-    panel.fc_spin.setValue(2.5)
+    panel.results_tab.fc_spin.setValue(2.5)
     qtbot.waitUntil(lambda: int(panel.current_table["significant"].sum()) < before, timeout=3000)
     after = int(panel.current_table["significant"].sum())
-    assert f"{after} significant" in panel.count_label.text()
-    coloured = len(panel.volcano.layers[UP_CODE].data) + len(panel.volcano.layers[DOWN_CODE].data)
+    assert f"{after} significant" in panel.results_tab.count_label.text()
+    coloured = len(panel.results_tab.volcano.layers[UP_CODE].data) + len(
+        panel.results_tab.volcano.layers[DOWN_CODE].data
+    )
     assert coloured == after
-    panel.only_significant.setChecked(True)
-    assert panel.results_model.rowCount() == after
+    panel.results_tab.only_significant.setChecked(True)
+    assert panel.results_tab.results_model.rowCount() == after
 
     # A click on a volcano point selects the row; a row selects the point in both plots.
-    panel.only_significant.setChecked(False)
+    panel.results_tab.only_significant.setChecked(False)
     position = int(panel.current_table.index[panel.current_table["gene"] == "FTL"][0])
-    panel.volcano.gene_clicked.emit(position)
+    panel.results_tab.volcano.gene_clicked.emit(position)
     assert panel.selected_gene() == "FTL"
-    row = panel.results_view.currentIndex().row()
-    assert panel.results_model.source_row(row) == position
-    assert panel.ma_plot.label.textItem.toPlainText() == "FTL"
-    panel.results_view.selectRow(1)
-    assert panel.selected_gene() == panel.results_model.index(1, 0).data()
+    row = panel.results_tab.results_view.currentIndex().row()
+    assert panel.results_tab.results_model.source_row(row) == position
+    assert panel.results_tab.ma_plot.label.textItem.toPlainText() == "FTL"
+    panel.results_tab.results_view.selectRow(1)
+    assert panel.selected_gene() == panel.results_tab.results_model.index(1, 0).data()
 
     out = tmp_path / "monocytes.csv"
     panel.export_results(out)
     _wait_idle(qtbot, panel)
+    assert panel.notifier.statuses[-1] == f"Wrote {out}"  # the window's status bar
     written = pd.read_csv(out)
-    assert len(written) == panel.results_model.rowCount()
+    assert len(written) == panel.results_tab.results_model.rowCount()
     assert set(written["group"]) == {"CD14+ Monocyte"}
     assert written.loc[0, "gene"] == first
 
@@ -115,33 +143,35 @@ def _check_results_read_at_a_glance(qtbot, panel):
     panel.show()
     qtbot.waitExposed(panel)
     qtbot.wait(50)  # labels are placed once the plot has its pixel size
-    panel.volcano.layout_top_labels()
+    panel.results_tab.volcano.layout_top_labels()
     table = panel.current_table
     passing = table[table["significant"]].sort_values("padj", kind="stable")
     top = set(passing["gene"].head(10))
-    shown = panel.volcano.shown_top_labels()
+    shown = panel.results_tab.volcano.shown_top_labels()
     assert len(shown) >= 6 and set(shown) <= top
-    rects = panel.volcano.top_label_rects()
+    rects = panel.results_tab.volcano.top_label_rects()
     assert not any(a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1 :])
-    axis = panel.volcano.getPlotItem()
+    axis = panel.results_tab.volcano.getPlotItem()
     assert axis.getAxis("left").labelText == "−log10 adjusted p"
     assert axis.getAxis("bottom").labelText == "log2 fold change (CD14+ Monocyte / rest)"
 
-    view = panel.results_view
+    view = panel.results_tab.results_view
     assert view.viewport().height() >= 10 * view.verticalHeader().defaultSectionSize()
 
-    legend = panel.heatmap_legend.text()
+    legend = panel.results_tab.heatmap_legend.text()
     for code, text in (("&nbsp;", " "), ("&#8725;", "/"), ("&#8209;", "-")):
         legend = legend.replace(code, text)
     groups = set(panel.prepared.data.samples["bulk_labels"].astype(str))
     assert len(groups) == 10 and all(group in legend for group in groups)
-    assert panel.top_heatmap.strip.isVisible()
-    assert "grouped by bulk_labels" in panel.top_heatmap.plot.getAxis("bottom").labelText
+    assert panel.results_tab.top_heatmap.strip.isVisible()
+    assert (
+        "grouped by bulk_labels" in panel.results_tab.top_heatmap.plot.getAxis("bottom").labelText
+    )
 
-    assert "Genes ranked: CD14+ Monocyte vs rest" in panel.rank_title.text()
-    panel.group_combo.setCurrentText("CD19+ B")
-    assert "Genes ranked: CD19+ B vs rest" in panel.rank_title.text()
-    panel.group_combo.setCurrentText("CD14+ Monocyte")
+    assert "Genes ranked: CD14+ Monocyte vs rest" in panel.ranking_tab.rank_title.text()
+    panel.results_tab.group_combo.setCurrentText("CD19+ B")
+    assert "Genes ranked: CD19+ B vs rest" in panel.ranking_tab.rank_title.text()
+    panel.results_tab.group_combo.setCurrentText("CD14+ Monocyte")
 
 
 def test_panel_fits_the_screen_budget(qtbot, panel, count_files):
@@ -152,7 +182,7 @@ def test_panel_fits_the_screen_budget(qtbot, panel, count_files):
     _, counts, sheet = count_files
     panel.open_counts(counts, sheet)
     _wait_idle(qtbot, panel)
-    panel.method_combo.setCurrentIndex(panel.method_combo.findData("welch"))
+    panel.data_tab.method_combo.setCurrentIndex(panel.data_tab.method_combo.findData("welch"))
     panel.run_de()
     _wait_idle(qtbot, panel)
     for index in range(panel.tabs.count()):
@@ -166,7 +196,7 @@ def test_counts_deseq2_classifier_and_gene_sets(qtbot, panel, count_files, tmp_p
     panel.open_counts(counts)
     _wait_idle(qtbot, panel)
     assert panel.prepared.data.orientation == "genes_x_samples"
-    assert "No sample sheet" in panel.summary_label.text()
+    assert "No sample sheet" in panel.data_tab.summary_label.text()
     panel.transpose()  # the other way round: 60 "samples" × 8 "genes"
     _wait_idle(qtbot, panel)
     assert panel.prepared.data.orientation == "samples_x_genes"
@@ -176,31 +206,36 @@ def test_counts_deseq2_classifier_and_gene_sets(qtbot, panel, count_files, tmp_p
     assert panel.prepared.data.n_samples == 8
     panel.open_sheet(sheet)
     _wait_idle(qtbot, panel)
-    assert panel.method_combo.currentData() == "deseq2"
-    assert panel.case_combo.currentData() == "case"
-    assert panel.control_combo.currentData() == "control"
-    assert panel.covariate_list.count() == 1  # batch
+    assert panel.data_tab.method_combo.currentData() == "deseq2"
+    assert panel.data_tab.case_combo.currentData() == "case"
+    assert panel.data_tab.control_combo.currentData() == "control"
+    assert panel.data_tab.covariate_list.count() == 1  # batch
 
     panel.run_de()
     _wait_idle(qtbot, panel)
     table = panel.current_table
     found = set(table.loc[table["padj"] < 0.05, "gene"])
     assert len(found & sim.planted) >= 7
-    assert panel.rank_model.rowCount() == 60
-    assert "Genes ranked: case vs control" in panel.rank_title.text()
+    assert panel.ranking_tab.rank_model.rowCount() == 60
+    assert "Genes ranked: case vs control" in panel.ranking_tab.rank_title.text()
     # Eight samples: their names under the heat map, and both groups named in its key.
-    assert "case" in panel.heatmap_legend.text() and "control" in panel.heatmap_legend.text()
+    assert (
+        "case" in panel.results_tab.heatmap_legend.text()
+        and "control" in panel.results_tab.heatmap_legend.text()
+    )
 
     panel.run_classifier()
     _wait_idle(qtbot, panel)
-    assert "AUROC" in panel.auroc_label.text() and panel.classifier.auroc > 0.8
+    assert (
+        "AUROC" in panel.ranking_tab.auroc_label.text() and panel.ranking_tab.classifier.auroc > 0.8
+    )
 
     gmt = tmp_path / "sets.gmt"
     gmt.write_text("PLANTED\tplanted\t" + "\t".join(sorted(sim.planted)) + "\n")
     panel.run_enrichment(gmt)
     _wait_idle(qtbot, panel)
-    assert panel.enrichment_model.rowCount() == 1
-    assert "1 with adjusted p < 0.05" in panel.enrichment_label.text()
+    assert panel.ranking_tab.enrichment_model.rowCount() == 1
+    assert "1 with adjusted p < 0.05" in panel.ranking_tab.enrichment_label.text()
 
 
 def test_non_integer_counts_offer_welch(qtbot, panel, count_files, tmp_path):
@@ -209,17 +244,17 @@ def test_non_integer_counts_offer_welch(qtbot, panel, count_files, tmp_path):
     (sim.data.values.T / 2.5).rename_axis("gene").to_csv(normalised)
     panel.open_counts(normalised, sheet)
     _wait_idle(qtbot, panel)
-    assert panel.method_combo.currentData() == "welch"
-    panel.method_combo.setCurrentIndex(panel.method_combo.findData("deseq2"))
-    assert panel.method_hint.isVisibleTo(panel)
+    assert panel.data_tab.method_combo.currentData() == "welch"
+    panel.data_tab.method_combo.setCurrentIndex(panel.data_tab.method_combo.findData("deseq2"))
+    assert panel.data_tab.method_hint.isVisibleTo(panel)
     panel.run_de()
     _wait_idle(qtbot, panel)
-    assert panel.offer_bar.isVisibleTo(panel)
-    assert "integer counts" in panel.main_window.errors[-1]
-    panel.offer_button.click()
+    assert panel.data_tab.offer_bar.isVisibleTo(panel)
+    assert "integer counts" in panel.notifier.errors[-1]
+    panel.data_tab.offer_button.click()
     _wait_idle(qtbot, panel)
     assert panel.result is not None and panel.result.method == "welch"
-    assert not panel.offer_bar.isVisibleTo(panel)
+    assert not panel.data_tab.offer_bar.isVisibleTo(panel)
 
 
 def test_bad_sheet_and_text_matrix_are_reported(qtbot, panel, count_files, tmp_path):
@@ -229,12 +264,12 @@ def test_bad_sheet_and_text_matrix_are_reported(qtbot, panel, count_files, tmp_p
     panel.open_counts(counts, sheet)
     _wait_idle(qtbot, panel)
     assert panel.prepared is None
-    assert "Sample names do not match" in panel.main_window.errors[-1]
+    assert "Sample names do not match" in panel.notifier.errors[-1]
     text = tmp_path / "text.csv"
     text.write_text("gene,S1,S2\ng1,1,oops\n")
     panel.open_counts(text)
     _wait_idle(qtbot, panel)
-    assert "holds text" in panel.main_window.errors[-1]
+    assert "holds text" in panel.notifier.errors[-1]
 
 
 def test_cancel_deseq2(qtbot, panel, count_files):
@@ -288,7 +323,7 @@ def test_jobs_of_other_areas_leave_the_panel_alone(qtbot, panel, engine, count_f
     with qtbot.waitSignal(broken.failed, timeout=10_000):
         pass
     assert panel.busy() and panel.prepared is None
-    assert panel.status_label.text() == "Working…" and panel.main_window.errors == []
+    assert panel.status_label.text() == "Working…" and panel.notifier.errors == []
     gated_load.set()
     with qtbot.waitSignal(own.finished, timeout=60_000):
         pass

@@ -6,7 +6,7 @@ import threading
 
 import pandas as pd
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt, Signal
 
 from app.engine import InferenceEngine
 from core.jobs import LONG_LANE, RUNNING, check_cancelled
@@ -14,6 +14,44 @@ from core.trials.data import load_trial_job
 from ui.tables.dataframe_model import RawValueRole
 from ui.trials.panel import TrialsPanel
 from ui.trials.widgets import export_plot
+from ui.workbench import AreaContext
+
+
+class Notifier:
+    """What the panel tells the user (``ui.workbench.Notifier``), kept for the test to read."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.statuses: list[str] = []
+
+    def show_error(self, message: str) -> None:
+        self.errors.append(message)
+
+    def show_status(self, message: str, timeout_ms: int = 8000) -> None:
+        self.statuses.append(message)
+
+
+class NoLibraries(QObject):
+    """No library tab open (``ui.workbench.LibraryAccess``)."""
+
+    current_library_changed = Signal(object)
+
+    def current_library(self):
+        return None
+
+
+class NoMolecule:
+    """An empty Molecule panel (``ui.workbench.MoleculeAccess``)."""
+
+    def current_molecule(self):
+        return None
+
+    def current_smiles(self) -> str:
+        return ""
+
+
+def _context(engine) -> AreaContext:
+    return AreaContext(engine, Notifier(), NoLibraries(), NoMolecule())
 
 
 @pytest.fixture
@@ -26,7 +64,7 @@ def engine(qtbot):
 
 @pytest.fixture
 def panel(qtbot, engine):
-    widget = TrialsPanel(engine, None)
+    widget = TrialsPanel(_context(engine))
     qtbot.addWidget(widget)
     widget.resize(1400, 900)
     return widget
@@ -94,7 +132,7 @@ def test_cells_are_editable_and_typed(panel, qtbot):
     panel.type_column.setCurrentText("horTh")
     panel.type_kind.setCurrentText("number")
     panel.apply_column_type()
-    assert "cannot be a number" in panel.status.text()
+    assert "cannot be a number" in panel.notifier.errors[-1]
 
 
 def test_bad_table_shows_a_clear_message(panel, qtbot, tmp_path):
@@ -149,24 +187,15 @@ def test_plots_and_tables_export(panel, qtbot, tmp_path):
     assert pd.read_excel(written)["section"].iloc[0] == "km_median"
 
 
-class _Window:
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-
-    def show_error(self, message: str) -> None:
-        self.errors.append(message)
-
-
-def test_errors_go_to_the_window(qtbot, engine):
-    window = _Window()
-    panel = TrialsPanel(engine, window)
+def test_errors_go_to_the_notifier(qtbot, engine):
+    panel = TrialsPanel(_context(engine))
     qtbot.addWidget(panel)
     panel.analyse()  # nothing open yet
-    assert window.errors == ["Open a trial table first"]
+    assert panel.notifier.errors == ["Open a trial table first"]
     panel.design_tab.endpoint.setCurrentIndex(1)
     panel.simulation_tab.fractions.setText("0.7, 0.4, 1")
     panel.simulation_tab.run()
-    assert "increase" in window.errors[-1] and panel.simulation_tab.job is None
+    assert "increase" in panel.notifier.errors[-1] and panel.simulation_tab.job is None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -340,13 +369,12 @@ def test_jobs_of_other_areas_leave_the_panel_alone(qtbot, engine, monkeypatch):
 
     release = threading.Event()
     monkeypatch.setattr(trials_panel, "load_trial_job", _gated(load_trial_job, release))
-    window = _Window()
-    panel = TrialsPanel(engine, window)
+    panel = TrialsPanel(_context(engine))
     qtbot.addWidget(panel)
     own = panel.open_demo("GBSG2")
     try:
         _jobs_of_another_area(engine, qtbot)
-        assert panel.frame is None and window.errors == []
+        assert panel.frame is None and panel.notifier.errors == []
         assert panel.status.text() == "Reading demo GBSG2…"
     finally:
         release.set()
@@ -361,15 +389,14 @@ def test_jobs_of_other_areas_leave_the_simulation_alone(qtbot, engine, monkeypat
     release = threading.Event()
     real = simulation_tab.simulate_trials
     monkeypatch.setattr(simulation_tab, "simulate_trials", _gated(real, release))
-    window = _Window()
-    panel = TrialsPanel(engine, window)
+    panel = TrialsPanel(_context(engine))
     qtbot.addWidget(panel)
     tab = panel.simulation_tab
     tab.n_sims.setValue(200)
     own = tab.run()
     try:
         _jobs_of_another_area(engine, qtbot)
-        assert tab.job is own and tab.result is None and window.errors == []
+        assert tab.job is own and tab.result is None and panel.notifier.errors == []
         assert tab.summary.text() == "Simulating…" and not tab.run_button.isEnabled()
     finally:
         release.set()
