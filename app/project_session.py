@@ -1,5 +1,8 @@
 """The window's open project: which file, which library tabs belong to it, and autosave.
 
+The tabs are the Libraries area's (``ui.library.area.LibrariesArea``); the window tells the user
+what happened (errors, notifications) and keeps File > Open recent.
+
 Autosave runs every few seconds when something changed. Flags, tags, notes, titles and profiles
 are cheap to save; a library's table is written only when its rows or columns changed. The
 snapshot is taken on the GUI thread (a cheap copy) and written by a
@@ -32,6 +35,7 @@ from core.project.writer import ProjectWriter
 
 if TYPE_CHECKING:
     from ui.jobs.handle import JobHandle
+    from ui.library.area import LibrariesArea
     from ui.library.panel import LibraryPanel
 
 log = logging.getLogger(__name__)
@@ -51,16 +55,17 @@ def _read_job(path: Path, progress, is_cancelled) -> ProjectContents:
 
 
 class ProjectSession(QObject):
-    """Keeps a main window's libraries in a project file."""
+    """Keeps the library tabs of a main window's Libraries area in a project file."""
 
     project_changed = Signal(object)  # Path of the open project, or None
     saved = Signal(str)  # path, after each successful save
     save_failed = Signal(str)  # message
     _write_done = Signal(int, str)  # from the writer thread: ticket, error ("" when saved)
 
-    def __init__(self, window) -> None:
+    def __init__(self, window, libraries: LibrariesArea) -> None:
         super().__init__(window)
         self.window = window
+        self.libraries = libraries
         self.engine = window.engine
         self.path: Path | None = None
         self.store: ProjectStore | None = None
@@ -79,14 +84,17 @@ class ProjectSession(QObject):
         self.timer.setInterval(AUTOSAVE_MS)
         self.timer.timeout.connect(self.autosave)
         self._write_done.connect(self._on_write_done)
-        window.tabs.tabBar().tabMoved.connect(self._on_structure_changed)
-        window.tabs.currentChanged.connect(self._on_structure_changed)
+        # Every tab the area opens is followed; the order and the current tab are saved too.
+        libraries.tab_opened.connect(self.watch)
+        libraries.tab_closed.connect(self.forget)
+        libraries.tabs.tabBar().tabMoved.connect(self._on_structure_changed)
+        libraries.tabs.currentChanged.connect(self._on_structure_changed)
 
     # ------------------------------------------------------------------------------------------
     # Tabs
 
     def watch(self, panel: LibraryPanel, uid: str | None = None) -> str:
-        """Follow a library tab's changes (the window calls this for every new tab)."""
+        """Follow a library tab's changes (the area's ``tab_opened``: every new tab)."""
         uid = uid or uuid.uuid4().hex
         self._uids[panel] = uid
         panel.library_changed.connect(lambda p=panel: self._mark_table(p))
@@ -121,7 +129,7 @@ class ProjectSession(QObject):
     def _panels(self) -> list[LibraryPanel]:
         return [
             panel
-            for panel in self.window.library_panels()
+            for panel in self.libraries.library_panels()
             if panel in self._uids and panel.library is not None
         ]
 
@@ -140,7 +148,7 @@ class ProjectSession(QObject):
     def _state(self, full: bool) -> tuple[ProjectState, set[str], set[str], dict[str, str]]:
         """A snapshot to save: everything (``full``) or what changed since the last save."""
         libraries, tables, marks, profiles = [], set(), set(), {}
-        current = self.window.current_panel()
+        current = self.libraries.current_panel()
         current_uid = ""
         for panel in self._panels():
             uid = self._uids[panel]
@@ -157,7 +165,7 @@ class ProjectSession(QObject):
                     panel.library,
                     profile,
                     {
-                        "tooltip": self.window.tabs.tabToolTip(self.window.tabs.indexOf(panel)),
+                        "tooltip": self.libraries.tab_tooltip(panel),
                         "view": panel.view_state(),
                     },
                     with_table=with_table,
@@ -269,7 +277,7 @@ class ProjectSession(QObject):
         """Close the current project and its tabs; start an empty project at ``path``."""
         path = Path(path)
         self.detach()
-        self.window.close_all_tabs()
+        self.libraries.close_all_tabs()
         try:
             save_project_as(path, ProjectState())
             store = ProjectStore(path)
@@ -382,12 +390,12 @@ class ProjectSession(QObject):
 
     def _finish_open(self, path: Path, contents: ProjectContents) -> None:
         self.detach()
-        self.window.close_all_tabs()
+        self.libraries.close_all_tabs()
         self._reset_tracking()
         current = None
         problems = []
         for stored in contents.libraries:
-            panel = self.window.add_library_tab(
+            panel = self.libraries.add_library_tab(
                 stored.title, stored.library, stored.settings.get("tooltip", ""), uid=stored.uid
             )
             if stored.profile is not None and hasattr(panel.side_panel, "set_profile"):
@@ -404,7 +412,7 @@ class ProjectSession(QObject):
             if stored.uid == contents.settings.get("current"):
                 current = panel
         if current is not None:
-            self.window.tabs.setCurrentWidget(current)
+            self.libraries.show_panel(current)
         self._dirty_tables.clear()
         self._dirty_marks.clear()
         self._structure_dirty = False

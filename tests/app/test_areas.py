@@ -34,7 +34,7 @@ def test_a_broken_area_shows_the_error_and_the_rest_works(window):
     finally:
         areas.AREAS[index] = original
     assert isinstance(page, QLabel) and "gemmi" in page.text()
-    assert window.show_area("libraries") is window.central_stack
+    assert window.show_area("libraries") is window.libraries
 
 
 def test_molecule_dock_makes_room_outside_chemistry_and_comes_back(window, qtbot):

@@ -33,7 +33,7 @@ BROKEN_SDF = CORPUS / "sdf" / "only_broken_records.sdf"
 
 
 def _closed(window: MainWindow, panel: LibraryPanel) -> bool:
-    return not shiboken6.isValid(panel) or window.tabs.indexOf(panel) < 0
+    return not shiboken6.isValid(panel) or window.libraries.tabs.indexOf(panel) < 0
 
 
 def _open_and_wait(qtbot, window: MainWindow, path: Path) -> LibraryPanel | None:
@@ -59,7 +59,7 @@ def _assert_window_usable(qtbot, window: MainWindow) -> None:
     assert good is not None
     qtbot.waitUntil(lambda: _closed(window, good) or good.library is not None, timeout=60_000)
     assert good.library is not None and good.library.n_records == 30
-    assert window.tabs.currentWidget() is good
+    assert window.libraries.tabs.currentWidget() is good
 
 
 def test_broken_workbooks_and_a_binary_csv_each_give_one_error_naming_the_file(
@@ -83,7 +83,7 @@ def test_broken_workbooks_and_a_binary_csv_each_give_one_error_naming_the_file(
         assert "Traceback" not in text and "\n" not in text
         # The problem is said, not only the file: "not a readable Excel workbook", "binary"…
         assert len(text) > len(name) + 15, text
-        assert window.tabs.count() == 0  # no half-open tab left behind
+        assert window.libraries.tabs.count() == 0  # no half-open tab left behind
     _assert_window_usable(qtbot, window)
 
 
@@ -121,7 +121,7 @@ def test_cancelling_the_column_choice_for_a_table_without_smiles_opens_nothing(
         lambda dialog: QDialog.DialogCode.Rejected,
     )
     assert main_window.open_library(no_smiles) is None
-    assert main_window.tabs.count() == 0
+    assert main_window.libraries.tabs.count() == 0
     _assert_window_usable(qtbot, main_window)
 
 
@@ -140,12 +140,12 @@ class _OddError(Exception):
 def test_any_exception_from_the_load_job_is_shown_and_the_lane_lives_on(
     qtbot, main_window, monkeypatch, error, expected
 ):
-    import app.main_window as main_window_module
+    import ui.library.area as area_module
 
     def failing_load(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(main_window_module, "load_library", failing_load)
+    monkeypatch.setattr(area_module, "load_library", failing_load)
     path = EXAMPLE
     assert _open_and_wait(qtbot, main_window, path) is None
     text = main_window.notifications.text()
@@ -160,12 +160,12 @@ def test_any_exception_while_reading_a_table_head_is_shown(
 ):
     """The table's first rows are read on the GUI thread (to choose the SMILES column): an error
     there that is not a ``LibraryReadError`` is shown too, not raised out of the slot."""
-    import app.main_window as main_window_module
+    import ui.library.area as area_module
 
     def failing_preview(path, *args, **kwargs):
         raise UnicodeError("odd bytes in the header")
 
-    monkeypatch.setattr(main_window_module, "preview_table", failing_preview)
+    monkeypatch.setattr(area_module, "preview_table", failing_preview)
     table = tmp_path / "table.csv"
     table.write_text("smiles\nCCO\n")
     assert _open_and_wait(qtbot, main_window, table) is None

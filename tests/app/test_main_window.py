@@ -28,7 +28,7 @@ def window(main_window):
 
 
 def closed(window: MainWindow, panel: LibraryPanel) -> bool:
-    return not shiboken6.isValid(panel) or window.tabs.indexOf(panel) < 0
+    return not shiboken6.isValid(panel) or window.libraries.tabs.indexOf(panel) < 0
 
 
 def wait_loaded(qtbot, window: MainWindow, panel: LibraryPanel, timeout=60_000) -> None:
@@ -47,8 +47,8 @@ def shown_values(panel: LibraryPanel, key: str) -> list:
 def test_window_opens_on_the_start_page_with_menus(window):
     titles = [action.text() for action in window.menuBar().actions()]
     assert titles == ["&File", "&Edit", "&View", "&Help"]
-    assert window.central_stack.currentWidget() is window.start_page
-    assert not window.export_action.isEnabled()
+    assert window.libraries.stack.currentWidget() is window.libraries.start_page
+    assert not window.libraries.export_action.isEnabled()
 
 
 def test_open_smiles_file_shows_every_record(qtbot, window):
@@ -61,7 +61,7 @@ def test_open_smiles_file_shows_every_record(qtbot, window):
     ]
     assert panel.model.rowCount() == len(records) == library.n_valid + library.n_invalid
     assert library.n_invalid == 2
-    assert window.export_action.isEnabled()
+    assert window.libraries.export_action.isEnabled()
     assert "30 of 30 records shown" in panel.summary_label.text()
     # The invalid rows are there, with their reasons.
     invalid = library.table[~library.table["valid"]]
@@ -101,7 +101,7 @@ def test_export_writes_the_shown_rows(qtbot, window, tmp_path):
     shown = shown_values(panel, "name")
     for suffix in (".csv", ".xlsx", ".sdf", ".html"):
         out = tmp_path / f"hits{suffix}"
-        handle = window.export_current(out)
+        handle = window.libraries.export_current(out)
         assert handle is not None
         with qtbot.waitSignal(handle.finished, timeout=60_000):
             pass  # the handle's signals come from the event loop, which runs only in here
@@ -160,7 +160,7 @@ def test_cancelling_the_column_dialog_opens_nothing(window, tmp_path, monkeypatc
         lambda dialog: QDialog.DialogCode.Rejected,
     )
     assert window.open_library(path) is None
-    assert window.tabs.count() == 0
+    assert window.libraries.tabs.count() == 0
 
 
 @pytest.mark.parametrize(
@@ -185,7 +185,7 @@ def test_bad_files_show_a_clear_message_and_the_engine_keeps_working(
     assert window.notifications.level == "error"
     assert expected in window.notifications.text().lower()
     assert name in window.notifications.text()
-    assert window.tabs.count() == 0
+    assert window.libraries.tabs.count() == 0
     # The engine still runs: a good file opens afterwards.
     good = window.open_library(EXAMPLE)
     wait_loaded(qtbot, window, good)
@@ -261,7 +261,7 @@ def test_drop_a_file_opens_it(qtbot, window):
         Qt.KeyboardModifier.NoModifier,
     )
     window.dropEvent(event)
-    assert window.tabs.count() == 1
+    assert window.libraries.tabs.count() == 1
     wait_loaded(qtbot, window, window.current_panel())
     assert window.current_panel().library.n_records == 30
 
@@ -392,7 +392,7 @@ def test_closing_a_tab_ends_its_table_thread(qtbot, window, monkeypatch):
     assert shown_values(panel, "name") == sorted(shown_values(panel, "name"))
     threads = list(panel.model._executor._threads)  # the tab's own sort/filter thread
     assert threads and all(thread.is_alive() for thread in threads)
-    window.close_tab(window.tabs.indexOf(panel))
+    window.libraries.close_tab(window.libraries.tabs.indexOf(panel))
     qtbot.waitUntil(lambda: not any(thread.is_alive() for thread in threads), timeout=5_000)
 
 
@@ -409,7 +409,7 @@ def test_a_loading_tab_hears_only_of_its_own_job(qtbot, window, monkeypatch):
     tab keeps its job's handle while it loads and drops it when the load ends."""
     import threading
 
-    import app.main_window as main_window_module
+    import ui.library.area as area_module
     from core.chem.library import load_library
 
     other_library = load_library(EXAMPLE)
@@ -419,7 +419,7 @@ def test_a_loading_tab_hears_only_of_its_own_job(qtbot, window, monkeypatch):
         go_on.wait(30)
         return load_library(*args, **kwargs)
 
-    monkeypatch.setattr(main_window_module, "load_library", held_load)
+    monkeypatch.setattr(area_module, "load_library", held_load)
     panel = window.open_library(EXAMPLE, remember=False)
     handle = panel.load_job
     assert handle is not None and not handle.is_done()
@@ -431,7 +431,7 @@ def test_a_loading_tab_hears_only_of_its_own_job(qtbot, window, monkeypatch):
     qtbot.waitUntil(lambda: finished.is_done() and failed.is_done(), timeout=10_000)
     assert cancelled.state == "cancelled"
     assert panel.is_loading() and panel.library is None and panel.preview is None
-    assert panel.load_job is handle and window.tabs.indexOf(panel) >= 0
+    assert panel.load_job is handle and window.libraries.tabs.indexOf(panel) >= 0
     assert not window.notifications.isVisible()  # no other job's news is shown as this tab's
     assert not window.wait_for_loads(timeout_ms=50)
     go_on.set()
@@ -449,11 +449,11 @@ def test_closing_a_loading_tab_cancels_its_job_and_forgets_it(qtbot, window, tmp
     window.settings.load_workers = 1
     panel = window.open_library(path, remember=False)
     handle = panel.load_job
-    window.close_tab(window.tabs.indexOf(panel))
+    window.libraries.close_tab(window.libraries.tabs.indexOf(panel))
     assert panel.load_job is None  # a closed tab keeps no handle
     qtbot.waitUntil(handle.is_done, timeout=30_000)
     assert handle.state == "cancelled"
-    assert window.tabs.count() == 0 and window.wait_for_loads(timeout_ms=0)
+    assert window.libraries.tabs.count() == 0 and window.wait_for_loads(timeout_ms=0)
     assert "cancelled" not in window.notifications.text()  # closing is not news
 
 
@@ -461,8 +461,31 @@ def test_a_failed_export_names_the_file(qtbot, window, tmp_path):
     panel = window.open_library(EXAMPLE, remember=False)
     wait_loaded(qtbot, window, panel)
     out = tmp_path / "missing" / "hits.csv"
-    handle = window.export_current(out)
+    handle = window.libraries.export_current(out)
     with qtbot.waitSignal(handle.failed, timeout=60_000):
         pass
     assert window.notifications.level == "error"
     assert "Export hits.csv failed" in window.notifications.text()
+
+
+def test_the_libraries_menu_entries_work_from_the_window(qtbot, window):
+    """The Libraries area's actions sit in the window's File and View menus; their shortcuts
+    reach the area."""
+    from PySide6.QtGui import QKeySequence
+    from PySide6.QtTest import QTest
+
+    menus = {action.text(): action.menu() for action in window.menuBar().actions()}
+    libraries = window.libraries
+    file_entries = menus["&File"].actions()
+    for action in (libraries.open_action, libraries.export_action, libraries.close_action):
+        assert action in file_entries
+    assert libraries.hit_list_action in menus["&View"].actions()
+    panel = window.open_library(EXAMPLE, remember=False)
+    wait_loaded(qtbot, window, panel)
+    window.activateWindow()
+    qtbot.waitActive(window)
+    QTest.keySequence(window, QKeySequence("Ctrl+Shift+H"))
+    assert not libraries.hit_list_action.isChecked() and panel.side_panel.isHidden()
+    QTest.keySequence(window, QKeySequence(QKeySequence.StandardKey.Close))
+    assert closed(window, panel)
+    assert libraries.stack.currentWidget() is libraries.start_page

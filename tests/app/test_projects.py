@@ -101,7 +101,7 @@ def test_save_edit_autosave_and_reopen_restores_everything(qtbot, make_window, t
     other = make_window()
     with qtbot.waitSignal(other.project.project_changed, timeout=30_000):
         assert other.open_library(path) is None  # files given on the command line come here
-    (restored,) = other.library_panels()
+    (restored,) = other.libraries.library_panels()
     table = restored.library.table
     assert restored.title == panel.title
     assert table.index[table["flag"]].tolist() == [2, 5]
@@ -183,7 +183,7 @@ def test_bad_project_files_and_folders_are_reported(qtbot, make_window, tmp_path
     with qtbot.waitSignal(handle.failed, timeout=30_000):
         pass
     assert "not a DrugDesk project" in window.notifications.text()
-    assert len(window.library_panels()) == 1  # the open tabs stay
+    assert len(window.libraries.library_panels()) == 1  # the open tabs stay
     handle = window.project.save_as(tmp_path / "missing" / "p.drugdesk")
     with qtbot.waitSignal(handle.failed, timeout=30_000):
         pass
@@ -196,7 +196,7 @@ def test_new_project_starts_empty_and_collects_opened_libraries(qtbot, make_wind
     open_example(qtbot, window)
     path = tmp_path / "new.drugdesk"
     assert window.project.new_project(path)
-    assert window.library_panels() == []
+    assert window.libraries.library_panels() == []
     panel = open_example(qtbot, window)
     panel.set_marks("flag", [0], [True])
     autosave(qtbot, window)
@@ -229,7 +229,7 @@ def test_the_project_session_hears_only_of_its_own_job(qtbot, make_window, tmp_p
     save_as(qtbot, window, path)
     contents = read_project(path)
     window.project.detach()
-    window.close_all_tabs()
+    window.libraries.close_all_tabs()
     go_on = threading.Event()
 
     def held_read(project_path):  # the read waits until the test says so
@@ -243,14 +243,14 @@ def test_the_project_session_hears_only_of_its_own_job(qtbot, make_window, tmp_p
     finished = window.engine.submit(_returns, contents, title="Other contents", lane=LONG_LANE)
     failed = window.engine.submit(_raises, title="Other failure", lane=LONG_LANE)
     qtbot.waitUntil(lambda: finished.is_done() and failed.is_done(), timeout=10_000)
-    assert window.library_panels() == [] and window.project.path is None
+    assert window.libraries.library_panels() == [] and window.project.path is None
     assert "went wrong" not in window.notifications.text()
     assert window.project.open_project(path) is None  # its own job still runs
     assert "being opened or saved" in window.notifications.text()
     with qtbot.waitSignal(handle.finished, timeout=30_000):
         go_on.set()
     assert window.project._job is None and window.project.path == path
-    assert len(window.library_panels()) == 1
+    assert len(window.libraries.library_panels()) == 1
 
 
 def test_a_cancelled_save_as_keeps_everything_for_the_next_save(qtbot, make_window, tmp_path):

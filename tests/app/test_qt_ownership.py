@@ -44,7 +44,7 @@ def test_a_closed_tab_leaves_no_python_owned_qt_object(qtbot, main_window, chart
     panel.filter_bar.add_range("mw", 150, 400)
     panel.view.selectRow(2)
     gc.collect()  # what is garbage already is not the tab's
-    main_window.close_tab(main_window.tabs.indexOf(panel))
+    main_window.libraries.close_tab(main_window.libraries.tabs.indexOf(panel))
     panel = tools = None  # the test keeps no reference to the tab
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     assert python_owned_qt_objects_in_garbage() == Counter()
