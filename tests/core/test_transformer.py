@@ -124,7 +124,7 @@ def test_save_and_load_keep_the_outputs_within_float16_precision(tmp_path, nci_s
 
     tokenizer = train_tokenizer(nci_smiles, model_max_length=64)
     torch.manual_seed(0)
-    model = RobertaForMaskedLM(tf._roberta_config(len(tokenizer), TINY, tokenizer)).eval()
+    model = RobertaForMaskedLM(tf.roberta_config(len(tokenizer), TINY, tokenizer)).eval()
     tf.save_pretrained_model(model, tokenizer, tmp_path / "m", {"model_type": tf.PRETRAINED_KIND})
     loaded = tf.load_model(tmp_path / "m")
     batch = tokenizer(nci_smiles[:8], padding=True, return_tensors="pt")
