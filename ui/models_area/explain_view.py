@@ -1,7 +1,7 @@
 """The Explain tab: the held-out test molecules and the per-atom heat map of one prediction.
 
 It shows what it is given (a ``core.models.explain.Explanation``) and says which molecule the
-user picked; the panel runs the explanation in the engine.
+user picked; ``ExplainTab`` (``explain_tab.py``) runs the explanation in the engine.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from core.models.registry import list_models
 from core.models.training import EpochPoint
 from ui.models_area.metrics_view import metrics_table
 from ui.models_area.panel import ModelsPanel
+from ui.workbench import AreaContext
 
 TINY = tf.ModelSize(hidden=32, layers=2, heads=2, intermediate=64, max_length=64, dropout=0.0)
 SMILES = [
@@ -65,36 +66,60 @@ def assay_csv(tmp_path):
 
 
 class FakeLibraryPanel(QObject):
-    """What the panel uses of ``ui.library.panel.LibraryPanel``."""
+    """What the panel uses of a library tab (``ui.workbench.LibraryView``)."""
 
     current_row_changed = Signal(object)
 
     def __init__(self) -> None:
         super().__init__()
-        table = pd.DataFrame(
+        self.title = "demo"
+        self._table = pd.DataFrame(
             {"canonical_smiles": ["CCO", "", "c1ccccc1O"], "valid": [True, False, True]},
             index=[10, 11, 12],
         )
-        self.library = SimpleNamespace(table=table, name="demo")
         self.added: list[pd.DataFrame] = []
+
+    def table(self) -> pd.DataFrame:
+        return self._table
 
     def add_columns(self, frame: pd.DataFrame) -> None:
         self.added.append(frame)
 
     def current_row(self) -> dict:
-        return self.library.table.iloc[2].to_dict()
+        return self._table.iloc[2].to_dict()
 
 
-class FakeWindow:
+class FakeLibraries(QObject):
+    """The library access of the window (``ui.workbench.LibraryAccess``)."""
+
+    current_library_changed = Signal(object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.library_panel: FakeLibraryPanel | None = FakeLibraryPanel()
+
+    def current_library(self) -> FakeLibraryPanel | None:
+        return self.library_panel
+
+
+class FakeNotifier:
     def __init__(self) -> None:
         self.errors: list[str] = []
-        self.library_panel = FakeLibraryPanel()
+        self.statuses: list[str] = []
 
     def show_error(self, message: str) -> None:
         self.errors.append(message)
 
-    def current_panel(self):
-        return self.library_panel
+    def show_status(self, message: str, timeout_ms: int = 8000) -> None:
+        self.statuses.append(message)
+
+
+class NoMolecule:
+    def current_molecule(self):
+        return None
+
+    def current_smiles(self) -> str:
+        return ""
 
 
 @pytest.fixture
@@ -107,8 +132,8 @@ def engine(qtbot):
 
 @pytest.fixture
 def panel(qtbot, engine):
-    window = FakeWindow()
-    widget = ModelsPanel(engine, window)
+    context = AreaContext(engine, FakeNotifier(), FakeLibraries(), NoMolecule())
+    widget = ModelsPanel(context)
     qtbot.addWidget(widget)
     widget.resize(1300, 800)
     return widget
@@ -124,29 +149,29 @@ def _open(qtbot, panel, path):
     handle = panel.open_file(path)
     _wait_job(qtbot, handle, timeout=10_000)
     assert handle.state == FINISHED
-    assert panel._columns is not None
+    assert panel.form.columns is not None
 
 
 def test_train_compare_register_apply_and_explain(qtbot, panel, assay_csv, tiny_pretrained):
-    assert not panel.train_button.isEnabled()  # nothing opened yet
+    assert not panel.training.train_button.isEnabled()  # nothing opened yet
     _open(qtbot, panel, assay_csv)
-    assert panel.smiles_combo.currentData() == "smiles"
+    assert panel.form.smiles_combo.currentData() == "smiles"
     panel.set_targets(["active"])
-    assert panel.task_combo.currentText() == "classification"  # two distinct values
-    assert panel.train_button.isEnabled() and not panel.cancel_button.isEnabled()
-    panel.split_combo.setCurrentIndex(panel.split_combo.findData("stratified"))
-    panel.epochs_spin.setValue(2)
-    panel.batch_spin.setValue(16)
-    panel.name_edit.setText("assay-active")
+    assert panel.form.task_combo.currentText() == "classification"  # two distinct values
+    assert panel.training.train_button.isEnabled() and not panel.training.cancel_button.isEnabled()
+    panel.form.split_combo.setCurrentIndex(panel.form.split_combo.findData("stratified"))
+    panel.form.epochs_spin.setValue(2)
+    panel.form.batch_spin.setValue(16)
+    panel.form.name_edit.setText("assay-active")
 
     job = panel.train(pretrained_dir=tiny_pretrained)
-    assert job is not None and panel.cancel_button.isEnabled()
-    assert not panel.train_button.isEnabled()
+    assert job is not None and panel.training.cancel_button.isEnabled()
+    assert not panel.training.train_button.isEnabled()
     _wait_job(qtbot, job)
     qtbot.waitUntil(lambda: not panel.is_training(), timeout=5_000)
 
     assert panel.curves.n_points() == 2  # one point per epoch arrived as the handle's partial
-    assert "Trained assay-active" in panel.status_label.text()
+    assert "Trained assay-active" in panel.training.status_label.text()
     table = panel.metrics.model.frame()
     assert {"SMILES transformer (test)", "Random forest (ECFP4) (test)"} <= set(table.columns)
     assert "ROC-AUC" in set(table["metric"])
@@ -157,18 +182,18 @@ def test_train_compare_register_apply_and_explain(qtbot, panel, assay_csv, tiny_
     assert names == ["assay-active"]
     assert panel.selected_model_path().name == "assay-active"
     assert "assay-active" in panel.models_list.currentItem().text()
-    assert panel.apply_button.isEnabled() and panel.delete_button.isEnabled()
+    assert panel.model_list.apply_button.isEnabled() and panel.model_list.delete_button.isEnabled()
 
     # Explain a held-out molecule picked in the test table.
-    assert panel.explain_view.test_model.rowCount() == 4
-    panel.explain_view.test_view.selectRow(0)
-    qtbot.waitUntil(lambda: "Red" in panel.explain_view.label.text(), timeout=20_000)
-    explanation = panel.explain_view.explanation
+    assert panel.explain_tab.test_model.rowCount() == 4
+    panel.explain_tab.test_view.selectRow(0)
+    qtbot.waitUntil(lambda: "Red" in panel.explain_tab.label.text(), timeout=20_000)
+    explanation = panel.explain_tab.explanation
     assert explanation.relative_gap() < 1e-2
-    assert panel.explain_view.heat_map.renderer().isValid()
+    assert panel.explain_tab.heat_map.renderer().isValid()
 
     # Apply to the current library: predictions aligned with its index.
-    library = panel.window_.library_panel
+    library = panel.context.libraries.library_panel
     job = panel.apply_to_library()
     _wait_job(qtbot, job)
     (frame,) = library.added
@@ -186,15 +211,15 @@ def test_train_compare_register_apply_and_explain(qtbot, panel, assay_csv, tiny_
     # The library's current row: on request, and when the library's row changes.
     job = panel.explain_library_row()
     _wait_job(qtbot, job)
-    assert panel.explain_view.explanation.smiles == "c1ccccc1O"
+    assert panel.explain_tab.explanation.smiles == "c1ccccc1O"
     panel.show()
     qtbot.waitExposed(panel)
     library.current_row_changed.emit({"canonical_smiles": "CCN", "valid": True})
-    qtbot.waitUntil(lambda: panel.explain_view.explanation.smiles == "CCN", timeout=20_000)
+    qtbot.waitUntil(lambda: panel.explain_tab.explanation.smiles == "CCN", timeout=20_000)
 
     assert panel.delete_selected()
     assert list_models() == []
-    assert panel.window_.errors == []
+    assert panel.context.notifier.errors == []
 
 
 def test_bad_input_is_reported_not_raised(qtbot, panel, tmp_path):
@@ -202,14 +227,14 @@ def test_bad_input_is_reported_not_raised(qtbot, panel, tmp_path):
     pd.DataFrame({"smiles": SMILES, "active": [1] * len(SMILES)}).to_csv(one_class, index=False)
     _open(qtbot, panel, one_class)
     panel.set_targets(["active"])
-    panel.task_combo.setCurrentText("classification")
-    panel.split_combo.setCurrentIndex(panel.split_combo.findData("random"))
+    panel.form.task_combo.setCurrentText("classification")
+    panel.form.split_combo.setCurrentIndex(panel.form.split_combo.findData("random"))
     job = panel.train()
     _wait_job(qtbot, job)
     assert job.state == FAILED
-    assert "only one class" in panel.status_label.text()
-    assert panel.window_.errors and "only one class" in panel.window_.errors[-1]
-    assert panel.train_button.isEnabled() and not panel.cancel_button.isEnabled()
+    assert "only one class" in panel.training.status_label.text()
+    assert panel.context.notifier.errors and "only one class" in panel.context.notifier.errors[-1]
+    assert panel.training.train_button.isEnabled() and not panel.training.cancel_button.isEnabled()
 
     few = tmp_path / "few.csv"
     pd.DataFrame({"smiles": SMILES[:5], "y": range(5)}).to_csv(few, index=False)
@@ -217,29 +242,29 @@ def test_bad_input_is_reported_not_raised(qtbot, panel, tmp_path):
     panel.set_targets(["y"])
     job = panel.train()
     _wait_job(qtbot, job)
-    assert "usable molecules" in panel.status_label.text()
+    assert "usable molecules" in panel.training.status_label.text()
 
     job = panel.open_file(tmp_path / "missing.csv")
     _wait_job(qtbot, job, timeout=10_000)
     assert job.state == FAILED
-    assert "missing.csv" in panel.data_label.text()
-    assert not panel.train_button.isEnabled()
+    assert "missing.csv" in panel.form.data_label.text()
+    assert not panel.training.train_button.isEnabled()
 
 
 def test_cancel_keeps_the_best_epochs(qtbot, panel, assay_csv, tiny_pretrained):
     _open(qtbot, panel, assay_csv)
     panel.set_targets(["logS"])
-    assert panel.task_combo.currentText() == "regression"
-    panel.split_combo.setCurrentIndex(panel.split_combo.findData("random"))
-    panel.epochs_spin.setValue(200)
-    panel.lr_spin.setValue(0.00001)  # slow learning: no early stop before the cancel
-    panel.name_edit.setText("solubility")
+    assert panel.form.task_combo.currentText() == "regression"
+    panel.form.split_combo.setCurrentIndex(panel.form.split_combo.findData("random"))
+    panel.form.epochs_spin.setValue(200)
+    panel.form.lr_spin.setValue(0.00001)  # slow learning: no early stop before the cancel
+    panel.form.name_edit.setText("solubility")
     job = panel.train(pretrained_dir=tiny_pretrained)
     qtbot.waitUntil(lambda: panel.curves.n_points() >= 2, timeout=30_000)
     panel.cancel_training()
     qtbot.waitUntil(lambda: not panel.is_training(), timeout=30_000)
     assert job.state == CANCELLED  # the job kept its best epochs, then the panel read them back
-    assert "Cancelled; kept solubility" in panel.status_label.text()
+    assert "Cancelled; kept solubility" in panel.training.status_label.text()
     card = json.loads((list_models()[0].path / "card.json").read_text())
     assert card["status"] == "cancelled" and card["metrics"]["test"]["transformer"]["rmse"] > 0
     # Regression: the predicted-against-measured scatter, not the classification curves (the
@@ -255,7 +280,7 @@ BUDGET_WIDTH, BUDGET_HEIGHT = 800, 540
 
 
 def test_panel_fits_the_screen_budget_and_shows_the_baseline_test_column(qtbot, panel):
-    panel.window_.library_panel = None  # no library row to explain when the panel shows
+    panel.context.libraries.library_panel = None  # no library row to explain when the panel shows
     panel.resize(BUDGET_WIDTH, BUDGET_HEIGHT)
     panel.show()
     qtbot.waitExposed(panel)
@@ -293,15 +318,15 @@ def test_panel_fits_the_screen_budget_and_shows_the_baseline_test_column(qtbot, 
 
 
 def test_open_demo_ticks_the_potency_as_a_regression(qtbot, panel):
-    panel.task_combo.setCurrentText("classification")  # what the form showed before
+    panel.form.task_combo.setCurrentText("classification")  # what the form showed before
     job = panel.open_demo()
     _wait_job(qtbot, job, timeout=20_000)
-    assert panel.smiles_combo.currentData() == "smiles"
+    assert panel.form.smiles_combo.currentData() == "smiles"
     assert panel.checked_targets() == ["Act"]
-    assert panel.task_combo.currentText() == "regression"
-    assert panel.train_button.isEnabled()
-    assert "Act" in panel.data_label.text()
-    assert panel.window_.errors == []
+    assert panel.form.task_combo.currentText() == "regression"
+    assert panel.training.train_button.isEnabled()
+    assert "Act" in panel.form.data_label.text()
+    assert panel.context.notifier.errors == []
 
 
 def _foreign_columns(*, progress, is_cancelled):
@@ -337,7 +362,11 @@ def test_the_panel_ignores_jobs_it_did_not_submit(qtbot, panel, assay_csv):
     if panel._report_job is not None:  # the selected shipped model's evaluation, read at start
         _wait_job(qtbot, panel._report_job, timeout=10_000)
     points = panel.curves.n_points()
-    before = (panel.status_label.text(), panel.data_label.text(), panel.metrics.label.text())
+    before = (
+        panel.training.status_label.text(),
+        panel.form.data_label.text(),
+        panel.metrics.label.text(),
+    )
     others = [
         engine.submit(_foreign_columns, title="other columns"),
         engine.submit(_foreign_failure, title="other failure"),
@@ -346,11 +375,15 @@ def test_the_panel_ignores_jobs_it_did_not_submit(qtbot, panel, assay_csv):
     for other in others:
         _wait_job(qtbot, other, timeout=10_000)
     assert [other.state for other in others] == [FINISHED, FAILED, FINISHED]
-    assert panel._columns is None and panel.smiles_combo.count() == 0
+    assert panel.form.columns is None and panel.form.smiles_combo.count() == 0
     assert panel.curves.n_points() == points
-    after = (panel.status_label.text(), panel.data_label.text(), panel.metrics.label.text())
+    after = (
+        panel.training.status_label.text(),
+        panel.form.data_label.text(),
+        panel.metrics.label.text(),
+    )
     assert after == before
-    assert panel.window_.errors == []
+    assert panel.context.notifier.errors == []
 
     # The panel's own job, submitted behind another that fails and another that finishes.
     blocked = engine.submit(_foreign_failure, title="other failure first")
@@ -359,10 +392,10 @@ def test_the_panel_ignores_jobs_it_did_not_submit(qtbot, panel, assay_csv):
     _wait_job(qtbot, mine, timeout=10_000)
     _wait_job(qtbot, late, timeout=10_000)
     assert blocked.state == FAILED and mine.state == FINISHED
-    assert panel._columns.path == str(assay_csv)
-    assert panel.smiles_combo.currentData() == "smiles"
-    assert "foreign failure" not in panel.data_label.text()
-    assert panel.window_.errors == []
+    assert panel.form.columns.path == str(assay_csv)
+    assert panel.form.smiles_combo.currentData() == "smiles"
+    assert "foreign failure" not in panel.form.data_label.text()
+    assert panel.context.notifier.errors == []
 
 
 def test_a_newer_file_request_wins_over_an_older_answer(qtbot, panel, assay_csv, tmp_path):
@@ -371,8 +404,8 @@ def test_a_newer_file_request_wins_over_an_older_answer(qtbot, panel, assay_csv,
     other = tmp_path / "other.csv"
     pd.DataFrame({"structure": SMILES[:10], "pIC50": range(10)}).to_csv(other, index=False)
     filled: list[str] = []
-    set_columns = panel._set_columns
-    panel._set_columns = lambda columns: (filled.append(columns.path), set_columns(columns))
+    set_columns = panel.form._set_columns
+    panel.form._set_columns = lambda columns: (filled.append(columns.path), set_columns(columns))
     first = panel.open_file(assay_csv)
     # The first job ends in the engine; no event loop runs here, so its answer waits in the
     # GUI thread's queue while the second request is made.
@@ -385,7 +418,9 @@ def test_a_newer_file_request_wins_over_an_older_answer(qtbot, panel, assay_csv,
     _wait_job(qtbot, second, timeout=10_000)
     assert first.state == FINISHED and second.state == FINISHED
     assert filled == [str(other)]  # the older answer was dropped
-    assert [panel.smiles_combo.itemText(i) for i in range(panel.smiles_combo.count())] == [
+    assert [
+        panel.form.smiles_combo.itemText(i) for i in range(panel.form.smiles_combo.count())
+    ] == [
         "structure",
         "pIC50",
     ]

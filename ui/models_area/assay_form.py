@@ -1,0 +1,464 @@
+"""The assay form of the Models area: which table to learn from (file, SMILES column, targets,
+task) and how to train (split, epochs, ensemble, learning rate, batch, seed, baseline, name).
+
+Reading a table's columns runs in the engine (a small job keyed ``models-cols``: a newer file
+supersedes an older one); the form fills when its own job's answer arrives. ``request()`` turns
+the form into what a training run needs, or says in one line what is missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.fileio import atomic_output
+from core.models.training import TrainSettings
+
+if TYPE_CHECKING:
+    from ui.jobs.engine_protocol import Engine
+    from ui.jobs.handle import JobHandle
+
+SPLITS = [
+    ("scaffold", "Scaffold"),
+    ("scaffold_balanced", "Scaffold, balanced"),
+    ("random", "Random"),
+    ("stratified", "Stratified by class"),
+]
+TASKS = ["classification", "regression"]
+ERROR_STYLE = "color: #b00020;"
+DEMO_SIZE = 120
+DEMO_TARGET, DEMO_TASK = "Act", "regression"  # the demo's potency, as the shipped model
+
+
+def write_demo_table(path: Path, n: int = DEMO_SIZE) -> Path:
+    """A small real assay table: CHEMBL2321810 potencies shipped with RDKit, with an ``active``
+    class (pIC50 ≥ 7) beside the measured ``Act``; written as CSV to ``path``."""
+    import rdkit
+
+    data = Path(rdkit.__file__).parent / "Contrib" / "FreeWilson" / "data"
+    smiles = pd.read_csv(
+        data / "CHEMBL2321810.smi", sep=r"\s+", header=None, names=["smiles", "Name"]
+    )
+    activity = pd.read_csv(data / "CHEMBL2321810_act.csv")
+    table = smiles.merge(activity, on="Name")
+    step = max(1, len(table) // n)
+    table = table.iloc[::step].head(n).reset_index(drop=True)
+    table["active"] = (table["Act"] >= 7.0).astype(int)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(path, "w", encoding="utf-8", newline="") as handle:
+        table.to_csv(handle, index=False)
+    return path
+
+
+def _demo_job(path: Path, *, progress, is_cancelled):
+    from core.models.datasets import assay_columns
+
+    del is_cancelled
+    progress(-1.0, "Writing the demo assay table")
+    write_demo_table(path)
+    return assay_columns(path)
+
+
+def _columns_job(path: str, *, progress, is_cancelled):
+    from core.models.datasets import assay_columns
+
+    del is_cancelled
+    progress(-1.0, f"Reading the columns of {Path(path).name}")
+    return assay_columns(path)
+
+
+@dataclass(frozen=True, slots=True)
+class TrainRequest:
+    """What the form asks a training run to do."""
+
+    path: str
+    smiles_column: str | None  # None: an SDF's structures
+    targets: tuple[str, ...]
+    task: str
+    output: Path
+    settings: TrainSettings
+
+
+class AssayForm(QWidget):
+    """The assay table and the training settings, in a scrolling form.
+
+    Signals
+    -------
+    changed()
+        The table's columns or the ticked targets changed (what the Train button depends on).
+    """
+
+    changed = Signal()
+
+    def __init__(self, engine: Engine, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        # The columns job whose answer the form still wants (a newer file replaces it).
+        self._columns_job: JobHandle | None = None
+        self.columns = None  # core.models.datasets.AssayColumns of the chosen file
+        form_widget = QWidget()
+        form_layout = QVBoxLayout(form_widget)
+        form_layout.addWidget(self._build_data_group())
+        form_layout.addWidget(self._build_settings_group())
+        form_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(form_widget)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        for combo in form_widget.findChildren(QComboBox):
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(8)
+        # As narrow as the form allows beside its scroll bar: the tabs get the rest of the width.
+        scroll.setMinimumWidth(
+            form_widget.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width()
+        )
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scroll)
+
+    def _build_data_group(self) -> QGroupBox:
+        group = QGroupBox("Assay data")
+        self.file_edit = QLineEdit()
+        self.file_edit.setPlaceholderText("CSV, TSV, XLSX or SDF file")
+        self.file_edit.setToolTip("An assay table: SMILES (or SDF structures) and measured values")
+        self.file_edit.returnPressed.connect(lambda: self.open_file(self.file_edit.text()))
+        self.browse_button = QPushButton("Browse…")
+        self.browse_button.clicked.connect(self._on_browse)
+        self.demo_button = QPushButton("Open demo")
+        self.demo_button.setToolTip(
+            f"{DEMO_SIZE} CHEMBL2321810 compounds shipped with RDKit: potency 'Act' (pIC50) "
+            "and 'active' (pIC50 ≥ 7)"
+        )
+        self.demo_button.clicked.connect(self.open_demo)
+        file_row = QVBoxLayout()
+        file_row.addWidget(self.file_edit)
+        file_buttons = QHBoxLayout()
+        file_buttons.addWidget(self.browse_button)
+        file_buttons.addWidget(self.demo_button)
+        file_buttons.addStretch(1)
+        file_row.addLayout(file_buttons)
+        self.smiles_combo = QComboBox()
+        self.smiles_combo.setToolTip("The column holding SMILES (an SDF uses its structures)")
+        self.targets_list = QListWidget()
+        self.targets_list.setToolTip("Tick one or more measured columns to learn")
+        self.targets_list.setMaximumHeight(90)
+        self.targets_list.itemChanged.connect(self._on_targets_changed)
+        self.task_combo = QComboBox()
+        self.task_combo.addItems(TASKS)
+        self.task_combo.setToolTip(
+            "classification: two classes per target (0/1, active/inactive…); regression: numbers"
+        )
+        self.task_combo.currentTextChanged.connect(self._on_task_changed)
+        self.data_label = QLabel("Open an assay table to train a model.")
+        self.data_label.setWordWrap(True)
+        layout = QFormLayout(group)
+        layout.addRow(file_row)
+        layout.addRow("SMILES column", self.smiles_combo)
+        layout.addRow("Targets", self.targets_list)
+        layout.addRow("Task", self.task_combo)
+        layout.addRow(self.data_label)
+        return group
+
+    def _build_settings_group(self) -> QGroupBox:
+        defaults = TrainSettings()
+        group = QGroupBox("Training")
+        self.split_combo = QComboBox()
+        for key, title in SPLITS:
+            self.split_combo.addItem(title, key)
+        self.split_combo.setToolTip(
+            "80/10/10 train/valid/test. Scaffold: Bemis-Murcko scaffolds kept apart (honest for "
+            "new chemotypes); stratified: class balance kept (one classification target)"
+        )
+        self.epochs_spin = QSpinBox()
+        self.epochs_spin.setRange(1, 500)
+        self.epochs_spin.setValue(20)
+        self.epochs_spin.setToolTip("Most epochs; training stops earlier when validation stalls")
+        self.ensemble_spin = QSpinBox()
+        self.ensemble_spin.setRange(1, 10)
+        self.ensemble_spin.setValue(defaults.n_models)
+        self.ensemble_spin.setToolTip("Models with different seeds: predictions get a std")
+        self.lr_spin = QDoubleSpinBox()
+        self.lr_spin.setDecimals(5)
+        self.lr_spin.setRange(0.00001, 0.01)
+        self.lr_spin.setSingleStep(0.00005)
+        self.lr_spin.setValue(defaults.learning_rate)
+        self.batch_spin = QSpinBox()
+        self.batch_spin.setRange(4, 512)
+        self.batch_spin.setValue(defaults.batch_size)
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, 1_000_000)
+        self.baseline_check = QCheckBox("Random forest (ECFP4)")
+        self.baseline_check.setToolTip("Also fit a random forest on ECFP4 on the same split")
+        self.baseline_check.setChecked(True)
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("default: file and target names")
+        layout = QFormLayout(group)
+        layout.addRow("Split", self.split_combo)
+        layout.addRow("Epochs", self.epochs_spin)
+        layout.addRow("Ensemble size", self.ensemble_spin)
+        layout.addRow("Learning rate", self.lr_spin)
+        layout.addRow("Batch size", self.batch_spin)
+        layout.addRow("Seed", self.seed_spin)
+        layout.addRow("Baseline", self.baseline_check)
+        layout.addRow("Name", self.name_edit)
+        return group
+
+    # ------------------------------------------------------------------------------------------
+    # State
+
+    def set_busy(self, busy: bool) -> None:
+        """While a model trains, no other file can be opened."""
+        for widget in (self.browse_button, self.demo_button, self.file_edit):
+            widget.setEnabled(not busy)
+
+    def checked_targets(self) -> list[str]:
+        return [
+            self.targets_list.item(i).text()
+            for i in range(self.targets_list.count())
+            if self.targets_list.item(i).checkState() == Qt.CheckState.Checked
+        ]
+
+    def is_ready(self) -> bool:
+        """A table is open and at least one target is ticked."""
+        return self.columns is not None and bool(self.checked_targets())
+
+    def not_ready_reason(self) -> str:
+        return (
+            "Open an assay table and tick a target column first"
+            if self.columns is None
+            else "Tick at least one target column"
+        )
+
+    def task(self) -> str:
+        return self.task_combo.currentText()
+
+    def settings(self) -> TrainSettings:
+        return TrainSettings(
+            split=self.split_combo.currentData(),
+            seed=self.seed_spin.value(),
+            epochs=self.epochs_spin.value(),
+            n_models=self.ensemble_spin.value(),
+            baseline=self.baseline_check.isChecked(),
+            batch_size=self.batch_spin.value(),
+            learning_rate=self.lr_spin.value(),
+        )
+
+    def request(self) -> TrainRequest:
+        """What to train, from the form; raises ``ValueError`` with one line for the user when
+        something is missing (no table, no target, the SMILES column ticked, a bad name)."""
+        if self.columns is None:
+            raise ValueError("Open an assay table first.")
+        targets = self.checked_targets()
+        if not targets:
+            raise ValueError("Tick at least one target column.")
+        smiles_column = self.smiles_combo.currentData()
+        if smiles_column in targets:
+            raise ValueError(f"'{smiles_column}' is the SMILES column, not a target.")
+        return TrainRequest(
+            path=self.columns.path,
+            smiles_column=smiles_column,
+            targets=tuple(targets),
+            task=self.task(),
+            output=self._output_dir(),
+            settings=self.settings(),
+        )
+
+    def _output_dir(self) -> Path:
+        from core.models.registry import model_dir, safe_model_name
+
+        base = safe_model_name(self.name_edit.text().strip() or self._default_name())[:90]
+        folder = model_dir(base)
+        if folder.exists():
+            stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+            folder = model_dir(f"{base}-{stamp}")
+            n = 2
+            while folder.exists():
+                folder = model_dir(f"{base}-{stamp}-{n}")
+                n += 1
+        return folder
+
+    def _default_name(self) -> str:
+        from core.models.registry import safe_model_name
+
+        stem = Path(self.file_edit.text()).stem or "model"
+        targets = "-".join(self.checked_targets()[:2]) or "target"
+        try:
+            return safe_model_name(f"{stem}-{targets}")[:80]
+        except ValueError:
+            return "model"
+
+    # ------------------------------------------------------------------------------------------
+    # Opening a table
+
+    def _on_browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Open assay data",
+            str(Path(self.file_edit.text()).parent) if self.file_edit.text() else "",
+            "Assay tables (*.csv *.tsv *.tab *.xlsx *.sdf *.sd);;All files (*)",
+        )
+        if path:
+            self.open_file(path)
+
+    def open_file(self, path: str | Path) -> JobHandle | None:
+        """Read the columns of ``path`` in the engine; the form fills when they arrive.
+        Returns the job's handle (None for an empty path)."""
+        path = str(path).strip()
+        if not path:
+            return None
+        self.file_edit.setText(path)
+        self.data_label.setText(f"Reading the columns of {Path(path).name}…")
+        self.data_label.setStyleSheet("")
+        handle = self.engine.submit(
+            _columns_job, path, title=f"Columns of {Path(path).name}", key="models-cols"
+        )
+        self._columns_job = handle
+        handle.finished.connect(partial(self._on_columns_read, handle))
+        handle.failed.connect(partial(self._on_columns_failed, handle))
+        return handle
+
+    def open_demo(self) -> JobHandle:
+        """Write the demo assay table to the data folder and open it, with its potency column
+        ``Act`` (pIC50) ticked as the target of a regression, as the shipped potency model."""
+        from core import paths
+
+        path = paths.data_dir() / "demo" / "chembl2321810_potency.csv"
+        self.file_edit.setText(str(path))
+        self.data_label.setText("Writing the demo table…")
+        handle = self.engine.submit(
+            _demo_job, path, title="Open the demo assay table", key="models-cols"
+        )
+        self._columns_job = handle
+        handle.finished.connect(partial(self._on_demo_opened, handle))
+        handle.failed.connect(partial(self._on_columns_failed, handle))
+        return handle
+
+    def _on_columns_read(self, handle: JobHandle, columns) -> None:
+        if handle is not self._columns_job:
+            return  # another file was asked for since
+        self._columns_job = None
+        self._set_columns(columns)
+
+    def _on_columns_failed(self, handle: JobHandle, message: str) -> None:
+        if handle is not self._columns_job:
+            return
+        self._columns_job = None
+        self.columns = None
+        self.smiles_combo.clear()
+        self.targets_list.clear()
+        self.data_label.setStyleSheet(ERROR_STYLE)
+        self.data_label.setText(message)
+        self.changed.emit()
+
+    def _on_demo_opened(self, handle: JobHandle, columns) -> None:
+        if handle is not self._columns_job:
+            return
+        self._columns_job = None
+        self._set_columns(columns)
+        if DEMO_TARGET not in columns.columns:
+            return
+        self.set_targets([DEMO_TARGET])
+        self.task_combo.setCurrentText(DEMO_TASK)
+        self.data_label.setText(
+            f"Demo: {DEMO_SIZE} CHEMBL2321810 compounds. Target {DEMO_TARGET} (pIC50), "
+            f"{DEMO_TASK}; tick 'active' (pIC50 ≥ 7) instead for a classifier."
+        )
+
+    def _set_columns(self, columns) -> None:
+        self.columns = columns
+        self.file_edit.setText(columns.path)
+        self.smiles_combo.clear()
+        if columns.is_sdf:
+            self.smiles_combo.addItem("(structures of the SDF)", None)
+            for name in columns.columns:
+                self.smiles_combo.addItem(name, name)
+        else:
+            for name in columns.columns:
+                self.smiles_combo.addItem(name, name)
+            if columns.smiles_column in columns.columns:
+                self.smiles_combo.setCurrentIndex(columns.columns.index(columns.smiles_column))
+        self.targets_list.blockSignals(True)
+        self.targets_list.clear()
+        numeric = set(columns.numeric_columns)
+        ordered = [c for c in columns.columns if c in numeric] + [
+            c for c in columns.columns if c not in numeric and c != columns.smiles_column
+        ]
+        for name in ordered:
+            item = QListWidgetItem(name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Unchecked)
+            distinct = columns.distinct_values.get(name, 0)
+            kind = "numbers" if name in numeric else "text"
+            item.setToolTip(f"{kind}; {distinct} distinct values in the first rows")
+            if name not in numeric:
+                item.setForeground(QColor("#777"))
+            self.targets_list.addItem(item)
+        self.targets_list.blockSignals(False)
+        self.data_label.setStyleSheet("")
+        self.data_label.setText(
+            f"{len(columns.columns)} columns ({len(numeric)} numeric). Tick the target(s)."
+            if columns.columns
+            else "No columns found."
+        )
+        self.changed.emit()
+
+    # ------------------------------------------------------------------------------------------
+    # Targets and task
+
+    def set_targets(self, names: list[str]) -> None:
+        """Tick exactly these target columns (for scripts and tests)."""
+        for i in range(self.targets_list.count()):
+            item = self.targets_list.item(i)
+            item.setCheckState(
+                Qt.CheckState.Checked if item.text() in names else Qt.CheckState.Unchecked
+            )
+
+    def _on_targets_changed(self, _item=None) -> None:
+        targets = self.checked_targets()
+        if targets and self.columns is not None:
+            distinct = [self.columns.distinct_values.get(t, 0) for t in targets]
+            numeric = all(t in self.columns.numeric_columns for t in targets)
+            task = (
+                "classification" if all(d <= 2 for d in distinct) or not numeric else "regression"
+            )
+            self.task_combo.setCurrentText(task)
+        if not self.name_edit.isModified():
+            self.name_edit.setText(self._default_name())
+        self.changed.emit()
+
+    def _on_task_changed(self, task: str) -> None:
+        # A stratified split needs one classification target: offer it only then.
+        index = self.split_combo.findData("stratified")
+        item = self.split_combo.model().item(index)
+        if item is not None:
+            item.setEnabled(task == "classification")
+        if task != "classification" and self.split_combo.currentData() == "stratified":
+            self.split_combo.setCurrentIndex(0)

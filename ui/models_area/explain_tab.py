@@ -1,0 +1,152 @@
+"""The Explain tab with its jobs: which atoms drive a trained model's prediction for a molecule.
+
+``ExplainView`` shows what it is given; this tab runs ``core.models.explain.explain_smiles`` in
+the engine (key ``explain``: a newer molecule supersedes an older one) for a held-out test
+molecule, the current row of the library the user looks at (on request, and whenever that row
+changes while the area is shown), and again when another target is chosen.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ui.models_area.explain_view import ExplainView
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QWidget
+
+    from ui.jobs.handle import JobHandle
+    from ui.workbench import AreaContext, LibraryView
+
+
+class ExplainTab(ExplainView):
+    """The Explain view, explaining with the model the area has selected (:meth:`set_model`).
+
+    ``area`` is the widget whose visibility counts for following the library's row: the whole
+    Models area (this tab is hidden whenever another tab is in front).
+    """
+
+    def __init__(
+        self, context: AreaContext, area: QWidget | None = None, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.context = context
+        self._area = area
+        self._model: Path | None = None  # the selected trained model
+        self._training = False
+        self._explain_job: JobHandle | None = None  # the molecule whose answer is still wanted
+        self._explained_smiles: str | None = None
+        self._library: LibraryView | None = None  # the library whose row is followed
+        self._library_smiles: str | None = None
+        self._library_smiles_explained: str | None = None
+        self.molecule_chosen.connect(self.explain)
+        self.target_changed.connect(self._on_target_changed)
+        self.library_row_requested.connect(self.explain_library_row)
+        context.libraries.current_library_changed.connect(self._watch_library)
+
+    def set_model(self, model: Path | None, training: bool = False) -> None:
+        """The trained model to explain with (None: the selection cannot explain), and whether
+        a training job runs (an explanation then waits for it)."""
+        self._model = None if model is None else Path(model)
+        self._training = training
+        self.library_button.setEnabled(self._model is not None)
+
+    def explain(self, smiles: str) -> JobHandle | None:
+        """Compute the attribution heat map of ``smiles`` for the selected model (engine job
+        with key ``explain``: a newer request supersedes an older one)."""
+        from core.models.explain import explain_smiles
+
+        model = self._model
+        if model is None:
+            self.show_message("Select a trained model to explain its predictions.")
+            return None
+        self._explained_smiles = smiles
+        target = self.target_index()
+        waiting = " (after the training job)" if self._training else ""
+        self.show_message(f"Explaining {smiles}{waiting}…")
+        handle = self.context.engine.submit(
+            explain_smiles,
+            model,
+            smiles,
+            target,
+            title=f"Explain {smiles[:30]}",
+            key="explain",
+            needs_torch=True,
+        )
+        self._explain_job = handle
+        handle.finished.connect(partial(self._on_explained, handle))
+        handle.failed.connect(partial(self._on_explain_failed, handle))
+        return handle
+
+    def _on_target_changed(self, _index: int) -> None:
+        if self._explained_smiles:
+            self.explain(self._explained_smiles)
+
+    def _on_explained(self, handle: JobHandle, explanation) -> None:
+        if handle is not self._explain_job:
+            return  # another molecule was asked for since
+        self._explain_job = None
+        self.show_explanation(explanation)
+
+    def _on_explain_failed(self, handle: JobHandle, message: str) -> None:
+        if handle is not self._explain_job:
+            return
+        self._explain_job = None
+        self.show_message(f"Cannot explain this molecule: {message}", error=True)
+
+    # ------------------------------------------------------------------------------------------
+    # The library's current row
+
+    def explain_library_row(self) -> JobHandle | None:
+        library = self.context.libraries.current_library()
+        row = library.current_row() if library is not None else None
+        smiles = row.get("canonical_smiles") if isinstance(row, dict) else None
+        if not smiles:
+            self.context.notifier.show_error(
+                "Select a molecule in a library first (Libraries area)."
+            )
+            return None
+        self._library_smiles_explained = smiles
+        return self.explain(str(smiles))
+
+    def _watch_library(self, library: LibraryView | None) -> None:
+        if library is self._library:
+            return
+        if self._library is not None:
+            try:
+                self._library.current_row_changed.disconnect(self._on_library_row)
+            except (RuntimeError, TypeError, AttributeError):
+                pass
+        self._library = library
+        # A library tab says when its current row changes (LibraryPanel.current_row_changed).
+        row_changed = getattr(library, "current_row_changed", None)
+        if row_changed is not None:
+            row_changed.connect(self._on_library_row)
+
+    def _area_visible(self) -> bool:
+        return (self._area or self).isVisible()
+
+    def _on_library_row(self, row) -> None:
+        smiles = row.get("canonical_smiles") if isinstance(row, dict) else None
+        self._library_smiles = str(smiles) if smiles else None
+        if self._area_visible() and self._library_smiles:
+            self._library_smiles_explained = self._library_smiles
+            self.explain(self._library_smiles)
+
+    def area_shown(self) -> None:
+        """The area came into view: follow the current library, and explain its current row if
+        it is not the one explained last."""
+        self._watch_library(self.context.libraries.current_library())
+        library = self._library
+        if library is not None:
+            row = library.current_row()
+            self._library_smiles = (row or {}).get("canonical_smiles") if row else None
+        if (
+            self._library_smiles
+            and self._library_smiles != self._library_smiles_explained
+            and self._model is not None
+        ):
+            self._library_smiles_explained = self._library_smiles
+            self.explain(str(self._library_smiles))
