@@ -33,6 +33,7 @@ class LibraryView(Protocol):
     """A library tab, as other areas see it: its title, table, current row, and new columns."""
 
     title: str
+    current_row_changed: SignalInstance  # emitted with the new current row (dict) or None
 
     def table(self) -> pd.DataFrame | None: ...
 
