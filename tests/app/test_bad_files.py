@@ -140,12 +140,12 @@ class _OddError(Exception):
 def test_any_exception_from_the_load_job_is_shown_and_the_lane_lives_on(
     qtbot, main_window, monkeypatch, error, expected
 ):
-    import ui.library.area as area_module
+    import ui.library.loading as loading_module
 
     def failing_load(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(area_module, "load_library", failing_load)
+    monkeypatch.setattr(loading_module, "load_library", failing_load)
     path = EXAMPLE
     assert _open_and_wait(qtbot, main_window, path) is None
     text = main_window.notifications.text()
@@ -160,12 +160,12 @@ def test_any_exception_while_reading_a_table_head_is_shown(
 ):
     """The table's first rows are read on the GUI thread (to choose the SMILES column): an error
     there that is not a ``LibraryReadError`` is shown too, not raised out of the slot."""
-    import ui.library.area as area_module
+    import ui.library.loading as loading_module
 
     def failing_preview(path, *args, **kwargs):
         raise UnicodeError("odd bytes in the header")
 
-    monkeypatch.setattr(area_module, "preview_table", failing_preview)
+    monkeypatch.setattr(loading_module, "preview_table", failing_preview)
     table = tmp_path / "table.csv"
     table.write_text("smiles\nCCO\n")
     assert _open_and_wait(qtbot, main_window, table) is None

@@ -409,7 +409,7 @@ def test_a_loading_tab_hears_only_of_its_own_job(qtbot, window, monkeypatch):
     tab keeps its job's handle while it loads and drops it when the load ends."""
     import threading
 
-    import ui.library.area as area_module
+    import ui.library.loading as loading_module
     from core.chem.library import load_library
 
     other_library = load_library(EXAMPLE)
@@ -419,7 +419,7 @@ def test_a_loading_tab_hears_only_of_its_own_job(qtbot, window, monkeypatch):
         go_on.wait(30)
         return load_library(*args, **kwargs)
 
-    monkeypatch.setattr(area_module, "load_library", held_load)
+    monkeypatch.setattr(loading_module, "load_library", held_load)
     panel = window.open_library(EXAMPLE, remember=False)
     handle = panel.load_job
     assert handle is not None and not handle.is_done()

@@ -1,9 +1,10 @@
 """The Libraries area: a tab per compound library (or a start page when none is open).
 
 It opens compound files (asking for the SMILES column of an ambiguous table), loads them in the
-engine's long lane with a preview of a large file's first rows, closes tabs (cancelling a load
-still running), exports the shown rows, places the hit-list tools beside each tab and says which
-library the user is looking at (``ui.workbench.LibraryAccess``).
+engine's long lane with a preview of a large file's first rows (``ui.library.loading``), closes
+tabs (cancelling a load still running), exports the shown rows (``ui.library.export``), places
+the hit-list tools beside each tab and says which library the user is looking at
+(``ui.workbench.LibraryAccess``).
 
 The window around it places it and wires its signals: project files and recent files go to the
 project session and the File menu, rows the user opens go to the Molecule panel, and each tab's
@@ -16,12 +17,11 @@ import logging
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import shiboken6
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QDialog,
     QFileDialog,
     QLabel,
     QPushButton,
@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.chem.library import Library, LoadOptions, load_library
+from core.chem.library import Library, LoadOptions
 from core.chem.library_edit import describe_molecule, empty_library
 from core.chem.readers import (
     SUPPORTED_SUFFIXES,
@@ -39,18 +39,19 @@ from core.chem.readers import (
     ReadOptions,
     detect_format,
     is_tabular,
-    preview_table,
 )
-from core.jobs import LONG_LANE
 from core.project.store import PROJECT_SUFFIX
 from core.settings import Settings
 from resources import resource_path
-from ui.dialogs.column_picker import ColumnPickerDialog
 from ui.hitlist.tools import HitListTools
-from ui.jobs.handle import JobHandle
+from ui.library.export import ask_export_path, start_export
+from ui.library.loading import TabLoads, ask_read_options
 from ui.library.panel import LibraryPanel
 from ui.widgets.splitter_memory import restore_splitters, save_splitters
 from ui.workbench import AreaContext
+
+if TYPE_CHECKING:
+    from ui.jobs.handle import JobHandle
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +59,6 @@ OPEN_FILTER = (
     "Compound files (" + " ".join(f"*{s}" for s in SUPPORTED_SUFFIXES) + ");;"
     "SMILES (*.smi *.smiles *.txt);;CSV/TSV (*.csv *.tsv);;SDF (*.sdf *.sd);;Excel (*.xlsx);;"
     "All files (*)"
-)
-EXPORT_FILTER = (
-    "CSV (*.csv);;SDF with tags (*.sdf);;Excel workbook with structures (*.xlsx);;"
-    "HTML report (*.html);;TSV (*.tsv)"
 )
 EXAMPLE_LIBRARY = "demo/example_library.smi"
 
@@ -100,6 +97,10 @@ class LibrariesArea(QWidget):
         self._settings = settings
         self._window_settings = window_settings
         self._query_name = query_name
+        self.loads = TabLoads(self.engine, self.holds, self)
+        self.loads.loaded.connect(self._on_loaded)
+        self.loads.failed.connect(self._on_load_failed)
+        self.loads.cancelled.connect(self._on_load_cancelled)
 
         self.tabs = QTabWidget()
         self.tabs.setTabsClosable(True)
@@ -107,7 +108,7 @@ class LibrariesArea(QWidget):
         self.tabs.setDocumentMode(True)
         self.tabs.tabCloseRequested.connect(self.close_tab)
         self.tabs.currentChanged.connect(self._on_current_tab_changed)
-        self.start_page = self._make_start_page()
+        self.start_page = _start_page(self.choose_library, self.open_example_library)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.start_page)
         self.stack.addWidget(self.tabs)
@@ -122,30 +123,6 @@ class LibrariesArea(QWidget):
 
     # ------------------------------------------------------------------------------------------
     # Construction
-
-    def _make_start_page(self) -> QWidget:
-        page = QWidget()
-        title = QLabel("<h1>DrugDesk</h1>")
-        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        text = QLabel(
-            "Open a compound library (SMILES, CSV/TSV, SDF or Excel) with File > Open library, "
-            "or drop a file on this window."
-        )
-        text.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        text.setWordWrap(True)
-        open_button = QPushButton("Open library…")
-        open_button.clicked.connect(self.choose_library)
-        example_button = QPushButton("Open example library")
-        example_button.clicked.connect(self.open_example_library)
-        layout = QVBoxLayout(page)
-        layout.addStretch(1)
-        layout.addWidget(title)
-        layout.addWidget(text)
-        for button in (open_button, example_button):
-            button.setMinimumWidth(220)
-            layout.addWidget(button, 0, Qt.AlignmentFlag.AlignHCenter)
-        layout.addStretch(2)
-        return page
 
     def _create_actions(self) -> None:
         """The area's menu entries; the window places them in its File and View menus."""
@@ -197,7 +174,7 @@ class LibrariesArea(QWidget):
         try:
             detect_format(path)
             if read_options is None and is_tabular(path):
-                read_options = self._ask_columns(path)
+                read_options = ask_read_options(path, self)
                 if read_options is None:
                     return None
         except LibraryReadError as exc:
@@ -219,40 +196,10 @@ class LibrariesArea(QWidget):
         self.tabs.setCurrentIndex(index)
         self.stack.setCurrentWidget(self.tabs)
         self.show_requested.emit()
-        # The long lane: a large file loads for minutes; searches and scores need not wait.
-        handle = self.engine.submit(
-            _load_for_tab, path, options, title=f"Load {path.name}", lane=LONG_LANE
-        )
-        # The tab keeps its handle while it loads (wait_for_loads and close_tab look at it); the
-        # handle's signals concern this file only.
-        panel.load_job = handle
-        handle.progress.connect(partial(self._on_load_progress, panel))
-        handle.partial.connect(partial(self._on_load_preview, panel))
-        handle.finished.connect(partial(self._on_load_finished, panel))
-        handle.failed.connect(partial(self._on_load_failed, panel))
-        handle.cancelled.connect(partial(self._on_load_cancelled, panel))
-        panel.cancel_requested.connect(handle.cancel)
+        self.loads.start(panel, path, options)
         if remember:
             self.file_opened.emit(path)
         return panel
-
-    def _ask_columns(self, path: Path) -> ReadOptions | None:
-        """Use the detected SMILES column when the choice is clear, else ask."""
-        preview = preview_table(path)
-        named = preview.smiles_column is not None and preview.smiles_column.strip().lower() in (
-            "smiles",
-            "canonical_smiles",
-            "isomeric_smiles",
-        )
-        if named and len(preview.smiles_candidates) == 1:
-            return ReadOptions(smiles_column=preview.smiles_column, name_column=preview.name_column)
-        dialog = ColumnPickerDialog(path.name, preview, self)
-        try:
-            if dialog.exec() != QDialog.DialogCode.Accepted:
-                return None
-            return dialog.read_options()
-        finally:
-            dialog.deleteLater()  # a child of the area: it would stay until the window goes
 
     def accepts_files(self, files: Iterable[Path]) -> bool:
         """Whether any of ``files`` (dragged over the window) is a library or a project."""
@@ -271,49 +218,22 @@ class LibrariesArea(QWidget):
     # ------------------------------------------------------------------------------------------
     # Loading (each tab hears of its own load job only)
 
-    def _loading_panels(self) -> list[LibraryPanel]:
-        return [panel for panel in self.library_panels() if panel.load_job is not None]
-
     def wait_for_loads(self, timeout_ms: int = 120_000) -> bool:
         """Process events until every library has loaded (for --screenshot and scripts)."""
         from PySide6.QtCore import QCoreApplication, QElapsedTimer, QThread
 
+        def loading() -> bool:
+            return any(panel.load_job is not None for panel in self.library_panels())
+
         timer = QElapsedTimer()
         timer.start()
-        while self._loading_panels() and timer.elapsed() < timeout_ms:
+        while loading() and timer.elapsed() < timeout_ms:
             QCoreApplication.processEvents()
             QThread.msleep(10)
         QCoreApplication.processEvents()
-        return not self._loading_panels()
+        return not loading()
 
-    def _still_loading(self, panel: LibraryPanel) -> bool:
-        """Whether news of ``panel``'s load is wanted: its tab is open and loading (a tab
-        closed meanwhile dropped its handle, and Qt may have deleted it already)."""
-        return (
-            shiboken6.isValid(panel)
-            and panel.load_job is not None
-            and self.tabs.indexOf(panel) >= 0
-        )
-
-    def _end_load(self, panel: LibraryPanel) -> bool:
-        """The load of ``panel`` ended: drop its handle; False when nobody wants the news."""
-        if not self._still_loading(panel):
-            return False
-        panel.load_job = None
-        return True
-
-    def _on_load_progress(self, panel: LibraryPanel, fraction: float, message: str) -> None:
-        if self._still_loading(panel):
-            panel.set_progress(fraction, message)
-
-    def _on_load_preview(self, panel: LibraryPanel, preview: object) -> None:
-        """The first rows of a large file still loading (each preview holds more rows)."""
-        if self._still_loading(panel) and isinstance(preview, Library):
-            panel.show_preview(preview)
-
-    def _on_load_finished(self, panel: LibraryPanel, result: object) -> None:
-        if not self._end_load(panel) or not isinstance(result, Library):
-            return
+    def _on_loaded(self, panel: LibraryPanel, result: Library) -> None:
         panel.set_library(result)
         self._update_actions()
         level = "warning" if result.n_invalid else "success"
@@ -327,14 +247,12 @@ class LibrariesArea(QWidget):
             self._on_current_row_changed(panel, panel.current_row())
 
     def _on_load_failed(self, panel: LibraryPanel, message: str) -> None:
-        if self._end_load(panel):
-            self._remove_panel(panel)
-            self.notifier.show_error(f"Could not open {panel.title}: {message}")
+        self._remove_panel(panel)
+        self.notifier.show_error(f"Could not open {panel.title}: {message}")
 
     def _on_load_cancelled(self, panel: LibraryPanel) -> None:
-        if self._end_load(panel):
-            self._remove_panel(panel)
-            self.notification.emit(f"Loading {panel.title} was cancelled.", "info")
+        self._remove_panel(panel)
+        self.notification.emit(f"Loading {panel.title} was cancelled.", "info")
 
     # ------------------------------------------------------------------------------------------
     # Tabs
@@ -415,9 +333,7 @@ class LibrariesArea(QWidget):
         panel = self.tabs.widget(index)
         if not isinstance(panel, LibraryPanel):
             return
-        handle, panel.load_job = panel.load_job, None  # its load's news is no longer wanted
-        if handle is not None:
-            handle.cancel()
+        self.loads.forget(panel)  # its load's news is no longer wanted
         self._remove_panel(panel)
 
     def close_all_tabs(self) -> None:
@@ -495,60 +411,32 @@ class LibrariesArea(QWidget):
 
     def choose_export(self) -> None:
         panel = self.current_panel()
-        if panel is None or panel.library is None:
-            return
-        shown = panel.model.rowCount()
-        suggested = str(Path(panel.title).with_suffix("")) + "_export.csv"
-        folder = self._start_folder()
-        start = str(Path(folder) / suggested) if folder else suggested
-        path, chosen_filter = QFileDialog.getSaveFileName(
-            self, f"Export {shown:,} shown rows", start, EXPORT_FILTER
-        )
-        if path:
-            if not Path(path).suffix:
-                path += "." + chosen_filter.split("*.")[-1].rstrip(")")
-            self.export_current(path)
+        if panel is not None and panel.library is not None:
+            path = ask_export_path(self, panel, self._start_folder())
+            if path:
+                self.export_current(path)
 
     def export_current(self, path: str | Path) -> JobHandle | None:
         """Write the current table's shown rows, in the shown order, to ``path`` in the engine:
         .csv/.tsv/.sdf, .xlsx with structure pictures, or an .html hit-list report with the
         profile and the models used. Returns the job's handle (None when nothing was started)."""
-        from core.hitlist.presets import ORAL
-        from core.hitlist.report import export_hit_list, hit_list_format
-
         panel = self.current_panel()
         if panel is None or panel.library is None:
             self.notifier.show_error("Nothing to export: open a library first.")
             return None
         path = Path(path)
         try:
-            hit_list_format(path)
+            handle, n_rows = start_export(self.engine, panel, path)
         except ValueError as exc:
             self.notifier.show_error(str(exc))
             return None
-        table = panel.visible_table()
-        tools = panel.side_panel
-        profile = getattr(tools, "profile", ORAL)
-        cards = list(getattr(tools, "model_cards", []))
-        handle = self.engine.submit(
-            _export_job,
-            export_hit_list,
-            table,
-            path,
-            profile,
-            cards,
-            title=f"Export {path.name}",
+        done = f"Exported {n_rows:,} rows to {path}."
+        handle.finished.connect(lambda _result: self.notification.emit(done, "success"))
+        handle.failed.connect(
+            lambda message: self.notifier.show_error(f"Export {path.name} failed: {message}")
         )
-        handle.finished.connect(partial(self._on_export_finished, path, len(table)))
-        handle.failed.connect(partial(self._on_export_failed, path))
-        self.notifier.show_status(f"Exporting {len(table):,} rows to {path.name}…", 5000)
+        self.notifier.show_status(f"Exporting {n_rows:,} rows to {path.name}…", 5000)
         return handle
-
-    def _on_export_finished(self, path: Path, n_rows: int, _result: object) -> None:
-        self.notification.emit(f"Exported {n_rows:,} rows to {path}.", "success")
-
-    def _on_export_failed(self, path: Path, message: str) -> None:
-        self.notifier.show_error(f"Export {path.name} failed: {message}")
 
     # ------------------------------------------------------------------------------------------
     # Closing
@@ -565,6 +453,32 @@ class LibrariesArea(QWidget):
             panel.model.shutdown()
 
 
+def _start_page(open_library: Callable[[], None], open_example: Callable[[], None]) -> QWidget:
+    """What the area shows while no library is open: how to open one, and two buttons."""
+    page = QWidget()
+    title = QLabel("<h1>DrugDesk</h1>")
+    title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    text = QLabel(
+        "Open a compound library (SMILES, CSV/TSV, SDF or Excel) with File > Open library, "
+        "or drop a file on this window."
+    )
+    text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    text.setWordWrap(True)
+    open_button = QPushButton("Open library…")
+    open_button.clicked.connect(open_library)
+    example_button = QPushButton("Open example library")
+    example_button.clicked.connect(open_example)
+    layout = QVBoxLayout(page)
+    layout.addStretch(1)
+    layout.addWidget(title)
+    layout.addWidget(text)
+    for button in (open_button, example_button):
+        button.setMinimumWidth(220)
+        layout.addWidget(button, 0, Qt.AlignmentFlag.AlignHCenter)
+    layout.addStretch(2)
+    return page
+
+
 def _molecule_of(row: dict) -> tuple[str, str]:
     """SMILES and name of a library row, for the Molecule panel."""
     smiles = row.get("canonical_smiles") or row.get("smiles") or ""
@@ -573,33 +487,3 @@ def _molecule_of(row: dict) -> tuple[str, str]:
 
 def _source(panel: LibraryPanel, position: int | None) -> tuple[LibraryPanel, int] | None:
     return (panel, position) if position is not None else None
-
-
-def _export_job(export, table, path, profile, cards, *, progress, is_cancelled):
-    """Engine job around ``core.hitlist.report.export_hit_list`` (which takes no callbacks)."""
-    progress(-1.0, f"Writing {Path(path).name}")
-    return export(table, path, profile, cards, title=f"Hit list: {Path(path).stem}")
-
-
-def _load_for_tab(path, options, *, progress, is_cancelled, report_partial=None):
-    """Engine job: load a library and do, off the GUI thread, what showing it needs (the user's
-    flag/tags/notes columns, the duplicate count): a million rows then open without a pause.
-    ``report_partial`` receives the first rows of a large file meanwhile (a :class:`Library`
-    each time their number doubles), prepared the same way; they reach the handle's
-    ``partial`` signal."""
-    from core.project.annotations import ensure_annotations
-
-    def preview(library: Library) -> None:
-        ensure_annotations(library)
-        report_partial(library)
-
-    library = load_library(
-        path,
-        options,
-        progress=progress,
-        is_cancelled=is_cancelled,
-        on_preview=preview if report_partial is not None else None,
-    )
-    ensure_annotations(library)
-    library.n_duplicates  # noqa: B018 - computed now, cached for the summary line
-    return library
