@@ -81,14 +81,14 @@ def test_the_tools_fit_a_300_pixel_side_panel_without_clipping(qtbot, setup):
 def test_similarity_sits_beside_the_name_and_the_chip_names_the_query(qtbot, setup):
     _window, panel, tools = setup
     panel.view.verticalScrollBar().setValue(panel.view.verticalScrollBar().maximum())
-    tools.query_edit.setText(ASPIRIN)
-    tools.top_k.setValue(5)
+    tools.find_tab.query_edit.setText(ASPIRIN)
+    tools.find_tab.top_k.setValue(5)
     tools.similarity_search()
     qtbot.waitUntil(lambda: "similarity" in panel.library.table.columns, timeout=60_000)
     wait_for_jobs(qtbot, tools)
     assert titles(panel)[:3] == ["Structure", "Name", "Similarity"]
     assert panel.filter_bar.search_label.text() == "Similar to aspirin: 5"
-    assert "aspirin" in tools.find_status.text()
+    assert "aspirin" in tools.find_tab.find_status.text()
     assert panel.view.verticalScrollBar().value() == 0  # a new result is read from its top
     # The newest search comes first beside the name.
     tools.cluster()
@@ -101,7 +101,7 @@ def test_a_drawn_query_is_named_as_the_molecule_panel_names_it(qtbot, setup):
     _window, panel, tools = setup
     tools.query_smiles = lambda: "CC(=O)Nc1ccc(OC(C)=O)cc1"  # not in the library
     tools.query_name = lambda: "acetaminophen acetate"
-    tools.query_edit.clear()
+    tools.find_tab.query_edit.clear()
     tools.similarity_search()
     qtbot.waitUntil(lambda: panel.filter_bar.search_label.isVisible(), timeout=60_000)
     assert panel.filter_bar.search_label.text().startswith("Similar to acetaminophen acetate")
@@ -137,7 +137,7 @@ def test_scaffolds_are_drawn_grouped_and_counted(qtbot, setup):
     groups = shown["scaffold_group"].dropna().astype(int).tolist()
     assert groups[0] == 1 and groups == sorted(groups)  # contiguous groups, the largest first
     assert shown["scaffold_size"].iloc[0] == shown["scaffold_size"].max()
-    assert "scaffolds among" in tools.find_status.text()
+    assert "scaffolds among" in tools.find_tab.find_status.text()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -197,7 +197,9 @@ def test_an_invalid_row_says_why_in_its_structure_cell(qtbot, setup):
 def test_cns_mpo_shows_its_published_0_to_6_value_beside_the_score(qtbot, setup):
     _window, panel, tools = setup
     tools.preset_box.setCurrentIndex(tools.preset_box.findData("cns"))
-    assert tools.scale_label.isVisibleTo(tools) and "≥ 4" in tools.scale_label.text()
+    assert (
+        tools.rank_tab.scale_label.isVisibleTo(tools) and "≥ 4" in tools.rank_tab.scale_label.text()
+    )
     finished(qtbot, tools.score())
     table = panel.library.table
     scale = PUBLISHED_SCALES["cns"]
@@ -216,7 +218,7 @@ def test_cns_mpo_shows_its_published_0_to_6_value_beside_the_score(qtbot, setup)
     tools.preset_box.setCurrentIndex(tools.preset_box.findData("oral"))
     assert tools.rerank()
     assert "cns_mpo" not in panel.library.table.columns
-    assert not tools.scale_label.isVisibleTo(tools)
+    assert not tools.rank_tab.scale_label.isVisibleTo(tools)
 
 
 def test_a_custom_curve_is_edited_by_dragging_its_points(qtbot, setup):
@@ -225,11 +227,11 @@ def test_a_custom_curve_is_edited_by_dragging_its_points(qtbot, setup):
     mw_row = next(
         i for i, c in enumerate(tools.profile.criteria) if c.column == "mw"
     )  # MW: 1 at ≤ 360, 0 at ≥ 500
-    tools.criteria_list.setCurrentRow(mw_row)
-    editor = tools.editor
+    tools.rank_tab.criteria_list.setCurrentRow(mw_row)
+    editor = tools.rank_tab.editor
     assert editor.shape_box.currentData() == "piecewise"
     assert not editor.findChildren(
-        type(tools.query_edit), options=Qt.FindChildOption.FindDirectChildrenOnly
+        type(tools.find_tab.query_edit), options=Qt.FindChildOption.FindDirectChildrenOnly
     )
     assert editor.curve.x_title == "MW (Da)"
     assert editor.curve.points == [(360.0, 1.0), (500.0, 0.0)]
@@ -238,9 +240,11 @@ def test_a_custom_curve_is_edited_by_dragging_its_points(qtbot, setup):
     editor.point_x.setValue(450.0)
     criterion = tools.profile.criteria[mw_row]
     assert criterion.points == ((360.0, 1.0), (450.0, 0.0))
-    assert tools.criteria_list.item(mw_row).text() == "MW (Da): 1 at 360, 0 at 450"
+    assert tools.rank_tab.criteria_list.item(mw_row).text() == "MW (Da): 1 at 360, 0 at 450"
     assert tools.preset_box.currentData() == "custom"
-    assert not tools.scale_label.isVisibleTo(tools)  # an edited CNS MPO is not the published one
+    assert not tools.rank_tab.scale_label.isVisibleTo(
+        tools
+    )  # an edited CNS MPO is not the published one
     # A drag on the curve: the first point down to 0.5.
     curve = editor.curve
     start = curve._to_screen(360.0, 1.0).toPoint()

@@ -44,9 +44,9 @@ def test_profile_change_reranks_without_a_job(qtbot, setup):
     shown = panel.visible_table()
     assert shown["mw"].iloc[0] == pytest.approx(shown.loc[shown["rank"].notna(), "mw"].min())
     # Editing a criterion in the form re-ranks after a short pause.
-    tools.criteria_list.setCurrentRow(0)
-    tools.editor.good.setValue(400)
-    tools.editor.bad.setValue(150)  # now heavier is better
+    tools.rank_tab.criteria_list.setCurrentRow(0)
+    tools.rank_tab.editor.good.setValue(400)
+    tools.rank_tab.editor.bad.setValue(150)  # now heavier is better
     qtbot.waitUntil(
         lambda: (
             panel.visible_table()["mw"].iloc[0]
@@ -75,26 +75,26 @@ def test_profile_files_and_bad_json(qtbot, setup, tmp_path):
     good = tmp_path / "good.json"
     save_profile(DesirabilityProfile("mine", (Criterion("qed", good=0.8, bad=0.3),)), good)
     assert tools.load_profile_file(good)
-    assert tools.profile.name == "mine" and tools.criteria_list.count() == 1
+    assert tools.profile.name == "mine" and tools.rank_tab.criteria_list.count() == 1
 
 
 def test_similarity_and_substructure_searches_narrow_the_table(qtbot, setup):
     _window, panel, tools = setup
-    tools.query_edit.setText("CC(=O)Oc1ccccc1C(=O)O")
-    tools.top_k.setValue(3)
+    tools.find_tab.query_edit.setText("CC(=O)Oc1ccccc1C(=O)O")
+    tools.find_tab.top_k.setValue(3)
     tools.similarity_search()
     qtbot.waitUntil(lambda: "similarity" in panel.library.table.columns, timeout=60_000)
     shown = panel.visible_table()
     assert len(shown) == 3 and shown["name"].iloc[0] == "aspirin"
     assert shown["similarity"].iloc[0] == 1.0
-    tools.smarts_edit.setText("C(=O)[OH]")
+    tools.find_tab.smarts_edit.setText("C(=O)[OH]")
     tools.substructure_search()
     qtbot.waitUntil(lambda: "Contains" in panel.filter_bar.search_label.text(), timeout=60_000)
     names = set(panel.visible_table()["name"])
     assert {"aspirin", "ibuprofen"} <= names and "caffeine" not in names
-    tools.smarts_edit.setText("c1ccc(")
+    tools.find_tab.smarts_edit.setText("c1ccc(")
     tools.substructure_search()
-    assert "not a valid SMARTS" in tools.find_status.text()
+    assert "not a valid SMARTS" in tools.find_tab.find_status.text()
     panel.filter_bar.clear_row_mask()
     assert len(panel.visible_table()) == panel.model.total_rows()
 
@@ -107,7 +107,7 @@ def test_cluster_scaffolds_and_pick(qtbot, setup):
     assert table.loc[table["valid"], "cluster"].notna().all()
     tools.scaffolds()
     qtbot.waitUntil(lambda: "scaffold" in panel.library.table.columns, timeout=60_000)
-    tools.pick_count.setValue(5)
+    tools.find_tab.pick_count.setValue(5)
     tools.diverse_pick()
     qtbot.waitUntil(lambda: "pick_order" in panel.library.table.columns, timeout=60_000)
     assert len(panel.visible_table()) == 5
@@ -134,7 +134,7 @@ def test_chart_and_table_selection_are_linked(qtbot, setup):
 
 
 def test_large_tables_rerank_in_the_engine(qtbot, setup, monkeypatch):
-    import ui.hitlist.tools as module
+    import ui.hitlist.rank_tab as module
 
     _window, panel, tools = setup
     monkeypatch.setattr(module, "LARGE_TABLE", 10)
@@ -154,7 +154,7 @@ def _another_areas_failure(*, progress, is_cancelled):
 
 
 def test_the_tools_hear_their_own_jobs_only(qtbot, setup, monkeypatch):
-    import ui.hitlist.tools as module
+    import ui.hitlist.rank_tab as module
 
     window, panel, tools = setup
     release = threading.Event()
@@ -165,7 +165,7 @@ def test_the_tools_hear_their_own_jobs_only(qtbot, setup, monkeypatch):
         return real_score(*args, model_cache=model_cache, **kwargs)
 
     monkeypatch.setattr(module, "score_library", held_score)
-    find_text = tools.find_status.text()
+    find_text = tools.find_tab.find_status.text()
     try:
         job = tools.score()
         # Two jobs of other areas end while the score waits: one with a result, one failing.
@@ -174,7 +174,7 @@ def test_the_tools_hear_their_own_jobs_only(qtbot, setup, monkeypatch):
         qtbot.waitUntil(lambda: other.is_done() and broken.is_done(), timeout=10_000)
         assert other.state == "finished" and broken.state == "failed"
         assert tools.rank_status.text() == "Scoring…"
-        assert tools.find_status.text() == find_text
+        assert tools.find_tab.find_status.text() == find_text
         assert not tools.score_button.isEnabled() and tools.is_busy()
         assert "rank" not in panel.library.table.columns
     finally:
@@ -185,7 +185,7 @@ def test_the_tools_hear_their_own_jobs_only(qtbot, setup, monkeypatch):
 
 
 def test_a_superseded_job_is_neither_shown_nor_reported_cancelled(qtbot, setup, monkeypatch):
-    import ui.hitlist.tools as module
+    import ui.hitlist.rank_tab as module
 
     _window, _panel, tools = setup
     monkeypatch.setattr(module, "LARGE_TABLE", 10)  # re-rank in the engine
@@ -199,13 +199,15 @@ def test_a_superseded_job_is_neither_shown_nor_reported_cancelled(qtbot, setup, 
     monkeypatch.setattr(module, "rank_table", held_rank)
     said = []
     monkeypatch.setattr(
-        module, "_status", lambda label, text, error=False: said.append(text) or label.setText(text)
+        module,
+        "set_status",
+        lambda label, text, error=False: said.append(text) or label.setText(text),
     )
     try:
         assert tools.rerank()
-        first = tools._running["rank"]
+        first = tools.rank_tab.jobs.running("rank")
         assert tools.rerank()  # supersedes the first, running or still queued
-        second = tools._running["rank"]
+        second = tools.rank_tab.jobs.running("rank")
         assert second is not first
     finally:
         release.set()
@@ -216,7 +218,7 @@ def test_a_superseded_job_is_neither_shown_nor_reported_cancelled(qtbot, setup, 
 
 
 def test_closing_the_tools_cancels_their_jobs_and_ignores_them(qtbot, setup, monkeypatch):
-    import ui.hitlist.tools as module
+    import ui.hitlist.find_tab as module
 
     _window, _panel, tools = setup
     release = threading.Event()
@@ -228,15 +230,17 @@ def test_closing_the_tools_cancels_their_jobs_and_ignores_them(qtbot, setup, mon
     monkeypatch.setattr(module, "scaffold_groups", held_scaffolds)
     try:
         tools.scaffolds()
-        job = tools._running["scaffold"]
-        assert tools.find_status.text() == "Finding scaffolds…"
+        job = tools.find_tab.jobs.running("scaffold")
+        assert tools.find_tab.find_status.text() == "Finding scaffolds…"
         tools.shutdown()
         assert not tools.is_busy()
     finally:
         release.set()
     qtbot.waitUntil(job.is_done, timeout=10_000)
     assert job.state == "cancelled"
-    assert tools.find_status.text() == "Finding scaffolds…"  # nothing reported after closing
+    assert (
+        tools.find_tab.find_status.text() == "Finding scaffolds…"
+    )  # nothing reported after closing
 
 
 def test_admet_tab_lists_endpoints_of_the_current_row(qtbot, setup):
@@ -248,7 +252,7 @@ def test_admet_tab_lists_endpoints_of_the_current_row(qtbot, setup):
     tools.setCurrentWidget(tools.admet_view)
     view = tools.admet_view
     assert "physicochemical properties only" in view.title.text()
-    tools.admet_box.setChecked(True)
+    tools.rank_tab.admet_box.setChecked(True)
     finished(qtbot, tools.score())
     assert "admet_hERG" in panel.library.table.columns
     # The open tab shows the new values of the current row at once.
