@@ -10,16 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.table_view import (
-    ColumnSpec,
-    FrameView,
-    RowFilter,
-    _string_ranks_unicode,
-    sort_rows,
-    stable_order,
-    string_ranks,
-    structure_column,
-)
+from core.table_columns import ColumnSpec, structure_column
+from core.table_view import FrameView, RowFilter, sort_rows
 
 
 @pytest.fixture
@@ -179,24 +171,5 @@ def test_a_result_for_a_frame_of_another_length_is_dropped(frame):
     assert view.sorted is None and view.mask is None and view.order.tolist() == [0, 1, 2]
 
 
-def test_plain_numpy_columns_are_read_without_a_copy():
-    plain = pd.DataFrame({"n": np.array([3, 1, 2]), "x": np.array([0.5, 1.5, 2.5])})
-    view = viewed(plain)
-    assert np.shares_memory(view.column_for_key("n").values, plain["n"].to_numpy())
-    assert np.shares_memory(view.column_for_key("x").values, plain["x"].to_numpy())
-
-
-def test_sort_rows_and_stable_order():
-    keys = np.array([2.0, 1.0, 2.0, 0.0])
-    missing = np.array([False, False, False, True])
-    assert stable_order(keys, missing, True).tolist() == [1, 0, 2, 3]
-    assert stable_order(keys, missing, False).tolist() == [0, 2, 1, 3]
+def test_sort_rows_without_a_column_keeps_frame_order():
     assert sort_rows(None, 4, True) is None
-
-
-def test_unicode_string_ranks_equal_the_factorize_ranks():
-    rng = np.random.default_rng(1)
-    words = np.array(["", "a", "b", "mol1", "mol10", "mol2", "zeta", "émile", "ab"], dtype=object)
-    values = words[rng.integers(0, len(words), 5000)]
-    expected = string_ranks(values)  # small: the factorize path
-    assert np.array_equal(_string_ranks_unicode(values), expected)

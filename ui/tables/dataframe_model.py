@@ -38,25 +38,23 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
-# The column and filter records are the frame view's; imported here too, where the app has
-# always imported them.
-from core.table_view import (
+# The column and filter records are core's; imported here too, where the app has always
+# imported them.
+from core.table_columns import (
     COLUMN_KINDS,
     DEFAULT_SMILES_SOURCES,
     ERROR_COLUMN,
     VALID_COLUMN,
     ColumnKind,
     ColumnSpec,
-    FrameView,
-    RowFilter,
     TableColumn,
     infer_columns,
     infer_kind,
     is_text_dtype,
-    sort_rows,
     stable_order,
     structure_column,
 )
+from core.table_view import FrameView, RowFilter, sort_rows
 
 RawValueRole = int(Qt.ItemDataRole.UserRole) + 1
 """The cell's raw Python value (``None`` when missing); also the sort role."""
