@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
@@ -25,21 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.chem.library import DUPLICATE_COLUMN, Library
-from core.chem.library_edit import Row, add_columns, append_row, remove_last_row, set_row
-from core.chem.properties import (
-    INTEGER_PROFILE,
-    INTEGER_PROPERTIES,
-    PROFILE_COLUMNS,
-    PROFILE_DESCRIPTIONS,
-    PROFILE_LABELS,
-    PROPERTY_COLUMNS,
-    PROPERTY_DESCRIPTIONS,
-    PROPERTY_LABELS,
-    TEXT_PROFILE,
-)
-from core.hitlist.presets import PUBLISHED_SCALES
-from core.hitlist.scoring import RANK_COLUMN, SCORE_COLUMN
+from core.chem.library import Library
+from core.chem.library_edit import Row, add_columns
 from core.project.annotations import (
     ANNOTATION_COLUMNS,
     FLAG_COLUMN,
@@ -49,240 +35,14 @@ from core.project.annotations import (
     with_tag,
 )
 from ui.jobs.handle import JobHandle
+from ui.library.columns import RESULT_COLUMNS, library_columns
+from ui.library.columns import formula_text as formula_text  # re-exported: tests import it here
+from ui.library.commands import SaveRowCommand, SetMarksCommand
 from ui.library.compare import MAX_COMPARE, MIN_COMPARE, CompareDialog
 from ui.library.filter_bar import FilterBar
-from ui.tables.dataframe_model import (
-    ColumnSpec,
-    DataFrameModel,
-    RowFilter,
-    configure_table_view,
-    infer_kind,
-)
+from ui.tables.dataframe_model import DataFrameModel, RowFilter, configure_table_view
 from ui.tables.structure_delegate import StructureDelegate
 from ui.widgets.elided_label import ElidedLabel
-
-STRUCTURE_KEY = "__structure__"
-SCAFFOLD_KEY = "__scaffold__"
-RESULT_COLUMNS: dict[str, tuple[str, str]] = {
-    "similarity": ("Similarity", "float"),
-    "pick_order": ("Pick order", "int"),
-    "cluster": ("Cluster", "int"),
-    "cluster_size": ("Cluster size", "int"),
-    "scaffold": ("Scaffold", "structure"),
-    "scaffold_group": ("Scaffold group", "int"),
-    "scaffold_size": ("Scaffold size", "int"),
-}
-"""Columns the hit-list searches add, with their titles and kinds: shown beside the name, the
-newest search first (see :func:`library_columns`)."""
-_RESULT_GROUPS = {
-    "cluster_size": "cluster",
-    "scaffold_group": "scaffold",
-    "scaffold_size": "scaffold",
-}
-_SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
-_SUPERSCRIPTS = str.maketrans("0123456789+-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻")
-
-
-def formula_text(formula: str) -> str:
-    """A molecular formula as chemists write it: ``C9H8O4`` → ``C₉H₈O₄``, a charge raised
-    (``C5H14NO+`` → ``C₅H₁₄NO⁺``, ``C2H8N2+2`` → ``C₂H₈N₂²⁺``)."""
-    body, sign, count = re.fullmatch(r"(.*?)(?:([+-])(\d*))?", formula).groups()
-    charge = f"{count}{sign}".translate(_SUPERSCRIPTS) if sign else ""
-    return body.translate(_SUBSCRIPTS) + charge
-
-
-def _result_specs(library: Library, newest_first: Sequence[str]) -> list[ColumnSpec]:
-    """Search results present in the table: the newest search's columns first."""
-    table = library.table
-    present = [key for key in RESULT_COLUMNS if key in table.columns]
-    groups: list[str] = []
-    for key in [*newest_first, *present]:
-        group = _RESULT_GROUPS.get(key, key)
-        if key in table.columns and group not in groups:
-            groups.append(group)
-    ordered = [key for group in groups for key in present if _RESULT_GROUPS.get(key, key) == group]
-    specs = []
-    for key in ordered:
-        title, kind = RESULT_COLUMNS[key]
-        tooltip = library.column_notes.get(key, title)
-        if kind == "structure":
-            specs.append(
-                ColumnSpec(SCAFFOLD_KEY, title, "structure", tooltip=tooltip, source=(key,))
-            )
-        else:
-            specs.append(ColumnSpec(key, title, kind, decimals=2, tooltip=tooltip))
-    return specs
-
-
-def library_columns(library: Library, newest_results: Sequence[str] = ()) -> list[ColumnSpec]:
-    """The columns a chemist reads first, then identifiers, status and the file's own columns.
-
-    Search results (:data:`RESULT_COLUMNS`) come right after the name, those of the searches
-    named in ``newest_results`` first; then the flag, rank, score and the profile's published
-    value (CNS MPO 0–6)."""
-    specs = [
-        ColumnSpec(
-            STRUCTURE_KEY,
-            "Structure",
-            "structure",
-            source=("canonical_smiles", "smiles"),
-            tooltip="2D structure of the standardised molecule",
-        ),
-        ColumnSpec("name", "Name", "text"),
-        *_result_specs(library, newest_results),
-        ColumnSpec(
-            FLAG_COLUMN,
-            "★",
-            "bool",
-            editable=True,
-            tooltip="Flag: click the star, or press Ctrl+D to flag the selected rows",
-        ),
-    ]
-    table = library.table
-    # The hit list reads rank and score first; the chemist's tags and notes beside them.
-    if RANK_COLUMN in table.columns:
-        specs.append(
-            ColumnSpec(
-                RANK_COLUMN,
-                "Rank",
-                infer_kind(table[RANK_COLUMN].dtype),
-                tooltip=library.column_notes.get(RANK_COLUMN, "Rank by score"),
-            )
-        )
-    if SCORE_COLUMN in table.columns:
-        specs.append(
-            ColumnSpec(
-                SCORE_COLUMN,
-                "Score",
-                "float",
-                decimals=3,
-                tooltip=library.column_notes.get(SCORE_COLUMN, "Desirability"),
-            )
-        )
-    for scale in PUBLISHED_SCALES.values():
-        if scale.column in table.columns:
-            specs.append(
-                ColumnSpec(
-                    scale.column,
-                    scale.title,
-                    "float",
-                    decimals=2,
-                    tooltip=library.column_notes.get(scale.column, scale.guide_text),
-                )
-            )
-    specs += [
-        ColumnSpec(
-            TAGS_COLUMN,
-            "Tags",
-            "text",
-            editable=True,
-            tooltip="Your tags, comma-separated (double-click or F2 to edit)",
-        ),
-        ColumnSpec(
-            NOTES_COLUMN, "Notes", "text", editable=True, tooltip="Your notes (double-click or F2)"
-        ),
-    ]
-    for key in PROPERTY_COLUMNS:
-        kind = "int" if key in INTEGER_PROPERTIES else "float"
-        decimals = 3 if key == "qed" else 2
-        specs.append(
-            ColumnSpec(
-                key,
-                PROPERTY_LABELS[key],
-                kind,
-                decimals=decimals,
-                tooltip=PROPERTY_DESCRIPTIONS[key],
-            )
-        )
-    for key in PROFILE_COLUMNS:  # formula, sa_score, fsp3, lipinski_violations, alerts
-        kind = "text" if key in TEXT_PROFILE else "int" if key in INTEGER_PROFILE else "float"
-        specs.append(
-            ColumnSpec(
-                key,
-                PROFILE_LABELS[key],
-                kind,
-                decimals=2,
-                tooltip=PROFILE_DESCRIPTIONS[key],
-                formatter=formula_text if key == "formula" else None,
-            )
-        )
-    specs += [
-        ColumnSpec(
-            "canonical_smiles",
-            "Canonical SMILES",
-            "text",
-            tooltip="RDKit canonical SMILES after standardisation",
-        ),
-        ColumnSpec("inchikey", "InChIKey", "text"),
-        ColumnSpec("valid", "Valid", "bool", tooltip="False when RDKit could not read the record"),
-        ColumnSpec("error", "Problem", "text", tooltip="Why the record is invalid"),
-        ColumnSpec(
-            DUPLICATE_COLUMN,
-            "Duplicate of",
-            "text",
-            tooltip="The first record with the same InChIKey",
-        ),
-        ColumnSpec("smiles", "Input SMILES", "text", tooltip="The SMILES as written in the file"),
-    ]
-    shown = {RANK_COLUMN, SCORE_COLUMN, *ANNOTATION_COLUMNS, *RESULT_COLUMNS}
-    shown |= {scale.column for scale in PUBLISHED_SCALES.values()}
-    for column in library.extra_columns:
-        if column in shown or column not in table.columns:
-            continue
-        kind = infer_kind(table[column].dtype)
-        tooltip = library.column_notes.get(column, f"Column '{column}' of the input file")
-        specs.append(ColumnSpec(column, column, kind, decimals=3, tooltip=tooltip))
-    return specs
-
-
-class SaveRowCommand(QUndoCommand):
-    """Replace row ``position`` (or append when ``position`` is None) with ``values``; undoable."""
-
-    def __init__(self, panel: LibraryPanel, position: int | None, values: Row) -> None:
-        name = values.get("name", "molecule")
-        super().__init__(f"Add {name} to the library" if position is None else f"Update {name}")
-        self.panel = panel
-        self.position = position
-        self.values = values
-        self.appended = position is None
-        self.previous: Row = {}
-
-    def redo(self) -> None:
-        library = self.panel.library
-        if self.appended:
-            self.position = append_row(library, self.values)
-        else:
-            self.previous = set_row(library, self.position, self.values)
-        self.panel.refresh_table(select=self.position)
-
-    def undo(self) -> None:
-        library = self.panel.library
-        if self.appended:
-            remove_last_row(library)
-            self.panel.refresh_table()
-        else:
-            set_row(library, self.position, self.previous)
-            self.panel.refresh_table(select=self.position)
-
-
-class SetMarksCommand(QUndoCommand):
-    """Set flag, tags or notes of some rows; undo puts the previous values back."""
-
-    def __init__(self, panel: LibraryPanel, column: str, positions, values, text: str) -> None:
-        super().__init__(text)
-        self.panel = panel
-        self.column = column
-        self.positions = np.asarray(positions, dtype=np.int64)
-        self.values = list(values)
-        self.previous: list | None = None
-
-    def redo(self) -> None:
-        previous = self.panel._write_marks(self.column, self.positions, self.values)
-        if self.previous is None:
-            self.previous = previous
-
-    def undo(self) -> None:
-        self.panel._write_marks(self.column, self.positions, self.previous or [])
 
 
 class LibraryPanel(QWidget):
@@ -783,7 +543,9 @@ class LibraryPanel(QWidget):
         text = text or f"Edit {label} of {positions.size:,} row{'s' if positions.size > 1 else ''}"
         self.undo_stack.push(SetMarksCommand(self, column, positions, values, text))
 
-    def _write_marks(self, column: str, positions: np.ndarray, values: list) -> list:
+    def write_marks(self, column: str, positions: np.ndarray, values: list) -> list:
+        """Write ``values`` into ``column`` at ``positions``; returns the previous values (what
+        :class:`SetMarksCommand` does and undoes)."""
         assert self.library is not None
         keep = positions < len(self.library.table)
         positions = positions[keep]
