@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QDialog,
     QDockWidget,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -33,10 +32,9 @@ from PySide6.QtWidgets import (
 
 from app.areas import AREAS, Area
 from app.engine import InferenceEngine
-from app.project_session import PROJECT_FILTER, ProjectSession
+from app.project_session import ProjectSession
 from core.chem.readers import ReadOptions
 from core.paths import config_dir, data_dir, log_dir
-from core.project.store import PROJECT_SUFFIX
 from core.settings import Settings
 from ui.dialogs.about import AboutDialog
 from ui.dialogs.preferences import PreferencesDialog
@@ -254,15 +252,15 @@ class MainWindow(QMainWindow):
         file_menu.addAction(libraries.example_action)
         file_menu.addSeparator()
         new_project = QAction("New &project…", self)
-        new_project.triggered.connect(self.choose_new_project)
+        new_project.triggered.connect(self.project.choose_new_project)
         file_menu.addAction(new_project)
         open_project = QAction("Open pro&ject…", self)
         open_project.setShortcut(QKeySequence("Ctrl+Shift+O"))
-        open_project.triggered.connect(self.choose_project)
+        open_project.triggered.connect(self.project.choose_project)
         file_menu.addAction(open_project)
         self.save_project_action = QAction("&Save project as…", self)
         self.save_project_action.setShortcut(QKeySequence.StandardKey.SaveAs)
-        self.save_project_action.triggered.connect(self.choose_save_project)
+        self.save_project_action.triggered.connect(self.project.choose_save_project)
         file_menu.addAction(self.save_project_action)
         self.recent_menu = QMenu("Open &recent", self)
         file_menu.addMenu(self.recent_menu)
@@ -310,35 +308,6 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------------------------------
     # Projects
-
-    def _project_start(self) -> str:
-        return str(Path(self.settings.recent_files[0]).parent) if self.settings.recent_files else ""
-
-    def choose_new_project(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self, "New project", self._project_start(), PROJECT_FILTER
-        )
-        if path:
-            self.project.new_project(self._with_project_suffix(path))
-
-    def choose_project(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open project", self._project_start(), PROJECT_FILTER
-        )
-        if path:
-            self.project.open_project(path)
-
-    def choose_save_project(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save project as", self._project_start(), PROJECT_FILTER
-        )
-        if path:
-            self.project.save_as(self._with_project_suffix(path))
-
-    @staticmethod
-    def _with_project_suffix(path: str) -> Path:
-        path = Path(path)
-        return path if path.suffix else path.with_suffix(PROJECT_SUFFIX)
 
     def _on_project_changed(self, path) -> None:
         self.setWindowTitle(f"DrugDesk — {Path(path).name}" if path else "DrugDesk")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QFileDialog
 
 from core.hitlist.desirability import DesirabilityProfile, ProfileError
 from core.project.store import (
@@ -42,6 +43,11 @@ log = logging.getLogger(__name__)
 
 AUTOSAVE_MS = 3000
 PROJECT_FILTER = f"DrugDesk projects (*{PROJECT_SUFFIX});;All files (*)"
+
+
+def _with_project_suffix(path: str) -> Path:
+    path = Path(path)
+    return path if path.suffix else path.with_suffix(PROJECT_SUFFIX)
 
 
 def _save_as_job(path: Path, state: ProjectState, progress, is_cancelled) -> Path:
@@ -247,6 +253,34 @@ class ProjectSession(QObject):
         from PySide6.QtCore import QCoreApplication
 
         QCoreApplication.sendPostedEvents(self)  # the queued _write_done of the writer thread
+
+    # ------------------------------------------------------------------------------------------
+    # File > New project, Open project, Save project as: the file asked for in a dialog
+
+    def _start_folder(self) -> str:
+        recent = self.window.settings.recent_files
+        return str(Path(recent[0]).parent) if recent else ""
+
+    def choose_new_project(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self.window, "New project", self._start_folder(), PROJECT_FILTER
+        )
+        if path:
+            self.new_project(_with_project_suffix(path))
+
+    def choose_project(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self.window, "Open project", self._start_folder(), PROJECT_FILTER
+        )
+        if path:
+            self.open_project(path)
+
+    def choose_save_project(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self.window, "Save project as", self._start_folder(), PROJECT_FILTER
+        )
+        if path:
+            self.save_as(_with_project_suffix(path))
 
     # ------------------------------------------------------------------------------------------
     # Opening, creating, saving as

@@ -205,6 +205,37 @@ def test_new_project_starts_empty_and_collects_opened_libraries(qtbot, make_wind
     assert stored.library.n_records == panel.library.n_records
 
 
+def test_the_project_menu_asks_for_a_file_and_adds_the_suffix(
+    qtbot, make_window, tmp_path, monkeypatch
+):
+    """File > New project and Save project as… take the name typed in the dialog, with
+    .drugdesk added when it has no suffix; Open project… opens the file chosen."""
+    window = make_window()
+    asked = []
+
+    def fake_dialog(parent, caption, folder, file_filter):
+        asked.append(caption)
+        return str(tmp_path / ("hits" if len(asked) == 1 else "copy")), file_filter
+
+    monkeypatch.setattr("app.project_session.QFileDialog.getSaveFileName", fake_dialog)
+    monkeypatch.setattr("app.project_session.QFileDialog.getOpenFileName", fake_dialog)
+    actions = {a.text(): a for a in window.menuBar().actions()[0].menu().actions()}
+    actions["New &project…"].trigger()
+    assert window.project.path == tmp_path / "hits.drugdesk"
+    open_example(qtbot, window)
+    with qtbot.waitSignal(window.project.project_changed, timeout=30_000):
+        actions["&Save project as…"].trigger()
+    assert window.project.path == tmp_path / "copy.drugdesk"
+    monkeypatch.setattr(
+        "app.project_session.QFileDialog.getOpenFileName",
+        lambda *args: (str(tmp_path / "hits.drugdesk"), ""),
+    )
+    with qtbot.waitSignal(window.project.project_changed, timeout=30_000):
+        actions["Open pro&ject…"].trigger()
+    assert window.project.path == tmp_path / "hits.drugdesk"
+    assert asked == ["New project", "Save project as"]
+
+
 def _returns(value, *, progress, is_cancelled):
     return value
 
