@@ -27,10 +27,10 @@ from PySide6.QtWidgets import (
 )
 
 from ui.expression.data_tab import ALL_VS_REST, REST, DataTab
-from ui.expression.jobs import PanelJobs
 from ui.expression.qc_tab import QCTab
 from ui.expression.ranking_tab import RankingTab
 from ui.expression.results_tab import ResultsTab
+from ui.jobs.tracker import FAILED, JobTracker
 from ui.widgets.elided_label import ElidedLabel
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ class ExpressionPanel(QWidget):
         self.prepared = None  # core.expression.qc.PreparedExpression
         self.result = None  # core.expression.de.DEResult
         # The running job of each kind ("load", "de", "classifier", "gmt", "export").
-        self.jobs = PanelJobs(self.engine, "expression", self)
+        self.jobs = JobTracker(self.engine, "expression", self)
         self.jobs.progress.connect(self._on_job_progress)
         self.jobs.ended.connect(self._on_job_ended)
         self._counts_path: str | None = None
@@ -176,8 +176,8 @@ class ExpressionPanel(QWidget):
         self.data_tab.set_loaded(loaded)
         self.results_tab.set_has_result(has_result)
         self.ranking_tab.set_has_result(has_result)
-        self.cancel_button.setEnabled(self.jobs.busy())
-        self.progress_bar.setVisible(self.jobs.busy())
+        self.cancel_button.setEnabled(self.jobs.is_busy())
+        self.progress_bar.setVisible(self.jobs.is_busy())
 
     def _error(self, message: str) -> None:
         self.notifier.show_error(message)
@@ -347,11 +347,11 @@ class ExpressionPanel(QWidget):
     def _submit(
         self, kind: str, on_finished, fn, *args, title: str, on_failed=None, **kwargs
     ) -> JobHandle:
-        """Run ``fn`` on the engine as this panel's job of ``kind`` (see :class:`PanelJobs`):
+        """Run ``fn`` on the engine as this panel's job of ``kind`` (see :class:`JobTracker`):
         ``on_finished(result)`` receives its result and ``on_failed(message)`` (by default the
         error strip) its failure, while it is still the newest job of its kind."""
         handle = self.jobs.submit(
-            kind, on_finished, on_failed or self._error, fn, *args, title=title, **kwargs
+            kind, on_finished, fn, *args, on_failed=on_failed or self._error, title=title, **kwargs
         )
         self.progress_bar.setValue(0)
         self.status_label.setText("Working…")
@@ -362,17 +362,20 @@ class ExpressionPanel(QWidget):
         self.jobs.cancel_all()
 
     def busy(self) -> bool:
-        return self.jobs.busy()
+        return self.jobs.is_busy()
 
-    def _on_job_progress(self, fraction: float, message: str) -> None:
+    def _on_job_progress(self, _kind: str, fraction: float, message: str) -> None:
         if fraction >= 0:
             self.progress_bar.setValue(int(fraction * 1000))
         self.status_label.setText(message)
 
-    def _on_job_ended(self, status: str) -> None:
-        if not self.jobs.busy():
+    def _on_job_ended(self, _kind: str, how: str) -> None:
+        if not self.jobs.is_busy():
             self.progress_bar.setValue(0)
-        self.status_label.setText(status)
+        # A finished job's own slot says what it did; the line says only what went wrong.
+        self.status_label.setText(
+            "" if how == "finished" else ("Failed" if how == FAILED else "Cancelled")
+        )
         self._update_enabled()
 
     def _on_export_finished(self, path) -> None:

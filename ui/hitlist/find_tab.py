@@ -38,7 +38,7 @@ from core.chem.search import (
     substructure_search,
 )
 from ui.hitlist.forms import set_status
-from ui.hitlist.jobs import ToolJobs
+from ui.jobs.tracker import CANCELLED, JobTracker
 
 
 def _smiles(table: pd.DataFrame) -> list[str]:
@@ -76,7 +76,10 @@ class FindTab(QWidget):
         self.query_name = query_name
         self.fingerprints: FingerprintIndex | None = None
         self.substructures: SubstructureIndex | None = None
-        self.jobs = ToolJobs(engine, self._on_job_failed, self._on_job_cancelled)
+        # Keys per tab: each library's tools supersede only their own older jobs.
+        self.jobs = JobTracker(engine, f"hitlist-{id(self)}", self)
+        self.jobs.failed.connect(self._on_job_failed)
+        self.jobs.ended.connect(self._on_job_ended)
         """This tab's jobs: indexes, searches, clusters, scaffolds, picks."""
         self._build()
 
@@ -455,6 +458,10 @@ class FindTab(QWidget):
 
     def _on_job_failed(self, _kind: str, message: str) -> None:
         set_status(self.find_status, message, error=True)
+
+    def _on_job_ended(self, kind: str, how: str) -> None:
+        if how == CANCELLED:
+            self._on_job_cancelled(kind)
 
     def _on_job_cancelled(self, _kind: str) -> None:
         set_status(self.find_status, "Cancelled; what was computed is kept for the next run.")

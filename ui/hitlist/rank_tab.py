@@ -48,9 +48,9 @@ from core.hitlist.scoring import (
 )
 from ui.hitlist.criterion_editor import CriterionEditor
 from ui.hitlist.forms import compact, set_status
-from ui.hitlist.jobs import ToolJobs
 from ui.hitlist.titles import axis_title
 from ui.jobs.handle import JobHandle
+from ui.jobs.tracker import CANCELLED, JobTracker
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,10 @@ class RankTab(QWidget):
         self.model_cards: list[dict] = []
         """Cards of the models whose predictions the last score used (for reports)."""
         self.profile: DesirabilityProfile = PRESETS["oral"]
-        self.jobs = ToolJobs(engine, self._on_job_failed, self._on_job_cancelled)
+        # Keys per tab: each library's tools supersede only their own older jobs.
+        self.jobs = JobTracker(engine, f"hitlist-{id(self)}", self)
+        self.jobs.failed.connect(self._on_job_failed)
+        self.jobs.ended.connect(self._on_job_ended)
         """This tab's jobs: the score and large re-ranks."""
         self._build()
         self.refresh_models()
@@ -500,6 +503,10 @@ class RankTab(QWidget):
         if kind == "score":
             self.score_button.setEnabled(True)
         set_status(self.rank_status, message, error=True)
+
+    def _on_job_ended(self, kind: str, how: str) -> None:
+        if how == CANCELLED:
+            self._on_job_cancelled(kind)
 
     def _on_job_cancelled(self, kind: str) -> None:
         if kind == "score":

@@ -142,8 +142,8 @@ class HitListTools(QTabWidget):
 
     def shutdown(self) -> None:
         """Cancel these tools' jobs (their library tab is closing); their outcome is ignored."""
-        self.rank_tab.jobs.cancel_all()
-        self.find_tab.jobs.cancel_all()
+        self.rank_tab.jobs.cancel_all(forget=True)
+        self.find_tab.jobs.cancel_all(forget=True)
 
     # ------------------------------------------------------------------------------------------
     # Rank, as the window, projects, scripts and tests ask for it

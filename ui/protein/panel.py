@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.jobs import LONG_LANE
+from ui.jobs.tracker import CANCELLED, JobTracker
 from ui.protein.predict_tab import PredictTab
 from ui.protein.site_tab import SiteTab
 from ui.protein.structure_view import StructureView
@@ -68,9 +69,12 @@ class ProteinPanel(QWidget):
         super().__init__(parent)
         self.context = context
         self.prediction = None
-        # The running job of each kind ("load", "demo", "predict", "context") with what shows
-        # its result; a newer job of a kind supersedes the older one.
-        self._jobs: dict[str, tuple[JobHandle, Callable[[object], None]]] = {}
+        # The newest job of each kind ("load", "demo", "predict", "context"); a newer job of a
+        # kind supersedes the older one.
+        self.jobs = JobTracker(context.engine, "protein", self)
+        self.jobs.progress.connect(self._on_job_progress)
+        self.jobs.ended.connect(self._on_job_ended)
+        self.jobs.failed.connect(self._on_job_failed)
         self._finalized = False
 
         self.structure_view = StructureView()
@@ -181,8 +185,7 @@ class ProteinPanel(QWidget):
         if self._finalized:
             return
         self._finalized = True
-        for handle, _show in list(self._jobs.values()):
-            handle.cancel()
+        self.jobs.cancel_all(forget=True)
         self.structure_view.close_view()
 
     def _error(self, message: str) -> None:
@@ -214,44 +217,15 @@ class ProteinPanel(QWidget):
         **kwargs,
     ) -> JobHandle:
         """Run ``fn`` on the engine as this panel's job of ``kind``; ``show(result)`` receives
-        its result while the job is still the current one of its kind.
-
-        The engine cancels an older job of the kind (same key); it is forgotten here first, so
-        its cancellation says nothing and a result it still brings is dropped.
-        """
-        self._jobs.pop(kind, None)
-        handle = self.context.engine.submit(fn, *args, title=title, key=f"protein-{kind}",
-                                            needs_torch=needs_torch, **kwargs)  # fmt: skip
-        self._jobs[kind] = (handle, show)
-        # Bound methods: Qt drops these connections if the panel goes before the job ends.
-        handle.progress.connect(self._on_job_progress)
-        handle.finished.connect(self._on_job_finished)
-        handle.failed.connect(self._on_job_failed)
-        handle.cancelled.connect(self._on_job_cancelled)
+        its result while the job is still the newest of its kind (:class:`JobTracker`)."""
+        handle = self.jobs.submit(
+            kind, show, fn, *args, title=title, needs_torch=needs_torch, **kwargs
+        )
         self.progress_bar.setRange(0, 0)
         self.progress_bar.show()
         return handle
 
-    def _own_kind(self) -> str | None:
-        """The kind of the current job whose handle sent the signal being handled; None for a
-        superseded one."""
-        handle = self.sender()
-        return next((kind for kind, (own, _show) in self._jobs.items() if own is handle), None)
-
-    def _end(self) -> tuple[str, Callable[[object], None]] | None:
-        """Forget the job whose handle sent the signal (it ended): its kind and what shows its
-        result, or None when it was superseded, so the caller ignores what it brought."""
-        kind = self._own_kind()
-        if kind is None:
-            return None
-        _handle, show = self._jobs.pop(kind)
-        if not self._jobs:
-            self.progress_bar.hide()
-        return kind, show
-
-    def _on_job_progress(self, fraction: float, message: str) -> None:
-        if self._own_kind() is None:
-            return
+    def _on_job_progress(self, _kind: str, fraction: float, message: str) -> None:
         if fraction < 0:
             self.progress_bar.setRange(0, 0)
         else:
@@ -260,23 +234,16 @@ class ProteinPanel(QWidget):
         if message:
             self.message_label.setText(message)
 
-    def _on_job_finished(self, result) -> None:
-        ended = self._end()
-        if ended is not None and not self._finalized:
-            _kind, show = ended
-            show(result)
+    def _on_job_ended(self, _kind: str, how: str) -> None:
+        if not self.jobs.is_busy():
+            self.progress_bar.hide()
+        if how == CANCELLED:
+            self._notice("Cancelled.")
 
-    def _on_job_failed(self, message: str) -> None:
-        ended = self._end()
-        if ended is None:
-            return
-        if ended[0] == "predict":
+    def _on_job_failed(self, kind: str, message: str) -> None:
+        if kind == "predict":
             self.predict_tab.show_failure(message)
         self._error(message)
-
-    def _on_job_cancelled(self) -> None:
-        if self._end() is not None:
-            self._notice("Cancelled.")
 
     # ------------------------------------------------------------------------------------------
     # Opening

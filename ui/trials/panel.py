@@ -52,6 +52,7 @@ from core.trials.data import (
     load_trial_job,
 )
 from core.trials.survival import SurvivalResult, analyse_survival
+from ui.jobs.tracker import JobTracker
 from ui.tables.dataframe_model import configure_table_view
 from ui.trials.design_tab import DesignTab
 from ui.trials.forest_plot import ForestPlot
@@ -109,8 +110,9 @@ class TrialsPanel(QWidget):
         self.source_name = ""
         self.survival: SurvivalResult | None = None
         self.baseline: pd.DataFrame | None = None
-        # The running job of each kind ("load", "baseline", "survival").
-        self._jobs: dict[str, JobHandle] = {}
+        # The newest job of each kind ("load", "baseline", "survival").
+        self.jobs = JobTracker(self.engine, "trials", self)
+        self.jobs.failed.connect(self._on_job_failed)
 
         # Top bar: open, demos, column pickers, analyse.
         open_button = QPushButton("Open table…")
@@ -538,50 +540,22 @@ class TrialsPanel(QWidget):
 
     def _submit(self, kind: str, on_finished, fn, *args, title: str, **kwargs) -> JobHandle:
         """Run ``fn`` on the engine as this panel's job of ``kind``; ``on_finished(result)``
-        receives its result while the job is still the current one of its kind.
-
-        The engine cancels an older job of the kind (same key); it is forgotten here first, so
-        a result it still brings is dropped.
-        """
-        self._jobs.pop(kind, None)
-        handle = self.engine.submit(fn, *args, title=title, key=f"trials-{kind}", **kwargs)
-        self._jobs[kind] = handle
-        # Bound methods: Qt drops these connections if the panel goes before the job ends.
-        handle.finished.connect(on_finished)
-        handle.failed.connect(self._on_job_failed)
-        handle.cancelled.connect(self._on_job_cancelled)
-        return handle
-
-    def _end(self) -> bool:
-        """Forget the job whose handle sent the signal (it ended); False when it was superseded,
-        so the caller ignores what it brought."""
-        handle = self.sender()
-        for kind, own in self._jobs.items():
-            if own is handle:
-                del self._jobs[kind]
-                return True
-        return False
+        receives its result while the job is still the newest of its kind (:class:`JobTracker`)."""
+        return self.jobs.submit(kind, on_finished, fn, *args, title=title, **kwargs)
 
     def _on_load_finished(self, loaded: LoadedTable) -> None:
-        if self._end():
-            self.set_table(loaded)
+        self.set_table(loaded)
 
     def _on_baseline_finished(self, table: pd.DataFrame) -> None:
-        if self._end():
-            self.baseline = table
-            show_table(self.baseline_model, self.baseline)
+        self.baseline = table
+        show_table(self.baseline_model, self.baseline)
 
     def _on_survival_finished(self, result: SurvivalResult) -> None:
-        if self._end():
-            self.show_survival(result)
+        self.show_survival(result)
 
-    def _on_job_failed(self, message: str) -> None:
-        if self._end():
-            self._set_status("Failed: " + message.splitlines()[0][:120])
-            self._error(message)
-
-    def _on_job_cancelled(self) -> None:
-        self._end()
+    def _on_job_failed(self, _kind: str, message: str) -> None:
+        self._set_status("Failed: " + message.splitlines()[0][:120])
+        self._error(message)
 
     def show_survival(self, result: SurvivalResult) -> None:
         self.survival = result
