@@ -307,7 +307,7 @@ class MainWindow(QMainWindow):
         help_menu.addAction(logs)
 
     # ------------------------------------------------------------------------------------------
-    # Projects
+    # The project's name, File > Open recent, Edit > Undo following the focus, the Jobs panel
 
     def _on_project_changed(self, path) -> None:
         self.setWindowTitle(f"DrugDesk — {Path(path).name}" if path else "DrugDesk")

@@ -67,7 +67,7 @@ class LibraryPanel(QWidget):
         """Search result columns, the newest search's first: they are shown beside the name."""
         self.preview: Library | None = None
         """The first rows of a large file still loading (read-only), until :meth:`set_library`."""
-        # The load job's handle while the file loads (ui.library.area sets it), then None.
+        # The load job's handle while the file loads (ui.library.loading sets it), then None.
         self.load_job: JobHandle | None = None
         self.model = DataFrameModel(parent=self)
         self.undo_stack = QUndoStack(self)
