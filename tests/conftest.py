@@ -180,3 +180,72 @@ def example_panel(qtbot, main_window):
     panel = main_window.open_library(resource_path("demo/example_library.smi"))
     qtbot.waitUntil(lambda: panel.library is not None, timeout=60_000)
     return panel
+
+
+# A tiny SMILES RoBERTa (hidden 32, two layers) pretrained for two steps: what the model tests
+# fine-tune. The numbers it gives mean nothing; the plumbing around it is what they check.
+
+TINY_SMILES = (
+    "CCO", "CCN", "CCC", "CCCl", "CCBr", "c1ccccc1", "c1ccncc1", "c1ccoc1", "CC(=O)O", "CC(=O)N",
+    "CCOC", "CCCO", "CCCN", "CCCCl", "c1ccc(O)cc1", "c1ccc(N)cc1", "c1ccc(Cl)cc1", "OCCO", "NCCN",
+    "CC(C)O", "CC(C)N", "CC(C)Cl", "C1CCCCC1", "C1CCNCC1", "C1CCOCC1", "CCSC", "CCS", "CC#N",
+    "C=CC", "C=CCO", "OC(=O)c1ccccc1", "Nc1ccc(Br)cc1", "CN(C)C", "COC(=O)C", "CCOCC", "ClCCl",
+    "BrCCBr", "OCC(O)CO", "CC(C)(C)O", "c1ccc2ccccc2c1",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Torch on one thread for a module (``pytestmark = pytest.mark.usefixtures(...)``): the
+    tiny models train no slower, and the tests running beside them keep their cores."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tiny_smiles() -> list[str]:
+    """Forty small molecules: the tiny model's corpus, and a table for it to learn."""
+    return list(TINY_SMILES)
+
+
+@pytest.fixture(scope="session")
+def pretrain_tiny(tmp_path_factory):
+    """``pretrain_tiny(smiles)``: the folder ``tiny`` of a tiny model pretrained on ``smiles``
+    (its vocabulary is theirs). Pretraining is seeded, so one model per corpus serves the whole
+    session; it is built on one torch thread, as every test that uses it runs."""
+    built: dict[tuple[str, ...], Path] = {}
+
+    def pretrain(smiles) -> Path:
+        key = tuple(smiles)
+        if key not in built:
+            import torch
+
+            from core.models import transformer as tf
+
+            out = tmp_path_factory.mktemp("pre") / "tiny"
+            size = tf.ModelSize(
+                hidden=32, layers=2, heads=2, intermediate=64, max_length=64, dropout=0.0
+            )
+            options = tf.PretrainOptions(
+                size=size, steps=2, batch_size=8, n_valid=4, eval_every=2, device="cpu"
+            )
+            before = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                tf.pretrain(list(smiles), out, options, device="cpu")
+            finally:
+                torch.set_num_threads(before)
+            built[key] = out
+        return built[key]
+
+    return pretrain
+
+
+@pytest.fixture(scope="session")
+def tiny_pretrained(pretrain_tiny, tiny_smiles) -> Path:
+    """The tiny model pretrained on ``tiny_smiles``."""
+    return pretrain_tiny(tiny_smiles)

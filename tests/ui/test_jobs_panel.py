@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
-from app.engine import InferenceEngine
 from core.jobs import CANCELLED, FAILED, FINISHED, RUNNING, check_cancelled
 from ui.jobs.panel import JobsIndicator, JobsPanel
 
@@ -21,14 +18,6 @@ def steps(n, *, progress, is_cancelled):
 
 def broken(*, progress, is_cancelled):
     raise OSError("disk full")
-
-
-@pytest.fixture
-def engine(qtbot):
-    engine = InferenceEngine()
-    engine.start()
-    yield engine
-    engine.stop()
 
 
 def test_rows_follow_job_states(qtbot, engine):

@@ -12,13 +12,11 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from core.jobs import JobCancelled
 from core.models import transformer as tf
 from core.models.apply import predict_library
 
-TINY = tf.ModelSize(hidden=32, layers=2, heads=2, intermediate=64, max_length=64, dropout=0.0)
 SMILES = [
     "CCO", "CCN", "CCC", "CCCl", "CCBr", "c1ccccc1", "c1ccncc1", "c1ccoc1", "CC(=O)O", "CC(=O)N",
     "CCOC", "CCCO", "CCCN", "CCCCl", "c1ccc(O)cc1", "c1ccc(N)cc1", "c1ccc(Cl)cc1", "OCCO", "NCCN",
@@ -26,22 +24,12 @@ SMILES = [
 ]  # fmt: skip
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def pretrained(tmp_path_factory):
-    out = tmp_path_factory.mktemp("pretrained") / "tiny"
-    options = tf.PretrainOptions(
-        size=TINY, steps=2, batch_size=8, n_valid=4, eval_every=2, device="cpu"
-    )
-    tf.pretrain(SMILES, out, options, device="cpu")
-    return out
+def pretrained(pretrain_tiny):
+    return pretrain_tiny(SMILES)
 
 
 def _finetune(pretrained, folder, n_models: int, task: str = "regression"):

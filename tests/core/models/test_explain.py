@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from rdkit import Chem
 
 from core.models import transformer as tf
@@ -16,7 +15,6 @@ from core.models.explain import (
     map_tokens_to_atoms,
 )
 
-TINY = tf.ModelSize(hidden=32, layers=2, heads=2, intermediate=64, max_length=64, dropout=0.0)
 SMILES = [
     "CCOc1ccc2nc(S(N)(=O)=O)sc2c1",
     "OC(=O)c1ccc(Br)cc1Cl",
@@ -31,22 +29,13 @@ SMILES = [
 ]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def tiny_pretrained(tmp_path_factory):
-    out = tmp_path_factory.mktemp("pre") / "tiny"
-    options = tf.PretrainOptions(
-        size=TINY, steps=2, batch_size=8, n_valid=4, eval_every=2, device="cpu"
-    )
-    tf.pretrain(SMILES * 3, out, options, device="cpu")
-    return out
+def tiny_pretrained(pretrain_tiny):
+    """Pretrained on these molecules (three times over): their tokens are in its vocabulary."""
+    return pretrain_tiny(SMILES * 3)
 
 
 @pytest.fixture(scope="module")

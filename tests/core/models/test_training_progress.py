@@ -8,47 +8,21 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from core.jobs import JobCancelled
 from core.models import transformer as tf
 from core.models.datasets import assay_columns, load_assay_table
 from core.models.training import TrainSettings, load_training_report, train_and_evaluate
 
-TINY = tf.ModelSize(hidden=32, layers=2, heads=2, intermediate=64, max_length=64, dropout=0.0)
-SMILES = [
-    "CCO", "CCN", "CCC", "CCCl", "CCBr", "c1ccccc1", "c1ccncc1", "c1ccoc1", "CC(=O)O", "CC(=O)N",
-    "CCOC", "CCCO", "CCCN", "CCCCl", "c1ccc(O)cc1", "c1ccc(N)cc1", "c1ccc(Cl)cc1", "OCCO", "NCCN",
-    "CC(C)O", "CC(C)N", "CC(C)Cl", "C1CCCCC1", "C1CCNCC1", "C1CCOCC1", "CCSC", "CCS", "CC#N",
-    "C=CC", "C=CCO", "OC(=O)c1ccccc1", "Nc1ccc(Br)cc1", "CN(C)C", "COC(=O)C", "CCOCC", "ClCCl",
-    "BrCCBr", "OCC(O)CO", "CC(C)(C)O", "c1ccc2ccccc2c1",
-]  # fmt: skip
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def tiny_pretrained(tmp_path_factory):
-    out = tmp_path_factory.mktemp("pre") / "tiny"
-    options = tf.PretrainOptions(
-        size=TINY, steps=2, batch_size=8, n_valid=4, eval_every=2, device="cpu"
-    )
-    tf.pretrain(SMILES, out, options, device="cpu")
-    return out
-
-
-def test_on_epoch_reports_every_epoch_of_every_member(tiny_pretrained):
+def test_on_epoch_reports_every_epoch_of_every_member(tiny_pretrained, tiny_smiles):
     seen = []
-    values = np.arange(len(SMILES), dtype=float) % 7
+    values = np.arange(len(tiny_smiles), dtype=float) % 7
     tf.finetune(
         tiny_pretrained,
-        SMILES,
+        tiny_smiles,
         values,
         "regression",
         np.arange(30),
@@ -61,11 +35,11 @@ def test_on_epoch_reports_every_epoch_of_every_member(tiny_pretrained):
     assert all(loss > 0 and metric > 0 for _, _, loss, metric in seen)
 
 
-def test_cancel_keeps_the_best_epoch_when_asked(tiny_pretrained, tmp_path):
+def test_cancel_keeps_the_best_epoch_when_asked(tiny_pretrained, tiny_smiles, tmp_path):
     epochs = []
-    values = np.arange(len(SMILES), dtype=float) % 5
+    values = np.arange(len(tiny_smiles), dtype=float) % 5
     options = tf.FinetuneOptions(epochs=20, n_models=3, batch_size=16, device="cpu")
-    args = (tiny_pretrained, SMILES, values, "regression", np.arange(30), np.arange(30, 40))
+    args = (tiny_pretrained, tiny_smiles, values, "regression", np.arange(30), np.arange(30, 40))
     result = tf.finetune(
         *args,
         options,
@@ -85,9 +59,13 @@ def test_cancel_keeps_the_best_epoch_when_asked(tiny_pretrained, tmp_path):
     assert not (tmp_path / "none").exists()
 
 
-def test_reports_are_written_and_read_back(tiny_pretrained, tmp_path):
+def test_reports_are_written_and_read_back(tiny_pretrained, tiny_smiles, tmp_path):
     frame = pd.DataFrame(
-        {"smiles": SMILES, "active": [i % 2 for i in range(len(SMILES))], "logp": range(40)}
+        {
+            "smiles": tiny_smiles,
+            "active": [i % 2 for i in range(len(tiny_smiles))],
+            "logp": range(40),
+        }
     )
     path = tmp_path / "assay.csv"
     frame.to_csv(path, index=False)

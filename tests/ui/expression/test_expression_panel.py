@@ -7,61 +7,16 @@ import threading
 
 import pandas as pd
 import pytest
-from PySide6.QtCore import QObject, Signal
 
-from app.engine import InferenceEngine
 from core.expression.simulate import simulate_counts, write_simulated
 from core.jobs import LONG_LANE, RUNNING, check_cancelled
 from ui.expression.panel import ALL_VS_REST, ExpressionPanel
 from ui.expression.plots import DOWN_CODE, UP_CODE
-from ui.workbench import AreaContext
-
-
-class Notifier:
-    """What the panel tells the user (``ui.workbench.Notifier``), kept for the test to read."""
-
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-        self.statuses: list[str] = []
-
-    def show_error(self, message: str) -> None:
-        self.errors.append(message)
-
-    def show_status(self, message: str, timeout_ms: int = 8000) -> None:
-        self.statuses.append(message)
-
-
-class NoLibraries(QObject):
-    """No library tab open (``ui.workbench.LibraryAccess``)."""
-
-    current_library_changed = Signal(object)
-
-    def current_library(self):
-        return None
-
-
-class NoMolecule:
-    """An empty Molecule panel (``ui.workbench.MoleculeAccess``)."""
-
-    def current_molecule(self):
-        return None
-
-    def current_smiles(self) -> str:
-        return ""
 
 
 @pytest.fixture
-def engine(qtbot):
-    engine = InferenceEngine()
-    engine.start()
-    yield engine
-    engine.stop()
-
-
-@pytest.fixture
-def panel(qtbot, engine):
-    context = AreaContext(engine, Notifier(), NoLibraries(), NoMolecule())
-    panel = ExpressionPanel(context)
+def panel(qtbot, engine, make_area_context):
+    panel = ExpressionPanel(make_area_context(engine))
     qtbot.addWidget(panel)
     panel.resize(1300, 850)
     return panel

@@ -9,8 +9,6 @@ import pandas as pd
 import pytest
 from rdkit import Chem
 
-from app.engine import InferenceEngine
-
 DRUGS = {
     "aspirin": "CC(=O)Oc1ccccc1C(=O)O",
     "caffeine": "Cn1cnc2c1c(=O)n(C)c(=O)n2C",
@@ -59,14 +57,6 @@ def drug_table() -> pd.DataFrame:
             "mw": [180.16, 194.19, 206.28, 151.16, 138.12, None],
         }
     )
-
-
-@pytest.fixture
-def engine(qtbot):
-    engine = InferenceEngine()
-    engine.start()
-    yield engine
-    engine.stop()
 
 
 @pytest.fixture

@@ -6,48 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtCore import QSettings
 
-from app.engine import InferenceEngine
 from core.settings import Settings
 from resources import resource_path
 from ui.library.area import LibrariesArea
-from ui.workbench import AreaContext
 
 EXAMPLE = resource_path("demo/example_library.smi")
-
-
-class RecordingNotifier:
-    """``ui.workbench.Notifier`` keeping what the area told the user."""
-
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-        self.statuses: list[str] = []
-
-    def show_error(self, message: str) -> None:
-        self.errors.append(message)
-
-    def show_status(self, message: str, timeout_ms: int = 8000) -> None:
-        self.statuses.append(message)
-
-
-class NoLibraries(QObject):
-    """``ui.workbench.LibraryAccess`` (the area is the library access; it reads none)."""
-
-    current_library_changed = Signal(object)
-
-    def current_library(self):
-        return None
-
-
-class EmptyMolecule:
-    """``ui.workbench.MoleculeAccess`` with an empty Molecule panel."""
-
-    def current_molecule(self):
-        return None
-
-    def current_smiles(self) -> str:
-        return ""
 
 
 class Recorder:
@@ -73,23 +38,8 @@ class Recorder:
 
 
 @pytest.fixture
-def engine(qtbot):
-    engine = InferenceEngine()
-    engine.start()
-    yield engine
-    engine.stop()
-
-
-@pytest.fixture
-def notifier():
-    return RecordingNotifier()
-
-
-@pytest.fixture
-def area(qtbot, engine, notifier, tmp_path):
-    context = AreaContext(
-        engine=engine, notifier=notifier, libraries=NoLibraries(), molecules=EmptyMolecule()
-    )
+def area(qtbot, engine, make_area_context, tmp_path):
+    context = make_area_context(engine)
     settings = Settings()
     window_ini = str(tmp_path / "window.ini")
     area = LibrariesArea(
@@ -135,7 +85,7 @@ def test_an_opened_library_is_told_to_the_window_and_becomes_the_current_one(qtb
     assert (smiles, name) == tuple(panel.library.table.loc[2, ["canonical_smiles", "name"]])
 
 
-def test_project_files_go_to_the_window_and_unknown_drops_are_refused(area, notifier):
+def test_project_files_go_to_the_window_and_unknown_drops_are_refused(area, recording_notifier):
     seen = Recorder(area).seen
     project = Path("/nowhere/hits.drugdesk")
     assert area.open_library(project) is None
@@ -143,7 +93,7 @@ def test_project_files_go_to_the_window_and_unknown_drops_are_refused(area, noti
     assert area.accepts_files([Path("notes.pdf"), Path("a.SMI")])
     assert not area.accepts_files([Path("notes.pdf")])
     area.open_files([Path("notes.pdf"), project])
-    assert notifier.errors == ["notes.pdf: not a compound file DrugDesk can open."]
+    assert recording_notifier.errors == ["notes.pdf: not a compound file DrugDesk can open."]
     assert seen["project_requested"] == [(project,), (project,)]
     assert area.tabs.count() == 0 and seen["tab_opened"] == []
 

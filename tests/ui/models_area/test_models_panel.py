@@ -10,54 +10,26 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from PySide6.QtCore import QObject, Qt, Signal
 
 from app.engine import InferenceEngine
 from core.jobs import CANCELLED, FAILED, FINISHED
-from core.models import transformer as tf
 from core.models.registry import list_models
 from core.models.training import EpochPoint
 from ui.models_area.metrics_view import metrics_table
 from ui.models_area.panel import ModelsPanel
-from ui.workbench import AreaContext
 
-TINY = tf.ModelSize(hidden=32, layers=2, heads=2, intermediate=64, max_length=64, dropout=0.0)
-SMILES = [
-    "CCO", "CCN", "CCC", "CCCl", "CCBr", "c1ccccc1", "c1ccncc1", "c1ccoc1", "CC(=O)O", "CC(=O)N",
-    "CCOC", "CCCO", "CCCN", "CCCCl", "c1ccc(O)cc1", "c1ccc(N)cc1", "c1ccc(Cl)cc1", "OCCO", "NCCN",
-    "CC(C)O", "CC(C)N", "CC(C)Cl", "C1CCCCC1", "C1CCNCC1", "C1CCOCC1", "CCSC", "CCS", "CC#N",
-    "C=CC", "C=CCO", "OC(=O)c1ccccc1", "Nc1ccc(Br)cc1", "CN(C)C", "COC(=O)C", "CCOCC", "ClCCl",
-    "BrCCBr", "OCC(O)CO", "CC(C)(C)O", "c1ccc2ccccc2c1",
-]  # fmt: skip
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def tiny_pretrained(tmp_path_factory):
-    out = tmp_path_factory.mktemp("pre") / "tiny"
-    options = tf.PretrainOptions(
-        size=TINY, steps=2, batch_size=8, n_valid=4, eval_every=2, device="cpu"
-    )
-    tf.pretrain(SMILES, out, options, device="cpu")
-    return out
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture
-def assay_csv(tmp_path):
+def assay_csv(tmp_path, tiny_smiles):
     frame = pd.DataFrame(
         {
-            "smiles": SMILES,
-            "active": [i % 2 for i in range(len(SMILES))],
-            "logS": np.linspace(-3, 1, len(SMILES)),
-            "note": ["x"] * len(SMILES),
+            "smiles": tiny_smiles,
+            "active": [i % 2 for i in range(len(tiny_smiles))],
+            "logS": np.linspace(-3, 1, len(tiny_smiles)),
+            "note": ["x"] * len(tiny_smiles),
         }
     )
     path = tmp_path / "assay.csv"
@@ -102,26 +74,6 @@ class FakeLibraries(QObject):
         return self.library_panel
 
 
-class FakeNotifier:
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-        self.statuses: list[str] = []
-
-    def show_error(self, message: str) -> None:
-        self.errors.append(message)
-
-    def show_status(self, message: str, timeout_ms: int = 8000) -> None:
-        self.statuses.append(message)
-
-
-class NoMolecule:
-    def current_molecule(self):
-        return None
-
-    def current_smiles(self) -> str:
-        return ""
-
-
 @pytest.fixture
 def engine(qtbot):
     engine = InferenceEngine(device_preference="cpu")
@@ -131,9 +83,8 @@ def engine(qtbot):
 
 
 @pytest.fixture
-def panel(qtbot, engine):
-    context = AreaContext(engine, FakeNotifier(), FakeLibraries(), NoMolecule())
-    widget = ModelsPanel(context)
+def panel(qtbot, engine, make_area_context):
+    widget = ModelsPanel(make_area_context(engine, libraries=FakeLibraries()))
     qtbot.addWidget(widget)
     widget.resize(1300, 800)
     return widget
@@ -222,9 +173,11 @@ def test_train_compare_register_apply_and_explain(qtbot, panel, assay_csv, tiny_
     assert panel.context.notifier.errors == []
 
 
-def test_bad_input_is_reported_not_raised(qtbot, panel, tmp_path):
+def test_bad_input_is_reported_not_raised(qtbot, panel, tmp_path, tiny_smiles):
     one_class = tmp_path / "one_class.csv"
-    pd.DataFrame({"smiles": SMILES, "active": [1] * len(SMILES)}).to_csv(one_class, index=False)
+    pd.DataFrame({"smiles": tiny_smiles, "active": [1] * len(tiny_smiles)}).to_csv(
+        one_class, index=False
+    )
     _open(qtbot, panel, one_class)
     panel.set_targets(["active"])
     panel.form.task_combo.setCurrentText("classification")
@@ -237,7 +190,7 @@ def test_bad_input_is_reported_not_raised(qtbot, panel, tmp_path):
     assert panel.training.train_button.isEnabled() and not panel.training.cancel_button.isEnabled()
 
     few = tmp_path / "few.csv"
-    pd.DataFrame({"smiles": SMILES[:5], "y": range(5)}).to_csv(few, index=False)
+    pd.DataFrame({"smiles": tiny_smiles[:5], "y": range(5)}).to_csv(few, index=False)
     _open(qtbot, panel, few)
     panel.set_targets(["y"])
     job = panel.train()
@@ -398,11 +351,13 @@ def test_the_panel_ignores_jobs_it_did_not_submit(qtbot, panel, assay_csv):
     assert panel.context.notifier.errors == []
 
 
-def test_a_newer_file_request_wins_over_an_older_answer(qtbot, panel, assay_csv, tmp_path):
+def test_a_newer_file_request_wins_over_an_older_answer(
+    qtbot, panel, assay_csv, tmp_path, tiny_smiles
+):
     """Reading the columns of a second file supersedes the first: only the second fills the
     form, even when the first job had ended (its answer on its way) before the second request."""
     other = tmp_path / "other.csv"
-    pd.DataFrame({"structure": SMILES[:10], "pIC50": range(10)}).to_csv(other, index=False)
+    pd.DataFrame({"structure": tiny_smiles[:10], "pIC50": range(10)}).to_csv(other, index=False)
     filled: list[str] = []
     set_columns = panel.form._set_columns
     panel.form._set_columns = lambda columns: (filled.append(columns.path), set_columns(columns))

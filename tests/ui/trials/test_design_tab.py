@@ -8,17 +8,6 @@ import ui.trials.design_tab as design_tab
 from ui.trials.design_tab import DesignTab
 
 
-class Notifier:
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-
-    def show_error(self, message: str) -> None:
-        self.errors.append(message)
-
-    def show_status(self, message: str, timeout_ms: int = 8000) -> None:
-        pass
-
-
 @pytest.fixture
 def save_into_a_missing_folder(monkeypatch, tmp_path):
     """The save dialog answers a file in a folder that does not exist."""
@@ -29,8 +18,10 @@ def save_into_a_missing_folder(monkeypatch, tmp_path):
     return path
 
 
-def test_a_failed_export_goes_to_the_notifier(qtbot, save_into_a_missing_folder):
-    notifier = Notifier()
+def test_a_failed_export_goes_to_the_notifier(
+    qtbot, save_into_a_missing_folder, recording_notifier
+):
+    notifier = recording_notifier
     tab = DesignTab(notifier)
     qtbot.addWidget(tab)
     answer = tab.answer.text()

@@ -6,7 +6,7 @@ import threading
 
 import pandas as pd
 import pytest
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt
 
 from app.engine import InferenceEngine
 from core.jobs import LONG_LANE, RUNNING, check_cancelled
@@ -14,44 +14,6 @@ from core.trials.data import load_trial_job
 from ui.tables.dataframe_model import RawValueRole
 from ui.trials.panel import TrialsPanel
 from ui.trials.widgets import export_plot
-from ui.workbench import AreaContext
-
-
-class Notifier:
-    """What the panel tells the user (``ui.workbench.Notifier``), kept for the test to read."""
-
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-        self.statuses: list[str] = []
-
-    def show_error(self, message: str) -> None:
-        self.errors.append(message)
-
-    def show_status(self, message: str, timeout_ms: int = 8000) -> None:
-        self.statuses.append(message)
-
-
-class NoLibraries(QObject):
-    """No library tab open (``ui.workbench.LibraryAccess``)."""
-
-    current_library_changed = Signal(object)
-
-    def current_library(self):
-        return None
-
-
-class NoMolecule:
-    """An empty Molecule panel (``ui.workbench.MoleculeAccess``)."""
-
-    def current_molecule(self):
-        return None
-
-    def current_smiles(self) -> str:
-        return ""
-
-
-def _context(engine) -> AreaContext:
-    return AreaContext(engine, Notifier(), NoLibraries(), NoMolecule())
 
 
 @pytest.fixture
@@ -63,8 +25,8 @@ def engine(qtbot):
 
 
 @pytest.fixture
-def panel(qtbot, engine):
-    widget = TrialsPanel(_context(engine))
+def panel(qtbot, engine, make_area_context):
+    widget = TrialsPanel(make_area_context(engine))
     qtbot.addWidget(widget)
     widget.resize(1400, 900)
     return widget
@@ -187,8 +149,8 @@ def test_plots_and_tables_export(panel, qtbot, tmp_path):
     assert pd.read_excel(written)["section"].iloc[0] == "km_median"
 
 
-def test_errors_go_to_the_notifier(qtbot, engine):
-    panel = TrialsPanel(_context(engine))
+def test_errors_go_to_the_notifier(qtbot, engine, make_area_context):
+    panel = TrialsPanel(make_area_context(engine))
     qtbot.addWidget(panel)
     panel.analyse()  # nothing open yet
     assert panel.notifier.errors == ["Open a trial table first"]
@@ -364,12 +326,12 @@ def _jobs_of_another_area(engine, qtbot) -> None:
         pass
 
 
-def test_jobs_of_other_areas_leave_the_panel_alone(qtbot, engine, monkeypatch):
+def test_jobs_of_other_areas_leave_the_panel_alone(qtbot, engine, make_area_context, monkeypatch):
     import ui.trials.panel as trials_panel
 
     release = threading.Event()
     monkeypatch.setattr(trials_panel, "load_trial_job", _gated(load_trial_job, release))
-    panel = TrialsPanel(_context(engine))
+    panel = TrialsPanel(make_area_context(engine))
     qtbot.addWidget(panel)
     own = panel.open_demo("GBSG2")
     try:
@@ -383,13 +345,15 @@ def test_jobs_of_other_areas_leave_the_panel_alone(qtbot, engine, monkeypatch):
     assert panel.source_name == "GBSG2" and len(panel.frame) == 686
 
 
-def test_jobs_of_other_areas_leave_the_simulation_alone(qtbot, engine, monkeypatch):
+def test_jobs_of_other_areas_leave_the_simulation_alone(
+    qtbot, engine, make_area_context, monkeypatch
+):
     import ui.trials.simulation_tab as simulation_tab
 
     release = threading.Event()
     real = simulation_tab.simulate_trials
     monkeypatch.setattr(simulation_tab, "simulate_trials", _gated(real, release))
-    panel = TrialsPanel(_context(engine))
+    panel = TrialsPanel(make_area_context(engine))
     qtbot.addWidget(panel)
     tab = panel.simulation_tab
     tab.n_sims.setValue(200)
