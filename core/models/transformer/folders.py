@@ -277,6 +277,14 @@ def _load_strict(module: Any, state: dict, directory: Path) -> None:
         )
 
 
+def _folder_stamp(path: Path) -> int:
+    """The newest modification time (ns) of the folder's files; 0 when it cannot be read."""
+    try:
+        return max((f.stat().st_mtime_ns for f in path.iterdir() if f.is_file()), default=0)
+    except OSError:
+        return 0
+
+
 def load_model(
     directory: str | Path, device: str | None = None, model_cache: Any = None
 ) -> LoadedModel:
@@ -299,7 +307,9 @@ def load_model(
     path = Path(directory)
     device = device or "cpu"
     if model_cache is not None:
-        key = ("smiles-transformer", str(path.resolve()), device)
+        # The model host outlives a training: a model retrained into the same folder must not be
+        # served from memory, so the folder's file times are part of the key.
+        key = ("smiles-transformer", str(path.resolve()), device, _folder_stamp(path))
         return model_cache.get(key, lambda: load_model(path, device))
     if not path.is_dir():
         raise ValueError(f"Model folder not found: {path}")
