@@ -49,6 +49,7 @@ def register_model_kind(kind: str, weight_files: Sequence[str]) -> None:
 register_model_kind("transformer", ("model.safetensors",))
 register_model_kind("rf_ecfp4", ("forests.skops", "baseline.json"))
 register_model_kind("rf_maccs", ("forests.skops", "baseline.json"))
+register_model_kind("dmpnn", ("model.safetensors", "dmpnn_config.json"))  # core.models.dmpnn
 
 VERSION_PACKAGES = ("drugdesk", "rdkit", "numpy", "scikit-learn", "skops", "torch", "transformers")
 
