@@ -1,9 +1,13 @@
 """The assay form of the Models area: which table to learn from (file, SMILES column, targets,
-task) and how to train (split, epochs, ensemble, learning rate, batch, seed, baseline, name).
+task, units) and how to train (split, epochs, ensemble, learning rate, batch, seed, baseline,
+name).
 
 Reading a table's columns runs in the engine (a small job keyed ``models-cols``: a newer file
-supersedes an older one); the form fills when its own job's answer arrives. ``request()`` turns
-the form into what a training run needs, or says in one line what is missing.
+supersedes an older one); the form fills when its own job's answer arrives. Once a file and a
+target are chosen, a second job (``models-record``, :func:`core.models.datasets.preview_assay`)
+reads the table as training would and the form shows its record under the data: units converted,
+censored values left out, replicates merged, rows dropped, warnings, before Train is pressed.
+``request()`` turns the form into what a training run needs, or says in one line what is missing.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -50,7 +54,18 @@ SPLITS = [
     ("stratified", "Stratified by class"),
 ]
 TASKS = ["classification", "regression"]
+UNIT_CHOICES = [
+    ("auto", "detect"),
+    ("p", "p-values"),
+    ("nM", "nM"),
+    ("uM", "µM"),
+    ("mM", "mM"),
+    ("M", "M"),
+]
+"""The units chooser: what a regression target's bare numbers are (``load_assay_table(units=)``)."""
+CENSORED_TEXT = "left out of training and metrics, counted below"
 ERROR_STYLE = "color: #b00020;"
+WARNING_STYLE = "color: #8a5300;"
 DEMO_SIZE = 120
 DEMO_TARGET, DEMO_TASK = "Act", "regression"  # the demo's potency, as the shipped model
 
@@ -92,9 +107,19 @@ def _columns_job(path: str, *, progress, is_cancelled):
     return assay_columns(path)
 
 
+def _record_job(path: str, smiles_column, targets, task, units, *, progress, is_cancelled):
+    from core.models.datasets import preview_assay
+
+    progress(-1.0, f"Reading {Path(path).name} as training would")
+    return preview_assay(
+        path, smiles_column, targets, task, units, progress=progress, is_cancelled=is_cancelled
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class TrainRequest:
-    """What the form asks a training run to do."""
+    """What the form asks a training run to do. ``units``: what a regression target's bare
+    numbers are (``auto``, ``p``, ``nM``…), for ``load_assay_table(units=)``."""
 
     path: str
     smiles_column: str | None  # None: an SDF's structures
@@ -102,6 +127,7 @@ class TrainRequest:
     task: str
     output: Path
     settings: TrainSettings
+    units: str = "auto"
 
 
 class AssayForm(QWidget):
@@ -121,6 +147,15 @@ class AssayForm(QWidget):
         # The columns job whose answer the form still wants (a newer file replaces it).
         self._columns_job: JobHandle | None = None
         self.columns = None  # core.models.datasets.AssayColumns of the chosen file
+        # The record of the file and targets on show (core.models.assay_values.AssayRecord), and
+        # the job reading it; a newer choice replaces both.
+        self.record = None
+        self._record_job: JobHandle | None = None
+        # Ticking a target also sets the task: one short wait lets both changes make one job.
+        self._record_timer = QTimer(self)
+        self._record_timer.setSingleShot(True)
+        self._record_timer.setInterval(150)
+        self._record_timer.timeout.connect(self.refresh_record)
         form_widget = QWidget()
         form_layout = QVBoxLayout(form_widget)
         form_layout.addWidget(self._build_data_group())
@@ -143,6 +178,7 @@ class AssayForm(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(scroll)
+        self.units_combo.setEnabled(self.task() == "regression")
 
     def _build_data_group(self) -> QGroupBox:
         group = QGroupBox("Assay data")
@@ -177,14 +213,41 @@ class AssayForm(QWidget):
             "classification: two classes per target (0/1, active/inactive…); regression: numbers"
         )
         self.task_combo.currentTextChanged.connect(self._on_task_changed)
+        self.units_combo = QComboBox()
+        for key, title in UNIT_CHOICES:
+            self.units_combo.addItem(title, key)
+        self.units_combo.setToolTip(
+            "Regression: what the target's numbers are. detect: a unit in the cells ('10 µM'), "
+            "a unit column ('IC50 units', 'Standard Units') or the column name ('IC50 (nM)', "
+            "'pIC50'); otherwise numbers are used as they are. Concentrations become "
+            "pXC50 = -log10(molar)."
+        )
+        self.units_combo.currentIndexChanged.connect(self._on_choice_changed)
+        self.smiles_combo.currentIndexChanged.connect(self._on_choice_changed)
+        censored = QLabel(CENSORED_TEXT)
+        censored.setWordWrap(True)
+        censored.setToolTip(
+            "Values such as '>10 µM' or '<1 nM' only bound the potency: no trainer here can use a "
+            "bound, and using 10 µM as the value would teach one the molecule never showed. They "
+            "are kept aside and listed in the record."
+        )
         self.data_label = QLabel("Open an assay table to train a model.")
         self.data_label.setWordWrap(True)
+        # What training will do with the table, read by the record job (empty until a target).
+        self.record_label = QLabel()
+        self.record_label.setWordWrap(True)
+        self.record_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.record_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.record_label.hide()
         layout = QFormLayout(group)
         layout.addRow(file_row)
         layout.addRow("SMILES column", self.smiles_combo)
         layout.addRow("Targets", self.targets_list)
         layout.addRow("Task", self.task_combo)
+        layout.addRow("Values are", self.units_combo)
+        layout.addRow("Censored", censored)
         layout.addRow(self.data_label)
+        layout.addRow(self.record_label)
         return group
 
     def _build_settings_group(self) -> QGroupBox:
@@ -260,6 +323,17 @@ class AssayForm(QWidget):
     def task(self) -> str:
         return self.task_combo.currentText()
 
+    def units(self) -> str:
+        """What the target's bare numbers are: ``auto``, ``p``, ``nM``, ``uM``, ``mM`` or ``M``."""
+        return self.units_combo.currentData()
+
+    def set_units(self, units: str) -> None:
+        """Choose the units (a key of :data:`UNIT_CHOICES`), for scripts and tests."""
+        index = self.units_combo.findData(units)
+        if index < 0:
+            raise ValueError(f"units must be one of {', '.join(k for k, _ in UNIT_CHOICES)}")
+        self.units_combo.setCurrentIndex(index)
+
     def settings(self) -> TrainSettings:
         return TrainSettings(
             split=self.split_combo.currentData(),
@@ -289,6 +363,7 @@ class AssayForm(QWidget):
             task=self.task(),
             output=self._output_dir(),
             settings=self.settings(),
+            units=self.units() if self.task() == "regression" else "auto",
         )
 
     def _output_dir(self) -> Path:
@@ -374,6 +449,7 @@ class AssayForm(QWidget):
         self.columns = None
         self.smiles_combo.clear()
         self.targets_list.clear()
+        self._show_record(None)
         self.data_label.setStyleSheet(ERROR_STYLE)
         self.data_label.setText(message)
         self.changed.emit()
@@ -387,6 +463,7 @@ class AssayForm(QWidget):
             return
         self.set_targets([DEMO_TARGET])
         self.task_combo.setCurrentText(DEMO_TASK)
+        self.set_units("p")  # Act is a pIC50: said, so the record checks the range
         self.data_label.setText(
             f"Demo: {DEMO_SIZE} CHEMBL2321810 compounds. Target {DEMO_TARGET} (pIC50), "
             f"{DEMO_TASK}; tick 'active' (pIC50 ≥ 7) instead for a classifier."
@@ -394,7 +471,9 @@ class AssayForm(QWidget):
 
     def _set_columns(self, columns) -> None:
         self.columns = columns
+        self._show_record(None)  # another file: nothing ticked yet
         self.file_edit.setText(columns.path)
+        self.smiles_combo.blockSignals(True)
         self.smiles_combo.clear()
         if columns.is_sdf:
             self.smiles_combo.addItem("(structures of the SDF)", None)
@@ -405,6 +484,7 @@ class AssayForm(QWidget):
                 self.smiles_combo.addItem(name, name)
             if columns.smiles_column in columns.columns:
                 self.smiles_combo.setCurrentIndex(columns.columns.index(columns.smiles_column))
+        self.smiles_combo.blockSignals(False)
         self.targets_list.blockSignals(True)
         self.targets_list.clear()
         numeric = set(columns.numeric_columns)
@@ -452,6 +532,7 @@ class AssayForm(QWidget):
             self.task_combo.setCurrentText(task)
         if not self.name_edit.isModified():
             self.name_edit.setText(self._default_name())
+        self._record_timer.start()
         self.changed.emit()
 
     def _on_task_changed(self, task: str) -> None:
@@ -462,3 +543,83 @@ class AssayForm(QWidget):
             item.setEnabled(task == "classification")
         if task != "classification" and self.split_combo.currentData() == "stratified":
             self.split_combo.setCurrentIndex(0)
+        # Units are a regression's: a classifier reads class labels.
+        self.units_combo.setEnabled(task == "regression")
+        self._on_choice_changed()
+
+    def _on_choice_changed(self, _index=None) -> None:
+        self._record_timer.start()
+
+    # ------------------------------------------------------------------------------------------
+    # The record: what training will do with the table
+
+    def refresh_record(self) -> JobHandle | None:
+        """Read the chosen file and targets as training would (in the engine) and show the
+        record when it arrives; returns the job's handle (None, and the record cleared, while no
+        file or target is chosen)."""
+        self._record_timer.stop()
+        targets = self.checked_targets()
+        if self.columns is None or not targets:
+            self._record_job = None
+            self._show_record(None)
+            return None
+        smiles_column = self.smiles_combo.currentData()
+        if smiles_column in targets:
+            self._record_job = None
+            self._show_record(None)
+            return None
+        self.record_label.setStyleSheet("")
+        self.record_label.setText("Reading the table as training would…")
+        self.record_label.show()
+        handle = self.engine.submit(
+            _record_job,
+            self.columns.path,
+            smiles_column,
+            tuple(targets),
+            self.task(),
+            self.units(),
+            title=f"Check {Path(self.columns.path).name}",
+            key="models-record",
+        )
+        self._record_job = handle
+        handle.finished.connect(partial(self._on_record_read, handle))
+        handle.failed.connect(partial(self._on_record_failed, handle))
+        return handle
+
+    def _on_record_read(self, handle: JobHandle, record) -> None:
+        if handle is not self._record_job:
+            return  # the choices changed since
+        self._record_job = None
+        self._show_record(record)
+
+    def _on_record_failed(self, handle: JobHandle, message: str) -> None:
+        if handle is not self._record_job:
+            return
+        self._record_job = None
+        self._show_record(None)
+        self.record_label.setStyleSheet(ERROR_STYLE)
+        self.record_label.setText(message)
+        self.record_label.show()
+
+    def _show_record(self, record) -> None:
+        self.record = record
+        if record is None:
+            self.record_label.clear()
+            self.record_label.hide()
+            return
+        style = ERROR_STYLE if record.problem else WARNING_STYLE if record.warnings else ""
+        self.record_label.setStyleSheet(style)
+        self.record_label.setText(record.text())
+        self.record_label.setToolTip(_record_tooltip(record))
+        self.record_label.show()
+
+
+def _record_tooltip(record) -> str:
+    """The first censored values and replicates, for a chemist who wants to see which."""
+    lines = []
+    for value in record.censored[:8]:
+        lines.append(f"row {value.row + 1}: {value.smiles[:40]} {value.text} (censored)")
+    for group in record.replicates[:8]:
+        values = ", ".join(f"{v:.2f}" for v in group.values)
+        lines.append(f"{group.smiles[:40]}: {values} -> {group.merged:.2f}")
+    return "\n".join(lines)
