@@ -35,6 +35,18 @@ def add_train_parser(subparsers) -> None:
         help="classification (0/1 labels) or regression (numbers)",
     )
     parser.add_argument(
+        "--units",
+        choices=["auto", "p", "nM", "uM", "mM", "M"],
+        default="auto",
+        help=(
+            "regression: what bare numbers are (p: pIC50/pKi…; nM, uM, mM, M: concentrations, "
+            "converted to pXC50 = -log10(molar)). auto: a unit in the cell ('10 uM'), a unit "
+            "column ('IC50 units', 'Standard Units'), the column name ('IC50 (nM)', 'pIC50'); "
+            "otherwise numbers are used as given. Censored values ('>10 uM') are left out of "
+            "training and metrics and counted; replicates (same InChIKey) are averaged"
+        ),
+    )
+    parser.add_argument(
         "--split",
         default="scaffold",
         choices=["scaffold", "scaffold_balanced", "random", "stratified"],
@@ -95,7 +107,12 @@ def run_train(args: argparse.Namespace) -> int:
         return usage_error("train", refused)
     existed = args.output.exists()
     try:
-        dataset = load_assay_table(args.data, args.smiles_col, args.target_cols, args.task)
+        dataset = load_assay_table(
+            args.data, args.smiles_col, args.target_cols, args.task, units=args.units
+        )
+        # What was read, converted, left out and merged: shown before hours of training.
+        if dataset.record is not None:
+            print(dataset.record.text(), file=sys.stderr, flush=True)
         settings = TrainSettings(
             split=args.split,
             seed=args.seed,
@@ -123,7 +140,6 @@ def run_train(args: argparse.Namespace) -> int:
         if not existed and args.output.exists():
             return cancelled("train", interrupt, f"{args.output} is incomplete: delete it")
         return cancelled("train", interrupt)
-    print(dataset.summary(), file=sys.stderr)
     print(json.dumps(report.as_json()))
     return 0
 

@@ -107,3 +107,60 @@ def test_predict_refuses_a_corrupt_model(potency_csv, tmp_path, capsys):
         main(["predict", str(broken), str(potency_csv), "--output", str(tmp_path / "p.pdf")]) == 2
     )
     assert ".csv" in capsys.readouterr().err
+
+
+@pytest.fixture
+def ic50_csv(potency_csv, tmp_path) -> Path:
+    """The potency set as a lab writes it: IC50 in nM from pIC50, two rows censored, ethanol
+    measured twice."""
+    table = pd.read_csv(potency_csv)
+    nanomolar = 10 ** (9 - table["Act"])
+    table["IC50"] = [f"{v:.4g} nM" for v in nanomolar]
+    table.loc[0, "IC50"] = ">10 µM"
+    table.loc[1, "IC50"] = "> 10000 nM"
+    extra = pd.DataFrame({"smiles": ["CCO", "OCC"], "IC50": ["100 nM", "40 nM"]})
+    path = tmp_path / "ic50.csv"
+    pd.concat([table.drop(columns=["Act"]), extra]).to_csv(path, index=False)
+    return path
+
+
+def test_train_prints_what_it_read_before_training(ic50_csv, tmp_path, capsys, monkeypatch):
+    """The record (conversion, censored values left out, replicates merged) is on stderr before
+    training starts; the trainer gets pIC50 values."""
+    import core.models.training as training
+
+    seen = {}
+
+    def fake_train(dataset, output, settings, pretrained, progress):
+        seen["stderr"] = capsys.readouterr().err
+        seen["dataset"] = dataset
+        raise ValueError("stopped here by the test")
+
+    monkeypatch.setattr(training, "train_and_evaluate", fake_train)
+    args = ["train", str(ic50_csv), "--target-col", "IC50", "--task", "regression"]
+    assert main([*args, "--output", str(tmp_path / "m")]) == 1
+    err = seen["stderr"]
+    assert "104 rows read -> 101 molecules (regression); dropped: 2 censored value only" in err
+    assert "'IC50' -> 'pIC50': 1 µM, 103 nM converted to pXC50 = -log10(M)" in err
+    assert "Censored values: 2 (0 '>', 2 '<' in trained units), left out of training" in err
+    assert "Replicates of 'pIC50': 1 molecule measured more than once (n 2)" in err
+    dataset = seen["dataset"]
+    assert dataset.target_names == ("pIC50",)
+    measured = pd.read_csv(DATA / "CHEMBL2321810_act.csv")["Act"]
+    assert dataset.targets[:, 0].min() >= measured.min() - 1e-3
+    assert dataset.targets[-1, 0] == pytest.approx(7.2, abs=0.005)  # ethanol: 7.0 and 7.4
+    assert "stopped here by the test" in capsys.readouterr().err
+
+
+def test_train_asks_for_the_units_of_a_bare_concentration(potency_csv, tmp_path, capsys):
+    table = pd.read_csv(potency_csv)
+    table["IC50"] = 10 ** (9 - table["Act"])
+    path = tmp_path / "bare.csv"
+    table.to_csv(path, index=False)
+    args = ["train", str(path), "--target-col", "IC50", "--task", "regression"]
+    assert main([*args, "--output", str(tmp_path / "m")]) == 1
+    err = capsys.readouterr().err
+    assert "'IC50' looks like a concentration but no unit is given" in err
+    assert not (tmp_path / "m").exists()
+    assert main([*args, "--output", str(tmp_path / "m"), "--units", "mg"]) == 2
+    assert "invalid choice: 'mg'" in capsys.readouterr().err
