@@ -60,6 +60,12 @@ def _add_explain_parser(subparsers) -> None:
     models.add_explain_parser(subparsers)
 
 
+def _add_suggest_parser(subparsers) -> None:
+    from app.commands import suggest
+
+    suggest.add_parser(subparsers)
+
+
 def _add_structure_parser(subparsers) -> None:
     from app.commands import structure
 
@@ -115,6 +121,7 @@ COMMAND_PARSERS = {
     "train": _add_train_parser,
     "predict": _add_predict_parser,
     "explain": _add_explain_parser,
+    "suggest": _add_suggest_parser,
     "score": _add_score_parser,
     "project": _add_project_parser,
     "structure": _add_structure_parser,
@@ -126,7 +133,7 @@ COMMAND_PARSERS = {
 # ``drugdesk --help`` lists the commands by the area of the window they belong to.
 COMMAND_GROUPS = {
     "molecules": ("props", "conformers"),
-    "models": ("pretrain", "train", "predict", "explain"),
+    "models": ("pretrain", "train", "predict", "explain", "suggest"),
     "libraries": ("score", "project"),
     "proteins": ("structure",),
     "expression": ("de",),
