@@ -321,14 +321,6 @@ def _similarities(words: np.ndarray, query: np.ndarray) -> np.ndarray:
         return np.where(union > 0, common / union, 0.0)
 
 
-def tanimoto_similarity(a: str, b: str) -> float:
-    """ECFP4 Tanimoto similarity of two SMILES (NaN when either cannot be read)."""
-    fa, fb = _fingerprint(a), _fingerprint(b)
-    if fa is None or fb is None:
-        return math.nan
-    return float(_similarities(fa[0][None, :], fb[0])[0])
-
-
 @dataclass(slots=True, frozen=True)
 class BatchPick:
     """The batch in pick order: positions into the ranked list's molecules, each pick's highest

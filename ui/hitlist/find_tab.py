@@ -1,5 +1,6 @@
 """The Find tab of the hit-list tools: substructure and similarity searches, Butina clusters,
-Murcko scaffolds and MaxMin diverse picks over one library.
+Murcko scaffolds, MaxMin diverse picks and "Suggest next…" (what to make next, by a model's
+expected improvement) over one library.
 
 Fingerprints and the substructure index are built once per library, in the engine, as are the
 searches themselves: a million molecules take seconds. Results become columns of the table
@@ -37,7 +38,9 @@ from core.chem.search import (
     similarity_search,
     substructure_search,
 )
+from core.models.suggest import SuggestResult, suggest_for_library
 from ui.hitlist.forms import set_status
+from ui.hitlist.suggest_dialog import SuggestDialog, SuggestRequest, registered_uncertain_models
 from ui.jobs.tracker import CANCELLED, JobTracker
 
 
@@ -46,6 +49,12 @@ def _smiles(table: pd.DataFrame) -> list[str]:
     smiles = table["canonical_smiles"].fillna("").astype(str).to_numpy(dtype=object)
     smiles[~valid] = ""
     return smiles.tolist()
+
+
+def _registered_models() -> list:
+    from ui.hitlist.rank_tab import registered_models
+
+    return registered_models()
 
 
 class FindTab(QWidget):
@@ -60,6 +69,9 @@ class FindTab(QWidget):
         Runs the indexes and searches (``submit`` returns a job handle).
     query_smiles, query_name
         The Molecule panel's structure and its name: the similarity query when none is typed.
+
+    ``model_entries`` (an attribute: the registry's entries, read when "Suggest next…" opens)
+    lists the models the suggestion may use.
     """
 
     def __init__(
@@ -76,6 +88,8 @@ class FindTab(QWidget):
         self.query_name = query_name
         self.fingerprints: FingerprintIndex | None = None
         self.substructures: SubstructureIndex | None = None
+        self.model_entries: Callable[[], list] = _registered_models
+        self.suggest_dialog: SuggestDialog | None = None
         # Keys per tab: each library's tools supersede only their own older jobs.
         self.jobs = JobTracker(engine, f"hitlist-{id(self)}", self)
         self.jobs.failed.connect(self._on_job_failed)
@@ -159,6 +173,13 @@ class FindTab(QWidget):
         grid.addRow(scaffold_button)
         grid.addRow("Molecules", self.pick_count)
         grid.addRow(pick_button)
+        self.suggest_button = QPushButton("Suggest next…")
+        self.suggest_button.setToolTip(
+            "What to make next: rank this library by a model's expected improvement (prediction "
+            "and uncertainty) and pick a diverse batch; adds suggest_rank and suggest_why"
+        )
+        self.suggest_button.clicked.connect(self.open_suggest_dialog)
+        grid.addRow(self.suggest_button)
         self.find_status = QLabel("")
         self.find_status.setWordWrap(True)
         layout = QVBoxLayout(self)
@@ -455,6 +476,76 @@ class FindTab(QWidget):
             set_status(self.find_status, "Picking…")
 
         self._with_fingerprints(run)
+
+    def open_suggest_dialog(self) -> SuggestDialog | None:
+        """Ask for the model and settings (a window-modal dialog); the job starts on accept."""
+        if self.table() is None:
+            set_status(self.find_status, "The library is still loading.", error=True)
+            return None
+        dialog = SuggestDialog(
+            registered_uncertain_models(self.model_entries), self.panel.title, self
+        )
+        dialog.accepted.connect(lambda: self.suggest_next(dialog.request()))
+        dialog.finished.connect(dialog.deleteLater)
+        self.suggest_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def suggest_next(self, request: SuggestRequest | str) -> None:
+        """Predict the library with the chosen model and narrow the table to the picks, best
+        first, with their rank and why-text as columns."""
+        self.suggest_dialog = None
+        table = self.table()
+        if isinstance(request, str) or table is None:
+            set_status(self.find_status, request or "The library is still loading.", error=True)
+            return
+        names = (
+            table["name"].fillna("").astype(str).tolist()
+            if "name" in table.columns
+            else [""] * len(table)
+        )
+        label = request.model.label
+
+        def show(result: SuggestResult) -> None:
+            n = len(self.table())
+            rank = np.zeros(n, dtype=np.int64)
+            why = np.full(n, None, dtype=object)
+            rows = result.picks["row"].to_numpy(dtype=np.int64)
+            rank[rows] = result.picks["suggest_rank"].to_numpy(dtype=np.int64)
+            why[rows] = result.picks["why"].to_numpy(dtype=object)
+            picked = rank > 0
+            self.panel.add_columns(
+                pd.DataFrame(
+                    {
+                        "suggest_rank": pd.arrays.IntegerArray(rank, mask=~picked),
+                        "suggest_why": why,
+                    },
+                    index=self.table().index,
+                ),
+                {
+                    "suggest_rank": f"what to make next (1 = first) by {label}",
+                    "suggest_why": "why it was suggested: prediction ± 1.645 std, against the "
+                    "best known",
+                },
+                sort_by="suggest_rank",
+            )
+            self.panel.set_row_mask(picked, f"Suggested next: {int(picked.sum()):,}")
+            self._show_result_top()
+            set_status(self.find_status, result.summary() + ".")
+
+        self.jobs.submit(
+            "suggest",
+            show,
+            suggest_for_library,
+            request.model.path,
+            _smiles(table),
+            names,
+            request.settings,
+            target=request.target,
+            best_value=request.best_value,
+            title=f"Suggest {request.settings.n} next with {label}",
+        )
+        set_status(self.find_status, f"Predicting with {label}…")
 
     def _on_job_failed(self, _kind: str, message: str) -> None:
         set_status(self.find_status, message, error=True)
