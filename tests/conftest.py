@@ -32,6 +32,18 @@ def _isolated_settings(tmp_path, monkeypatch):
     yield
 
 
+@pytest.fixture(autouse=True)
+def _no_model_host_left():
+    """A test that used the process's shared model host (the command line does) ends its worker:
+    other tests count child processes, and an idle host would outlive the run."""
+    yield
+    import sys
+
+    modelhost = sys.modules.get("core.modelhost")
+    if modelhost is not None:
+        modelhost.close_shared_host()
+
+
 # A test that blocks with Python's lock (the GIL) held, as a deadlock inside Qt or a C++ library
 # does, stops pytest-timeout too (its timer is Python code). faulthandler's watchdog is a C thread:
 # it prints every thread's Python stack and ends the run, so such a hang fails in minutes with the
