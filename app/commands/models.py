@@ -150,8 +150,11 @@ def add_predict_parser(subparsers) -> None:
         help="apply a trained model to a compound file",
         description=(
             "Write the input rows plus one column per target of MODEL_DIR, named as the target "
-            "(the probability of class 1 for classification), and <target>_std for ensembles. "
-            "Rows whose SMILES do not parse get empty predictions."
+            "(the probability of class 1 for classification), <target>_std for ensembles, "
+            "nearest_train_similarity (the largest ECFP4 Tanimoto similarity to the model's "
+            "training molecules) and in_domain (that similarity reaches the threshold on the "
+            "model card, chosen on the validation molecules; empty when the model stores no "
+            "domain). Rows whose SMILES do not parse get empty predictions."
         ),
     )
     parser.add_argument("model_dir", type=Path, help="a model folder written by train")
@@ -170,6 +173,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from app.commands.common import fail, os_error_text, output_over_input, usage_error
     from core.chem.export import ExportError, export_format, export_table
     from core.chem.readers import LibraryReadError, ReadOptions, iter_record_chunks
+    from core.models.domain import check_domain, load_domain
     from core.models.transformer import load_model, predict
 
     try:
@@ -182,6 +186,7 @@ def run_predict(args: argparse.Namespace) -> int:
         model = load_model(args.model_dir)
         if model.kind == "pretrained" or not model.card.get("target_names"):
             return fail("predict", f"{args.model_dir} is not a fine-tuned model (no targets).")
+        load_domain(args.model_dir)  # a malformed domain is refused before reading the input
         records = [
             r
             for chunk in iter_record_chunks(args.input, ReadOptions(smiles_column=args.smiles_col))
@@ -208,16 +213,26 @@ def run_predict(args: argparse.Namespace) -> int:
         names = list(model.card["target_names"])
         mean = np.full((len(records), len(names)), np.nan)
         std = np.full_like(mean, np.nan)
+        chosen = [r.text for r, ok in zip(records, valid, strict=True) if ok]
         if valid.any():
-            result = predict(model, [r.text for r, ok in zip(records, valid, strict=True) if ok])
+            result = predict(model, chosen)
             mean[valid], std[valid] = result.mean, result.std
+        # The domain is the model's, not a target's: one pair of columns for every target.
+        domain = check_domain(args.model_dir, chosen)
+        similarity = np.full(len(records), np.nan)
+        similarity[valid] = domain.similarity
+        in_domain = pd.array([pd.NA] * len(records), dtype="boolean")
+        in_domain[valid] = domain.in_domain
         ensemble = len(model.members) > 1
+        added = [*names, SIMILARITY_COLUMN, IN_DOMAIN_COLUMN]
         # The input often holds the measured target: keep it beside the prediction, renamed.
-        table = table.rename(columns={n: f"{n} (input)" for n in names if n in table.columns})
+        table = table.rename(columns={n: f"{n} (input)" for n in added if n in table.columns})
         for i, name in enumerate(names):
             table[name] = mean[:, i]
             if ensemble:
                 table[f"{name}_std"] = std[:, i]
+        table[SIMILARITY_COLUMN] = similarity
+        table[IN_DOMAIN_COLUMN] = in_domain
         export_table(table, args.output, smiles_column="smiles")
     except (LibraryReadError, ValueError, ExportError) as exc:
         return fail("predict", str(exc))
@@ -227,7 +242,28 @@ def run_predict(args: argparse.Namespace) -> int:
         f"Predicted {int(valid.sum())} of {len(records)} molecules; wrote {args.output}",
         file=sys.stderr,
     )
+    print(_domain_line(domain), file=sys.stderr)
     return 0
+
+
+SIMILARITY_COLUMN = "nearest_train_similarity"
+IN_DOMAIN_COLUMN = "in_domain"
+
+
+def _domain_line(domain) -> str:
+    """What the domain check found, in one line for the terminal."""
+    if not domain.known:
+        return (
+            "Applicability domain unknown: the model folder stores no training fingerprints "
+            "(in_domain left empty)."
+        )
+    if domain.threshold is None:
+        return "Applicability domain: the model card has no threshold (in_domain left empty)."
+    return (
+        f"{domain.n_outside} of {domain.n_checked} predicted molecules are "
+        f"outside the model's domain (nearest training molecule less than {domain.threshold:.2f} "
+        "similar): their predictions are extrapolations."
+    )
 
 
 def add_explain_parser(subparsers) -> None:

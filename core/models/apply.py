@@ -1,4 +1,5 @@
-"""Apply a trained model to a compound library: one column per target (+ ``<target>_std``)."""
+"""Apply a trained model to a compound library: one column per target (+ ``<target>_std``), and
+where each molecule lies relative to the model's training molecules (the applicability domain)."""
 
 from __future__ import annotations
 
@@ -36,20 +37,29 @@ def predict_library(
     Returns
     -------
     pandas.DataFrame
-        Same index as ``smiles``; one column per target (probability of class 1, or the value)
-        and ``<target>_std`` for an ensemble of more than one model.
+        Same index as ``smiles``; per target (in this order) the prediction (probability of
+        class 1, or the value), ``<target>_std`` for an ensemble of more than one model,
+        ``<target>_nearest_train_similarity`` (largest ECFP4 Tanimoto similarity to the model's
+        training molecules) and ``<target>_in_domain`` (nullable boolean: that similarity reaches
+        the threshold on the model card). The domain is the model's, so the last two are the same
+        for every target; each target has its own pair so that several models applied to one
+        library each keep theirs. A model without a stored domain (trained before domains
+        were stored) gives missing values there: "domain unknown".
 
     Raises
     ------
     ValueError
-        When the folder is not a fine-tuned model.
+        When the folder is not a fine-tuned model, or its stored domain is malformed.
     """
     from core.chem.readers import strip_cxsmiles_extension
+    from core.models.domain import IN_DOMAIN_SUFFIX, SIMILARITY_SUFFIX, in_domain_flags, load_domain
     from core.models.transformer import FINETUNED_KIND, load_model, predict
 
     model = load_model(Path(model_dir), device or "cpu", model_cache)
     if model.kind != FINETUNED_KIND:
         raise ValueError(f"{Path(model_dir).name} is a pretrained model: it predicts no property")
+    # A malformed domain is refused before the long prediction, not after it.
+    domain = load_domain(model_dir)
     names = list(model.card["target_names"])
     # Models were trained on plain SMILES: a CXSMILES extension (" |&1:1|") is not model input.
     texts = smiles.fillna("").astype(str).map(strip_cxsmiles_extension)
@@ -60,18 +70,30 @@ def predict_library(
         mask &= valid.reindex(smiles.index).eq(True).to_numpy()
     mean = np.full((len(texts), len(names)), np.nan)
     std = np.full_like(mean, np.nan)
+    similarity = np.full(len(texts), np.nan)
     if mask.any():
+        chosen = list(texts[mask])
         result = predict(
             model,
-            list(texts[mask]),
+            chosen,
             device=device,
-            progress=progress,
+            progress=lambda f, m="": progress(0.9 * f if f >= 0 else f, m),
             is_cancelled=is_cancelled,
         )
         mean[mask], std[mask] = result.mean, result.std
+        if domain is not None:
+            similarity[mask] = domain.check(
+                chosen,
+                progress=lambda f, m="": progress(0.9 + 0.1 * max(f, 0.0), m),
+                is_cancelled=is_cancelled,
+            ).similarity
+    flags = in_domain_flags(similarity, None if domain is None else domain.threshold)
+    progress(1.0, f"Predicted {int(mask.sum()):,} molecules")
     frame = pd.DataFrame(index=smiles.index)
     for i, name in enumerate(names):
         frame[name] = mean[:, i]
         if len(model.members) > 1:
             frame[f"{name}_std"] = std[:, i]
+        frame[f"{name}{SIMILARITY_SUFFIX}"] = similarity
+        frame[f"{name}{IN_DOMAIN_SUFFIX}"] = pd.array(flags, dtype="boolean")
     return frame

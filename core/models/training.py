@@ -138,7 +138,10 @@ def train_and_evaluate(
     part, and report both on valid and test. The model (and ``baseline/``) go to ``output_dir``
     with a card holding the metrics, the split and the data hash; the per-epoch curve
     (``finetune_curve.csv``), the tidy metrics (``metrics.csv``) and the held-out predictions
-    (``heldout_predictions.csv``) are written beside it (see :func:`load_training_report`).
+    (``heldout_predictions.csv``) are written beside it (see :func:`load_training_report`), and
+    the applicability domain: the train part's ECFP4 fingerprints (``train_fingerprints.npy``)
+    and, on the card's ``domain``, the similarity threshold chosen on the valid part
+    (:mod:`core.models.domain`).
 
     ``on_epoch(model_index, epoch, train_loss, valid_metric)`` is called after every epoch of
     every ensemble member, on the training thread, and ``report_partial`` gets the same epoch as
@@ -270,12 +273,24 @@ def train_and_evaluate(
             frames.append(frame.assign(part=part_name))
     metrics = pd.concat(frames, ignore_index=True)
     metrics = _with_target_means(metrics)
+    predictions = pd.concat(predicted, ignore_index=True)
+    try:
+        domain_note = _store_domain(
+            output_dir, dataset, split, predictions, part(0.95, 0.99), is_cancelled
+        )
+    except JobCancelled:
+        if not keep_on_cancel:
+            raise
+        cancelled = True
+        domain_note = "Cancelled while storing the applicability domain: it is unknown."
+    if domain_note:
+        notes.append(domain_note)
     report = TrainReport(
         output_dir,
         split_info,
         metrics,
         notes,
-        predictions=pd.concat(predicted, ignore_index=True),
+        predictions=predictions,
         curve=pd.DataFrame(curve, columns=CURVE_COLUMNS),
         cancelled=cancelled,
         task=dataset.task,
@@ -285,6 +300,36 @@ def train_and_evaluate(
     _write_report_tables(output_dir, report)
     progress(1.0, "Trained; test metrics on held-out molecules written to the card")
     return report
+
+
+def _store_domain(
+    output_dir: Path,
+    dataset: AssayDataset,
+    split: Split,
+    predictions: pd.DataFrame,
+    progress: ProgressCallback,
+    is_cancelled: CancelCheck | None,
+) -> str:
+    """Store the applicability domain (the train part's fingerprints, the threshold chosen on
+    the valid part, the test part's check) in the model folder, so that every later prediction
+    says how near its molecule is to what the model learned from. Returns a note for the report
+    (``""`` when a threshold was stored)."""
+    from core.models.domain import describe_domain, fit_domain
+
+    if not (output_dir / "card.json").is_file():
+        return "No applicability domain: the model folder has no card."
+    summary = fit_domain(
+        output_dir,
+        list(dataset.smiles),
+        split.train,
+        split.valid,
+        split.test,
+        predictions,
+        dataset.task,
+        progress=progress,
+        is_cancelled=is_cancelled,
+    )
+    return "" if summary.get("threshold") is not None else describe_domain(summary)
 
 
 def _tidy_predictions(

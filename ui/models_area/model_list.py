@@ -107,8 +107,42 @@ def card_text(card, path: Path, shipped: bool) -> str:
         if values:
             lines.append(f"{part.capitalize()} metrics:")
             lines.extend(_metric_lines(values))
+    if card.task in TASKS:
+        lines.append(domain_text(path))
     lines.append(f"Folder: {path}")
     return "\n".join(line for line in lines if line)
+
+
+def domain_text(path: Path) -> str:
+    """The model's applicability domain in words (threshold, rule, test check), from its card."""
+    from core.models.domain import describe_domain, domain_summary
+
+    try:
+        return describe_domain(domain_summary(path))
+    except ValueError as exc:
+        return f"Applicability domain: unreadable ({exc})"
+
+
+def domain_note(frame: pd.DataFrame) -> str:
+    """How many predictions of ``frame`` (from ``predict_library``) fall outside the model's
+    domain, in words; ``""`` when the frame has no domain columns."""
+    from core.models.domain import IN_DOMAIN_SUFFIX
+
+    flags = [c for c in frame.columns if str(c).endswith(IN_DOMAIN_SUFFIX)]
+    if not flags:
+        return ""
+    # The domain is the model's: every target's flags are the same, the first is enough.
+    column = frame[flags[0]]
+    checked = int(column.notna().sum())
+    if checked == 0:
+        return "applicability domain unknown (the model stores no training fingerprints)"
+    outside = int(column.eq(False).sum())
+    if outside == 0:
+        return f"all {checked:,} inside the model's domain"
+    return (
+        f"{outside:,} of {checked:,} outside the model's domain (greyed: their nearest "
+        "training molecule is less similar than the card's threshold)"
+    )
 
 
 def _item_text(entry) -> str:
@@ -307,9 +341,17 @@ class ModelList(QGroupBox):
         except (RuntimeError, ValueError, KeyError) as exc:
             self.context.notifier.show_error(f"Could not add the predictions: {exc}")
             return
+        from core.models.domain import IN_DOMAIN_SUFFIX, SIMILARITY_SUFFIX
+
         n = int(frame.iloc[:, 0].notna().sum()) if frame.shape[1] else 0
-        added = ", ".join(map(str, frame.columns))
-        self.status.emit(f"Added {added} to the library ({n:,} molecules).", False)
+        shown = [
+            str(c)
+            for c in frame.columns
+            if not str(c).endswith((IN_DOMAIN_SUFFIX, SIMILARITY_SUFFIX))
+        ]
+        text = f"Added {', '.join(shown)} to the library ({n:,} molecules"
+        note = domain_note(frame)
+        self.status.emit(f"{text}; {note})." if note else f"{text}).", False)
 
     def _on_apply_failed(self, message: str) -> None:
         self.status.emit(f"Prediction failed: {message}", True)

@@ -12,6 +12,11 @@ Structures are not drawn by the model. A ``"structure"`` column answers
 :data:`STRUCTURE_SMILES_ROLE` with the SMILES; :class:`ui.tables.structure_delegate.StructureDelegate`
 draws the picture. Qt paints only visible cells, so pictures are drawn lazily.
 
+Predictions outside their model's applicability domain are greyed: a ``<target>``,
+``<target>_std``, ``<target>_lower`` or ``<target>_upper`` cell whose ``<target>_in_domain`` is
+False is drawn in :data:`OUT_OF_DOMAIN_COLOR`, and its tooltip says how similar the nearest
+training molecule is (``<target>_nearest_train_similarity``). The flags are read once per frame.
+
 Views of this model must give the vertical header fixed-size sections for large tables
 (:func:`configure_table_view` does it): with ``ResizeToContents`` Qt asks every row for its size,
 which draws every structure and reads every cell of a million-row table.
@@ -37,6 +42,8 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
+
+from core.models.domain import IN_DOMAIN_SUFFIX, SIMILARITY_SUFFIX
 
 # The column and filter records are core's; imported here too, where the app has always
 # imported them.
@@ -73,6 +80,12 @@ _ALIGN_NUMBER = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _ALIGN_TEXT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 _ALIGN_CENTER = Qt.AlignmentFlag.AlignCenter
 _FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+OUT_OF_DOMAIN_COLOR = QColor(150, 150, 150)
+"""Text colour of a prediction outside its model's applicability domain."""
+PREDICTION_SUFFIXES = ("_std", "_lower", "_upper")
+"""Columns beside a prediction that belong to it and share its in-domain flag."""
+COMPUTED_SUFFIX = " (computed)"
+"""What a library adds to a computed column's name when the input file had the name."""
 STAR_ON, STAR_OFF = "★", "☆"
 STAR_COLOR = QColor(214, 150, 0)
 # PySide6 emits the no-argument overload of layout signals unless the signature is named.
@@ -114,6 +127,7 @@ class DataFrameModel(QAbstractTableModel):
         self._idle = threading.Event()
         self._idle.set()
         self._computed.connect(self._on_computed)
+        self._domain_cache: dict[Hashable, tuple[np.ndarray, np.ndarray | None] | None] = {}
         self.edit_handler: Callable[[int, Hashable, Any], bool] | None = None
         """Called with (frame position, column key, new value) for user edits of editable
         columns; returns whether the edit was taken. ``None``: edits are written to the frame."""
@@ -138,6 +152,7 @@ class DataFrameModel(QAbstractTableModel):
         view = self._view
         self.beginResetModel()
         view.set_frame(frame, keep_text_caches)
+        self._domain_cache.clear()
         n = len(view)
         # A new frame makes pending results for the old one meaningless.
         for kind in self._generations:
@@ -195,6 +210,7 @@ class DataFrameModel(QAbstractTableModel):
     def refresh_column(self, key: Hashable, positions: Sequence[int] | None = None) -> None:
         """Re-read column ``key`` from the frame after it changed in place (cell edits)."""
         numbers = self._view.refresh_column(key)
+        self._domain_cache.clear()
         n_rows = len(self._view.order)
         if not numbers or not n_rows:
             return
@@ -488,7 +504,10 @@ class DataFrameModel(QAbstractTableModel):
                 return bool(column.raw(position))
             return column.display(position)
         if role == Qt.ItemDataRole.ForegroundRole:
-            return STAR_COLOR if editable_bool else None
+            if editable_bool:
+                return STAR_COLOR
+            domain = self._domain_arrays(column.spec.key)
+            return OUT_OF_DOMAIN_COLOR if domain is not None and domain[0][position] else None
         if role == Qt.ItemDataRole.BackgroundRole:
             return INVALID_ROW_COLOR if self._view.invalid[position] else None
         if role == Qt.ItemDataRole.TextAlignmentRole:
@@ -508,6 +527,9 @@ class DataFrameModel(QAbstractTableModel):
                 return str(error) if isinstance(error, str) and error else "Invalid record"
             if kind == "structure":
                 return column.smiles(position) or None
+            domain = self._domain_arrays(column.spec.key)
+            if domain is not None and domain[0][position]:
+                return _out_of_domain_tip(domain[1], position)
             if editable_bool:
                 return column.spec.tooltip or None
             if kind == "text":
@@ -524,6 +546,35 @@ class DataFrameModel(QAbstractTableModel):
             error = "" if self._view.errors is None else self._view.errors[position]
             return str(error) if isinstance(error, str) and error else "Invalid record"
         return None
+
+    def _domain_arrays(self, key: Hashable) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """For a prediction column: (outside the domain per frame row, nearest training
+        similarity or None); ``None`` for other columns. Read once per frame, then cached."""
+        try:
+            return self._domain_cache[key]
+        except KeyError:
+            pass
+        found = None
+        arrays = self._view.arrays
+        if isinstance(key, str) and not key.endswith((IN_DOMAIN_SUFFIX, SIMILARITY_SUFFIX)):
+            base = key.removesuffix(COMPUTED_SUFFIX)
+            # The column itself first: a target may be named "x_std" and have its own flags.
+            targets = [base] + [base[: -len(s)] for s in PREDICTION_SUFFIXES if base.endswith(s)]
+            for target in targets:
+                flags = f"{target}{IN_DOMAIN_SUFFIX}"
+                if target and arrays.has(flags):
+                    similarity_key = f"{target}{SIMILARITY_SUFFIX}"
+                    similarity = (
+                        pd.to_numeric(arrays.series(similarity_key), errors="coerce").to_numpy(
+                            dtype=float, na_value=np.nan
+                        )
+                        if arrays.has(similarity_key)
+                        else None
+                    )
+                    found = (_is_false(arrays.series(flags)), similarity)
+                    break
+        self._domain_cache[key] = found
+        return found
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
@@ -547,6 +598,37 @@ class DataFrameModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return _ALIGN_NUMBER
         return None
+
+
+def _is_false(flags: pd.Series) -> np.ndarray:
+    """Where an in-domain column says False (missing and unknown values are not False):
+    a boolean column, a number 0, or the text "false"/"0"/"no" (a column read back from a file)."""
+    dtype = flags.dtype
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        return flags.eq(0).fillna(False).to_numpy(dtype=bool)
+    false_texts = {"false", "0", "no"}
+    return np.fromiter(
+        (
+            (value is False or (isinstance(value, (int, float, np.bool_)) and value == 0))
+            or (isinstance(value, str) and value.strip().lower() in false_texts)
+            for value in flags.to_numpy()
+        ),
+        dtype=bool,
+        count=len(flags),
+    )
+
+
+def _out_of_domain_tip(similarity: np.ndarray | None, position: int) -> str:
+    value = np.nan if similarity is None else similarity[position]
+    nearest = (
+        f"nearest training molecule {value:.2f} similar"
+        if np.isfinite(value)
+        else "nearest training molecule not known"
+    )
+    return (
+        f"Outside the model's domain: {nearest} (ECFP4 Tanimoto), less than the threshold on "
+        "the model card. Treat this prediction as an extrapolation."
+    )
 
 
 def configure_table_view(view: QTableView, picture_height: int | None = None) -> None:
@@ -580,6 +662,7 @@ __all__ = [
     "DEFAULT_SMILES_SOURCES",
     "ERROR_COLUMN",
     "INVALID_ROW_COLOR",
+    "OUT_OF_DOMAIN_COLOR",
     "PROBLEM_ROLE",
     "STAR_OFF",
     "STAR_ON",

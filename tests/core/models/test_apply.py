@@ -1,5 +1,7 @@
 """Applying a fine-tuned model to a library: one column per target (+ ``<target>_std`` for an
-ensemble), the library's index kept, invalid and empty rows NaN, progress and cancel passed on.
+ensemble, ``<target>_nearest_train_similarity`` and ``<target>_in_domain``), the library's index
+kept, invalid and empty rows NaN, progress and cancel passed on, the domain unknown for a model
+that stores none and refused when malformed.
 
 Tiny models (hidden 32, 2 layers) fine-tuned for one epoch on small molecules: the numbers mean
 nothing, the plumbing is what is checked (against ``transformer.predict`` on the same SMILES).
@@ -86,13 +88,26 @@ def library():
 def test_ensemble_gives_a_column_and_a_std_per_target_on_the_library_index(ensemble, library):
     smiles, valid = library
     frame = predict_library(ensemble, smiles, valid, device="cpu")
-    assert list(frame.columns) == ["carbons", "carbons_std", "length", "length_std"]
+    assert list(frame.columns) == [
+        "carbons",
+        "carbons_std",
+        "carbons_nearest_train_similarity",
+        "carbons_in_domain",
+        "length",
+        "length_std",
+        "length_nearest_train_similarity",
+        "length_in_domain",
+    ]
     assert frame.index.equals(smiles.index)
     predicted = [10, 12, 14, 16]
     expected = tf.predict(tf.load_model(ensemble), smiles[predicted].tolist(), device="cpu")
     np.testing.assert_allclose(frame.loc[predicted, "carbons"], expected.mean[:, 0], atol=1e-6)
     np.testing.assert_allclose(frame.loc[predicted, "length_std"], expected.std[:, 1], atol=1e-6)
-    assert np.isfinite(frame.loc[predicted].to_numpy()).all()
+    values = ["carbons", "carbons_std", "length", "length_std"]
+    assert np.isfinite(frame.loc[predicted, values].to_numpy()).all()
+    # tf.finetune alone stores no domain: it is unknown, not an error.
+    assert frame["carbons_nearest_train_similarity"].isna().all()
+    assert frame["carbons_in_domain"].dtype == "boolean" and frame["carbons_in_domain"].isna().all()
     assert (frame.loc[predicted, "carbons_std"] > 0).any()  # two members disagree somewhere
     # Invalid rows (the unreadable "C1CC" too) and empty SMILES are NaN in every column.
     assert frame.loc[[11, 13, 15]].isna().all().all()
@@ -101,7 +116,11 @@ def test_ensemble_gives_a_column_and_a_std_per_target_on_the_library_index(ensem
 def test_a_single_model_gives_no_std_column_and_probabilities(single, library):
     smiles, valid = library
     frame = predict_library(single, smiles, valid, device="cpu")
-    assert list(frame.columns) == ["has_nitrogen"]
+    assert list(frame.columns) == [
+        "has_nitrogen",
+        "has_nitrogen_nearest_train_similarity",
+        "has_nitrogen_in_domain",
+    ]
     scored = frame.loc[[10, 12, 14, 16], "has_nitrogen"]
     assert ((scored >= 0) & (scored <= 1)).all()
     assert frame.loc[[11, 13, 15], "has_nitrogen"].isna().all()
@@ -131,7 +150,7 @@ def test_a_library_without_valid_rows_gives_all_nan_without_predicting(
 
     monkeypatch.setattr(tf, "predict", must_not_run)
     frame = predict_library(single, smiles, valid & False, device="cpu")
-    assert frame.shape == (len(smiles), 1) and frame.isna().all().all()
+    assert frame.shape == (len(smiles), 3) and frame.isna().all().all()
 
 
 def test_progress_reaches_the_end_and_cancel_stops(ensemble, library):
@@ -170,3 +189,67 @@ def test_unknown_validity_is_not_predicted(single, library):
     unknown[12] = np.nan  # e.g. a table whose 'valid' cell was left empty
     frame = predict_library(single, smiles, unknown, device="cpu")
     assert frame["has_nitrogen"].notna().tolist() == [True, False, False, False, True, False, True]
+
+
+@pytest.fixture
+def with_domain(single, tmp_path):
+    """The single model, copied, with a domain stored from its first twenty molecules; its
+    "validation" molecules are two of those, so the threshold is 1: only a training molecule is
+    in domain (plumbing, not a sensible domain)."""
+    import shutil
+
+    from core.models.domain import fit_domain
+
+    folder = tmp_path / "with_domain"
+    shutil.copytree(single, folder)
+    fit_domain(folder, SMILES, np.arange(20), np.array([0, 1]))
+    return folder
+
+
+def _rdkit_nearest(queries, train):
+    from rdkit import Chem, DataStructs
+    from rdkit.Chem import rdFingerprintGenerator
+
+    generator = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+    train_fps = [generator.GetFingerprint(Chem.MolFromSmiles(s)) for s in train]
+    return [
+        max(
+            DataStructs.BulkTanimotoSimilarity(
+                generator.GetFingerprint(Chem.MolFromSmiles(q)), train_fps
+            )
+        )
+        for q in queries
+    ]
+
+
+def test_a_stored_domain_gives_nearest_similarity_and_in_domain(with_domain, library):
+    from core.models.domain import load_domain
+
+    smiles, valid = library
+    frame = predict_library(with_domain, smiles, valid, device="cpu")
+    predicted = [10, 12, 14, 16]
+    similarity = frame["has_nitrogen_nearest_train_similarity"]
+    np.testing.assert_allclose(
+        similarity[predicted], _rdkit_nearest(smiles[predicted].tolist(), SMILES[:20]), atol=1e-12
+    )
+    assert similarity[10] == 1.0  # ethanol is a training molecule
+    assert load_domain(with_domain).threshold == 1.0
+    flags = frame["has_nitrogen_in_domain"]
+    # Ethanol, phenol and ethylamine were trained on; paracetamol was not.
+    assert flags[predicted].tolist() == [True, True, False, True]
+    assert similarity[14] < 1
+    assert flags[[11, 13, 15]].isna().all() and similarity[[11, 13, 15]].isna().all()
+
+
+def test_a_malformed_domain_is_refused_before_predicting(with_domain, library, monkeypatch):
+    from core.models.domain import FINGERPRINTS_FILE
+
+    np.save(with_domain / FINGERPRINTS_FILE, np.zeros((20, 3), np.float32))
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("predicted with a malformed domain")
+
+    monkeypatch.setattr(tf, "predict", must_not_run)
+    smiles, valid = library
+    with pytest.raises(ValueError, match="not packed ECFP4 fingerprints"):
+        predict_library(with_domain, smiles, valid, device="cpu")

@@ -53,9 +53,23 @@ def test_the_area_works_on_the_current_library_tab(qtbot, window, example_panel,
     valid = table["valid"].astype(bool)
     assert table.loc[valid, "Act"].notna().all() and table.loc[~valid, "Act"].isna().all()
     n = int(valid.sum())
-    assert (
-        models.training.status_label.text() == f"Added Act, Act_std to the library ({n} molecules)."
+    # The example library's marketed drugs are nothing like the potency model's series: every
+    # prediction is outside its domain, the status says so and the table greys them.
+    assert table.loc[valid, "Act_in_domain"].eq(False).all()
+    assert models.training.status_label.text() == (
+        f"Added Act, Act_std to the library ({n} molecules; {n} of {n} outside the model's "
+        "domain (greyed: their nearest training molecule is less similar than the card's "
+        "threshold))."
     )
+    from PySide6.QtCore import Qt
+
+    from ui.tables.dataframe_model import OUT_OF_DOMAIN_COLOR
+
+    model = example_panel.model
+    row = model.view_row(int(valid.to_numpy().nonzero()[0][0]))
+    cell = model.index(row, model.column_index("Act"))
+    assert model.data(cell, Qt.ItemDataRole.ForegroundRole) == OUT_OF_DOMAIN_COLOR
+    assert "Outside the model's domain" in model.data(cell, Qt.ItemDataRole.ToolTipRole)
 
     # Another library tab becomes current: the area follows it, not the old one.
     other = tmp_path / "other.smi"

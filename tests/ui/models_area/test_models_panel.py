@@ -148,7 +148,10 @@ def test_train_compare_register_apply_and_explain(qtbot, panel, assay_csv, tiny_
     job = panel.apply_to_library()
     _wait_job(qtbot, job)
     (frame,) = library.added
-    assert list(frame.columns) == ["active"]
+    assert list(frame.columns) == ["active", "active_nearest_train_similarity", "active_in_domain"]
+    # The model stored its domain when it was trained: every valid molecule has its similarity.
+    assert frame.loc[[10, 12], "active_nearest_train_similarity"].between(0, 1).all()
+    assert frame.loc[[10, 12], "active_in_domain"].notna().all()
     assert list(frame.index) == [10, 11, 12]
     assert np.isnan(frame.loc[11, "active"]) and frame.loc[[10, 12], "active"].between(0, 1).all()
     # Two applies in a row: each job brings its own predictions to the library it was asked for.
