@@ -462,17 +462,19 @@ def train_from_file(
     on_epoch: EpochCallback | None = None,
     report_partial: Callable[[EpochPoint], None] | None = None,
     keep_on_cancel: bool = False,
+    units: str = "auto",
     progress: ProgressCallback = no_progress,
     is_cancelled: CancelCheck | None = None,
 ) -> TrainReport:
-    """Engine job: read and validate the assay table (``load_assay_table``), then
+    """Engine job: read and validate the assay table (``load_assay_table``; ``units`` says what
+    a regression target's bare numbers are, as the form's "Values are" chooser), then
     :func:`train_and_evaluate` (each finished epoch goes to ``report_partial`` as an
     :class:`EpochPoint`). Bad input raises ``ValueError`` naming the file and column."""
     from core.models.datasets import load_assay_table
 
     progress(-1.0, f"Reading {Path(path).name}")
     dataset = load_assay_table(
-        path, smiles_column, list(target_columns), task, is_cancelled=is_cancelled
+        path, smiles_column, list(target_columns), task, units=units, is_cancelled=is_cancelled
     )
     report = train_and_evaluate(
         dataset,

@@ -144,6 +144,7 @@ class TrainingControls(QWidget):
             needs_torch=True,
             lane=LONG_LANE,  # hours on a CPU: predictions, searches and scores need not wait
             keep_on_cancel=True,  # each epoch reaches handle.partial through report_partial
+            units=request.units,  # the form's "Values are" choice, as its record was read
         )
         self._train_job = handle
         handle.progress.connect(self._on_progress)
