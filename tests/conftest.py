@@ -261,3 +261,18 @@ def pretrain_tiny(tmp_path_factory):
 def tiny_pretrained(pretrain_tiny, tiny_smiles) -> Path:
     """The tiny model pretrained on ``tiny_smiles``."""
     return pretrain_tiny(tiny_smiles)
+
+
+@pytest.fixture
+def target_services(monkeypatch):
+    """A loopback stand-in of UniProt, RCSB and AlphaFold DB (``tests/target_services.py``) with
+    every ``DRUGDESK_*_URL`` pointed at it: target lookup tests never reach the real services."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "target_services", Path(__file__).with_name("target_services.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with module.TargetServices(monkeypatch) as services:
+        yield services
