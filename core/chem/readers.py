@@ -19,7 +19,7 @@ import io
 import os
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -505,33 +505,55 @@ def iter_record_chunks(
 
 
 def _iter_smiles_file(path: Path) -> Iterator[RawRecord]:
-    index = 0
-    first = True
+    empty = True
     with _open_text(path) as handle:
-        for line in handle:
-            stripped = line.strip()
-            if not stripped or stripped.startswith("#"):
-                continue
-            smiles, extension, name = split_cxsmiles(stripped)
-            if first:
-                first = False
-                # A header line such as "smiles name" or "SMILES\tID" is not a record.
-                if smiles.lower() in SMILES_HEADER_NAMES and not looks_like_smiles(smiles):
-                    continue
-            if extension:
-                # The CXSMILES extension (enhanced stereo, R-group labels) belongs to the SMILES.
-                smiles = f"{smiles} {extension}"
-            error = None
-            if len(smiles) > MAX_SMILES_LENGTH:
-                error = f"SMILES too long ({len(smiles):,} characters; the limit is {MAX_SMILES_LENGTH:,})"
-                smiles = smiles[:80] + "…"
-                name = name[:200]
-            else:
-                error = smiles_text_error(smiles)
-            yield RawRecord(index=index, name=name or f"mol{index + 1}", text=smiles, error=error)
-            index += 1
-    if index == 0:
+        for record in smiles_line_records(handle):
+            empty = False
+            yield record
+    if empty:
         raise LibraryReadError(f"{path.name}: contains no SMILES (only blank or comment lines).")
+
+
+def is_smiles_header(smiles: str) -> bool:
+    """True when the first SMILES of a SMILES file is a column header ("smiles", "SMILES")."""
+    return smiles.lower() in SMILES_HEADER_NAMES and not looks_like_smiles(smiles)
+
+
+def smiles_line_records(
+    lines: Iterable[str], start_index: int = 0, header_possible: bool = True
+) -> Iterator[RawRecord]:
+    """The records of a SMILES file's lines: one per line that is neither blank nor a comment.
+
+    ``start_index`` is the file index of the first record (a part of a file read on its own,
+    see :mod:`core.chem.partitions`); ``header_possible``: the first such line may be a header
+    (true only at the file's start).
+    """
+    index = start_index
+    first = header_possible
+    for line in lines:
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        smiles, extension, name = split_cxsmiles(stripped)
+        if first:
+            first = False
+            # A header line such as "smiles name" or "SMILES\tID" is not a record.
+            if is_smiles_header(smiles):
+                continue
+        if extension:
+            # The CXSMILES extension (enhanced stereo, R-group labels) belongs to the SMILES.
+            smiles = f"{smiles} {extension}"
+        error = None
+        if len(smiles) > MAX_SMILES_LENGTH:
+            error = (
+                f"SMILES too long ({len(smiles):,} characters; the limit is {MAX_SMILES_LENGTH:,})"
+            )
+            smiles = smiles[:80] + "…"
+            name = name[:200]
+        else:
+            error = smiles_text_error(smiles)
+        yield RawRecord(index=index, name=name or f"mol{index + 1}", text=smiles, error=error)
+        index += 1
 
 
 def _iter_table_rows(path: Path, fmt: str) -> Iterator[list[str]]:
@@ -542,18 +564,25 @@ def _iter_table_rows(path: Path, fmt: str) -> Iterator[list[str]]:
         return
     delimiter = _table_delimiter(path, fmt)
     with _open_text(path) as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
-        next(reader, None)
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                # A malformed line (for example a NUL byte or a line past csv's field limit).
-                yield [f"\x00csv-error:{exc}"]
-                continue
-            yield row
+        rows = delimited_rows(handle, delimiter)
+        next(rows, None)
+        yield from rows
+
+
+def delimited_rows(lines: Iterable[str], delimiter: str) -> Iterator[list[str]]:
+    """csv rows of ``lines``; a line csv cannot read becomes a one-cell marker row that
+    :func:`table_row_records` turns into an invalid record."""
+    reader = csv.reader(lines, delimiter=delimiter)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            # A malformed line (for example a NUL byte or a line past csv's field limit).
+            yield [f"\x00csv-error:{exc}"]
+            continue
+        yield row
 
 
 def _column_list(columns: list[str], shown: int = 20) -> str:
@@ -566,7 +595,27 @@ def _column_list(columns: list[str], shown: int = 20) -> str:
     return text
 
 
-def _iter_table(path: Path, fmt: str, options: ReadOptions) -> Iterator[RawRecord]:
+@dataclass(slots=True, frozen=True)
+class TableLayout:
+    """A table's columns as read from its header, the SMILES and name columns chosen, and the
+    delimiter (``None`` for a workbook)."""
+
+    columns: list[str]
+    smiles_column: str
+    name_column: str | None
+    delimiter: str | None
+
+
+def table_layout(path: str | os.PathLike, options: ReadOptions | None = None) -> TableLayout:
+    """Read a table's header and choose its SMILES and name columns (``options`` or detected).
+
+    Raises
+    ------
+    LibraryReadError
+        When no column looks like SMILES or a named column does not exist.
+    """
+    path = Path(path)
+    options = options or ReadOptions()
     preview = preview_table(path)
     columns = preview.columns
     smiles_column = options.smiles_column or preview.smiles_column
@@ -588,11 +637,32 @@ def _iter_table(path: Path, fmt: str, options: ReadOptions) -> Iterator[RawRecor
         raise LibraryReadError(
             f"{path.name}: there is no column '{name_column}'. Columns: {_column_list(columns)}."
         )
+    fmt = detect_format(path)
+    delimiter = None if fmt == "xlsx" else _table_delimiter(path, fmt)
+    return TableLayout(columns, smiles_column, name_column, delimiter)
+
+
+def _iter_table(path: Path, fmt: str, options: ReadOptions) -> Iterator[RawRecord]:
+    layout = table_layout(path, options)
+    empty = True
+    for record in table_row_records(_iter_table_rows(path, fmt), layout):
+        empty = False
+        yield record
+    if empty:
+        raise LibraryReadError(f"{path.name}: the table has a header but no rows.")
+
+
+def table_row_records(
+    rows: Iterable[list[str]], layout: TableLayout, start_index: int = 0
+) -> Iterator[RawRecord]:
+    """The records of a table's data rows (header excluded); ``start_index`` is the file index
+    of the first row (a part of a file read on its own, see :mod:`core.chem.partitions`)."""
+    columns = layout.columns
+    smiles_column, name_column = layout.smiles_column, layout.name_column
     smiles_pos = columns.index(smiles_column)
     name_pos = columns.index(name_column) if name_column is not None else None
     extra_positions = [(i, c) for i, c in enumerate(columns) if i != smiles_pos and i != name_pos]
-    index = -1
-    for index, row in enumerate(_iter_table_rows(path, fmt)):
+    for index, row in enumerate(rows, start=start_index):
         if len(row) == 1 and row[0].startswith("\x00csv-error:"):
             yield RawRecord(
                 index=index,
@@ -620,8 +690,6 @@ def _iter_table(path: Path, fmt: str, options: ReadOptions) -> Iterator[RawRecor
         yield RawRecord(
             index=index, name=name or f"row{index + 2}", text=smiles, extra=extra, error=error
         )
-    if index < 0:
-        raise LibraryReadError(f"{path.name}: the table has a header but no rows.")
 
 
 def _keep_cells_beyond_header(extra: dict[str, str], row: list[str], columns: list[str]) -> None:
@@ -770,28 +838,37 @@ def _cell_text(value: object) -> str:
 
 
 def _iter_sdf(path: Path) -> Iterator[RawRecord]:
-    index = 0
+    empty = True
     with _open_text(path) as handle:
-        lines: list[str] = []
-        size = 0
-        too_big = False
-        for line in handle:
-            if line.startswith("$$$$"):
-                yield _sdf_record(index, lines, too_big)
-                index += 1
-                lines, size, too_big = [], 0, False
-                continue
-            size += len(line)
-            if size > MAX_MOLBLOCK_BYTES:
-                too_big = True
-                continue
-            lines.append(line)
-        # A last record without "$$$$" still counts when it holds anything.
-        if any(line.strip() for line in lines):
-            yield _sdf_record(index, lines, too_big)
-            index += 1
-    if index == 0:
+        for record in sdf_line_records(handle):
+            empty = False
+            yield record
+    if empty:
         raise LibraryReadError(f"{path.name}: contains no SDF records.")
+
+
+def sdf_line_records(lines: Iterable[str], start_index: int = 0) -> Iterator[RawRecord]:
+    """The records of an SDF file's lines, each ended by a ``$$$$`` line (the last one may lack
+    it); ``start_index`` is the file index of the first record (a part of a file read on its
+    own, see :mod:`core.chem.partitions`)."""
+    index = start_index
+    lines_of_record: list[str] = []
+    size = 0
+    too_big = False
+    for line in lines:
+        if line.startswith("$$$$"):
+            yield _sdf_record(index, lines_of_record, too_big)
+            index += 1
+            lines_of_record, size, too_big = [], 0, False
+            continue
+        size += len(line)
+        if size > MAX_MOLBLOCK_BYTES:
+            too_big = True
+            continue
+        lines_of_record.append(line)
+    # A last record without "$$$$" still counts when it holds anything.
+    if any(line.strip() for line in lines_of_record):
+        yield _sdf_record(index, lines_of_record, too_big)
 
 
 def _sdf_record(index: int, lines: list[str], too_big: bool) -> RawRecord:
