@@ -72,6 +72,12 @@ def _add_structure_parser(subparsers) -> None:
     structure.add_parser(subparsers)
 
 
+def _add_target_parser(subparsers) -> None:
+    from app.commands import target
+
+    target.add_parser(subparsers)
+
+
 def _add_power_parser(subparsers) -> None:
     from app.commands import trials
 
@@ -125,6 +131,7 @@ COMMAND_PARSERS = {
     "score": _add_score_parser,
     "project": _add_project_parser,
     "structure": _add_structure_parser,
+    "target": _add_target_parser,
     "de": _add_de_parser,
     "power": _add_power_parser,
     "km": _add_km_parser,
@@ -135,7 +142,7 @@ COMMAND_GROUPS = {
     "molecules": ("props", "conformers"),
     "models": ("pretrain", "train", "predict", "explain", "suggest"),
     "libraries": ("score", "project"),
-    "proteins": ("structure",),
+    "proteins": ("structure", "target"),
     "expression": ("de",),
     "trials": ("power", "km"),
 }
