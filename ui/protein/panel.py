@@ -76,6 +76,7 @@ class ProteinPanel(QWidget):
         self.jobs.ended.connect(self._on_job_ended)
         self.jobs.failed.connect(self._on_job_failed)
         self._finalized = False
+        self.target_chooser = None  # built on the first gene looked up
 
         self.structure_view = StructureView()
         self.structure_view.selection_changed.connect(self.selection_changed)
@@ -144,15 +145,18 @@ class ProteinPanel(QWidget):
         )
         self.demo_button.clicked.connect(self.open_demo)
         self.fetch_edit = QLineEdit()
-        self.fetch_edit.setPlaceholderText("PDB id or UniProt accession")
+        self.fetch_edit.setPlaceholderText("PDB id, UniProt accession or gene")
         self.fetch_edit.setToolTip(
-            "A PDB id (for example 1HVR, from RCSB) or a UniProt accession (for example P69905, "
-            "from AlphaFold DB); press Enter to fetch"
+            "A PDB id (for example 1HVR, from RCSB), a UniProt accession (for example P69905, "
+            "from AlphaFold DB) or a gene symbol (for example FTL: its PDB entries and AlphaFold "
+            "model to choose from); press Enter to fetch"
         )
         self.fetch_edit.setMinimumWidth(200)
         self.fetch_edit.returnPressed.connect(lambda: self.fetch(self.fetch_edit.text()))
         self.fetch_button = QPushButton("Fetch")
-        self.fetch_button.setToolTip("Download from RCSB (PDB id) or AlphaFold DB (UniProt)")
+        self.fetch_button.setToolTip(
+            "Download from RCSB (PDB id) or AlphaFold DB (UniProt), or look a gene up"
+        )
         self.fetch_button.clicked.connect(lambda: self.fetch(self.fetch_edit.text()))
         self.reset_button = QPushButton("Reset view")
         self.reset_button.clicked.connect(self.structure_view.reset_view)
@@ -268,15 +272,49 @@ class ProteinPanel(QWidget):
                             title=f"Open {s.name} model {model + 1}", model=model)  # fmt: skip
 
     def fetch(self, identifier: str) -> JobHandle | None:
+        """Fetch a PDB entry or an AlphaFold model; a gene symbol is looked up first
+        (:meth:`lookup_target`)."""
         from core.protein.fetch import fetch_and_read
+        from core.targets import looks_like_gene_symbol
 
         identifier = identifier.strip()
         if not identifier:
-            self._error("Enter a PDB id (for example 1HVR) or a UniProt accession (P69905).")
+            self._error(
+                "Enter a PDB id (for example 1HVR), a UniProt accession (P69905) or a gene (FTL)."
+            )
             return None
+        if looks_like_gene_symbol(identifier):
+            return self.lookup_target(identifier)
         self._notice(f"Fetching {identifier}…")
         return self._submit("load", self.show_structure, fetch_and_read, identifier,
                             title=f"Fetch {identifier}")  # fmt: skip
+
+    def lookup_target(self, symbol: str, organism: int = 9606) -> JobHandle:
+        """Look gene ``symbol`` up on the engine (UniProt, RCSB, AlphaFold DB); its structures
+        are offered in the target chooser when the job finishes."""
+        from core.targets import lookup_target, organism_label
+
+        self._notice(f"Looking up {symbol} ({organism_label(organism)})…")
+        return self._submit("target", lambda info: self.show_target(info, symbol), lookup_target,
+                            symbol, organism, title=f"Look up {symbol}")  # fmt: skip
+
+    def show_target(self, info, symbol: str = "") -> None:
+        """Offer ``info``'s (a ``core.targets.TargetInfo``) AlphaFold model and PDB entries;
+        the one picked is fetched."""
+        from ui.protein.target_chooser import TargetChooser
+
+        if self.target_chooser is None:
+            self.target_chooser = TargetChooser(self)
+            self.target_chooser.open_requested.connect(self.fetch)
+            self.target_chooser.lookup_requested.connect(self.lookup_target)
+        self.target_chooser.show_target(info, symbol)
+        self._notice(
+            f"{info.gene}: UniProt {info.accession}, {len(info.pdb_entries)} PDB entries"
+            + (", an AlphaFold model" if info.alphafold else "")
+            + ". Choose one to open."
+        )
+        self.target_chooser.show()
+        self.target_chooser.raise_()
 
     def open_demo(self) -> JobHandle:
         """Read the demo complex (PDB 1HVR, HIV-1 protease with XK2) on the engine; it is shown
