@@ -4,7 +4,8 @@ AlphaFold DB; structure files too), answering in their shapes (``../shared/api-s
 Used by tests/core/test_targets.py, tests/cli/test_target_cli.py and the Proteins panel's test:
 ``with TargetServices(monkeypatch) as services`` points every ``DRUGDESK_*_URL`` at 127.0.0.1, so
 no test reaches the real services. ``services.fail["uniprot"] = 500`` makes a service answer an
-error, ``services.raw["rcsb-data"] = b"..."`` sends a body as it is; ``services.requests`` logs
+error, ``services.raw["rcsb-data"] = b"..."`` sends a body as it is, ``services.delay[...]``
+holds an answer back; ``services.requests`` logs
 (service, method, path, body).
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -233,6 +235,7 @@ class TargetServices:
         self.fail: dict[str, int] = {}  # service -> HTTP status to answer
         self.raw: dict[str, bytes] = {}  # service -> body sent as it is (status 200)
         self.files: dict[str, bytes] = {}  # file name -> bytes under /files/
+        self.delay: dict[str, float] = {}  # service -> seconds to wait before answering
         self.requests: list[tuple[str, str, str, str]] = []
         self.httpd: ThreadingHTTPServer | None = None
         self.thread: threading.Thread | None = None
@@ -306,6 +309,8 @@ class TargetServices:
             "unknown",
         )  # fmt: skip
         self.requests.append((service, method, handler.path, body))
+        if service in self.delay:
+            time.sleep(self.delay[service])
         if service in self.fail:
             return self._send(handler, self.fail[service], b'{"error": "stand-in failure"}')
         if service in self.raw:

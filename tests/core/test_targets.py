@@ -155,6 +155,20 @@ def test_malformed_answers_name_the_service(services, service, body, message):
     assert services.count(service) == asked + 1  # the malformed answer was not cached
 
 
+def test_a_service_that_does_not_answer_in_time(services, monkeypatch):
+    monkeypatch.setattr("core.targets.TIMEOUT_S", 0.2)
+    services.delay["rcsb-search"] = 1.0
+    with pytest.raises(TargetLookupError, match=r"^RCSB search did not answer: timed out"):
+        lookup_target("FTL")
+
+
+def test_an_answer_over_the_size_limit_is_refused(services, monkeypatch):
+    monkeypatch.setattr("core.targets.MAX_ANSWER_BYTES", 1000)
+    services.raw["rcsb-data"] = b'{"data": {"entries": [' + b" " * 300_000 + b"]}}"
+    with pytest.raises(TargetLookupError, match=r"^RCSB Data API sent more than"):
+        lookup_target("FTL")
+
+
 def test_an_unknown_gene_is_one_clear_line(services):
     with pytest.raises(TargetLookupError, match=r"^UniProt has no human entry for gene 'XYZ1'"):
         lookup_target("XYZ1")
