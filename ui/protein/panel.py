@@ -145,7 +145,7 @@ class ProteinPanel(QWidget):
         )
         self.demo_button.clicked.connect(self.open_demo)
         self.fetch_edit = QLineEdit()
-        self.fetch_edit.setPlaceholderText("PDB id, UniProt accession or gene")
+        self.fetch_edit.setPlaceholderText("PDB id, UniProt or gene")
         self.fetch_edit.setToolTip(
             "A PDB id (for example 1HVR, from RCSB), a UniProt accession (for example P69905, "
             "from AlphaFold DB) or a gene symbol (for example FTL: its PDB entries and AlphaFold "
