@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 _CLICK_SLOP = 4  # pixels a press may move and still count as a click
 _EMPTY_HINT = (
-    "Open a PDB or mmCIF file, fetch a PDB id or UniProt accession,\n"
+    "Open a PDB or mmCIF file, fetch a PDB id, UniProt accession or gene,\n"
     "predict a structure from its sequence, or open the demo."
 )
 
