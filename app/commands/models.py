@@ -66,6 +66,19 @@ def add_train_parser(subparsers) -> None:
         help="chance a training SMILES is replaced by a random spelling each epoch",
     )
     parser.add_argument("--dropout", type=float, default=0.1, help="of the prediction head")
+    parser.add_argument(
+        "--calibration-folds",
+        type=int,
+        default=0,
+        metavar="K",
+        help=(
+            "calibrate a single transformer (or a pair) with K refits on K-1 folds of the "
+            "training part (K times the training time; needed for a calibrated classifier "
+            "without an ensemble of 3 or more). Default: an ensemble of 3 or more is "
+            "cross-fitted (no extra time); a single regression model is calibrated on random-"
+            "forest out-of-fold residuals"
+        ),
+    )
     parser.add_argument("--no-baseline", action="store_true", help="skip the random forest")
     parser.add_argument(
         "--pretrained", type=Path, help="pretrained model folder (default: shipped)"
@@ -84,6 +97,10 @@ def _train_option_problem(args: argparse.Namespace) -> str | None:
         (args.learning_rate > 0, "--learning-rate must be more than 0"),
         (0 <= args.augment <= 1, "--augment is a chance: between 0 and 1"),
         (0 <= args.dropout < 1, "--dropout must be at least 0 and less than 1"),
+        (
+            args.calibration_folds == 0 or args.calibration_folds >= 2,
+            "--calibration-folds must be 0 (automatic) or at least 2",
+        ),
     )
     return next((message for ok, message in checks if not ok), None)
 
@@ -124,6 +141,7 @@ def run_train(args: argparse.Namespace) -> int:
             patience=args.patience,
             augment_probability=args.augment,
             dropout=args.dropout,
+            calibration_folds=args.calibration_folds,
         )
         report = train_and_evaluate(
             dataset,
@@ -154,7 +172,11 @@ def add_predict_parser(subparsers) -> None:
             "nearest_train_similarity (the largest ECFP4 Tanimoto similarity to the model's "
             "training molecules) and in_domain (that similarity reaches the threshold on the "
             "model card, chosen on the validation molecules; empty when the model stores no "
-            "domain). Rows whose SMILES do not parse get empty predictions."
+            "domain). Calibrated uncertainty: <target>_lower and <target>_upper (regression: "
+            "an interval holding the measured value with probability --coverage), or "
+            "<target>_calibrated (the calibrated probability) and <target>_set (the conformal "
+            "prediction set: {0}, {1}, {0,1} or {}) for classification; empty when the model "
+            "stores no calibration. Rows whose SMILES do not parse get empty predictions."
         ),
     )
     parser.add_argument("model_dir", type=Path, help="a model folder written by train")
@@ -162,6 +184,12 @@ def add_predict_parser(subparsers) -> None:
     parser.add_argument("--smiles-col", help="column holding SMILES (detected if omitted)")
     parser.add_argument(
         "--output", "-o", type=Path, required=True, help="output .csv/.tsv/.xlsx/.sdf"
+    )
+    parser.add_argument(
+        "--coverage",
+        type=float,
+        default=0.9,
+        help="of the intervals and prediction sets, between 0 and 1 (default 0.9)",
     )
     parser.set_defaults(handler=run_predict)
 
@@ -173,6 +201,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from app.commands.common import fail, os_error_text, output_over_input, usage_error
     from core.chem.export import ExportError, export_format, export_table
     from core.chem.readers import LibraryReadError, ReadOptions, iter_record_chunks
+    from core.models.calibration_store import calibration_columns, load_calibration
     from core.models.domain import check_domain, load_domain
     from core.models.transformer import load_model, predict
 
@@ -182,11 +211,15 @@ def run_predict(args: argparse.Namespace) -> int:
         return usage_error("predict", str(exc))
     if refused := output_over_input(args.output, [args.input]):
         return usage_error("predict", refused)
+    if not 0.0 < args.coverage < 1.0:
+        return usage_error("predict", f"--coverage must lie between 0 and 1, not {args.coverage}")
     try:
         model = load_model(args.model_dir)
         if model.kind == "pretrained" or not model.card.get("target_names"):
             return fail("predict", f"{args.model_dir} is not a fine-tuned model (no targets).")
         load_domain(args.model_dir)  # a malformed domain is refused before reading the input
+        calibration = load_calibration(args.model_dir)
+        task = str(model.card.get("task", ""))
         records = [
             r
             for chunk in iter_record_chunks(args.input, ReadOptions(smiles_column=args.smiles_col))
@@ -224,13 +257,24 @@ def run_predict(args: argparse.Namespace) -> int:
         in_domain = pd.array([pd.NA] * len(records), dtype="boolean")
         in_domain[valid] = domain.in_domain
         ensemble = len(model.members) > 1
-        added = [*names, SIMILARITY_COLUMN, IN_DOMAIN_COLUMN]
+        uncertainty = {
+            name: calibration_columns(calibration, task, name, mean[:, i], args.coverage)
+            for i, name in enumerate(names)
+        }
+        added = [
+            *names,
+            *(column for columns in uncertainty.values() for column in columns),
+            SIMILARITY_COLUMN,
+            IN_DOMAIN_COLUMN,
+        ]
         # The input often holds the measured target: keep it beside the prediction, renamed.
         table = table.rename(columns={n: f"{n} (input)" for n in added if n in table.columns})
         for i, name in enumerate(names):
             table[name] = mean[:, i]
             if ensemble:
                 table[f"{name}_std"] = std[:, i]
+            for column, values in uncertainty[name].items():
+                table[column] = values
         table[SIMILARITY_COLUMN] = similarity
         table[IN_DOMAIN_COLUMN] = in_domain
         export_table(table, args.output, smiles_column="smiles")
@@ -242,8 +286,23 @@ def run_predict(args: argparse.Namespace) -> int:
         f"Predicted {int(valid.sum())} of {len(records)} molecules; wrote {args.output}",
         file=sys.stderr,
     )
+    print(_calibration_line(calibration, task, args.coverage), file=sys.stderr)
     print(_domain_line(domain), file=sys.stderr)
     return 0
+
+
+def _calibration_line(calibration, task: str, coverage: float) -> str:
+    """What the uncertainty columns hold, in one line for the terminal."""
+    columns = "_lower/_upper" if task == "regression" else "_calibrated/_set"
+    if calibration is None:
+        return (
+            f"No calibration stored with this model (trained before calibration was stored, or "
+            f"a single classifier): the {columns} columns are empty."
+        )
+    what = "intervals" if task == "regression" else "prediction sets"
+    return (
+        f"Uncertainty: {coverage:.0%} conformal {what} ({calibration.summary.get('method', '')})."
+    )
 
 
 SIMILARITY_COLUMN = "nearest_train_similarity"

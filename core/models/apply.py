@@ -1,5 +1,6 @@
-"""Apply a trained model to a compound library: one column per target (+ ``<target>_std``), and
-where each molecule lies relative to the model's training molecules (the applicability domain)."""
+"""Apply a trained model to a compound library: one column per target (+ ``<target>_std``), its
+calibrated uncertainty (an interval, or a calibrated probability and a prediction set) and where
+each molecule lies relative to the model's training molecules (the applicability domain)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ def predict_library(
     smiles: pd.Series,
     valid: pd.Series | None = None,
     *,
+    coverage: float = 0.9,
     device: str | None = None,
     model_cache: Any = None,
     progress: ProgressCallback = no_progress,
@@ -33,12 +35,19 @@ def predict_library(
         The library's SMILES (e.g. ``canonical_smiles``), indexed like the library table.
     valid
         Booleans with the same index: rows to predict (others get NaN). Default: non-empty SMILES.
+    coverage
+        Of the conformal intervals and prediction sets (default 0.9).
 
     Returns
     -------
     pandas.DataFrame
         Same index as ``smiles``; per target (in this order) the prediction (probability of
         class 1, or the value), ``<target>_std`` for an ensemble of more than one model,
+        ``<target>_lower``/``<target>_upper`` (regression: the conformal interval holding the
+        measured value with probability ``coverage``) or ``<target>_calibrated`` and
+        ``<target>_set`` (classification: the calibrated probability and the prediction set,
+        ``"{0}"``, ``"{1}"``, ``"{0,1}"`` or ``"{}"``), empty for a model without a stored
+        calibration (see :mod:`core.models.calibration_store`),
         ``<target>_nearest_train_similarity`` (largest ECFP4 Tanimoto similarity to the model's
         training molecules) and ``<target>_in_domain`` (nullable boolean: that similarity reaches
         the threshold on the model card). The domain is the model's, so the last two are the same
@@ -49,9 +58,11 @@ def predict_library(
     Raises
     ------
     ValueError
-        When the folder is not a fine-tuned model, or its stored domain is malformed.
+        When the folder is not a fine-tuned model, its stored domain or calibration is
+        malformed, or ``coverage`` is not between 0 and 1.
     """
     from core.chem.readers import strip_cxsmiles_extension
+    from core.models.calibration_store import calibration_columns, load_calibration
     from core.models.domain import IN_DOMAIN_SUFFIX, SIMILARITY_SUFFIX, in_domain_flags, load_domain
     from core.models.transformer import FINETUNED_KIND, load_model, predict
 
@@ -60,6 +71,10 @@ def predict_library(
         raise ValueError(f"{Path(model_dir).name} is a pretrained model: it predicts no property")
     # A malformed domain is refused before the long prediction, not after it.
     domain = load_domain(model_dir)
+    calibration = load_calibration(model_dir)
+    if not 0.0 < coverage < 1.0:
+        raise ValueError(f"coverage must lie between 0 and 1, not {coverage}")
+    task = str(model.card.get("task", ""))
     names = list(model.card["target_names"])
     # Models were trained on plain SMILES: a CXSMILES extension (" |&1:1|") is not model input.
     texts = smiles.fillna("").astype(str).map(strip_cxsmiles_extension)
@@ -94,6 +109,10 @@ def predict_library(
         frame[name] = mean[:, i]
         if len(model.members) > 1:
             frame[f"{name}_std"] = std[:, i]
+        for column, values in calibration_columns(
+            calibration, task, name, mean[:, i], coverage
+        ).items():
+            frame[column] = values
         frame[f"{name}{SIMILARITY_SUFFIX}"] = similarity
         frame[f"{name}{IN_DOMAIN_SUFFIX}"] = pd.array(flags, dtype="boolean")
     return frame

@@ -10,7 +10,7 @@ import json
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +50,11 @@ class TrainSettings:
     dropout: float = 0.1
     """Of the transformer's head."""
     weight_decay: float = 0.01
+    calibration_folds: int = 0
+    """Refit the transformer this many times (on all but one fold of the training part) to
+    calibrate its intervals and probabilities; 0: automatic (cross-fitted members for an
+    ensemble of 3 or more, else random-forest out-of-fold residuals for regression and no
+    calibration for a classifier; see :mod:`core.models.calibration_store`)."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -79,6 +84,8 @@ class TrainReport:
     """Training was cancelled: the model holds the best epochs reached, the baseline was skipped."""
     task: str = ""
     target_names: tuple[str, ...] = ()
+    calibration: dict | None = None
+    """The card's ``"calibration"`` (method, scores, measured test coverage) or ``None``."""
 
     def as_json(self) -> dict:
         """``{"valid": {model: {metric: value}}, "test": {...}, "split": {...}}`` (target means)."""
@@ -143,6 +150,14 @@ def train_and_evaluate(
     and, on the card's ``domain``, the similarity threshold chosen on the valid part
     (:mod:`core.models.domain`).
 
+    Calibration (:mod:`core.models.calibration_store`, which says why it is done this way):
+    out-of-fold predictions of the **training** part only (never valid or test), from
+    cross-fitted ensemble members (3 or more: member ``k`` skips fold ``k``), from
+    ``settings.calibration_folds`` refits of the transformer, or, for a single regression
+    model by default, from five out-of-fold random forests as a proxy. They are written to
+    ``calibration_predictions.csv``; the card's ``calibration`` holds the conformal scores (and a
+    classifier's probability calibrator) and the coverage measured on the test part.
+
     ``on_epoch(model_index, epoch, train_loss, valid_metric)`` is called after every epoch of
     every ensemble member, on the training thread, and ``report_partial`` gets the same epoch as
     an :class:`EpochPoint` (the engine passes its partial-results callback there). With ``keep_on_cancel``, a cancel keeps the
@@ -151,6 +166,7 @@ def train_and_evaluate(
     returns normally (an engine that checks its cancel flag afterwards still reports the job
     cancelled, so read the folder back with :func:`load_training_report`)."""
     from core.models.baselines import fit_baseline, predict_baseline, save_baseline
+    from core.models.calibration_store import assign_folds, calibration_plan
     from core.models.metrics import evaluate
     from core.models.transformer import FinetuneOptions, finetune, predict
 
@@ -182,6 +198,25 @@ def train_and_evaluate(
         weight_decay=settings.weight_decay,
     )
     curve: list[tuple[int, int, float, float]] = []
+    source, n_folds = calibration_plan(dataset.task, settings.n_models, settings.calibration_folds)
+    calibration_note = "" if source else _NO_CALIBRATION_NOTE
+    folds = None
+    if source is not None:
+        try:
+            folds = assign_folds(
+                smiles[split.train],
+                n_folds,
+                by_scaffold=settings.split.startswith("scaffold"),
+                seed=settings.seed,
+            )
+        except ValueError as exc:
+            source, calibration_note = None, f"No calibration: {exc}."
+    # Cross-fitting: member k never trains on fold k, so its predictions there are out of fold.
+    member_rows = (
+        [split.train[folds != k] for k in range(n_folds)] if source == "crossfit" else None
+    )
+    fit_end = 0.8 if settings.baseline else 0.95
+    main_end = fit_end / 2 if source == "refit" else fit_end
 
     def record_epoch(model_index: int, epoch: int, train_loss: float, metric: float) -> None:
         curve.append((model_index, epoch, train_loss, metric))
@@ -207,10 +242,32 @@ def train_and_evaluate(
         device=device,
         on_epoch=record_epoch,
         keep_on_cancel=keep_on_cancel,
-        progress=part(0.0, 0.8 if settings.baseline else 0.95),
+        member_train_idx=member_rows,
+        progress=part(0.0, main_end),
         is_cancelled=is_cancelled,
     )
     cancelled = result.cancelled
+    calibration_model = result.model if source == "crossfit" else None
+    if source == "refit" and not cancelled:
+        try:
+            calibration_model = finetune(
+                pretrained_dir or default_pretrained_dir(),
+                list(smiles),
+                dataset.targets,
+                dataset.task,
+                split.train,
+                split.valid,
+                replace(options, n_models=n_folds),
+                target_names=list(dataset.target_names),
+                device=device,
+                member_train_idx=[split.train[folds != k] for k in range(n_folds)],
+                progress=part(main_end, fit_end),
+                is_cancelled=is_cancelled,
+            ).model
+        except JobCancelled:
+            if not keep_on_cancel:
+                raise
+            cancelled = True
     notes = list(dataset.notes)
     if cancelled:
         notes.append(
@@ -285,6 +342,34 @@ def train_and_evaluate(
         domain_note = "Cancelled while storing the applicability domain: it is unknown."
     if domain_note:
         notes.append(domain_note)
+    calibration = None
+    if source is not None and not cancelled:
+        try:
+            calibration = _store_calibration(
+                output_dir,
+                dataset,
+                split,
+                folds,
+                source,
+                calibration_model,
+                settings,
+                predictions,
+                device,
+                is_cancelled,
+            )
+        except JobCancelled:
+            if not keep_on_cancel:
+                raise
+            cancelled = True
+            calibration_note = "Cancelled while calibrating: predictions get no intervals."
+    elif cancelled:
+        calibration_note = "Training was cancelled: no calibration."
+    if calibration is not None:
+        from core.models.calibration_store import describe_calibration
+
+        calibration_note = describe_calibration(calibration)
+    if calibration_note:
+        notes.append(calibration_note)
     report = TrainReport(
         output_dir,
         split_info,
@@ -295,11 +380,106 @@ def train_and_evaluate(
         cancelled=cancelled,
         task=dataset.task,
         target_names=tuple(dataset.target_names),
+        calibration=calibration,
     )
     _write_metrics_to_card(output_dir, report)
     _write_report_tables(output_dir, report)
     progress(1.0, "Trained; test metrics on held-out molecules written to the card")
     return report
+
+
+_NO_CALIBRATION_NOTE = (
+    "No calibration: a single classifier has no out-of-fold probabilities (train an ensemble of "
+    "3 or more, or ask for calibration folds, to get calibrated probabilities and prediction sets)."
+)
+
+
+def _store_calibration(
+    output_dir: Path,
+    dataset: AssayDataset,
+    split: Split,
+    folds: np.ndarray,
+    source: str,
+    model: object,
+    settings: TrainSettings,
+    predictions: pd.DataFrame,
+    device: str | None,
+    is_cancelled: CancelCheck | None,
+) -> dict | None:
+    """Predict every training-part row out of fold, fit the calibration on those predictions,
+    measure it on the test part and store it (card ``calibration``, ``calibration_predictions.csv``).
+    Returns the stored summary (``None`` when the folder has no card)."""
+    from core.models.calibration_store import (
+        OOF_FILE,
+        evaluate_calibration,
+        fit_calibration,
+        store_calibration,
+    )
+
+    if not (output_dir / "card.json").is_file():
+        return None
+    smiles = np.asarray(dataset.smiles, dtype=object)
+    n_folds = int(folds.max()) + 1
+    train = np.asarray(split.train, dtype=np.int64)
+    oof = np.full((len(train), len(dataset.target_names)), np.nan)
+    if source == "rf_proxy":
+        from core.models.baselines import fit_baseline, predict_baseline
+        from core.models.calibration_store import PROXY_TREES
+
+        for k in range(n_folds):
+            check_cancelled(is_cancelled)
+            fitted = fit_baseline(
+                list(smiles[train[folds != k]]),
+                dataset.targets[train[folds != k]],
+                dataset.task,
+                target_names=list(dataset.target_names),
+                n_trees=min(settings.n_trees, PROXY_TREES),
+                seed=settings.seed,
+                is_cancelled=is_cancelled,
+            )
+            oof[folds == k] = predict_baseline(fitted, list(smiles[train[folds == k]])).mean
+    else:
+        from core.models.transformer import LoadedModel, predict
+
+        for k, member in enumerate(model.members):
+            # Only the member that left fold k out predicts it.
+            single = LoadedModel(model.kind, model.tokenizer, model.config, model.card, [member],
+                                 model.device)  # fmt: skip
+            rows = train[folds == k]
+            if len(rows):
+                oof[folds == k] = predict(
+                    single, list(smiles[rows]), device=device, is_cancelled=is_cancelled
+                ).mean
+    frame = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "part": "train",
+                    "row": train,
+                    "fold": folds,
+                    "smiles": smiles[train],
+                    "target": name,
+                    "measured": dataset.targets[train, t],
+                    "predicted": oof[:, t],
+                }
+            )
+            for t, name in enumerate(dataset.target_names)
+        ],
+        ignore_index=True,
+    )
+    summary = fit_calibration(
+        frame,
+        dataset.task,
+        list(dataset.target_names),
+        source=source,
+        folds=n_folds,
+        fold_kind="scaffold" if settings.split.startswith("scaffold") else "random",
+    )
+    test = predictions[(predictions["part"] == "test") & (predictions["model"] == "transformer")]
+    evaluate_calibration(summary, test)
+    store_calibration(output_dir, summary)
+    _write_csv(frame, output_dir / OOF_FILE)
+    return summary
 
 
 def _store_domain(
@@ -420,6 +600,7 @@ def load_training_report(
         cancelled=card.get("status") == "cancelled",
         task=str(card.get("task", "")),
         target_names=tuple(card.get("target_names") or card.get("target_columns") or ()),
+        calibration=card.get("calibration") if isinstance(card.get("calibration"), dict) else None,
     )
 
 

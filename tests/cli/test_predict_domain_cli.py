@@ -150,7 +150,16 @@ def test_several_targets_share_one_pair_of_domain_columns(pretrain_tiny, tmp_pat
     assert main(["predict", str(model), str(source), "--output", str(output)]) == 0
     table = pd.read_csv(output)
     added = [c for c in table.columns if c not in ("name", "smiles")]
-    assert added == ["carbons", "length", "nearest_train_similarity", "in_domain"]
+    assert added == [
+        "carbons",
+        "carbons_lower",
+        "carbons_upper",
+        "length",
+        "length_lower",
+        "length_upper",
+        "nearest_train_similarity",
+        "in_domain",
+    ]
     assert table["nearest_train_similarity"].iloc[0] == 1.0  # ethanol was trained on
     words, _ = unpack_fingerprints(np.load(model / FINGERPRINTS_FILE, allow_pickle=False))
     np.testing.assert_allclose(

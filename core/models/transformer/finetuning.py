@@ -136,6 +136,7 @@ def finetune(
     device: str | None = None,
     on_epoch: EpochCallback | None = None,
     keep_on_cancel: bool = False,
+    member_train_idx: Sequence[Sequence[int] | np.ndarray] | None = None,
     progress: ProgressCallback | None = None,
     is_cancelled: CancelCheck | None = None,
 ) -> FinetuneResult:
@@ -183,6 +184,12 @@ def finetune(
         so far, if it finished one), save them with ``card["status"] = "cancelled"`` and return
         normally with ``FinetuneResult.cancelled`` set; ``JobCancelled`` is raised only when no
         epoch finished. When False (default), cancel raises ``JobCancelled`` and saves nothing.
+    member_train_idx
+        Cross-fitting (``core.models.calibration_store``): one array of rows per member, each a
+        subset of ``train_idx``, that member ``m`` trains on instead of all of ``train_idx`` (so
+        that the rows it leaves out get a prediction it never trained on). The targets'
+        standardisation and the class weights still come from all of ``train_idx``. Must have
+        ``options.n_models`` entries.
 
     Returns
     -------
@@ -206,6 +213,16 @@ def finetune(
     valid_idx = np.asarray(valid_idx, dtype=np.int64)
     if not len(train_idx):
         raise ValueError("No training rows")
+    if member_train_idx is not None:
+        member_rows = [np.asarray(rows, dtype=np.int64) for rows in member_train_idx]
+        if len(member_rows) != options.n_models:
+            raise ValueError(
+                f"{len(member_rows)} training-row sets for {options.n_models} ensemble members"
+            )
+        if any(not len(rows) or not np.isin(rows, train_idx).all() for rows in member_rows):
+            raise ValueError("Each member's training rows must be a non-empty part of train_idx")
+    else:
+        member_rows = [train_idx] * options.n_models
     n_tasks = y.shape[1]
     if task == "classification":
         known = y[~np.isnan(y)]
@@ -252,11 +269,7 @@ def finetune(
             .to(device)
         )
 
-    train_smiles = [smiles[i] for i in train_idx]
     valid_smiles = [smiles[i] for i in valid_idx]
-    train_lengths = token_lengths(tokenizer, train_smiles)
-    batches_per_epoch = math.ceil(len(train_idx) / options.batch_size)
-    total_steps = max(1, batches_per_epoch * options.epochs)
     started = time.monotonic()
     members, member_metrics, best_epochs, seeds = [], [], [], []
     valid_outputs = []
@@ -264,6 +277,11 @@ def finetune(
     cancelled = False
     for m in range(options.n_models):
         seed = options.seed + m
+        own_idx = member_rows[m]
+        train_smiles = [smiles[i] for i in own_idx]
+        train_lengths = token_lengths(tokenizer, train_smiles)
+        batches_per_epoch = math.ceil(len(own_idx) / options.batch_size)
+        total_steps = max(1, batches_per_epoch * options.epochs)
         rng = np.random.default_rng(seed)
         torch.manual_seed(seed)
         model = make_predictor(config, n_tasks, options.dropout)
@@ -283,7 +301,7 @@ def finetune(
                         batch_smiles = augment_smiles(
                             batch_smiles, rng, options.augment_probability, max_length - 2
                         )
-                    rows = train_idx[index]
+                    rows = own_idx[index]
                     encoded = encode(tokenizer, batch_smiles, max_length, device)
                     target = torch.tensor(y_fit[rows], dtype=torch.float32, device=device)
                     mask = torch.tensor(label_mask[rows], dtype=torch.float32, device=device)
@@ -390,6 +408,7 @@ def finetune(
         "target_mean": mean.tolist(),
         "target_scale": scale.tolist(),
         "member_metrics": {metric_name: member_metrics},
+        "member_train_sizes": [len(rows) for rows in member_rows[: len(members)]],
         "seeds": seeds,
         "best_epochs": best_epochs,
         "options": {k: v for k, v in asdict(options).items()},

@@ -91,10 +91,14 @@ def test_ensemble_gives_a_column_and_a_std_per_target_on_the_library_index(ensem
     assert list(frame.columns) == [
         "carbons",
         "carbons_std",
+        "carbons_lower",
+        "carbons_upper",
         "carbons_nearest_train_similarity",
         "carbons_in_domain",
         "length",
         "length_std",
+        "length_lower",
+        "length_upper",
         "length_nearest_train_similarity",
         "length_in_domain",
     ]
@@ -109,6 +113,8 @@ def test_ensemble_gives_a_column_and_a_std_per_target_on_the_library_index(ensem
     assert frame["carbons_nearest_train_similarity"].isna().all()
     assert frame["carbons_in_domain"].dtype == "boolean" and frame["carbons_in_domain"].isna().all()
     assert (frame.loc[predicted, "carbons_std"] > 0).any()  # two members disagree somewhere
+    # tf.finetune alone stores no calibration either: the intervals are empty.
+    assert frame[["carbons_lower", "length_upper"]].isna().all().all()
     # Invalid rows (the unreadable "C1CC" too) and empty SMILES are NaN in every column.
     assert frame.loc[[11, 13, 15]].isna().all().all()
 
@@ -118,6 +124,8 @@ def test_a_single_model_gives_no_std_column_and_probabilities(single, library):
     frame = predict_library(single, smiles, valid, device="cpu")
     assert list(frame.columns) == [
         "has_nitrogen",
+        "has_nitrogen_calibrated",
+        "has_nitrogen_set",
         "has_nitrogen_nearest_train_similarity",
         "has_nitrogen_in_domain",
     ]
@@ -150,7 +158,7 @@ def test_a_library_without_valid_rows_gives_all_nan_without_predicting(
 
     monkeypatch.setattr(tf, "predict", must_not_run)
     frame = predict_library(single, smiles, valid & False, device="cpu")
-    assert frame.shape == (len(smiles), 3) and frame.isna().all().all()
+    assert frame.shape == (len(smiles), 5) and frame.isna().all().all()
 
 
 def test_progress_reaches_the_end_and_cancel_stops(ensemble, library):
