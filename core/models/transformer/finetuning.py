@@ -118,6 +118,40 @@ def _is_better(task: str, new: float, old: float) -> bool:
     return new > old if task == "classification" else new < old
 
 
+def _warm_start_states(base: LoadedModel, task: str, names: list[str]) -> list[dict]:
+    """The old members' weights (CPU copies) to start a warm-started fine-tuning from, after
+    checking that ``base`` is a fine-tuned model of the same task and targets."""
+    card = base.card
+    if base.kind != FINETUNED_KIND or not base.members:
+        raise ValueError(
+            f"warm start needs a fine-tuned model; {card.get('name', 'the model')!r} is {base.kind}"
+        )
+    differences = []
+    if card.get("task") != task:
+        differences.append(f"task {card.get('task')!r}, not {task!r}")
+    old_names = list(card.get("target_names") or [])
+    if old_names != list(names):
+        differences.append(f"targets {old_names}, not {list(names)}")
+    sizes = [len(card.get(k) or []) for k in ("target_mean", "target_scale")]
+    if sizes != [len(old_names)] * 2:
+        differences.append("no target_mean/target_scale for every target on its card")
+    if differences:
+        raise ValueError(
+            f"cannot warm-start from {card.get('name', 'the model')!r}: it has "
+            + "; ".join(differences)
+        )
+    return [{k: v.detach().cpu().clone() for k, v in m.state_dict().items()} for m in base.members]
+
+
+def _warm_start_card(old: dict) -> dict:
+    # The encoder's origin stays the old model's pretrained one; the old model is named beside it.
+    return {
+        "warm_started_from": old.get("name", ""),
+        "pretrained": old.get("pretrained", ""),
+        "pretrained_card": old.get("pretrained_card") or {},
+    }
+
+
 def finetune(
     pretrained: LoadedModel | str | Path,
     smiles: Sequence[str],
@@ -136,6 +170,7 @@ def finetune(
     device: str | None = None,
     on_epoch: EpochCallback | None = None,
     keep_on_cancel: bool = False,
+    warm_start: bool = False,
     member_train_idx: Sequence[Sequence[int] | np.ndarray] | None = None,
     progress: ProgressCallback | None = None,
     is_cancelled: CancelCheck | None = None,
@@ -149,7 +184,8 @@ def finetune(
     Parameters
     ----------
     pretrained
-        A pretrained model folder (or a :class:`LoadedModel` of one).
+        A pretrained model folder (or a :class:`LoadedModel` of one); with ``warm_start``, a
+        fine-tuned one.
     smiles
         All SMILES; ``train_idx``/``valid_idx`` index into it.
     targets
@@ -184,6 +220,13 @@ def finetune(
         so far, if it finished one), save them with ``card["status"] = "cancelled"`` and return
         normally with ``FinetuneResult.cancelled`` set; ``JobCancelled`` is raised only when no
         epoch finished. When False (default), cancel raises ``JobCancelled`` and saves nothing.
+    warm_start
+        Continue a fine-tuned model (``pretrained``) on new data instead of starting a new head:
+        member ``m`` starts from the old member ``m % n_old`` (encoder and head), and the old
+        card's ``target_mean``/``target_scale`` are kept, so the head's outputs stay in the
+        units it learned. The old model must have the same task and target names (else
+        ``ValueError`` naming what differs). The card records ``warm_started_from`` (the old
+        model's name) and keeps the old card's ``pretrained``.
     member_train_idx
         Cross-fitting (``core.models.calibration_store``): one array of rows per member, each a
         subset of ``train_idx``, that member ``m`` trains on instead of all of ``train_idx`` (so
@@ -237,6 +280,7 @@ def finetune(
     device = resolve_device(device, options.device)
     amp = options.mixed_precision and device.startswith("cuda")
     base = pretrained if isinstance(pretrained, LoadedModel) else load_model(pretrained, "cpu")
+    old_states = _warm_start_states(base, task, names) if warm_start else None
     tokenizer, config, max_length = base.tokenizer, base.config, base.max_length
     encoder_state = {k: v.detach().cpu().clone() for k, v in base.encoder.state_dict().items()}
     smiles = list(smiles)
@@ -247,7 +291,11 @@ def finetune(
         progress(-1.0, unknown.message())
 
     y_train = y[train_idx]
-    if task == "regression":
+    if old_states is not None:
+        # The old head predicts in the old standardised units: new ones would shift every output.
+        mean = np.asarray(base.card["target_mean"], dtype=np.float64)
+        scale = np.asarray(base.card["target_scale"], dtype=np.float64)
+    elif task == "regression":
         mean = np.nan_to_num(np.nanmean(y_train, axis=0))
         scale = np.nan_to_num(np.nanstd(y_train, axis=0), nan=1.0)
         scale[scale < 1e-12] = 1.0
@@ -285,7 +333,10 @@ def finetune(
         rng = np.random.default_rng(seed)
         torch.manual_seed(seed)
         model = make_predictor(config, n_tasks, options.dropout)
-        model.encoder.load_state_dict(encoder_state)
+        if old_states is not None:
+            model.load_state_dict(old_states[m % len(old_states)])
+        else:
+            model.encoder.load_state_dict(encoder_state)
         model.to(device).train()
         optimizer = adamw(model, options.learning_rate, options.weight_decay)
         scaler = grad_scaler(device, options.mixed_precision)
@@ -414,6 +465,7 @@ def finetune(
         "options": {k: v for k, v in asdict(options).items()},
         "pretrained": base.card.get("name", ""),
         "pretrained_card": {k: base.card.get(k) for k in ("name", "data", "metrics", "created")},
+        **(_warm_start_card(base.card) if old_states is not None else {}),
         "max_length": max_length,
         "dropout": options.dropout,
         "n_truncated": len(truncated),
