@@ -330,20 +330,30 @@ def add_explain_parser(subparsers) -> None:
         "explain",
         help="per-atom attributions of a trained model's prediction, as a heat map",
         description=(
-            "Integrated gradients on the token embeddings of MODEL_DIR's transformer for one "
-            "SMILES: prints the prediction and one attribution per heavy atom (JSON) and writes "
-            "the heat map (red raises the prediction, blue lowers it) as SVG or PNG."
+            "Explain MODEL_DIR's prediction for one SMILES atom by atom, relative to the "
+            "training mean (regression) or base rate (classification): prints the reference, "
+            "the atoms that raise and lower the prediction most and the sum check to stderr, "
+            "the prediction and one attribution per heavy atom as JSON to stdout, and writes "
+            "the heat map with its colour bar (red raises the prediction, blue lowers it) as "
+            "SVG or PNG. Families: transformer (integrated gradients on the token embeddings), "
+            "rf (the forest's exact tree-path decomposition, bits put on their atoms), dmpnn "
+            "(integrated gradients on the graph's features)."
         ),
     )
     parser.add_argument("model_dir", type=Path, help="a model folder written by train")
     parser.add_argument("smiles", help="the molecule to explain")
     parser.add_argument("--target", help="target name (default: the first)")
+    parser.add_argument(
+        "--family",
+        choices=["transformer", "rf", "dmpnn"],
+        help="which model explains (default: the one the folder predicts with)",
+    )
     parser.add_argument("--steps", type=int, default=48, help="integration steps (32-64)")
     parser.add_argument(
         "--baseline",
         choices=["pad", "mask"],
         default="pad",
-        help="integrated gradients' reference input: padding or mask tokens",
+        help="the transformer's integrated-gradients input: padding or mask tokens",
     )
     parser.add_argument("--output", "-o", type=Path, help="heat map file (.svg or .png)")
     parser.set_defaults(handler=run_explain)
@@ -352,41 +362,54 @@ def add_explain_parser(subparsers) -> None:
 def run_explain(args: argparse.Namespace) -> int:
     from app.commands.common import fail, os_error_text, usage_error
     from core.fileio import write_bytes_atomic, write_text_atomic
-    from core.models.explain import attribution_png, explain_smiles
+    from core.models.explain import explain_molecule
 
     if args.output is not None and args.output.suffix.lower() not in (".svg", ".png"):
         return usage_error("explain", f"{args.output}: write the heat map as .svg or .png")
     if not 2 <= args.steps <= 512:
         return usage_error("explain", f"--steps must be between 2 and 512, not {args.steps}")
     try:
-        explanation = explain_smiles(
-            args.model_dir, args.smiles, args.target or 0, args.steps, args.baseline
+        explanation = explain_molecule(
+            args.model_dir,
+            args.smiles,
+            args.target or 0,
+            args.family,
+            steps=args.steps,
+            baseline=args.baseline,
         )
         if args.output is not None:
-            mol, weights = explanation.mapping.mol, explanation.atom_attributions
             if args.output.suffix.lower() == ".png":
-                write_bytes_atomic(args.output, attribution_png(mol, weights))
+                write_bytes_atomic(args.output, explanation.png())
             else:
                 write_text_atomic(args.output, explanation.svg())
     except ValueError as exc:
         return fail("explain", str(exc))
     except OSError as exc:
         return fail("explain", os_error_text(exc))
-    mol = explanation.mapping.mol
+    for line in explanation.summary_lines():
+        print(line, file=sys.stderr)
+    mol, values = explanation.mol, explanation.atom_attributions.tolist()
+    raise_, lower = explanation.top_atoms()
     print(
         json.dumps(
             {
                 "smiles": explanation.smiles,
                 "target": explanation.target,
+                "family": explanation.family,
+                "units": explanation.units,
                 "prediction": explanation.prediction,
-                "explained_output": explanation.output_name,
-                "output": explanation.output,
-                "baseline_output": explanation.baseline_output,
-                "completeness_gap": explanation.completeness_gap,
-                "non_atom_tokens": explanation.non_atom_attribution,
+                "reference": explanation.reference.value,
+                "reference_kind": explanation.reference.kind,
+                "not_on_atoms": explanation.unplaced,
+                "additive": explanation.additive,
+                "sum_check_passed": explanation.sum_check() if explanation.additive else None,
+                "gap": explanation.gap,
+                "raise": [explanation.atom_label(i) for i in raise_],
+                "lower": [explanation.atom_label(i) for i in lower],
+                "method": explanation.method,
                 "atoms": [
                     {"index": i, "symbol": mol.GetAtomWithIdx(i).GetSymbol(), "attribution": w}
-                    for i, w in enumerate(explanation.atom_attributions.tolist())
+                    for i, w in enumerate(values)
                 ],
             }
         )
