@@ -1,0 +1,1007 @@
+"""Learn from new measurements: update a trained model with new rows without letting a held-out
+molecule into training (issue 15, part 6).
+
+:func:`update_model` (an engine job; ``drugdesk update``) reads the table the model was trained
+on (refused unless its content hash is the card's), rebuilds the old split, and places each new
+molecule:
+
+- a molecule already in the old data (same InChIKey) changes nothing: it is counted and named,
+  never merged silently into the old value;
+- a new molecule whose Murcko scaffold is already in an old part joins that part, so no scaffold
+  crosses parts and old held-out chemotypes stay held out;
+- new molecules with new scaffolds are split 80/10/10 by the old split's splitter on the new
+  rows alone (too few for that: all to train, with a note).
+
+The fine-tuned model is then warm-started (``finetune(..., warm_start=True)``: each member starts
+from its old weights, head included) on the new train part and stops early on the new valid
+part; the random forest is refitted on the new train part; both are evaluated on the new valid
+and test parts, and the folder gets what ``train`` writes (card, ``metrics.csv``,
+``heldout_predictions.csv``, ``finetune_curve.csv``, the applicability domain) plus
+``training_data.csv``: the molecules trained and evaluated on, with their part, which is the
+"old table" for the next update. With ``compare``, the transformer is also fine-tuned from
+scratch (the old card's pretrained model and options) on the same split, and the report puts
+both side by side: seconds and test metric.
+
+:func:`plan_update` does the reading and placing alone (no torch), so that a command can show
+what was read before training starts.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rdkit import Chem, rdBase
+
+from core.jobs import CancelCheck, ProgressCallback, check_cancelled, no_progress
+from core.models.datasets import AssayDataset, assay_columns, load_assay_table
+from core.models.splits import SPLITTERS, Split, murcko_scaffold, stratified_split
+from core.models.training import (
+    DEFAULT_PRETRAINED,
+    SPLIT_FRACTIONS,
+    TrainReport,
+    make_split,
+)
+
+TRAINING_DATA_FILE = "training_data.csv"
+"""The molecules an updated model was trained and evaluated on, with their part (``part``)."""
+PART_COLUMN = "part"
+ORIGIN_COLUMN = "origin"
+UPDATED_SPLIT = "updated"
+"""The card's split kind of an updated model: parts come from its ``training_data.csv``."""
+PARTS = ("train", "valid", "test")
+WARM_MODEL = "transformer"
+SCRATCH_MODEL = "transformer_scratch"
+MIN_WARM_EPOCHS = 3
+
+
+@dataclass(slots=True, frozen=True)
+class UpdateReading:
+    """What was read and where the new molecules went (counts for a person to check)."""
+
+    model: str
+    old_molecules: int
+    old_split: dict[str, int]
+    new_rows: int
+    """Records in the new table."""
+    new_dropped: int
+    """New rows the reader left out (unparsable SMILES, no exact value; see the notes)."""
+    already_known: int
+    """New molecules already in the old data: not used (the old value stays)."""
+    known_examples: tuple[str, ...]
+    joined: dict[str, int]
+    """New molecules that joined an old part because their scaffold is in it."""
+    new_scaffold: dict[str, int]
+    """New molecules with scaffolds the old data lacks, by the part the split gave them."""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def added(self) -> int:
+        return sum(self.joined.values()) + sum(self.new_scaffold.values())
+
+    def text(self) -> str:
+        """A few lines for a terminal or a dialog."""
+
+        def parts(counts: dict[str, int]) -> str:
+            return ", ".join(f"{p} {counts.get(p, 0)}" for p in PARTS)
+
+        old_parts = parts(self.old_split)
+        lines = [
+            f"Old data: {self.old_molecules} molecules, as {self.model} was trained on them "
+            f"({old_parts})",
+            f"New table: {self.new_rows} rows read, {self.new_dropped} left out; "
+            f"{self.added} new molecules added",
+        ]
+        if self.already_known:
+            shown = ", ".join(self.known_examples)
+            more = "…" if self.already_known > len(self.known_examples) else ""
+            lines.append(
+                f"  {self.already_known} already in the old data (same InChIKey): not used, the "
+                f"old value stays ({shown}{more})"
+            )
+        lines.append(f"  joined the part of their scaffold: {parts(self.joined)}")
+        lines.append(f"  new scaffolds, split 80/10/10: {parts(self.new_scaffold)}")
+        lines.extend(f"  {note}" for note in self.notes)
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "old_molecules": self.old_molecules,
+            "old_split": dict(self.old_split),
+            "new_rows": self.new_rows,
+            "new_dropped": self.new_dropped,
+            "already_known": self.already_known,
+            "added": self.added,
+            "joined": dict(self.joined),
+            "new_scaffold": dict(self.new_scaffold),
+        }
+
+
+@dataclass(slots=True, frozen=True)
+class UpdatePlan:
+    """The old data with its split, the new molecules with their parts, and the old card.
+
+    ``new`` holds only the molecules that are added (already known ones removed);
+    ``new_parts[i]`` is the part of ``new.smiles[i]``.
+    """
+
+    model_dir: Path
+    card: dict
+    old: AssayDataset
+    old_split: Split
+    old_merged: bool
+    """Whether the old table was read with replicates merged (the card's hash says which)."""
+    new: AssayDataset
+    new_parts: tuple[str, ...]
+    reading: UpdateReading
+
+    @property
+    def split(self) -> Split:
+        """The updated split over old rows then new rows (indices into the combined data)."""
+        n_old = len(self.old)
+        parts = {p: [np.asarray(getattr(self.old_split, p), dtype=np.int64)] for p in PARTS}
+        for i, part in enumerate(self.new_parts):
+            parts[part].append(np.array([n_old + i], dtype=np.int64))
+        return Split(*(np.sort(np.concatenate(parts[p])) for p in PARTS))
+
+
+@dataclass(slots=True)
+class UpdateReport:
+    """What :func:`update_model` did: the updated model's own report (``transformer`` is the
+    warm-started model, ``rf_ecfp4`` the refitted forest), what was read, and the seconds (and,
+    with ``compare``, the test metrics) of warm start and of training from scratch."""
+
+    output_dir: Path
+    report: TrainReport
+    reading: UpdateReading
+    seconds: dict[str, float]
+    scratch_metrics: pd.DataFrame | None = None
+    """Tidy metrics (as ``report.metrics``) of the transformer trained from scratch."""
+    notes: list[str] = field(default_factory=list)
+
+    def test_metrics(self) -> dict[str, dict[str, float | None]]:
+        """``{model: {metric: value}}`` on the test part: warm start, forest, scratch."""
+        frames = [self.report.metrics]
+        if self.scratch_metrics is not None:
+            frames.append(self.scratch_metrics)
+        return _part_summary(pd.concat(frames, ignore_index=True), "test")
+
+    def as_json(self) -> dict[str, Any]:
+        """One object for a command's standard output."""
+        test = self.test_metrics()
+        return {
+            "output": str(self.output_dir),
+            "task": self.report.task,
+            "metric": _main_metric(self.report.task),
+            "warm_start": {"seconds": self.seconds.get("warm_start"), "test": test.get(WARM_MODEL)},
+            "scratch": (
+                {"seconds": self.seconds.get("scratch"), "test": test.get(SCRATCH_MODEL)}
+                if self.scratch_metrics is not None
+                else None
+            ),
+            "rf_ecfp4": {"test": test.get("rf_ecfp4")},
+            "split": self.report.split,
+            "reading": self.reading.as_dict(),
+            "notes": self.notes,
+        }
+
+    def summary_line(self) -> str:
+        """``Updated NAME: test RMSE warm start 0.61 (41 s), from scratch 0.63 (95 s), RF 0.66``."""
+        metric = _main_metric(self.report.task)
+        title = "ROC-AUC" if metric == "roc_auc" else "RMSE"
+        test = self.test_metrics()
+
+        def value(model: str) -> str:
+            number = (test.get(model) or {}).get(metric)
+            return "–" if number is None else f"{number:.3f}"
+
+        text = (
+            f"Updated {self.output_dir.name} (+{self.reading.added} molecules): test {title} "
+            f"warm start {value(WARM_MODEL)} ({self.seconds.get('warm_start', 0):.0f} s)"
+        )
+        if self.scratch_metrics is not None:
+            text += (
+                f", from scratch {value(SCRATCH_MODEL)} ({self.seconds.get('scratch', 0):.0f} s)"
+            )
+        if "rf_ecfp4" in test:
+            text += f", random forest {value('rf_ecfp4')}"
+        return text
+
+
+def _main_metric(task: str) -> str:
+    return "roc_auc" if task == "classification" else "rmse"
+
+
+def _part_summary(metrics: pd.DataFrame, part: str) -> dict[str, dict[str, float | None]]:
+    rows = metrics[(metrics["part"] == part) & (metrics["target"] == "mean")]
+    if rows.empty:
+        rows = metrics[metrics["part"] == part]
+    return {
+        model: {
+            r.metric: None if r.value is None or not math.isfinite(r.value) else float(r.value)
+            for r in group.itertuples()
+        }
+        for model, group in rows.groupby("model", sort=False)
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading and placing
+
+
+def _read_card(model_dir: Path) -> dict:
+    from core.models.registry import read_model_json
+
+    card = read_model_json(model_dir, "card.json")
+    if not isinstance(card, dict):
+        raise ValueError(f"{model_dir}: card.json is not a model card")
+    if card.get("model_type") != "smiles-roberta-finetuned" or not card.get("target_names"):
+        raise ValueError(
+            f"{model_dir.name} is not a fine-tuned transformer model: only those can be updated"
+        )
+    return card
+
+
+def _molecule_keys(smiles: tuple[str, ...] | list[str]) -> list[str]:
+    # As the assay reader keys replicates: InChIKey, the canonical SMILES when InChI fails.
+    keys = []
+    for text in smiles:
+        with rdBase.BlockLogs():
+            mol = Chem.MolFromSmiles(text)
+            key = Chem.MolToInchiKey(mol) if mol is not None else ""
+        keys.append(key or f"smiles:{Chem.MolToSmiles(mol) if mol is not None else text}")
+    return keys
+
+
+def _split_sizes(split_info: Any) -> list[int] | None:
+    sizes = split_info.get("sizes") if isinstance(split_info, dict) else None
+    if isinstance(sizes, dict):
+        sizes = [sizes.get(p) for p in PARTS]
+    if isinstance(sizes, list) and len(sizes) == 3 and all(isinstance(s, int) for s in sizes):
+        return sizes
+    return None
+
+
+def _origin_split(split_info: dict) -> tuple[str, int]:
+    """The splitter kind and seed a split was made with (an updated model's: its origin's)."""
+    kind = split_info.get("kind")
+    seed = split_info.get("seed", 0)
+    if kind == UPDATED_SPLIT:
+        origin = split_info.get("from") or {}
+        kind, seed = origin.get("kind"), origin.get("seed", seed)
+    if not isinstance(seed, int):
+        seed = 0
+    return str(kind), seed
+
+
+def _old_split(model_dir: Path, card: dict, old: AssayDataset) -> Split:
+    """The split the model was trained with, rebuilt and checked against the card's sizes."""
+    split_info = card.get("split") if isinstance(card.get("split"), dict) else {}
+    kind = split_info.get("kind")
+    if kind == UPDATED_SPLIT:
+        # An updated model's parts are not a splitter's: they are stored beside it.
+        path = model_dir / TRAINING_DATA_FILE
+        try:
+            parts = pd.read_csv(path, usecols=[PART_COLUMN], dtype=str)[PART_COLUMN].tolist()
+        except (OSError, ValueError) as exc:
+            raise ValueError(
+                f"{model_dir.name}: cannot read its parts from {path.name} ({exc})"
+            ) from None
+        if len(parts) != len(old) or not set(parts) <= set(PARTS):
+            raise ValueError(
+                f"{model_dir.name}: {path.name} does not list a part for each of its "
+                f"{len(old)} molecules"
+            )
+        split = Split(*(np.flatnonzero(np.asarray(parts) == p).astype(np.int64) for p in PARTS))
+    else:
+        if kind not in SPLITTERS:
+            raise ValueError(
+                f"{model_dir.name}: its card does not say how it was split ({kind!r}), so the "
+                "old held-out molecules cannot be kept held out"
+            )
+        seed = split_info.get("seed", 0)
+        split = make_split(old, kind, seed if isinstance(seed, int) else 0)
+    sizes = _split_sizes(split_info)
+    rebuilt = [len(split.train), len(split.valid), len(split.test)]
+    if sizes is not None and sizes != rebuilt:
+        raise ValueError(
+            f"the {kind} split of these data gives train/valid/test {rebuilt}, but "
+            f"{model_dir.name} was trained with {sizes}"
+        )
+    return split
+
+
+def _read_old(
+    path: Path,
+    smiles_column: str | None,
+    target_columns: list[str],
+    task: str,
+    units: str,
+    card: dict,
+    model_name: str,
+    is_cancelled: CancelCheck | None,
+) -> tuple[AssayDataset, bool]:
+    """The old table as the model saw it: replicates merged (today's reading) or not (tables
+    hashed before merging existed), whichever gives the card's data hash."""
+    expected = card.get("data_hash")
+    for merged in (True, False):
+        dataset = load_assay_table(
+            path,
+            smiles_column,
+            target_columns,
+            task,
+            units=units,
+            merge_replicates=merged,
+            min_molecules=1,  # the hash decides whether these are the data
+            is_cancelled=is_cancelled,
+        )
+        if dataset.data_hash == expected:
+            return dataset, merged
+    raise ValueError(
+        f"these are not the data {model_name} was trained on: {path.name} read as "
+        f"{len(dataset)} molecules gives another content hash than the model card's "
+        "(the same molecules, values, target names and task are needed)"
+    )
+
+
+def _smiles_column_for(path: Path, wanted: str | None) -> str | None:
+    """``wanted`` when the table has it, else ``None`` (the reader detects the column)."""
+    if wanted is None:
+        return None
+    try:
+        columns = assay_columns(path).columns
+    except ValueError:
+        return wanted  # the reader says what is wrong with the file
+    return wanted if wanted in columns else None
+
+
+def _place_new(
+    old: AssayDataset,
+    old_split: Split,
+    new: AssayDataset,
+    kind: str,
+    seed: int,
+) -> tuple[list[int], list[str], list[int], list[str], list[str]]:
+    """Which new molecules are added and to which part.
+
+    Returns ``(known, known_smiles, added, parts, notes)``: indices of new molecules already in
+    the old data, their SMILES, indices of those added and each one's part, and notes.
+    """
+    old_keys = set(_molecule_keys(old.smiles))
+    new_keys = _molecule_keys(new.smiles)
+    known = [i for i, key in enumerate(new_keys) if key in old_keys]
+    fresh = [i for i, key in enumerate(new_keys) if key not in old_keys]
+    old_part = np.empty(len(old), dtype=object)
+    for part in PARTS:
+        old_part[getattr(old_split, part)] = part
+    by_scaffold: dict[str, Counter] = {}
+    for i, smiles in enumerate(old.smiles):
+        by_scaffold.setdefault(murcko_scaffold(smiles) or "", Counter())[old_part[i]] += 1
+    parts: dict[int, str] = {}
+    unplaced: list[int] = []
+    for i in fresh:
+        counts = by_scaffold.get(murcko_scaffold(new.smiles[i]) or "")
+        if counts is None:
+            unplaced.append(i)
+        else:
+            # A scaffold split keeps a scaffold in one part; after a random split the part
+            # holding most of that scaffold's molecules (ties: train, then valid).
+            parts[i] = max(PARTS, key=lambda p: (counts[p], -PARTS.index(p)))
+    notes = []
+    if unplaced:
+        smiles = [new.smiles[i] for i in unplaced]
+        try:
+            if kind == "stratified":
+                split = stratified_split(new.targets[unplaced, 0], SPLIT_FRACTIONS, seed)
+            else:
+                split = SPLITTERS[kind](smiles, SPLIT_FRACTIONS, seed)
+        except (KeyError, ValueError) as exc:
+            split = None
+            notes.append(
+                f"the {len(unplaced)} molecules with new scaffolds all go to train: a {kind} "
+                f"split of them alone is not possible ({exc})"
+            )
+        for part in PARTS:
+            rows = (
+                getattr(split, part)
+                if split is not None
+                else (np.arange(len(unplaced)) if part == "train" else [])
+            )
+            for r in rows:
+                parts[unplaced[int(r)]] = part
+    added = sorted(parts)
+    return known, [new.smiles[i] for i in known], added, [parts[i] for i in added], notes
+
+
+def plan_update(
+    model_dir: str | os.PathLike,
+    old_table: str | os.PathLike,
+    new_table: str | os.PathLike,
+    *,
+    smiles_column: str | None = None,
+    target_columns: list[str] | tuple[str, ...] | None = None,
+    units: str = "auto",
+    progress: ProgressCallback = no_progress,
+    is_cancelled: CancelCheck | None = None,
+) -> UpdatePlan:
+    """Read both tables and place every new molecule (see the module docstring); no training.
+
+    Parameters
+    ----------
+    model_dir
+        A fine-tuned transformer model folder (``train``'s output, a shipped model, or an
+        updated one).
+    old_table
+        The table the model was trained on (an updated model's ``training_data.csv``).
+    new_table
+        New measurements, in the same columns and units.
+    smiles_column
+        The SMILES column of both tables; ``None``: the card's (where a table has it), else
+        detected.
+    target_columns
+        The measured columns; ``None``: the card's target names.
+    units
+        What bare numbers of a regression target are (``load_assay_table``'s ``units``), for
+        both tables.
+
+    Raises
+    ------
+    ValueError
+        The folder is no fine-tuned model; the old table is not the data it was trained on
+        (content hash) or its split no longer gives the card's sizes; the new table's targets
+        differ; no new molecule is left to add.
+    """
+    model_dir = Path(model_dir)
+    old_path, new_path = Path(old_table), Path(new_table)
+    card = _read_card(model_dir)
+    name = str(card.get("name") or model_dir.name)
+    task = str(card.get("task"))
+    targets = list(target_columns or card.get("target_columns") or card["target_names"])
+    card_smiles = card.get("smiles_column")
+    default_smiles = card_smiles if card_smiles and card_smiles != "(structure)" else None
+    progress(-1.0, f"Reading {old_path.name}")
+    old, merged = _read_old(
+        old_path,
+        smiles_column or _smiles_column_for(old_path, default_smiles),
+        targets,
+        task,
+        units,
+        card,
+        name,
+        is_cancelled,
+    )
+    old_split = _old_split(model_dir, card, old)
+    check_cancelled(is_cancelled)
+    progress(-1.0, f"Reading {new_path.name}")
+    # New rows are read as any table is today: replicates of a new molecule merged.
+    new = load_assay_table(
+        new_path,
+        smiles_column or _smiles_column_for(new_path, default_smiles),
+        targets,
+        task,
+        units=units,
+        min_molecules=1,
+        is_cancelled=is_cancelled,
+    )
+    if tuple(new.target_names) != tuple(old.target_names):
+        raise ValueError(
+            f"{new_path.name} reads as targets {list(new.target_names)}, the model predicts "
+            f"{list(old.target_names)}: give the values in the same columns and units"
+        )
+    kind, seed = _origin_split(card.get("split") or {})
+    known, known_smiles, added, parts, notes = _place_new(old, old_split, new, kind, seed)
+    if not added:
+        raise ValueError(
+            f"{new_path.name} adds nothing: all its {len(new)} molecules are already in the old "
+            "data (their old values stay)"
+        )
+    new_added = _subset(new, added)
+    joined = Counter()
+    fresh = Counter()
+    # A new molecule "joined" when its scaffold was already in the old data.
+    old_scaffolds = {murcko_scaffold(s) or "" for s in old.smiles}
+    for smiles, part in zip(new_added.smiles, parts, strict=True):
+        (joined if (murcko_scaffold(smiles) or "") in old_scaffolds else fresh)[part] += 1
+    record = new.record
+    reading = UpdateReading(
+        model=name,
+        old_molecules=len(old),
+        old_split={p: len(getattr(old_split, p)) for p in PARTS},
+        new_rows=record.rows_read if record is not None else len(new) + len(new.dropped),
+        new_dropped=len(new.dropped),
+        already_known=len(known),
+        known_examples=tuple(known_smiles[:5]),
+        joined={p: joined[p] for p in PARTS},
+        new_scaffold={p: fresh[p] for p in PARTS},
+        notes=tuple([*notes, *new.notes]),
+    )
+    return UpdatePlan(model_dir, card, old, old_split, merged, new_added, tuple(parts), reading)
+
+
+def _subset(dataset: AssayDataset, rows: list[int]) -> AssayDataset:
+    from dataclasses import replace
+
+    return replace(
+        dataset,
+        smiles=tuple(dataset.smiles[i] for i in rows),
+        targets=dataset.targets[rows],
+        rows=tuple(dataset.rows[i] for i in rows),
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Training
+
+
+def _combined_dataset(
+    plan: UpdatePlan, output_dir: Path, is_cancelled: CancelCheck | None
+) -> AssayDataset:
+    """Write the old and the added molecules, with their parts, to ``training_data.csv`` and
+    read it back with the assay reader: what the updated model is trained on is exactly what a
+    later update reads as its old table (same content hash)."""
+    old, new = plan.old, plan.new
+    smiles_header = "smiles" if "smiles" not in old.target_names else "structure_smiles"
+    split = plan.split
+    parts = np.empty(len(old) + len(new), dtype=object)
+    for part in PARTS:
+        parts[getattr(split, part)] = part
+    frame = pd.DataFrame({smiles_header: [*old.smiles, *new.smiles]})
+    values = np.vstack([old.targets, new.targets])
+    for t, target in enumerate(old.target_names):
+        frame[target] = values[:, t]
+    frame[PART_COLUMN] = parts
+    frame[ORIGIN_COLUMN] = ["old"] * len(old) + ["new"] * len(new)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    path = output_dir / TRAINING_DATA_FILE
+    from core.fileio import atomic_output
+
+    with atomic_output(path, "w", encoding="utf-8", newline="") as handle:
+        # 17 significant digits: the values read back are the values trained on, bit for bit.
+        frame.to_csv(handle, index=False, float_format="%.17g")
+    combined = load_assay_table(
+        path,
+        smiles_header,
+        list(old.target_names),
+        old.task,
+        merge_replicates=plan.old_merged,
+        is_cancelled=is_cancelled,
+    )
+    same = len(combined) == len(frame) and np.allclose(
+        combined.targets, values, equal_nan=True, rtol=0, atol=0
+    )
+    if not same or tuple(combined.target_names) != tuple(old.target_names):
+        raise ValueError(
+            f"{path}: the combined data do not read back as written "
+            f"({len(combined)} of {len(frame)} molecules)"
+        )
+    return combined
+
+
+def _options_from_card(card: dict, **changes: Any) -> Any:
+    from dataclasses import fields
+
+    from core.models.transformer import FinetuneOptions
+
+    saved = card.get("options") if isinstance(card.get("options"), dict) else {}
+    known = {f.name for f in fields(FinetuneOptions)}
+    values = {k: v for k, v in saved.items() if k in known}
+    values.update(changes)
+    return FinetuneOptions(**values)
+
+
+def pretrained_dir_of(card: dict) -> Path:
+    """The pretrained model a fine-tuned card names (``pretrained``): the shipped one, or a
+    model of that name in the registry."""
+    from core.models.registry import model_dir
+    from resources import resource_path
+
+    name = str(card.get("pretrained") or "")
+    shipped = resource_path(DEFAULT_PRETRAINED)
+    if not name or name == shipped.name:
+        return shipped
+    try:
+        folder = model_dir(name)
+    except ValueError:
+        folder = None
+    if folder is None or not (folder / "card.json").is_file():
+        raise ValueError(
+            f"the pretrained model {name!r} that {card.get('name')!r} was fine-tuned from is "
+            "not installed: it is needed to compare with training from scratch"
+        )
+    return folder
+
+
+def update_model(
+    model_dir: str | os.PathLike,
+    old_table: str | os.PathLike,
+    new_table: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    *,
+    smiles_column: str | None = None,
+    target_columns: list[str] | tuple[str, ...] | None = None,
+    units: str = "auto",
+    epochs: int | None = None,
+    learning_rate: float | None = None,
+    compare: bool = False,
+    n_trees: int = 500,
+    pretrained_dir: str | os.PathLike | None = None,
+    plan: UpdatePlan | None = None,
+    device: str | None = None,
+    progress: ProgressCallback = no_progress,
+    is_cancelled: CancelCheck | None = None,
+) -> UpdateReport:
+    """Update a fine-tuned model with new measurements (engine job; ``drugdesk update``).
+
+    Parameters
+    ----------
+    model_dir, old_table, new_table, smiles_column, target_columns, units
+        As :func:`plan_update` (skipped when ``plan`` is given: a command that showed the
+        plan first passes it).
+    output_dir
+        The updated model's folder (not ``model_dir``: the old model stays as it was).
+    epochs
+        Most epochs of the warm start; default: the old members' latest best epoch (at least
+        3). Early stopping on the new valid part keeps the best.
+    learning_rate
+        Peak learning rate of the warm start; default: half the old one.
+    compare
+        Also fine-tune from scratch (the old card's pretrained model and options) on the same
+        split, for the report only (not saved).
+    n_trees
+        Trees of the refitted random forest.
+    pretrained_dir
+        The pretrained model for ``compare`` (default: the one the old card names).
+    device, progress, is_cancelled
+        torch device and job callbacks. A cancel raises ``JobCancelled``; a folder this call
+        created is removed then (and on any failure).
+
+    Returns
+    -------
+    UpdateReport
+    """
+    output_dir = Path(output_dir)
+    model_dir = Path(model_dir)
+    if output_dir.resolve() == model_dir.resolve():
+        raise ValueError(f"{output_dir}: write the updated model to a new folder, not over the old")
+    existed = output_dir.exists()
+    try:
+        return _update(
+            model_dir, old_table, new_table, output_dir, smiles_column, target_columns, units,
+            epochs, learning_rate, compare, n_trees, pretrained_dir, plan, device, progress,
+            is_cancelled,
+        )  # fmt: skip
+    except BaseException:
+        if not existed and output_dir.exists():
+            shutil.rmtree(output_dir, ignore_errors=True)
+        raise
+
+
+def _update(
+    model_dir: Path,
+    old_table: str | os.PathLike,
+    new_table: str | os.PathLike,
+    output_dir: Path,
+    smiles_column: str | None,
+    target_columns: list[str] | tuple[str, ...] | None,
+    units: str,
+    epochs: int | None,
+    learning_rate: float | None,
+    compare: bool,
+    n_trees: int,
+    pretrained_dir: str | os.PathLike | None,
+    plan: UpdatePlan | None,
+    device: str | None,
+    progress: ProgressCallback,
+    is_cancelled: CancelCheck | None,
+) -> UpdateReport:
+    from core.models.transformer import finetune, load_model
+
+    if plan is None:
+        plan = plan_update(
+            model_dir,
+            old_table,
+            new_table,
+            smiles_column=smiles_column,
+            target_columns=target_columns,
+            units=units,
+            progress=progress,
+            is_cancelled=is_cancelled,
+        )
+    card = plan.card
+    dataset = _combined_dataset(plan, output_dir, is_cancelled)
+    split = plan.split
+    smiles = list(dataset.smiles)
+    old_options = card.get("options") if isinstance(card.get("options"), dict) else {}
+    old_epochs = [e for e in card.get("best_epochs") or [] if isinstance(e, int)]
+    warm_epochs = epochs or max([MIN_WARM_EPOCHS, *old_epochs])
+    warm_lr = learning_rate or float(old_options.get("learning_rate", 2e-4)) / 2
+    if warm_epochs < 1 or not warm_lr > 0:
+        raise ValueError("epochs must be at least 1 and the learning rate more than 0")
+    options = _options_from_card(card, epochs=warm_epochs, learning_rate=warm_lr)
+    seed = options.seed
+    kind, origin_seed = _origin_split(card.get("split") or {})
+    split_info = {
+        "kind": UPDATED_SPLIT,
+        "seed": origin_seed,
+        "from": {"kind": kind, "seed": origin_seed, "model": plan.reading.model},
+        "parts_file": TRAINING_DATA_FILE,
+        "sizes": [len(split.train), len(split.valid), len(split.test)],
+    }
+    curve: list[tuple[int, int, float, float]] = []
+
+    def stage(start: float, end: float) -> ProgressCallback:
+        return lambda f, m="": progress(start + (end - start) * max(0.0, f), m)
+
+    warm_end = 0.45 if compare else 0.75
+    progress(0.0, f"Warm start from {plan.reading.model}: {len(smiles)} molecules")
+    started = time.monotonic()
+    old_model = load_model(model_dir, "cpu")
+    result = finetune(
+        old_model,
+        smiles,
+        dataset.targets,
+        dataset.task,
+        split.train,
+        split.valid,
+        options,
+        target_names=list(dataset.target_names),
+        output_dir=output_dir,
+        split=split_info,
+        smiles_column=dataset.smiles_column,
+        data_hash=dataset.data_hash,
+        name=output_dir.name,
+        device=device,
+        on_epoch=lambda m, e, loss, metric: curve.append((m, e, loss, metric)),
+        warm_start=True,
+        progress=stage(0.0, warm_end),
+        is_cancelled=is_cancelled,
+    )
+    seconds = {"warm_start": round(time.monotonic() - started, 1)}
+    del old_model
+    frames, predicted = _evaluate_transformer(dataset, split, result.model, WARM_MODEL, device)
+    scratch_metrics = None
+    if compare:
+        check_cancelled(is_cancelled)
+        started = time.monotonic()
+        scratch = finetune(
+            pretrained_dir or pretrained_dir_of(card),
+            smiles,
+            dataset.targets,
+            dataset.task,
+            split.train,
+            split.valid,
+            _options_from_card(card),
+            target_names=list(dataset.target_names),
+            device=device,
+            progress=stage(warm_end, 0.8),
+            is_cancelled=is_cancelled,
+        )
+        seconds["scratch"] = round(time.monotonic() - started, 1)
+        scratch_frames, _ = _evaluate_transformer(
+            dataset, split, scratch.model, SCRATCH_MODEL, device
+        )
+        scratch_metrics = _with_means(pd.concat(scratch_frames, ignore_index=True))
+    check_cancelled(is_cancelled)
+    forest_frames, forest_predicted = _refit_forest(
+        output_dir, dataset, split, n_trees, seed, stage(0.8, 0.93), is_cancelled
+    )
+    frames += forest_frames
+    predicted += forest_predicted
+    return _finish(
+        plan,
+        output_dir,
+        dataset,
+        split,
+        split_info,
+        frames,
+        predicted,
+        curve,
+        seconds,
+        scratch_metrics,
+        n_trees,
+        seed,
+        stage(0.93, 0.99),
+        is_cancelled,
+        progress,
+    )
+
+
+def _evaluate_transformer(
+    dataset: AssayDataset, split: Split, model: Any, name: str, device: str | None
+) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
+    from core.models.metrics import evaluate
+    from core.models.training import _tidy_predictions
+    from core.models.transformer import predict
+
+    frames, predicted = [], []
+    smiles = np.asarray(dataset.smiles, dtype=object)
+    for part in ("valid", "test"):
+        rows = getattr(split, part)
+        prediction = predict(model, list(smiles[rows]), device=device)
+        predicted.append(
+            _tidy_predictions(dataset, part, rows, name, prediction.mean, prediction.std)
+        )
+        frame = evaluate(
+            dataset.targets[rows], prediction.mean, dataset.task, dataset.target_names, name
+        )
+        frames.append(frame.assign(part=part))
+    return frames, predicted
+
+
+def _refit_forest(
+    output_dir: Path,
+    dataset: AssayDataset,
+    split: Split,
+    n_trees: int,
+    seed: int,
+    progress: ProgressCallback,
+    is_cancelled: CancelCheck | None,
+) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
+    from core.models.baselines import fit_baseline, predict_baseline, save_baseline
+    from core.models.metrics import evaluate
+    from core.models.training import _tidy_predictions
+
+    smiles = np.asarray(dataset.smiles, dtype=object)
+    forest = fit_baseline(
+        list(smiles[split.train]),
+        dataset.targets[split.train],
+        dataset.task,
+        target_names=list(dataset.target_names),
+        n_trees=n_trees,
+        class_weight="balanced" if dataset.task == "classification" else None,
+        seed=seed,
+        progress=progress,
+        is_cancelled=is_cancelled,
+    )
+    save_baseline(forest, output_dir / "baseline")
+    frames, predicted = [], []
+    for part in ("valid", "test"):
+        rows = getattr(split, part)
+        prediction = predict_baseline(forest, list(smiles[rows]))
+        predicted.append(
+            _tidy_predictions(dataset, part, rows, "rf_ecfp4", prediction.mean, prediction.std)
+        )
+        frame = evaluate(
+            dataset.targets[rows], prediction.mean, dataset.task, dataset.target_names, "rf_ecfp4"
+        )
+        frames.append(frame.assign(part=part))
+    return frames, predicted
+
+
+def _with_means(metrics: pd.DataFrame) -> pd.DataFrame:
+    from core.models.training import _with_target_means
+
+    return _with_target_means(metrics)
+
+
+def _calibrate(
+    output_dir: Path,
+    dataset: AssayDataset,
+    split: Split,
+    split_info: dict,
+    predictions: pd.DataFrame,
+    n_trees: int,
+    seed: int,
+    is_cancelled: CancelCheck | None,
+) -> dict | None:
+    """Calibrate a regression model's intervals as ``train`` does for a single model: on
+    out-of-fold random-forest residuals of the training part (``core.models.calibration_store``).
+
+    Why not the members themselves: a warm-started member has already seen every old training
+    molecule, so no fold of the training part is out of fold for it. A classifier gets no
+    calibration here (``None``)."""
+    from core.models.calibration_store import DEFAULT_FOLDS, assign_folds
+    from core.models.training import TrainSettings, _store_calibration
+
+    if dataset.task != "regression":
+        return None
+    kind = str(split_info.get("from", {}).get("kind") or "scaffold")
+    smiles = np.asarray(dataset.smiles, dtype=object)
+    folds = assign_folds(
+        smiles[split.train], DEFAULT_FOLDS, by_scaffold=kind.startswith("scaffold"), seed=seed
+    )
+    settings = TrainSettings(split=kind, seed=seed, n_trees=n_trees)
+    return _store_calibration(
+        output_dir, dataset, split, folds, "rf_proxy", None, settings, predictions, None,
+        is_cancelled,
+    )  # fmt: skip
+
+
+def calibration_note(calibration: dict | None, task: str) -> str:
+    """The report's line on calibration."""
+    from core.models.calibration_store import describe_calibration
+
+    if calibration is None and task == "classification":
+        return (
+            "No calibration: an updated classifier has no out-of-fold probabilities (its members "
+            "saw every old training molecule); retrain to calibrate it."
+        )
+    return describe_calibration(calibration)
+
+
+def _finish(
+    plan: UpdatePlan,
+    output_dir: Path,
+    dataset: AssayDataset,
+    split: Split,
+    split_info: dict,
+    frames: list[pd.DataFrame],
+    predicted: list[pd.DataFrame],
+    curve: list[tuple[int, int, float, float]],
+    seconds: dict[str, float],
+    scratch_metrics: pd.DataFrame | None,
+    n_trees: int,
+    seed: int,
+    domain_progress: ProgressCallback,
+    is_cancelled: CancelCheck | None,
+    progress: ProgressCallback,
+) -> UpdateReport:
+    """Domain, metrics and tables into the folder, as ``train`` writes them, and the card's
+    ``update`` record."""
+    from core.fileio import write_text_atomic
+    from core.models.training import (
+        CURVE_COLUMNS,
+        _store_domain,
+        _write_metrics_to_card,
+        _write_report_tables,
+    )
+
+    metrics = _with_means(pd.concat(frames, ignore_index=True))
+    predictions = pd.concat(predicted, ignore_index=True)
+    reading = plan.reading
+    notes = [
+        f"Updated from {reading.model} with {reading.added} new molecules"
+        + (f" ({reading.already_known} already known, not used)" if reading.already_known else "")
+    ]
+    domain_note = _store_domain(
+        output_dir, dataset, split, predictions, domain_progress, is_cancelled
+    )
+    if domain_note:
+        notes.append(domain_note)
+    calibration = _calibrate(
+        output_dir, dataset, split, split_info, predictions, n_trees, seed, is_cancelled
+    )
+    notes.append(calibration_note(calibration, dataset.task))
+    report = TrainReport(
+        output_dir,
+        split_info,
+        metrics,
+        notes,
+        predictions=predictions,
+        curve=pd.DataFrame(curve, columns=CURVE_COLUMNS),
+        task=dataset.task,
+        target_names=tuple(dataset.target_names),
+        calibration=calibration,
+    )
+    _write_metrics_to_card(output_dir, report)
+    _write_report_tables(output_dir, report)
+    update = UpdateReport(
+        output_dir, report, plan.reading, seconds, scratch_metrics, notes=list(notes)
+    )
+    card_path = output_dir / "card.json"
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    summary = update.as_json()
+    card["description"] = (
+        f"{plan.card.get('description') or plan.reading.model}; updated with "
+        f"{plan.reading.added} new molecules"
+    )
+    card["update"] = {
+        "from": plan.reading.model,
+        "from_data_hash": plan.card.get("data_hash"),
+        "training_data": TRAINING_DATA_FILE,
+        "reading": plan.reading.as_dict(),
+        "seconds": seconds,
+        "scratch": summary["scratch"],
+    }
+    write_text_atomic(card_path, json.dumps(card, indent=2))
+    progress(1.0, update.summary_line())
+    return update
