@@ -54,6 +54,12 @@ def _add_predict_parser(subparsers) -> None:
     models.add_predict_parser(subparsers)
 
 
+def _add_update_parser(subparsers) -> None:
+    from app.commands import update
+
+    update.add_parser(subparsers)
+
+
 def _add_explain_parser(subparsers) -> None:
     from app.commands import models
 
@@ -126,6 +132,7 @@ COMMAND_PARSERS = {
     "pretrain": _add_pretrain_parser,
     "train": _add_train_parser,
     "predict": _add_predict_parser,
+    "update": _add_update_parser,
     "explain": _add_explain_parser,
     "suggest": _add_suggest_parser,
     "score": _add_score_parser,
@@ -140,7 +147,7 @@ COMMAND_PARSERS = {
 # ``drugdesk --help`` lists the commands by the area of the window they belong to.
 COMMAND_GROUPS = {
     "molecules": ("props", "conformers"),
-    "models": ("pretrain", "train", "predict", "explain", "suggest"),
+    "models": ("pretrain", "train", "predict", "update", "explain", "suggest"),
     "libraries": ("score", "project"),
     "proteins": ("structure", "target"),
     "expression": ("de",),
