@@ -108,9 +108,21 @@ def card_text(card, path: Path, shipped: bool) -> str:
             lines.append(f"{part.capitalize()} metrics:")
             lines.extend(_metric_lines(values))
     if card.task in TASKS:
+        lines.append(calibration_text(path))
         lines.append(domain_text(path))
     lines.append(f"Folder: {path}")
     return "\n".join(line for line in lines if line)
+
+
+def calibration_text(path: Path) -> str:
+    """The model's calibration in words (method, folds, test coverage against its band)."""
+    from core.models.calibration_store import describe_calibration, load_calibration
+
+    try:
+        calibration = load_calibration(path)
+    except ValueError as exc:
+        return f"Calibration: unreadable ({exc})"
+    return describe_calibration(None if calibration is None else calibration.summary)
 
 
 def domain_text(path: Path) -> str:

@@ -209,7 +209,7 @@ class ModelsPanel(QWidget):
         self.curves.set_curve(
             report.curve, "ROC-AUC" if report.task == "classification" else "RMSE"
         )
-        self.plots.set_predictions(report.predictions, report.task)
+        self.plots.set_predictions(report.predictions, report.task, report.calibration)
 
     def _on_model_selected(self, entry: Entry | None) -> None:
         self._update_buttons()

@@ -110,9 +110,19 @@ class TrainingCurves(QWidget):
             )
 
 
+CALIBRATION_COLOURS = {"uncalibrated": (127, 127, 127), "calibrated": (44, 160, 44)}
+CALIBRATION_TITLES = {
+    "observed": "Observed",
+    "uncalibrated": "Model",
+    "calibrated": "Calibrated",
+}
+
+
 class EvaluationPlots(QWidget):
     """ROC and precision-recall curves (classification) or predicted against measured
-    (regression) on the held-out test molecules, per target, transformer against the baseline."""
+    (regression) on the held-out test molecules, per target, transformer against the baseline;
+    and how well the model's stated uncertainty held on them (the calibration plot: nominal
+    against observed interval coverage, or a reliability curve for a classifier)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -130,19 +140,27 @@ class EvaluationPlots(QWidget):
         self.roc_plot = _plot("ROC curve (test)", "false positive rate", "true positive rate")
         self.pr_plot = _plot("Precision-recall (test)", "recall", "precision")
         self.scatter_plot = _plot("Predicted against measured (test)", "measured", "predicted")
+        self.calibration_plot = _plot("Calibration (test)", "", "")
         plots = QHBoxLayout()
         plots.addWidget(self.roc_plot, 1)
         plots.addWidget(self.pr_plot, 1)
         plots.addWidget(self.scatter_plot, 1)
+        plots.addWidget(self.calibration_plot, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.note)
         layout.addLayout(plots, 1)
         self._predictions: pd.DataFrame | None = None
         self._task = ""
+        self._calibration: dict | None = None
         self.set_predictions(None, "")
 
-    def set_predictions(self, predictions: pd.DataFrame | None, task: str) -> None:
+    def set_predictions(
+        self, predictions: pd.DataFrame | None, task: str, calibration: dict | None = None
+    ) -> None:
+        """Show a report's tidy held-out predictions and its card's ``calibration`` (``None``:
+        the model stores none, and the calibration plot says so)."""
+        self._calibration = calibration if isinstance(calibration, dict) else None
         self._predictions = None
         if predictions is not None and not predictions.empty:
             self._predictions = predictions[predictions["part"] == "test"]
@@ -169,15 +187,23 @@ class EvaluationPlots(QWidget):
             if item.name() in MODEL_TITLES.values()
         )
 
+    def calibration_count(self) -> int:
+        """Curves drawn on the calibration plot, the diagonal left out (for tests)."""
+        names = set(CALIBRATION_TITLES.values())
+        items = self.calibration_plot.getPlotItem().listDataItems()
+        return sum(1 for item in items if item.name() in names)
+
     def _redraw(self) -> None:
         from core.models.metrics import pr_points, roc_points
 
-        for plot in (self.roc_plot, self.pr_plot, self.scatter_plot):
+        for plot in (self.roc_plot, self.pr_plot, self.scatter_plot, self.calibration_plot):
             plot.clear()
         if self._predictions is None or not self.target_combo.count():
             self.note.setText("Train or select a model to see its held-out test predictions.")
+            self._set_calibration_title("Calibration (test)")
             return
         target = self.target_combo.currentText()
+        calibration_note = self._draw_calibration(target)
         rows = self._predictions[self._predictions["target"] == target]
         notes = []
         if self._task == "classification":
@@ -224,4 +250,66 @@ class EvaluationPlots(QWidget):
             item.setLabel("bottom", f"measured {target}")
             item.setLabel("left", f"predicted {target}")
             n = int(rows[rows["model"] == rows["model"].iloc[0]]["measured"].notna().sum())
+        if calibration_note:
+            notes.append(calibration_note)
         self.note.setText(f"{n} held-out test molecules. " + "; ".join(notes))
+
+    def _set_calibration_title(self, title: str) -> None:
+        self.calibration_plot.getPlotItem().setTitle(title, color="#333", size="10pt")
+
+    def _draw_calibration(self, target: str) -> str:
+        """Draw the calibration of ``target`` (as measured on the test part at training time)
+        and return a note for the line above the plots."""
+        from core.models.calibration import binomial_band
+
+        item = self.calibration_plot.getPlotItem()
+        entry = ((self._calibration or {}).get("targets") or {}).get(target) or {}
+        test = entry.get("test") or {}
+        diagonal = pg.mkPen((160, 160, 160), width=1, style=pg.QtCore.Qt.PenStyle.DashLine)
+        if self._task == "classification":
+            item.setLabel("bottom", "predicted probability")
+            item.setLabel("left", "observed share of class 1")
+            self._set_calibration_title("Reliability (test)")
+            self.calibration_plot.plot([0, 1], [0, 1], pen=diagonal)
+            curves = test.get("reliability") or {}
+            for key, curve in curves.items():
+                colour = CALIBRATION_COLOURS.get(key, (90, 90, 90))
+                self.calibration_plot.plot(
+                    curve["predicted"], curve["observed"], pen=pg.mkPen(colour, width=2),
+                    symbol="o", symbolSize=6, symbolBrush=colour,
+                    name=CALIBRATION_TITLES.get(key, key),
+                )  # fmt: skip
+            self.calibration_plot.setRange(xRange=(0, 1), yRange=(0, 1))
+        else:
+            item.setLabel("bottom", "nominal interval coverage (%)")
+            item.setLabel("left", "observed coverage on test (%)")
+            self._set_calibration_title("Interval coverage (test)")
+            self.calibration_plot.plot([40, 100], [40, 100], pen=diagonal)
+            nominal, observed = test.get("nominal"), test.get("observed")
+            if nominal and observed:
+                x = np.asarray(nominal, dtype=float) * 100
+                y = np.asarray([np.nan if v is None else v for v in observed], dtype=float) * 100
+                # The range the observed share would fall in 95 % of the time if the model's
+                # intervals were right and the test molecules exchangeable with the training ones.
+                bands = np.array([binomial_band(c, int(test["n"])) for c in nominal]) * 100
+                self.calibration_plot.addItem(
+                    pg.ErrorBarItem(x=x, y=x, top=bands[:, 1] - x, bottom=x - bands[:, 0],
+                                    beam=1.5, pen=pg.mkPen((160, 160, 160), width=1))
+                )  # fmt: skip
+                colour = (31, 119, 180)
+                self.calibration_plot.plot(
+                    x, y, pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=7,
+                    symbolBrush=colour, name=CALIBRATION_TITLES["observed"],
+                )  # fmt: skip
+            self.calibration_plot.setRange(xRange=(40, 100), yRange=(0, 100))
+        observed, band = test.get("coverage_at_default"), test.get("band")
+        if self._calibration is None:
+            self._set_calibration_title("No calibration stored with this model")
+            return "no calibration stored with this model"
+        if observed is None or not band:
+            return f"calibration not measured on the test part ({entry.get('note', 'no rows')})"
+        what = "interval" if self._task == "regression" else "prediction set"
+        return (
+            f"the 90% {what} held {observed:.0%} of {test['n']} "
+            f"(expected {band[0]:.0%}–{band[1]:.0%})"
+        )

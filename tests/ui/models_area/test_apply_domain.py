@@ -88,7 +88,8 @@ def test_apply_says_how_many_fall_outside_the_domain(qtbot, engine, make_area_co
     (frame,) = library.added
     assert frame["Act_in_domain"].tolist() == [True, True, False, False, pd.NA]
     assert statuses[-1] == (
-        "Added Act, Act_std to the library (4 molecules; 2 of 4 outside the model's domain "
+        "Added Act, Act_std, Act_lower, Act_upper to the library (4 molecules; 2 of 4 outside "
+        "the model's domain "
         "(greyed: their nearest training molecule is less similar than the card's threshold))."
     )
 

@@ -148,7 +148,13 @@ def test_train_compare_register_apply_and_explain(qtbot, panel, assay_csv, tiny_
     job = panel.apply_to_library()
     _wait_job(qtbot, job)
     (frame,) = library.added
-    assert list(frame.columns) == ["active", "active_nearest_train_similarity", "active_in_domain"]
+    assert list(frame.columns) == [
+        "active",
+        "active_calibrated",  # a single classifier stores no calibration: empty
+        "active_set",
+        "active_nearest_train_similarity",
+        "active_in_domain",
+    ]
     # The model stored its domain when it was trained: every valid molecule has its similarity.
     assert frame.loc[[10, 12], "active_nearest_train_similarity"].between(0, 1).all()
     assert frame.loc[[10, 12], "active_in_domain"].notna().all()
