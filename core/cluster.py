@@ -201,6 +201,8 @@ def connect(spec: ClusterSpec, *, check_versions: bool = True) -> Any:
             cluster.scale(jobs=spec.n_workers)
             client = Client(cluster, set_as_default=False)
         else:
+            if spec.kind == "tls":
+                check_tls_configured()
             client = Client(spec.address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
     except ClusterError:
         _close_quietly(cluster)
@@ -228,6 +230,29 @@ def connect(spec: ClusterSpec, *, check_versions: bool = True) -> Any:
         disconnect(client)
         raise
     return client
+
+
+def check_tls_configured() -> None:
+    """Refuse ``tls://`` before connecting when dask's configuration names no certificates.
+
+    Raises
+    ------
+    ClusterError
+        Saying which settings to write.
+    """
+    from distributed.security import Security
+
+    try:
+        context = Security().get_connection_args("client").get("ssl_context")
+    except (OSError, ValueError) as exc:  # a named certificate file that cannot be read
+        raise ClusterError(f"tls: the TLS settings cannot be used ({_first_line(exc)})") from exc
+    if context is None:
+        raise ClusterError(
+            "tls: no TLS certificates configured: set distributed.comm.tls.ca-file, "
+            "distributed.comm.tls.client.cert and distributed.comm.tls.client.key in Dask's "
+            "configuration (~/.config/dask/distributed.yaml, or DASK_DISTRIBUTED__COMM__TLS__* "
+            "environment variables)"
+        )
 
 
 def check_cluster_versions(client: Any, spec: ClusterSpec | str = "the cluster") -> None:

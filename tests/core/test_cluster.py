@@ -11,6 +11,7 @@ from core.cluster import (
     ClusterError,
     ClusterSpec,
     check_cluster_versions,
+    check_tls_configured,
     parse_cluster_address,
     read_slurm_config,
     slurm_config_path,
@@ -142,3 +143,18 @@ def test_a_worker_without_drugdesk_is_refused():
 def test_a_scheduler_on_another_python_is_refused():
     with pytest.raises(ClusterError, match=r"the scheduler has python 3\.9"):
         check_cluster_versions(_Client({}, scheduler_python="3.9.1.final.0"))
+
+
+def test_tls_without_certificates_is_refused_before_connecting():
+    import dask
+
+    unset = {
+        "distributed.comm.tls.ca-file": None,
+        "distributed.comm.tls.client.cert": None,
+        "distributed.comm.tls.client.key": None,
+    }
+    with (
+        dask.config.set(unset),
+        pytest.raises(ClusterError, match=r"no TLS certificates configured: set distributed\.comm"),
+    ):
+        check_tls_configured()
