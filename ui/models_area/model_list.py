@@ -1,5 +1,5 @@
 """The saved models of the Models area: the user's trained models and the shipped ones, with
-Apply to library, Delete and Refresh.
+Apply to library, Update with new data, Delete and Refresh.
 
 The list reads the registry's small card files on the GUI thread; applying a model to the current
 library is an engine job whose predictions go to the library they were asked for.
@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from ui.models_area.assay_form import TASKS
 from ui.models_area.metrics_view import METRIC_TITLES
+from ui.models_area.update_dialog import ModelUpdater, UpdateDialog, UpdateRequest
 
 if TYPE_CHECKING:
     from ui.jobs.handle import JobHandle
@@ -171,7 +172,7 @@ def _item_text(entry) -> str:
 
 
 class ModelList(QGroupBox):
-    """The saved models with Apply to library, Delete and Refresh.
+    """The saved models with Apply to library, Update with new data, Delete and Refresh.
 
     Signals
     -------
@@ -202,6 +203,17 @@ class ModelList(QGroupBox):
             "Predict every valid molecule of the current library; columns are added to it"
         )
         self.apply_button.clicked.connect(self.apply_to_library)
+        self.update_button = QPushButton("Update with new data…")
+        self.update_button.setToolTip(
+            "Fine-tune the selected model further on new measurements (held-out molecules stay "
+            "held out), optionally compared with retraining from scratch"
+        )
+        self.update_button.clicked.connect(self.open_update_dialog)
+        self.updater = ModelUpdater(context.engine, self)
+        self.updater.status.connect(self.status)
+        self.updater.updated.connect(lambda report: self.refresh_models(report.output_dir))
+        self.updater.busy_changed.connect(lambda _busy: self._update_buttons())
+        self.update_dialog: UpdateDialog | None = None
         self.delete_button = QPushButton("Delete")
         self.delete_button.clicked.connect(self._on_delete)
         self.refresh_button = QPushButton("Refresh")
@@ -213,6 +225,8 @@ class ModelList(QGroupBox):
         layout = QVBoxLayout(self)
         layout.addWidget(self.models_list, 2)
         layout.addLayout(buttons)
+        # A row of its own: four buttons in one would not fit the area's narrow left column.
+        layout.addWidget(self.update_button)
 
     def selected_model_path(self) -> Path | None:
         item = self.models_list.currentItem()
@@ -230,6 +244,7 @@ class ModelList(QGroupBox):
     def _update_buttons(self) -> None:
         entry = self.selected_entry()
         self.apply_button.setEnabled(is_finetuned(entry))
+        self.update_button.setEnabled(is_finetuned(entry) and not self.updater.is_busy())
         shipped = entry is not None and entry.shipped
         self.delete_button.setEnabled(entry is not None and not shipped and not self._training)
 
@@ -307,6 +322,27 @@ class ModelList(QGroupBox):
         self.deleted.emit(entry.path)
         self.refresh_models()
         return True
+
+    # ------------------------------------------------------------------------------------------
+    # Update with new data
+
+    def open_update_dialog(self) -> UpdateDialog | None:
+        """Ask for the tables and a name (window-modal); Update there starts the job."""
+        entry = self.selected_entry()
+        if not is_finetuned(entry) or self.updater.is_busy():
+            return None
+        dialog = UpdateDialog(entry.path, entry.card.name, entry.shipped, self)
+        dialog.accepted.connect(lambda: self.update_model(dialog.accepted_request()))
+        dialog.finished.connect(dialog.deleteLater)
+        self.update_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def update_model(self, request: UpdateRequest | None) -> JobHandle | None:
+        """Run ``request`` (from the dialog); the new model is selected when it is saved."""
+        if request is None:
+            return None
+        return self.updater.start(request)
 
     # ------------------------------------------------------------------------------------------
     # Apply to a library
