@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -877,6 +878,7 @@ def explain_molecule(
 # ----------------------------------------------------------------------------------------------
 # Drawing
 
+EMPTY_SVG_PATH = re.compile(r"<path[^>]*\sd=''[^>]*/>\n?")
 COLOUR_BAR_HEIGHT = 58
 """Pixels under the molecule for the colour bar, its tick labels and its caption."""
 
@@ -1024,7 +1026,8 @@ def attribution_svg(
     units and the reference) draws the scale under the molecule."""
     drawer = _drawer("svg", width, height, colour_bar)
     _draw_attributions(drawer, mol, weights, annotate, notes, colour_bar)
-    return drawer.GetDrawingText()
+    # RDKit writes a space in a label as an empty path, which Qt's SVG reader warns about.
+    return EMPTY_SVG_PATH.sub("", drawer.GetDrawingText())
 
 
 def attribution_png(

@@ -1,9 +1,10 @@
 """The Explain tab with its jobs: which atoms drive a trained model's prediction for a molecule.
 
-``ExplainView`` shows what it is given; this tab runs ``core.models.explain.explain_smiles`` in
-the engine (key ``explain``: a newer molecule supersedes an older one) for a held-out test
-molecule, the current row of the library the user looks at (on request, and whenever that row
-changes while the area is shown), and again when another target is chosen.
+``ExplainView`` shows what it is given; this tab runs ``core.models.explain.explain_molecule`` in
+the engine (key ``explain``: a newer molecule supersedes an older one; the transformer and the
+D-MPNN in the model host, the forest beside the window) for a held-out test molecule, the current
+row of the library the user looks at (on request, and whenever that row changes while the area is
+shown), and again when another target or model family is chosen.
 """
 
 from __future__ import annotations
@@ -43,20 +44,32 @@ class ExplainTab(ExplainView):
         self._library_smiles_explained: str | None = None
         self.molecule_chosen.connect(self.explain)
         self.target_changed.connect(self._on_target_changed)
+        self.family_changed.connect(self._on_target_changed)
         self.library_row_requested.connect(self.explain_library_row)
         context.libraries.current_library_changed.connect(self._watch_library)
 
     def set_model(self, model: Path | None, training: bool = False) -> None:
         """The trained model to explain with (None: the selection cannot explain), and whether
         a training job runs (an explanation then waits for it)."""
+        from core.models.explain import available_families, default_family
+
         self._model = None if model is None else Path(model)
         self._training = training
         self.library_button.setEnabled(self._model is not None)
+        families, default = [], None
+        if self._model is not None:
+            # A card or two and a few file checks: small enough for the GUI thread.
+            try:
+                families = available_families(self._model)
+                default = default_family(self._model)
+            except (ValueError, OSError):
+                families, default = [], None
+        self.set_families(families, default)
 
     def explain(self, smiles: str) -> JobHandle | None:
         """Compute the attribution heat map of ``smiles`` for the selected model (engine job
         with key ``explain``: a newer request supersedes an older one)."""
-        from core.models.explain import explain_smiles
+        from core.models.explain import explain_molecule
 
         model = self._model
         if model is None:
@@ -66,21 +79,24 @@ class ExplainTab(ExplainView):
         target = self.target_index()
         waiting = " (after the training job)" if self._training else ""
         self.show_message(f"Explaining {smiles}{waiting}…")
+        family = self.family()
         handle = self.context.engine.submit(
-            explain_smiles,
+            explain_molecule,
             model,
             smiles,
             target,
+            family,
             title=f"Explain {smiles[:30]}",
             key="explain",
-            needs_torch=True,
+            # A forest needs no torch; the family chosen by default may need it.
+            needs_torch=family != "rf",
         )
         self._explain_job = handle
         handle.finished.connect(partial(self._on_explained, handle))
         handle.failed.connect(partial(self._on_explain_failed, handle))
         return handle
 
-    def _on_target_changed(self, _index: int) -> None:
+    def _on_target_changed(self, _index) -> None:
         if self._explained_smiles:
             self.explain(self._explained_smiles)
 

@@ -6,6 +6,8 @@ user picked; ``ExplainTab`` (``explain_tab.py``) runs the explanation in the eng
 
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 from PySide6.QtCore import QByteArray, Qt, Signal
 from PySide6.QtSvgWidgets import QSvgWidget
@@ -27,9 +29,15 @@ from ui.tables.structure_delegate import StructureDelegate
 
 ERROR_STYLE = "color: #b00020;"
 INTRO = (
-    "Per-atom attributions (integrated gradients on the token embeddings): red atoms raise the "
-    "prediction, blue atoms lower it. Click a test molecule, or explain the library's current row."
+    "Per-atom attributions relative to the training mean (or base rate): red atoms raise the "
+    "prediction, blue atoms lower it, by the amounts on the colour bar. Click a test molecule, "
+    "or explain the library's current row."
 )
+FAMILY_LABELS = {
+    "transformer": "SMILES transformer",
+    "rf": "Random forest (ECFP4)",
+    "dmpnn": "D-MPNN",
+}
 
 
 def test_table(predictions: pd.DataFrame | None, target_names) -> pd.DataFrame:
@@ -60,12 +68,15 @@ class ExplainView(QWidget):
         The user picked a test molecule.
     target_changed(index)
         Another target to explain.
+    family_changed(family)
+        Another model family of the selected model to explain with.
     library_row_requested()
         The "Explain the current library row" button.
     """
 
     molecule_chosen = Signal(str)
     target_changed = Signal(int)
+    family_changed = Signal(str)
     library_row_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -95,6 +106,13 @@ class ExplainView(QWidget):
         )
         self.target_combo.setMinimumContentsLength(8)
         self.target_combo.currentIndexChanged.connect(self.target_changed)
+        self.family_combo = QComboBox()
+        self.family_combo.setToolTip("Which of the model's families explains the prediction")
+        self.family_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.family_combo.setMinimumContentsLength(8)
+        self.family_combo.currentIndexChanged.connect(self._on_family_changed)
         self.heat_map = QSvgWidget()
         # Small enough for the Models area on a 1280×720 window; the drawing scales with the room.
         self.heat_map.setMinimumSize(200, 160)
@@ -109,6 +127,11 @@ class ExplainView(QWidget):
         target_row.addWidget(QLabel("Target:"))
         target_row.addWidget(self.target_combo, 1)
         right_layout.addLayout(target_row)
+        # A row of its own: beside the target it would widen the area past small screens.
+        family_row = QHBoxLayout()
+        family_row.addWidget(QLabel("Model:"))
+        family_row.addWidget(self.family_combo, 1)
+        right_layout.addLayout(family_row)
         right_layout.addWidget(self.heat_map, 1)
         right_layout.addWidget(self.label)
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -122,6 +145,24 @@ class ExplainView(QWidget):
 
     def target_index(self) -> int:
         return max(0, self.target_combo.currentIndex())
+
+    def family(self) -> str | None:
+        """The family chosen to explain with (``None``: the model's own)."""
+        data = self.family_combo.currentData()
+        return str(data) if data else None
+
+    def set_families(self, families, default: str | None) -> None:
+        """Offer ``families`` (``core.models.explain.FAMILIES`` names), ``default`` first."""
+        ordered = [f for f in families if f == default] + [f for f in families if f != default]
+        self.family_combo.blockSignals(True)
+        self.family_combo.clear()
+        for family in ordered:
+            self.family_combo.addItem(FAMILY_LABELS.get(family, family), family)
+        self.family_combo.blockSignals(False)
+        self.family_combo.setEnabled(len(ordered) > 1)
+
+    def _on_family_changed(self, _index: int) -> None:
+        self.family_changed.emit(self.family() or "")
 
     def set_report(self, report) -> None:
         """Show a report's test molecules and targets (``None``: clear)."""
@@ -162,28 +203,21 @@ class ExplainView(QWidget):
             self.molecule_chosen.emit(str(frame["smiles"].iloc[position]))
 
     def show_explanation(self, explanation) -> None:
-        """Draw the heat map and describe it (a ``core.models.explain.Explanation``)."""
+        """Draw the heat map with its colour bar and say what it shows (a
+        ``core.models.explain.AtomExplanation``)."""
         self.explanation = explanation
         svg = explanation.svg(460, 340)
         self.heat_map.load(QByteArray(svg.encode("utf-8")))
         self.heat_map.renderer().setAspectRatioMode(Qt.AspectRatioMode.KeepAspectRatio)
-        if explanation.task == "classification":
-            prediction = f"P({explanation.target}) = {explanation.prediction:.3f}"
-        else:
-            prediction = f"{explanation.target} = {explanation.prediction:.3f}"
-        values = explanation.atom_attributions
-        order = sorted(range(len(values)), key=lambda i: -abs(values[i]))[:3]
-        mol = explanation.mapping.mol
-        top = ", ".join(
-            f"{mol.GetAtomWithIdx(i).GetSymbol()}{i + 1} {values[i]:+.3f}" for i in order
-        )
+        headline, raise_, lower, sums, method, *notes = explanation.summary_lines()
+        notes_html = "".join(f"<br><i>{html.escape(note)}</i>" for note in notes)
         self.show_message(
-            f"<b>{prediction}</b><br>{explanation.smiles}<br>"
-            f"Attributions to the {explanation.output_name}: {explanation.output:.3f} against "
-            f"{explanation.baseline_output:.3f} for the empty baseline; the atoms add up to "
-            f"{values.sum():+.3f}, bond and ring tokens {explanation.non_atom_attribution:+.3f} "
-            f"(completeness gap {explanation.completeness_gap:.1e}). Strongest: {top}.<br>"
+            f"<b>{html.escape(headline)}</b><br>{html.escape(explanation.smiles)}<br>"
+            f"<span style='color:#c62828'>{html.escape(raise_)}</span><br>"
+            f"<span style='color:#1565c0'>{html.escape(lower)}</span><br>"
+            f"{html.escape(sums)}<br>"
             "<span style='color:#c62828'>Red</span> atoms raise the prediction, "
-            "<span style='color:#1565c0'>blue</span> atoms lower it."
-            + ("<br><i>The SMILES was truncated.</i>" if explanation.truncated else "")
+            "<span style='color:#1565c0'>blue</span> atoms lower it (numbered atoms: the "
+            "strongest)."
+            f"<br><small style='color:#555'>{html.escape(method)}</small>{notes_html}"
         )

@@ -408,3 +408,14 @@ def test_the_colour_bar_is_drawn_and_scaled_per_molecule():
     # Scaled per molecule: the strongest atom saturates whatever its size.
     assert colour_limit(weights) == pytest.approx(0.05)
     assert format_value(0.003, 0.05) == "+0.003" and format_value(-0.2, 0.2) == "-0.20"
+
+
+def test_a_dmpnn_explanation_comes_back_from_the_model_host(dmpnn_folder):
+    from core.modelhost import shared_host
+
+    folder, _ = dmpnn_folder
+    here = explain_molecule(folder, "c1ccccc1O", steps=16, device="cpu")
+    there = shared_host("cpu").run(explain_molecule, (folder, "c1ccccc1O"), {"steps": 16})
+    assert there.family == "dmpnn" and there.reference == here.reference
+    np.testing.assert_allclose(there.atom_attributions, here.atom_attributions, atol=1e-5)
+    assert Chem.MolToSmiles(there.mol) == Chem.MolToSmiles(here.mol)
