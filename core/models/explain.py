@@ -553,21 +553,24 @@ def _read_card(folder: Path) -> dict | None:
     return card if isinstance(card, dict) else None
 
 
-def _valid_base_rate(folder: Path, target: str) -> float | None:
-    """The share of class 1 among the validation molecules' measurements
-    (``heldout_predictions.csv``): the best stand-in for the training base rate a folder has
-    when its card does not store it."""
+def _measured_base_rate(folder: Path, file: str, target: str, part: str | None) -> float | None:
+    """The share of class 1 among the measurements of ``target`` in one of a model folder's
+    tidy tables (one value per dataset row), or ``None`` when the table is missing or holds
+    none."""
     import pandas as pd
 
-    path = folder / "heldout_predictions.csv"
+    path = folder / file
     if not path.is_file():
         return None
+    columns = ["row", "target", "measured"] + (["part"] if part else [])
     try:
-        frame = pd.read_csv(path, usecols=["part", "row", "target", "measured"])
+        frame = pd.read_csv(path, usecols=columns)
     except (OSError, ValueError):
         return None
-    rows = frame[(frame["part"] == "valid") & (frame["target"] == target)]
-    measured = rows.drop_duplicates("row")["measured"].dropna()
+    rows = frame[frame["target"] == target]
+    if part:
+        rows = rows[rows["part"] == part]
+    measured = pd.to_numeric(rows.drop_duplicates("row")["measured"], errors="coerce").dropna()
     return float(measured.mean()) if len(measured) else None
 
 
@@ -579,9 +582,10 @@ def model_reference(
     fallback_kind: str | None = None,
 ) -> Reference:
     """The reference a prediction of ``target`` is explained against: the training mean
-    (``target_mean`` on the card) for a regression, the training base rate
-    (``train_positive_rate``) for a classifier, or, when the card does not store it, the
-    validation molecules' base rate. A folder without a card (a trained model's ``baseline/``
+    (``target_mean`` on the card) for a regression; for a classifier the training base rate
+    (``train_positive_rate`` on the card, or the training labels of
+    ``calibration_predictions.csv``), else the validation molecules' base rate
+    (``heldout_predictions.csv``). A folder without a card (a trained model's ``baseline/``
     forest) uses its parent's. ``fallback`` (the model's own average output) is used, and
     called ``fallback_kind`` (default ``model average``), when nothing else is known.
 
@@ -602,7 +606,12 @@ def model_reference(
                 kind = "training mean" if task == "regression" else "training base rate"
                 return Reference(float(value), kind, target, task)
         if task == "classification":
-            rate = _valid_base_rate(place, target)
+            # The training part's labels, as the calibration's out-of-fold table holds them;
+            # else the validation molecules' (heldout_predictions.csv), said to be a stand-in.
+            rate = _measured_base_rate(place, "calibration_predictions.csv", target, None)
+            if rate is not None:
+                return Reference(rate, "training base rate", target, task)
+            rate = _measured_base_rate(place, "heldout_predictions.csv", target, "valid")
             if rate is not None:
                 return Reference(rate, "validation base rate", target, task)
     if fallback is not None:

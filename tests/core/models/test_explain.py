@@ -32,6 +32,7 @@ from core.models.explain import (
     format_value,
     integrated_gradients,
     map_tokens_to_atoms,
+    model_reference,
     rebase_integrated_gradients,
     spread_to_atoms,
 )
@@ -419,3 +420,29 @@ def test_a_dmpnn_explanation_comes_back_from_the_model_host(dmpnn_folder):
     assert there.family == "dmpnn" and there.reference == here.reference
     np.testing.assert_allclose(there.atom_attributions, here.atom_attributions, atol=1e-5)
     assert Chem.MolToSmiles(there.mol) == Chem.MolToSmiles(here.mol)
+
+
+def test_a_classifiers_reference_prefers_the_training_labels(tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    card = {"task": "classification", "target_names": ["active"]}
+    (folder / "card.json").write_text(json.dumps(card))
+    pd.DataFrame(
+        {"part": "valid", "row": range(4), "target": "active", "measured": [1.0, 0, 0, 0]}
+    ).to_csv(folder / "heldout_predictions.csv", index=False)
+    assert model_reference(folder, "active", "classification").kind == "validation base rate"
+    # The calibration's out-of-fold table holds the training part's labels (one per row).
+    pd.DataFrame(
+        {"row": [7, 8, 9, 9], "fold": 0, "target": "active", "measured": [1.0, 1, 0, 0],
+         "predicted": 0.5}
+    ).to_csv(folder / "calibration_predictions.csv", index=False)  # fmt: skip
+    reference = model_reference(folder, "active", "classification")
+    assert (reference.kind, reference.value) == ("training base rate", pytest.approx(2 / 3))
+    (folder / "card.json").write_text(json.dumps(card | {"train_positive_rate": [0.1]}))
+    assert model_reference(folder, "active", "classification").value == pytest.approx(0.1)
+    assert (
+        "training base rate of active 0.10"
+        in model_reference(folder, "active", "classification").text
+    )
+    with pytest.raises(ValueError, match="no training mean"):
+        model_reference(folder, "active", "regression")
