@@ -398,7 +398,10 @@ def run_tasks(
                 result = _result(client, future, label, done, total, what)
                 done += 1
                 shown = f"{total:,}" if total else "?"
-                progress(done / total if total else -1.0, f"{done:,} of {shown} {what} done")
+                # Below 1: the caller says when the whole job is done (an estimated total may
+                # also be passed).
+                fraction = min(0.99, done / total) if total else -1.0
+                progress(fraction, f"{done:,} of {shown} {what} done")
                 yield position, result
     finally:
         if running:
