@@ -78,6 +78,7 @@ class UpdateReading:
     already_known: int
     """New molecules already in the old data: not used (the old value stays)."""
     known_examples: tuple[str, ...]
+    """A few of them, ``SMILES (new value vs old value)``."""
     joined: dict[str, int]
     """New molecules that joined an old part because their scaffold is in it."""
     new_scaffold: dict[str, int]
@@ -106,7 +107,7 @@ class UpdateReading:
             more = "…" if self.already_known > len(self.known_examples) else ""
             lines.append(
                 f"  {self.already_known} already in the old data (same InChIKey): not used, the "
-                f"old value stays ({shown}{more})"
+                f"old value stays: {shown}{more}"
             )
         lines.append(f"  joined the part of their scaffold: {parts(self.joined)}")
         lines.append(f"  new scaffolds, split 80/10/10: {parts(self.new_scaffold)}")
@@ -373,10 +374,12 @@ def _place_new(
 ) -> tuple[list[int], list[str], list[int], list[str], list[str]]:
     """Which new molecules are added and to which part.
 
-    Returns ``(known, known_smiles, added, parts, notes)``: indices of new molecules already in
-    the old data, their SMILES, indices of those added and each one's part, and notes.
+    Returns ``(known, known_text, added, parts, notes)``: indices of new molecules already in
+    the old data, each as ``SMILES (new value vs old)``, indices of those added and each one's
+    part, and notes.
     """
-    old_keys = set(_molecule_keys(old.smiles))
+    old_index = {key: i for i, key in enumerate(_molecule_keys(old.smiles))}
+    old_keys = set(old_index)
     new_keys = _molecule_keys(new.smiles)
     known = [i for i, key in enumerate(new_keys) if key in old_keys]
     fresh = [i for i, key in enumerate(new_keys) if key not in old_keys]
@@ -419,7 +422,17 @@ def _place_new(
             for r in rows:
                 parts[unplaced[int(r)]] = part
     added = sorted(parts)
-    return known, [new.smiles[i] for i in known], added, [parts[i] for i in added], notes
+    # A replicate of an old molecule is shown with both values, for the chemist to judge.
+    known_text = [
+        f"{new.smiles[i]} ({_values_text(new.targets[i])} vs "
+        f"{_values_text(old.targets[old_index[new_keys[i]]])})"
+        for i in known
+    ]
+    return known, known_text, added, [parts[i] for i in added], notes
+
+
+def _values_text(values: np.ndarray) -> str:
+    return "/".join("–" if np.isnan(v) else f"{v:.3g}" for v in values)
 
 
 def plan_update(
@@ -498,7 +511,7 @@ def plan_update(
             f"{list(old.target_names)}: give the values in the same columns and units"
         )
     kind, seed = _origin_split(card.get("split") or {})
-    known, known_smiles, added, parts, notes = _place_new(old, old_split, new, kind, seed)
+    known, known_text, added, parts, notes = _place_new(old, old_split, new, kind, seed)
     if not added:
         raise ValueError(
             f"{new_path.name} adds nothing: all its {len(new)} molecules are already in the old "
@@ -519,7 +532,7 @@ def plan_update(
         new_rows=record.rows_read if record is not None else len(new) + len(new.dropped),
         new_dropped=len(new.dropped),
         already_known=len(known),
-        known_examples=tuple(known_smiles[:5]),
+        known_examples=tuple(known_text[:5]),
         joined={p: joined[p] for p in PARTS},
         new_scaffold={p: fresh[p] for p in PARTS},
         notes=tuple([*notes, *new.notes]),
