@@ -1,24 +1,37 @@
-"""Per-atom explanations of a SMILES-transformer prediction: integrated gradients on the token
-embeddings, mapped from tokens to atoms and drawn as a heat map on the 2D structure.
+"""Per-atom explanations of a trained model's prediction, relative to a reference a chemist knows,
+drawn as a heat map with a colour bar.
 
-Integrated gradients (Sundararajan et al., ICML 2017) integrates the gradient of the model output
-along the straight path from a baseline input to the real one. The baseline here keeps ``<s>`` and
-``</s>`` and replaces every SMILES token by the ``<pad>`` (or ``<mask>``) embedding, at the same
-positions, so it means "a molecule of this length with no atoms known". The integral uses
-Gauss-Legendre nodes (exact for polynomials of degree ``2n-1``, so 32-64 steps are plenty for this
-smooth network); attributions then add up to ``f(x) - f(baseline)`` (completeness), and the
-explanation reports the gap so a caller can check it.
+:func:`explain_molecule` (an engine job; the command line's ``drugdesk explain``) explains one
+molecule with one family of a model folder and returns an :class:`AtomExplanation`: one value per
+heavy atom in the prediction's units (target units for a regression, probability of class 1 for a
+classifier), relative to the training mean or the training base rate (:func:`model_reference`),
+with a sum check where the method guarantees that the atoms add up to prediction minus reference.
+The families: the SMILES transformer (integrated gradients, below), the random forest on ECFP4
+(:mod:`core.models.explain_forest`: an exact tree-path decomposition) and chemprop's D-MPNN
+(:mod:`core.models.explain_dmpnn`: integrated gradients on the graph's features).
 
-The output explained is the head's output before the final link: the logit for a classifier
-(positive: towards class 1) and the value in target units for a regression (the prediction minus
-the baseline's). Ensembles are explained as the mean of their members (integrated gradients is
-linear in the model).
+The transformer: integrated gradients (Sundararajan et al., ICML 2017) integrates the gradient of
+the model output along the straight path from a baseline input to the real one. The baseline here
+keeps ``<s>`` and ``</s>`` and replaces every SMILES token by the ``<pad>`` (or ``<mask>``)
+embedding, at the same positions, so it means "a molecule of this length with no atoms known".
+The integral uses Gauss-Legendre nodes (exact for polynomials of degree ``2n-1``, so 32-64 steps
+are plenty for this smooth network); attributions then add up to ``f(x) - f(baseline)``
+(completeness), and the explanation reports the gap so a caller can check it.
+:func:`rebase_integrated_gradients` restates them relative to the reference (the baseline's own
+output is no average molecule: against it, every atom of bortezomib lowered the shipped potency
+model's prediction).
+
+:func:`integrated_gradients` explains the head's output before the final link by default: the
+logit for a classifier (positive: towards class 1) and the value in target units for a regression;
+``link="probability"`` explains the probability instead. Ensembles are explained as the mean of
+their members (integrated gradients is linear in the model).
 
 Tokens map to atoms through RDKit's parse of the same SMILES: RDKit numbers atoms in the order
 they are written, and every atom is exactly one token (a bracket atom ``[nH]``, ``[C@@H]``,
 ``[O-]``; ``Cl``/``Br``; an organic-subset letter). Bonds, branches, ring closures (``1``,
-``%10``) and dots get no atom. Explicit hydrogens ``[H]`` give their attribution to the heavy atom
-they are bonded to. Nothing here imports Qt: the picture is SVG text (or PNG bytes) for any viewer.
+``%10``) and dots get no atom of their own (:func:`spread_to_atoms` shares them between their
+neighbouring atoms). Explicit hydrogens ``[H]`` give their attribution to the heavy atom they are
+bonded to. Nothing here imports Qt: the picture is SVG text (or PNG bytes) for any viewer.
 """
 
 from __future__ import annotations
