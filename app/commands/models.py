@@ -1,5 +1,6 @@
-"""``drugdesk train`` and ``drugdesk predict``: fine-tune the SMILES transformer on assay data (with
-the random-forest baseline on the same split) and apply a trained model to a compound file."""
+"""``drugdesk train`` and ``drugdesk predict``: fit the SMILES transformer, chemprop's D-MPNN and the
+random-forest baseline on assay data on the same split, choose the predictor on the validation part,
+and apply a trained model (its chosen predictor) to a compound file."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ from pathlib import Path
 def add_train_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "train",
-        help="fine-tune the SMILES transformer on assay data; prints validation and test metrics",
+        help="fit model families on assay data, choose on validation; prints the metrics",
         description=(
             "Fine-tune the shipped SMILES transformer on DATA (.csv, .tsv, .xlsx, .sdf) and, on the "
-            "same split, a random forest on ECFP4; print validation and test metrics (held-out "
-            "molecules only) as JSON and write the model with its card to OUTPUT."
+            "same split, chemprop's D-MPNN and a random forest on ECFP4 (--families); choose the "
+            "predictor on the validation molecules only (the best family, or a weighted mean of "
+            "families when that is better there); print every family's validation and test "
+            "metrics and the chosen one's (held-out molecules only) as JSON and write the model "
+            "with its card (which says what was chosen and why) to OUTPUT."
         ),
     )
     parser.add_argument("data", type=Path, help="assay table")
@@ -79,7 +83,26 @@ def add_train_parser(subparsers) -> None:
             "forest out-of-fold residuals"
         ),
     )
-    parser.add_argument("--no-baseline", action="store_true", help="skip the random forest")
+    parser.add_argument(
+        "--families",
+        default="transformer,dmpnn,rf",
+        help=(
+            "model families fitted on the same split and chosen among on the validation part: "
+            "transformer (always), dmpnn (chemprop D-MPNN), rf (random forest on ECFP4); "
+            "default all three"
+        ),
+    )
+    parser.add_argument(
+        "--dmpnn-epochs", type=int, default=50, help="most D-MPNN epochs (it stops early)"
+    )
+    parser.add_argument(
+        "--dmpnn-descriptors",
+        action="store_true",
+        help="give the D-MPNN RDKit 2D descriptors too (about 0.1 s per molecule to compute)",
+    )
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="skip the random forest (rf in --families)"
+    )
     parser.add_argument(
         "--pretrained", type=Path, help="pretrained model folder (default: shipped)"
     )
@@ -91,6 +114,7 @@ def _train_option_problem(args: argparse.Namespace) -> str | None:
     """The first option out of range, in words (``TrainSettings`` takes any number)."""
     checks = (
         (args.epochs >= 1, "--epochs must be at least 1"),
+        (args.dmpnn_epochs >= 1, "--dmpnn-epochs must be at least 1"),
         (args.ensemble >= 1, "--ensemble must be at least 1"),
         (args.batch_size >= 1, "--batch-size must be at least 1"),
         (args.patience >= 1, "--patience must be at least 1"),
@@ -116,10 +140,15 @@ def run_train(args: argparse.Namespace) -> int:
     )
     from core.chem.readers import LibraryReadError
     from core.models.datasets import load_assay_table
+    from core.models.families import parse_families
     from core.models.training import TrainSettings, train_and_evaluate
 
     if problem := _train_option_problem(args):
         return usage_error("train", problem)
+    try:
+        families = parse_families(args.families)
+    except ValueError as exc:
+        return usage_error("train", f"--families: {exc}")
     if refused := output_over_input(args.output, [args.data, args.pretrained]):
         return usage_error("train", refused)
     existed = args.output.exists()
@@ -142,6 +171,9 @@ def run_train(args: argparse.Namespace) -> int:
             augment_probability=args.augment,
             dropout=args.dropout,
             calibration_folds=args.calibration_folds,
+            families=families,
+            dmpnn_epochs=args.dmpnn_epochs,
+            dmpnn_descriptors=args.dmpnn_descriptors,
         )
         report = train_and_evaluate(
             dataset,
@@ -203,7 +235,8 @@ def run_predict(args: argparse.Namespace) -> int:
     from core.chem.readers import LibraryReadError, ReadOptions, iter_record_chunks
     from core.models.calibration_store import calibration_columns, load_calibration
     from core.models.domain import check_domain, load_domain
-    from core.models.transformer import load_model, predict
+    from core.models.families import load_choice, predict_with_choice
+    from core.models.transformer import load_model
 
     try:
         export_format(args.output)
@@ -219,6 +252,8 @@ def run_predict(args: argparse.Namespace) -> int:
             return fail("predict", f"{args.model_dir} is not a fine-tuned model (no targets).")
         load_domain(args.model_dir)  # a malformed domain is refused before reading the input
         calibration = load_calibration(args.model_dir)
+        # The chosen family or mix (core.models.families); None: the transformer, as before.
+        choice = load_choice(args.model_dir, model.card)
         task = str(model.card.get("task", ""))
         records = [
             r
@@ -247,16 +282,19 @@ def run_predict(args: argparse.Namespace) -> int:
         mean = np.full((len(records), len(names)), np.nan)
         std = np.full_like(mean, np.nan)
         chosen = [r.text for r, ok in zip(records, valid, strict=True) if ok]
+        ensemble = len(model.members) > 1
         if valid.any():
-            result = predict(model, chosen)
+            result = predict_with_choice(args.model_dir, chosen, transformer=model, choice=choice)
             mean[valid], std[valid] = result.mean, result.std
+            ensemble = result.has_spread
+        elif choice is not None and (len(choice.families) > 1 or "rf" in choice.families):
+            ensemble = True  # a mix or a forest has a spread, even with nothing to predict
         # The domain is the model's, not a target's: one pair of columns for every target.
         domain = check_domain(args.model_dir, chosen)
         similarity = np.full(len(records), np.nan)
         similarity[valid] = domain.similarity
         in_domain = pd.array([pd.NA] * len(records), dtype="boolean")
         in_domain[valid] = domain.in_domain
-        ensemble = len(model.members) > 1
         uncertainty = {
             name: calibration_columns(calibration, task, name, mean[:, i], args.coverage)
             for i, name in enumerate(names)
@@ -286,6 +324,12 @@ def run_predict(args: argparse.Namespace) -> int:
         f"Predicted {int(valid.sum())} of {len(records)} molecules; wrote {args.output}",
         file=sys.stderr,
     )
+    if choice is not None and not choice.is_transformer_only:
+        print(
+            f"Predicted with {choice.describe()} (chosen on the validation part); <target>_std "
+            "is the spread of the mix: within each family and between families.",
+            file=sys.stderr,
+        )
     print(_calibration_line(calibration, task, args.coverage), file=sys.stderr)
     print(_domain_line(domain), file=sys.stderr)
     return 0

@@ -25,7 +25,9 @@ def predict_library(
     progress: ProgressCallback = no_progress,
     is_cancelled: CancelCheck | None = None,
 ) -> pd.DataFrame:
-    """Predict every valid molecule of a library with a fine-tuned transformer.
+    """Predict every valid molecule of a library with a trained model's chosen predictor: the
+    family or weighted mix of families chosen on the validation part (card ``"chosen"``, see
+    :mod:`core.models.families`), or the transformer for a folder without one.
 
     Parameters
     ----------
@@ -42,7 +44,8 @@ def predict_library(
     -------
     pandas.DataFrame
         Same index as ``smiles``; per target (in this order) the prediction (probability of
-        class 1, or the value), ``<target>_std`` for an ensemble of more than one model,
+        class 1, or the value), ``<target>_std`` for an ensemble of more than one model, a
+        forest or a mix of families (the mixture's spread: within and between families),
         ``<target>_lower``/``<target>_upper`` (regression: the conformal interval holding the
         measured value with probability ``coverage``) or ``<target>_calibrated`` and
         ``<target>_set`` (classification: the calibrated probability and the prediction set,
@@ -64,7 +67,8 @@ def predict_library(
     from core.chem.readers import strip_cxsmiles_extension
     from core.models.calibration_store import calibration_columns, load_calibration
     from core.models.domain import IN_DOMAIN_SUFFIX, SIMILARITY_SUFFIX, in_domain_flags, load_domain
-    from core.models.transformer import FINETUNED_KIND, load_model, predict
+    from core.models.families import load_choice, predict_with_choice
+    from core.models.transformer import FINETUNED_KIND, load_model
 
     model = load_model(Path(model_dir), device or "cpu", model_cache)
     if model.kind != FINETUNED_KIND:
@@ -72,6 +76,7 @@ def predict_library(
     # A malformed domain is refused before the long prediction, not after it.
     domain = load_domain(model_dir)
     calibration = load_calibration(model_dir)
+    choice = load_choice(model_dir, model.card)
     if not 0.0 < coverage < 1.0:
         raise ValueError(f"coverage must lie between 0 and 1, not {coverage}")
     task = str(model.card.get("task", ""))
@@ -86,16 +91,23 @@ def predict_library(
     mean = np.full((len(texts), len(names)), np.nan)
     std = np.full_like(mean, np.nan)
     similarity = np.full(len(texts), np.nan)
+    spread = len(model.members) > 1 or (
+        choice is not None and (len(choice.families) > 1 or "rf" in choice.families)
+    )
     if mask.any():
         chosen = list(texts[mask])
-        result = predict(
-            model,
+        result = predict_with_choice(
+            model_dir,
             chosen,
+            transformer=model,
+            choice=choice,
             device=device,
+            model_cache=model_cache,
             progress=lambda f, m="": progress(0.9 * f if f >= 0 else f, m),
             is_cancelled=is_cancelled,
         )
         mean[mask], std[mask] = result.mean, result.std
+        spread = result.has_spread
         if domain is not None:
             similarity[mask] = domain.check(
                 chosen,
@@ -107,7 +119,7 @@ def predict_library(
     frame = pd.DataFrame(index=smiles.index)
     for i, name in enumerate(names):
         frame[name] = mean[:, i]
-        if len(model.members) > 1:
+        if spread:
             frame[f"{name}_std"] = std[:, i]
         for column, values in calibration_columns(
             calibration, task, name, mean[:, i], coverage

@@ -1,5 +1,6 @@
-"""Train a model on assay data and evaluate it honestly: the transformer and the random-forest
-baseline on the same split, metrics on held-out molecules only.
+"""Train a model on assay data and evaluate it honestly: the transformer, chemprop's D-MPNN and
+the random-forest baseline on the same split, the predictor chosen on the validation part only
+(:mod:`core.models.families`), metrics on held-out molecules only.
 
 ``train_and_evaluate`` is an engine job and what ``python main.py train`` runs.
 """
@@ -39,7 +40,17 @@ class TrainSettings:
     n_models: int = 1
     """Transformer ensemble size (seeds ``seed…seed+n-1``): predictions get a standard deviation."""
     baseline: bool = True
-    """Also train the random forest on ECFP4 on the same split and report it side by side."""
+    """Also train the random forest on ECFP4 on the same split and report it side by side
+    (``False`` leaves ``rf`` out of ``families``)."""
+    families: tuple[str, ...] = ("transformer", "rf")
+    """Model families fitted on the same split and chosen among on the validation part
+    (:mod:`core.models.families`): ``transformer`` (always), ``dmpnn``, ``rf``. ``train`` and the
+    Models area ask for all three (``families.DEFAULT_FAMILIES``); the library default keeps the
+    two families trained before the D-MPNN was wired in."""
+    dmpnn_epochs: int = 50
+    """Most epochs of each D-MPNN member (it stops early on the validation loss)."""
+    dmpnn_descriptors: bool = False
+    """Give the D-MPNN RDKit 2D descriptors too (about 0.1 s per molecule to compute)."""
     n_trees: int = 500
     batch_size: int = 32
     learning_rate: float = 2e-4
@@ -86,6 +97,9 @@ class TrainReport:
     target_names: tuple[str, ...] = ()
     calibration: dict | None = None
     """The card's ``"calibration"`` (method, scores, measured test coverage) or ``None``."""
+    choice: object | None = None
+    """The chosen predictor (a ``core.models.families.FamilyChoice``), ``None`` when cancelled
+    or read from a folder trained before families were compared."""
 
     def as_json(self) -> dict:
         """``{"valid": {model: {metric: value}}, "test": {...}, "split": {...}}`` (target means)."""
@@ -167,10 +181,14 @@ def train_and_evaluate(
     cancelled, so read the folder back with :func:`load_training_report`)."""
     from core.models.baselines import fit_baseline, predict_baseline, save_baseline
     from core.models.calibration_store import assign_folds, calibration_plan
+    from core.models.families import parse_families
     from core.models.metrics import evaluate
     from core.models.transformer import FinetuneOptions, finetune, predict
 
     settings = settings or TrainSettings()
+    families = parse_families(settings.families)
+    fit_rf = settings.baseline and "rf" in families
+    fit_dmpnn = "dmpnn" in families
     output_dir = Path(output_dir)
     split = make_split(dataset, settings.split, settings.seed)
     smiles = np.asarray(dataset.smiles, dtype=object)
@@ -215,7 +233,10 @@ def train_and_evaluate(
     member_rows = (
         [split.train[folds != k] for k in range(n_folds)] if source == "crossfit" else None
     )
-    fit_end = 0.8 if settings.baseline else 0.95
+    # Progress: the transformer first, then the D-MPNN (0.2), the forest (0.15), the rest.
+    rf_start = 0.8 if fit_rf else 0.95
+    dmpnn_start = rf_start - 0.2 if fit_dmpnn else rf_start
+    fit_end = dmpnn_start
     main_end = fit_end / 2 if source == "refit" else fit_end
 
     def record_epoch(model_index: int, epoch: int, train_loss: float, metric: float) -> None:
@@ -274,8 +295,17 @@ def train_and_evaluate(
             "Training was cancelled: the model keeps the best epochs reached; no baseline."
         )
     frames, predicted = [], []
+    # Each family's (mean, std or None) by part, for the choice and the chosen predictor.
+    family_predictions: dict[str, dict[str, tuple[np.ndarray, np.ndarray | None]]] = {
+        "valid": {},
+        "test": {},
+    }
     for part_name, rows in (("valid", split.valid), ("test", split.test)):
         prediction = predict(result.model, list(smiles[rows]), device=device)
+        family_predictions[part_name]["transformer"] = (
+            prediction.mean,
+            prediction.std if len(result.model.members) > 1 else None,
+        )
         predicted.append(
             _tidy_predictions(
                 dataset, part_name, rows, "transformer", prediction.mean, prediction.std
@@ -289,8 +319,34 @@ def train_and_evaluate(
             "transformer",
         )
         frames.append(frame.assign(part=part_name))
+    if fit_dmpnn and not cancelled:
+        try:
+            dmpnn_frames = _fit_dmpnn(
+                dataset,
+                split,
+                split_info,
+                output_dir,
+                settings,
+                device,
+                part(dmpnn_start, rf_start),
+                is_cancelled,
+            )
+        except JobCancelled:
+            if not keep_on_cancel:
+                raise
+            cancelled = True
+            notes.append("Cancelled while fitting the D-MPNN: the transformer is kept, no D-MPNN.")
+        else:
+            for part_name, (mean, std, spread) in dmpnn_frames.items():
+                rows = getattr(split, part_name)
+                predicted.append(_tidy_predictions(dataset, part_name, rows, "dmpnn", mean, std))
+                frame = evaluate(
+                    dataset.targets[rows], mean, dataset.task, dataset.target_names, "dmpnn"
+                )
+                frames.append(frame.assign(part=part_name))
+                family_predictions[part_name]["dmpnn"] = (mean, std if spread else None)
     baseline = None
-    if settings.baseline and not cancelled:
+    if fit_rf and not cancelled:
         try:
             check_cancelled(is_cancelled)
             baseline = fit_baseline(
@@ -315,6 +371,7 @@ def train_and_evaluate(
         save_baseline(baseline, output_dir / "baseline")
         for part_name, rows in (("valid", split.valid), ("test", split.test)):
             prediction = predict_baseline(baseline, list(smiles[rows]))
+            family_predictions[part_name]["rf"] = (prediction.mean, prediction.std)
             predicted.append(
                 _tidy_predictions(
                     dataset, part_name, rows, "rf_ecfp4", prediction.mean, prediction.std
@@ -328,6 +385,14 @@ def train_and_evaluate(
                 "rf_ecfp4",
             )
             frames.append(frame.assign(part=part_name))
+    choice = None
+    if not cancelled:
+        choice, chosen_frames = _choose(dataset, split, family_predictions, evaluate)
+        for part_name, (prediction_rows, metric_rows) in chosen_frames.items():
+            predicted.append(prediction_rows)
+            frames.append(metric_rows.assign(part=part_name))
+        if len(family_predictions["valid"]) > 1:
+            notes.append(f"Chosen predictor: {_choice_line(choice)}.")
     metrics = pd.concat(frames, ignore_index=True)
     metrics = _with_target_means(metrics)
     predictions = pd.concat(predicted, ignore_index=True)
@@ -343,6 +408,11 @@ def train_and_evaluate(
     if domain_note:
         notes.append(domain_note)
     calibration = None
+    if choice is not None and not choice.is_transformer_only and not cancelled:
+        # The calibration must describe what predicts: the chosen family or mix.
+        source, folds, calibration_note = _chosen_calibration_plan(
+            dataset, split, settings, choice, source, folds
+        )
     if source is not None and not cancelled:
         try:
             calibration = _store_calibration(
@@ -356,6 +426,7 @@ def train_and_evaluate(
                 predictions,
                 device,
                 is_cancelled,
+                choice=choice,
             )
         except JobCancelled:
             if not keep_on_cancel:
@@ -381,6 +452,7 @@ def train_and_evaluate(
         task=dataset.task,
         target_names=tuple(dataset.target_names),
         calibration=calibration,
+        choice=choice,
     )
     _write_metrics_to_card(output_dir, report)
     _write_report_tables(output_dir, report)
@@ -405,27 +477,37 @@ def _store_calibration(
     predictions: pd.DataFrame,
     device: str | None,
     is_cancelled: CancelCheck | None,
+    *,
+    choice: object | None = None,
 ) -> dict | None:
     """Predict every training-part row out of fold, fit the calibration on those predictions,
     measure it on the test part and store it (card ``calibration``, ``calibration_predictions.csv``).
-    Returns the stored summary (``None`` when the folder has no card)."""
+    Returns the stored summary (``None`` when the folder has no card).
+
+    With a ``choice`` other than the transformer alone (``core.models.families.FamilyChoice``),
+    the calibration describes the chosen predictor: ``chosen_oof`` is the weighted mean of the
+    chosen families' own out-of-fold predictions, ``rf_proxy`` the forest's standing in for it
+    (see :func:`_chosen_calibration_plan`), and the test check uses the chosen predictor's rows."""
     from core.models.calibration_store import (
+        METHODS,
         OOF_FILE,
         evaluate_calibration,
         fit_calibration,
         store_calibration,
     )
+    from core.models.families import CHOSEN_MODEL, combine
 
     if not (output_dir / "card.json").is_file():
         return None
     smiles = np.asarray(dataset.smiles, dtype=object)
     n_folds = int(folds.max()) + 1
     train = np.asarray(split.train, dtype=np.int64)
-    oof = np.full((len(train), len(dataset.target_names)), np.nan)
-    if source == "rf_proxy":
+
+    def forest_oof() -> np.ndarray:
         from core.models.baselines import fit_baseline, predict_baseline
         from core.models.calibration_store import PROXY_TREES
 
+        oof = np.full((len(train), len(dataset.target_names)), np.nan)
         for k in range(n_folds):
             check_cancelled(is_cancelled)
             fitted = fit_baseline(
@@ -434,13 +516,18 @@ def _store_calibration(
                 dataset.task,
                 target_names=list(dataset.target_names),
                 n_trees=min(settings.n_trees, PROXY_TREES),
+                # As the baseline is fitted, so that a chosen forest's OOF is its own.
+                class_weight="balanced" if dataset.task == "classification" else None,
                 seed=settings.seed,
                 is_cancelled=is_cancelled,
             )
             oof[folds == k] = predict_baseline(fitted, list(smiles[train[folds == k]])).mean
-    else:
+        return oof
+
+    def transformer_oof() -> np.ndarray:
         from core.models.transformer import LoadedModel, predict
 
+        oof = np.full((len(train), len(dataset.target_names)), np.nan)
         for k, member in enumerate(model.members):
             # Only the member that left fold k out predicts it.
             single = LoadedModel(model.kind, model.tokenizer, model.config, model.card, [member],
@@ -450,6 +537,17 @@ def _store_calibration(
                 oof[folds == k] = predict(
                     single, list(smiles[rows]), device=device, is_cancelled=is_cancelled
                 ).mean
+        return oof
+
+    mixed = choice is not None and not choice.is_transformer_only
+    if source == "rf_proxy":
+        oof = forest_oof()
+    elif source == "chosen_oof":
+        made = {"rf": forest_oof, "transformer": transformer_oof}
+        parts = [made[family]() for family in choice.families]
+        oof = combine(parts, [None] * len(parts), choice.weights)[0]
+    else:
+        oof = transformer_oof()
     frame = pd.concat(
         [
             pd.DataFrame(
@@ -471,15 +569,162 @@ def _store_calibration(
         frame,
         dataset.task,
         list(dataset.target_names),
-        source=source,
+        source=source if source in METHODS else "refit",
         folds=n_folds,
         fold_kind="scaffold" if settings.split.startswith("scaffold") else "random",
     )
-    test = predictions[(predictions["part"] == "test") & (predictions["model"] == "transformer")]
+    if mixed:
+        summary["source"] = source
+        summary["predictor"] = choice.describe()
+        summary["method"] = _CHOSEN_METHODS[source].format(predictor=choice.describe())
+    test_model = CHOSEN_MODEL if mixed else "transformer"
+    test = predictions[(predictions["part"] == "test") & (predictions["model"] == test_model)]
     evaluate_calibration(summary, test)
     store_calibration(output_dir, summary)
     _write_csv(frame, output_dir / OOF_FILE)
     return summary
+
+
+_CHOSEN_METHODS = {
+    "chosen_oof": (
+        "out-of-fold predictions of the chosen predictor ({predictor}) on the training part: "
+        "each family's refits or cross-fitted members left fold k out, combined with the chosen "
+        "weights"
+    ),
+    "rf_proxy": (
+        "random-forest out-of-fold residuals on the training part, standing in for the chosen "
+        "predictor's ({predictor}; a proxy: see the measured test coverage)"
+    ),
+}
+
+
+def _chosen_calibration_plan(
+    dataset: AssayDataset,
+    split: Split,
+    settings: TrainSettings,
+    choice: object,
+    source: str | None,
+    folds: np.ndarray | None,
+) -> tuple[str | None, np.ndarray | None, str]:
+    """How to calibrate a chosen predictor other than the transformer alone: ``(source, folds,
+    note)``.
+
+    The forest's out-of-fold predictions are cheap (five forests), the transformer's exist only
+    when it was cross-fitted or refitted for calibration, the D-MPNN's never (that would cost K
+    more D-MPNN fits). When every chosen family has them, the calibration is the chosen
+    predictor's own (``chosen_oof``); otherwise a regression falls back on the forest's residuals
+    as a stated proxy, and a classifier gets no calibration (a forest's probabilities say nothing
+    about another model's)."""
+    from core.models.calibration_store import DEFAULT_FOLDS, assign_folds
+
+    have = {"rf"} | ({"transformer"} if source in ("crossfit", "refit") else set())
+    if set(choice.families) <= have:
+        plan = "chosen_oof"
+    elif dataset.task == "regression":
+        plan = "rf_proxy"
+    else:
+        return (
+            None,
+            folds,
+            f"No calibration: the chosen predictor ({choice.describe()}) has no out-of-fold "
+            "probabilities on the training part (the D-MPNN is not refitted for that).",
+        )
+    if folds is None:
+        smiles = np.asarray(dataset.smiles, dtype=object)
+        try:
+            folds = assign_folds(
+                smiles[split.train],
+                DEFAULT_FOLDS,
+                by_scaffold=settings.split.startswith("scaffold"),
+                seed=settings.seed,
+            )
+        except ValueError as exc:
+            return None, None, f"No calibration: {exc}."
+    return plan, folds, ""
+
+
+def _fit_dmpnn(
+    dataset: AssayDataset,
+    split: Split,
+    split_info: dict,
+    output_dir: Path,
+    settings: TrainSettings,
+    device: str | None,
+    progress: ProgressCallback,
+    is_cancelled: CancelCheck | None,
+) -> dict[str, tuple[np.ndarray, np.ndarray, bool]]:
+    """Train the D-MPNN on the same train part (early stopping on the same valid part) into
+    ``<output_dir>/dmpnn/`` and predict the valid and test parts: ``{part: (mean, std,
+    spread)}`` (``spread``: an ensemble of more than one member)."""
+    from core.models.dmpnn import DmpnnOptions, predict_dmpnn, train_dmpnn
+    from core.models.families import FAMILY_FOLDERS
+
+    smiles = np.asarray(dataset.smiles, dtype=object)
+    folder = output_dir / FAMILY_FOLDERS["dmpnn"]
+    options = DmpnnOptions(n_models=settings.n_models)
+    train_dmpnn(
+        list(smiles[split.train]),
+        dataset.targets[split.train],
+        list(smiles[split.valid]),
+        dataset.targets[split.valid],
+        dataset.task,
+        output_dir=folder,
+        descriptors=settings.dmpnn_descriptors,
+        epochs=settings.dmpnn_epochs,
+        seed=settings.seed,
+        options=options,
+        target_names=list(dataset.target_names),
+        smiles_column=dataset.smiles_column,
+        split=split_info,
+        name=f"{output_dir.name}-dmpnn",
+        data_hash=dataset.data_hash,
+        device=device,
+        progress=lambda f, m="": progress(0.9 * f if f >= 0 else f, m),
+        is_cancelled=is_cancelled,
+    )
+    out = {}
+    for part_name in ("valid", "test"):
+        rows = getattr(split, part_name)
+        prediction = predict_dmpnn(
+            folder, list(smiles[rows]), device=device, is_cancelled=is_cancelled
+        )
+        out[part_name] = (prediction.mean, prediction.std, options.n_models > 1)
+    progress(1.0, "D-MPNN trained")
+    return out
+
+
+def _choose(
+    dataset: AssayDataset,
+    split: Split,
+    family_predictions: dict[str, dict[str, tuple[np.ndarray, np.ndarray | None]]],
+    evaluate: Callable,
+) -> tuple[object, dict[str, tuple[pd.DataFrame, pd.DataFrame]]]:
+    """Choose on the valid part only; the chosen predictor's tidy predictions and metrics by
+    part (none when a single family was fitted: it is the chosen one, already reported)."""
+    from core.models.families import CHOSEN_MODEL, choose_families, combine
+
+    valid = {family: mean for family, (mean, _) in family_predictions["valid"].items()}
+    choice = choose_families(valid, dataset.targets[split.valid], dataset.task)
+    out: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
+    if len(valid) == 1:
+        return choice, out
+    for part_name in ("valid", "test"):
+        rows = getattr(split, part_name)
+        parts = family_predictions[part_name]
+        mean, std = combine(
+            [parts[f][0] for f in choice.families],
+            [parts[f][1] for f in choice.families],
+            choice.weights,
+        )
+        out[part_name] = (
+            _tidy_predictions(dataset, part_name, rows, CHOSEN_MODEL, mean, std),
+            evaluate(dataset.targets[rows], mean, dataset.task, dataset.target_names, CHOSEN_MODEL),
+        )
+    return choice, out
+
+
+def _choice_line(choice: object) -> str:
+    return f"{choice.describe()}, chosen on the validation part ({choice.why})"
 
 
 def _store_domain(
@@ -601,7 +846,17 @@ def load_training_report(
         task=str(card.get("task", "")),
         target_names=tuple(card.get("target_names") or card.get("target_columns") or ()),
         calibration=card.get("calibration") if isinstance(card.get("calibration"), dict) else None,
+        choice=_read_choice(output_dir, card),
     )
+
+
+def _read_choice(output_dir: Path, card: dict) -> object | None:
+    from core.models.families import load_choice
+
+    try:
+        return load_choice(output_dir, card)
+    except ValueError:
+        return None  # shown as "no choice" in a report; predict refuses it with the reason
 
 
 def _with_target_means(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -625,6 +880,10 @@ def _write_metrics_to_card(output_dir: Path, report: TrainReport) -> None:
     summary = report.as_json()
     card["metrics"] = {"valid": summary["valid"], "test": summary["test"]}
     card["split"] = report.split
+    if report.choice is not None:
+        card["chosen"] = report.choice.as_card()
+        # What explanations show by default (core.models.explain.default_family).
+        card["family"] = report.choice.main_family
     if report.cancelled:
         card["status"] = "cancelled"
     write_text_atomic(card_path, json.dumps(card, indent=2))

@@ -84,8 +84,9 @@ def test_reports_are_written_and_read_back(tiny_pretrained, tiny_smiles, tmp_pat
     )
     assert len(curve) == 2 and len(report.curve) == 2
     test = report.predictions[report.predictions["part"] == "test"]
-    assert set(test["model"]) == {"transformer", "rf_ecfp4"}
-    assert test["predicted"].between(0, 1).all() and len(test) == 2 * report.split["sizes"][2]
+    # Each family and the predictor chosen among them on the validation part.
+    assert set(test["model"]) == {"transformer", "rf_ecfp4", "chosen"}
+    assert test["predicted"].between(0, 1).all() and len(test) == 3 * report.split["sizes"][2]
     again = load_training_report(tmp_path / "model")
     assert again.task == "classification" and again.target_names == ("active",)
     pd.testing.assert_frame_equal(
@@ -93,6 +94,7 @@ def test_reports_are_written_and_read_back(tiny_pretrained, tiny_smiles, tmp_pat
         report.predictions.reset_index(drop=True),
         check_dtype=False,
     )
-    assert set(again.metrics["model"]) == {"transformer", "rf_ecfp4"}
+    assert set(again.metrics["model"]) == {"transformer", "rf_ecfp4", "chosen"}
+    assert again.choice is not None and again.choice.families == report.choice.families
     with pytest.raises(ValueError, match=r"card\.json"):
         load_training_report(tmp_path / "nothing")
