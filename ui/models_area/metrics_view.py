@@ -1,12 +1,21 @@
-"""The Metrics tab: the transformer against the random-forest baseline, valid and test."""
+"""The Metrics tab: every model family fitted (transformer, D-MPNN, random-forest baseline) and the
+predictor chosen among them on the validation part, valid and test side by side."""
 
 from __future__ import annotations
 
 import pandas as pd
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QTableView, QVBoxLayout, QWidget
 
-from ui.models_area.plots import MODEL_TITLES
+from ui.models_area.plots import MODEL_TITLES as PLOT_TITLES
 from ui.tables.dataframe_model import ColumnSpec, DataFrameModel, configure_table_view
+
+MODEL_TITLES = {
+    **PLOT_TITLES,
+    "dmpnn": "D-MPNN (chemprop)",
+    "chosen": "Chosen predictor",
+}
+"""Full names (the plots' and those of the families they do not draw)."""
+MODEL_ORDER = ("transformer", "rf_ecfp4", "dmpnn", "chosen")
 
 METRIC_TITLES = {
     "roc_auc": "ROC-AUC",
@@ -39,7 +48,7 @@ def metrics_table(metrics: pd.DataFrame | None) -> pd.DataFrame:
     # The held-out test numbers first, the two models side by side: the comparison that
     # matters stays in view in a narrow window; validation numbers follow.
     order = [
-        f"{MODEL_TITLES.get(m, m)} ({p})" for p in ("test", "valid") for m in ("transformer", "rf_ecfp4")
+        f"{MODEL_TITLES.get(m, m)} ({p})" for p in ("test", "valid") for m in MODEL_ORDER
     ]  # fmt: skip
     columns = ["target", "metric"] + [c for c in order if c in wide.columns]
     columns += [c for c in wide.columns if c not in columns]
@@ -47,7 +56,12 @@ def metrics_table(metrics: pd.DataFrame | None) -> pd.DataFrame:
 
 
 # Column headers on two lines (model, part), so that four model columns fit a narrow table.
-SHORT_MODEL_TITLES = {"transformer": "Transformer", "rf_ecfp4": "Random forest"}
+SHORT_MODEL_TITLES = {
+    "transformer": "Transformer",
+    "rf_ecfp4": "Random forest",
+    "dmpnn": "D-MPNN",
+    "chosen": "Chosen",
+}
 PART_TITLES = {"test": "test", "valid": "validation"}
 PART_TOOLTIPS = {
     "test": "the held-out test molecules (never used in training or early stopping)",
@@ -63,12 +77,18 @@ def metric_column_spec(column: str) -> ColumnSpec:
     for key, title in MODEL_TITLES.items():
         for part, part_title in PART_TITLES.items():
             if column == f"{title} ({part})":
+                tooltip = f"{title} on {PART_TOOLTIPS[part]}"
+                if key == "chosen":
+                    tooltip += (
+                        " (the family or weighted mix of families chosen on the validation "
+                        "part: the model predicts with it)"
+                    )
                 return ColumnSpec(
                     column,
-                    f"{SHORT_MODEL_TITLES[key]}\n{part_title}",
+                    f"{SHORT_MODEL_TITLES.get(key, title)}\n{part_title}",
                     kind="float",
                     decimals=3,
-                    tooltip=f"{title} on {PART_TOOLTIPS[part]}",
+                    tooltip=tooltip,
                 )
     return ColumnSpec(column, kind="float", decimals=3)
 
@@ -126,4 +146,8 @@ class MetricsView(QWidget):
             f"<b>{name}</b>: {task}; {split}. Metrics on molecules the models never "
             "trained on." + (" <i>Training was cancelled.</i>" if report.cancelled else "")
         )
-        self.notes.setText("\n".join(report.notes))
+        notes = list(report.notes)
+        choice = getattr(report, "choice", None)
+        if choice is not None and not any(n.startswith("Chosen predictor") for n in notes):
+            notes.insert(0, f"Chosen predictor: {choice.describe()} ({choice.why}).")
+        self.notes.setText("\n".join(notes))

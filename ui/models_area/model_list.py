@@ -53,10 +53,11 @@ def is_finetuned(entry: Any) -> bool:
 
 
 def main_metric(card: Any) -> str:
-    """``test ROC-AUC 0.81 (RF 0.78)`` from a card's metrics, or ``""``."""
+    """``test ROC-AUC 0.81 (RF 0.78)`` from a card's metrics, or ``""``: the chosen predictor's
+    test metric when the families were compared, else the transformer's."""
     test = (card.metrics or {}).get("test") or {}
     name = "roc_auc" if card.task == "classification" else "rmse"
-    mine = (test.get("transformer") or {}).get(name)
+    mine = (test.get("chosen") or test.get("transformer") or {}).get(name)
     if mine is None:
         return ""
     text = f"test {METRIC_TITLES[name]} {mine:.3f}"
@@ -109,10 +110,39 @@ def card_text(card, path: Path, shipped: bool) -> str:
             lines.append(f"{part.capitalize()} metrics:")
             lines.extend(_metric_lines(values))
     if card.task in TASKS:
+        lines.append(choice_text(path))
         lines.append(calibration_text(path))
         lines.append(domain_text(path))
     lines.append(f"Folder: {path}")
     return "\n".join(line for line in lines if line)
+
+
+def predictor_text(path: Path) -> str:
+    """Which family (or weighted mix) the model predicts with, from its card's ``"chosen"``:
+    ``"predicts with 0.6 transformer + 0.4 forest"``; ``""`` for a model without a choice (it
+    predicts with its transformer, as models trained before families were compared)."""
+    from core.models.families import load_choice
+
+    try:
+        choice = load_choice(path)
+    except (ValueError, OSError) as exc:
+        return f"chosen predictor unreadable ({exc})"
+    if choice is None:
+        return ""
+    return f"predicts with {choice.describe()}"
+
+
+def choice_text(path: Path) -> str:
+    """The card's choice in words, with why (for the card text on the Metrics tab)."""
+    from core.models.families import load_choice
+
+    try:
+        choice = load_choice(path)
+    except (ValueError, OSError) as exc:
+        return f"Chosen predictor: unreadable ({exc})"
+    if choice is None:
+        return ""
+    return f"Chosen predictor: {choice.describe()} ({choice.why}). Rule: {choice.rule}."
 
 
 def calibration_text(path: Path) -> str:
@@ -168,7 +198,9 @@ def _item_text(entry) -> str:
         return f"{name}\npretrained ({card.task})"
     text = f"{name}\n{card.task} of {', '.join(card.target_columns)}"
     metric = main_metric(card)
-    return f"{text}; {metric}" if metric else text
+    text = f"{text}; {metric}" if metric else text
+    predictor = predictor_text(entry.path)
+    return f"{text}\n{predictor}" if predictor else text
 
 
 class ModelList(QGroupBox):

@@ -17,8 +17,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QV
 
 from core.jobs import LONG_LANE
 from core.models.training import EpochPoint, TrainReport
-from ui.models_area.metrics_view import METRIC_TITLES
-from ui.models_area.plots import MODEL_TITLES
+from ui.models_area.metrics_view import METRIC_TITLES, MODEL_TITLES
 
 if TYPE_CHECKING:
     from ui.jobs.engine_protocol import Engine
@@ -112,7 +111,10 @@ class TrainingControls(QWidget):
         if not ready and not training:
             self.train_button.setToolTip(reason)
         else:
-            self.train_button.setToolTip("Fine-tune the SMILES transformer (and the baseline)")
+            self.train_button.setToolTip(
+                "Fit the families ticked on the same split and choose among them on the "
+                "validation part"
+            )
 
     # ------------------------------------------------------------------------------------------
     # The run

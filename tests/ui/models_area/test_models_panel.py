@@ -114,6 +114,8 @@ def test_train_compare_register_apply_and_explain(qtbot, panel, assay_csv, tiny_
     panel.form.epochs_spin.setValue(2)
     panel.form.batch_spin.setValue(16)
     panel.form.name_edit.setText("assay-active")
+    # Transformer and forest (the D-MPNN is tested through training in test_families.py).
+    panel.form.dmpnn_check.setChecked(False)
 
     job = panel.train(pretrained_dir=tiny_pretrained)
     assert job is not None and panel.training.cancel_button.isEnabled()
@@ -134,17 +136,26 @@ def test_train_compare_register_apply_and_explain(qtbot, panel, assay_csv, tiny_
     assert panel.selected_model_path().name == "assay-active"
     assert "assay-active" in panel.models_list.currentItem().text()
     assert panel.model_list.apply_button.isEnabled() and panel.model_list.delete_button.isEnabled()
+    # The predictor chosen on the validation part: the transformer, the forest or a mix.
+    card = json.loads((panel.selected_model_path() / "card.json").read_text())
+    assert set(card["chosen"]["families"]) <= {"transformer", "rf"}
+    mixed_or_forest = card["chosen"]["families"] != ["transformer"]
 
     # Explain a held-out molecule picked in the test table.
     assert panel.explain_tab.test_model.rowCount() == 4
     panel.explain_tab.test_view.selectRow(0)
     qtbot.waitUntil(lambda: "Red" in panel.explain_tab.label.text(), timeout=60_000)
     explanation = panel.explain_tab.explanation
+    assert explanation.family == card["family"]  # the chosen family (the heavier of a mix)
+    tab = panel.explain_tab
+    if explanation.family != "transformer":
+        tab.family_combo.setCurrentIndex(0)
+        qtbot.waitUntil(lambda: tab.explanation.family == "transformer", timeout=60_000)
+        explanation = tab.explanation
     assert explanation.family == "transformer" and explanation.sum_check(1e-2)
     assert "relative to the" in panel.explain_tab.label.text()
     assert panel.explain_tab.heat_map.renderer().isValid()
     # The model's forest explains too, when chosen.
-    tab = panel.explain_tab
     assert [tab.family_combo.itemData(i) for i in range(tab.family_combo.count())] == [
         "transformer",
         "rf",
@@ -162,6 +173,8 @@ def test_train_compare_register_apply_and_explain(qtbot, panel, assay_csv, tiny_
     (frame,) = library.added
     assert list(frame.columns) == [
         "active",
+        # A forest or a mix has a spread (the trees', and between families).
+        *(["active_std"] if mixed_or_forest else []),
         "active_calibrated",  # a single classifier stores no calibration: empty
         "active_set",
         "active_nearest_train_similarity",
