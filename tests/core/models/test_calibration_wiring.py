@@ -310,6 +310,22 @@ def test_a_single_classifier_stores_no_calibration_and_says_so(
 
 
 @pytest_torch
+def test_asked_refits_calibrate_a_single_classifier_on_training_rows_out_of_fold(
+    tiny_pretrained, tiny_smiles, tmp_path
+):
+    folder, _report, split, _dataset = _train(
+        tmp_path, tiny_pretrained, tiny_smiles, "classification", 1, calibration_folds=2
+    )
+    card = json.loads((folder / "card.json").read_text())
+    assert card["calibration"]["source"] == "refit" and card["calibration"]["folds"] == 2
+    assert card["seeds"] == [0]  # the refits are thrown away: the model is one member
+    oof = pd.read_csv(folder / cs.OOF_FILE)
+    assert sorted(oof["row"]) == sorted(split.train.tolist())
+    assert set(oof["fold"]) == {0, 1}
+    assert "calibrator" in card["calibration"]["targets"]["y"]
+
+
+@pytest_torch
 def test_finetune_refuses_member_rows_outside_the_training_part(tiny_pretrained, tiny_smiles):
     from core.models.transformer import FinetuneOptions, finetune
 
