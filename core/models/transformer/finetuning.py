@@ -225,8 +225,9 @@ def finetune(
         member ``m`` starts from the old member ``m % n_old`` (encoder and head), and the old
         card's ``target_mean``/``target_scale`` are kept, so the head's outputs stay in the
         units it learned. The old model must have the same task and target names (else
-        ``ValueError`` naming what differs). The card records ``warm_started_from`` (the old
-        model's name) and keeps the old card's ``pretrained``.
+        ``ValueError`` naming what differs). With validation rows, the starting weights are
+        scored first and kept (best epoch 0) unless an epoch beats them. The card records
+        ``warm_started_from`` (the old model's name) and keeps the old card's ``pretrained``.
     member_train_idx
         Cross-fitting (``core.models.calibration_store``): one array of rows per member, each a
         subset of ``train_idx``, that member ``m`` trains on instead of all of ``train_idx`` (so
@@ -343,6 +344,17 @@ def finetune(
         best = {"metric": math.nan, "state": None, "epoch": 0}
         stale = step = 0
         try:
+            if old_states is not None and len(valid_idx):
+                # Early stopping may keep the starting point (best epoch 0): no warm-started
+                # member ends worse on the validation part than the one it started from.
+                raw = member_outputs(
+                    model, (tokenizer, max_length, amp), valid_smiles, 128, device, is_cancelled
+                )
+                best["metric"] = _task_metric(
+                    task, y[valid_idx], to_outputs(raw, task, mean, scale)
+                )
+                best["state"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+                model.train()
             for epoch in range(1, options.epochs + 1):
                 loss_sum, loss_batches = 0.0, 0
                 for index in length_bucketed_batches(train_lengths, options.batch_size, rng):

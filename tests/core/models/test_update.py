@@ -88,6 +88,22 @@ def test_warm_start_first_epoch_loss_is_lower_than_from_scratch(
     assert losses["warm"] < losses["scratch"]
 
 
+def test_warm_start_keeps_the_old_weights_when_no_epoch_beats_them(old_model, tiny_smiles):
+    """Early stopping scores the starting point too: epochs that only make the validation
+    metric worse (a learning rate of 1 wrecks the weights) leave the old member as it was."""
+    result = tf.finetune(
+        old_model, tiny_smiles, _heavy_atoms(tiny_smiles), "regression",
+        np.arange(30), np.arange(30, 40),
+        tf.FinetuneOptions(epochs=2, batch_size=8, learning_rate=1.0, n_models=2, device="cpu"),
+        target_names=["atoms"], device="cpu", warm_start=True,
+    )  # fmt: skip
+    assert result.epochs == (0, 0)
+    probe = tiny_smiles[30:]
+    np.testing.assert_allclose(
+        tf.predict(result.model, probe).mean, tf.predict(old_model, probe).mean, atol=1e-5
+    )
+
+
 def test_warm_start_refuses_another_task_or_target(old_model, tiny_pretrained, tiny_smiles):
     args = (tiny_smiles, _heavy_atoms(tiny_smiles) > 5, "classification")
     with pytest.raises(ValueError, match="task 'regression', not 'classification'"):
