@@ -104,6 +104,8 @@ class TrainReport:
     def as_json(self) -> dict:
         """``{"valid": {model: {metric: value}}, "test": {...}, "split": {...}}`` (target means)."""
         summary: dict = {"split": self.split, "notes": self.notes}
+        if self.choice is not None:
+            summary["chosen"] = self.choice.as_card()
         for part in ("valid", "test"):
             rows = self.metrics[(self.metrics["part"] == part) & (self.metrics["target"] == "mean")]
             if rows.empty:  # single target: no mean rows
@@ -336,6 +338,10 @@ def train_and_evaluate(
                 raise
             cancelled = True
             notes.append("Cancelled while fitting the D-MPNN: the transformer is kept, no D-MPNN.")
+        except ValueError as exc:
+            # The D-MPNN refused the data (e.g. no readable molecule for its featurizer): the
+            # other families still stand, and the report says why this one is missing.
+            notes.append(f"No D-MPNN: {exc}.")
         else:
             for part_name, (mean, std, spread) in dmpnn_frames.items():
                 rows = getattr(split, part_name)

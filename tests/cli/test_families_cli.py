@@ -40,3 +40,25 @@ def test_train_help_names_the_families(capsys):
     assert main(["train", "--help"]) == 0
     out = capsys.readouterr().out
     assert "--families" in out and "dmpnn" in out and "validation" in out
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_train_prints_every_family_and_the_choice(tmp_path, capsys, tiny_pretrained, tiny_smiles):
+    import json
+
+    from rdkit import Chem
+
+    path = tmp_path / "atoms.csv"
+    counts = [Chem.MolFromSmiles(s).GetNumHeavyAtoms() for s in tiny_smiles]
+    pd.DataFrame({"smiles": tiny_smiles, "atoms": counts}).to_csv(path, index=False)
+    output = tmp_path / "model"
+    args = ["train", str(path), "--target-col", "atoms", "--task", "regression", "--units", "p"]
+    args += ["--split", "random", "--epochs", "1", "--batch-size", "16", "-o", str(output)]
+    args += ["--pretrained", str(tiny_pretrained), "--families", "transformer,rf"]
+    assert main(args) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(summary["test"]) == {"transformer", "rf_ecfp4", "chosen"}
+    assert set(summary["chosen"]["families"]) <= {"transformer", "rf"}
+    assert not (output / "dmpnn").exists()  # not asked for
+    card = json.loads((output / "card.json").read_text())
+    assert card["chosen"] == summary["chosen"]

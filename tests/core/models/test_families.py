@@ -291,3 +291,29 @@ def test_the_calibration_describes_the_chosen_predictor(trained):
         assert calibration["source"] == expected
         assert "chosen predictor" in calibration["method"]
         assert calibration["predictor"]
+
+
+def test_the_calibration_plan_follows_the_chosen_families():
+    """Own out-of-fold predictions when every chosen family has them; the forest's residuals as
+    a stated proxy for a regression with a D-MPNN; nothing for such a classifier."""
+    from types import SimpleNamespace
+
+    from core.models.splits import Split
+    from core.models.training import TrainSettings, _chosen_calibration_plan
+
+    smiles = ["C" * (i % 7 + 1) + "O" * (i % 3) for i in range(30)]
+    split = Split(np.arange(20), np.arange(20, 25), np.arange(25, 30))
+    settings = TrainSettings(split="random")
+
+    def plan(task, families, source=None):
+        dataset = SimpleNamespace(smiles=smiles, task=task)
+        choice = fm.FamilyChoice(families, (1 / len(families),) * len(families), "", "", "", {})
+        return _chosen_calibration_plan(dataset, split, settings, choice, source, None)
+
+    source, folds, note = plan("classification", ("rf",))
+    assert source == "chosen_oof" and len(folds) == 20 and note == ""
+    assert plan("regression", ("transformer", "rf"), "crossfit")[0] == "chosen_oof"
+    assert plan("regression", ("transformer", "rf"), "rf_proxy")[0] == "rf_proxy"
+    assert plan("regression", ("dmpnn",))[0] == "rf_proxy"
+    source, _, note = plan("classification", ("transformer", "dmpnn"), "crossfit")
+    assert source is None and "D-MPNN" in note
