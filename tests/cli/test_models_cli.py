@@ -39,18 +39,23 @@ def test_train_then_predict(potency_csv, tmp_path, capsys):
         "2",
         "--split",
         "random",
+        "--dmpnn-epochs",
+        "3",
         "--output",
         str(out),
     ]
     assert main(args) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["split"]["kind"] == "random" and sum(report["split"]["sizes"]) == 102
+    # Every family by default, and the predictor chosen among them on the validation part.
     for part in ("valid", "test"):
-        assert set(report[part]) == {"transformer", "rf_ecfp4"}
+        assert set(report[part]) == {"transformer", "dmpnn", "rf_ecfp4", "chosen"}
         assert report[part]["transformer"]["rmse"] > 0
     card = json.loads((out / "card.json").read_text())
     assert card["metrics"]["test"]["rf_ecfp4"]["rmse"] == report["test"]["rf_ecfp4"]["rmse"]
-    assert (out / "baseline").is_dir()
+    assert (out / "baseline").is_dir() and (out / "dmpnn" / "model.safetensors").is_file()
+    assert card["chosen"] == report["chosen"]
+    assert sum(card["chosen"]["weights"]) == pytest.approx(1.0)
 
     predictions = tmp_path / "pred.csv"
     assert main(["predict", str(out), str(potency_csv), "--output", str(predictions)]) == 0
