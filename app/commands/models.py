@@ -200,7 +200,10 @@ def add_predict_parser(subparsers) -> None:
         help="apply a trained model to a compound file",
         description=(
             "Write the input rows plus one column per target of MODEL_DIR, named as the target "
-            "(the probability of class 1 for classification), <target>_std for ensembles, "
+            "(the probability of class 1 for classification) from the predictor chosen at "
+            "training (the family, or weighted mean of families, best on the validation part; "
+            "the transformer for models trained before), <target>_std for ensembles, forests and "
+            "mixes (the spread within and between families), "
             "nearest_train_similarity (the largest ECFP4 Tanimoto similarity to the model's "
             "training molecules) and in_domain (that similarity reaches the threshold on the "
             "model card, chosen on the validation molecules; empty when the model stores no "
