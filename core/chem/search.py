@@ -6,6 +6,12 @@ million of them take 256 MB and one Tanimoto scan reads them once. The scan runs
 multi-threaded loop (numba) that is about ten times faster than RDKit's bulk call; without numba a
 chunked numpy popcount is used (about as fast as RDKit).
 
+Threshold and top-k searches skip most of the scan with popcount bounds (as chemfp does; Swamidass
+& Baldi 2007): Tanimoto(a, b) <= min(|a|, |b|) / max(|a|, |b|), so with the fingerprints grouped
+by popcount a threshold only reads the groups whose bound reaches it, and a top-k search visits
+groups best bound first and stops when the bound falls below the k-th best similarity found. The
+answers are the full scan's, to the last bit and in the same order.
+
 Butina clustering follows RDKit's ``rdkit.ML.Cluster.Butina.ClusterData`` exactly (same ordering
 and tie-breaking), computing neighbour lists block by block instead of a full distance matrix.
 """
@@ -17,7 +23,7 @@ import logging
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from rdkit import Chem, RDLogger
@@ -64,13 +70,85 @@ class FingerprintIndex:
     counts: np.ndarray  # (n,) int32: bits set
     rows: np.ndarray  # (n,) int64: table positions
     n_rows: int  # rows of the table the index describes
+    # Built on the first bounded search and kept (an index is not changed once built); it holds
+    # a sorted copy of the fingerprints, so a bounded search doubles the index's memory.
+    _buckets: PopcountBuckets | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.rows)
 
+    def popcount_buckets(self) -> PopcountBuckets:
+        """The fingerprints grouped by popcount (built once per index, then cached)."""
+        if self._buckets is None:
+            self._buckets = PopcountBuckets.build(self.words, self.counts)
+        return self._buckets
+
     @property
     def nbytes(self) -> int:
         return self.words.nbytes + self.counts.nbytes + self.rows.nbytes
+
+
+PLANE_WORDS = 8
+"""Words per plane of the sorted copy: 64 bytes, one cache line per fingerprint and plane."""
+
+
+@dataclass(frozen=True, slots=True)
+class PopcountBuckets:
+    """The fingerprints sorted by popcount, for bounded searches.
+
+    Bucket ``c`` (``c`` bits set) is sorted positions ``offsets[c]:offsets[c + 1]``; ``order``
+    maps a sorted position to the index position, in index order within a bucket (a stable sort),
+    so that ties between equal similarities still fall to the lower position. ``planes`` holds
+    the sorted fingerprints cut into planes of :data:`PLANE_WORDS` words, each plane one
+    contiguous block (``planes[p, k]``), and ``rest[p, k]`` the bits of sorted fingerprint ``k``
+    after plane ``p``: a scan reads the first plane of every candidate and the next plane only
+    while the bound (bits in common so far plus the most the rest can add) still reaches the
+    threshold, so most fingerprints are rejected after one cache line instead of four.
+    """
+
+    order: np.ndarray  # (n,) int64
+    offsets: np.ndarray  # (n_bits + 2,) int64
+    counts: np.ndarray  # (n,) int16: popcount of each sorted fingerprint
+    planes: np.ndarray  # (n_planes, n, PLANE_WORDS) uint64
+    rest: np.ndarray  # (n_planes, n) int16
+
+    @classmethod
+    def build(cls, words: np.ndarray, counts: np.ndarray) -> PopcountBuckets:
+        n, n_words = words.shape
+        counts = np.asarray(counts, dtype=np.int64)
+        order = np.argsort(counts, kind="stable").astype(np.int64)
+        sizes = np.bincount(counts, minlength=n_words * 64 + 1)
+        offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        n_planes = -(-n_words // PLANE_WORDS)
+        planes = np.zeros((n_planes, n, PLANE_WORDS), dtype=np.uint64)
+        plane_counts = np.zeros((n_planes, n), dtype=np.int64)
+        for start in range(0, n, 65_536):  # in blocks: a gather of all rows at once doubles memory
+            part = order[start : start + 65_536]
+            rows = words[part]
+            for p in range(n_planes):
+                block = rows[:, p * PLANE_WORDS : (p + 1) * PLANE_WORDS]
+                planes[p, start : start + len(part), : block.shape[1]] = block
+                plane_counts[p, start : start + len(part)] = np.bitwise_count(block).sum(axis=1)
+        after = counts[order] - np.cumsum(plane_counts, axis=0)
+        return cls(order, offsets, counts[order].astype(np.int16), planes, after.astype(np.int16))
+
+    @property
+    def nbytes(self) -> int:
+        return sum(
+            a.nbytes for a in (self.order, self.offsets, self.counts, self.planes, self.rest)
+        )
+
+
+def popcount_bounds(query_count: int, n_buckets: int) -> np.ndarray:
+    """The highest Tanimoto similarity a query with ``query_count`` bits can reach with a
+    fingerprint of each popcount ``0 .. n_buckets - 1``: min/max, computed as the scan computes a
+    similarity (one float64 division of two integers, 0 when both are 0). Rounding is monotonic,
+    so no similarity the scan computes exceeds its bucket's bound."""
+    counts = np.arange(n_buckets, dtype=np.int64)
+    low = np.minimum(counts, query_count)
+    high = np.maximum(counts, query_count)
+    return low / np.maximum(high, 1)  # 0 / 1 = 0 where both are 0, as the scan has it
 
 
 def _fingerprint_chunk(task: tuple[int, Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
@@ -144,13 +222,14 @@ def _numba_cache_dir() -> str:
 HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 """Whether numba is installed; it is imported (0.3 s) and the kernel compiled on first use."""
 _numba_kernel = None
+_numba_plane_kernel = None
 _numba_failed = False
 
 
 def _compiled_kernel():
     """The numba Tanimoto kernel, compiled (or loaded from its cache) on first use; ``None``
     when numba cannot be used here (then the numpy kernel runs)."""
-    global _numba_kernel, _numba_failed
+    global _numba_kernel, _numba_plane_kernel, _numba_failed
     if _numba_kernel is not None or _numba_failed or not HAVE_NUMBA:
         return _numba_kernel
     try:  # numba is optional: it makes scans about ten times faster.
@@ -175,6 +254,70 @@ def _compiled_kernel():
                 union = query_count + counts[i] - common
                 out[i] = common / union if union > 0 else 0.0
 
+        @numba.njit(parallel=True, cache=True, nogil=True)
+        def plane_kernel(
+            query,
+            query_rest,
+            query_count,
+            planes,
+            rest,
+            counts,
+            start,
+            stop,
+            floor,
+            block,
+            hits,
+            scores,
+        ):  # pragma: no cover - compiled
+            # The same arithmetic as ``kernel`` (same similarities to the bit) on sorted
+            # fingerprints start..stop, plane by plane: a fingerprint whose bound falls below
+            # ``floor`` is not read further. Each block of rows writes its hits (sorted position,
+            # similarity) at the start of its own stretch of ``hits`` and ``scores`` and returns
+            # their number,
+            # so that only hits are written.
+            n_planes, _, w = planes.shape
+            m1 = np.uint64(0x5555555555555555)
+            m2 = np.uint64(0x3333333333333333)
+            m4 = np.uint64(0x0F0F0F0F0F0F0F0F)
+            h01 = np.uint64(0x0101010101010101)
+            # A multiplication instead of a division per bound; rejecting only bounds a billionth
+            # (relative) below ``floor`` keeps every fingerprint whose rounded similarity reaches it.
+            below = floor * (1.0 - 1e-9)
+            n_blocks = (stop - start + block - 1) // block
+            n_found = np.zeros(n_blocks, dtype=np.int64)
+            for b in numba.prange(n_blocks):
+                first = start + b * block
+                last = min(first + block, stop)
+                f = 0
+                for k in range(first, last):
+                    count = np.int64(counts[k])
+                    common = np.int64(0)
+                    alive = True
+                    for p in range(n_planes):
+                        part = np.uint64(0)
+                        for j in range(w):
+                            x = query[p, j] & planes[p, k, j]
+                            x = x - ((x >> np.uint64(1)) & m1)
+                            x = (x & m2) + ((x >> np.uint64(2)) & m2)
+                            x = (x + (x >> np.uint64(4))) & m4
+                            part += (x * h01) >> np.uint64(56)
+                        common += np.int64(part)
+                        if p < n_planes - 1:
+                            most = common + min(query_rest[p], np.int64(rest[p, k]))
+                            if most < below * (query_count + count - most):
+                                alive = False
+                                break
+                    if alive:
+                        union = query_count + count - common
+                        similarity = common / union if union > 0 else 0.0
+                        if similarity >= floor:
+                            hits[b * block + f] = k
+                            scores[b * block + f] = similarity
+                            f += 1
+                n_found[b] = f
+            return n_found
+
+        _numba_plane_kernel = plane_kernel
         _numba_kernel = kernel
     except Exception:  # pragma: no cover - numba cannot compile here: numpy instead
         log.warning("numba is unavailable; similarity scans use numpy", exc_info=True)
@@ -210,6 +353,63 @@ def tanimoto(
     return out
 
 
+SCAN_BLOCK = 4096
+"""Sorted fingerprints per block of the bounded scan (each block a task for a thread)."""
+
+
+def _scan_sorted(
+    buckets: PopcountBuckets,
+    query: np.ndarray,
+    start: int,
+    stop: int,
+    floor: float,
+    use_numba: bool = HAVE_NUMBA,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index positions and similarities of the sorted fingerprints ``start:stop`` at or above
+    ``floor``; the others are rejected plane by plane, most after the first."""
+    if stop <= start:
+        return np.zeros(0, np.int64), np.zeros(0, np.float64)
+    kernel = _numba_plane_kernel if use_numba and _compiled_kernel() else None
+    n_planes = buckets.planes.shape[0]
+    padded = np.zeros(n_planes * PLANE_WORDS, dtype=np.uint64)
+    padded[: len(query)] = query
+    query_planes = padded.reshape(n_planes, PLANE_WORDS)
+    plane_counts = np.bitwise_count(query_planes).sum(axis=1, dtype=np.int64)
+    query_count = int(plane_counts.sum())
+    if kernel is None:  # numba cannot be used: a numpy scan of the slice, no early rejection
+        words = buckets.planes[:, start:stop].transpose(1, 0, 2).reshape(stop - start, -1)
+        common = np.bitwise_count(words & padded).sum(axis=1, dtype=np.int64)
+        union = query_count + buckets.counts[start:stop].astype(np.int64) - common
+        similarity = common / np.maximum(union, 1)  # 0 / 1 where both are empty, as the scan
+        keep = np.flatnonzero(similarity >= floor)
+        return buckets.order[start + keep], similarity[keep]
+    # Pages of these are only touched where a hit is written.
+    hits = np.empty(stop - start, dtype=np.int64)
+    scores = np.empty(stop - start, dtype=np.float64)
+    n_found = kernel(
+        query_planes,
+        query_count - np.cumsum(plane_counts),
+        np.int64(query_count),
+        buckets.planes,
+        buckets.rest,
+        buckets.counts,
+        np.int64(start),
+        np.int64(stop),
+        float(floor),
+        np.int64(SCAN_BLOCK),
+        hits,
+        scores,
+    )
+    blocks = np.flatnonzero(n_found)
+    sorted_positions = np.concatenate(
+        [hits[b * SCAN_BLOCK : b * SCAN_BLOCK + n_found[b]] for b in blocks] or [hits[:0]]
+    )
+    similarity = np.concatenate(
+        [scores[b * SCAN_BLOCK : b * SCAN_BLOCK + n_found[b]] for b in blocks] or [scores[:0]]
+    )
+    return buckets.order[sorted_positions], similarity
+
+
 def parse_query(text: str) -> Chem.Mol:
     """A query molecule from SMILES (or SMARTS); :class:`SearchError` names what is wrong."""
     text = (text or "").strip()
@@ -238,33 +438,166 @@ def similarity_search(
     *,
     top_k: int | None = 100,
     threshold: float | None = None,
+    use_bounds: bool = True,
     progress: ProgressCallback = no_progress,
     is_cancelled: CancelCheck | None = None,
 ) -> Hits:
     """The most similar molecules to ``query``: the ``top_k`` best, those at or above
     ``threshold``, or both conditions together. Ties keep table order. An engine job: the first
-    scan of a session imports numba and loads the compiled kernel."""
+    scan of a session imports numba and loads the compiled kernel.
+
+    ``use_bounds`` (default) reads only the fingerprints whose popcount bound can reach the
+    threshold or the k-th best (see :func:`similar_fingerprints`); the answer is the full scan's.
+    """
     check_cancelled(is_cancelled)
     mol = parse_query(query) if isinstance(query, str) else query
+    positions, scores = similar_fingerprints(
+        index, fingerprint_words(mol), top_k=top_k, threshold=threshold, use_bounds=use_bounds
+    )
+    best = f" (best {scores[0]:.2f})" if len(scores) else ""
+    progress(1.0, f"{len(scores):,} similar molecules among {len(index):,}{best}")
+    return Hits(index.rows[positions], scores)
+
+
+BOUNDED_BATCH = 32_768
+"""A top-k search scores popcount buckets in batches of about this many fingerprints: one
+compiled call per bucket (dozens per query) would cost more in start-up than it saves."""
+
+
+def similar_fingerprints(
+    index: FingerprintIndex,
+    query: np.ndarray,
+    *,
+    top_k: int | None = 100,
+    threshold: float | None = None,
+    use_bounds: bool = True,
+    use_numba: bool = HAVE_NUMBA,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions in ``index`` (not table rows) and similarities of the fingerprints most similar
+    to ``query`` (32 words), best first, ties by position: the ``top_k`` best, those at or above
+    ``threshold``, or both.
+
+    With ``use_bounds``, popcount bounds skip fingerprints that cannot qualify: a threshold reads
+    only the buckets whose bound ``min/max`` reaches it (one contiguous run of popcounts); a top-k
+    search scores buckets in order of their bound and stops once the next bound is *below* the
+    k-th best similarity found (a bucket whose bound equals it may hold a tie at a lower
+    position). Without it every fingerprint is scored. Both give the same arrays.
+
+    Raises
+    ------
+    SearchError
+        ``top_k`` below 1 or ``threshold`` outside [0, 1].
+    """
     if top_k is not None and top_k < 1:
         raise SearchError("top-k must be at least 1")
     if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise SearchError("the similarity threshold must lie between 0 and 1")
-    similarity = tanimoto(index, fingerprint_words(mol))
-    candidates = np.arange(len(similarity))
+    query = np.ascontiguousarray(query, dtype=np.uint64)
+    if use_bounds and (top_k is not None or threshold is not None) and len(index):
+        candidates, similarity = _bounded_candidates(index, query, top_k, threshold, use_numba)
+    else:
+        similarity = tanimoto(index, query, use_numba=use_numba)
+        candidates = np.arange(len(similarity), dtype=np.int64)
+    return _select(candidates, similarity, top_k, threshold)
+
+
+def _select(
+    candidates: np.ndarray, similarity: np.ndarray, top_k: int | None, threshold: float | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The answer among scored ``candidates`` (positions; ``similarity`` is aligned with them)."""
+    keep = np.arange(len(candidates))
     if threshold is not None:
-        candidates = np.flatnonzero(similarity >= threshold)
-    if top_k is not None and len(candidates) > top_k:
-        # Partition first (linear time), then sort only the kept few.
-        part = np.argpartition(-similarity[candidates], top_k - 1)[:top_k]
-        cutoff = similarity[candidates[part]].min()
-        candidates = candidates[similarity[candidates] >= cutoff]
-    order = candidates[np.lexsort((candidates, -similarity[candidates]))]
+        keep = np.flatnonzero(similarity >= threshold)
+    if top_k is not None and len(keep) > top_k:
+        # Partition first (linear time), then sort only the kept few (and their ties).
+        part = np.argpartition(-similarity[keep], top_k - 1)[:top_k]
+        cutoff = similarity[keep[part]].min()
+        keep = keep[similarity[keep] >= cutoff]
+    keep = keep[np.lexsort((candidates[keep], -similarity[keep]))]
     if top_k is not None:
-        order = order[:top_k]
-    best = f" (best {similarity[order[0]]:.2f})" if len(order) else ""
-    progress(1.0, f"{len(order):,} similar molecules among {len(index):,}{best}")
-    return Hits(index.rows[order], similarity[order])
+        keep = keep[:top_k]
+    return candidates[keep], similarity[keep]
+
+
+def _bounded_candidates(
+    index: FingerprintIndex,
+    query: np.ndarray,
+    top_k: int | None,
+    threshold: float | None,
+    use_numba: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions and similarities of a set of fingerprints that holds the whole answer (every
+    fingerprint at or above the threshold, or at or above the k-th best similarity)."""
+    buckets = index.popcount_buckets()
+    offsets = buckets.offsets
+    sizes = np.diff(offsets)
+    bound = popcount_bounds(int(np.bitwise_count(query).sum()), len(sizes))
+    useful = sizes > 0
+    if threshold is not None:
+        useful &= bound >= threshold
+    chosen = np.flatnonzero(useful)
+    floor = threshold or 0.0
+    if len(chosen) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float64)
+    if top_k is None:
+        # bound(c) rises to the query's popcount and falls after it, so the buckets reaching
+        # the threshold are one run of popcounts: one contiguous run of sorted fingerprints.
+        return _scan_sorted(
+            buckets, query, int(offsets[chosen[0]]), int(offsets[chosen[-1] + 1]), floor, use_numba
+        )
+    # Best bound first; equal bounds in popcount order (any order would do). The buckets taken
+    # so far are always one run of popcounts, grown at either end.
+    visit = chosen[np.argsort(-bound[chosen], kind="stable")]
+    kept_positions: list[np.ndarray] = [np.zeros(0, np.int64)]
+    kept_scores: list[np.ndarray] = [np.zeros(0, np.float64)]
+    n_kept = 0
+    kth = -math.inf  # the k-th best similarity scored so far, once k are scored
+    batch: list[int] = []
+    n_batch = 0
+
+    def can_stop(bucket: int) -> bool:
+        # Strictly below: a bucket whose bound equals the k-th best may hold a tie at a lower
+        # position, which would come first.
+        return n_kept >= top_k and bound[bucket] < kth
+
+    for step, bucket in enumerate(visit):
+        if can_stop(bucket):
+            break
+        batch.append(int(bucket))
+        n_batch += int(sizes[bucket])
+        more = step + 1 < len(visit)
+        if more and n_batch < BOUNDED_BATCH and not can_stop(visit[step + 1]):
+            continue
+        # Fingerprints below the k-th best so far cannot be in the answer: rejected early.
+        batch_floor = max(floor, kth)
+        for first, last in _runs(sorted(batch)):
+            positions, scores = _scan_sorted(
+                buckets, query, int(offsets[first]), int(offsets[last + 1]), batch_floor, use_numba
+            )
+            kept_positions.append(positions)
+            kept_scores.append(scores)
+            n_kept += len(scores)
+        batch, n_batch = [], 0
+        if n_kept >= top_k:
+            every_position = np.concatenate(kept_positions)
+            every_score = np.concatenate(kept_scores)
+            kth = float(np.partition(every_score, len(every_score) - top_k)[-top_k])
+            # Keep what can still be in the answer: the k best and their ties.
+            keep = every_score >= kth
+            kept_positions, kept_scores = [every_position[keep]], [every_score[keep]]
+            n_kept = len(kept_scores[0])
+    return np.concatenate(kept_positions), np.concatenate(kept_scores)
+
+
+def _runs(values: list[int]) -> list[tuple[int, int]]:
+    """Sorted integers as runs of consecutive values, ``(first, last)`` each."""
+    runs: list[tuple[int, int]] = []
+    for value in values:
+        if runs and value == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], value)
+        else:
+            runs.append((value, value))
+    return runs
 
 
 # ----------------------------------------------------------------------------------------------
