@@ -114,6 +114,12 @@ def _add_project_parser(subparsers) -> None:
     project.add_parser(subparsers)
 
 
+def _add_search_parser(subparsers) -> None:
+    from app.commands import search
+
+    search.add_parser(subparsers)
+
+
 def _add_props_parser(subparsers) -> None:
     from app.commands import molecules
 
@@ -137,6 +143,7 @@ COMMAND_PARSERS = {
     "suggest": _add_suggest_parser,
     "score": _add_score_parser,
     "project": _add_project_parser,
+    "search": _add_search_parser,
     "structure": _add_structure_parser,
     "target": _add_target_parser,
     "de": _add_de_parser,
@@ -148,7 +155,7 @@ COMMAND_PARSERS = {
 COMMAND_GROUPS = {
     "molecules": ("props", "conformers"),
     "models": ("pretrain", "train", "predict", "update", "explain", "suggest"),
-    "libraries": ("score", "project"),
+    "libraries": ("score", "project", "search"),
     "proteins": ("structure", "target"),
     "expression": ("de",),
     "trials": ("power", "km"),
