@@ -15,7 +15,9 @@ molecule:
 The fine-tuned model is then warm-started (``finetune(..., warm_start=True)``: each member starts
 from its old weights, head included) on the new train part and stops early on the new valid
 part; the random forest is refitted on the new train part; both are evaluated on the new valid
-and test parts, and the folder gets what ``train`` writes (card, ``metrics.csv``,
+and test parts, the predictor is chosen again among them on the new valid part only (as ``train``
+chooses: one family or a weighted mix; a D-MPNN is not updated), and the folder gets what
+``train`` writes (card, ``metrics.csv``,
 ``heldout_predictions.csv``, ``finetune_curve.csv``, the applicability domain) plus
 ``training_data.csv``: the molecules trained and evaluated on, with their part, which is the
 "old table" for the next update. With ``compare``, the transformer is also fine-tuned from
@@ -190,6 +192,10 @@ class UpdateReport:
                 else None
             ),
             "rf_ecfp4": {"test": test.get("rf_ecfp4")},
+            "chosen": {
+                "predictor": self.report.choice.describe() if self.report.choice else None,
+                "test": test.get("chosen"),
+            },
             "split": self.report.split,
             "reading": self.reading.as_dict(),
             "notes": self.notes,
@@ -215,6 +221,10 @@ class UpdateReport:
             )
         if "rf_ecfp4" in test:
             text += f", random forest {value('rf_ecfp4')}"
+        if self.report.choice is not None:
+            text += f"; predicts with {self.report.choice.describe()}"
+            if "chosen" in test:
+                text += f" ({value('chosen')})"
         return text
 
 
@@ -780,7 +790,9 @@ def _update(
     )
     seconds = {"warm_start": round(time.monotonic() - started, 1)}
     del old_model
-    frames, predicted = _evaluate_transformer(dataset, split, result.model, WARM_MODEL, device)
+    frames, predicted, warm_parts = _evaluate_transformer(
+        dataset, split, result.model, WARM_MODEL, device
+    )
     scratch_metrics = None
     if compare:
         check_cancelled(is_cancelled)
@@ -799,16 +811,22 @@ def _update(
             is_cancelled=is_cancelled,
         )
         seconds["scratch"] = round(time.monotonic() - started, 1)
-        scratch_frames, _ = _evaluate_transformer(
+        scratch_frames, _, _ = _evaluate_transformer(
             dataset, split, scratch.model, SCRATCH_MODEL, device
         )
         scratch_metrics = _with_means(pd.concat(scratch_frames, ignore_index=True))
     check_cancelled(is_cancelled)
-    forest_frames, forest_predicted = _refit_forest(
+    forest_frames, forest_predicted, forest_parts = _refit_forest(
         output_dir, dataset, split, n_trees, seed, stage(0.8, 0.93), is_cancelled
     )
     frames += forest_frames
     predicted += forest_predicted
+    # The predictor is chosen again on the new valid part, as train chooses: the warm-started
+    # transformer, the refitted forest or a weighted mix (a D-MPNN is not updated).
+    family_predictions = {
+        part: {"transformer": warm_parts[part], "rf": forest_parts[part]} for part in PARTS[1:]
+    }
+    choice = _choose_again(dataset, split, family_predictions, frames, predicted)
     return _finish(
         plan,
         output_dir,
@@ -820,6 +838,7 @@ def _update(
         curve,
         seconds,
         scratch_metrics,
+        choice,
         n_trees,
         seed,
         stage(0.93, 0.99),
@@ -830,16 +849,18 @@ def _update(
 
 def _evaluate_transformer(
     dataset: AssayDataset, split: Split, model: Any, name: str, device: str | None
-) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
+) -> tuple[list[pd.DataFrame], list[pd.DataFrame], dict[str, tuple]]:
     from core.models.metrics import evaluate
     from core.models.training import _tidy_predictions
     from core.models.transformer import predict
 
-    frames, predicted = [], []
+    frames, predicted, by_part = [], [], {}
     smiles = np.asarray(dataset.smiles, dtype=object)
     for part in ("valid", "test"):
         rows = getattr(split, part)
         prediction = predict(model, list(smiles[rows]), device=device)
+        spread = prediction.std if len(model.members) > 1 else None
+        by_part[part] = (prediction.mean, spread)
         predicted.append(
             _tidy_predictions(dataset, part, rows, name, prediction.mean, prediction.std)
         )
@@ -847,7 +868,7 @@ def _evaluate_transformer(
             dataset.targets[rows], prediction.mean, dataset.task, dataset.target_names, name
         )
         frames.append(frame.assign(part=part))
-    return frames, predicted
+    return frames, predicted, by_part
 
 
 def _refit_forest(
@@ -858,7 +879,7 @@ def _refit_forest(
     seed: int,
     progress: ProgressCallback,
     is_cancelled: CancelCheck | None,
-) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
+) -> tuple[list[pd.DataFrame], list[pd.DataFrame], dict[str, tuple]]:
     from core.models.baselines import fit_baseline, predict_baseline, save_baseline
     from core.models.metrics import evaluate
     from core.models.training import _tidy_predictions
@@ -876,10 +897,11 @@ def _refit_forest(
         is_cancelled=is_cancelled,
     )
     save_baseline(forest, output_dir / "baseline")
-    frames, predicted = [], []
+    frames, predicted, by_part = [], [], {}
     for part in ("valid", "test"):
         rows = getattr(split, part)
         prediction = predict_baseline(forest, list(smiles[rows]))
+        by_part[part] = (prediction.mean, prediction.std)
         predicted.append(
             _tidy_predictions(dataset, part, rows, "rf_ecfp4", prediction.mean, prediction.std)
         )
@@ -887,7 +909,26 @@ def _refit_forest(
             dataset.targets[rows], prediction.mean, dataset.task, dataset.target_names, "rf_ecfp4"
         )
         frames.append(frame.assign(part=part))
-    return frames, predicted
+    return frames, predicted, by_part
+
+
+def _choose_again(
+    dataset: AssayDataset,
+    split: Split,
+    family_predictions: dict[str, dict[str, tuple]],
+    frames: list[pd.DataFrame],
+    predicted: list[pd.DataFrame],
+) -> Any:
+    """``train``'s choice among the families on the valid part only; the chosen predictor's
+    metrics and predictions are added to ``frames`` and ``predicted``."""
+    from core.models.metrics import evaluate
+    from core.models.training import _choose
+
+    choice, chosen_frames = _choose(dataset, split, family_predictions, evaluate)
+    for part, (prediction_rows, metric_rows) in chosen_frames.items():
+        predicted.append(prediction_rows)
+        frames.append(metric_rows.assign(part=part))
+    return choice
 
 
 def _with_means(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -904,6 +945,7 @@ def _calibrate(
     predictions: pd.DataFrame,
     n_trees: int,
     seed: int,
+    choice: Any,
     is_cancelled: CancelCheck | None,
 ) -> dict | None:
     """Calibrate a regression model's intervals as ``train`` does for a single model: on
@@ -925,7 +967,7 @@ def _calibrate(
     settings = TrainSettings(split=kind, seed=seed, n_trees=n_trees)
     return _store_calibration(
         output_dir, dataset, split, folds, "rf_proxy", None, settings, predictions, None,
-        is_cancelled,
+        is_cancelled, choice=choice,
     )  # fmt: skip
 
 
@@ -952,6 +994,7 @@ def _finish(
     curve: list[tuple[int, int, float, float]],
     seconds: dict[str, float],
     scratch_metrics: pd.DataFrame | None,
+    choice: Any,
     n_trees: int,
     seed: int,
     domain_progress: ProgressCallback,
@@ -980,8 +1023,11 @@ def _finish(
     )
     if domain_note:
         notes.append(domain_note)
+    notes.append(
+        f"Chosen predictor: {choice.describe()}, chosen on the validation part ({choice.why})"
+    )
     calibration = _calibrate(
-        output_dir, dataset, split, split_info, predictions, n_trees, seed, is_cancelled
+        output_dir, dataset, split, split_info, predictions, n_trees, seed, choice, is_cancelled
     )
     notes.append(calibration_note(calibration, dataset.task))
     report = TrainReport(
@@ -994,6 +1040,7 @@ def _finish(
         task=dataset.task,
         target_names=tuple(dataset.target_names),
         calibration=calibration,
+        choice=choice,
     )
     _write_metrics_to_card(output_dir, report)
     _write_report_tables(output_dir, report)

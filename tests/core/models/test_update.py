@@ -263,6 +263,9 @@ def test_update_keeps_held_out_molecules_out_of_training(
     summary = report.as_json()
     assert summary["warm_start"]["test"]["rmse"] > 0 and summary["scratch"]["test"]["rmse"] > 0
     assert summary["rf_ecfp4"]["test"]["rmse"] > 0
+    # The predictor is chosen again on the new valid part, among what was updated.
+    assert set(card["chosen"]["families"]) <= {"transformer", "rf"}
+    assert summary["chosen"]["predictor"] and "predicts with" in report.summary_line()
     assert summary["warm_start"]["seconds"] >= 0 and summary["scratch"]["seconds"] >= 0
     # Intervals calibrated as train does for a single model: random-forest out-of-fold
     # residuals of the training part only.
@@ -272,6 +275,10 @@ def test_update_keeps_held_out_molecules_out_of_training(
     for name in ("metrics.csv", "heldout_predictions.csv", "train_fingerprints.npy"):
         assert (out / name).is_file()
     assert tf.predict(out, ["CCO"]).mean.shape == (1, 1)
+    from core.models.apply import predict_library
+
+    applied = predict_library(out, pd.Series(["CCO", "c1ccsc1C"]))
+    assert applied["atoms"].notna().all() and applied["atoms_upper"].notna().all()
     # The updated model can be updated again, its training_data.csv as the old table.
     again = _write_table(tmp_path / "again.csv", ["CCCCCO", "c1ccsc1C"], [6.5, 6.5])
     plan = plan_update(out, out / "training_data.csv", again)
