@@ -7,7 +7,8 @@ model is trained (``train``'s own function, scaffold split, the shipped pretrain
 ``drugdesk update`` runs) warm-starts it with ``compare=True``, so the same split also gets a
 transformer fine-tuned from scratch and a refitted random forest. Prints the seconds and the test
 RMSE (the updated test part: old held-out molecules plus the new ones placed there) of the warm
-start, from scratch, the forest, and the old model unchanged, as a Markdown section.
+start, from scratch, the forest, the predictor the update chose, and the old model unchanged, as
+a Markdown section.
 
     python benchmarks/bench_update.py [--epochs 3] [--trees 200] [--fraction 0.7] [--seed 0]
 """
@@ -124,6 +125,10 @@ def main() -> None:
         ("from scratch, same split", summary["scratch"]["seconds"], summary["scratch"]["test"]),
         ("random forest (ECFP4), refitted", None, summary["rf_ecfp4"]["test"]),
     ]
+    if summary["chosen"]["test"]:
+        # What the updated model predicts with, chosen on the new valid part only.
+        chosen = f"chosen: {summary['chosen']['predictor']}"
+        rows.append((chosen, None, summary["chosen"]["test"]))
     for name, seconds, metrics in rows:
         shown = "–" if seconds is None else f"{seconds:.0f}"
         print(f"| {name} | {shown} | {metrics['rmse']:.3f} |")
