@@ -223,13 +223,14 @@ HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 """Whether numba is installed; it is imported (0.3 s) and the kernel compiled on first use."""
 _numba_kernel = None
 _numba_plane_kernel = None
+_numba_plane_kernel_serial = None
 _numba_failed = False
 
 
 def _compiled_kernel():
     """The numba Tanimoto kernel, compiled (or loaded from its cache) on first use; ``None``
     when numba cannot be used here (then the numpy kernel runs)."""
-    global _numba_kernel, _numba_plane_kernel, _numba_failed
+    global _numba_kernel, _numba_plane_kernel, _numba_plane_kernel_serial, _numba_failed
     if _numba_kernel is not None or _numba_failed or not HAVE_NUMBA:
         return _numba_kernel
     try:  # numba is optional: it makes scans about ten times faster.
@@ -254,6 +255,50 @@ def _compiled_kernel():
                 union = query_count + counts[i] - common
                 out[i] = common / union if union > 0 else 0.0
 
+        @numba.njit(cache=True, nogil=True)
+        def plane_rows(
+            query, query_rest, query_count, planes, rest, counts, first, last, floor, hits, scores
+        ):  # pragma: no cover - compiled
+            # The same arithmetic as ``kernel`` (same similarities to the bit) on sorted
+            # fingerprints first..last, plane by plane: a fingerprint whose bound falls below
+            # ``floor`` is not read further. Hits (sorted position, similarity) are written from
+            # the start of ``hits`` and ``scores``; returns their number.
+            n_planes, _, w = planes.shape
+            m1 = np.uint64(0x5555555555555555)
+            m2 = np.uint64(0x3333333333333333)
+            m4 = np.uint64(0x0F0F0F0F0F0F0F0F)
+            h01 = np.uint64(0x0101010101010101)
+            # A multiplication instead of a division per bound; rejecting only bounds a billionth
+            # (relative) below ``floor`` keeps every fingerprint whose rounded similarity reaches it.
+            below = floor * (1.0 - 1e-9)
+            f = 0
+            for k in range(first, last):
+                count = np.int64(counts[k])
+                common = np.int64(0)
+                alive = True
+                for p in range(n_planes):
+                    part = np.uint64(0)
+                    for j in range(w):
+                        x = query[p, j] & planes[p, k, j]
+                        x = x - ((x >> np.uint64(1)) & m1)
+                        x = (x & m2) + ((x >> np.uint64(2)) & m2)
+                        x = (x + (x >> np.uint64(4))) & m4
+                        part += (x * h01) >> np.uint64(56)
+                    common += np.int64(part)
+                    if p < n_planes - 1:
+                        most = common + min(query_rest[p], np.int64(rest[p, k]))
+                        if most < below * (query_count + count - most):
+                            alive = False
+                            break
+                if alive:
+                    union = query_count + count - common
+                    similarity = common / union if union > 0 else 0.0
+                    if similarity >= floor:
+                        hits[f] = k
+                        scores[f] = similarity
+                        f += 1
+            return f
+
         @numba.njit(parallel=True, cache=True, nogil=True)
         def plane_kernel(
             query,
@@ -269,55 +314,65 @@ def _compiled_kernel():
             hits,
             scores,
         ):  # pragma: no cover - compiled
-            # The same arithmetic as ``kernel`` (same similarities to the bit) on sorted
-            # fingerprints start..stop, plane by plane: a fingerprint whose bound falls below
-            # ``floor`` is not read further. Each block of rows writes its hits (sorted position,
-            # similarity) at the start of its own stretch of ``hits`` and ``scores`` and returns
-            # their number,
-            # so that only hits are written.
-            n_planes, _, w = planes.shape
-            m1 = np.uint64(0x5555555555555555)
-            m2 = np.uint64(0x3333333333333333)
-            m4 = np.uint64(0x0F0F0F0F0F0F0F0F)
-            h01 = np.uint64(0x0101010101010101)
-            # A multiplication instead of a division per bound; rejecting only bounds a billionth
-            # (relative) below ``floor`` keeps every fingerprint whose rounded similarity reaches it.
-            below = floor * (1.0 - 1e-9)
+            # Blocks of rows on every core; each block writes its hits at the start of its own
+            # stretch of ``hits`` and ``scores``.
             n_blocks = (stop - start + block - 1) // block
             n_found = np.zeros(n_blocks, dtype=np.int64)
             for b in numba.prange(n_blocks):
                 first = start + b * block
-                last = min(first + block, stop)
-                f = 0
-                for k in range(first, last):
-                    count = np.int64(counts[k])
-                    common = np.int64(0)
-                    alive = True
-                    for p in range(n_planes):
-                        part = np.uint64(0)
-                        for j in range(w):
-                            x = query[p, j] & planes[p, k, j]
-                            x = x - ((x >> np.uint64(1)) & m1)
-                            x = (x & m2) + ((x >> np.uint64(2)) & m2)
-                            x = (x + (x >> np.uint64(4))) & m4
-                            part += (x * h01) >> np.uint64(56)
-                        common += np.int64(part)
-                        if p < n_planes - 1:
-                            most = common + min(query_rest[p], np.int64(rest[p, k]))
-                            if most < below * (query_count + count - most):
-                                alive = False
-                                break
-                    if alive:
-                        union = query_count + count - common
-                        similarity = common / union if union > 0 else 0.0
-                        if similarity >= floor:
-                            hits[b * block + f] = k
-                            scores[b * block + f] = similarity
-                            f += 1
-                n_found[b] = f
+                n_found[b] = plane_rows(
+                    query,
+                    query_rest,
+                    query_count,
+                    planes,
+                    rest,
+                    counts,
+                    first,
+                    min(first + block, stop),
+                    floor,
+                    hits[b * block :],
+                    scores[b * block :],
+                )
+            return n_found
+
+        @numba.njit(cache=True, nogil=True)
+        def plane_kernel_serial(
+            query,
+            query_rest,
+            query_count,
+            planes,
+            rest,
+            counts,
+            start,
+            stop,
+            floor,
+            block,
+            hits,
+            scores,
+        ):  # pragma: no cover - compiled
+            # ``plane_kernel`` on one thread: a parallel region costs milliseconds when another
+            # process holds a core, more than a short run of rows takes.
+            n_blocks = (stop - start + block - 1) // block
+            n_found = np.zeros(n_blocks, dtype=np.int64)
+            for b in range(n_blocks):
+                first = start + b * block
+                n_found[b] = plane_rows(
+                    query,
+                    query_rest,
+                    query_count,
+                    planes,
+                    rest,
+                    counts,
+                    first,
+                    min(first + block, stop),
+                    floor,
+                    hits[b * block :],
+                    scores[b * block :],
+                )
             return n_found
 
         _numba_plane_kernel = plane_kernel
+        _numba_plane_kernel_serial = plane_kernel_serial
         _numba_kernel = kernel
     except Exception:  # pragma: no cover - numba cannot compile here: numpy instead
         log.warning("numba is unavailable; similarity scans use numpy", exc_info=True)
@@ -355,6 +410,8 @@ def tanimoto(
 
 SCAN_BLOCK = 4096
 """Sorted fingerprints per block of the bounded scan (each block a task for a thread)."""
+PARALLEL_SCAN = 262_144
+"""Shorter runs of sorted fingerprints are scanned on one thread (see ``plane_kernel_serial``)."""
 
 
 def _scan_sorted(
@@ -369,7 +426,11 @@ def _scan_sorted(
     ``floor``; the others are rejected plane by plane, most after the first."""
     if stop <= start:
         return np.zeros(0, np.int64), np.zeros(0, np.float64)
-    kernel = _numba_plane_kernel if use_numba and _compiled_kernel() else None
+    kernel = None
+    if use_numba and _compiled_kernel():
+        kernel = (
+            _numba_plane_kernel if stop - start >= PARALLEL_SCAN else _numba_plane_kernel_serial
+        )
     n_planes = buckets.planes.shape[0]
     padded = np.zeros(n_planes * PLANE_WORDS, dtype=np.uint64)
     padded[: len(query)] = query
@@ -460,8 +521,9 @@ def similarity_search(
 
 
 BOUNDED_BATCH = 32_768
-"""A top-k search scores popcount buckets in batches of about this many fingerprints: one
-compiled call per bucket (dozens per query) would cost more in start-up than it saves."""
+"""A top-k search scores popcount buckets in batches of at least this many fingerprints, doubling
+from one batch to the next: one compiled call per bucket (dozens per query) would cost more in
+start-up than it saves."""
 
 
 def similar_fingerprints(
@@ -554,6 +616,7 @@ def _bounded_candidates(
     kth = -math.inf  # the k-th best similarity scored so far, once k are scored
     batch: list[int] = []
     n_batch = 0
+    batch_size = BOUNDED_BATCH
 
     def can_stop(bucket: int) -> bool:
         # Strictly below: a bucket whose bound equals the k-th best may hold a tie at a lower
@@ -566,7 +629,7 @@ def _bounded_candidates(
         batch.append(int(bucket))
         n_batch += int(sizes[bucket])
         more = step + 1 < len(visit)
-        if more and n_batch < BOUNDED_BATCH and not can_stop(visit[step + 1]):
+        if more and n_batch < batch_size and not can_stop(visit[step + 1]):
             continue
         # Fingerprints below the k-th best so far cannot be in the answer: rejected early.
         batch_floor = max(floor, kth)
@@ -578,6 +641,7 @@ def _bounded_candidates(
             kept_scores.append(scores)
             n_kept += len(scores)
         batch, n_batch = [], 0
+        batch_size *= 2  # the first batches raise the floor; later ones are cut by it
         if n_kept >= top_k:
             every_position = np.concatenate(kept_positions)
             every_score = np.concatenate(kept_scores)

@@ -80,9 +80,10 @@ def assert_same(got, expected) -> None:
     ),
     batch=st.sampled_from([1, 7, 32_768]),
     block=st.sampled_from([1, 5, 4096]),
+    parallel=st.sampled_from([0, 262_144]),
 )
 def test_bounded_search_equals_the_full_scan_on_random_fingerprints(
-    seed, n, density, span, query_kind, top_k, threshold, batch, block
+    seed, n, density, span, query_kind, top_k, threshold, batch, block, parallel
 ):
     rng = np.random.default_rng(seed)
     words = random_words(rng, n, density, span)
@@ -96,10 +97,12 @@ def test_bounded_search_equals_the_full_scan_on_random_fingerprints(
         query = random_words(rng, 1, density, span)[0]
     index = make_index(words)
     expected = reference(words, query, top_k, threshold)
-    # Small batches and blocks take the stop rule and the per-block hit lists through many steps.
+    # Small batches and blocks take the stop rule and the per-block hit lists through many
+    # steps; PARALLEL_SCAN 0 sends every run of fingerprints to the multi-threaded kernel.
     with (
         mock.patch.object(search, "BOUNDED_BATCH", batch),
         mock.patch.object(search, "SCAN_BLOCK", block),
+        mock.patch.object(search, "PARALLEL_SCAN", parallel),
     ):
         for use_numba in KERNELS:
             for use_bounds in (True, False):
