@@ -90,6 +90,8 @@ class FingerprintIndex:
 
 PLANE_WORDS = 8
 """Words per plane of the sorted copy: 64 bytes, one cache line per fingerprint and plane."""
+SEGMENT_WORDS = 2
+"""Words per segment whose bits are counted (at most 128: one byte per segment)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,17 +102,22 @@ class PopcountBuckets:
     maps a sorted position to the index position, in index order within a bucket (a stable sort),
     so that ties between equal similarities still fall to the lower position. ``planes`` holds
     the sorted fingerprints cut into planes of :data:`PLANE_WORDS` words, each plane one
-    contiguous block (``planes[p, k]``), and ``rest[p, k]`` the bits of sorted fingerprint ``k``
-    after plane ``p``: a scan reads the first plane of every candidate and the next plane only
-    while the bound (bits in common so far plus the most the rest can add) still reaches the
-    threshold, so most fingerprints are rejected after one cache line instead of four.
+    contiguous block (``planes[p, k]``), and ``segments[k, s]`` the bits set in segment ``s``
+    (:data:`SEGMENT_WORDS` words) of sorted fingerprint ``k``.
+
+    Bits in common within a segment are at most the smaller of the two counts, so the sum of
+    those minima bounds the bits in common, and the similarity (a sharper form of the popcount
+    bound min/max). A scan first checks that bound from the 16 counts alone, which rejects most
+    fingerprints at a 0.7 threshold without reading their bits; the others are read plane by
+    plane while the bound (bits in common so far plus the minima of the segments not yet read)
+    still reaches the threshold.
     """
 
     order: np.ndarray  # (n,) int64
     offsets: np.ndarray  # (n_bits + 2,) int64
     counts: np.ndarray  # (n,) int16: popcount of each sorted fingerprint
     planes: np.ndarray  # (n_planes, n, PLANE_WORDS) uint64
-    rest: np.ndarray  # (n_planes, n) int16
+    segments: np.ndarray  # (n, n_segments) uint8
 
     @classmethod
     def build(cls, words: np.ndarray, counts: np.ndarray) -> PopcountBuckets:
@@ -121,22 +128,25 @@ class PopcountBuckets:
         offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
         np.cumsum(sizes, out=offsets[1:])
         n_planes = -(-n_words // PLANE_WORDS)
+        width = n_planes * PLANE_WORDS
         planes = np.zeros((n_planes, n, PLANE_WORDS), dtype=np.uint64)
-        plane_counts = np.zeros((n_planes, n), dtype=np.int64)
+        segments = np.zeros((n, width // SEGMENT_WORDS), dtype=np.uint8)
         for start in range(0, n, 65_536):  # in blocks: a gather of all rows at once doubles memory
             part = order[start : start + 65_536]
-            rows = words[part]
+            rows = np.zeros((len(part), width), dtype=np.uint64)
+            rows[:, :n_words] = words[part]
             for p in range(n_planes):
-                block = rows[:, p * PLANE_WORDS : (p + 1) * PLANE_WORDS]
-                planes[p, start : start + len(part), : block.shape[1]] = block
-                plane_counts[p, start : start + len(part)] = np.bitwise_count(block).sum(axis=1)
-        after = counts[order] - np.cumsum(plane_counts, axis=0)
-        return cls(order, offsets, counts[order].astype(np.int16), planes, after.astype(np.int16))
+                planes[p, start : start + len(part)] = rows[
+                    :, p * PLANE_WORDS : (p + 1) * PLANE_WORDS
+                ]
+            bits = np.bitwise_count(rows).reshape(len(part), -1, SEGMENT_WORDS)
+            segments[start : start + len(part)] = bits.sum(axis=2)
+        return cls(order, offsets, counts[order].astype(np.int16), planes, segments)
 
     @property
     def nbytes(self) -> int:
         return sum(
-            a.nbytes for a in (self.order, self.offsets, self.counts, self.planes, self.rest)
+            a.nbytes for a in (self.order, self.offsets, self.counts, self.planes, self.segments)
         )
 
 
@@ -257,13 +267,25 @@ def _compiled_kernel():
 
         @numba.njit(cache=True, nogil=True)
         def plane_rows(
-            query, query_rest, query_count, planes, rest, counts, first, last, floor, hits, scores
+            query,
+            query_segments,
+            query_count,
+            planes,
+            segments,
+            counts,
+            first,
+            last,
+            floor,
+            hits,
+            scores,
         ):  # pragma: no cover - compiled
             # The same arithmetic as ``kernel`` (same similarities to the bit) on sorted
-            # fingerprints first..last, plane by plane: a fingerprint whose bound falls below
-            # ``floor`` is not read further. Hits (sorted position, similarity) are written from
-            # the start of ``hits`` and ``scores``; returns their number.
+            # fingerprints first..last: a fingerprint whose bound falls below ``floor`` is not
+            # read (further). Hits (sorted position, similarity) are written from the start of
+            # ``hits`` and ``scores``; returns their number.
             n_planes, _, w = planes.shape
+            n_segments = segments.shape[1]
+            per_plane = n_segments // n_planes
             m1 = np.uint64(0x5555555555555555)
             m2 = np.uint64(0x3333333333333333)
             m4 = np.uint64(0x0F0F0F0F0F0F0F0F)
@@ -274,7 +296,13 @@ def _compiled_kernel():
             f = 0
             for k in range(first, last):
                 count = np.int64(counts[k])
+                most = np.int64(0)  # bits in common at most: the sum of the segments' minima
+                for s in range(n_segments):
+                    most += min(query_segments[s], np.int64(segments[k, s]))
+                if most < below * (query_count + count - most):
+                    continue
                 common = np.int64(0)
+                rest = most
                 alive = True
                 for p in range(n_planes):
                     part = np.uint64(0)
@@ -286,7 +314,9 @@ def _compiled_kernel():
                         part += (x * h01) >> np.uint64(56)
                     common += np.int64(part)
                     if p < n_planes - 1:
-                        most = common + min(query_rest[p], np.int64(rest[p, k]))
+                        for s in range(p * per_plane, (p + 1) * per_plane):
+                            rest -= min(query_segments[s], np.int64(segments[k, s]))
+                        most = common + rest
                         if most < below * (query_count + count - most):
                             alive = False
                             break
@@ -302,10 +332,10 @@ def _compiled_kernel():
         @numba.njit(parallel=True, cache=True, nogil=True)
         def plane_kernel(
             query,
-            query_rest,
+            query_segments,
             query_count,
             planes,
-            rest,
+            segments,
             counts,
             start,
             stop,
@@ -322,10 +352,10 @@ def _compiled_kernel():
                 first = start + b * block
                 n_found[b] = plane_rows(
                     query,
-                    query_rest,
+                    query_segments,
                     query_count,
                     planes,
-                    rest,
+                    segments,
                     counts,
                     first,
                     min(first + block, stop),
@@ -338,10 +368,10 @@ def _compiled_kernel():
         @numba.njit(cache=True, nogil=True)
         def plane_kernel_serial(
             query,
-            query_rest,
+            query_segments,
             query_count,
             planes,
-            rest,
+            segments,
             counts,
             start,
             stop,
@@ -358,10 +388,10 @@ def _compiled_kernel():
                 first = start + b * block
                 n_found[b] = plane_rows(
                     query,
-                    query_rest,
+                    query_segments,
                     query_count,
                     planes,
-                    rest,
+                    segments,
                     counts,
                     first,
                     min(first + block, stop),
@@ -423,7 +453,7 @@ def _scan_sorted(
     use_numba: bool = HAVE_NUMBA,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Index positions and similarities of the sorted fingerprints ``start:stop`` at or above
-    ``floor``; the others are rejected plane by plane, most after the first."""
+    ``floor``; the others are rejected by their bound, most before any of their bits are read."""
     if stop <= start:
         return np.zeros(0, np.int64), np.zeros(0, np.float64)
     kernel = None
@@ -449,10 +479,10 @@ def _scan_sorted(
     scores = np.empty(stop - start, dtype=np.float64)
     n_found = kernel(
         query_planes,
-        query_count - np.cumsum(plane_counts),
+        np.bitwise_count(padded).reshape(-1, SEGMENT_WORDS).sum(axis=1, dtype=np.int64),
         np.int64(query_count),
         buckets.planes,
-        buckets.rest,
+        buckets.segments,
         buckets.counts,
         np.int64(start),
         np.int64(stop),
