@@ -13,7 +13,7 @@ Models and their calibration (:mod:`core.models.calibration_store`):
   (hidden 64, 2 layers) pretrained here for ``--pretrain-steps`` steps on the first 5,000 MOSES
   SMILES (unrelated to both sets) and fine-tuned ``--epochs`` epochs on the CPU, so that the
   whole run fits ~10 minutes on 2 shared cores; ``--pretrained DIR`` uses another (the shipped
-  ``resources/models/smiles-roberta-v1`` is better and ~20 times slower here);
+  ``resources/models/smiles-roberta-v1`` is better and much slower on a CPU);
 - ``transformer x3``: an ensemble of three, cross-fitted (member k skips fold k; ``crossfit``).
 
 Each run trains with ``core.models.training.train_and_evaluate`` (transformers) and reads the
