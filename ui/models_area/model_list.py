@@ -156,6 +156,10 @@ def calibration_text(path: Path) -> str:
     return describe_calibration(None if calibration is None else calibration.summary)
 
 
+CALIBRATION_SUFFIXES = ("_lower", "_upper", "_calibrated", "_set")
+"""Columns Apply adds from the model's stored calibration (empty when it stores none)."""
+
+
 def domain_text(path: Path) -> str:
     """The model's applicability domain in words (threshold, rule, test check), from its card."""
     from core.models.domain import describe_domain, domain_summary
@@ -416,6 +420,14 @@ class ModelList(QGroupBox):
         return handle
 
     def _on_applied(self, library: LibraryView, frame: pd.DataFrame) -> None:
+        # A model without stored calibration gives empty interval columns: the library is not
+        # cluttered with them, and the message says why they are missing.
+        empty = [
+            c
+            for c in frame.columns
+            if str(c).endswith(CALIBRATION_SUFFIXES) and frame[c].isna().all()
+        ]
+        frame = frame.drop(columns=empty)
         try:
             library.add_columns(frame)
         except (RuntimeError, ValueError, KeyError) as exc:
@@ -430,7 +442,10 @@ class ModelList(QGroupBox):
             if not str(c).endswith((IN_DOMAIN_SUFFIX, SIMILARITY_SUFFIX))
         ]
         text = f"Added {', '.join(shown)} to the library ({n:,} molecules"
-        note = domain_note(frame)
+        notes = [domain_note(frame)]
+        if empty:
+            notes.append("no calibrated intervals: the model stores no calibration")
+        note = "; ".join(n for n in notes if n)
         self.status.emit(f"{text}; {note})." if note else f"{text}).", False)
 
     def _on_apply_failed(self, message: str) -> None:

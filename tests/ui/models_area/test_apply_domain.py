@@ -88,10 +88,12 @@ def test_apply_says_how_many_fall_outside_the_domain(qtbot, engine, make_area_co
     (frame,) = library.added
     assert frame["Act_in_domain"].tolist() == [True, True, False, False, pd.NA]
     assert statuses[-1] == (
-        "Added Act, Act_std, Act_lower, Act_upper to the library (4 molecules; 2 of 4 outside "
-        "the model's domain "
-        "(greyed: their nearest training molecule is less similar than the card's threshold))."
+        "Added Act, Act_std to the library (4 molecules; 2 of 4 outside the model's domain "
+        "(greyed: their nearest training molecule is less similar than the card's threshold); "
+        "no calibrated intervals: the model stores no calibration)."
     )
+    # The shipped model stores no calibration: its empty interval columns are not added.
+    assert not {"Act_lower", "Act_upper"} & set(frame.columns)
 
 
 def test_the_note_for_a_model_without_a_domain_and_for_all_inside():

@@ -59,8 +59,10 @@ def test_the_area_works_on_the_current_library_tab(qtbot, window, example_panel,
     assert models.training.status_label.text() == (
         f"Added Act, Act_std to the library ({n} molecules; {n} of {n} outside the model's "
         "domain (greyed: their nearest training molecule is less similar than the card's "
-        "threshold))."
+        "threshold); no calibrated intervals: the model stores no calibration)."
     )
+    # The shipped model stores no calibration: no empty interval columns clutter the library.
+    assert not {"Act_lower", "Act_upper"} & set(table.columns)
     from PySide6.QtCore import Qt
 
     from ui.tables.dataframe_model import OUT_OF_DOMAIN_COLOR

@@ -175,8 +175,7 @@ def test_train_compare_register_apply_and_explain(qtbot, panel, assay_csv, tiny_
         "active",
         # A forest or a mix has a spread (the trees', and between families).
         *(["active_std"] if mixed_or_forest else []),
-        "active_calibrated",  # a single classifier stores no calibration: empty
-        "active_set",
+        # A single classifier stores no calibration: its empty _calibrated/_set are not added.
         "active_nearest_train_similarity",
         "active_in_domain",
     ]
