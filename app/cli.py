@@ -84,6 +84,18 @@ def _add_target_parser(subparsers) -> None:
     target.add_parser(subparsers)
 
 
+def _add_fold_parser(subparsers) -> None:
+    from app.commands import esm
+
+    esm.add_fold_parser(subparsers)
+
+
+def _add_esmfold_weights_parser(subparsers) -> None:
+    from app.commands import esm
+
+    esm.add_weights_parser(subparsers)
+
+
 def _add_power_parser(subparsers) -> None:
     from app.commands import trials
 
@@ -146,6 +158,8 @@ COMMAND_PARSERS = {
     "search": _add_search_parser,
     "structure": _add_structure_parser,
     "target": _add_target_parser,
+    "fold": _add_fold_parser,
+    "esmfold-weights": _add_esmfold_weights_parser,
     "de": _add_de_parser,
     "power": _add_power_parser,
     "km": _add_km_parser,
@@ -156,7 +170,7 @@ COMMAND_GROUPS = {
     "molecules": ("props", "conformers"),
     "models": ("pretrain", "train", "predict", "update", "explain", "suggest"),
     "libraries": ("score", "project", "search"),
-    "proteins": ("structure", "target"),
+    "proteins": ("structure", "target", "fold", "esmfold-weights"),
     "expression": ("de",),
     "trials": ("power", "km"),
 }

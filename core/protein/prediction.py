@@ -26,10 +26,11 @@ MAX_LENGTH = 1500
 
 HOW_TO_GET_WEIGHTS = (
     "ESMFold weights (facebook/esmfold_v1, about 8.4 GB; 16–24 GB of GPU memory for long "
-    "sequences) are not on this computer. On a machine with internet access run\n"
+    "sequences) are not on this computer. Click 'Download ESMFold weights' (or run "
+    "'drugdesk esmfold-weights'), or on a machine with internet access run\n"
     "    huggingface-cli download facebook/esmfold_v1\n"
     "(they go to the Hugging Face cache, where DrugDesk finds them), or download the folder "
-    "and choose it with 'Weights folder…'. DrugDesk never downloads them by itself."
+    "and choose it with 'Weights folder…'. DrugDesk downloads them only when asked."
 )
 
 
@@ -80,6 +81,12 @@ def find_weights(folder: str | os.PathLike | None = None) -> Path | None:
     if folder:
         path = Path(folder)
         return path if (path / "config.json").is_file() else None
+    from core.protein.esm_weights import cached_snapshot
+
+    # The cache as the environment names it now (huggingface_hub read it once, at its import).
+    cached = cached_snapshot(HUB_MODEL)
+    if cached is not None:
+        return cached
     try:
         from huggingface_hub import snapshot_download
 

@@ -92,6 +92,9 @@ class ProteinPanel(QWidget):
             tab.error_message.connect(self._error)
         self.predict_tab = PredictTab()
         self.predict_tab.predict_requested.connect(lambda: self.predict())
+        self.predict_tab.web_predict_requested.connect(lambda: self.predict_online())
+        self.predict_tab.download_requested.connect(lambda: self.download_esm_weights())
+        self.predict_tab.download_cancel_requested.connect(lambda: self.jobs.cancel("esm-weights"))
 
         self._build_top_bar()
         tabs = QTabWidget()
@@ -241,11 +244,13 @@ class ProteinPanel(QWidget):
     def _on_job_ended(self, _kind: str, how: str) -> None:
         if not self.jobs.is_busy():
             self.progress_bar.hide()
+        if _kind == "esm-weights":  # the button offers to resume (or goes, when finished)
+            self.predict_tab.set_download_running(False)
         if how == CANCELLED:
             self._notice("Cancelled.")
 
     def _on_job_failed(self, kind: str, message: str) -> None:
-        if kind == "predict":
+        if kind in ("predict", "esm-weights"):
             self.predict_tab.show_failure(message)
         self._error(message)
 
@@ -445,6 +450,27 @@ class ProteinPanel(QWidget):
                             predict_and_parse, inputs.sequence, inputs.weights, inputs.chunk,
                             title=f"ESMFold ({n} residues)", needs_torch=True,
                             lane=LONG_LANE)  # fmt: skip
+
+    def predict_online(self, sequence: str | None = None) -> JobHandle | None:
+        """Fold on the ESM Atlas web service (at most 400 residues) once the user agreed to send
+        the sequence; None when it was refused or not sent. Opens like :meth:`predict`."""
+        from core.protein.esm_atlas import fold_online_and_parse
+
+        clean = self.predict_tab.web_inputs(sequence)
+        if clean is None:
+            return None
+        return self._submit("predict", lambda result: self.show_prediction(*result),
+                            fold_online_and_parse, clean,
+                            title=f"ESM Atlas fold ({len(clean)} residues)")  # fmt: skip
+
+    def download_esm_weights(self) -> JobHandle:
+        """Download (or resume) the ESMFold weights into the Hugging Face cache on the engine's
+        long lane; the Predict tab's button cancels it meanwhile."""
+        from core.protein.esm_weights import download_weights
+
+        self.predict_tab.set_download_running(True)
+        return self._submit("esm-weights", self.predict_tab.weights_downloaded, download_weights,
+                            title="ESMFold weights", lane=LONG_LANE)  # fmt: skip
 
     def show_prediction(self, result, structure: ProteinStructure) -> None:
         """Show a finished prediction: the structure coloured by pLDDT, its confidence."""

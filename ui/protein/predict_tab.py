@@ -4,6 +4,12 @@ The sequence, the weights folder and the chunk size are checked here
 (:meth:`PredictTab.folding_inputs`), so a typo or missing weights are explained at once; folding
 itself is a job, which the panel runs and whose result it shows here (:meth:`PredictTab.show_result`:
 mean pLDDT, pTM and the predicted aligned error plot).
+
+When the weights are missing, "Download ESMFold weights…" asks the panel to fetch them into the
+Hugging Face cache (:mod:`core.protein.esm_weights`; a second click while it runs cancels, the next
+one resumes). "Predict on the web (ESM Atlas)" folds sequences of up to 400 residues on Meta's
+service (:mod:`core.protein.esm_atlas`) after asking, every time, whether the sequence may leave
+the computer (:meth:`PredictTab.web_inputs`); no answer is remembered.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
@@ -41,6 +48,9 @@ class PredictTab(QWidget):
     """Sequence, ESMFold weights and chunk size; the prediction's confidence and PAE plot."""
 
     predict_requested = Signal()  # "Predict structure"
+    web_predict_requested = Signal()  # "Predict on the web (ESM Atlas)"
+    download_requested = Signal()  # "Download ESMFold weights…" (or resume)
+    download_cancel_requested = Signal()  # the same button while a download runs
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -61,9 +71,18 @@ class PredictTab(QWidget):
         )
         self.predict_button = QPushButton("Predict structure")
         self.predict_button.clicked.connect(lambda: self.predict_requested.emit())
+        self.web_button = QPushButton("Predict on the web (ESM Atlas)")
+        self.web_button.setToolTip(
+            "Fold up to 400 residues on the ESM Atlas service (api.esmatlas.com): the sequence "
+            "is sent there, after you agree"
+        )
+        self.web_button.clicked.connect(lambda: self.web_predict_requested.emit())
+        self.download_button = QPushButton()
+        self.download_button.clicked.connect(self._on_download_clicked)
+        self.downloading = False
         self.predict_label = QLabel(
             "Weights: leave the folder empty to use the Hugging Face cache (facebook/esmfold_v1), "
-            "or choose a folder. DrugDesk never downloads them."
+            "or choose a folder. DrugDesk downloads them only when you ask."
         )
         self.predict_label.setWordWrap(True)
         self.predict_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -84,15 +103,103 @@ class PredictTab(QWidget):
         layout.addWidget(self.sequence_edit)
         layout.addWidget(QLabel("ESMFold weights:"))
         layout.addLayout(weights_row)
+        layout.addWidget(self.download_button)
         layout.addLayout(form)
         layout.addWidget(self.predict_button)
+        layout.addWidget(self.web_button)  # stacked: the tab is about 300 px wide
         layout.addWidget(self.predict_label)
         layout.addWidget(self.pae_host, 1)
+
+        self.weights_edit.textChanged.connect(lambda _text: self.refresh_weights_state())
+        self.refresh_weights_state()
 
     def _on_weights_clicked(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "ESMFold weights folder")
         if folder:
             self.weights_edit.setText(folder)
+
+    # ------------------------------------------------------------------------------------------
+    # Downloading the weights
+
+    def refresh_weights_state(self) -> None:
+        """Show "Download ESMFold weights (size)…" only while the weights are missing (no folder
+        chosen, none in the Hugging Face cache); "Resume…" when a partial download is kept. Reads
+        the disk only (no network)."""
+        from core.protein.esm_weights import APPROX_TOTAL_BYTES, format_bytes, weights_status
+
+        if self.downloading:
+            self.download_button.setText("Cancel download")
+            self.download_button.setVisible(True)
+            return
+        status = weights_status()
+        missing = not self.weights_edit.text().strip() and not status.complete
+        self.download_button.setVisible(missing)
+        size = format_bytes(APPROX_TOTAL_BYTES)
+        if status.partial_bytes:
+            self.download_button.setText(
+                f"Resume weights download ({format_bytes(status.partial_bytes)} of {size})…"
+            )
+        else:
+            self.download_button.setText(f"Download ESMFold weights ({size})…")
+        self.download_button.setToolTip(
+            status.describe() + "\nFrom HF_ENDPOINT (default https://huggingface.co) into the "
+            "Hugging Face cache (HF_HOME); checked against the hub's checksums."
+        )
+
+    def _on_download_clicked(self) -> None:
+        if self.downloading:
+            self.download_cancel_requested.emit()
+        else:
+            self.download_requested.emit()
+
+    def set_download_running(self, running: bool) -> None:
+        """The button cancels while a download runs; afterwards it offers to resume."""
+        self.downloading = running
+        self.refresh_weights_state()
+
+    def weights_downloaded(self, folder) -> None:
+        """A finished download: the button goes, the label says where the weights are."""
+        self.set_download_running(False)
+        self.predict_label.setStyleSheet("")
+        self.predict_label.setText(f"ESMFold weights downloaded to {folder}.")
+
+    # ------------------------------------------------------------------------------------------
+    # Folding on the web
+
+    def web_inputs(self, sequence: str | None = None) -> str | None:
+        """The sequence to fold on ESM Atlas once checked (at most 400 residues) and once the user
+        agreed to send it; None, with the reason shown, otherwise. Asks every time."""
+        from core.protein.esm_atlas import WebFoldError, check_web_sequence
+
+        text = sequence if sequence is not None else self.sequence_edit.toPlainText()
+        try:
+            clean = check_web_sequence(text)
+        except WebFoldError as exc:
+            self.show_failure(str(exc))
+            return None
+        if not self.confirm_web_fold(len(clean)):
+            self.predict_label.setStyleSheet("")
+            self.predict_label.setText("Not sent: the sequence stayed on this computer.")
+            return None
+        self.predict_label.setStyleSheet("")
+        self.predict_label.setText(f"Folding {len(clean)} residues on ESM Atlas…")
+        return clean
+
+    def confirm_web_fold(self, length: int) -> bool:
+        """Ask whether the sequence may be sent to the ESM Atlas service (default: No)."""
+        from core.protein.esm_atlas import esmatlas_host
+
+        answer = QMessageBox.question(
+            self,
+            "Send the sequence to ESM Atlas?",
+            f"Predict on the web sends this sequence ({length} residues) to the ESM Atlas "
+            f"fold service at {esmatlas_host()} (run by Meta), which folds it with ESMFold and "
+            "sends the structure back.\n\nThe sequence leaves this computer. Do not send "
+            "confidential sequences.\n\nSend it?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     def folding_inputs(self, sequence: str | None = None) -> FoldingInputs | None:
         """Check ``sequence`` (default: the one typed here) and the weights; None, with the
