@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.area_links import AreaLinks
 from app.areas import AREAS, Area
 from app.engine import InferenceEngine
 from app.project_session import ProjectSession
@@ -73,6 +74,8 @@ class MainWindow(QMainWindow):
         self.notifications = NotificationBar()
         # The Molecule panel (a dock, placed below) serves the Libraries area from the start.
         self.molecule_workspace = MoleculeWorkspace(engine)
+        # Links between the areas (a gene to Proteins, a ligand to a search…): ui.workbench.AreaLinks.
+        self.links = AreaLinks(self)
         # The Libraries area is there from the start (the start page, files named on the
         # command line); the other areas (models, proteins, …) are built on first use.
         self.libraries = LibrariesArea(
@@ -344,6 +347,7 @@ class MainWindow(QMainWindow):
             notifier=self,
             libraries=self,
             molecules=self.molecule_workspace,
+            links=self.links,
         )
 
     def current_library(self) -> LibraryPanel | None:

@@ -2,8 +2,9 @@
 
 An area (Models, Proteins, Expression, Trials…) is given an ``AreaContext`` when it is built, not
 the main window: it runs jobs through the engine, tells the user something through the notifier,
-reads the library the user is looking at and the molecule in the Molecule panel. The window
-(``app/main_window.py``) implements these small protocols; a test can pass a stand-in, and no area
+reads the library the user is looking at and the molecule in the Molecule panel, and follows a
+link into another area (:class:`AreaLinks`). The window (``app/main_window.py``, with
+``app/area_links.py``) implements these small protocols; a test can pass a stand-in, and no area
 reaches into another area's widgets.
 """
 
@@ -58,6 +59,34 @@ class MoleculeAccess(Protocol):
     def current_smiles(self) -> str: ...
 
 
+class AreaLinks(Protocol):
+    """One-click links between areas. Each brings the area it leads to to the front, does what
+    it says there, and tells the user in the status bar (or, when it cannot, in the message
+    strip)."""
+
+    def look_up_target(self, symbol: str) -> None:
+        """Proteins: look gene ``symbol`` up (UniProt, RCSB, AlphaFold DB), as Fetch does."""
+        ...
+
+    def send_to_molecule_panel(self, smiles: str, name: str) -> None:
+        """Open ``smiles`` in the Molecule panel (undoable there), named ``name``."""
+        ...
+
+    def find_similar_in_library(self, smiles: str, name: str) -> None:
+        """Libraries: a similarity search of the current library with ``smiles`` as the query
+        (the hit-list tools' Find tab)."""
+        ...
+
+    def place_in_pocket(self, smiles: str, name: str) -> None:
+        """Proteins: a 3D conformer of ``smiles`` placed at the chosen ligand's or site's
+        centroid."""
+        ...
+
+    def show_in_3d(self, smiles: str, name: str) -> None:
+        """The Molecule panel's 3D tab, predicting conformers of ``smiles``."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class AreaContext:
     """Everything an area is given when it is built."""
@@ -66,3 +95,5 @@ class AreaContext:
     notifier: Notifier
     libraries: LibraryAccess
     molecules: MoleculeAccess
+    links: AreaLinks | None = None
+    """Links into the other areas; None where an area stands alone (tests of one area)."""

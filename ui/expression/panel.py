@@ -51,6 +51,7 @@ class ExpressionPanel(QWidget):
         super().__init__(parent)
         self.engine = context.engine
         self.notifier = context.notifier
+        self.links = context.links  # into the other areas (a gene's target in Proteins)
         self.prepared = None  # core.expression.qc.PreparedExpression
         self.result = None  # core.expression.de.DEResult
         # The running job of each kind ("load", "de", "classifier", "gmt", "export").
@@ -103,6 +104,7 @@ class ExpressionPanel(QWidget):
         self.data_tab.condition_changed.connect(self._on_condition_changed)
         self.results_tab.group_shown.connect(self._on_group_shown)
         self.results_tab.export_requested.connect(self._on_export_clicked)
+        self.results_tab.target_lookup_requested.connect(self.look_up_target)
         self.ranking_tab.classifier_requested.connect(self.run_classifier)
         self.ranking_tab.gene_sets_requested.connect(self._on_open_gmt_clicked)
 
@@ -163,6 +165,14 @@ class ExpressionPanel(QWidget):
         self._update_enabled()
         self.result_shown.emit()
         self.status_label.setText("Differential expression done")
+
+    def look_up_target(self, gene: str) -> None:
+        """Look ``gene`` up in Proteins (its UniProt entry, structures and AlphaFold model)."""
+        if self.links is None:
+            self._error(f"Look up {gene} in Proteins: Fetch there, typing {gene}.")
+            return
+        self.status_label.setText(f"Looking up {gene} in Proteins…")
+        self.links.look_up_target(gene)
 
     def _on_group_shown(self, table: pd.DataFrame, tested: str, reference: str) -> None:
         self.ranking_tab.show_ranking(table, tested, reference, self.result.condition)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QStyledItemDelegate, QWidget
 
@@ -203,6 +203,24 @@ NOT_SIGNIFICANT_CODE, UP_CODE, DOWN_CODE = 0, 1, 2
 CATEGORY_COLOURS = {NOT_SIGNIFICANT_CODE: NOT_SIGNIFICANT, UP_CODE: UP, DOWN_CODE: DOWN}
 
 
+class _GeneScatter(pg.ScatterPlotItem):
+    """A scatter layer that also reports a right click on a point (a left click is pyqtgraph's
+    ``sigClicked``); a right click elsewhere still opens the plot's own menu."""
+
+    def __init__(self, *args, on_right_click=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.on_right_click = on_right_click
+
+    def mouseClickEvent(self, ev) -> None:
+        if ev.button() == Qt.MouseButton.RightButton and self.on_right_click is not None:
+            points = self.pointsAt(ev.pos())
+            if len(points):
+                ev.accept()
+                self.on_right_click(points, ev.screenPos())
+                return
+        super().mouseClickEvent(ev)
+
+
 class GenePlot(pg.PlotWidget):
     """A scatter of genes (volcano or MA) that reports clicks and can highlight one gene.
 
@@ -212,6 +230,8 @@ class GenePlot(pg.PlotWidget):
     """
 
     gene_clicked = Signal(int)  # position in the result table
+    # A right click on a gene: its position in the result table, the click's screen position.
+    gene_menu_requested = Signal(int, QPoint)
 
     def __init__(self, title: str, x_label: str, y_label: str, parent=None) -> None:
         super().__init__(parent, background="w")
@@ -224,8 +244,13 @@ class GenePlot(pg.PlotWidget):
         self.setMinimumWidth(220)
         self.layers: dict[int, pg.ScatterPlotItem] = {}
         for code, colour in CATEGORY_COLOURS.items():
-            layer = pg.ScatterPlotItem(
-                size=5, pen=None, brush=pg.mkBrush(*colour), hoverable=True, tip=self._tip
+            layer = _GeneScatter(
+                size=5,
+                pen=None,
+                brush=pg.mkBrush(*colour),
+                hoverable=True,
+                tip=self._tip,
+                on_right_click=self._on_right_clicked,
             )
             layer.setZValue(1 if code == NOT_SIGNIFICANT_CODE else 2)
             layer.sigClicked.connect(self._on_clicked)
@@ -384,6 +409,9 @@ class GenePlot(pg.PlotWidget):
     def _on_clicked(self, _item, points, _event=None) -> None:
         if len(points):
             self.gene_clicked.emit(int(points[0].data()))
+
+    def _on_right_clicked(self, points, screen_pos) -> None:
+        self.gene_menu_requested.emit(int(points[0].data()), screen_pos.toPoint())
 
 
 def significance_categories(table: pd.DataFrame, padj: float, min_abs_fc: float) -> np.ndarray:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -59,10 +60,13 @@ class ResultsTab(QWidget):
         it. ``tested`` and ``reference`` name the two sides ("rest" in one-vs-rest).
     export_requested()
         The user asked to export the rows shown.
+    target_lookup_requested(gene)
+        "Look up target in Proteins" was chosen on a gene (right click in a plot or the table).
     """
 
     group_shown = Signal(object, str, str)
     export_requested = Signal()
+    target_lookup_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -70,6 +74,7 @@ class ResultsTab(QWidget):
         self.result = None  # core.expression.de.DEResult
         self.current_table: pd.DataFrame | None = None
         self._selected_position: int | None = None
+        self.shown_gene_menu: QMenu | None = None  # the last gene menu popped up
 
         self.result_title = QLabel(NO_RESULT)
         self.result_title.setWordWrap(True)
@@ -119,10 +124,14 @@ class ResultsTab(QWidget):
         self.ma_plot = GenePlot("MA plot", "log10 base mean", "log2 fold change")
         self.volcano.gene_clicked.connect(self.select_gene)
         self.ma_plot.gene_clicked.connect(self.select_gene)
+        self.volcano.gene_menu_requested.connect(self._show_gene_menu)
+        self.ma_plot.gene_menu_requested.connect(self._show_gene_menu)
         self.results_model = DataFrameModel()
         self.results_model.set_columns(RESULT_COLUMNS)
         self.results_view = table_view(self.results_model, ("pvalue", "padj"))
         self.results_view.selectionModel().currentRowChanged.connect(self._on_result_row_changed)
+        self.results_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.results_view.customContextMenuRequested.connect(self._on_table_menu_requested)
         # Every column in view without scrolling sideways: the row numbers mean nothing here.
         self.results_view.verticalHeader().hide()
         self.results_view.horizontalHeader().setDefaultSectionSize(84)
@@ -450,3 +459,43 @@ class ResultsTab(QWidget):
         if self._selected_position is None or self.current_table is None:
             return None
         return str(self.current_table["gene"].iloc[self._selected_position])
+
+    # ------------------------------------------------------------------------------------------
+    # A gene's menu: links to the other areas
+
+    def gene_at(self, position: int | None) -> str | None:
+        """The gene at table ``position`` of the group shown."""
+        table = self.current_table
+        if table is None or position is None or not 0 <= position < len(table):
+            return None
+        return str(table["gene"].iloc[position])
+
+    def gene_menu(self, position: int) -> QMenu | None:
+        """The menu of the gene at table ``position`` (selected first): "Look up target in
+        Proteins"; None when there is no such gene."""
+        gene = self.gene_at(position)
+        if gene is None:
+            return None
+        self.select_gene(position)
+        menu = QMenu(self)
+        action = menu.addAction(f"Look up target in Proteins ({gene})")
+        action.setToolTip(
+            f"Switch to Proteins and look {gene} up: its UniProt entry, PDB structures and "
+            "AlphaFold model"
+        )
+        action.triggered.connect(lambda _checked=False: self.target_lookup_requested.emit(gene))
+        return menu
+
+    def _show_gene_menu(self, position: int, global_pos: QPoint) -> None:
+        menu = self.gene_menu(position)
+        if menu is not None:
+            # popup, not exec: no nested event loop inside pyqtgraph's mouse handling.
+            menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            menu.popup(global_pos)
+            self.shown_gene_menu = menu
+
+    def _on_table_menu_requested(self, point: QPoint) -> None:
+        index = self.results_view.indexAt(point)
+        if index.isValid():
+            position = self.results_model.source_row(index.row())
+            self._show_gene_menu(position, self.results_view.viewport().mapToGlobal(point))

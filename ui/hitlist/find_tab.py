@@ -90,6 +90,8 @@ class FindTab(QWidget):
         self.substructures: SubstructureIndex | None = None
         self.model_entries: Callable[[], list] = _registered_models
         self.suggest_dialog: SuggestDialog | None = None
+        self._sent_query: tuple[str, str] | None = None
+        """(SMILES, name) of a query another area sent (find_similar_to), while it is typed."""
         # Keys per tab: each library's tools supersede only their own older jobs.
         self.jobs = JobTracker(engine, f"hitlist-{id(self)}", self)
         self.jobs.failed.connect(self._on_job_failed)
@@ -243,6 +245,13 @@ class FindTab(QWidget):
                 return name
         return query
 
+    def find_similar_to(self, smiles: str, name: str = "") -> None:
+        """Search with ``smiles`` as the typed query, named ``name`` in the result (a molecule
+        another area sent: a protein's ligand)."""
+        self._sent_query = (smiles.strip(), name.strip())
+        self.query_edit.setText(smiles.strip())
+        self.similarity_search()
+
     def similarity_search(self) -> None:
         typed = bool(self.query_edit.text().strip())
         query = self.query_edit.text().strip() or self.query_smiles()
@@ -261,6 +270,8 @@ class FindTab(QWidget):
             return
         # Named now: the Molecule panel may show another molecule when the result arrives.
         panel_name = "" if typed else (self.query_name() or "").strip()
+        if typed and self._sent_query is not None and self._sent_query[0] == query:
+            panel_name = self._sent_query[1]  # a ligand sent from Proteins keeps its name
 
         def show(hits) -> None:
             name = self._query_name(query, True, hits)

@@ -197,6 +197,14 @@ class HitListTools(QTabWidget):
     # ------------------------------------------------------------------------------------------
     # Find, likewise
 
+    def find_similar_to(self, smiles: str, name: str = "") -> None:
+        """Show the Find tab and search with ``smiles`` (a molecule sent from another area, e.g.
+        a protein's ligand) named ``name``."""
+        for index in range(self.count()):
+            if self.widget(index).isAncestorOf(self.find_tab):
+                self.setCurrentIndex(index)
+        self.find_tab.find_similar_to(smiles, name)
+
     def similarity_search(self) -> None:
         self.find_tab.similarity_search()
 

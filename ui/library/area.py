@@ -94,6 +94,7 @@ class LibrariesArea(QWidget):
         self.engine = context.engine
         self.notifier = context.notifier
         self.molecules = context.molecules
+        self.links = context.links  # into the other areas (a row placed in a pocket, in 3D)
         self._settings = settings
         self._window_settings = window_settings
         self._query_name = query_name
@@ -284,6 +285,7 @@ class LibrariesArea(QWidget):
         panel = LibraryPanel(title, (settings.structure_width, settings.structure_height))
         panel.current_row_changed.connect(partial(self._on_current_row_changed, panel))
         panel.row_activated.connect(partial(self._on_row_activated, panel))
+        panel.row_link_requested.connect(partial(self._on_row_link_requested, panel))
         tools = HitListTools(
             panel, self.engine, self.molecules.current_smiles, query_name=self._query_name
         )
@@ -371,6 +373,32 @@ class LibrariesArea(QWidget):
     def _on_row_activated(self, panel: LibraryPanel, position: int, row: dict) -> None:
         """Double-click (or Enter) opens the row even over unsaved edits (undoable)."""
         self.row_activated.emit(*_molecule_of(row), _source(panel, position))
+
+    def _on_row_link_requested(
+        self, _panel: LibraryPanel, link: str, _position: int, row: dict
+    ) -> None:
+        """A row's menu link: "pocket" places it in Proteins, "3d" shows its conformers."""
+        smiles, name = _molecule_of(row)
+        if not smiles:
+            self.notifier.show_error("This row has no structure to place or show in 3D.")
+            return
+        if self.links is None:
+            self.notifier.show_error("Proteins and the 3D view are not reachable from here.")
+            return
+        if link == "pocket":
+            self.links.place_in_pocket(smiles, name)
+        elif link == "3d":
+            self.links.show_in_3d(smiles, name)
+
+    def find_similar(self, smiles: str, name: str = "") -> bool:
+        """Search the current library for molecules similar to ``smiles`` (named ``name``) with
+        its hit-list tools' Find tab, shown; False when no library is open and loaded."""
+        panel = self.current_panel()
+        if panel is None or panel.library is None or not isinstance(panel.side_panel, HitListTools):
+            return False
+        self.hit_list_action.setChecked(True)
+        panel.side_panel.find_similar_to(smiles, name)
+        return True
 
     def save_structure(
         self, smiles: str, name: str, source: object = None, as_new: bool = False

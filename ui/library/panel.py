@@ -56,6 +56,9 @@ class LibraryPanel(QWidget):
     library_changed = Signal()  # a library arrived (set_library)
     rows_changed = Signal()  # rows were added, replaced or removed (refresh_table)
     annotations_changed = Signal()  # flags, tags or notes changed (undoable edits)
+    # A row's menu asked for a link into another area: "pocket" (place it in Proteins) or "3d"
+    # (the Molecule panel's 3D view); the frame position and the row's values.
+    row_link_requested = Signal(str, int, object)
 
     def __init__(
         self, title: str, picture_size: tuple[int, int] = (160, 110), parent: QWidget | None = None
@@ -635,5 +638,28 @@ class LibraryPanel(QWidget):
         for action in (self.flag_action, self.tag_action, self.compare_action):
             menu.addAction(action)
         self.compare_action.setEnabled(MIN_COMPARE <= n <= MAX_COMPARE)
+        index = self.view.indexAt(point)
+        if index.isValid():
+            self.add_row_links(menu, self.model.source_row(index.row()))
         menu.exec(self.view.viewport().mapToGlobal(point))
         self.compare_action.setEnabled(True)
+        menu.deleteLater()
+
+    def add_row_links(self, menu: QMenu, position: int) -> None:
+        """Add the row's links into other areas to ``menu``: "Place in pocket" (Proteins) and
+        "Show 3D" (the Molecule panel)."""
+        if self.library is None or not 0 <= position < len(self.library.table):
+            return
+        menu.addSeparator()
+        for link, text, tip in (
+            ("pocket", "Place in pocket",
+             "Show a 3D conformer of this molecule at the binding site open in Proteins"),
+            ("3d", "Show 3D", "Predict and show this molecule's 3D conformers"),
+        ):  # fmt: skip
+            action = menu.addAction(text)
+            action.setToolTip(tip)
+            action.triggered.connect(
+                lambda _checked=False, link=link: self.row_link_requested.emit(
+                    link, position, self.library.table.iloc[position].to_dict()
+                )
+            )

@@ -88,6 +88,8 @@ class ProteinPanel(QWidget):
         self.site_tab = SiteTab(self.structure_view)
         self.site_tab.place_requested.connect(self.place_workspace_molecule)
         self.site_tab.remove_requested.connect(self.remove_context_molecule)
+        self.site_tab.send_ligand_requested.connect(self.send_ligand_to_molecule_panel)
+        self.site_tab.find_similar_requested.connect(self.find_similar_to_ligand)
         for tab in (self.view_tab, self.site_tab):
             tab.error_message.connect(self._error)
         self.predict_tab = PredictTab()
@@ -294,6 +296,12 @@ class ProteinPanel(QWidget):
         return self._submit("load", self.show_structure, fetch_and_read, identifier,
                             title=f"Fetch {identifier}")  # fmt: skip
 
+    def look_up_gene(self, symbol: str) -> JobHandle:
+        """Look gene ``symbol`` up as if typed in Fetch (another area's link: a gene of the
+        volcano plot); the chooser opens when the lookup finishes."""
+        self.fetch_edit.setText(symbol)
+        return self.lookup_target(symbol)
+
     def lookup_target(self, symbol: str, organism: int = 9606) -> JobHandle:
         """Look gene ``symbol`` up on the engine (UniProt, RCSB, AlphaFold DB); its structures
         are offered in the target chooser when the job finishes."""
@@ -391,7 +399,12 @@ class ProteinPanel(QWidget):
         # Measure mode takes the atom; otherwise the click selects its residue.
         self.atom_picked.emit(atom)
         if not self.site_tab.take_measured_atom(atom):
-            self.structure_view.select_residues([int(self.structure.atom_residue[atom])])
+            residue = int(self.structure.atom_residue[atom])
+            self.structure_view.select_residues([residue])
+            # A ligand's atom makes it the chosen ligand: the Site tab's links act on it.
+            ligand = self.site_tab.ligand_of_residue(residue)
+            if ligand is not None:
+                self.site_tab.pick_ligand(ligand)
 
     # ------------------------------------------------------------------------------------------
     # Molecule in context
@@ -433,6 +446,59 @@ class ProteinPanel(QWidget):
         self.structure_view.redraw()
         if removed:
             self.placed_molecule_changed.emit(False)
+
+    # ------------------------------------------------------------------------------------------
+    # The chosen ligand in other areas
+
+    def ligand_molecule(self):
+        """The chosen ligand as a ``core.protein.ligand.LigandMolecule``; None (the reason
+        shown) when there is none or it cannot be read as a molecule."""
+        from core.protein.ligand import SINGLE_ONLY, ligand_molecule
+
+        ligand = self.site_tab.current_ligand()
+        if ligand is None:
+            self._error("Choose a ligand on the Site tab (or click one of its atoms) first.")
+            return None
+        if ligand.atoms < 2:
+            self._error(f"{ligand.label} is a single atom (an ion), not a molecule to use.")
+            return None
+        try:
+            molecule = ligand_molecule(self.structure, ligand)
+        except ValueError as exc:
+            self._error(str(exc))
+            return None
+        if molecule.bond_orders == SINGLE_ONLY:
+            self._notice(
+                f"{ligand.label}: its bond orders could not be read from the geometry; sent with "
+                "single bonds only. Check it in the Molecule panel."
+            )
+        return molecule
+
+    def send_ligand_to_molecule_panel(self) -> None:
+        """Open the chosen ligand in the Molecule panel (through the window's links)."""
+        molecule = self.ligand_molecule()
+        if molecule is None:
+            return
+        if self.context.links is None:
+            self._error("The Molecule panel is not reachable from here.")
+            return
+        self.context.links.send_to_molecule_panel(molecule.smiles, self._ligand_name(molecule))
+
+    def find_similar_to_ligand(self) -> None:
+        """Search the current library for molecules like the chosen ligand (Hit lists, Find)."""
+        molecule = self.ligand_molecule()
+        if molecule is None:
+            return
+        if self.context.links is None:
+            self._error("No library is reachable from here to search.")
+            return
+        self.context.links.find_similar_in_library(molecule.smiles, self._ligand_name(molecule))
+
+    def _ligand_name(self, molecule) -> str:
+        """``"XK2 A263 (1HVR)"``: the ligand and the structure it came from."""
+        structure = self.structure
+        source = structure.name.split(":")[0].strip() if structure is not None else ""
+        return f"{molecule.name} ({source})" if source else molecule.name
 
     # ------------------------------------------------------------------------------------------
     # Prediction

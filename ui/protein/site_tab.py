@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.widgets.wrap_layout import WrapLayout
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -35,6 +37,8 @@ class SiteTab(QWidget):
     """The ligands and binding site of the structure in ``view``, measuring, placing."""
 
     place_requested = Signal()  # "Place library molecule"
+    send_ligand_requested = Signal()  # "Send to Molecule panel": the chosen ligand
+    find_similar_requested = Signal()  # "Find similar in library": the chosen ligand as query
     remove_requested = Signal()  # remove the placed molecule
     error_message = Signal(str)
 
@@ -56,6 +60,17 @@ class SiteTab(QWidget):
         self.site_button = QPushButton("Select binding site")
         self.site_button.setToolTip("Select the residues with an atom within this distance")
         self.site_button.clicked.connect(self.select_binding_site)
+        self.send_ligand_button = QPushButton("Send to Molecule panel")
+        self.send_ligand_button.setToolTip(
+            "Open the chosen ligand in the Molecule panel (bond orders from its geometry)"
+        )
+        self.send_ligand_button.clicked.connect(lambda: self.send_ligand_requested.emit())
+        self.find_similar_button = QPushButton("Find similar in library")
+        self.find_similar_button.setToolTip(
+            "Search the current library for molecules similar to the chosen ligand (Hit lists, "
+            "Find tab)"
+        )
+        self.find_similar_button.clicked.connect(lambda: self.find_similar_requested.emit())
         self.site_list = QListWidget()
         self.site_list.itemClicked.connect(self._on_site_item_clicked)
         self.site_label = QLabel("")
@@ -78,6 +93,9 @@ class SiteTab(QWidget):
         ligand_row = QHBoxLayout()
         ligand_row.addWidget(self.ligand_combo, 1)
         ligand_row.addWidget(self.centre_button)
+        link_row = WrapLayout()  # on two lines when the tab is narrow
+        link_row.addWidget(self.send_ligand_button)
+        link_row.addWidget(self.find_similar_button)
         site_row = QHBoxLayout()
         site_row.addWidget(QLabel("Within"))
         site_row.addWidget(self.cutoff_spin)
@@ -92,6 +110,7 @@ class SiteTab(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("Ligand:"))
         layout.addLayout(ligand_row)
+        layout.addLayout(link_row)
         layout.addLayout(site_row)
         layout.addWidget(self.site_label)
         layout.addWidget(self.site_list, 1)
@@ -129,7 +148,13 @@ class SiteTab(QWidget):
         has_ligands = loaded and bool(self.view.structure.ligands)
         for widget in (self.measure_button, self.clear_measure_button, self.place_button):
             widget.setEnabled(loaded)
-        for widget in (self.ligand_combo, self.centre_button, self.site_button):
+        for widget in (
+            self.ligand_combo,
+            self.centre_button,
+            self.site_button,
+            self.send_ligand_button,
+            self.find_similar_button,
+        ):
             widget.setEnabled(has_ligands)
 
     # ------------------------------------------------------------------------------------------
@@ -144,6 +169,19 @@ class SiteTab(QWidget):
         """Make ``ligand`` (one of the structure's) the chosen one and centre the view on it."""
         self.ligand_combo.setCurrentIndex(self.view.structure.ligands.index(ligand))
         self.centre_on_ligand()
+
+    def ligand_of_residue(self, residue: int) -> LigandInfo | None:
+        """The structure's ligand that is residue ``residue``, if it is one."""
+        if self.view.structure is None:
+            return None
+        for ligand in self.view.structure.ligands:
+            if ligand.residue == residue:
+                return ligand
+        return None
+
+    def pick_ligand(self, ligand: LigandInfo) -> None:
+        """Make ``ligand`` the chosen one without moving the view (an atom of it was clicked)."""
+        self.ligand_combo.setCurrentIndex(self.view.structure.ligands.index(ligand))
 
     def centre_on_ligand(self) -> None:
         ligand = self.current_ligand()
