@@ -6,7 +6,8 @@ tests/conftest.py loads target_services.py). No test reaches the real services.
 ``with EsmServices(monkeypatch) as hub`` serves on 127.0.0.1 and points ``HF_ENDPOINT``,
 ``HF_HUB_CACHE`` (a folder of the test) and ``DRUGDESK_ESMATLAS_URL`` at it; ``HF_HUB_OFFLINE``
 is unset. ``hub.cut_after["pytorch_model.bin"] = n`` sends the file's full Content-Length but
-closes the connection after ``n`` bytes (once); ``hub.corrupt.add(name)`` flips a byte of what is
+closes the connection after ``n`` bytes (once); ``hub.hold_after[name] = n`` sends ``n`` bytes and
+waits for ``hub.release`` before the rest; ``hub.corrupt.add(name)`` flips a byte of what is
 sent; ``hub.fold_status = 500`` makes the fold API fail; ``hub.requests`` logs
 ``(method, path, headers, body)``.
 """
@@ -71,6 +72,8 @@ class EsmServices:
         self.listed_sha256: dict[str, str] = {}  # override what the file list says
         self.cut_after: dict[str, int] = {}
         self.corrupt: set[str] = set()
+        self.hold_after: dict[str, int] = {}  # send n bytes, then wait for ``release``
+        self.release = threading.Event()
         self.ignore_range = False
         self.fold_status = 200
         self.fold_answer = ATLAS_PDB.encode()
@@ -148,6 +151,12 @@ class EsmServices:
                     self.wfile.flush()
                     self.close_connection = True
                     return
+                hold = services.hold_after.pop(name, None)
+                if hold is not None:  # a slow connection: the test acts meanwhile
+                    self.wfile.write(part[:hold])
+                    self.wfile.flush()
+                    services.release.wait(20)
+                    part = part[hold:]
                 self.wfile.write(part)
 
             def do_POST(self) -> None:
@@ -171,6 +180,7 @@ class EsmServices:
         return self
 
     def __exit__(self, *exc_info) -> None:
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
