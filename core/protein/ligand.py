@@ -33,6 +33,10 @@ from core.protein.structure import LigandInfo, ProteinStructure, compute_bonds
 
 TEMPLATE, GEOMETRY, SINGLE_ONLY = "template", "geometry", "single bonds only"
 
+_LONGEST_DOUBLE = {"CC": 1.45, "CN": 1.40, "CO": 1.33, "NN": 1.36, "NO": 1.30, "CS": 1.75}
+"""Å: the longest bond, by its two elements (sorted), that may be double (aromatic C-C 1.39 Å,
+C=N 1.28 Å, C=O 1.23 Å); longer ones stay single."""
+
 _SEARCH_STEPS = 200_000
 """The pairing search gives up (greedy pairing instead) after this many steps."""
 
@@ -239,8 +243,6 @@ def _with_perceived_orders(skeleton: Chem.Mol, coords: np.ndarray) -> Chem.Mol |
                 need[i] = 2 if d < 1.25 else (1 if d < 1.41 else 0)
             elif element == "C" and partner in ("N", "O"):
                 need[i] = 2 if d < 1.20 else (1 if d < 1.30 else 0)
-        if degree == 3 and element == "C" and i in in_flat and need[i] == 0:
-            need[i] = 1
 
     # Triple bonds between two sp atoms (nitriles, alkynes); an sp atom left alone is sp2-like.
     for i in range(n):
@@ -252,9 +254,19 @@ def _with_perceived_orders(skeleton: Chem.Mol, coords: np.ndarray) -> Chem.Mol |
 
     # Double bonds: pair the sp2 atoms (and optional ones where that helps).
     nodes = [i for i in range(n) if need[i] or optional[i]]
+
+    def may_be_double(i: int, j: int) -> bool:
+        # A bond longer than this is single whatever its atoms are (CH2-N 1.47 Å, C-C 1.51 Å).
+        pair = "".join(sorted(symbol[i] + symbol[j]))
+        return length(i, j) < _LONGEST_DOUBLE.get(pair, 1.40)
+
     edges = {
         i: sorted(
-            (j for j in neighbours[i] if (need[j] or optional[j]) and key(i, j) not in order),
+            (
+                j
+                for j in neighbours[i]
+                if (need[j] or optional[j]) and key(i, j) not in order and may_be_double(i, j)
+            ),
             key=lambda j: length(i, j),
         )
         for i in nodes
@@ -262,6 +274,22 @@ def _with_perceived_orders(skeleton: Chem.Mol, coords: np.ndarray) -> Chem.Mol |
     lengths = {key(i, j): length(i, j) for i in nodes for j in edges[i]}
     for a, b in _best_pairing(nodes, edges, need, lengths):
         order[key(a, b)] = Chem.BondType.DOUBLE
+
+    # A flat five-ring of carbons and nitrogens holds two double bonds (tetrazole, triazole:
+    # the pairing leaves their second N=N out, as optional atoms cost).
+    doubled = {atom for (a, b), t in order.items() if t == Chem.BondType.DOUBLE for atom in (a, b)}
+    for ring in flat_rings:
+        if len(ring) != 5 or any(symbol[a] not in ("C", "N") for a in ring):
+            continue
+        ring_bonds = [key(ring[k], ring[(k + 1) % 5]) for k in range(5)]
+        if sum(order.get(b) == Chem.BondType.DOUBLE for b in ring_bonds) >= 2:
+            continue
+        for a, b in ring_bonds:
+            free = a not in doubled and b not in doubled
+            if free and len(neighbours[a]) == 2 and len(neighbours[b]) == 2:
+                order[(a, b)] = Chem.BondType.DOUBLE
+                doubled.update((a, b))
+                break
 
     for (a, b), bond_type in order.items():
         mol.GetBondBetweenAtoms(a, b).SetBondType(bond_type)

@@ -28,7 +28,7 @@ def _structure_of(smiles: str):
         info.SetResidueNumber(1)
         info.SetChainId("A")
         info.SetIsHeteroAtom(True)
-        info.SetName(f" {atom.GetSymbol()}{atom.GetIdx() + 1:<2}"[:4])
+        info.SetName(f"{atom.GetSymbol().upper()}{atom.GetIdx() % 100}".ljust(4))
         atom.SetMonomerInfo(info)
     text = Chem.MolToPDBBlock(heavy, flavor=2)  # no CONECT records: no bond orders in the file
     return parse_structure(text, name="ligand.pdb")
@@ -51,6 +51,13 @@ def _plain(smiles: str) -> str:
         "c1ccc2[nH]ccc2c1",  # indole: a five-ring NH
         "CC(C)Cc1ccc(C(C)C(=O)O)cc1",  # ibuprofen
         "c1ccc(-c2ccncc2)cc1",  # pyridine
+        "CC(C)(C)NCC(O)c1ccc(O)c(CO)c1",  # salbutamol: an amine N near 120° stays single
+        "COC(=O)C1=C(C)NC(C)=C(C(=O)OC)C1c1cccc([N+](=O)[O-])c1",  # nifedipine: a flat ring,
+        # not aromatic
+        "Cc1nnn[nH]1",  # tetrazole: two double bonds in the ring
+        "Nc1ncnc2[nH]cnc12",  # adenine
+        "CC(=O)Nc1ccc(O)cc1",  # paracetamol: a secondary amide
+        "C#CCO",  # alkyne
     ],
 )
 def test_bond_orders_from_the_geometry_give_the_molecule_back(smiles):
