@@ -43,9 +43,9 @@ class AreaLinks:
 
     # -> the Molecule panel ----------------------------------------------------------------------
 
-    def _open_in_molecule_panel(self, smiles: str, name: str) -> bool:
+    def _open_in_molecule_panel(self, smiles: str, name: str, source: object = None) -> bool:
         window = self.window
-        if not window.molecule_workspace.open_smiles(smiles, name, None, True):
+        if not window.molecule_workspace.open_smiles(smiles, name, source, True):
             window.show_error(f"{name or smiles}: the Molecule panel cannot read its SMILES.")
             return False
         window.molecule_dock.show()
@@ -58,8 +58,8 @@ class AreaLinks:
             self._area("libraries")
             self.window.show_status(f"Molecule panel: {name or 'molecule'} ({smiles})")
 
-    def show_in_3d(self, smiles: str, name: str) -> None:
-        if not self._open_in_molecule_panel(smiles, name):
+    def show_in_3d(self, smiles: str, name: str, source: object = None) -> None:
+        if not self._open_in_molecule_panel(smiles, name, source):
             return
         workspace = self.window.molecule_workspace
         viewer = workspace.ensure_viewer()

@@ -82,8 +82,9 @@ class AreaLinks(Protocol):
         centroid."""
         ...
 
-    def show_in_3d(self, smiles: str, name: str) -> None:
-        """The Molecule panel's 3D tab, predicting conformers of ``smiles``."""
+    def show_in_3d(self, smiles: str, name: str, source: object = None) -> None:
+        """The Molecule panel's 3D tab, predicting conformers of ``smiles``; ``source`` (a
+        library tab and row position) is the row that saving the Molecule panel updates."""
         ...
 
 

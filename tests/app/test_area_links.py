@@ -82,6 +82,7 @@ def test_a_library_row_is_placed_in_the_pocket_and_shown_in_3d(main_window, exam
     workspace = main_window.molecule_workspace
     assert workspace.tabs.currentWidget() is workspace.viewer
     assert workspace.name() == "ibuprofen"
+    assert workspace.source == (example_panel, 1)  # saving updates the row
     assert "predicting conformers of ibuprofen" in main_window.statusBar().currentMessage()
 
 

@@ -375,7 +375,7 @@ class LibrariesArea(QWidget):
         self.row_activated.emit(*_molecule_of(row), _source(panel, position))
 
     def _on_row_link_requested(
-        self, _panel: LibraryPanel, link: str, _position: int, row: dict
+        self, panel: LibraryPanel, link: str, position: int, row: dict
     ) -> None:
         """A row's menu link: "pocket" places it in Proteins, "3d" shows its conformers."""
         smiles, name = _molecule_of(row)
@@ -388,7 +388,8 @@ class LibrariesArea(QWidget):
         if link == "pocket":
             self.links.place_in_pocket(smiles, name)
         elif link == "3d":
-            self.links.show_in_3d(smiles, name)
+            # The row stays the Molecule panel's source: saving there updates it.
+            self.links.show_in_3d(smiles, name, _source(panel, position))
 
     def find_similar(self, smiles: str, name: str = "") -> bool:
         """Search the current library for molecules similar to ``smiles`` (named ``name``) with

@@ -62,7 +62,7 @@ def test_a_rows_menu_places_it_in_the_pocket_or_shows_it_in_3d(area, links):
     ibuprofen = "CC(C)Cc1ccc(C(C)C(=O)O)cc1"
     assert links.calls == [
         ("place_in_pocket", ibuprofen, "ibuprofen"),
-        ("show_in_3d", ibuprofen, "ibuprofen"),
+        ("show_in_3d", ibuprofen, "ibuprofen", (panel, 1)),
     ]
 
 
