@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from rdkit import Chem, RDLogger
+from rdkit import Chem, RDLogger, rdBase
 from rdkit.Chem import rdFingerprintGenerator, rdSubstructLibrary
 
 from core.jobs import CancelCheck, ProgressCallback, check_cancelled, no_progress
@@ -510,7 +510,9 @@ def parse_query(text: str) -> Chem.Mol:
     text = (text or "").strip()
     if not text:
         raise SearchError("the query is empty: draw a molecule or type a SMILES")
-    mol = Chem.MolFromSmiles(text)
+    # The error below names the problem; RDKit's own parse log would repeat it on stderr.
+    with rdBase.BlockLogs():
+        mol = Chem.MolFromSmiles(text)
     if mol is None:
         raise SearchError(f"'{text}' is not a SMILES that RDKit can read")
     return mol

@@ -181,3 +181,31 @@ def test_an_unreadable_library_exits_1_naming_the_file(tmp_path, capsys):
     assert run(binary, "--substructure", "CO", "-o", out) == 1
     err = capsys.readouterr().err
     assert "binary.smi" in err and err.count("\n") == 1 and not out.exists()
+
+
+def test_an_unreadable_query_is_one_line_without_rdkit_noise(tmp_path):
+    import subprocess
+    import sys
+
+    library = tmp_path / "lib.smi"
+    library.write_text("CCO a\n")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "main.py",
+            "search",
+            str(library),
+            "--similar",
+            "C1CC",
+            "-o",
+            str(tmp_path / "hits.csv"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "drugdesk search: error: 'C1CC' is not a SMILES that RDKit can read"
+    ]
+    assert not (tmp_path / "hits.csv").exists()
