@@ -14,6 +14,11 @@ Layout (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`, ``PRAGMA application_i
     libraries(uid, position, title, source, created, modified, n_rows, info, profile, settings)
     columns(library_uid, position, name, dtype, encoding, data)     one row per table column
     annotations(library_uid, row, flag, tags, notes)                only rows with a mark
+    areas(name, format, modified, state, tables)     the other work areas (format 2 on)
+    area_columns(area, table_name, position, name, n_rows, dtype, encoding, data)
+
+Format 1 (before the areas were kept) is opened as it is and gains the two area tables, in one
+transaction, the first time it is opened for writing; read-only, it reads with no areas.
 
 A project may come from anyone, so nothing in it is trusted: before anything is read or written,
 the schema must be exactly the one above (a trigger could delete a library on the next save, a
@@ -48,6 +53,17 @@ from core.project.annotations import (
     apply_annotations,
     ensure_annotations,
 )
+from core.project.areas import (
+    AREA_NAME,
+    MAX_TABLES,
+    TABLE_NAME,
+    AreaSnapshot,
+    AreaStateError,
+    StoredArea,
+    state_json,
+    table_columns,
+    table_from_columns,
+)
 from core.project.codec import (
     MAX_ROWS,
     ColumnDecodeError,
@@ -58,7 +74,8 @@ from core.project.codec import (
 
 PROJECT_SUFFIX = ".drugdesk"
 APPLICATION_ID = 0x44724473  # "DrDs"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: the work areas (Expression, Proteins, Models, Trials) are kept; 1: libraries only."""
 
 _SCHEMA = """
 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -91,7 +108,28 @@ CREATE TABLE annotations (
     notes TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (library_uid, row)
 );
+CREATE TABLE areas (
+    name TEXT PRIMARY KEY,
+    format INTEGER NOT NULL,
+    modified TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT '{}',
+    tables TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE area_columns (
+    area TEXT NOT NULL REFERENCES areas(name),
+    table_name TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    n_rows INTEGER NOT NULL,
+    dtype TEXT NOT NULL,
+    encoding TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (area, table_name, position)
+);
 """
+
+_AREA_TABLES = ("areas", "area_columns")
+"""The tables format 2 added: a format-1 project lacks them and is not damaged for it."""
 
 
 def _normal_sql(sql: str) -> str:
@@ -133,10 +171,17 @@ class LibraryState:
 
 @dataclass(slots=True)
 class ProjectState:
-    """Everything a save writes: the libraries in tab order and project-wide settings."""
+    """Everything a save writes: the libraries in tab order, project-wide settings and the
+    work areas.
+
+    ``areas`` maps an area's key to its snapshot, or to ``None`` when it has not changed since
+    the last save to the same file (the stored one is kept). With ``prune``, a stored area that
+    ``areas`` does not name is removed.
+    """
 
     libraries: list[LibraryState] = field(default_factory=list)
     settings: Mapping[str, Any] = field(default_factory=dict)
+    areas: Mapping[str, AreaSnapshot | None] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -155,6 +200,10 @@ class ProjectContents:
     path: Path
     libraries: list[StoredLibrary]
     settings: dict[str, Any]
+    areas: dict[str, StoredArea] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    """Areas that could not be read back (damaged, or from a newer DrugDesk), one line each:
+    the rest of the project opens without them."""
 
 
 def library_state(
@@ -237,9 +286,10 @@ def _describe(path: Path, error: BaseException, action: str) -> str:
     return f"Could not {action} {path}: {cause}"
 
 
-def _schema_problems(entries: list[tuple]) -> tuple[list[str], list[str]]:
+def _schema_problems(entries: list[tuple], version: int) -> tuple[list[str], list[str]]:
     """``(untrusted, missing)``: what in ``sqlite_master`` DrugDesk did not write (triggers and
-    views first: they are what runs SQL), and which of its tables are absent."""
+    views first: they are what runs SQL), and which of the tables of format ``version`` are
+    absent."""
     found: list[tuple[int, str]] = []
     seen = set()
     for kind, name, _table, sql in entries:
@@ -255,7 +305,8 @@ def _schema_problems(entries: list[tuple]) -> tuple[list[str], list[str]]:
             article = "an" if str(kind)[:1] in "aeiou" else "a"
             found.append((2, f"it holds {article} {kind} '{name}' that DrugDesk does not write"))
     untrusted = [message for _rank, message in sorted(found, key=lambda item: item[0])]
-    return untrusted, [name for name in _TABLES if name not in seen]
+    required = [name for name in _TABLES if version >= 2 or name not in _AREA_TABLES]
+    return untrusted, [name for name in required if name not in seen]
 
 
 class ProjectStore:
@@ -309,7 +360,7 @@ class ProjectStore:
         if application_id == APPLICATION_ID:
             # Checked before any write and before any read of our tables: a trigger would fire
             # on the next save (deleting a library, say) and a view could stand in for a table.
-            untrusted, missing = _schema_problems(entries)
+            untrusted, missing = _schema_problems(entries, version)
             if untrusted:
                 raise ProjectError(
                     f"{self.path}: not a DrugDesk project we can trust: {'; '.join(untrusted[:3])}"
@@ -347,14 +398,37 @@ class ProjectStore:
                 f"{self.path} was written by a newer DrugDesk (project format {version}; this "
                 f"version reads up to {SCHEMA_VERSION})"
             )
+        self.format = SCHEMA_VERSION if tables == 0 else version
         if self.read_only:
             return
+        if self.format < SCHEMA_VERSION:
+            self._upgrade()
         try:
             if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.Error as error:
             raise ProjectError(_describe(self.path, error, "open")) from error
+
+    def _upgrade(self) -> None:
+        """Format 1 -> 2: add the area tables (one transaction: a crash leaves format 1)."""
+        connection = self._connection
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            existing = {
+                row[0]
+                for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+            for statement in _SCHEMA.split(";"):
+                if statement.strip() and statement.split()[2] not in existing:
+                    connection.execute(statement)
+            connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            connection.execute("COMMIT")
+        except sqlite3.Error as error:
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute("ROLLBACK")
+            raise ProjectError(_describe(self.path, error, "update the format of")) from error
+        self.format = SCHEMA_VERSION
 
     # ------------------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -402,6 +476,7 @@ class ProjectStore:
                             f"Could not save {self.path}: library '{item.title}', column "
                             f"'{name}': {error}"
                         ) from error
+        areas = self._encode_areas(state.areas)
         now = _now()
         with self._transaction("save") as db:
             known = {row[0]: row[1] for row in db.execute("SELECT uid, created FROM libraries")}
@@ -482,6 +557,96 @@ class ProjectStore:
                 "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)",
                 [(str(k), json.dumps(v)) for k, v in dict(state.settings).items()],
             )
+            self._write_areas(db, areas, prune=prune, now=now, names=set(state.areas))
+
+    def _encode_areas(
+        self, areas: Mapping[str, AreaSnapshot | None]
+    ) -> dict[str, tuple[AreaSnapshot, str, dict[str, Any]] | None]:
+        """Each changed area's snapshot, state text and encoded tables (outside the write lock).
+
+        The tables map maps a table's name to ``None`` (keep the stored one) or to
+        ``(description, [(name, n_rows, dtype, encoding, data), ...])``.
+        """
+        encoded: dict[str, tuple[AreaSnapshot, str, dict[str, Any]] | None] = {}
+        for name, snapshot in areas.items():
+            if not isinstance(name, str) or not AREA_NAME.match(name):
+                raise ProjectError(f"Could not save {self.path}: {name!r} is not an area's name")
+            if snapshot is None:
+                encoded[name] = None
+                continue
+            try:
+                text = state_json(name, snapshot.state)
+                if len(snapshot.tables) > MAX_TABLES:
+                    raise AreaStateError(
+                        f"the {name} area has {len(snapshot.tables)} tables (at most {MAX_TABLES})"
+                    )
+                tables: dict[str, Any] = {}
+                for table, frame in snapshot.tables.items():
+                    if frame is None:
+                        if not isinstance(table, str) or not TABLE_NAME.match(table):
+                            raise AreaStateError(f"the {name} area names a table {table!r}")
+                        tables[table] = None
+                        continue
+                    columns, info = table_columns(name, table, frame)
+                    info["n_rows"] = len(frame)
+                    rows = []
+                    for series in columns:
+                        try:
+                            rows.append((str(series.name), len(frame), *encode_column(series)))
+                        except ColumnEncodeError as error:
+                            raise AreaStateError(
+                                f"the {name} area's table '{table}', column '{series.name}': "
+                                f"{error}"
+                            ) from error
+                    tables[table] = (info, rows)
+            except AreaStateError as error:
+                raise ProjectError(f"Could not save {self.path}: {error}") from error
+            encoded[name] = (snapshot, text, tables)
+        return encoded
+
+    def _write_areas(
+        self,
+        db: sqlite3.Connection,
+        areas: dict[str, tuple[AreaSnapshot, str, dict[str, Any]] | None],
+        *,
+        prune: bool,
+        now: str,
+        names: set[str],
+    ) -> None:
+        stored = {row[0]: row[1] for row in db.execute("SELECT name, tables FROM areas").fetchall()}
+        for name, item in areas.items():
+            if item is None:
+                continue
+            snapshot, text, tables = item
+            try:
+                old_tables = _json(stored.get(name, "{}"), dict, "stored tables")
+            except _Damaged:
+                old_tables = {}
+            described: dict[str, Any] = {}
+            for table, encoded in tables.items():
+                if encoded is None:
+                    if table in old_tables:
+                        described[table] = old_tables[table]
+                    continue
+                info, rows = encoded
+                described[table] = info
+                db.execute("DELETE FROM area_columns WHERE area=? AND table_name=?", (name, table))
+                db.executemany(
+                    "INSERT INTO area_columns (area, table_name, position, name, n_rows, dtype, "
+                    "encoding, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(name, table, position, *row) for position, row in enumerate(rows)],
+                )
+            for table in set(old_tables) - set(described):
+                db.execute("DELETE FROM area_columns WHERE area=? AND table_name=?", (name, table))
+            db.execute(
+                "INSERT OR REPLACE INTO areas (name, format, modified, state, tables) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (name, int(snapshot.format), now, text, json.dumps(described, sort_keys=True)),
+            )
+        if prune:
+            for name in set(stored) - names:
+                db.execute("DELETE FROM area_columns WHERE area=?", (name,))
+                db.execute("DELETE FROM areas WHERE name=?", (name,))
 
     def read(self) -> ProjectContents:
         """Every library (with its columns, flags/tags/notes and profile) and the settings.
@@ -503,6 +668,7 @@ class ProjectStore:
                         f"SELECT {_LIBRARY_FIELDS} FROM libraries ORDER BY position"
                     ).fetchall()
                 ]
+                areas, area_problems = self._read_areas(db)
             finally:
                 db.execute("COMMIT")
         except sqlite3.Error as error:
@@ -513,7 +679,13 @@ class ProjectStore:
             raise ProjectError(
                 f"Could not read {self.path}: there is not enough memory to hold its libraries"
             ) from None
-        return ProjectContents(path=self.path, libraries=libraries, settings=settings)
+        return ProjectContents(
+            path=self.path,
+            libraries=libraries,
+            settings=settings,
+            areas=areas,
+            problems=area_problems,
+        )
 
     def content_errors(self) -> list[str]:
         """Every problem in the stored content, one message each (empty when all is readable).
@@ -535,6 +707,7 @@ class ProjectStore:
                         self._read_library(db, row, problems)
                     except MemoryError:
                         problems.append(f"{_label(row)}: too large to hold in memory")
+                problems.extend(self._read_areas(db)[1])
                 for table in ("columns", "annotations"):
                     (orphans,) = db.execute(
                         f"SELECT count(*) FROM {table} WHERE library_uid NOT IN "
@@ -549,6 +722,84 @@ class ProjectStore:
         except sqlite3.Error as error:
             problems.append(_describe(self.path, error, "read"))
         return problems
+
+    def _read_areas(self, db: sqlite3.Connection) -> tuple[dict[str, StoredArea], list[str]]:
+        """Every stored area that reads back, and one line for each that does not (damaged,
+        or written by a newer DrugDesk): an area's problem never stops the project opening."""
+        if self.format < 2:
+            return {}, []
+        areas: dict[str, StoredArea] = {}
+        problems: list[str] = []
+        for row in db.execute(
+            "SELECT name, format, modified, state, tables FROM areas ORDER BY name"
+        ).fetchall():
+            try:
+                area = self._read_area(db, row)
+            except _Damaged as error:
+                problems.append(str(error))
+            except MemoryError:
+                problems.append(f"the {row[0]!r} area is too large to hold in memory")
+            else:
+                areas[area.name] = area
+        (orphans,) = db.execute(
+            "SELECT count(*) FROM area_columns WHERE area NOT IN (SELECT name FROM areas)"
+        ).fetchone()
+        if orphans:
+            problems.append(f"{orphans} row(s) of the table 'area_columns' belong to no area")
+        return areas, problems
+
+    def _read_area(self, db: sqlite3.Connection, row: tuple) -> StoredArea:
+        name, format_, modified, state_text, tables_text = row
+        if not isinstance(name, str) or not AREA_NAME.match(name):
+            raise _Damaged(f"an area is stored under the name {name!r}")
+        label = f"the {name} area"
+        if not isinstance(format_, int) or isinstance(format_, bool) or format_ < 1:
+            raise _Damaged(f"{label}: its format is {format_!r}, not a version number")
+        for what, value in (("modified", modified), ("state", state_text), ("tables", tables_text)):
+            if not isinstance(value, str):
+                raise _Damaged(f"{label}: its {what} is stored as {type(value).__name__}")
+        state = _json(state_text, dict, f"{label}'s state")
+        described = _json(tables_text, dict, f"{label}'s table list")
+        if len(described) > MAX_TABLES:
+            raise _Damaged(f"{label} lists {len(described)} tables (at most {MAX_TABLES})")
+        tables: dict[str, pd.DataFrame] = {}
+        for table, info in described.items():
+            where = f"{label}, table '{table}'"
+            if not TABLE_NAME.match(table) or not isinstance(info, dict):
+                raise _Damaged(f"{where}: not described as DrugDesk describes a table")
+            n_rows = info.get("n_rows")
+            if (
+                not isinstance(n_rows, int)
+                or isinstance(n_rows, bool)
+                or not 0 <= n_rows <= MAX_ROWS
+            ):
+                raise _Damaged(f"{where}: it declares {n_rows!r} rows")
+            index_name = info.get("index_name")
+            if not isinstance(info.get("has_index", False), bool) or not (
+                index_name is None or isinstance(index_name, str)
+            ):
+                raise _Damaged(f"{where}: its index is not described as DrugDesk describes one")
+            columns: dict[str, pd.Series] = {}
+            for column, rows, dtype, encoding, data in db.execute(
+                "SELECT name, n_rows, dtype, encoding, data FROM area_columns "
+                "WHERE area=? AND table_name=? ORDER BY position",
+                (name, table),
+            ):
+                if not isinstance(column, str):
+                    raise _Damaged(f"{where}: a column name is not stored as text")
+                if column in columns:
+                    raise _Damaged(f"{where}, column '{column}': it is stored twice")
+                if rows != n_rows:
+                    raise _Damaged(f"{where}, column '{column}': {rows!r} rows, not {n_rows}")
+                try:
+                    columns[column] = decode_column(dtype, encoding, data, n_rows)
+                except ColumnDecodeError as error:
+                    raise _Damaged(f"{where}, column '{column}': {error}") from None
+            try:
+                tables[table] = table_from_columns(columns, info)
+            except (ValueError, TypeError) as error:
+                raise _Damaged(f"{where}: damaged data ({error})") from None
+        return StoredArea(name=name, format=format_, modified=modified, state=state, tables=tables)
 
     def _read_settings(self, db: sqlite3.Connection, problems: list[str] | None) -> dict:
         settings = {}
