@@ -194,6 +194,8 @@ class MainWindow(QMainWindow):
             self._area_widgets[area.key] = widget
             restore_splitters(widget, area.key, self._qsettings())
             self.area_stack.addWidget(widget)
+            # The open project keeps the area's work and gives back what it stored for it.
+            self.project.attach_area(area.key, widget)
             placed = getattr(widget, "placed_molecule_changed", None)
             if placed is not None:
                 placed.connect(lambda _placed: self._update_molecule_dock())

@@ -1,7 +1,11 @@
-"""The window's open project: which file, which library tabs belong to it, and autosave.
+"""The window's open project: which file, which library tabs and work areas belong to it, and
+autosave.
 
-The tabs are the Libraries area's (``ui.library.area.LibrariesArea``); the window tells the user
-what happened (errors, notifications) and keeps File > Open recent.
+The tabs are the Libraries area's (``ui.library.area.LibrariesArea``); the other areas (Models,
+Proteins, Expression, Trials) are kept through :class:`ui.workbench.KeepsState`: each gives a
+snapshot when it changed and gets back what the project stored. An area is built the first
+time the user opens it, so a stored area waits here until then (and is saved as stored). The
+window tells the user what happened (errors, notifications) and keeps File > Open recent.
 
 Autosave runs every few seconds when something changed. Flags, tags, notes, titles and profiles
 are cheap to save; a library's table is written only when its rows or columns changed. The
@@ -22,6 +26,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog
 
 from core.hitlist.desirability import DesirabilityProfile, ProfileError
+from core.project.areas import AreaSnapshot, StoredArea
 from core.project.store import (
     PROJECT_SUFFIX,
     ProjectContents,
@@ -38,6 +43,7 @@ if TYPE_CHECKING:
     from ui.jobs.handle import JobHandle
     from ui.library.area import LibrariesArea
     from ui.library.panel import LibraryPanel
+    from ui.workbench import KeepsState
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +87,11 @@ class ProjectSession(QObject):
         self._dirty_marks: set[str] = set()
         self._structure_dirty = False
         self._saved_profiles: dict[str, str] = {}
-        self._in_flight: tuple[int, set[str], set[str], dict[str, str]] | None = None
+        self._in_flight: tuple[int, set[str], set[str], dict[str, str], set[str]] | None = None
+        # Work areas: those built (and keeping state), stored ones not built yet, changed ones.
+        self._areas: dict[str, KeepsState] = {}
+        self._pending_areas: dict[str, StoredArea] = {}
+        self._dirty_areas: set[str] = set()
         self._tickets = 0
         self._failing = False
         # The project being opened or saved as, until its job ends (one at a time).
@@ -132,6 +142,61 @@ class ProjectSession(QObject):
     def _on_structure_changed(self, *_args) -> None:
         self._structure_dirty = True
 
+    # ------------------------------------------------------------------------------------------
+    # Work areas
+
+    def attach_area(self, key: str, area: object) -> list[str]:
+        """Keep a work area the window has just built (no-op for one that keeps no state);
+        a state the open project stored for it is restored now. Returns the restore's
+        problems (also shown to the user)."""
+        if not callable(getattr(area, "area_state", None)):
+            return []
+        self._areas[key] = area  # type: ignore[assignment]
+        area.state_changed.connect(lambda *_args, k=key: self._dirty_areas.add(k))
+        stored = self._pending_areas.pop(key, None)
+        if stored is None:
+            return []
+        problems = self._restore_area(key, stored)
+        if problems:
+            self.window.notifications.show_message(
+                f"{self.path.name if self.path else 'The project'}: " + "; ".join(problems),
+                "warning",
+            )
+        return problems
+
+    def _restore_area(self, key: str, stored: StoredArea | None) -> list[str]:
+        area = self._areas[key]
+        try:
+            problems = list(area.restore_area_state(stored))
+        except Exception as error:  # an area's bug must not stop the project opening
+            log.exception("Could not restore the %s area", key)
+            problems = [f"the {key} area could not be restored ({type(error).__name__}: {error})"]
+        self._dirty_areas.discard(key)  # what it emitted while restoring is what is stored
+        return problems
+
+    def _area_snapshots(self, full: bool) -> tuple[dict[str, AreaSnapshot | None], set[str]]:
+        """What to save of the areas (``None``: unchanged) and which were taken."""
+        snapshots: dict[str, AreaSnapshot | None] = {}
+        taken = set()
+        for key, area in self._areas.items():
+            if full or key in self._dirty_areas:
+                try:
+                    snapshots[key] = area.area_state()
+                except Exception:  # keep the stored state rather than lose the save
+                    log.exception("Could not take the %s area's state", key)
+                    snapshots[key] = None
+                    continue
+                taken.add(key)
+            else:
+                snapshots[key] = None
+        for key, stored in self._pending_areas.items():
+            snapshots[key] = (
+                AreaSnapshot(state=stored.state, tables=dict(stored.tables), format=stored.format)
+                if full
+                else None
+            )
+        return snapshots, taken
+
     def _panels(self) -> list[LibraryPanel]:
         return [
             panel
@@ -151,7 +216,9 @@ class ProjectSession(QObject):
             {"profile": self._profile(panel), "view": panel.view_state()}, sort_keys=True
         )
 
-    def _state(self, full: bool) -> tuple[ProjectState, set[str], set[str], dict[str, str]]:
+    def _state(
+        self, full: bool
+    ) -> tuple[ProjectState, set[str], set[str], dict[str, str], set[str]]:
         """A snapshot to save: everything (``full``) or what changed since the last save."""
         libraries, tables, marks, profiles = [], set(), set(), {}
         current = self.libraries.current_panel()
@@ -182,13 +249,14 @@ class ProjectSession(QObject):
                 tables.add(uid)
             if with_marks:
                 marks.add(uid)
-        state = ProjectState(libraries, {"current": current_uid})
-        return state, tables, marks, profiles
+        areas, taken = self._area_snapshots(full)
+        state = ProjectState(libraries, {"current": current_uid}, areas)
+        return state, tables, marks, profiles, taken
 
     def is_dirty(self) -> bool:
         if self.store is None:
             return False
-        if self._structure_dirty or self._dirty_tables or self._dirty_marks:
+        if self._structure_dirty or self._dirty_tables or self._dirty_marks or self._dirty_areas:
             return True
         return any(
             self._signature(panel) != self._saved_profiles.get(self._uids[panel])
@@ -204,12 +272,13 @@ class ProjectSession(QObject):
             return False
         if not self.is_dirty():
             return False
-        state, tables, marks, profiles = self._state(full=False)
+        state, tables, marks, profiles, areas = self._state(full=False)
         # New to this file: the table must be written even if nothing changed since loading.
         self._tickets += 1
-        self._in_flight = (self._tickets, tables, marks, profiles)
+        self._in_flight = (self._tickets, tables, marks, profiles, areas)
         self._dirty_tables -= tables
         self._dirty_marks -= marks
+        self._dirty_areas -= areas
         self._structure_dirty = False
         self.writer.submit(state, self._tickets)
         return True
@@ -217,12 +286,13 @@ class ProjectSession(QObject):
     def _on_write_done(self, ticket: int, error: str) -> None:
         if self._in_flight is None or self._in_flight[0] != ticket:
             return
-        _ticket, tables, marks, profiles = self._in_flight
+        _ticket, tables, marks, profiles, areas = self._in_flight
         self._in_flight = None
         if error:
             # Keep the changes for the next try; tell the user once, not every few seconds.
             self._dirty_tables |= tables
             self._dirty_marks |= marks
+            self._dirty_areas |= areas
             self._structure_dirty = True
             if not self._failing:
                 self._failing = True
@@ -312,6 +382,10 @@ class ProjectSession(QObject):
         path = Path(path)
         self.detach()
         self.libraries.close_all_tabs()
+        self._pending_areas.clear()
+        problems = [line for key in self._areas for line in self._restore_area(key, None)]
+        if problems:
+            self.window.show_error("; ".join(problems))
         try:
             save_project_as(path, ProjectState())
             store = ProjectStore(path)
@@ -337,9 +411,10 @@ class ProjectSession(QObject):
         if self.writer is not None:
             self.writer.wait_idle(60.0)
             self._deliver_pending()
-        state, _tables, _marks, profiles = self._state(full=True)
+        state, _tables, _marks, profiles, _areas = self._state(full=True)
         self._dirty_tables.clear()
         self._dirty_marks.clear()
+        self._dirty_areas.clear()
         self._structure_dirty = False
         self.timer.stop()
         handle = self.engine.submit(_save_as_job, path, state, title=f"Save project {path.name}")
@@ -447,8 +522,15 @@ class ProjectSession(QObject):
                 current = panel
         if current is not None:
             self.libraries.show_panel(current)
+        problems.extend(contents.problems)
+        self._pending_areas = {
+            key: stored for key, stored in contents.areas.items() if key not in self._areas
+        }
+        for key in self._areas:
+            problems.extend(self._restore_area(key, contents.areas.get(key)))
         self._dirty_tables.clear()
         self._dirty_marks.clear()
+        self._dirty_areas.clear()
         self._structure_dirty = False
         try:
             store = ProjectStore(path)
@@ -457,7 +539,9 @@ class ProjectSession(QObject):
             return
         self._attach(path, store)
         self._remember(path)
-        text = f"Opened project {path.name}: {len(contents.libraries)} libraries."
+        kept = sorted(contents.areas)
+        areas = f" and the {', '.join(kept)} area{'s' if len(kept) > 1 else ''}" if kept else ""
+        text = f"Opened project {path.name}: {len(contents.libraries)} libraries{areas}."
         if problems:
             self.window.notifications.show_message(text + " " + "; ".join(problems), "warning")
         else:
@@ -467,11 +551,13 @@ class ProjectSession(QObject):
         for panel in self._panels():
             self._dirty_tables.add(self._uids[panel])
             self._dirty_marks.add(self._uids[panel])
+        self._dirty_areas.update(self._areas)
         self._structure_dirty = True
 
     def _reset_tracking(self) -> None:
         self._dirty_tables.clear()
         self._dirty_marks.clear()
+        self._dirty_areas.clear()
         self._saved_profiles.clear()
         self._structure_dirty = True
 

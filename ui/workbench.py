@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from PySide6.QtCore import SignalInstance
     from rdkit import Chem
 
+    from core.project.areas import AreaSnapshot, StoredArea
     from ui.jobs.engine_protocol import Engine
 
 
@@ -86,6 +87,28 @@ class AreaLinks(Protocol):
         """The Molecule panel's 3D tab, predicting conformers of ``smiles``; ``source`` (a
         library tab and row position) is the row that saving the Molecule panel updates."""
         ...
+
+
+class KeepsState(Protocol):
+    """An area whose work the project keeps (issue 17, part 1): the window's project session
+    asks it for a snapshot when it changed and gives it back what a project stored.
+
+    ``state_key`` names the area in the project (``expression``, ``proteins``…).
+    ``state_changed`` is emitted after every change worth keeping (a result, a choice, a file
+    opened); autosave then asks :meth:`area_state` on the GUI thread, so it must be a cheap copy
+    (tables that did not change since the last snapshot may be given as ``None``: the project
+    keeps its stored copy). :meth:`restore_area_state` puts a stored state back (``None``: the
+    empty area of a new project) and returns one line per thing it could not restore (a file
+    that moved, a model no longer there), which the window shows; it must not raise for
+    anything a project file holds.
+    """
+
+    state_key: str
+    state_changed: SignalInstance
+
+    def area_state(self) -> AreaSnapshot: ...
+
+    def restore_area_state(self, stored: StoredArea | None) -> list[str]: ...
 
 
 @dataclass(frozen=True, slots=True)
