@@ -177,12 +177,16 @@ def connect(spec: ClusterSpec, *, check_versions: bool = True) -> Any:
     cluster = None
     try:
         if spec.kind == "local":
-            cluster = LocalCluster(
-                n_workers=spec.n_workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-            )
+            with warnings.catch_warnings():
+                # Without a dashboard the scheduler still serves its health checks over HTTP,
+                # on port 8787 or another when that is taken: no reason to warn the user.
+                warnings.filterwarnings("ignore", "Port .* is already in use", UserWarning)
+                cluster = LocalCluster(
+                    n_workers=spec.n_workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                )
             client = Client(cluster, set_as_default=False)
         elif spec.kind == "slurm":
             config = read_slurm_config()

@@ -4,12 +4,15 @@ of a compound file; 3D conformer ensembles)."""
 from __future__ import annotations
 
 import argparse
-import contextlib
-import logging
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
+from app.commands.cluster_options import (
+    add_cluster_arguments,
+    cluster_spec,
+    print_note,
+    run_on_cluster,
+)
 from app.commands.common import (
     end_progress_line,
     fail,
@@ -58,31 +61,7 @@ def add_props_parser(subparsers) -> None:
         action="store_true",
         help="skip standardisation (properties of the molecule as written)",
     )
-    cluster = parser.add_argument_group(
-        "on a Dask cluster",
-        "A scheduler runs the code it is sent: connect only to a cluster you trust.",
-    )
-    cluster.add_argument(
-        "--cluster",
-        metavar="ADDRESS",
-        help="run on a Dask cluster: tcp://HOST:PORT or tls://HOST:PORT (a running scheduler), "
-        "local:N (N worker processes here) or slurm:N (N Slurm jobs, settings in "
-        "~/.config/drugdesk/slurm.yaml or $DRUGDESK_SLURM_CONFIG); the table is the same",
-    )
-    cluster.add_argument(
-        "--partition-size",
-        type=int,
-        default=5000,
-        metavar="K",
-        help="records per task on the cluster (default 5000)",
-    )
-    cluster.add_argument(
-        "--cluster-ship-records",
-        action="store_true",
-        help="the workers share no file system with this machine: send them the records and "
-        "take their results back (default: they read the input and write parts beside the "
-        "output by the same paths)",
-    )
+    add_cluster_arguments(parser)
     parser.set_defaults(handler=run_props)
 
 
@@ -125,76 +104,31 @@ def _run_props_on_cluster(args: argparse.Namespace, options) -> int:
     from core.chem.cluster_props import props_on_cluster
     from core.chem.export import ExportError
     from core.chem.readers import LibraryReadError
-    from core.cluster import (
-        ClusterAddressError,
-        ClusterError,
-        connect,
-        disconnect,
-        parse_cluster_address,
-    )
 
-    try:
-        spec = parse_cluster_address(args.cluster)
-    except ClusterAddressError as exc:
-        return usage_error("props", str(exc))
-    if args.partition_size < 1:
-        return usage_error("props", "--partition-size must be at least 1")
+    spec = cluster_spec("props", args)
+    if isinstance(spec, int):
+        return spec
     show = sys.stderr.isatty()
-    progress = terminal_progress(show)
 
-    def note(_fraction: float, message: str) -> None:
-        end_progress_line()
-        print(f"note: {message}", file=sys.stderr)
+    def job(client):
+        return props_on_cluster(
+            client,
+            args.input,
+            args.output,
+            options,
+            partition_size=args.partition_size,
+            ship_records=args.cluster_ship_records,
+            progress=terminal_progress(show),
+            note=print_note,
+        )
 
-    with _dask_logs_to_file_only():
-        try:
-            client = connect(spec)
-        except ClusterError as exc:
-            return fail("props", str(exc))
-        try:
-            result = props_on_cluster(
-                client,
-                args.input,
-                args.output,
-                options,
-                partition_size=args.partition_size,
-                ship_records=args.cluster_ship_records,
-                progress=progress,
-                note=note,
-            )
-        except (LibraryReadError, ExportError, ClusterError) as exc:
-            return fail("props", str(exc))
-        except OSError as exc:
-            return fail("props", os_error_text(exc))
-        finally:
-            disconnect(client)
+    result = run_on_cluster("props", spec, job, (LibraryReadError, ExportError))
+    if isinstance(result, int):
+        return result
     if not show:
         print(f"{result.n_parts} parts done on {spec}", file=sys.stderr)
     print(f"{result.summary}; wrote {args.output}", file=sys.stderr)
     return 0
-
-
-@contextlib.contextmanager
-def _dask_logs_to_file_only() -> Iterator[None]:
-    """Keep Dask's and tornado's log records (a lost scheduler logs tracebacks while the
-    client reconnects) off the terminal, where the command's one line says what happened; the
-    log file still gets them."""
-
-    def not_dask(record: logging.LogRecord) -> bool:
-        return not record.name.startswith(("distributed", "tornado"))
-
-    consoles = [
-        handler
-        for handler in logging.getLogger().handlers
-        if type(handler) is logging.StreamHandler
-    ]
-    for handler in consoles:
-        handler.addFilter(not_dask)
-    try:
-        yield
-    finally:
-        for handler in consoles:
-            handler.removeFilter(not_dask)
 
 
 # ----------------------------------------------------------------------------------------------

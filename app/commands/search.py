@@ -7,6 +7,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from app.commands.cluster_options import (
+    add_cluster_arguments,
+    cluster_spec,
+    print_note,
+    run_on_cluster,
+)
 from app.commands.common import fail, os_error_text, output_over_input, terminal_progress
 from app.commands.common import usage_error as _usage_error
 
@@ -58,6 +64,7 @@ def add_parser(subparsers) -> None:
         default=0,
         help="processes for fingerprinting (default: one per core; 1 = no extra processes)",
     )
+    add_cluster_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -92,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
             parse_query(args.similar)  # a typo is reported before the library is read
     except SearchError as exc:
         return usage_error(str(exc))
+    if args.cluster is not None:
+        return _run_on_cluster(args, top_k, threshold)
     progress = terminal_progress(sys.stderr.isatty())
     try:
         names, smiles = read_library(args)
@@ -106,18 +115,64 @@ def run(args: argparse.Namespace) -> int:
         return fail("search", str(exc))
     except OSError as exc:  # a worker process that crashed, a file that went away
         return fail("search", os_error_text(exc))
-    unreadable = len(smiles) - n_read
-    skipped = f" ({unreadable:,} without a readable structure)" if unreadable else ""
-    print(f"{summary} among {len(smiles):,} records{skipped}; wrote {args.output}", file=sys.stderr)
+    _report(summary, len(smiles), n_read, args.output)
     return 0
+
+
+def _run_on_cluster(args: argparse.Namespace, top_k: int | None, threshold: float | None) -> int:
+    """``search --cluster``: every part finds its hits on a Dask worker; merged here into the
+    single-machine answer (``core.chem.cluster_search``)."""
+    from core.chem.cluster_search import SearchRequest, search_on_cluster
+    from core.chem.export import ExportError
+    from core.chem.readers import LibraryReadError, ReadOptions
+    from core.chem.search import SearchError
+
+    spec = cluster_spec("search", args)
+    if isinstance(spec, int):
+        return spec
+    request = SearchRequest(args.similar, args.substructure, top_k, threshold)
+    read = ReadOptions(smiles_column=args.smiles_col, name_column=args.name_col)
+
+    def job(client):
+        result = search_on_cluster(
+            client,
+            args.library,
+            args.output,
+            request,
+            read,
+            partition_size=args.partition_size,
+            ship_records=args.cluster_ship_records,
+            progress=terminal_progress(sys.stderr.isatty()),
+            note=print_note,
+        )
+        _write(result.table, args.output)
+        return result
+
+    result = run_on_cluster("search", spec, job, (LibraryReadError, ExportError, SearchError))
+    if isinstance(result, int):
+        return result
+    table = result.table
+    if args.substructure is not None:
+        summary = f"{len(table):,} molecules contain {args.substructure}"
+    else:
+        best = f" (best {table['similarity'].iloc[0]:.3f})" if len(table) else ""
+        summary = f"{len(table):,} similar molecules{best}"
+    _report(summary, result.n_records, result.n_searched, args.output)
+    return 0
+
+
+def _report(summary: str, n_records: int, n_searched: int, output: Path) -> None:
+    unreadable = n_records - n_searched
+    skipped = f" ({unreadable:,} without a readable structure)" if unreadable else ""
+    print(f"{summary} among {n_records:,} records{skipped}; wrote {output}", file=sys.stderr)
 
 
 def read_library(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     """Names and SMILES of every record of the library, in file order ("" where a record could
     not be read; a SMILES that RDKit cannot parse is left for the index to skip)."""
-    from rdkit import Chem, RDLogger
+    from rdkit import RDLogger
 
-    from core.chem.library import parse_record
+    from core.chem.cluster_search import record_search_smiles
     from core.chem.readers import ReadOptions, iter_record_chunks
 
     RDLogger.DisableLog("rdApp.*")
@@ -127,14 +182,7 @@ def read_library(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     for chunk in iter_record_chunks(args.library, options):
         for record in chunk:
             names.append(record.name)
-            if record.error:
-                text = ""
-            elif record.kind == "molblock":
-                mol, _ = parse_record(record)
-                text = Chem.MolToSmiles(mol) if mol is not None else ""
-            else:
-                text = record.text  # parsed once, by the fingerprinting or the substructure index
-            smiles.append(text)
+            smiles.append(record_search_smiles(record))
     return names, smiles
 
 

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 from rdkit import Chem
 
-from core.chem.cluster_props import _merge_parts, describe_records
+from core.chem.cluster_parts import PartWork, read_parts, run_part_records
+from core.chem.cluster_props import describe_records
 from core.chem.library import LoadOptions, load_library, props_table
 from core.chem.partitions import (
     NotSplittable,
@@ -164,13 +165,13 @@ def test_a_part_written_twice_is_one_part_and_parts_join_to_the_single_machine_t
     records = _whole(path)
     folder = tmp_path / "out.csv.parts"
     folder.mkdir()
-    options = StandardizeOptions()
-    assert describe_records(records[:12], options, str(folder), 0) == 12
-    assert describe_records(records[12:], options, str(folder), 1) == 19
-    assert describe_records(records[12:], options, str(folder), 1) == 19  # a retried task
+    work = PartWork(describe_records, (StandardizeOptions(),))
+    assert run_part_records(records[:12], work, str(folder), 0) == (12, 12, None)
+    assert run_part_records(records[12:], work, str(folder), 1) == (19, 19, None)
+    assert run_part_records(records[12:], work, str(folder), 1) == (19, 19, None)  # a retry
     assert sorted(p.name for p in folder.iterdir()) == ["part-00000.parquet", "part-00001.parquet"]
-    merged = _merge_parts(folder, 2)
+    merged = pd.concat(read_parts(folder, 2), ignore_index=True)
     expected = props_table(load_library(path, LoadOptions(workers=1)))
     pd.testing.assert_frame_equal(merged, expected)
-    rows, data = describe_records(records[:12], options, None, 0)  # shipped: bytes come back
-    assert rows == 12 and data.startswith(b"PAR1")
+    n_read, rows, tally, data = run_part_records(records[:12], work, None, 0)  # shipped: bytes
+    assert (n_read, rows, tally) == (12, 12, None) and data.startswith(b"PAR1")

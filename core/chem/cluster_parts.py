@@ -1,0 +1,366 @@
+"""One function per part of a compound file, on a Dask cluster; the parts read back in order.
+
+Every cluster verb (``props``, ``search``, ``score``) works the same way and differs only in
+the function run on each part's records (a :class:`PartWork`). The file is cut into byte ranges
+(:mod:`core.chem.partitions`); every range first counts its records (so each record keeps its
+file index and default name), then the part function turns its records into a table, written as
+``<output>.parts/part-00012.parquet`` through a temporary file and a rename: a task run again
+after its worker died replaces its part, never adds a second one. The caller reads the parts in
+order (:func:`read_parts`), joins them into its answer and writes it once; the parts folder is
+removed whatever happens (:func:`parts_folder_for`), so a scheduler that goes away, a failed
+part or Ctrl+C leave the output as it was.
+
+Where the workers read and write: by default they open the input file and the parts folder by
+their absolute paths, which holds for ``local:N`` and for a cluster sharing a file system (the
+user names the shared path). ``ship_records=True`` is for workers that share no file system:
+this process reads the records and sends them with each task, and each task returns its part
+as Parquet bytes for this process to write. Files that cannot be cut by bytes (workbooks,
+UTF-16 text, table cells holding line breaks) are read here and their records sent too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from core.chem.partitions import (
+    FilePlan,
+    NotSplittable,
+    Partition,
+    PartitionMismatch,
+    count_part,
+    part_records,
+    part_starts,
+    plan_partitions,
+)
+from core.chem.readers import RawRecord, ReadOptions, estimate_record_count, iter_record_chunks
+from core.cluster import ClusterError, Task, run_tasks
+from core.fileio import atomic_path, write_bytes_atomic
+from core.jobs import CancelCheck, ProgressCallback, no_progress
+
+DEFAULT_PARTITION_SIZE = 5000
+"""Records per part: about half a minute of one worker's time, so a lost worker costs little."""
+
+PARTS_SUFFIX = ".parts"
+_PART_NAME = "part-{:05d}.parquet"
+
+
+@dataclass(slots=True, frozen=True)
+class PartWork:
+    """What every part computes: ``function(records, *args) -> (table, tally)``.
+
+    ``function`` must be a module-level function (the workers import it by name); ``table`` is
+    written as the part's Parquet file, ``tally`` (small, picklable: counts, a model's card)
+    comes back to the caller as it is. ``one_row_per_record``: the table has a row for every
+    record (props, score), checked against the records each part was given; a search's hits
+    are fewer.
+    """
+
+    function: Callable[..., tuple[pd.DataFrame, Any]]
+    args: tuple = ()
+    one_row_per_record: bool = True
+
+
+@dataclass(slots=True, frozen=True)
+class PartsRun:
+    """What :func:`run_parts` did: the parts written (``part-00000`` to ``n_parts - 1``), the
+    records read, each part's tally in part order, and a note when the file was read here
+    instead of by the workers (why)."""
+
+    n_parts: int
+    n_records: int
+    tallies: list[Any] = field(default_factory=list)
+    read_here: str = ""
+
+
+def parts_folder(output: str | os.PathLike) -> Path:
+    """``<output>.parts``: where the workers write their parts."""
+    output = Path(output).resolve()
+    return output.with_name(output.name + PARTS_SUFFIX)
+
+
+@contextlib.contextmanager
+def parts_folder_for(output: str | os.PathLike) -> Iterator[Path]:
+    """The parts folder of ``output``, created empty and removed on the way out, whatever
+    happened (a leftover of an interrupted run, holding only part files, is emptied; a folder
+    holding anything else is refused rather than deleted).
+
+    Raises
+    ------
+    ClusterError
+        ``<output>.parts`` exists and is not a parts folder.
+    """
+    folder = parts_folder(output)
+    if folder.exists():
+        if not folder.is_dir() or any(
+            not (entry.name.startswith("part-") or entry.name.startswith("."))
+            for entry in folder.iterdir()
+        ):
+            raise ClusterError(
+                f"{folder} exists and is not a parts folder of DrugDesk: move it away, or "
+                "choose another output name"
+            )
+        _empty_folder(folder)
+    folder.mkdir(parents=False, exist_ok=True)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _empty_folder(folder: Path) -> None:
+    for entry in folder.iterdir():
+        entry.unlink(missing_ok=True)
+
+
+def run_parts(
+    client: Any,
+    path: str | os.PathLike,
+    read: ReadOptions,
+    folder: Path,
+    work: PartWork,
+    *,
+    partition_size: int = DEFAULT_PARTITION_SIZE,
+    ship_records: bool = False,
+    progress: ProgressCallback = no_progress,
+    is_cancelled: CancelCheck | None = None,
+    note: ProgressCallback | None = None,
+) -> PartsRun:
+    """Run ``work`` on every part of ``path`` on the cluster of ``client``; parts in ``folder``.
+
+    Parameters
+    ----------
+    client
+        A ``distributed.Client`` (see :func:`core.cluster.connect`).
+    partition_size
+        Records per part (about: ranges are cut by bytes from the head's bytes per record).
+    ship_records
+        The workers share no file system with this machine (see the module docstring).
+    note
+        Told (once, ``-1.0`` as the fraction) when the file is read here instead.
+
+    Raises
+    ------
+    LibraryReadError
+        The file cannot be read (said before any task runs).
+    ClusterError
+        The scheduler went away, the workers cannot see the files, a part came back wrong.
+    OSError
+        A part cannot be written.
+    JobCancelled
+        ``is_cancelled`` turned true.
+    """
+    path = Path(path).resolve()
+    read_here = ""
+    plan = partitions = None
+    try:
+        plan, partitions = plan_partitions(path, read, partition_size)
+    except NotSplittable as why:
+        read_here = str(why)
+    if plan is not None and not ship_records:
+        _check_workers_see(client, path, folder)
+        try:
+            n_parts, n_records, tallies = _run_ranges(
+                client, plan, partitions, folder, work, progress, is_cancelled
+            )
+            return PartsRun(n_parts, n_records, tallies)
+        except PartitionMismatch as why:
+            read_here = f"{why} (the file is read here and its records sent)"
+            _empty_folder(folder)
+    if read_here and note is not None:
+        note(-1.0, f"{path.name}: {read_here}")
+    if not ship_records:
+        _check_workers_see(client, None, folder)
+    n_parts, n_records, tallies = _run_shipped(
+        client, path, read, folder, work, partition_size, ship_records, progress, is_cancelled
+    )
+    return PartsRun(n_parts, n_records, tallies, read_here)
+
+
+def _check_workers_see(client: Any, path: Path | None, folder: Path) -> None:
+    """Every worker must reach the input and the parts folder by the same path."""
+    for target, what in ((path, "input file"), (folder, "parts folder")):
+        if target is None:
+            continue
+        seen = client.run(os.path.exists, str(target))
+        blind = sorted(worker for worker, found in seen.items() if not found)
+        if blind:
+            raise ClusterError(
+                f"the cluster's worker {blind[0]} cannot see the {what} {target}: put the input "
+                "and output on a path every worker shares, or add --cluster-ship-records"
+            )
+
+
+def _run_ranges(
+    client: Any,
+    plan: FilePlan,
+    partitions: list[Partition],
+    folder: Path,
+    work: PartWork,
+    progress: ProgressCallback,
+    is_cancelled: CancelCheck | None,
+) -> tuple[int, int, list[Any]]:
+    """Count then run ``work`` on every byte range; returns (parts written, records, tallies)."""
+    total = len(partitions)
+    counts: list[tuple[int, bool]] = [(0, False)] * total
+
+    def counting(fraction: float, message: str) -> None:
+        progress(0.05 * max(0.0, fraction), f"Counting records: {message}")
+
+    count_tasks = (Task(count_part, (plan, p), f"part {p.number}") for p in partitions)
+    for position, result in run_tasks(
+        client, count_tasks, total=total, progress=counting, is_cancelled=is_cancelled
+    ):
+        counts[position] = result
+    starts = part_starts(counts)
+
+    def working(fraction: float, message: str) -> None:
+        progress(0.05 + 0.9 * max(0.0, fraction), message)
+
+    ranges = [(p, s) for p, s in zip(partitions, starts, strict=True) if s.n_records]
+    tasks = (
+        Task(
+            run_part_range,
+            (plan, p, s.start_index, s.header_possible, work, str(folder), n),
+            f"part {n} (records {s.start_index + 1:,} to {s.start_index + s.n_records:,})",
+        )
+        for n, (p, s) in enumerate(ranges)
+    )
+    tallies: list[Any] = [None] * len(ranges)
+    for position, (n_read, n_rows, tally) in run_tasks(
+        client, tasks, total=len(ranges), progress=working, is_cancelled=is_cancelled
+    ):
+        _check_part(position, ranges[position][1].n_records, n_read, n_rows, work)
+        tallies[position] = tally
+    return len(ranges), sum(s.n_records for s in starts), tallies
+
+
+def _run_shipped(
+    client: Any,
+    path: Path,
+    read: ReadOptions,
+    folder: Path,
+    work: PartWork,
+    partition_size: int,
+    return_bytes: bool,
+    progress: ProgressCallback,
+    is_cancelled: CancelCheck | None,
+) -> tuple[int, int, list[Any]]:
+    """Read the records here, send them with the tasks; returns (parts, records, tallies)."""
+    estimate = estimate_record_count(path)
+    total = max(1, -(-estimate // partition_size)) if estimate else None
+    chunks = iter_record_chunks(
+        path, ReadOptions(read.smiles_column, read.name_column, partition_size)
+    )
+    sizes: dict[int, int] = {}
+
+    def tasks() -> Iterator[Task]:
+        for n, records in enumerate(chunks):
+            sizes[n] = len(records)
+            yield Task(
+                run_part_records,
+                (records, work, None if return_bytes else str(folder), n),
+                f"part {n} (records {records[0].index + 1:,} to {records[-1].index + 1:,})",
+            )
+
+    workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
+    tallies: dict[int, Any] = {}
+    for position, result in run_tasks(
+        client,
+        tasks(),
+        total=total,
+        max_in_flight=2 * workers + 2,
+        progress=progress,
+        is_cancelled=is_cancelled,
+    ):
+        if return_bytes:
+            n_read, n_rows, tally, data = result
+            write_bytes_atomic(folder / _PART_NAME.format(position), data)
+        else:
+            n_read, n_rows, tally = result
+        _check_part(position, sizes[position], n_read, n_rows, work)
+        tallies[position] = tally
+    return len(sizes), sum(sizes.values()), [tallies[n] for n in range(len(sizes))]
+
+
+def _check_part(position: int, expected: int, n_read: int, n_rows: int, work: PartWork) -> None:
+    if n_read != expected or (work.one_row_per_record and n_rows != expected):
+        got = n_rows if work.one_row_per_record else n_read
+        raise ClusterError(
+            f"part {position} gave {got:,} rows for {expected:,} records (did the input "
+            "file change during the run?); nothing written"
+        )
+
+
+# ----------------------------------------------------------------------------------------------
+# Tasks (run on the workers)
+
+
+def run_part_range(
+    plan: FilePlan,
+    part: Partition,
+    start_index: int,
+    header_possible: bool,
+    work: PartWork,
+    folder: str,
+    number: int,
+) -> tuple[int, int, Any]:
+    """Run ``work`` on the records of one byte range and write its part; returns
+    ``(records, rows, tally)``."""
+    records = part_records(plan, part, start_index, header_possible)
+    return run_part_records(records, work, folder, number)
+
+
+def run_part_records(
+    records: list[RawRecord], work: PartWork, folder: str | None, number: int
+) -> tuple[int, int, Any] | tuple[int, int, Any, bytes]:
+    """Run ``work`` on ``records``.
+
+    With a ``folder``, write the part there (temporary file, then rename: a second run of the
+    same task replaces it) and return ``(records, rows, tally)``; without, return
+    ``(records, rows, tally, parquet bytes)``.
+    """
+    table, tally = work.function(records, *work.args)
+    if folder is None:
+        buffer = io.BytesIO()
+        table.to_parquet(buffer, index=False)
+        return len(records), len(table), tally, buffer.getvalue()
+    with atomic_path(Path(folder) / _PART_NAME.format(number)) as temporary:
+        table.to_parquet(temporary, index=False)
+    return len(records), len(table), tally
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading the parts back
+
+
+def read_parts(folder: Path, n_parts: int) -> list[pd.DataFrame]:
+    """The parts' tables, in part order (so in file order).
+
+    Raises
+    ------
+    ClusterError
+        A part is missing.
+    """
+    frames = []
+    for number in range(n_parts):
+        part = folder / _PART_NAME.format(number)
+        if not part.exists():
+            raise ClusterError(f"part {number} is missing from {folder}; nothing written")
+        frames.append(pd.read_parquet(part))
+    return frames
+
+
+def concat_parts(frames: list[pd.DataFrame], empty: pd.DataFrame) -> pd.DataFrame:
+    """The parts as one table with a fresh index; ``empty`` (the columns) when there are none."""
+    if not frames:
+        return empty
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
