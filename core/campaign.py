@@ -547,6 +547,20 @@ def write_campaign_report(
     return write_text_atomic(path, "".join(parts))
 
 
+def campaign_inputs(contents) -> tuple[list[LibrarySummary], dict[str, AreaRecord]]:
+    """The campaign's inputs from a saved project (a
+    :class:`core.project.store.ProjectContents`)."""
+    libraries = [
+        LibrarySummary(stored.title, stored.library.table, stored.profile, stored.modified)
+        for stored in contents.libraries
+    ]
+    areas = {
+        name: AreaRecord(stored.state, stored.tables, stored.modified)
+        for name, stored in contents.areas.items()
+    }
+    return libraries, areas
+
+
 def _picture_from_file(path: str) -> str:
     if not path or not Path(path).is_file():
         return ""
@@ -564,6 +578,7 @@ __all__ = [
     "AreaRecord",
     "CampaignStep",
     "LibrarySummary",
+    "campaign_inputs",
     "campaign_steps",
     "hit_list_library",
     "structure_picture_svg",

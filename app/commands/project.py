@@ -25,8 +25,10 @@ def add_parser(subparsers) -> None:
             "when missing). --export writes one library (--library: number from 1 or title) "
             "with its flag/tags/notes columns; --flagged keeps flagged rows only. --check runs "
             "SQLite's integrity check and decodes every library's columns, listing each "
-            "problem. A project holding anything DrugDesk does not write (a trigger, a view, "
-            "another table) is refused before it is read or changed."
+            "problem. --report writes the campaign report (HTML): the hit list's best molecules "
+            "with structures, the targets with a picture of each structure, the chosen genes with "
+            "their statistics and the trial design. A project holding anything DrugDesk does not "
+            "write (a trigger, a view, another table) is refused before it is read or changed."
         ),
     )
     parser.add_argument("project", type=Path, help="project file (.drugdesk)")
@@ -35,6 +37,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--library", default="1", help="library to export: number or title")
     parser.add_argument("--flagged", action="store_true", help="export flagged rows only")
     parser.add_argument("--check", action="store_true", help="check the file and its content")
+    parser.add_argument(
+        "--report", type=Path, metavar="OUT.html", help="write the campaign report (HTML)"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -56,7 +61,21 @@ def _summary(contents) -> dict:
                 "modified": stored.modified,
             }
         )
-    return {"project": str(contents.path), "libraries": libraries}
+    from core.campaign import campaign_inputs, campaign_steps
+
+    areas = {
+        name: {"format": stored.format, "modified": stored.modified, "tables": list(stored.tables)}
+        for name, stored in contents.areas.items()
+    }
+    steps = [
+        {"step": step.title, "area": step.area, "started": step.started, "holds": step.lines}
+        for step in campaign_steps(*campaign_inputs(contents))
+    ]
+    summary = {"project": str(contents.path), "libraries": libraries, "areas": areas}
+    summary["campaign"] = steps
+    if contents.problems:
+        summary["problems"] = contents.problems
+    return summary
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,6 +98,11 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             return usage_error("project", str(exc))
         if refused := output_over_input(args.export, [args.project, *(args.add or [])]):
+            return usage_error("project", refused)
+    if args.report is not None:
+        if args.report.suffix.lower() not in (".html", ".htm"):
+            return usage_error("project", "--report writes HTML: name a file ending in .html")
+        if refused := output_over_input(args.report, [args.project, *(args.add or [])]):
             return usage_error("project", refused)
     try:
         if args.add:
@@ -114,6 +138,19 @@ def run(args: argparse.Namespace) -> int:
         contents = read_project(args.project)
     except (ProjectError, LibraryReadError) as exc:
         return fail("project", str(exc))
+    for problem in contents.problems:
+        print(f"{args.project}: {problem} (left out)", file=sys.stderr)
+    if args.report is not None:
+        from core.campaign import campaign_inputs, write_campaign_report
+        from core.fileio import OutputError
+
+        try:
+            write_campaign_report(args.report, args.project.name, *campaign_inputs(contents))
+        except OutputError as exc:
+            return fail("project", str(exc))
+        print(f"Wrote the campaign report to {args.report}", file=sys.stderr)
+        if args.export is None:
+            return 0
     if args.export is None:
         print(json.dumps(_summary(contents), indent=2))
         return 0

@@ -102,3 +102,39 @@ def test_check_passes_a_sound_project(tmp_path, capsys):
     project, _source = _project_with(tmp_path, capsys)
     assert main(["project", str(project), "--check"]) == 0
     assert "check passed" in capsys.readouterr().err
+
+
+def test_summary_lists_areas_and_campaign_and_report_is_written(tmp_path, capsys):
+    from core.project.areas import AreaSnapshot
+
+    source = tmp_path / "hits.smi"
+    source.write_text("CCO ethanol\nc1ccccc1O phenol\n")
+    project = tmp_path / "p.drugdesk"
+    assert main(["project", str(project), "--add", str(source)]) == 0
+    with ProjectStore(project) as store:
+        store.write(
+            ProjectState(
+                areas={
+                    "trials": AreaSnapshot(
+                        state={"campaign": {"design": {"endpoint": "overall survival"}}}
+                    )
+                }
+            ),
+            prune=False,
+        )
+    capsys.readouterr()
+    assert main(["project", str(project)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert list(summary["areas"]) == ["trials"]
+    steps = {step["step"]: step for step in summary["campaign"]}
+    assert steps["Trial design"]["started"] and steps["Molecules"]["started"]
+    assert not steps["Targets"]["started"]
+    report = tmp_path / "campaign.html"
+    assert main(["project", str(project), "--report", str(report)]) == 0
+    assert "Wrote the campaign report" in capsys.readouterr().err
+    text = report.read_text()
+    assert "Campaign report: p.drugdesk" in text and "overall survival" in text
+    # Not HTML, or over the project itself: usage errors, nothing written.
+    assert main(["project", str(project), "--report", str(tmp_path / "r.csv")]) == 2
+    assert main(["project", str(project), "--report", str(project)]) == 2
+    assert read_project(project).libraries[0].title == "hits.smi"
