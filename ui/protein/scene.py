@@ -4,8 +4,10 @@
 as *layers*: a layer is a set of atoms in one representation (cartoon, lines, sticks,
 ball-and-stick, spheres, surface) and one colour scheme, drawn from **one** ``vtkPolyData`` (not one
 actor per atom), so 100,000 atoms stay fast. The default for a complex is protein cartoon + ligand
-sticks + binding-pocket sticks; above :data:`LARGE_ATOMS` atoms only the cartoon (or lines) and the
-ligands are drawn.
+sticks + binding-pocket side chains as sticks (+ nucleic-acid bases as sticks with filled rings);
+above :data:`LARGE_ATOMS` atoms only the cartoon (or lines), the ligands and the bases (lines and
+filled rings) are drawn. Ligand–protein contacts (:mod:`core.protein.contacts`) are dashed tubes in their kind's
+colour with their distance, and a clicked atom gets its residue's label beside it.
 
 No Qt here: the panel shows :attr:`ProteinScene.renderer` in a QVTK widget, and the command line
 renders it in an off-screen window (:func:`render_to_png`). Library molecules placed beside the
@@ -63,6 +65,19 @@ PICK_RADIUS = 2.5
 """Å: a click counts on an atom when the surface point under the cursor lies this close."""
 SELECTION_COLOR = (1.0, 0.9, 0.1)
 MEASURE_COLOR = (0.95, 0.35, 0.9)
+POCKET_CARBON = (0.72, 0.74, 0.78)
+CONTACT_RADIUS = 0.06
+DASH, GAP = 0.28, 0.2
+"""Å: the dashes of a contact line and the gaps between them."""
+BACKBONE_NAMES = frozenset({"N", "C", "O", "OXT"})
+"""Main-chain atoms left out of pocket sticks (the cartoon draws the backbone; CA stays, so
+each side chain meets the ribbon)."""
+NUCLEOTIDES = frozenset(
+    {"A", "C", "G", "U", "T", "I", "DA", "DC", "DG", "DT", "DU", "DI", "PSU", "5MC", "OMC",
+     "OMG", "1MA", "2MG", "7MG", "M2G", "H2U", "5MU", "4SU"}
+)  # fmt: skip
+PHOSPHATE_OXYGENS = frozenset({"OP1", "OP2", "OP3", "O1P", "O2P", "O3P"})
+BASE_RINGS = (("N1", "C2", "N3", "C4", "C5", "C6"), ("C4", "C5", "N7", "C8", "N9"))
 
 
 @dataclass(slots=True)
@@ -76,6 +91,8 @@ class Layer:
     carbon: tuple[float, float, float] | None = None
     """Element colours with this carbon colour (ligands, pocket) instead of ``color``."""
     visible: bool = True
+    slabs: bool = False
+    """Also fill the nucleic-acid base rings of the layer's residues (a flat slab per ring)."""
     actors: list[vtkActor] = field(default_factory=list)
 
 
@@ -233,6 +250,11 @@ class ProteinScene:
         self.molecules = MoleculeScene(renderer)
         self._selection_actors: list[vtkActor] = []
         self._measure_actors: list = []
+        self._contact_actors: list = []
+        self.contacts: list = []
+        """The contacts drawn (``core.protein.contacts.Contact``), empty when none."""
+        self.contacts_visible = True
+        self._pick_label: vtkBillboardTextActor3D | None = None
         self.selected_residues: list[int] = []
         self._tree = None
         self._picker = vtkWorldPointPicker()
@@ -262,6 +284,8 @@ class ProteinScene:
             self.remove_layer(key)
         self.set_selection([])
         self.clear_measurements()
+        self.clear_contacts()
+        self.clear_pick_label()
         self.molecules.clear()
         self._tree = None
         self._remove_trace()
@@ -376,6 +400,10 @@ class ProteinScene:
             actors.append(_sphere_actor(s.coords[atoms], colors[atoms], radii))
         elif layer.style == "surface":
             actors.append(_surface_actor(s.coords[atoms], colors[atoms]))
+        if layer.slabs:
+            slab = _base_slab_actor(s, np.unique(s.atom_residue[atoms]), colors)
+            if slab is not None:
+                actors.append(slab)
         for actor in actors:
             actor.SetVisibility(layer.visible)
             self._renderer.AddActor(actor)
@@ -542,6 +570,131 @@ class ProteinScene:
             self._renderer.RemoveActor(item)
         self._measure_actors = []
 
+    # -- contacts, residue labels, the pocket ----------------------------------------------------
+    def set_contacts(self, contacts: list) -> None:
+        """Draw ``contacts`` (``core.protein.contacts.Contact``) as dashed tubes in their kind's
+        colour, each with its distance, and label each residue in contact once."""
+        from core.protein.contacts import KIND_COLORS, PI_STACKING
+
+        self.clear_contacts()
+        self.contacts = list(contacts)
+        if not self.contacts:
+            return
+        starts = np.array([c.ligand_point for c in self.contacts], dtype=np.float64)
+        ends = np.array([c.protein_point for c in self.contacts], dtype=np.float64)
+        colors = np.array([KIND_COLORS[c.kind] for c in self.contacts], dtype=np.float64)
+        tubes = _tube_actor(dashed_polydata(starts, ends, colors), CONTACT_RADIUS, 6)
+        tubes.GetProperty().SetAmbient(0.3)
+        items: list = [tubes]
+        centroids = [c for c in self.contacts if c.kind == PI_STACKING]
+        if centroids:  # the rings' centres, where π-stacking lines end
+            points = np.array([p for c in centroids for p in (c.ligand_point, c.protein_point)])
+            rgb = np.repeat(np.array([KIND_COLORS[PI_STACKING]]), len(points), axis=0)
+            items.append(_sphere_actor(points, rgb, np.full(len(points), 0.18)))
+        for contact, start, end in zip(self.contacts, starts, ends, strict=True):
+            label = vtkBillboardTextActor3D()
+            label.SetInput(f"{contact.distance:.1f}")
+            label.SetPosition(*((start + end) / 2))
+            text = label.GetTextProperty()
+            text.SetFontSize(15)
+            text.BoldOn()
+            text.SetColor(*(0.75 * np.array(KIND_COLORS[contact.kind])))
+            text.SetBackgroundColor(1.0, 1.0, 1.0)
+            text.SetBackgroundOpacity(0.7)
+            items.append(label)
+        s = self.structure
+        labelled: set[int] = set()
+        for contact in self.contacts:
+            if s is None or contact.residue in labelled:
+                continue
+            labelled.add(contact.residue)
+            label = vtkBillboardTextActor3D()
+            label.SetInput(contact.residue_label)
+            label.SetPosition(*_label_position(s, contact.residue))
+            text = label.GetTextProperty()
+            text.SetFontSize(14)
+            text.SetColor(0.1, 0.1, 0.12)
+            text.SetBackgroundColor(1.0, 1.0, 1.0)
+            text.SetBackgroundOpacity(0.55)
+            items.append(label)
+        for item in items:
+            item.SetVisibility(self.contacts_visible)
+            self._renderer.AddActor(item)
+        self._contact_actors = items
+
+    def set_contacts_visible(self, visible: bool) -> None:
+        self.contacts_visible = visible
+        for item in self._contact_actors:
+            item.SetVisibility(visible)
+
+    def clear_contacts(self) -> None:
+        for item in self._contact_actors:
+            self._renderer.RemoveActor(item)
+        self._contact_actors = []
+        self.contacts = []
+
+    def contact_actors(self) -> list:
+        """What draws the contacts (tubes, ring centres, distance and residue labels)."""
+        return list(self._contact_actors)
+
+    def show_pick_label(self, atom: int) -> str:
+        """Label the residue of ``atom`` (``"ASP 25 A"``) beside it; returns the text."""
+        from core.protein.contacts import residue_label
+
+        s = self.structure
+        residue = int(s.atom_residue[atom])
+        text = residue_label(s, residue)
+        if self._pick_label is None:
+            self._pick_label = vtkBillboardTextActor3D()
+            prop = self._pick_label.GetTextProperty()
+            prop.SetFontSize(17)
+            prop.BoldOn()
+            prop.SetColor(0.05, 0.05, 0.1)
+            prop.SetBackgroundColor(1.0, 0.95, 0.6)
+            prop.SetBackgroundOpacity(0.85)
+            self._renderer.AddActor(self._pick_label)
+        self._pick_label.SetInput(text)
+        # Half an ångström off the atom towards the viewer's upper right, so the atom stays seen.
+        camera = self._renderer.GetActiveCamera()
+        up = np.array(camera.GetViewUp())
+        self._pick_label.SetPosition(*(s.coords[atom] + 0.6 * up))
+        self._pick_label.SetVisibility(True)
+        return text
+
+    def pick_label_text(self) -> str:
+        """The residue label shown for the last picked atom ("" when none)."""
+        if self._pick_label is None or not self._pick_label.GetVisibility():
+            return ""
+        return self._pick_label.GetInput() or ""
+
+    def clear_pick_label(self) -> None:
+        if self._pick_label is not None:
+            self._renderer.RemoveActor(self._pick_label)
+            self._pick_label = None
+
+    def set_pocket(self, residues: list[int]) -> None:
+        """Draw the side chains of ``residues`` as the pocket layer (its style and visibility
+        kept), e.g. when another ligand is chosen; no residues removes the layer."""
+        s = self.structure
+        if s is None:
+            return
+        old = self.layers.get("pocket")
+        if not residues:
+            self.remove_layer("pocket")
+            return
+        atoms = pocket_atoms(s, residues)
+        if old is not None and np.array_equal(old.atoms, atoms):
+            return
+        layer = Layer(
+            "pocket",
+            atoms,
+            old.style if old is not None else "sticks",
+            "element",
+            carbon=POCKET_CARBON,
+            visible=old.visible if old is not None else True,
+        )
+        self.add_layer(layer)
+
     # -- camera ----------------------------------------------------------------------------------
     def reset_camera(self) -> None:
         """Look at the whole structure across its flattest side."""
@@ -638,8 +791,106 @@ def _surface_actor(coords: np.ndarray, colors: np.ndarray) -> vtkActor:
     return actor
 
 
+def dashed_polydata(starts: np.ndarray, ends: np.ndarray, colors: np.ndarray) -> vtkPolyData:
+    """Lines from each ``starts[i]`` to ``ends[i]`` cut into dashes (:data:`DASH` long,
+    :data:`GAP` apart, centred on the line), coloured ``colors[i]``; one polydata for all."""
+    points, point_colors, lines = [], [], []
+    for start, end, rgb in zip(starts, ends, colors, strict=True):
+        vector = end - start
+        length = float(np.linalg.norm(vector))
+        if length < 1e-6:
+            continue
+        unit = vector / length
+        period = DASH + GAP
+        n = max(1, int((length + GAP) // period))
+        margin = (length - (n * period - GAP)) / 2
+        for k in range(n):
+            a = start + (margin + k * period) * unit
+            b = a + min(DASH, length) * unit
+            lines.append((len(points), len(points) + 1))
+            points += [a, b]
+            point_colors += [rgb, rgb]
+    data = vtkPolyData()
+    vtk_points = vtkPoints()
+    array = np.array(points, dtype=np.float64).reshape(-1, 3)
+    vtk_points.SetData(numpy_to_vtk(array, deep=True))
+    data.SetPoints(vtk_points)
+    data.SetLines(_cells(np.array(lines, dtype=np.int64).reshape(-1, 2), 2))
+    data.GetPointData().SetScalars(_rgb_array(np.array(point_colors).reshape(-1, 3)))
+    return data
+
+
+def _label_position(structure: ProteinStructure, residue: int) -> np.ndarray:
+    """Where a residue's label goes: its side chain's end (the atom farthest from CA), lifted
+    a little, else its centre."""
+    atoms = structure.residue_atoms(residue)
+    names = structure.atom_names[atoms]
+    ca = atoms[names == "CA"]
+    side = atoms[~np.isin(names, list(BACKBONE_NAMES | {"CA"}))]
+    if len(ca) and len(side):
+        far = side[
+            np.argmax(np.linalg.norm(structure.coords[side] - structure.coords[ca[0]], axis=1))
+        ]
+        return structure.coords[far] + np.array([0.0, 0.0, 0.4])
+    return structure.coords[atoms].mean(axis=0)
+
+
+def pocket_atoms(structure: ProteinStructure, residues) -> np.ndarray:
+    """The atoms of ``residues`` drawn as pocket sticks: side chains with their CA (PRO keeps
+    its N for the ring; nucleotides are drawn whole)."""
+    parts = []
+    for residue in residues:
+        atoms = structure.residue_atoms(int(residue))
+        names = structure.atom_names[atoms]
+        drop = np.isin(names, list(BACKBONE_NAMES))
+        if structure.res_names[int(residue)] == "PRO":
+            drop &= names != "N"
+        if "CA" not in names:  # not an amino acid: keep it all
+            drop[:] = False
+        parts.append(atoms[~drop])
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+
+def nucleotide_residues(structure: ProteinStructure) -> np.ndarray:
+    """Polymer residues that are nucleotides (by name, or a C1' atom with a base N1/N9)."""
+    polymer = structure.res_kinds == POLYMER
+    named = np.isin(structure.res_names, list(NUCLEOTIDES))
+    has_c1 = np.zeros(structure.n_residues, dtype=bool)
+    has_c1[structure.atom_residue[structure.atom_names == "C1'"]] = True
+    return np.flatnonzero(polymer & (named | has_c1))
+
+
+def _base_slab_actor(structure: ProteinStructure, residues: np.ndarray, colors: np.ndarray):
+    """The five- and six-membered rings of nucleotide bases among ``residues`` as filled
+    polygons (triangle fans) in the colour of their C1' (else first) atom, lightened."""
+    nucleotides = set(nucleotide_residues(structure).tolist())
+    points, point_colors, triangles = [], [], []
+    for residue in residues:
+        if int(residue) not in nucleotides:
+            continue
+        atoms = structure.residue_atoms(int(residue))
+        names = {str(n): int(a) for n, a in zip(structure.atom_names[atoms], atoms, strict=True)}
+        rgb = colors[names.get("C1'", atoms[0])]
+        rgb = 0.7 * rgb + 0.3
+        for ring in BASE_RINGS:
+            if not all(n in names for n in ring):
+                continue
+            base = len(points)
+            points += [structure.coords[names[n]] for n in ring]
+            point_colors += [rgb] * len(ring)
+            triangles += [(base, base + k, base + k + 1) for k in range(1, len(ring) - 1)]
+    if not triangles:
+        return None
+    actor = _actor_for(
+        mesh_polydata(np.array(points), None, np.array(triangles), np.array(point_colors))
+    )
+    actor.GetProperty().SetAmbient(0.25)
+    return actor
+
+
 def default_layers(structure: ProteinStructure, color: str = "chain") -> list[Layer]:
-    """Protein cartoon + ligand sticks + pocket-residue sticks (lines/cartoon only when large)."""
+    """Protein cartoon + ligand sticks + pocket side chains as sticks + nucleic-acid bases
+    (sticks with filled rings; lines and rings when large)."""
     kinds = structure.atom_kinds()
     polymer = np.flatnonzero(kinds == POLYMER)
     ligand = np.flatnonzero(kinds == LIGAND)
@@ -648,15 +899,26 @@ def default_layers(structure: ProteinStructure, color: str = "chain") -> list[La
     if len(polymer):
         has_trace = (structure.ca_atoms() >= 0).sum() >= 2
         layers.append(Layer("protein", polymer, "cartoon" if has_trace else "lines", color))
+        nucleotides = nucleotide_residues(structure)
+        if len(nucleotides) and has_trace:
+            atoms = np.concatenate([structure.residue_atoms(int(r)) for r in nucleotides])
+            atoms = atoms[~np.isin(structure.atom_names[atoms], list(PHOSPHATE_OXYGENS))]
+            style = "lines" if large else "sticks"
+            layers.append(Layer("bases", atoms, style, color, slabs=True))
     if len(ligand):
         layers.append(Layer("ligands", ligand, "sticks", "element", carbon=LIGAND_CARBON))
         if not large and structure.ligands:
             main = max(structure.ligands, key=lambda lig: lig.atoms)
             pocket = structure.binding_site(main, 5.0)
             if pocket:
-                atoms = np.concatenate([structure.residue_atoms(r) for r in pocket])
                 layers.append(
-                    Layer("pocket", atoms, "sticks", "element", carbon=(0.75, 0.75, 0.75))
+                    Layer(
+                        "pocket",
+                        pocket_atoms(structure, pocket),
+                        "sticks",
+                        "element",
+                        carbon=POCKET_CARBON,
+                    )
                 )
     waters = np.flatnonzero(kinds == WATER)
     if len(waters):

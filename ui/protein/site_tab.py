@@ -1,7 +1,11 @@
-"""The Proteins area's *Site* tab: ligands, the binding site, measuring, a molecule in context.
+"""The Proteins area's *Site* tab: ligands, contacts, the binding site, measuring, a molecule in
+context.
 
-Choose a ligand and centre on it, select and list the residues within a distance of it, measure
-the distance between two clicked atoms, and place the Molecule panel's molecule at the site.
+Choose a ligand and centre on it (the pocket's side chains follow it), see its contacts with the
+protein (:mod:`core.protein.contacts`: dashed lines in the view with "Contacts" on, a table here,
+a 2D interaction diagram to save as SVG or PNG), select and list the residues within a distance of
+it, measure the distance between two clicked atoms, and place the Molecule panel's molecule at
+the site.
 The tab works on the :class:`StructureView` it is given; placing a molecule is a job, so the tab
 only asks for it (:attr:`SiteTab.place_requested`) and says where (:meth:`SiteTab.context_centre`).
 """
@@ -10,16 +14,26 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QBuffer, QIODevice, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtSvg import QSvgRenderer
+from PySide6.QtSvgWidgets import QSvgWidget
 from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
     QComboBox,
+    QDialog,
     QDoubleSpinBox,
+    QFileDialog,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -29,8 +43,14 @@ from ui.widgets.wrap_layout import WrapLayout
 if TYPE_CHECKING:
     import numpy as np
 
+    from core.protein.contacts import Contact
     from core.protein.structure import LigandInfo, ProteinStructure
     from ui.protein.structure_view import StructureView
+
+POCKET_CUTOFF = 5.0
+"""Å: the pocket's side chains drawn around the chosen ligand."""
+LARGE_ATOMS = 30_000
+"""Above this many atoms the scene draws no pocket by default; choosing a ligand adds none."""
 
 
 class SiteTab(QWidget):
@@ -71,6 +91,38 @@ class SiteTab(QWidget):
             "Find tab)"
         )
         self.find_similar_button.clicked.connect(lambda: self.find_similar_requested.emit())
+        self.contacts: list[Contact] = []
+        self._contact_molecule = None  # the chosen ligand as a LigandMolecule, when read
+        self._diagram_dialog: InteractionDiagramDialog | None = None
+        self._diagram_name = "ligand"
+        self.contacts_check = QCheckBox("Contacts")
+        self.contacts_check.setChecked(True)
+        self.contacts_check.setToolTip(
+            "Show the chosen ligand's contacts with the protein as dashed lines with their "
+            "distance: H-bonds blue, salt bridges magenta, π-stacking green, hydrophobic grey"
+        )
+        self.contacts_check.toggled.connect(self._on_contacts_toggled)
+        self.diagram_button = QPushButton("Interaction diagram…")
+        self.diagram_button.setToolTip(
+            "The chosen ligand in 2D with its contacts labelled (save as SVG or PNG)"
+        )
+        self.diagram_button.clicked.connect(lambda: self.show_interaction_diagram())
+        self.contacts_label = QLabel("")
+        self.contacts_label.setWordWrap(True)
+        self.contacts_table = QTableWidget(0, 3)
+        self.contacts_table.setHorizontalHeaderLabels(["Kind", "Residue", "Å"])
+        self.contacts_table.verticalHeader().hide()
+        self.contacts_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.contacts_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.contacts_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        header = self.contacts_table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        self.contacts_table.setMinimumHeight(120)
+        self.contacts_table.setMaximumHeight(200)
+        self.contacts_table.cellClicked.connect(self._on_contact_clicked)
+        self.ligand_combo.currentIndexChanged.connect(self._on_ligand_changed)
         self.site_list = QListWidget()
         self.site_list.itemClicked.connect(self._on_site_item_clicked)
         self.site_label = QLabel("")
@@ -107,10 +159,17 @@ class SiteTab(QWidget):
         place_row.addWidget(self.place_button, 1)
         place_row.addWidget(self.remove_context_button)
 
+        contacts_row = QHBoxLayout()
+        contacts_row.addWidget(self.contacts_check)
+        contacts_row.addWidget(self.diagram_button, 1)
+
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("Ligand:"))
         layout.addLayout(ligand_row)
         layout.addLayout(link_row)
+        layout.addLayout(contacts_row)
+        layout.addWidget(self.contacts_label)
+        layout.addWidget(self.contacts_table)
         layout.addLayout(site_row)
         layout.addWidget(self.site_label)
         layout.addWidget(self.site_list, 1)
@@ -133,6 +192,7 @@ class SiteTab(QWidget):
         self.site_list.clear()
         self.site_label.setText("")
         self.measure_label.setText("")
+        self.ligand_combo.blockSignals(True)  # one contact search, for the ligand chosen last
         self.ligand_combo.clear()
         if structure is not None:
             for index, ligand in enumerate(structure.ligands):
@@ -141,7 +201,9 @@ class SiteTab(QWidget):
                           key=lambda i: structure.ligands[i].atoms, default=None)  # fmt: skip
             if largest is not None:
                 self.ligand_combo.setCurrentIndex(largest)
+        self.ligand_combo.blockSignals(False)
         self._update_enabled()
+        self.update_contacts()
 
     def _update_enabled(self) -> None:
         loaded = self.view.structure is not None
@@ -154,8 +216,10 @@ class SiteTab(QWidget):
             self.site_button,
             self.send_ligand_button,
             self.find_similar_button,
+            self.contacts_check,
         ):
             widget.setEnabled(has_ligands)
+        self.diagram_button.setEnabled(has_ligands)
 
     # ------------------------------------------------------------------------------------------
     # Ligands and binding site
@@ -182,6 +246,130 @@ class SiteTab(QWidget):
     def pick_ligand(self, ligand: LigandInfo) -> None:
         """Make ``ligand`` the chosen one without moving the view (an atom of it was clicked)."""
         self.ligand_combo.setCurrentIndex(self.view.structure.ligands.index(ligand))
+
+    # ------------------------------------------------------------------------------------------
+    # Contacts and the pocket of the chosen ligand
+
+    def _on_ligand_changed(self, _index: int) -> None:
+        self._update_pocket()
+        self.update_contacts()
+
+    def _update_pocket(self) -> None:
+        """Draw the chosen ligand's pocket side chains (unless the structure is large and drew
+        none)."""
+        structure, scene = self.view.structure, self.view.scene
+        ligand = self.current_ligand()
+        if structure is None or ligand is None:
+            return
+        if structure.n_atoms > LARGE_ATOMS and "pocket" not in scene.layers:
+            return
+        scene.set_pocket(structure.binding_site(ligand, POCKET_CUTOFF))
+
+    def _on_contacts_toggled(self, _on: bool) -> None:
+        self.update_contacts()
+
+    def update_contacts(self) -> list[Contact]:
+        """Find the chosen ligand's contacts (when "Contacts" is on), draw them and list them;
+        returns them."""
+        from core.protein.contacts import ligand_contacts, summarize
+        from core.protein.ligand import ligand_molecule
+
+        scene = self.view.scene
+        self.contacts = []
+        self._contact_molecule = None
+        self.contacts_table.setRowCount(0)
+        self.contacts_label.setText("")
+        ligand = self.current_ligand()
+        if ligand is None or not self.contacts_check.isChecked():
+            scene.clear_contacts()
+            self._update_enabled()
+            self.view.redraw()
+            return []
+        structure = self.view.structure
+        if ligand.atoms < 2:
+            scene.clear_contacts()
+            self.contacts_label.setText(f"{ligand.label} is a single atom (an ion): no contacts.")
+        else:
+            try:
+                molecule = ligand_molecule(structure, ligand)
+                contacts = ligand_contacts(structure, ligand, molecule.mol)
+            except ValueError as exc:
+                scene.clear_contacts()
+                self.contacts_label.setText(f"No contacts: {exc}")
+            else:
+                self._contact_molecule = molecule
+                self.contacts = contacts
+                scene.set_contacts(contacts)
+                self._fill_contacts_table(contacts)
+                self.contacts_label.setText(f"{ligand.label}: {summarize(contacts)}")
+        self._update_enabled()
+        self.view.redraw()
+        return self.contacts
+
+    def _fill_contacts_table(self, contacts: list[Contact]) -> None:
+        from core.protein.contacts import KIND_COLORS
+
+        table = self.contacts_table
+        table.setRowCount(len(contacts))
+        for row, contact in enumerate(contacts):
+            kind = QTableWidgetItem(f"■ {contact.kind_label}")
+            kind.setForeground(QColor.fromRgbF(*KIND_COLORS[contact.kind]))
+            kind.setToolTip(
+                f"{contact.kind_label}{' (' + contact.detail + ')' if contact.detail else ''}: "
+                f"ligand {contact.ligand_atom} – {contact.residue_label} {contact.protein_atom}"
+            )
+            residue = QTableWidgetItem(contact.residue_label)
+            residue.setData(Qt.ItemDataRole.UserRole, contact.residue)
+            distance = QTableWidgetItem(f"{contact.distance:.1f}")
+            distance.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            for column, item in enumerate((kind, residue, distance)):
+                table.setItem(row, column, item)
+
+    def _on_contact_clicked(self, row: int, _column: int) -> None:
+        if 0 <= row < len(self.contacts):
+            self.view.select_residues([self.contacts[row].residue])
+
+    def interaction_diagram_svg(self) -> str | None:
+        """The chosen ligand's interaction diagram (SVG text); None (the reason told) without
+        a ligand that reads as a molecule. Works with "Contacts" off too."""
+        from core.protein.contacts import ligand_contacts
+        from core.protein.interaction_diagram import interaction_diagram_svg
+        from core.protein.ligand import ligand_molecule
+
+        molecule, contacts = self._contact_molecule, self.contacts
+        structure = self.view.structure
+        if molecule is None:
+            ligand = self.current_ligand()
+            if ligand is None:
+                self.error_message.emit("Choose a ligand first: the diagram shows its contacts.")
+                return None
+            if ligand.atoms < 2:
+                self.error_message.emit(f"{ligand.label} is a single atom (an ion).")
+                return None
+            try:
+                molecule = ligand_molecule(structure, ligand)
+                contacts = ligand_contacts(structure, ligand, molecule.mol)
+            except ValueError as exc:
+                self.error_message.emit(str(exc))
+                return None
+        self._diagram_name = molecule.name
+        source = structure.name.split(":")[0].strip() if structure is not None else ""
+        title = molecule.name + (f" in {source}" if source else "")
+        return interaction_diagram_svg(molecule.mol, contacts, title=title)
+
+    def show_interaction_diagram(self) -> InteractionDiagramDialog | None:
+        """Open (or refresh) the interaction-diagram window for the chosen ligand."""
+        svg = self.interaction_diagram_svg()
+        if svg is None:
+            return None
+        name = self._diagram_name
+        if self._diagram_dialog is None:
+            self._diagram_dialog = InteractionDiagramDialog(self)
+            self._diagram_dialog.error_message.connect(self.error_message)
+        self._diagram_dialog.show_diagram(svg, name)
+        self._diagram_dialog.show()
+        self._diagram_dialog.raise_()
+        return self._diagram_dialog
 
     def centre_on_ligand(self) -> None:
         ligand = self.current_ligand()
@@ -269,3 +457,76 @@ class SiteTab(QWidget):
         self._measure_atoms = []
         self.measure_label.setText("")
         self.view.redraw()
+
+
+class InteractionDiagramDialog(QDialog):
+    """A window showing a ligand's 2D interaction diagram, with Save as SVG and PNG."""
+
+    error_message = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Interaction diagram")
+        self.svg = ""
+        self.name = "ligand"
+        self.picture = QSvgWidget()
+        self.picture.renderer().setAspectRatioMode(Qt.AspectRatioMode.KeepAspectRatio)
+        self.picture.setMinimumSize(480, 330)
+        self.save_svg_button = QPushButton("Save as SVG…")
+        self.save_svg_button.clicked.connect(lambda: self._on_save_clicked("svg"))
+        self.save_png_button = QPushButton("Save as PNG…")
+        self.save_png_button.clicked.connect(lambda: self._on_save_clicked("png"))
+        close = QPushButton("Close")
+        close.clicked.connect(self.close)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.save_svg_button)
+        buttons.addWidget(self.save_png_button)
+        buttons.addStretch(1)
+        buttons.addWidget(close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.picture, 1)
+        layout.addLayout(buttons)
+        self.resize(900, 660)  # fits a 1366x768 screen
+
+    def show_diagram(self, svg: str, name: str) -> None:
+        self.svg = svg
+        self.name = name
+        self.picture.load(svg.encode("utf-8"))
+        self.picture.renderer().setAspectRatioMode(Qt.AspectRatioMode.KeepAspectRatio)
+        self.setWindowTitle(f"Interaction diagram: {name}")
+
+    def save_svg(self, path: str) -> None:
+        from core.fileio import write_text_atomic
+
+        write_text_atomic(path, self.svg)
+
+    def save_png(self, path: str, scale: float = 2.0) -> None:
+        """The diagram as a PNG at ``scale`` times its size (sharp on print and slides)."""
+        from core.fileio import write_bytes_atomic
+
+        renderer = QSvgRenderer(self.svg.encode("utf-8"))
+        size = renderer.defaultSize() * scale
+        image = QImage(size, QImage.Format.Format_ARGB32)
+        image.fill(QColor("white"))
+        painter = QPainter(image)
+        renderer.render(painter)
+        painter.end()
+        buffer = QBuffer()
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        image.save(buffer, "PNG")
+        write_bytes_atomic(path, bytes(buffer.data()))
+
+    def _on_save_clicked(self, kind: str) -> None:
+        stem = "".join(ch if ch.isalnum() else "_" for ch in self.name).strip("_") or "ligand"
+        pattern = "SVG (*.svg)" if kind == "svg" else "PNG (*.png)"
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save interaction diagram", f"{stem}_interactions.{kind}", pattern
+        )
+        if not path:
+            return
+        if not path.lower().endswith("." + kind):
+            path += "." + kind
+        try:
+            (self.save_svg if kind == "svg" else self.save_png)(path)
+        except OSError as exc:
+            self.error_message.emit(f"Could not save {path}: {exc}")

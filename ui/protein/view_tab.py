@@ -1,7 +1,7 @@
 """The Proteins area's *View* tab: how the structure is drawn.
 
-Styles for the protein and its ligands, the colour scheme and its legend, pocket residues and
-waters on or off, which model of a multi-model file, extra layers drawn from the selection, and a
+Styles for the protein and its ligands, the colour scheme and its legend, pocket side chains,
+nucleic-acid bases and waters on or off, a label on the residue of a clicked atom, which model of a multi-model file, extra layers drawn from the selection, and a
 line about the structure (chains, ligands, waters, models, where the secondary structure came
 from). The tab draws through the :class:`StructureView` it is given; reading another model is a
 job, so it only asks for one (:attr:`ViewTab.model_requested`).
@@ -68,9 +68,18 @@ class ViewTab(QWidget):
         self.ligand_style.currentIndexChanged.connect(
             lambda: self._set_layer_style("ligands", self.ligand_style.currentData())
         )
-        self.pocket_check = QCheckBox("Pocket residues as sticks")
+        self.pocket_check = QCheckBox("Pocket side chains as sticks")
         self.pocket_check.setChecked(True)
         self.pocket_check.toggled.connect(lambda on: self._set_layer_visible("pocket", on))
+        self.bases_check = QCheckBox("Nucleic-acid bases")
+        self.bases_check.setToolTip("RNA and DNA bases as sticks with filled rings")
+        self.bases_check.setChecked(True)
+        self.bases_check.toggled.connect(lambda on: self._set_layer_visible("bases", on))
+        self.pick_label_check = QCheckBox("Label the clicked residue")
+        self.pick_label_check.setToolTip('A click on an atom shows its residue ("ASP 25 A") there')
+        self.pick_label_check.setChecked(True)
+        self.pick_label_check.toggled.connect(self._on_pick_label_toggled)
+        view.atom_picked.connect(self._on_atom_picked)
         self.model_spin = QSpinBox()
         self.model_spin.setMinimum(1)
         self.model_spin.setToolTip("Which model of a multi-model file (NMR ensemble) to show")
@@ -113,7 +122,9 @@ class ViewTab(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.pocket_check)
+        layout.addWidget(self.bases_check)
         layout.addWidget(self.water_check)
+        layout.addWidget(self.pick_label_check)
         selection_row = QHBoxLayout()
         selection_row.addWidget(self.selection_button)
         selection_row.addWidget(self.clear_layers_button)
@@ -175,6 +186,10 @@ class ViewTab(QWidget):
         self.pocket_check.blockSignals(True)
         self.pocket_check.setChecked("pocket" in layers)
         self.pocket_check.blockSignals(False)
+        self.bases_check.blockSignals(True)
+        self.bases_check.setChecked("bases" in layers and layers["bases"].visible)
+        self.bases_check.setEnabled("bases" in layers)
+        self.bases_check.blockSignals(False)
         self.water_check.blockSignals(True)
         self.water_check.setChecked(False)
         self.water_check.setEnabled("waters" in layers)
@@ -204,6 +219,16 @@ class ViewTab(QWidget):
         if hidden:
             parts.append(f"… and {hidden} more")
         self.legend.setText("<br>".join(parts))
+
+    def _on_atom_picked(self, atom: int) -> None:
+        if self.pick_label_check.isChecked() and self.view.structure is not None:
+            self.view.scene.show_pick_label(atom)
+            self.view.redraw()
+
+    def _on_pick_label_toggled(self, on: bool) -> None:
+        if not on:
+            self.view.scene.clear_pick_label()
+            self.view.redraw()
 
     def _on_model_changed(self, value: int) -> None:
         s = self.view.structure
