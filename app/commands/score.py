@@ -6,6 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from app.commands.cluster_options import (
+    add_cluster_arguments,
+    cluster_spec,
+    print_note,
+    run_on_cluster,
+)
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -58,6 +65,12 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--workers", type=int, help="processes for reading (default: all cores)")
     parser.add_argument(
         "--output", "-o", type=Path, required=True, help="OUT.csv, .tsv, .sdf, .xlsx or .html"
+    )
+    add_cluster_arguments(
+        parser,
+        paths_note="The workers load the --model folders themselves (and admet-ai with "
+        "--admet, which must be installed on them): a folder must be on this machine "
+        "(local:N) or on a path every worker shares, named the same there.",
     )
     parser.set_defaults(handler=run)
 
@@ -142,6 +155,34 @@ def output_rows(
     return rows
 
 
+def _score_on_cluster(args: argparse.Namespace, request, read):
+    """``score --cluster``: the records described and predicted by a Dask cluster's workers
+    (``core.hitlist.cluster_score``); returns ``(library, scoring result)`` or an exit code."""
+    from app.commands.common import terminal_progress
+    from core.chem.readers import LibraryReadError
+    from core.hitlist.cluster_score import score_on_cluster
+
+    spec = cluster_spec("score", args)
+    if isinstance(spec, int):
+        return spec
+
+    def job(client):
+        done = score_on_cluster(
+            client,
+            args.input,
+            args.output,
+            request,
+            read,
+            partition_size=args.partition_size,
+            ship_records=args.cluster_ship_records,
+            progress=terminal_progress(sys.stderr.isatty()),
+            note=print_note,
+        )
+        return done.library, done.scoring
+
+    return run_on_cluster("score", spec, job, (LibraryReadError, ValueError))
+
+
 def run(args: argparse.Namespace) -> int:
     from app.commands.common import (
         end_progress_line,
@@ -176,21 +217,23 @@ def run(args: argparse.Namespace) -> int:
     except ProfileError as exc:  # a file that cannot be read is an error; a wrong name, usage
         return (fail if _names_a_file(args.profile) else usage_error)("score", str(exc))
     progress = terminal_progress(sys.stderr.isatty())
-    try:
-        library = load_library(
-            args.input,
-            LoadOptions(read=ReadOptions(smiles_column=args.smiles_col), workers=args.workers),
-            progress=progress,
-        )
-        result = score_library(
-            library.table,
-            ScoringRequest(profile, tuple(args.models), admet=args.admet),
-            progress=progress,
-        )
-    except (LibraryReadError, ValueError) as exc:
-        return fail("score", str(exc))
-    except OSError as exc:
-        return fail("score", os_error_text(exc))
+    request = ScoringRequest(profile, tuple(args.models), admet=args.admet)
+    read = ReadOptions(smiles_column=args.smiles_col)
+    if args.cluster is not None:
+        scored = _score_on_cluster(args, request, read)
+        if isinstance(scored, int):
+            return scored
+        library, result = scored
+    else:
+        try:
+            library = load_library(
+                args.input, LoadOptions(read=read, workers=args.workers), progress=progress
+            )
+            result = score_library(library.table, request, progress=progress)
+        except (LibraryReadError, ValueError) as exc:
+            return fail("score", str(exc))
+        except OSError as exc:
+            return fail("score", os_error_text(exc))
     table = library.table.drop(columns=list(result.columns.columns), errors="ignore")
     table = table.join(result.columns)
     lead = ["rank", "score", "name", "canonical_smiles"]

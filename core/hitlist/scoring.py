@@ -196,8 +196,13 @@ def _new_unique(smiles: np.ndarray, known: dict) -> list[str]:
     return list(seen)
 
 
-def _model_source(directory: Path, card: dict) -> str:
+def model_source(directory: Path, card: dict) -> str:
+    """The :class:`ScoreCache` source of a model's predictions: its folder and its training."""
     return f"model:{directory.resolve()}:{card.get('created', '')}:{card.get('data_hash', '')}"
+
+
+ADMET_SOURCE = "admet-ai:2"
+"""The :class:`ScoreCache` source of admet-ai's predictions."""
 
 
 def score_library(
@@ -210,6 +215,7 @@ def score_library(
     device: str | None = None,
     model_cache: Any = None,
     model_host: ModelHost | None = None,
+    described: dict[str, tuple[str, dict, int]] | None = None,
 ) -> ScoringResult:
     """Predict with each model, estimate pKa if the profile uses it, then score and rank.
 
@@ -218,6 +224,10 @@ def score_library(
     The engine passes its host; without one, :func:`core.modelhost.shared_host` is used, with
     ``device`` (or the request's) as its device preference. ``model_cache`` is not used (the
     host keeps the models).
+
+    ``described``: each model folder's ``(kind, card, members)`` (:func:`describe_model`) known
+    already, by ``str(folder)``: with a cache holding every molecule's values (computed on a
+    cluster's workers, :mod:`core.hitlist.cluster_score`) no model is loaded here at all.
 
     Prediction columns are named as the model's targets (``<target>_std`` for ensembles); when
     two models predict a target of the same name the later is suffixed with its folder name.
@@ -238,18 +248,25 @@ def score_library(
     def stage(fraction: float, message: str) -> None:
         progress(min((step + max(fraction, 0.0)) / steps, 0.99), message)
 
-    host = model_host
-    if host is None and (request.models or request.admet):
-        from core.modelhost import shared_host
+    started: list[ModelHost] = [] if model_host is None else [model_host]
 
-        host = shared_host(device or request.device)
+    def host() -> ModelHost:
+        # Started on first use: values all in the cache (a cluster's) need no model host.
+        if not started:
+            from core.modelhost import shared_host
+
+            started.append(shared_host(device or request.device))
+        return started[0]
+
     if request.models:
-        assert host is not None
         for directory in request.models:
             directory = Path(directory)
-            kind, card, n_members = host.run(
-                describe_model, (str(directory),), is_cancelled=is_cancelled
-            )
+            if described is not None and str(directory) in described:
+                kind, card, n_members = described[str(directory)]
+            else:
+                kind, card, n_members = host().run(
+                    describe_model, (str(directory),), is_cancelled=is_cancelled
+                )
             names = list(card.get("target_names") or [])
             if kind == "pretrained" or not names:
                 raise ProfileError(
@@ -259,7 +276,7 @@ def score_library(
             width = len(names)
 
             def run(batch: list[str], within: ProgressCallback, directory=directory) -> np.ndarray:
-                return host.run(
+                return host().run(
                     predict_batch,
                     (str(directory), batch),
                     progress=within,
@@ -268,7 +285,7 @@ def score_library(
 
             values, n = _fill(
                 smiles,
-                _model_source(directory, card),
+                model_source(directory, card),
                 2 * width,
                 run,
                 cache,
@@ -300,15 +317,13 @@ def score_library(
     if request.admet:
         from core.hitlist.admet import admet_frame, column_notes, endpoints, predict_admet
 
-        assert host is not None
-
         def admet_batch(batch: list[str], within: ProgressCallback) -> np.ndarray:
-            return host.run(predict_admet, (batch,), progress=within, is_cancelled=is_cancelled)
+            return host().run(predict_admet, (batch,), progress=within, is_cancelled=is_cancelled)
 
         width = 2 * len(endpoints())
         values, n = _fill(
             smiles,
-            "admet-ai:2",
+            ADMET_SOURCE,
             width,
             admet_batch,
             cache,
@@ -381,6 +396,71 @@ def score_library(
         n_computed=computed,
         model_cards=cards,
     )
+
+
+def prediction_values(
+    table: pd.DataFrame,
+    models: tuple[Path, ...],
+    admet: bool,
+    *,
+    device: str = "cpu",
+    model_cache: Any = None,
+    progress: ProgressCallback = no_progress,
+    is_cancelled: CancelCheck | None = None,
+) -> tuple[list[np.ndarray], list[tuple[str, dict, int]], np.ndarray | None]:
+    """The model and ADMET values of every row of ``table``, computed in this process (a
+    cluster's worker) as :func:`score_library` computes them in the model host: the same unique
+    molecules in the same batches.
+
+    Returns each of ``models``' ``(rows, 2 × targets)`` values (means, then standard deviations)
+    and ``(kind, card, members)``, and the ADMET values ``(rows, 2 × endpoints)`` (``None``
+    unless ``admet``).
+
+    Raises
+    ------
+    ProfileError
+        A model folder holds a pretrained model (it predicts no targets).
+    """
+    smiles = _scored_smiles(table)
+    cache = ScoreCache()
+    values: list[np.ndarray] = []
+    described: list[tuple[str, dict, int]] = []
+    for directory in models:
+        directory = Path(directory)
+        kind, card, n_members = describe_model(
+            str(directory), device=device, model_cache=model_cache
+        )
+        names = list(card.get("target_names") or [])
+        if kind == "pretrained" or not names:
+            raise ProfileError(f"{directory} is not a fine-tuned model (it predicts no targets)")
+
+        def run(batch: list[str], within: ProgressCallback, directory=directory) -> np.ndarray:
+            return predict_batch(
+                str(directory),
+                batch,
+                device=device,
+                model_cache=model_cache,
+                progress=within,
+                is_cancelled=is_cancelled,
+            )
+
+        source = model_source(directory, card)
+        label = f"Predicting with {directory.name}"
+        found, _ = _fill(smiles, source, 2 * len(names), run, cache, label, progress, is_cancelled)
+        values.append(found)
+        described.append((kind, card, n_members))
+    admet_values = None
+    if admet:
+        from core.hitlist.admet import endpoints, predict_admet
+
+        def admet_batch(batch: list[str], within: ProgressCallback) -> np.ndarray:
+            return predict_admet(batch, progress=within, is_cancelled=is_cancelled, device=device)
+
+        width = 2 * len(endpoints())
+        admet_values, _ = _fill(
+            smiles, ADMET_SOURCE, width, admet_batch, cache, "ADMET", progress, is_cancelled
+        )
+    return values, described, admet_values
 
 
 def _repeats(table: pd.DataFrame) -> np.ndarray:
