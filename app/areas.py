@@ -26,6 +26,21 @@ class Area:
     """Builds the panel; ``None`` for the libraries area, which the window itself owns."""
 
 
+def _campaign_area(window: MainWindow) -> QWidget:
+    from ui.campaign.overview import CampaignOverview
+
+    overview = CampaignOverview(
+        window.area_context,
+        window.project.campaign_inputs,
+        window.show_area,
+        lambda: window.project.path,
+    )
+    # Counted again when the project changes or saves (every few seconds while work goes on).
+    window.project.project_changed.connect(lambda _path: overview.refresh())
+    window.project.saved.connect(lambda _path: overview.refresh() if overview.isVisible() else None)
+    return overview
+
+
 def _models_area(window: MainWindow) -> QWidget:
     from ui.models_area.panel import ModelsPanel
 
@@ -51,6 +66,12 @@ def _trials_area(window: MainWindow) -> QWidget:
 
 
 AREAS: list[Area] = [
+    Area(
+        "campaign",
+        "Campaign",
+        "The project at a glance: disease data → genes → targets → molecules → hit list → trial",
+        _campaign_area,
+    ),
     Area("libraries", "Libraries", "Compound libraries and hit lists", None),
     Area("models", "Models", "Train and apply property models", _models_area),
     Area("proteins", "Proteins", "Protein structures and structure prediction", _proteins_area),

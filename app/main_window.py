@@ -98,7 +98,8 @@ class MainWindow(QMainWindow):
             item.setData(Qt.ItemDataRole.UserRole, area.key)
             item.setSizeHint(QSize(100, 34))
             self.area_list.addItem(item)
-        self.area_list.setCurrentRow(0)
+        # The window opens on the Libraries area (its start page); Campaign is one click above.
+        self.area_list.setCurrentRow([area.key for area in AREAS].index("libraries"))
         self.area_list.currentRowChanged.connect(self._on_area_changed)
         central = QWidget()
         central_layout = QVBoxLayout(central)

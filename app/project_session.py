@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog
 
+from core.campaign import AreaRecord, LibrarySummary
 from core.hitlist.desirability import DesirabilityProfile, ProfileError
 from core.project.areas import AreaSnapshot, StoredArea
 from core.project.store import (
@@ -92,6 +94,7 @@ class ProjectSession(QObject):
         self._areas: dict[str, KeepsState] = {}
         self._pending_areas: dict[str, StoredArea] = {}
         self._dirty_areas: set[str] = set()
+        self._area_times: dict[str, str] = {}  # last state_changed of each built area (UTC)
         self._tickets = 0
         self._failing = False
         # The project being opened or saved as, until its job ends (one at a time).
@@ -152,7 +155,7 @@ class ProjectSession(QObject):
         if not callable(getattr(area, "area_state", None)):
             return []
         self._areas[key] = area  # type: ignore[assignment]
-        area.state_changed.connect(lambda *_args, k=key: self._dirty_areas.add(k))
+        area.state_changed.connect(lambda *_args, k=key: self._area_changed(k))
         stored = self._pending_areas.pop(key, None)
         if stored is None:
             return []
@@ -164,6 +167,32 @@ class ProjectSession(QObject):
             )
         return problems
 
+    def _area_changed(self, key: str) -> None:
+        self._dirty_areas.add(key)
+        self._area_times[key] = datetime.now(UTC).isoformat(timespec="seconds")
+
+    def campaign_inputs(self) -> tuple[list[LibrarySummary], dict[str, AreaRecord]]:
+        """What the Campaign overview and report read: the open libraries (with their
+        profiles) and each area's kept state, live for built areas, as stored for the others."""
+        libraries = [
+            LibrarySummary(panel.title, panel.library.table, self._profile(panel))
+            for panel in self.libraries.library_panels()
+            if panel.library is not None
+        ]
+        areas = {
+            key: AreaRecord(stored.state, stored.tables, stored.modified)
+            for key, stored in self._pending_areas.items()
+        }
+        for key, area in self._areas.items():
+            try:
+                snapshot = area.area_state()
+            except Exception:
+                log.exception("Could not take the %s area's state", key)
+                continue
+            tables = {name: t for name, t in snapshot.tables.items() if t is not None}
+            areas[key] = AreaRecord(snapshot.state, tables, self._area_times.get(key))
+        return libraries, areas
+
     def _restore_area(self, key: str, stored: StoredArea | None) -> list[str]:
         area = self._areas[key]
         try:
@@ -172,6 +201,10 @@ class ProjectSession(QObject):
             log.exception("Could not restore the %s area", key)
             problems = [f"the {key} area could not be restored ({type(error).__name__}: {error})"]
         self._dirty_areas.discard(key)  # what it emitted while restoring is what is stored
+        if stored is not None:
+            self._area_times[key] = stored.modified
+        else:
+            self._area_times.pop(key, None)
         return problems
 
     def _area_snapshots(self, full: bool) -> tuple[dict[str, AreaSnapshot | None], set[str]]:

@@ -121,6 +121,10 @@ def main() -> int:
             trials.tabs.setCurrentIndex(index)
     shoot("screenshot-trials.png")
 
+    # Campaign: what the session holds at each step of the flow.
+    window.show_area("campaign")
+    shoot("screenshot-campaign.png")
+
     window.close()
     return 0
 

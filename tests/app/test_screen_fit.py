@@ -70,7 +70,7 @@ def test_window_and_every_area_fit_the_screen(tmp_path, screen):
     width, height, scale = SCREENS[screen]
     steps = _run_probe(tmp_path, width, height, scale)
     assert [s["step"] for s in steps][:3] == ["start", "library", "3D tab"]
-    assert len(steps) == 3 + 5  # every area was opened
+    assert len(steps) == 3 + 6  # every area was opened (Campaign, Libraries, Models…)
     for step in steps:
         screen_w, screen_h = step["screen"]
         window_w, window_h = step["window"]
