@@ -254,7 +254,7 @@ class ProteinScene:
         self.contacts: list = []
         """The contacts drawn (``core.protein.contacts.Contact``), empty when none."""
         self.contacts_visible = True
-        self._pick_label: vtkBillboardTextActor3D | None = None
+        self._pick_label = None  # a vtkCaptionActor2D once an atom was picked
         self.selected_residues: list[int] = []
         self._tree = None
         self._picker = vtkWorldPointPicker()
@@ -573,8 +573,9 @@ class ProteinScene:
     # -- contacts, residue labels, the pocket ----------------------------------------------------
     def set_contacts(self, contacts: list) -> None:
         """Draw ``contacts`` (``core.protein.contacts.Contact``) as dashed tubes in their kind's
-        colour, each with its distance, and label each residue in contact once."""
-        from core.protein.contacts import KIND_COLORS, PI_STACKING
+        colour, each polar one with its distance (hydrophobic ones thinner, unlabelled), and
+        label each residue in contact once."""
+        from core.protein.contacts import HYDROPHOBIC, KIND_COLORS, PI_STACKING
 
         self.clear_contacts()
         self.contacts = list(contacts)
@@ -583,15 +584,25 @@ class ProteinScene:
         starts = np.array([c.ligand_point for c in self.contacts], dtype=np.float64)
         ends = np.array([c.protein_point for c in self.contacts], dtype=np.float64)
         colors = np.array([KIND_COLORS[c.kind] for c in self.contacts], dtype=np.float64)
-        tubes = _tube_actor(dashed_polydata(starts, ends, colors), CONTACT_RADIUS, 6)
-        tubes.GetProperty().SetAmbient(0.3)
-        items: list = [tubes]
+        # Hydrophobic contacts are many and weak: thinner dashes, their distance only in the
+        # Site tab's table, so that the polar contacts read first.
+        weak = np.array([c.kind == HYDROPHOBIC for c in self.contacts])
+        items: list = []
+        for mask, radius in ((~weak, CONTACT_RADIUS), (weak, 0.6 * CONTACT_RADIUS)):
+            if mask.any():
+                tubes = _tube_actor(
+                    dashed_polydata(starts[mask], ends[mask], colors[mask]), radius, 6
+                )
+                tubes.GetProperty().SetAmbient(0.3)
+                items.append(tubes)
         centroids = [c for c in self.contacts if c.kind == PI_STACKING]
         if centroids:  # the rings' centres, where π-stacking lines end
             points = np.array([p for c in centroids for p in (c.ligand_point, c.protein_point)])
             rgb = np.repeat(np.array([KIND_COLORS[PI_STACKING]]), len(points), axis=0)
             items.append(_sphere_actor(points, rgb, np.full(len(points), 0.18)))
         for contact, start, end in zip(self.contacts, starts, ends, strict=True):
+            if contact.kind == HYDROPHOBIC:
+                continue
             label = vtkBillboardTextActor3D()
             label.SetInput(f"{contact.distance:.1f}")
             label.SetPosition(*((start + end) / 2))
@@ -612,10 +623,10 @@ class ProteinScene:
             label.SetInput(contact.residue_label)
             label.SetPosition(*_label_position(s, contact.residue))
             text = label.GetTextProperty()
-            text.SetFontSize(14)
+            text.SetFontSize(12)
             text.SetColor(0.1, 0.1, 0.12)
             text.SetBackgroundColor(1.0, 1.0, 1.0)
-            text.SetBackgroundOpacity(0.55)
+            text.SetBackgroundOpacity(0.5)
             items.append(label)
         for item in items:
             item.SetVisibility(self.contacts_visible)
@@ -638,26 +649,44 @@ class ProteinScene:
         return list(self._contact_actors)
 
     def show_pick_label(self, atom: int) -> str:
-        """Label the residue of ``atom`` (``"ASP 25 A"``) beside it; returns the text."""
+        """Label the residue of ``atom`` (``"ASP 25 A"``) beside it; returns the text.
+
+        A caption drawn over the scene (never hidden behind a ribbon) with a leader line to the
+        atom; it follows the atom as the view turns."""
+        from vtkmodules.vtkRenderingAnnotation import vtkCaptionActor2D
+
         from core.protein.contacts import residue_label
 
         s = self.structure
         residue = int(s.atom_residue[atom])
         text = residue_label(s, residue)
         if self._pick_label is None:
-            self._pick_label = vtkBillboardTextActor3D()
-            prop = self._pick_label.GetTextProperty()
-            prop.SetFontSize(17)
+            caption = vtkCaptionActor2D()
+            caption.BorderOff()
+            caption.LeaderOn()
+            caption.ThreeDimensionalLeaderOff()
+            caption.GetProperty().SetColor(0.15, 0.15, 0.2)
+            caption.GetProperty().SetLineWidth(1.5)
+            caption.GetTextActor().SetTextScaleModeToNone()
+            prop = caption.GetCaptionTextProperty()
+            prop.SetFontSize(16)
             prop.BoldOn()
+            prop.ShadowOff()
+            prop.ItalicOff()
             prop.SetColor(0.05, 0.05, 0.1)
             prop.SetBackgroundColor(1.0, 0.95, 0.6)
-            prop.SetBackgroundOpacity(0.85)
-            self._renderer.AddActor(self._pick_label)
-        self._pick_label.SetInput(text)
-        # Half an ångström off the atom towards the viewer's upper right, so the atom stays seen.
-        camera = self._renderer.GetActiveCamera()
-        up = np.array(camera.GetViewUp())
-        self._pick_label.SetPosition(*(s.coords[atom] + 0.6 * up))
+            prop.SetBackgroundOpacity(0.9)
+            prop.SetFrame(True)
+            prop.SetFrameColor(0.55, 0.5, 0.2)
+            prop.SetJustificationToLeft()
+            prop.SetVerticalJustificationToBottom()
+            caption.SetPosition(18, 14)  # pixels from the atom, up and right
+            caption.SetWidth(0.14)
+            caption.SetHeight(0.045)
+            self._pick_label = caption
+            self._renderer.AddViewProp(caption)
+        self._pick_label.SetCaption(text)
+        self._pick_label.SetAttachmentPoint(*s.coords[atom])
         self._pick_label.SetVisibility(True)
         return text
 
@@ -665,11 +694,11 @@ class ProteinScene:
         """The residue label shown for the last picked atom ("" when none)."""
         if self._pick_label is None or not self._pick_label.GetVisibility():
             return ""
-        return self._pick_label.GetInput() or ""
+        return self._pick_label.GetCaption() or ""
 
     def clear_pick_label(self) -> None:
         if self._pick_label is not None:
-            self._renderer.RemoveActor(self._pick_label)
+            self._renderer.RemoveViewProp(self._pick_label)
             self._pick_label = None
 
     def set_pocket(self, residues: list[int]) -> None:
