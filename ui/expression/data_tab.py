@@ -136,6 +136,68 @@ class DataTab(QWidget):
         self._fill_conditions()
         self._select_default_method()
 
+    def clear(self) -> None:
+        """No data: no samples, no comparison to choose."""
+        self.prepared = None
+        self.samples_model.set_frame(None)
+        for combo in (self.condition_combo, self.case_combo, self.control_combo):
+            combo.blockSignals(True)
+            combo.clear()
+            combo.blockSignals(False)
+        self.covariate_list.clear()
+        self.offer_bar.hide()
+        self.method_hint.hide()
+
+    def settings(self) -> dict:
+        """The comparison chosen, as a project keeps it (JSON): condition, case and control
+        (``None``: all groups / the rest), method, covariates checked."""
+        return {
+            "condition": self.condition_combo.currentText(),
+            "case": self.case_combo.currentData(),
+            "control": self.control_combo.currentData(),
+            "method": self.method_combo.currentData(),
+            "covariates": [
+                self.covariate_list.item(i).text()
+                for i in range(self.covariate_list.count())
+                if self.covariate_list.item(i).checkState() == Qt.CheckState.Checked
+            ],
+        }
+
+    def apply_settings(self, settings: object) -> list[str]:
+        """Choose what :meth:`settings` gave (read from a project: anything may be off); returns
+        one line per choice that the data shown do not offer."""
+        if not isinstance(settings, dict):
+            return []
+        missing = []
+        condition = settings.get("condition")
+        if isinstance(condition, str) and condition:
+            if self.condition_combo.findText(condition) >= 0:
+                self.condition_combo.setCurrentText(condition)
+            else:
+                missing.append(f"the condition column {condition!r} is not in the data")
+        for combo, key in ((self.case_combo, "case"), (self.control_combo, "control")):
+            value = settings.get(key)
+            if value is None or isinstance(value, str):
+                # Index 0 is "all groups" / "the rest", whose data is None.
+                index = 0 if value is None else combo.findData(value)
+                if index >= 0 and combo.count():
+                    combo.setCurrentIndex(index)
+                else:
+                    missing.append(f"the level {value!r} is not in the data")
+        method = self.method_combo.findData(settings.get("method"))
+        if method >= 0:
+            self.method_combo.setCurrentIndex(method)
+        covariates = settings.get("covariates")
+        chosen = (
+            {c for c in covariates if isinstance(c, str)} if isinstance(covariates, list) else set()
+        )
+        for i in range(self.covariate_list.count()):
+            item = self.covariate_list.item(i)
+            item.setCheckState(
+                Qt.CheckState.Checked if item.text() in chosen else Qt.CheckState.Unchecked
+            )
+        return missing
+
     def condition(self) -> str:
         """The condition column chosen (``""`` when the data have none)."""
         return self.condition_combo.currentText()

@@ -2,7 +2,11 @@
 
 This module is the shell: the top bar (open the demo, a counts file, its sample sheet), the tabs
 (``data_tab``, ``qc_tab``, ``results_tab``, ``ranking_tab``), the data and result they share, and
-the jobs. Every computation (reading files, QC, PyDESeq2, classifiers, gene-set tests, exports)
+the jobs. It keeps its work in the project (``ui.workbench.KeepsState``, state key
+``expression``): the files' paths with their SHA-256, the matrix itself when it is at most 50 MB
+of values, the sample sheet, the comparison's settings, the result table and the choices made on
+it; reopened, the result is shown as saved (not recomputed) and the data are read back from the
+project's copy, or else from the file. Every computation (reading files, QC, PyDESeq2, classifiers, gene-set tests, exports)
 runs on the engine thread as a job from ``core.expression``; the panel keeps the handle of each
 job it submitted (one per kind: a newer load, comparison, … supersedes the older one), shows
 progress, and hands the results its own handles bring to the tab that shows them.
@@ -11,7 +15,7 @@ progress, and hands the results its own handles bring to the tab that shows them
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from PySide6.QtCore import Signal
@@ -34,6 +38,7 @@ from ui.jobs.tracker import FAILED, JobTracker
 from ui.widgets.elided_label import ElidedLabel
 
 if TYPE_CHECKING:
+    from core.project.areas import AreaSnapshot, StoredArea
     from ui.jobs.handle import JobHandle
     from ui.workbench import AreaContext
 
@@ -42,10 +47,24 @@ __all__ = ["ALL_VS_REST", "INTEGER_COUNTS_HINT", "REST", "ExpressionPanel"]
 INTEGER_COUNTS_HINT = "DESeq2 needs raw integer counts"
 
 
+STATE_FORMAT = 1
+NO_DATA = "No data: open a counts file or the demo."
+
+
 class ExpressionPanel(QWidget):
-    """Load → QC → differential expression → ranking, for bulk counts or single cells."""
+    """Load → QC → differential expression → ranking, for bulk counts or single cells.
+
+    Signals
+    -------
+    result_shown()
+        A comparison's result is shown.
+    state_changed()
+        Something worth keeping in the project changed (``ui.workbench.KeepsState``).
+    """
 
     result_shown = Signal()
+    state_changed = Signal()
+    state_key = "expression"
 
     def __init__(self, context: AreaContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -61,6 +80,13 @@ class ExpressionPanel(QWidget):
         self._counts_path: str | None = None
         self._sheet_path: str | None = None
         self._orientation = "auto"
+        # What the project keeps: the files' references, the data's tables (made once per data
+        # set), the stored state while its data are still being read back.
+        self._references: dict[str, Any] = {"counts": None, "sheet": None}
+        self._data_tables: tuple[object, dict[str, pd.DataFrame]] | None = None
+        self._results_cache: tuple[object, pd.DataFrame] | None = None
+        self._kept: dict[str, Any] | None = None
+        self._quiet = False  # restoring: what changes is the project's own state
         self._build()
         self._update_enabled()
 
@@ -76,7 +102,7 @@ class ExpressionPanel(QWidget):
         self.transpose_button = QPushButton("Transpose")
         self.transpose_button.setToolTip("Read the matrix the other way round (samples ↔ genes)")
         # A long file name is shortened in the middle (the whole of it in the tooltip).
-        self.source_label = ElidedLabel("No data: open a counts file or the demo.", mode="middle")
+        self.source_label = ElidedLabel(NO_DATA, mode="middle")
         top = QHBoxLayout()
         for button in (
             self.demo_button,
@@ -107,6 +133,17 @@ class ExpressionPanel(QWidget):
         self.results_tab.target_lookup_requested.connect(self.look_up_target)
         self.ranking_tab.classifier_requested.connect(self.run_classifier)
         self.ranking_tab.gene_sets_requested.connect(self._on_open_gmt_clicked)
+        # Choices the project keeps.
+        self.results_tab.view_changed.connect(self._changed)
+        for combo in (
+            self.data_tab.condition_combo,
+            self.data_tab.case_combo,
+            self.data_tab.control_combo,
+            self.data_tab.method_combo,
+        ):
+            combo.currentIndexChanged.connect(self._changed)
+        self.data_tab.covariate_list.itemChanged.connect(self._changed)
+        self.tabs.currentChanged.connect(self._changed)
 
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 1000)
@@ -137,7 +174,7 @@ class ExpressionPanel(QWidget):
         """The gene selected in the Results tab's plots and table."""
         return self.results_tab.selected_gene()
 
-    def _show_prepared(self, prepared) -> None:
+    def _show_prepared(self, prepared, keep_result: bool = False) -> None:
         self.prepared = prepared
         data = prepared.data
         source = "PBMC 68k reduced (scanpy demo)" if self._counts_path is None else data.source
@@ -146,9 +183,16 @@ class ExpressionPanel(QWidget):
         )
         self.data_tab.show_prepared(prepared)
         self.qc_tab.show_qc(prepared, self.data_tab.condition())
-        self._clear_results()
+        if not keep_result:
+            self._clear_results()
         self._update_enabled()
         self.status_label.setText(f"Loaded {data.summary()}")
+        self._changed()
+
+    def _on_loaded(self, loaded) -> None:
+        prepared, references = loaded
+        self._references = dict(references)
+        self._show_prepared(prepared)
 
     def _on_condition_changed(self, condition: str) -> None:
         self.qc_tab.draw_pca(self.prepared, condition)
@@ -165,6 +209,7 @@ class ExpressionPanel(QWidget):
         self._update_enabled()
         self.result_shown.emit()
         self.status_label.setText("Differential expression done")
+        self._changed()
 
     def look_up_target(self, gene: str) -> None:
         """Look ``gene`` up in Proteins (its UniProt entry, structures and AlphaFold model)."""
@@ -221,13 +266,15 @@ class ExpressionPanel(QWidget):
         self._orientation = "samples_x_genes" if current == "genes_x_samples" else "genes_x_samples"
         return self._submit_load("Transpose matrix")
 
-    def _submit_load(self, title: str) -> JobHandle:
-        from core.expression.qc import prepare_expression
+    def _submit_load(self, title: str, on_finished=None) -> JobHandle:
+        from core.expression.stored import load_with_references
 
+        if on_finished is None:
+            self._kept = None  # the user's own load supersedes what a project gave back
         return self._submit(
             "load",
-            self._show_prepared,
-            prepare_expression,
+            on_finished or self._on_loaded,
+            load_with_references,
             self._counts_path,
             self._sheet_path,
             self._orientation,
@@ -352,6 +399,299 @@ class ExpressionPanel(QWidget):
         )  # fmt: skip
 
     # ------------------------------------------------------------------------------------------
+    # The project keeps the area (ui.workbench.KeepsState)
+
+    def _changed(self, *_args) -> None:
+        if not self._quiet:
+            self.state_changed.emit()
+
+    def _data_state(self) -> tuple[dict | None, dict | None, dict[str, pd.DataFrame]]:
+        """The data's description, the comparison's settings and the data's tables: those of
+        the data shown, else those a project gave back (data still being read, or lost)."""
+        from core.expression.stored import data_meta, matrix_table, samples_table
+
+        if self.prepared is None:
+            kept = self._kept or {}
+            return kept.get("data"), kept.get("settings"), dict(kept.get("tables", {}))
+        data = self.prepared.data
+        if self._data_tables is None or self._data_tables[0] is not data:
+            tables = {"samples": samples_table(data)}
+            matrix = matrix_table(data)
+            if matrix is not None:
+                tables["values"] = matrix
+            self._data_tables = (data, tables)
+        return data_meta(data), self.data_tab.settings(), dict(self._data_tables[1])
+
+    def _has_data(self) -> bool:
+        return self.prepared is not None or bool(self._kept and self._kept.get("has_data"))
+
+    def area_state(self) -> AreaSnapshot:
+        """The area as the project keeps it (tables are shared, never changed afterwards)."""
+        from core.expression.de import significant
+        from core.expression.stored import display_name, result_meta, results_table
+        from core.project.areas import AreaSnapshot
+
+        data, settings, tables = self._data_state()
+        result = self.result
+        if result is not None:
+            if self._results_cache is None or self._results_cache[0] is not result:
+                self._results_cache = (result, results_table(result))
+            tables["results"] = self._results_cache[1]
+        tab = self.results_tab
+        padj, lfc = float(tab.padj_spin.value()), float(tab.fc_spin.value())
+        chosen = tab.chosen_genes()
+        has_data = self._has_data()
+        table = self.current_table
+        tested, reference = tab._comparison()
+        if table is not None:
+            n_tested = int(pd.to_numeric(table["pvalue"], errors="coerce").notna().sum())
+            n_significant = int(significant(table, padj, lfc).sum())
+        else:
+            n_tested = n_significant = 0
+        state = {
+            "source": {
+                "demo": has_data and self._counts_path is None,
+                "counts_path": self._counts_path,
+                "sheet_path": self._sheet_path,
+                "orientation": self._orientation,
+                "counts": self._references.get("counts"),
+                "sheet": self._references.get("sheet"),
+            },
+            "data": data if has_data else None,
+            "settings": settings,
+            "result": result_meta(result) if result is not None else None,
+            "view": {
+                "group": tab.shown_group(),
+                "padj": padj,
+                "lfc": lfc,
+                "only_significant": tab.only_significant.isChecked(),
+                "chosen_genes": chosen,
+                "selected_gene": tab.selected_gene(),
+                "tab": self.tabs.currentIndex(),
+            },
+            "campaign": {
+                "datasets": [display_name(self._counts_path)] if has_data else [],
+                "contrast": f"{tested} vs {reference}" if tested else "",
+                "n_genes_tested": n_tested,
+                "n_significant": n_significant,
+                "chosen_genes": chosen,
+                "alpha": padj,
+                "lfc_threshold": lfc,
+            },
+        }
+        return AreaSnapshot(state=state, tables=tables, format=STATE_FORMAT)
+
+    def restore_area_state(self, stored: StoredArea | None) -> list[str]:
+        """Put back what a project kept (``None``: empty the area); one line per thing that
+        could not be. The result is shown at once as it was saved; the data are read back in
+        the engine (the project's copy, else the file) and shown when read."""
+        self._quiet = True
+        try:
+            return self._restore(stored)
+        finally:
+            self._quiet = False
+
+    def _reset(self) -> None:
+        self.jobs.cancel_all()
+        self.prepared = None
+        self._clear_results()
+        self.data_tab.clear()
+        self.qc_tab.clear()
+        self._counts_path = self._sheet_path = None
+        self._orientation = "auto"
+        self._references = {"counts": None, "sheet": None}
+        self._data_tables = self._results_cache = None
+        self._kept = None
+        tab = self.results_tab
+        for widget, value in ((tab.padj_spin, 0.05), (tab.fc_spin, 1.0)):
+            widget.blockSignals(True)
+            widget.setValue(value)
+            widget.blockSignals(False)
+        tab.only_significant.blockSignals(True)
+        tab.only_significant.setChecked(False)
+        tab.only_significant.blockSignals(False)
+        self.source_label.setText(NO_DATA)
+        self.status_label.setText("")
+        self.tabs.setCurrentIndex(0)
+        self._update_enabled()
+
+    def _restore(self, stored: StoredArea | None) -> list[str]:
+        from core.expression.data import ExpressionInputError
+        from core.expression.stored import (
+            data_from_tables,
+            load_with_references,
+            prepare_data,
+            result_from_tables,
+        )
+
+        self._reset()
+        if stored is None:
+            return []
+        state = stored.state if isinstance(stored.state, dict) else {}
+        tables = stored.tables if isinstance(stored.tables, dict) else {}
+        problems: list[str] = []
+        source, view = _mapping(state.get("source")), _mapping(state.get("view"))
+        self._counts_path = _text(source.get("counts_path"))
+        self._sheet_path = _text(source.get("sheet_path"))
+        orientation = source.get("orientation")
+        if orientation in ("auto", "genes_x_samples", "samples_x_genes"):
+            self._orientation = orientation
+        demo = source.get("demo") is True and self._counts_path is None
+        self._references = {
+            key: source.get(key) if isinstance(source.get(key), dict) else None
+            for key in ("counts", "sheet")
+        }
+        kept_tables = {
+            name: tables[name]
+            for name in ("values", "samples")
+            if isinstance(tables.get(name), pd.DataFrame)
+        }
+        has_data = demo or self._counts_path is not None
+        if has_data:
+            self._kept = {
+                "has_data": True,
+                "data": _mapping(state.get("data")) or None,
+                "settings": _mapping(state.get("settings")) or None,
+                "tables": kept_tables,
+                "view": view,
+                "reading": False,
+            }
+
+        if state.get("result") is not None:
+            try:
+                result = result_from_tables(tables.get("results"), state.get("result"))
+            except ExpressionInputError as error:
+                problems.append(
+                    f"the differential expression results could not be restored ({error})"
+                )
+            else:
+                self._show_saved_result(result, view)
+
+        if has_data:
+            counts = self._file_problem("counts", self._counts_path)
+            sheet = self._file_problem("sheet", self._sheet_path)
+            data = None
+            if "values" in kept_tables:
+                try:
+                    data = data_from_tables(
+                        kept_tables["values"], kept_tables.get("samples"), self._kept["data"]
+                    )
+                except ExpressionInputError as error:
+                    problems.append(
+                        f"the project's copy of the expression data is damaged ({error})"
+                    )
+            if data is not None:
+                problems += [
+                    f"{line}: the data and results are shown as the project saved them"
+                    for line in (counts, sheet)
+                    if line
+                ]
+                self._kept["reading"] = True
+                self._submit(
+                    "load", self._on_restored_data, prepare_data, data,
+                    title="Read back the expression data", on_failed=self._on_load_failed,
+                )  # fmt: skip
+            elif counts is None or demo:
+                if sheet:
+                    problems.append(f"{sheet}: the sample sheet is shown as the project saved it")
+                self._kept["reading"] = True
+                self._submit(
+                    "load", self._on_restored_data, load_with_references, self._counts_path,
+                    None if sheet else self._sheet_path, self._orientation,
+                    title="Read back the expression data", on_failed=self._on_load_failed,
+                )  # fmt: skip
+            else:
+                problems.append(
+                    f"{counts}: results shown as saved; open the file again to recompute"
+                )
+                self.source_label.setText(f"Not loaded: {counts}")
+            if self._kept["reading"]:
+                self.source_label.setText("Reading back the project's expression data…")
+        tab = view.get("tab")
+        if isinstance(tab, int) and not isinstance(tab, bool) and 0 <= tab < self.tabs.count():
+            self.tabs.setCurrentIndex(tab)
+        return problems
+
+    def _file_problem(self, key: str, path: str | None) -> str | None:
+        """What happened to a file the project names (``None``: there and unchanged)."""
+        from core.project.areas import check_file_reference
+
+        reference = self._references.get(key)
+        if reference is not None:
+            return check_file_reference(reference)
+        if path is None or Path(path).is_file():
+            return None
+        return f"{path} is no longer there"
+
+    def _show_saved_result(self, result, view: dict) -> None:
+        """Show a result as a project saved it, with its thresholds, group and genes chosen."""
+        from core.expression.stored import finite_or
+
+        tab = self.results_tab
+        for spin, key, default in ((tab.padj_spin, "padj", 0.05), (tab.fc_spin, "lfc", 1.0)):
+            value = finite_or(view.get(key), default)
+            spin.blockSignals(True)
+            spin.setValue(min(max(value, spin.minimum()), spin.maximum()))
+            spin.blockSignals(False)
+        tab.only_significant.blockSignals(True)
+        tab.only_significant.setChecked(view.get("only_significant") is True)
+        tab.only_significant.blockSignals(False)
+        self.result = result
+        tab.show_result(self.prepared, result)
+        group = view.get("group")
+        if result.groups and isinstance(group, str) and group in result.groups:
+            tab.group_combo.setCurrentText(group)
+        genes = view.get("chosen_genes")
+        genes = [g for g in genes if isinstance(g, str)] if isinstance(genes, list) else []
+        current = view.get("selected_gene")
+        tab.choose_genes(genes, current if isinstance(current, str) else None)
+        self.tabs.setCurrentWidget(tab)
+        self._update_enabled()
+
+    def _on_restored_data(self, loaded) -> None:
+        """The data of a reopened project, read back: shown beside the result as saved."""
+        from dataclasses import replace
+
+        kept = self._kept or {}
+        self._kept = None
+        prepared = loaded
+        if isinstance(loaded, tuple):
+            prepared, references = loaded
+            self._references = {
+                key: references.get(key) or self._references.get(key) for key in ("counts", "sheet")
+            }
+        samples = kept.get("tables", {}).get("samples")
+        from_file = isinstance(loaded, tuple)
+        if (
+            from_file
+            and isinstance(samples, pd.DataFrame)
+            and len(samples) == prepared.data.n_samples
+        ):
+            # The sheet as the project kept it (its file may have moved).
+            names = [str(s) for s in prepared.data.values.index]
+            stored = samples.copy()
+            stored.index = pd.Index([str(s) for s in stored.index])
+            if set(stored.index) == set(names) and not stored.index.has_duplicates:
+                data = prepared.data.with_samples(stored.loc[names])
+                prepared = replace(prepared, data=data)
+        self._quiet = True
+        try:
+            self._show_prepared(prepared, keep_result=self.result is not None)
+            missing = self.data_tab.apply_settings(kept.get("settings"))
+            if self.result is not None:
+                self.results_tab.set_prepared(prepared)
+            if not from_file and "values" in kept.get("tables", {}):
+                self._data_tables = (prepared.data, dict(kept["tables"]))
+            view = kept.get("view", {})
+            tab = view.get("tab")
+            if isinstance(tab, int) and not isinstance(tab, bool) and 0 <= tab < self.tabs.count():
+                self.tabs.setCurrentIndex(tab)
+        finally:
+            self._quiet = False
+        if missing:
+            self.status_label.setText("Not restored: " + "; ".join(missing))
+
+    # ------------------------------------------------------------------------------------------
     # Jobs
 
     def _submit(
@@ -394,6 +734,9 @@ class ExpressionPanel(QWidget):
 
     def _on_load_failed(self, message: str) -> None:
         self._orientation = "auto"  # a forced orientation that failed is not kept
+        if self._kept is not None and self._kept.get("reading"):
+            self._kept["reading"] = False
+            message = f"The project's expression data could not be read back: {message}"
         self._error(message)
 
     def _on_de_failed(self, message: str) -> None:
@@ -405,3 +748,12 @@ class ExpressionPanel(QWidget):
     def closeEvent(self, event) -> None:
         self.cancel_jobs()
         super().closeEvent(event)
+
+
+def _mapping(value: object) -> dict:
+    """``value`` when a project stored a dict there, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

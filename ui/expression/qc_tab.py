@@ -89,6 +89,15 @@ class QCTab(QWidget):
         self.qc_label.setText(" ".join([text, *qc.notes]))
         self.draw_pca(prepared, condition)
 
+    def clear(self) -> None:
+        """No data: empty plots and table."""
+        for plot in (self.library_plot, self.detected_plot, self.pca_plot):
+            plot.clear()
+        self.correlation_map.set_matrix(np.zeros((0, 0)), [], [])
+        self.qc_model.set_frame(None)
+        self.qc_label.setText("")
+        self.pca_legend.setText("")
+
     def draw_pca(self, prepared, condition: str) -> None:
         """The samples on their first two principal components, a colour per level of the
         ``condition`` column; outliers ringed. Nothing when ``prepared`` is None."""

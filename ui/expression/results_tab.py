@@ -62,11 +62,15 @@ class ResultsTab(QWidget):
         The user asked to export the rows shown.
     target_lookup_requested(gene)
         "Look up target in Proteins" was chosen on a gene (right click in a plot or the table).
+    view_changed()
+        A choice worth keeping in a project changed: the group shown, a threshold, the filter,
+        the genes selected.
     """
 
     group_shown = Signal(object, str, str)
     export_requested = Signal()
     target_lookup_requested = Signal(str)
+    view_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -104,6 +108,7 @@ class ResultsTab(QWidget):
         self.fc_spin.valueChanged.connect(self._threshold_timer.start)
         self.only_significant = QCheckBox("Only significant")
         self.only_significant.toggled.connect(self._apply_table_filter)
+        self.only_significant.toggled.connect(self.view_changed)
         self.count_label = QLabel("")
         self.count_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
         self.export_button = QPushButton("Export…")
@@ -130,6 +135,7 @@ class ResultsTab(QWidget):
         self.results_model.set_columns(RESULT_COLUMNS)
         self.results_view = table_view(self.results_model, ("pvalue", "padj"))
         self.results_view.selectionModel().currentRowChanged.connect(self._on_result_row_changed)
+        self.results_view.selectionModel().selectionChanged.connect(self.view_changed)
         self.results_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.results_view.customContextMenuRequested.connect(self._on_table_menu_requested)
         # Every column in view without scrolling sideways: the row numbers mean nothing here.
@@ -244,6 +250,13 @@ class ResultsTab(QWidget):
     def _on_group_changed(self, group: str) -> None:
         if self.result is not None and group:
             self._show_group(group)
+            self.view_changed.emit()
+
+    def set_prepared(self, prepared) -> None:
+        """The data of the result shown arrived after it (a project reopened): draw the heat
+        map of the top genes, which needs them."""
+        self.prepared = prepared
+        self._draw_top_heatmap()
 
     def _show_group(self, group: str | None) -> None:
         table = self.result.for_group(group).reset_index(drop=True)
@@ -333,6 +346,7 @@ class ResultsTab(QWidget):
         self._apply_table_filter()
         self._draw_top_heatmap()
         self.select_gene(self._selected_position)
+        self.view_changed.emit()
 
     @staticmethod
     def _top_genes(table: pd.DataFrame, categories: np.ndarray) -> list[int]:
@@ -459,6 +473,42 @@ class ResultsTab(QWidget):
         if self._selected_position is None or self.current_table is None:
             return None
         return str(self.current_table["gene"].iloc[self._selected_position])
+
+    def chosen_genes(self) -> list[str]:
+        """The genes of the rows selected in the table (in table order), else the gene picked
+        in a plot: what the project and the campaign call the chosen genes."""
+        table = self.current_table
+        if table is None:
+            return []
+        rows = self.results_view.selectionModel().selectedRows()
+        positions = sorted({self.results_model.source_row(index.row()) for index in rows})
+        genes = [self.gene_at(position) for position in positions]
+        chosen = [gene for gene in genes if gene is not None]
+        if not chosen and self.selected_gene() is not None:
+            chosen = [self.selected_gene()]
+        return chosen
+
+    def choose_genes(self, genes: list[str], current: str | None = None) -> list[str]:
+        """Select the rows of ``genes`` in the table, ``current`` (or the first) as the gene
+        picked in the plots; returns the genes not in the group shown."""
+        table = self.current_table
+        if table is None:
+            return list(genes)
+        where = {str(gene): i for i, gene in enumerate(table["gene"].astype(str))}
+        found = [where[gene] for gene in genes if gene in where]
+        missing = [gene for gene in genes if gene not in where]
+        if current in where:
+            self.select_gene(where[current])
+        elif found:
+            self.select_gene(found[0])
+        selection = self.results_view.selectionModel()
+        selection.clearSelection()  # the current row stays
+        flags = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+        for position in found:
+            row = self.results_model.view_row(position)
+            if row >= 0:
+                selection.select(self.results_model.index(row, 0), flags)
+        return missing
 
     # ------------------------------------------------------------------------------------------
     # A gene's menu: links to the other areas
