@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from app.area_links import AreaLinks
 from app.areas import AREAS, Area
+from app.cluster_actions import ClusterActions
 from app.engine import InferenceEngine
 from app.project_session import ProjectSession
 from core.chem.readers import ReadOptions
@@ -141,6 +142,8 @@ class MainWindow(QMainWindow):
 
         # The open project file (File > New/Open/Save project) and its autosave.
         self.project = ProjectSession(self, self.libraries)
+        # Work on the Dask cluster named in Preferences (File > Compute properties on the cluster).
+        self.cluster = ClusterActions(self)
         self.project.project_changed.connect(self._on_project_changed)
         self._connect_libraries()
         self._create_menus()
@@ -273,6 +276,7 @@ class MainWindow(QMainWindow):
         self._rebuild_recent_menu()
         file_menu.addSeparator()
         file_menu.addAction(libraries.export_action)
+        file_menu.addAction(self.cluster.props_action)
         file_menu.addAction(libraries.close_action)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
@@ -475,7 +479,7 @@ class MainWindow(QMainWindow):
     # Settings, about, closing
 
     def edit_preferences(self) -> None:
-        dialog = PreferencesDialog(self.settings, self)
+        dialog = PreferencesDialog(self.settings, self, test_cluster=self.cluster.test_connection)
         try:
             if dialog.exec() == QDialog.DialogCode.Accepted:
                 self.apply_settings(dialog.result_settings())

@@ -34,6 +34,9 @@ class Settings:
     structure_width: int = 150
     structure_height: int = 100
     recent_files: list[str] = field(default_factory=list)
+    dask_scheduler: str = ""
+    """Where "on the cluster" work runs: ``tcp://host:port``, ``tls://host:port``, ``local:N``
+    or ``slurm:N`` (see :mod:`core.cluster`); empty: this computer only."""
 
     # ------------------------------------------------------------------------------------------
     @classmethod
@@ -80,6 +83,16 @@ class Settings:
         self.structure_width = max(60, min(self.structure_width, 600))
         self.structure_height = max(40, min(self.structure_height, 400))
         self.recent_files = self.recent_files[:MAX_RECENT_FILES]
+        if self.dask_scheduler.strip():
+            from core.cluster import ClusterAddressError, parse_cluster_address
+
+            try:
+                self.dask_scheduler = str(parse_cluster_address(self.dask_scheduler))
+            except ClusterAddressError as error:
+                log.warning("Ignoring setting dask_scheduler: %s", error)
+                self.dask_scheduler = ""
+        else:
+            self.dask_scheduler = ""
 
     def save(self, path: Path | None = None) -> None:
         """Write atomically: a crash or a full disk while saving keeps the previous file.

@@ -158,3 +158,14 @@ def test_failed_save_keeps_the_previous_file(config, monkeypatch):
     monkeypatch.undo()
     monkeypatch.setenv("DRUGDESK_CONFIG_DIR", str(config))
     assert Settings.load().load_workers == 2
+
+
+def test_the_dask_scheduler_is_kept_normalised_or_dropped_when_not_an_address(config):
+    settings = Settings(dask_scheduler="  LOCAL:4 ")
+    settings.validate()
+    assert settings.dask_scheduler == "local:4"
+    settings = Settings(dask_scheduler="http://example.org")
+    settings.validate()
+    assert settings.dask_scheduler == ""
+    Settings(dask_scheduler="tcp://10.0.0.5:8786").save()
+    assert Settings.load().dask_scheduler == "tcp://10.0.0.5:8786"

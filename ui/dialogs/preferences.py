@@ -1,8 +1,10 @@
-"""Edit > Preferences: compute device, library loading and display settings."""
+"""Edit > Preferences: compute device, the Dask cluster, library loading and display settings."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -11,12 +13,24 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
+from core.cluster import ClusterAddressError, parse_cluster_address
 from core.settings import Settings
+
+CLUSTER_HELP = (
+    "Where 'on the cluster' work runs (File > Compute properties on the cluster…): "
+    "tcp://HOST:PORT or tls://HOST:PORT for a running Dask scheduler, local:N for N worker "
+    "processes on this computer, slurm:N for N Slurm jobs. A scheduler runs the code it is "
+    "sent: connect only to one you trust. Empty: this computer only."
+)
 
 DEVICE_TITLES = (
     ("Automatic (CUDA, then Apple MPS, then CPU)", "auto"),
@@ -27,10 +41,19 @@ DEVICE_TITLES = (
 
 
 class PreferencesDialog(QDialog):
-    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        parent: QWidget | None = None,
+        test_cluster: Callable[[str], Any] | None = None,
+    ) -> None:
+        """``test_cluster(address)`` starts a connection test in the engine and returns its
+        job handle (the window's); without it the Test button is hidden."""
         super().__init__(parent)
         self.setWindowTitle("Preferences")
         self._settings = settings
+        self._test_cluster = test_cluster
+        self._test_handle = None
         self.device_box = QComboBox()
         for title, value in DEVICE_TITLES:
             self.device_box.addItem(title, value)
@@ -56,10 +79,26 @@ class PreferencesDialog(QDialog):
         self.picture_height.setSuffix(" px")
         self.picture_height.setValue(settings.structure_height)
 
+        self.scheduler_edit = QLineEdit(settings.dask_scheduler)
+        self.scheduler_edit.setPlaceholderText("tcp://host:8786, local:4 or slurm:8")
+        self.scheduler_edit.setToolTip(CLUSTER_HELP)
+        self.scheduler_edit.setClearButtonEnabled(True)
+        self.test_button = QPushButton("Test connection")
+        self.test_button.setToolTip("Connect, check the workers' versions and count them")
+        self.test_button.clicked.connect(self.test_connection)
+        self.test_button.setVisible(test_cluster is not None)
+        self.scheduler_status = QLabel()
+        self.scheduler_status.setWordWrap(True)
+        scheduler_row = QHBoxLayout()
+        scheduler_row.addWidget(self.scheduler_edit, 1)
+        scheduler_row.addWidget(self.test_button)
+
         compute = QGroupBox("Compute")
         compute_form = QFormLayout(compute)
         compute_form.addRow("Device for models:", self.device_box)
         compute_form.addRow("Processes for loading:", self.workers_box)
+        compute_form.addRow("Dask scheduler:", scheduler_row)
+        compute_form.addRow("", self.scheduler_status)
         standardise = QGroupBox("Standardisation when loading (RDKit MolStandardize)")
         standardise_layout = QVBoxLayout(standardise)
         for box in (self.cleanup_box, self.fragment_box, self.neutralize_box, self.tautomer_box):
@@ -73,11 +112,64 @@ class PreferencesDialog(QDialog):
         )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.scheduler_edit.textChanged.connect(self._check_scheduler)
+        self._check_scheduler(self.scheduler_edit.text())
         layout = QVBoxLayout(self)
         layout.addWidget(compute)
         layout.addWidget(standardise)
         layout.addWidget(display)
         layout.addWidget(buttons)
+
+    def _check_scheduler(self, text: str) -> bool:
+        """Say what the address names (or what is wrong with it); OK only for a valid one."""
+        text = text.strip()
+        valid = True
+        if not text:
+            message = "This computer only."
+        else:
+            try:
+                spec = parse_cluster_address(text)
+            except ClusterAddressError as error:
+                message, valid = str(error), False
+            else:
+                if spec.kind == "local":
+                    message = (
+                        f"A local cluster of {spec.n_workers} worker processes, started when "
+                        "needed."
+                    )
+                elif spec.kind == "slurm":
+                    message = f"{spec.n_workers} Slurm jobs (settings: dask-jobqueue's config)."
+                else:
+                    message = (
+                        f"The Dask scheduler at {spec.address}: connect only to one you trust."
+                    )
+        self.scheduler_status.setStyleSheet("" if valid else "color: #b00020;")
+        self.scheduler_status.setText(message)
+        self.ok_button.setEnabled(valid)
+        self.test_button.setEnabled(valid and bool(text))
+        return valid
+
+    def test_connection(self) -> None:
+        if self._test_cluster is None or not self._check_scheduler(self.scheduler_edit.text()):
+            return
+        address = self.scheduler_edit.text().strip()
+        self.scheduler_status.setStyleSheet("")
+        self.scheduler_status.setText(f"Connecting to {address}…")
+        self.test_button.setEnabled(False)
+        handle = self._test_cluster(address)
+        self._test_handle = handle
+        handle.finished.connect(lambda info, h=handle: self._on_tested(h, info.describe(), True))
+        handle.failed.connect(lambda message, h=handle: self._on_tested(h, message, False))
+        handle.cancelled.connect(lambda h=handle: self._on_tested(h, "Test cancelled.", False))
+
+    def _on_tested(self, handle, message: str, ok: bool) -> None:
+        if handle is not self._test_handle:
+            return
+        self._test_handle = None
+        self.test_button.setEnabled(True)
+        self.scheduler_status.setStyleSheet("color: #1b5e20;" if ok else "color: #b00020;")
+        self.scheduler_status.setText(message)
 
     def result_settings(self) -> Settings:
         """A copy of the settings with the dialog's values."""
@@ -92,4 +184,5 @@ class PreferencesDialog(QDialog):
             structure_width=self.picture_width.value(),
             structure_height=self.picture_height.value(),
             recent_files=list(self._settings.recent_files),
+            dask_scheduler=self.scheduler_edit.text().strip(),
         )

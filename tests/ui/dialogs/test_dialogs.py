@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import QObject, Signal
+
 from core.chem.readers import TablePreview
 from core.settings import Settings
 from ui.dialogs.about import AboutDialog, library_versions
@@ -52,3 +54,39 @@ def test_about_lists_versions(qtbot):
     dialog = AboutDialog("CPU, 1 torch threads of 2 cores", {"Settings": "/x/settings.json"})
     qtbot.addWidget(dialog)
     assert "CPU" in dialog.device_label.text()
+
+
+class _Handle(QObject):
+    finished = Signal(object)
+    failed = Signal(str)
+    cancelled = Signal()
+
+
+def test_preferences_check_the_dask_scheduler_and_test_it(qtbot):
+    from core.cluster_jobs import ClusterInfo
+
+    handles = []
+
+    def tester(address):
+        handles.append((address, _Handle()))
+        return handles[-1][1]
+
+    dialog = PreferencesDialog(Settings(), test_cluster=tester)
+    qtbot.addWidget(dialog)
+    assert dialog.scheduler_status.text() == "This computer only."
+    dialog.scheduler_edit.setText("htp://host:8786")
+    assert not dialog.ok_button.isEnabled() and "expected tcp://HOST:PORT" in (
+        dialog.scheduler_status.text()
+    )
+    dialog.scheduler_edit.setText("local:3")
+    assert dialog.ok_button.isEnabled()
+    assert "3 worker processes" in dialog.scheduler_status.text()
+    dialog.test_button.click()
+    address, handle = handles[-1]
+    assert address == "local:3" and "Connecting" in dialog.scheduler_status.text()
+    handle.finished.emit(ClusterInfo("local:3", 3, 3, 3 * 1024**3))
+    assert dialog.scheduler_status.text().startswith("local:3: 3 workers, 3 threads, 3.0 GiB")
+    dialog.test_button.click()
+    handles[-1][1].failed.emit("cannot reach the Dask scheduler at local:3")
+    assert "cannot reach" in dialog.scheduler_status.text()
+    assert dialog.result_settings().dask_scheduler == "local:3"
