@@ -97,7 +97,7 @@ class AreaLinks:
                 f"ligand or pocket, then place {name or 'the molecule'} again."
             )
             return
-        if place(smiles) is not None:
+        if place(smiles, name) is not None:
             self.window.show_status(
                 f"Proteins: placing {name or smiles} at the site of {proteins.structure.name}…"
             )

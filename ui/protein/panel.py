@@ -11,13 +11,20 @@ Reading, fetching, folding and conformer generation run as engine jobs (``core.p
 clicked in the view selects its residue in the view and the strip, or is measured in measure mode.
 The panel is given an :class:`~ui.workbench.AreaContext`: the engine, the notifier, and the
 Molecule panel whose molecule can be placed at the site.
+
+The project keeps the area (``ui.workbench.KeepsState``, key ``proteins``): every structure opened
+in it (where it came from: a PDB id, an AlphaFold DB accession, a file with its SHA-256, the demo,
+or a prediction's sequence and text), with the view, binding site and placed molecule it had.
+Reopening reads the structure shown again from the fetch cache, the file or the kept text, never
+from the network (``ui/protein/area_state.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -37,7 +44,9 @@ from PySide6.QtWidgets import (
 )
 
 from core.jobs import LONG_LANE
+from core.project.areas import AreaSnapshot
 from ui.jobs.tracker import CANCELLED, JobTracker
+from ui.protein import area_state
 from ui.protein.predict_tab import PredictTab
 from ui.protein.site_tab import SiteTab
 from ui.protein.structure_view import StructureView
@@ -45,6 +54,7 @@ from ui.protein.view_tab import ViewTab
 from ui.widgets.elided_label import ElidedLabel
 
 if TYPE_CHECKING:
+    from core.project.areas import StoredArea
     from core.protein.structure import ProteinStructure
     from ui.jobs.handle import JobHandle
     from ui.workbench import AreaContext
@@ -52,6 +62,7 @@ if TYPE_CHECKING:
 FILE_FILTER = "Structures (*.pdb *.ent *.cif *.mmcif *.pdb.gz *.ent.gz *.cif.gz);;All files (*)"
 _ERROR_STYLE = "color: #8a1c12;"
 _LARGE_ATOMS = 30_000  # the scene draws more atoms than this as cartoon and ligands only
+_DEMO_ENTRY = {"origin": "demo", "name": "1HVR", "title": "HIV-1 protease with the inhibitor XK2"}
 
 
 class ProteinPanel(QWidget):
@@ -64,6 +75,9 @@ class ProteinPanel(QWidget):
     # True while a library molecule is placed in the view: the window shows the Molecule panel
     # beside the protein only then (the 3D view gets the width otherwise).
     placed_molecule_changed = Signal(bool)
+    # The project keeps this area (ui.workbench.KeepsState).
+    state_key = "proteins"
+    state_changed = Signal()
 
     def __init__(self, context: AreaContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -77,6 +91,17 @@ class ProteinPanel(QWidget):
         self.jobs.failed.connect(self._on_job_failed)
         self._finalized = False
         self.target_chooser = None  # built on the first gene looked up
+        # What the project keeps: the structures opened (area_state entries), the one shown
+        # (``_current``), whether the view shows it now (``_live``: False while a project's
+        # structure is read back, or when it could not be), the molecule placed at its site.
+        self._entries: list[dict[str, Any]] = []
+        self._current: int | None = None
+        self._live = False
+        self._incoming: dict[str, Any] | int | None = None  # the entry show_structure shows
+        self._restoring = False
+        self._restore_token: object | None = None
+        self._placed: dict[str, Any] | None = None
+        self._target_genes: dict[str, tuple[str, str]] = {}  # PDB id/accession -> gene, title
 
         self.structure_view = StructureView()
         self.structure_view.selection_changed.connect(self.selection_changed)
@@ -99,6 +124,7 @@ class ProteinPanel(QWidget):
         self.predict_tab.download_cancel_requested.connect(lambda: self.jobs.cancel("esm-weights"))
 
         self._build_top_bar()
+        self._watch_view_changes()
         tabs = QTabWidget()
         for page, title in ((self.view_tab, "View"), (self.site_tab, "Site"),
                             (self.predict_tab, "Predict")):  # fmt: skip
@@ -264,7 +290,8 @@ class ProteinPanel(QWidget):
         from core.protein.structure import load_for_display
 
         self._notice(f"Reading {Path(path).name}…")
-        return self._submit("load", self.show_structure, load_for_display, str(path),
+        return self._submit("load", lambda s: self._opened(self._file_entry(s), s),
+                            load_for_display, str(path),
                             title=f"Open {Path(path).name}")  # fmt: skip
 
     def open_model(self, model: int) -> JobHandle | None:
@@ -275,7 +302,11 @@ class ProteinPanel(QWidget):
         if s is None or not s.path:
             return None
         self._notice(f"Reading model {model + 1} of {s.name}…")
-        return self._submit("load", self.show_structure, load_for_display, s.path,
+        shown = self._shown_entry()
+        return self._submit("load",
+                            lambda new: self._opened(
+                                dict(shown, model=model) if shown else self._file_entry(new), new),
+                            load_for_display, s.path,
                             title=f"Open {s.name} model {model + 1}", model=model)  # fmt: skip
 
     def fetch(self, identifier: str) -> JobHandle | None:
@@ -293,7 +324,8 @@ class ProteinPanel(QWidget):
         if looks_like_gene_symbol(identifier):
             return self.lookup_target(identifier)
         self._notice(f"Fetching {identifier}…")
-        return self._submit("load", self.show_structure, fetch_and_read, identifier,
+        entry = self._fetched_entry(identifier)
+        return self._submit("load", lambda s: self._opened(entry, s), fetch_and_read, identifier,
                             title=f"Fetch {identifier}")  # fmt: skip
 
     def look_up_gene(self, symbol: str) -> JobHandle:
@@ -316,6 +348,12 @@ class ProteinPanel(QWidget):
         the one picked is fetched."""
         from ui.protein.target_chooser import TargetChooser
 
+        # What a structure picked from the chooser is, for the project's campaign summary.
+        gene = info.gene or symbol
+        for pdb_entry in info.pdb_entries:
+            self._target_genes[pdb_entry.id.upper()] = (gene, pdb_entry.title)
+        if info.alphafold is not None:
+            self._target_genes[info.accession.upper()] = (gene, info.name)
         if self.target_chooser is None:
             self.target_chooser = TargetChooser(self)
             self.target_chooser.open_requested.connect(self.fetch)
@@ -335,8 +373,8 @@ class ProteinPanel(QWidget):
         from core.protein.demo import DEMO_PDB_ID, load_demo_complex
 
         self._notice(f"Reading the demo complex ({DEMO_PDB_ID})…")
-        return self._submit("demo", self.show_demo, load_demo_complex,
-                            title=f"Open demo {DEMO_PDB_ID}")  # fmt: skip
+        return self._submit("demo", lambda s: self._opened(dict(_DEMO_ENTRY), s, self.show_demo),
+                            load_demo_complex, title=f"Open demo {DEMO_PDB_ID}")  # fmt: skip
 
     def show_demo(self, structure: ProteinStructure) -> None:
         """Show the demo complex with its inhibitor chosen and the view centred on its pocket."""
@@ -374,6 +412,9 @@ class ProteinPanel(QWidget):
 
     def show_structure(self, structure: ProteinStructure | None, color: str | None = None) -> None:
         """Draw ``structure`` with the default layers and fill the strip and the tabs."""
+        incoming, self._incoming = self._incoming, None
+        self._capture_view()  # the structure shown so far keeps its view in the project
+        self._placed = None
         had_molecule = self.has_placed_molecule()
         self.structure_view.set_structure(structure, color)
         self.site_tab.show_structure(structure)
@@ -391,9 +432,11 @@ class ProteinPanel(QWidget):
             )
         else:
             self.title_label.setText("")
+        self._enter(incoming if structure is not None else None)
         self.structure_changed.emit(structure)
         if had_molecule:  # a new structure clears the scene, the placed molecule with it
             self.placed_molecule_changed.emit(False)
+        self._on_view_changed()
 
     def _on_atom_picked(self, atom: int) -> None:
         # Measure mode takes the atom; otherwise the click selects its residue.
@@ -409,8 +452,9 @@ class ProteinPanel(QWidget):
     # ------------------------------------------------------------------------------------------
     # Molecule in context
 
-    def place_molecule(self, mol_or_smiles) -> JobHandle | None:
-        """Generate a conformer of ``mol_or_smiles`` on the engine and show it at the site."""
+    def place_molecule(self, mol_or_smiles, name: str = "") -> JobHandle | None:
+        """Generate a conformer of ``mol_or_smiles`` on the engine and show it at the site;
+        ``name`` names it in the project."""
         from core.protein.context import place_conformer
 
         centre = self.site_tab.context_centre()
@@ -419,8 +463,11 @@ class ProteinPanel(QWidget):
                         "placed at their centroid.")  # fmt: skip
             return None
         self._notice("Generating a 3D conformer of the molecule…")
-        return self._submit("context", self.show_context_molecule, place_conformer,
-                            mol_or_smiles, centre, title="Conformer for protein view")  # fmt: skip
+        smiles = mol_or_smiles if isinstance(mol_or_smiles, str) else ""
+        return self._submit("context",
+                            lambda mol: self.show_context_molecule(mol, name, smiles),
+                            place_conformer, mol_or_smiles, centre,
+                            title="Conformer for protein view")  # fmt: skip
 
     def place_workspace_molecule(self) -> JobHandle | None:
         """Place the Molecule panel's molecule at the site (see :meth:`place_molecule`)."""
@@ -431,11 +478,15 @@ class ProteinPanel(QWidget):
             return None
         return self.place_molecule(mol)
 
-    def show_context_molecule(self, mol) -> None:
+    def show_context_molecule(self, mol, name: str = "", smiles: str = "") -> None:
+        """Show ``mol`` (a 3D conformer placed at the site) as the molecule in context; the
+        project keeps it by ``smiles`` (default: the molecule's), ``name`` and its coordinates."""
         self.structure_view.scene.molecules.add_molecule("context", mol, style="ball_and_stick")
         self.structure_view.redraw()
+        self._placed = _placed_record(mol, name, smiles)
         self._notice("Library molecule placed at the site (not docked: translated only).")
         self.placed_molecule_changed.emit(True)
+        self._on_view_changed()
 
     def has_placed_molecule(self) -> bool:
         """Whether a library molecule is placed in the view."""
@@ -444,8 +495,10 @@ class ProteinPanel(QWidget):
     def remove_context_molecule(self) -> None:
         removed = self.structure_view.scene.molecules.remove("context")
         self.structure_view.redraw()
+        self._placed = None
         if removed:
             self.placed_molecule_changed.emit(False)
+            self._on_view_changed()
 
     # ------------------------------------------------------------------------------------------
     # The chosen ligand in other areas
@@ -540,6 +593,344 @@ class ProteinPanel(QWidget):
 
     def show_prediction(self, result, structure: ProteinStructure) -> None:
         """Show a finished prediction: the structure coloured by pLDDT, its confidence."""
+        from core.protein.esm_atlas import DEVICE_LABEL
+
         self.prediction = result
+        origin = "esmatlas" if result.device == DEVICE_LABEL else "esmfold"
+        entry = {"origin": origin, "sequence": result.sequence,
+                 "name": f"ESMFold prediction ({len(result.sequence)} residues)"}  # fmt: skip
+        area_state.keep_text(entry, result.pdb_text)
+        self._incoming = entry
         self.show_structure(structure, color="plddt")
         self.predict_tab.show_result(result)
+
+    # ------------------------------------------------------------------------------------------
+    # The project (ui.workbench.KeepsState)
+
+    def _watch_view_changes(self) -> None:
+        """Changes worth keeping in the project: styles, colours, layers, the chosen ligand,
+        the binding site, the camera after a drag."""
+        view, site = self.view_tab, self.site_tab
+        for signal in (
+            view.protein_style.currentIndexChanged,
+            view.ligand_style.currentIndexChanged,
+            view.color_combo.currentIndexChanged,
+            view.pocket_check.toggled,
+            view.water_check.toggled,
+            site.ligand_combo.currentIndexChanged,
+            site.cutoff_spin.valueChanged,
+            site.site_button.clicked,
+        ):
+            signal.connect(self._on_view_changed)
+        style = self.structure_view.interactor.GetInteractorStyle()
+        style.AddObserver("EndInteractionEvent", lambda *_args: self._on_view_changed())
+
+    def _on_view_changed(self, *_args) -> None:
+        if not self._restoring and self._live:
+            self.state_changed.emit()
+
+    def _opened(self, entry: dict[str, Any], structure, show=None) -> None:
+        """Show a structure the user opened (``show``: how, default :meth:`show_structure`) as
+        the project's ``entry``."""
+        self._incoming = entry
+        (show or self.show_structure)(structure)
+
+    def _file_entry(self, structure) -> dict[str, Any]:
+        from core.project.areas import file_reference
+
+        path = Path(structure.path)
+        try:
+            reference = file_reference(path)
+        except OSError:
+            reference = {"path": str(path.resolve())}
+        return {"origin": "file", "name": path.name, "file": reference,
+                "model": int(structure.model_index)}  # fmt: skip
+
+    def _fetched_entry(self, identifier: str) -> dict[str, Any]:
+        from core.protein.fetch import PDB_ID
+
+        code = identifier.strip().upper()
+        gene, title = self._target_genes.get(code, ("", ""))
+        origin = "rcsb" if PDB_ID.match(code) else "alphafold"
+        return {"origin": origin, "id": code, "name": code, "gene": gene, "title": title}
+
+    def _shown_entry(self) -> dict[str, Any] | None:
+        if self._live and self._current is not None:
+            return self._entries[self._current]
+        return None
+
+    def _enter(self, incoming: dict[str, Any] | int | None) -> None:
+        """Make ``incoming`` (an entry, or the index of a stored one being restored) the
+        structure shown; None: the structure shown is none the project knows how to open."""
+        if incoming is None:
+            self._current, self._live = None, False
+            return
+        if isinstance(incoming, int):
+            self._current, self._live = incoming, True
+            return
+        entry = {"model": 0, **incoming}
+        key = area_state.entry_key(entry)
+        self._entries = [e for e in self._entries if area_state.entry_key(e) != key]
+        self._entries.append(entry)
+        del self._entries[: max(0, len(self._entries) - area_state.MAX_ENTRIES)]
+        self._current, self._live = len(self._entries) - 1, True
+
+    def _capture_view(self) -> None:
+        """Copy the view, binding site and placed molecule into the entry shown."""
+        entry = self._shown_entry()
+        if entry is None or self.structure is None:
+            return
+        entry["view"] = self._view_state()
+        site = self._site_state()
+        if site is None:
+            entry.pop("site", None)
+        else:
+            entry["site"] = site
+        entry["placed"] = [dict(self._placed)] if self._placed else []
+
+    def _view_state(self) -> dict[str, Any]:
+        scene = self.structure_view.scene
+        view: dict[str, Any] = {"color": scene.color_scheme}
+        for key in ("protein", "ligands"):
+            if key in scene.layers:
+                view[key] = scene.layers[key].style
+        view["pocket"] = self.view_tab.pocket_check.isChecked()
+        view["waters"] = self.view_tab.water_check.isChecked()
+        camera = scene.renderer.GetActiveCamera()
+        view["camera"] = {
+            "position": list(camera.GetPosition()),
+            "focal_point": list(camera.GetFocalPoint()),
+            "view_up": list(camera.GetViewUp()),
+            "view_angle": float(camera.GetViewAngle()),
+            "parallel_scale": float(camera.GetParallelScale()),
+        }
+        return view
+
+    def _site_state(self) -> dict[str, Any] | None:
+        ligand = self.site_tab.current_ligand()
+        residues = [int(r) for r in self.site_tab.site_residues]
+        if ligand is None and not residues:
+            return None
+        site: dict[str, Any] = {"cutoff": float(self.site_tab.cutoff_spin.value()),
+                                "residues": residues}  # fmt: skip
+        if ligand is not None:
+            site["ligand"] = {"name": ligand.name, "chain": ligand.chain, "resnum": ligand.resnum}
+        return site
+
+    def area_state(self) -> AreaSnapshot:
+        """The structures opened in the project, the one shown with its view (a cheap copy)."""
+        self._capture_view()
+        entries = copy.deepcopy(self._entries)
+        state = {
+            "campaign": area_state.campaign_summary(entries),
+            "structures": entries,
+            "current": self._current,
+        }
+        return AreaSnapshot(state=state, tables={}, format=1)
+
+    def restore_area_state(self, stored: StoredArea | None) -> list[str]:
+        """Put a project's structures back: the one shown is read again from the fetch cache,
+        its file or its kept text (never the network) in the engine, then its view, binding
+        site and placed molecule are restored. Returns a line per thing that cannot be."""
+        self._restoring = True
+        try:
+            self.jobs.cancel("load")
+            self._restore_token = None
+            self.show_structure(None)
+            self._entries, self._current, self._live = [], None, False
+            if stored is None:
+                return []
+            return self._restore_entries(stored)
+        finally:
+            self._restoring = False
+
+    def _restore_entries(self, stored: StoredArea) -> list[str]:
+        state = stored.state if isinstance(stored.state, Mapping) else {}
+        lines: list[str] = []
+        raw = state.get("structures", [])
+        if not isinstance(raw, list):
+            lines.append("the Proteins area's structures could not be read (not a list)")
+            raw = []
+        current = state.get("current")
+        current = current if isinstance(current, int) and not isinstance(current, bool) else None
+        if current is not None and not 0 <= current < len(raw):
+            current = None
+        for index, item in enumerate(raw[-area_state.MAX_ENTRIES :]):
+            index += max(0, len(raw) - area_state.MAX_ENTRIES)
+            entry, problem = area_state.clean_entry(item)
+            if entry is None:
+                lines.append(str(problem))
+                continue
+            if index == current:
+                self._current = len(self._entries)
+            self._entries.append(entry)
+        if self._current is None:
+            return lines
+        entry = self._entries[self._current]
+        kind, what, more = area_state.local_source(entry)
+        lines.extend(more)
+        if entry["origin"] in ("esmfold", "esmatlas") and entry.get("sequence"):
+            self.predict_tab.sequence_edit.setPlainText(entry["sequence"])
+        if not kind:
+            self._notice("; ".join(more))
+            return lines
+        from core.protein.structure import load_for_display
+
+        token = self._restore_token = object()
+        index = self._current
+        show = lambda s: self._on_restored(token, index, s)  # noqa: E731
+        name = entry.get("name", "structure")
+        self._notice(f"Reading {name} as the project left it…")
+        if kind == "text":
+            self._submit("load", show, _structure_from_text, what, f"{name}.pdb",
+                         title=f"Open {name}")  # fmt: skip
+        else:
+            self._submit("load", show, load_for_display, str(what), model=entry.get("model", 0),
+                         title=f"Open {name}")  # fmt: skip
+        return lines
+
+    def _on_restored(self, token: object, index: int, structure) -> None:
+        """A project's structure was read back: show it as it was left."""
+        if token is not self._restore_token or self._current != index or self._live:
+            return  # another structure was opened since
+        from core.protein import colors
+
+        entry = self._entries[index]
+        view = entry.get("view", {})
+        if entry["origin"] == "demo":
+            from core.protein.demo import DEMO_TITLE
+
+            structure.name = DEMO_TITLE
+        color = view.get("color")
+        self._restoring = True
+        try:
+            self._incoming = index
+            self.show_structure(structure, color if color in colors.SCHEMES else None)
+            problems = self._apply_entry_view(entry, structure)
+        finally:
+            self._restoring = False
+        if entry["origin"] in ("esmfold", "esmatlas"):
+            self._show_restored_prediction(entry)
+        if entry["origin"] == "file":  # the file as it is now is the one shown
+            self._entries[index]["file"] = self._file_entry(structure)["file"]
+        message = f"{entry.get('name', structure.name)}: as the project left it."
+        self._notice(" ".join([message, *problems]))
+
+    def _apply_entry_view(self, entry: dict[str, Any], structure) -> list[str]:
+        view, scene = entry.get("view", {}), self.structure_view.scene
+        problems: list[str] = []
+        for layer in ("protein", "ligands"):
+            style = view.get(layer)
+            if style and layer in scene.layers and scene.layers[layer].style != style:
+                try:
+                    self.view_tab.set_style(style, layer)
+                except ValueError:
+                    pass  # a style this version does not draw: the default stays
+        for key, check in (("pocket", self.view_tab.pocket_check),
+                           ("waters", self.view_tab.water_check)):  # fmt: skip
+            if key in view and check.isEnabled():
+                check.setChecked(view[key])
+        site = entry.get("site") or {}
+        wanted = site.get("ligand")
+        ligand = None
+        if wanted:
+            ligand = next((lig for lig in structure.ligands
+                           if (lig.name, lig.chain, lig.resnum)
+                           == (wanted["name"], wanted["chain"], wanted["resnum"])), None)  # fmt: skip
+            if ligand is None:
+                problems.append(
+                    f"The ligand {wanted['name']} {wanted['chain']}{wanted['resnum']} of its "
+                    "binding site is not in the structure now."
+                )
+            else:
+                self.site_tab.pick_ligand(ligand)
+        if "cutoff" in site:
+            self.site_tab.cutoff_spin.setValue(site["cutoff"])
+        residues = [r for r in site.get("residues", []) if 0 <= r < structure.n_residues]
+        if residues and ligand is not None:
+            self.site_tab.select_binding_site()
+        elif residues:
+            self.structure_view.select_residues(residues)
+        for placed in entry.get("placed", [])[:1]:
+            self._restore_placed(placed)
+        camera = view.get("camera")
+        if camera:
+            self._set_camera(camera)
+        self.structure_view.redraw()
+        return problems
+
+    def _restore_placed(self, placed: dict[str, Any]) -> None:
+        from rdkit import Chem, RDLogger
+
+        mol = None
+        if placed.get("molblock"):
+            RDLogger.DisableLog("rdApp.*")
+            try:
+                mol = Chem.MolFromMolBlock(placed["molblock"], removeHs=False)
+            finally:
+                RDLogger.EnableLog("rdApp.*")
+        if mol is not None and mol.GetNumConformers():
+            self.show_context_molecule(mol, placed.get("name", ""), placed["smiles"])
+            self._placed = dict(placed)  # as stored: its centre is the one it was placed at
+        elif self.site_tab.context_centre() is not None:  # made again at the site
+            self.place_molecule(placed["smiles"], placed.get("name", ""))
+
+    def _set_camera(self, camera: dict[str, Any]) -> None:
+        renderer = self.structure_view.scene.renderer
+        active = renderer.GetActiveCamera()
+        active.SetPosition(*camera["position"])
+        active.SetFocalPoint(*camera["focal_point"])
+        active.SetViewUp(*camera["view_up"])
+        if camera.get("view_angle") and 0 < camera["view_angle"] < 180:
+            active.SetViewAngle(camera["view_angle"])
+        if camera.get("parallel_scale") and camera["parallel_scale"] > 0:
+            active.SetParallelScale(camera["parallel_scale"])
+        renderer.ResetCameraClippingRange()
+
+    def _show_restored_prediction(self, entry: dict[str, Any]) -> None:
+        """The Predict tab's confidence line for a prediction read back (no PAE is kept)."""
+        from core.protein.esm_atlas import DEVICE_LABEL, plddt_per_residue
+        from core.protein.prediction import PredictionResult
+
+        text = entry.get("pdb_text", "")
+        try:
+            plddt = plddt_per_residue(text)
+        except ValueError:
+            return
+        device = DEVICE_LABEL if entry["origin"] == "esmatlas" else "the saved project"
+        result = PredictionResult(sequence=entry.get("sequence", ""), pdb_text=text,
+                                  plddt=plddt, pae=None, ptm=None, device=device)  # fmt: skip
+        self.prediction = result
+        self.predict_tab.show_result(result)
+
+
+def _placed_record(mol, name: str, smiles: str) -> dict[str, Any]:
+    """What the project keeps of a molecule placed at the site: its SMILES, name, centre and
+    3D coordinates (a molblock, so that it comes back where it was)."""
+    from rdkit import Chem
+
+    if not smiles:
+        try:
+            smiles = Chem.MolToSmiles(Chem.RemoveHs(mol))
+        except (ValueError, RuntimeError):
+            smiles = Chem.MolToSmiles(mol)
+    positions = mol.GetConformer().GetPositions()
+    heavy = [a.GetIdx() for a in mol.GetAtoms() if a.GetAtomicNum() > 1] or list(
+        range(mol.GetNumAtoms())
+    )
+    centre = positions[heavy].mean(axis=0) if len(positions) else [0.0, 0.0, 0.0]
+    return {
+        "smiles": smiles,
+        "name": name,
+        "centre": [float(c) for c in centre],
+        "molblock": Chem.MolToMolBlock(mol),
+    }
+
+
+def _structure_from_text(text: str, name: str, *, progress=None, is_cancelled=None):
+    """A job: a predicted structure's kept PDB text, read and prepared for display."""
+    from core.protein.structure import parse_structure, prepare_for_display
+
+    if progress:
+        progress(-1, f"Reading {name}")
+    return prepare_for_display(parse_structure(text, name=name))
