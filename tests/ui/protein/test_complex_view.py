@@ -216,3 +216,16 @@ def test_the_view_tab_switches_the_bases(panel, vtk_image):
     without = vtk_image(window)
     changed = (np.abs(with_bases.astype(int) - without.astype(int)).max(axis=2) > 30).mean()
     assert changed > 0.01
+
+
+def test_the_pocket_follows_the_chosen_residues_and_keeps_its_switch(panel):
+    panel.show_structure(parse_structure(synthetic_complex_pdb(), name="synthetic complex"))
+    s, scene = panel.structure, panel.structure_view.scene
+    panel.view_tab.pocket_check.setChecked(False)
+    residues = [s.find_residue("A", 5), s.find_residue("B", 9)]
+    scene.set_pocket(residues)
+    pocket = scene.layers["pocket"]
+    assert set(np.unique(s.atom_residue[pocket.atoms])) == set(residues)
+    assert not pocket.visible  # the View tab's switch still holds
+    scene.set_pocket([])
+    assert "pocket" not in scene.layers
