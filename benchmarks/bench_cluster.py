@@ -7,7 +7,9 @@ reference) on the same ``.smi`` file of the first ``--n`` MOSES SMILES and write
 the script checks that every CSV is byte-identical to the reference's and exits 1 otherwise.
 Times run from the call to the written file (counting pass, describing, merging, writing);
 starting the cluster is timed apart. A 16-worker row is printed as "not measured" unless this
-machine has 16 cores.
+machine has 16 cores. A last table times one top-50 similarity search (``search --cluster``:
+``core.chem.cluster_search``) on ``local:2`` against the same search on one machine, whose
+answer it must equal.
 
 Run from the repository root::
 
@@ -29,8 +31,16 @@ from pathlib import Path
 import _common
 
 from core.chem.cluster_props import props_on_cluster
+from core.chem.cluster_search import (
+    SearchRequest,
+    hits_table,
+    record_search_smiles,
+    search_on_cluster,
+)
 from core.chem.export import export_table
 from core.chem.library import LoadOptions, load_library, props_table
+from core.chem.readers import iter_record_chunks
+from core.chem.search import build_fingerprint_index, similarity_search
 from core.cluster import ClusterSpec, connect, disconnect, parse_cluster_address
 
 
@@ -48,6 +58,33 @@ def _time_cluster(spec: ClusterSpec, source: Path, out: Path, partition_size: in
     finally:
         disconnect(client)
     return connected, elapsed, result.n_parts, load
+
+
+def _time_search(source: Path, out: Path, partition_size: int) -> list[tuple]:
+    """A top-50 search for the file's first molecule: on one machine (reading, fingerprinting
+    on all cores, searching) and on ``local:2``; rows of (label, workers, start s, run s, equal)."""
+    records = [r for chunk in iter_record_chunks(source) for r in chunk]
+    request = SearchRequest(similar=records[0].text, top_k=50)
+    started = time.perf_counter()
+    records = [r for chunk in iter_record_chunks(source) for r in chunk]
+    smiles = [record_search_smiles(r) for r in records]
+    hits = similarity_search(build_fingerprint_index(smiles, workers=0), request.similar, top_k=50)
+    expected = hits_table(records, smiles, hits.rows, hits.scores)
+    single = time.perf_counter() - started
+    started = time.perf_counter()
+    client = connect(parse_cluster_address("local:2"))
+    connected = time.perf_counter() - started
+    try:
+        started = time.perf_counter()
+        result = search_on_cluster(client, source, out, request, partition_size=partition_size)
+        elapsed = time.perf_counter() - started
+    finally:
+        disconnect(client)
+    cores = os.cpu_count() or 1
+    return [
+        ("search top-50, no cluster", cores, None, single, True),
+        ("search top-50, --cluster local:2", 2, connected, elapsed, result.table.equals(expected)),
+    ]
 
 
 class _RemoteCluster:
@@ -134,6 +171,8 @@ def main() -> int:
         rows.append(("--cluster tcp:// (scheduler + 2 worker processes)", 2, *timing))
         if out.read_bytes() != expected:
             mismatches.append("remote")
+        searches = _time_search(source, folder / "search.csv", args.partition_size)
+        mismatches += [label for label, *_, equal in searches if not equal]
 
     one_worker = args.n / rows[1][3]
     print()
@@ -156,10 +195,22 @@ def main() -> int:
             f"| --cluster local:16 | 16 | – | – | – | not measured ({cores} cores here) | – | – |"
         )
     print()
+    print("| search | workers | start s | run s | molecules/s | equal to one machine |")
+    print("|---|---:|---:|---:|---:|---|")
+    for label, workers, connected, elapsed, equal in searches:
+        start = f"{connected:.1f}" if connected is not None else "–"
+        print(
+            f"| {label} | {workers} | {start} | {elapsed:.2f} | {args.n / elapsed:,.0f} | "
+            f"{'yes' if equal else 'NO'} |"
+        )
+    print()
     if mismatches:
         print(f"MISMATCH: {', '.join(mismatches)} differ from the single-machine table")
         return 1
-    print("every cluster table is byte-identical to the single-machine table")
+    print(
+        "every cluster table is byte-identical to the single-machine table, every search "
+        "answer equal"
+    )
     return 0
 
 
