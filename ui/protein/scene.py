@@ -232,6 +232,47 @@ def _tube_actor(data: vtkPolyData, radius: float, sides: int = 8) -> vtkActor:
 
 
 # ----------------------------------------------------------------------------------------------
+# Molecules placed beside the protein
+
+
+class PlacedMolecules(MoleculeScene):
+    """The :class:`MoleculeScene` of a protein view that also keeps each molecule it draws, so
+    that their contacts with the protein can be found; ``listeners`` are called (no arguments)
+    after every change."""
+
+    def __init__(self, renderer: vtkRenderer | None = None) -> None:
+        super().__init__(renderer)
+        self.mols: dict = {}
+        self.listeners: list = []
+
+    def add_molecule(self, key, mol, conf_id: int = -1, style: str | None = None):
+        actor = super().add_molecule(key, mol, conf_id, style)
+        self.mols[key] = (mol, conf_id)
+        self._changed()
+        return actor
+
+    def remove(self, key: str) -> bool:
+        removed = super().remove(key)
+        if self.mols.pop(key, None) is not None:
+            self._changed()
+        return removed
+
+    def molecule(self, key: str):
+        """The RDKit molecule drawn under ``key`` with only the drawn conformer, or None."""
+        from rdkit import Chem
+
+        entry = self.mols.get(key)
+        if entry is None:
+            return None
+        mol, conf_id = entry
+        return Chem.Mol(mol, confId=mol.GetConformer(conf_id).GetId())
+
+    def _changed(self) -> None:
+        for listener in list(self.listeners):
+            listener()
+
+
+# ----------------------------------------------------------------------------------------------
 # The scene
 
 
@@ -247,7 +288,7 @@ class ProteinScene:
         self._renderer = renderer
         self.structure: ProteinStructure | None = None
         self.layers: dict[str, Layer] = {}
-        self.molecules = MoleculeScene(renderer)
+        self.molecules = PlacedMolecules(renderer)
         self._selection_actors: list[vtkActor] = []
         self._measure_actors: list = []
         self._contact_actors: list = []

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import shiboken6
 from PySide6.QtCore import QBuffer, QIODevice, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtSvg import QSvgRenderer
@@ -92,7 +93,7 @@ class SiteTab(QWidget):
         )
         self.find_similar_button.clicked.connect(lambda: self.find_similar_requested.emit())
         self.contacts: list[Contact] = []
-        self._contact_molecule = None  # the chosen ligand as a LigandMolecule, when read
+        self._contact_molecule = None  # (mol, name) whose contacts are shown, when read
         self._diagram_dialog: InteractionDiagramDialog | None = None
         self._diagram_name = "ligand"
         self.contacts_check = QCheckBox("Contacts")
@@ -141,6 +142,13 @@ class SiteTab(QWidget):
         self.place_button.clicked.connect(lambda: self.place_requested.emit())
         self.remove_context_button = QPushButton("Remove")
         self.remove_context_button.clicked.connect(lambda: self.remove_requested.emit())
+        self.placed_contacts_check = QCheckBox("Contacts of the placed molecule")
+        self.placed_contacts_check.setToolTip(
+            "Show and list the placed molecule's contacts instead of the chosen ligand's (it is "
+            "only translated to the site, not docked: expect clashes)"
+        )
+        self.placed_contacts_check.toggled.connect(lambda _on: self.update_contacts())
+        view.scene.molecules.listeners.append(self._on_placed_changed)
 
         ligand_row = QHBoxLayout()
         ligand_row.addWidget(self.ligand_combo, 1)
@@ -181,6 +189,7 @@ class SiteTab(QWidget):
         context = QGroupBox("Molecule in context")
         context_layout = QVBoxLayout(context)
         context_layout.addLayout(place_row)
+        context_layout.addWidget(self.placed_contacts_check)
         layout.addWidget(context)
         self._update_enabled()
 
@@ -219,7 +228,11 @@ class SiteTab(QWidget):
             self.contacts_check,
         ):
             widget.setEnabled(has_ligands)
-        self.diagram_button.setEnabled(has_ligands)
+        placed = "context" in self.view.scene.molecules.mols
+        self.placed_contacts_check.setEnabled(loaded and placed)
+        self.diagram_button.setEnabled(
+            has_ligands or (placed and self._contact_molecule is not None)
+        )
 
     # ------------------------------------------------------------------------------------------
     # Ligands and binding site
@@ -268,40 +281,76 @@ class SiteTab(QWidget):
     def _on_contacts_toggled(self, _on: bool) -> None:
         self.update_contacts()
 
-    def update_contacts(self) -> list[Contact]:
-        """Find the chosen ligand's contacts (when "Contacts" is on), draw them and list them;
-        returns them."""
-        from core.protein.contacts import ligand_contacts, summarize
+    def _on_placed_changed(self) -> None:
+        # Called by the scene whenever a molecule is placed or removed: also while the view
+        # changes structure (its scene still holds the old one) and while the panel closes (the
+        # tab may be gone by then).
+        if not shiboken6.isValid(self) or not shiboken6.isValid(self.placed_contacts_check):
+            return
+        was_shown = self.placed_contacts_check.isChecked()
+        if "context" not in self.view.scene.molecules.mols:
+            self.placed_contacts_check.blockSignals(True)
+            self.placed_contacts_check.setChecked(False)
+            self.placed_contacts_check.blockSignals(False)
+        if was_shown and self.view.structure is self.view.scene.structure:
+            self.update_contacts()
+        else:
+            self._update_enabled()
+
+    def _find_contacts(self):
+        """``(mol, name, contacts)`` of the placed molecule (when asked for and there is one)
+        or the chosen ligand; a message string when there is nothing to look at."""
+        from rdkit import Chem
+
+        from core.protein.contacts import ligand_contacts, molecule_contacts
         from core.protein.ligand import ligand_molecule
+
+        structure = self.view.structure
+        ligand = self.current_ligand()
+        placed = self.view.scene.molecules.molecule("context")
+        if self.placed_contacts_check.isChecked() and placed is not None and structure is not None:
+            mol = Chem.RemoveHs(placed, sanitize=False)
+            name = placed.GetProp("_Name") if placed.HasProp("_Name") else ""
+            # The placed molecule sits where the chosen ligand is: the ligand is not a partner.
+            exclude = {ligand.residue} if ligand is not None else set()
+            try:
+                contacts = molecule_contacts(structure, mol, exclude)
+            except ValueError as exc:
+                return f"No contacts: {exc}"
+            return mol, name or "placed molecule", contacts
+        if ligand is None:
+            return "Choose a ligand first: the contacts are the chosen ligand's."
+        if ligand.atoms < 2:
+            return f"{ligand.label} is a single atom (an ion): no contacts."
+        try:
+            molecule = ligand_molecule(structure, ligand)
+            return molecule.mol, molecule.name, ligand_contacts(structure, ligand, molecule.mol)
+        except ValueError as exc:
+            return f"No contacts: {exc}"
+
+    def update_contacts(self) -> list[Contact]:
+        """Find the contacts of the chosen ligand (or of the placed molecule, when "Placed
+        molecule's contacts" is on) when "Contacts" is on, draw them and list them; returns
+        them."""
+        from core.protein.contacts import summarize
 
         scene = self.view.scene
         self.contacts = []
         self._contact_molecule = None
         self.contacts_table.setRowCount(0)
         self.contacts_label.setText("")
-        ligand = self.current_ligand()
-        if ligand is None or not self.contacts_check.isChecked():
-            scene.clear_contacts()
-            self._update_enabled()
-            self.view.redraw()
-            return []
-        structure = self.view.structure
-        if ligand.atoms < 2:
-            scene.clear_contacts()
-            self.contacts_label.setText(f"{ligand.label} is a single atom (an ion): no contacts.")
-        else:
-            try:
-                molecule = ligand_molecule(structure, ligand)
-                contacts = ligand_contacts(structure, ligand, molecule.mol)
-            except ValueError as exc:
-                scene.clear_contacts()
-                self.contacts_label.setText(f"No contacts: {exc}")
+        scene.clear_contacts()
+        if self.view.structure is not None and self.contacts_check.isChecked():
+            found = self._find_contacts()
+            if isinstance(found, str):
+                self.contacts_label.setText(found if self.current_ligand() is not None else "")
             else:
-                self._contact_molecule = molecule
+                mol, name, contacts = found
+                self._contact_molecule = (mol, name)
                 self.contacts = contacts
                 scene.set_contacts(contacts)
                 self._fill_contacts_table(contacts)
-                self.contacts_label.setText(f"{ligand.label}: {summarize(contacts)}")
+                self.contacts_label.setText(f"{name}: {summarize(contacts)}")
         self._update_enabled()
         self.view.redraw()
         return self.contacts
@@ -330,32 +379,24 @@ class SiteTab(QWidget):
             self.view.select_residues([self.contacts[row].residue])
 
     def interaction_diagram_svg(self) -> str | None:
-        """The chosen ligand's interaction diagram (SVG text); None (the reason told) without
-        a ligand that reads as a molecule. Works with "Contacts" off too."""
-        from core.protein.contacts import ligand_contacts
+        """The interaction diagram (SVG text) of the chosen ligand or the placed molecule, as
+        the contacts show; None (the reason told) when there is no molecule. Works with
+        "Contacts" off too."""
         from core.protein.interaction_diagram import interaction_diagram_svg
-        from core.protein.ligand import ligand_molecule
 
-        molecule, contacts = self._contact_molecule, self.contacts
+        if self._contact_molecule is not None:
+            (mol, name), contacts = self._contact_molecule, self.contacts
+        else:
+            found = self._find_contacts()
+            if isinstance(found, str):
+                self.error_message.emit(found)
+                return None
+            mol, name, contacts = found
+        self._diagram_name = name
         structure = self.view.structure
-        if molecule is None:
-            ligand = self.current_ligand()
-            if ligand is None:
-                self.error_message.emit("Choose a ligand first: the diagram shows its contacts.")
-                return None
-            if ligand.atoms < 2:
-                self.error_message.emit(f"{ligand.label} is a single atom (an ion).")
-                return None
-            try:
-                molecule = ligand_molecule(structure, ligand)
-                contacts = ligand_contacts(structure, ligand, molecule.mol)
-            except ValueError as exc:
-                self.error_message.emit(str(exc))
-                return None
-        self._diagram_name = molecule.name
         source = structure.name.split(":")[0].strip() if structure is not None else ""
-        title = molecule.name + (f" in {source}" if source else "")
-        return interaction_diagram_svg(molecule.mol, contacts, title=title)
+        title = name + (f" in {source}" if source else "")
+        return interaction_diagram_svg(mol, contacts, title=title)
 
     def show_interaction_diagram(self) -> InteractionDiagramDialog | None:
         """Open (or refresh) the interaction-diagram window for the chosen ligand."""

@@ -229,3 +229,28 @@ def test_the_pocket_follows_the_chosen_residues_and_keeps_its_switch(panel):
     assert not pocket.visible  # the View tab's switch still holds
     scene.set_pocket([])
     assert "pocket" not in scene.layers
+
+
+def test_the_contacts_of_a_placed_molecule(demo_panel):
+    from rdkit import Chem
+
+    from core.protein.ligand import ligand_molecule
+
+    site, scene = demo_panel.site_tab, demo_panel.structure_view.scene
+    ligand_contacts = [(c.kind, c.residue_label, c.distance) for c in site.contacts]
+    assert not site.placed_contacts_check.isEnabled()
+    # The inhibitor itself, with hydrogens, placed where it is: the same contacts.
+    ligand = site.current_ligand()
+    mol = Chem.AddHs(ligand_molecule(demo_panel.structure, ligand).mol, addCoords=True)
+    mol.SetProp("_Name", "XK263 copy")
+    demo_panel.show_context_molecule(mol)
+    assert site.placed_contacts_check.isEnabled()
+    site.placed_contacts_check.setChecked(True)
+    assert [(c.kind, c.residue_label, c.distance) for c in site.contacts] == ligand_contacts
+    assert site.contacts_label.text().startswith("XK263 copy: ")
+    assert "XK263 copy" in site.interaction_diagram_svg()
+    demo_panel.remove_context_molecule()
+    assert not site.placed_contacts_check.isChecked()
+    assert not site.placed_contacts_check.isEnabled()
+    assert site.contacts_label.text().startswith("XK2 A263: ")
+    assert len(site.contacts) == len(ligand_contacts) and scene.contacts == site.contacts
