@@ -116,8 +116,14 @@ def _design(record: AreaRecord) -> dict[str, Any] | None:
 
 
 def hit_list_library(libraries: Sequence[LibrarySummary]) -> LibrarySummary | None:
-    """The library that is the hit list: the last one ranked by a profile (else None)."""
-    ranked = [library for library in libraries if library.profile]
+    """The library that is the hit list: the last one scored and ranked (it has the ``score``
+    and ``rank`` columns that Score/Rank write), else None. A profile alone is not a hit list:
+    every library opens with one."""
+    ranked = [
+        library
+        for library in libraries
+        if "score" in library.table.columns and "rank" in library.table.columns
+    ]
     return ranked[-1] if ranked else None
 
 
@@ -243,7 +249,8 @@ def campaign_steps(
     lines = []
     if hits is not None:
         profile_name = hits.profile.get("name") if hits.profile else None
-        lines.append(f"{hits.title}: ranked by {profile_name or 'a profile'}")
+        n_ranked = int((pd.to_numeric(hits.table["rank"], errors="coerce") > 0).sum())
+        lines.append(f"{hits.title}: {n_ranked:,} ranked by {profile_name or 'a profile'}")
         flagged = _flagged(hits.table)
         if flagged:
             lines.append(f"{_plural(flagged, 'molecule')} flagged")
@@ -255,7 +262,7 @@ def campaign_steps(
             lines,
             hits is not None,
             hits.modified if hits is not None else None,
-            "Rank a library with a desirability profile (Hit list tools).",
+            "Score and rank a library with a desirability profile (Hit list tools).",
         )
     )
 
@@ -363,24 +370,22 @@ def _cell(value: object, decimals: int = 3) -> str:
 
 
 def _ranked_hits(hits: LibrarySummary, top: int) -> tuple[pd.DataFrame, list[str], str]:
-    """The hit list's best ``top`` rows, the columns to show, and a note on how it was ranked."""
-    from core.hitlist.desirability import DesirabilityProfile, ProfileError, score_table
+    """The hit list's best ``top`` rows (by its ``rank`` column, as the window ranked them: a
+    repeated molecule once), the columns to show, and a note on how it was ranked."""
+    from core.hitlist.desirability import DesirabilityProfile, ProfileError
 
     table = hits.table
-    note = ""
-    columns: list[str] = []
+    rank = pd.to_numeric(table["rank"], errors="coerce")
+    shown = table[rank > 0].assign(_rank=rank[rank > 0]).sort_values("_rank", kind="stable")
+    shown = shown.drop(columns="_rank").head(top)
+    columns = ["score"]
+    note = "ranked by their desirability score"
     try:
         profile = DesirabilityProfile.from_dict(dict(hits.profile or {}))
-        result = score_table(table, profile, rank=False)
-        order = np.argsort(-np.nan_to_num(result.score, nan=-np.inf), kind="stable")
-        order = [i for i in order if not math.isnan(result.score[i])][:top]
-        shown = table.iloc[order].copy()
-        shown.insert(0, "score", result.score[order])
-        columns = ["score"] + [c for c in profile.columns if c in shown.columns]
-        note = f"ranked by the profile '{profile.name}' ({profile.combine} mean of desirabilities)"
-    except (ProfileError, ValueError, TypeError, KeyError) as error:
-        shown = table.head(top)
-        note = f"in table order (the profile could not be applied: {error})"
+    except ProfileError:
+        return shown, columns, note
+    columns += [c for c in profile.columns if c in shown.columns and c != "score"]
+    note = f"ranked by the profile '{profile.name}' ({profile.combine} mean of desirabilities)"
     return shown, columns, note
 
 
@@ -417,6 +422,28 @@ def write_campaign_report(
     proteins area names a readable file for it, else its name only.
     Raises :class:`core.fileio.OutputError` when the file cannot be written.
     """
+    text = campaign_report_html(
+        project_name,
+        libraries,
+        areas,
+        structure_pictures=structure_pictures,
+        molecules=molecules,
+    )
+    return write_text_atomic(path, text)
+
+
+def campaign_report_html(
+    project_name: str,
+    libraries: Sequence[LibrarySummary],
+    areas: Mapping[str, AreaRecord],
+    *,
+    structure_pictures: Mapping[str, str] | None = None,
+    molecules: int = DEFAULT_REPORT_MOLECULES,
+    pictures: bool = True,
+    flow: bool = True,
+) -> str:
+    """The campaign report as HTML text. ``pictures=False`` leaves out the molecule and structure
+    pictures and ``flow=False`` the six steps (the window's preview shows both its own way)."""
     from core.chem.depict import molecule_svg
 
     steps = campaign_steps(libraries, areas)
@@ -436,9 +463,10 @@ def write_campaign_report(
         "</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
         f"<p>Created {created} by DrugDesk from the project {html.escape(project_name)}.</p>",
-        "<div class='flow'>",
     ]
-    for number, step in enumerate(steps):
+    if flow:
+        parts.append("<div class='flow'>")
+    for number, step in enumerate(steps if flow else []):
         if number:
             parts.append("<div class='arrow'>&#8594;</div>")
         body = (
@@ -450,13 +478,14 @@ def write_campaign_report(
             f"<div class='step{'' if step.started else ' empty'}'><b>{html.escape(step.title)}"
             f"</b>{body}</div>"
         )
-    parts.append("</div>")
+    if flow:
+        parts.append("</div>")
 
     # Hit list
     hits = hit_list_library(libraries)
     parts.append("<h2>Hit list</h2>")
     if hits is None:
-        parts.append("<p>No library of this project is ranked by a profile yet.</p>")
+        parts.append("<p>No library of this project is scored and ranked yet.</p>")
     else:
         shown, columns, note = _ranked_hits(hits, molecules)
         parts.append(
@@ -467,16 +496,18 @@ def write_campaign_report(
         smiles_column = next(
             (c for c in ("canonical_smiles", "smiles") if c in shown.columns), None
         )
-        parts.append("<table><tr><th>Rank</th><th>Structure</th>")
+        parts.append("<table><tr><th>Rank</th>" + ("<th>Structure</th>" if pictures else ""))
         if name_column:
             parts.append("<th>Name</th>")
         parts += [f"<th>{html.escape(str(c))}</th>" for c in columns]
         parts.append("</tr>")
         for rank, (_, row) in enumerate(shown.iterrows(), start=1):
-            smiles = row.get(smiles_column) if smiles_column else None
-            svg = molecule_svg(smiles, 200, 140) if isinstance(smiles, str) and smiles else None
-            picture = svg[svg.find("<svg") :] if svg and "<svg" in svg else ""
-            parts.append(f"<tr><td>{rank}</td><td>{picture}</td>")
+            parts.append(f"<tr><td>{rank}</td>")
+            if pictures:
+                smiles = row.get(smiles_column) if smiles_column else None
+                svg = molecule_svg(smiles, 200, 140) if isinstance(smiles, str) and smiles else None
+                picture = svg[svg.find("<svg") :] if svg and "<svg" in svg else ""
+                parts.append(f"<td>{picture}</td>")
             if name_column:
                 parts.append(f"<td class='text'>{_cell(row[name_column])}</td>")
             parts += [f"<td>{_cell(row[c])}</td>" for c in columns]
@@ -489,15 +520,18 @@ def write_campaign_report(
     parts.append("<h2>Targets</h2>")
     if not structures:
         parts.append("<p>No protein structure in this project yet.</p>")
-    pictures = dict(structure_pictures or {})
+    drawn = dict(structure_pictures or {})
     for item in structures:
         name = item.get("name", "")
-        picture = pictures.get(name) or _picture_from_file(item.get("path", ""))
         caption = " · ".join(
             html.escape(text)
             for text in (name, item.get("gene", ""), item.get("source", ""), item.get("title", ""))
             if text
         )
+        if not pictures:
+            parts.append(f"<div>{caption}</div>")
+            continue
+        picture = drawn.get(name) or _picture_from_file(item.get("path", ""))
         parts.append(
             f"<div class='figure'>{picture or '<i>(no picture: file not available)</i>'}"
             f"<div>{caption}</div></div>"
@@ -544,7 +578,7 @@ def write_campaign_report(
     if analyses:
         parts.append(f"<p>Analyses: {html.escape('; '.join(analyses))}.</p>")
     parts.append("</body></html>\n")
-    return write_text_atomic(path, "".join(parts))
+    return "".join(parts)
 
 
 def campaign_inputs(contents) -> tuple[list[LibrarySummary], dict[str, AreaRecord]]:
@@ -579,6 +613,7 @@ __all__ = [
     "CampaignStep",
     "LibrarySummary",
     "campaign_inputs",
+    "campaign_report_html",
     "campaign_steps",
     "hit_list_library",
     "structure_picture_svg",

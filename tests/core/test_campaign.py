@@ -17,6 +17,7 @@ from core.campaign import (
     write_campaign_report,
 )
 from core.hitlist.desirability import Criterion, DesirabilityProfile
+from core.hitlist.scoring import rank_table
 from core.protein.structure import read_structure
 from resources import resource_path
 
@@ -28,8 +29,8 @@ PROFILE = DesirabilityProfile(
 )
 
 
-def hit_table() -> pd.DataFrame:
-    return pd.DataFrame(
+def hit_table(ranked: bool = True) -> pd.DataFrame:
+    table = pd.DataFrame(
         {
             "name": ["weak", "<b>best</b>", "middle", "broken"],
             "canonical_smiles": ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", ""],
@@ -38,6 +39,9 @@ def hit_table() -> pd.DataFrame:
             "flag": [False, True, True, False],
         }
     )
+    if ranked:  # as Score/Rank in the window leaves it
+        table = pd.concat([table, rank_table(table, PROFILE)], axis=1)
+    return table
 
 
 def full_areas() -> dict[str, AreaRecord]:
@@ -118,7 +122,7 @@ def test_an_empty_project_has_six_steps_none_started():
 
 def test_steps_count_what_each_area_holds():
     libraries = [
-        LibrarySummary("screen", hit_table().drop(columns="flag")),
+        LibrarySummary("screen", hit_table(ranked=False).drop(columns="flag")),
         LibrarySummary("hits", hit_table(), PROFILE.to_dict()),
     ]
     steps = {step.key: step for step in campaign_steps(libraries, full_areas())}
@@ -134,7 +138,7 @@ def test_steps_count_what_each_area_holds():
         "Placed: aspirin",
     ]
     assert steps["molecules"].lines == ["2 libraries, 8 molecules (6 valid)", "Models: potency"]
-    assert steps["hitlist"].lines == ["hits: ranked by potent", "2 molecules flagged"]
+    assert steps["hitlist"].lines == ["hits: 3 ranked by potent", "2 molecules flagged"]
     assert steps["trial"].lines == [
         "overall survival: 310 patients, power 80%",
         "1 trial data set: lung",
@@ -156,8 +160,15 @@ def test_untrusted_campaign_values_are_ignored():
 def test_hit_list_is_the_last_ranked_library():
     first = LibrarySummary("a", hit_table(), PROFILE.to_dict())
     second = LibrarySummary("b", hit_table(), PROFILE.to_dict())
-    assert hit_list_library([first, LibrarySummary("c", hit_table()), second]) is second
-    assert hit_list_library([LibrarySummary("c", hit_table())]) is None
+    assert (
+        hit_list_library(
+            [first, LibrarySummary("c", hit_table(ranked=False), PROFILE.to_dict()), second]
+        )
+        is second
+    )
+    assert (
+        hit_list_library([LibrarySummary("c", hit_table(ranked=False), PROFILE.to_dict())]) is None
+    )
 
 
 def test_report_ranks_shows_structures_genes_and_design(tmp_path):
@@ -181,7 +192,7 @@ def test_report_ranks_shows_structures_genes_and_design(tmp_path):
 def test_report_of_an_empty_project_says_what_is_missing(tmp_path):
     path = write_campaign_report(tmp_path / "r.html", "empty", [], {})
     text = path.read_text()
-    assert "No library of this project is ranked by a profile yet" in text
+    assert "No library of this project is scored and ranked yet" in text
     assert "No protein structure in this project yet" in text
     assert "No differential expression results in this project yet" in text
     assert "No trial design in this project yet" in text

@@ -26,11 +26,18 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSizePolicy,
+    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
-from core.campaign import AreaRecord, CampaignStep, LibrarySummary, campaign_steps
+from core.campaign import (
+    AreaRecord,
+    CampaignStep,
+    LibrarySummary,
+    campaign_report_html,
+    campaign_steps,
+)
 from ui.workbench import AreaContext
 
 AREA_TITLES = {
@@ -91,7 +98,8 @@ class StepCard(QFrame):
         self.body.setWordWrap(True)
         self.body.setTextFormat(Qt.TextFormat.RichText)
         self.body.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        layout.addWidget(self.body, 1)
+        layout.addWidget(self.body)
+        layout.addStretch(1)
         when = _when(step.modified)
         if when:
             changed = QLabel(f"Last change: {when}")
@@ -150,9 +158,23 @@ class CampaignOverview(QWidget):
         outer.addLayout(header)
 
         self.flow = QWidget()
-        self.flow_layout = QHBoxLayout(self.flow)
+        column = QVBoxLayout(self.flow)
+        column.setContentsMargins(0, 0, 0, 0)
+        self.flow_layout = QHBoxLayout()
         self.flow_layout.setContentsMargins(0, 0, 0, 0)
         self.flow_layout.setSpacing(4)
+        column.addLayout(self.flow_layout)
+        # Below the flow: what the project file keeps of each area, and when it last changed.
+        self.kept_label = QLabel()
+        self.kept_label.setWordWrap(True)
+        self.kept_label.setTextFormat(Qt.TextFormat.RichText)
+        self.kept_label.setContentsMargins(2, 10, 2, 0)
+        column.addWidget(self.kept_label)
+        # The report's text (without pictures), so the project's results read at a glance.
+        self.preview = QTextBrowser()
+        self.preview.setOpenLinks(False)
+        self.preview.setMinimumHeight(160)
+        column.addWidget(self.preview, 1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -176,10 +198,27 @@ class CampaignOverview(QWidget):
     def refresh(self) -> None:
         """Count again what each step holds and redraw the cards."""
         try:
-            steps = self.steps()
+            libraries, areas = self._inputs()
+            steps = campaign_steps(libraries, areas)
         except Exception as error:  # an area's state must not break the overview
             self.context.notifier.show_error(f"The campaign overview could not be drawn: {error}")
             return
+        self._show_kept(libraries, areas)
+        path = self._project_path()
+        try:
+            preview = campaign_report_html(
+                Path(path).name if path else "unsaved project",
+                libraries,
+                areas,
+                molecules=10,
+                pictures=False,
+                flow=False,
+            )
+        except Exception as error:  # the cards still show; say why the text does not
+            preview = f"<p>The report preview could not be made: {error}</p>"
+        # Qt's rich text ignores the stylesheet's borders: cells get padding from the document.
+        self.preview.document().setDefaultStyleSheet("td, th { padding: 2px 6px; }")
+        self.preview.setHtml(preview)
         while self.flow_layout.count():
             item = self.flow_layout.takeAt(0)
             if item.widget() is not None:
@@ -205,6 +244,24 @@ class CampaignOverview(QWidget):
             f"<b>Campaign</b> — from disease data to the trial that would test the winner. "
             f"{where} {started} of {len(steps)} steps started."
         )
+
+    def _show_kept(self, libraries, areas) -> None:
+        rows = [f"Libraries: {len(libraries)} open"]
+        for key in ("models", "proteins", "expression", "trials"):
+            record = areas.get(key)
+            if record is None or not (record.state or record.tables):
+                rows.append(f"{AREA_TITLES[key]}: nothing yet")
+                continue
+            tables = [name for name, table in record.tables.items() if table is not None]
+            what = f"{len(tables)} table{'s' if len(tables) != 1 else ''}" if tables else "settings"
+            when = _when(record.modified)
+            rows.append(f"{AREA_TITLES[key]}: {what}" + (f", last change {when}" if when else ""))
+        saved = (
+            "The project file keeps all of this and saves every few seconds"
+            if self._project_path() is not None
+            else "Nothing is kept yet: File > Save project as… keeps all of this"
+        )
+        self.kept_label.setText(f"<b>In this project</b> — {saved}.<br>" + " · ".join(rows))
 
     def _open_step(self, area: str) -> None:
         self.area_requested.emit(area)

@@ -9,6 +9,7 @@ import pytest
 
 from core.campaign import AreaRecord, LibrarySummary
 from core.hitlist.desirability import Criterion, DesirabilityProfile
+from core.hitlist.scoring import rank_table
 from ui.campaign.overview import CampaignOverview
 
 PROFILE = DesirabilityProfile(
@@ -66,6 +67,7 @@ def test_refresh_counts_what_the_areas_hold(overview):
         {"name": ["a", "b"], "canonical_smiles": ["CCO", "CCN"], "valid": [True, True]}
     )
     table["pIC50"] = [6.0, 7.5]
+    table = pd.concat([table, rank_table(table, PROFILE)], axis=1)
     inputs.libraries = [LibrarySummary("hits", table, PROFILE.to_dict())]
     inputs.areas = {
         "expression": AreaRecord(
@@ -78,7 +80,7 @@ def test_refresh_counts_what_the_areas_hold(overview):
     widget.refresh()
     genes = widget.cards[1]
     assert "7 of 100 genes significant" in genes.body.text() and "FTL" in genes.body.text()
-    assert "hits: ranked by potent" in widget.cards[4].body.text()
+    assert "hits: 2 ranked by potent" in widget.cards[4].body.text()
     assert "3 of 6 steps started" in widget.heading.text()
 
 
