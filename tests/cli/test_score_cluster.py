@@ -106,6 +106,27 @@ def test_local_cluster_gives_the_single_machine_hit_list(capsys, library, model_
     assert not out.with_name(out.name + ".parts").exists()
 
 
+@pytest.mark.slow  # about 40 s: admet-ai loads its 10 models on each side
+def test_admet_on_a_cluster_equals_the_single_machine_columns(capsys, library, tmp_path):
+    from core.hitlist.admet import is_available
+
+    if not is_available():
+        pytest.skip("admet-ai is not installed")
+    small = tmp_path / "small.csv"
+    small.write_text("\n".join(library.read_text().splitlines()[:31]) + "\n")
+    single = tmp_path / "single.csv"
+    assert main(["score", str(small), "--admet", "-o", str(single)]) == 0
+    out = tmp_path / "cluster.csv"
+    cluster = ["--cluster", "local:1", "--partition-size", "10"]
+    code = main(["score", str(small), "--admet", *cluster, "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    got = pd.read_csv(out, keep_default_na=False)
+    assert len([c for c in got.columns if c.startswith("admet_")]) == 82
+    # admet-ai predicts each molecule on its own: the columns are equal to the last digit.
+    pd.testing.assert_frame_equal(got, pd.read_csv(single, keep_default_na=False))
+
+
 def _start_score(library: Path, model: Path, out: Path, address: str) -> subprocess.Popen:
     return subprocess.Popen(
         [

@@ -80,3 +80,33 @@ def test_an_unreadable_query_is_said_before_any_cluster_starts(capsys, library, 
     assert code == 2, err
     assert err == "drugdesk search: error: 'C1CC' is not a SMILES that RDKit can read\n"
     assert not out.exists()
+
+
+@pytest.mark.slow  # about 25 s: three local clusters
+def test_sdf_records_a_workbook_and_shipped_records_give_the_same_answer(capsys, tmp_path):
+    """SDF records cut by byte ranges (their SMILES written by RDKit), a workbook (read here,
+    records sent, with a note) and workers that share no file system."""
+    lines = CHEMBL.read_text().splitlines()[:150]
+    sdf = tmp_path / "small.sdf"
+    writer = Chem.SDWriter(str(sdf))
+    for line in lines:
+        smiles, name = line.split()
+        mol = Chem.MolFromSmiles(smiles)
+        mol.SetProp("_Name", name)
+        writer.write(mol)
+    writer.close()
+    book = tmp_path / "small.xlsx"
+    pd.DataFrame(
+        {"smiles": [x.split()[0] for x in lines], "name": [x.split()[1] for x in lines]}
+    ).to_excel(book, index=False)
+    query = ["--similar", QUERY, "--top-k", "20"]
+    for source, extra in ((sdf, []), (book, []), (sdf, ["--cluster-ship-records"])):
+        single = tmp_path / "single.csv"
+        _search(capsys, source, single, *query)
+        out = tmp_path / "cluster.csv"
+        cluster = ["--cluster", "local:1", "--partition-size", "40", *extra]
+        err = _search(capsys, source, out, *query, *cluster)
+        if source == book:
+            assert "note: small.xlsx: an .xlsx workbook cannot be cut into byte ranges" in err
+        assert out.read_bytes() == single.read_bytes(), (source.name, extra)
+        assert len(pd.read_csv(out)) == 20
