@@ -209,19 +209,38 @@ def campaign_summary(entries: list[Mapping[str, Any]]) -> dict[str, Any]:
             name = entry.get("id", name)
         elif origin == "demo":
             name = "1HVR"
-        structures.append(
-            {
-                "name": str(name),
-                "source": CAMPAIGN_SOURCES.get(origin, "file"),
-                "title": str(entry.get("title", "")),
-                "gene": str(entry.get("gene", "")),
-            }
-        )
+        item = {
+            "name": str(name),
+            "source": CAMPAIGN_SOURCES.get(origin, "file"),
+            "title": str(entry.get("title", "")),
+            "gene": str(entry.get("gene", "")),
+        }
+        # The file on this computer (cache, the user's file, the demo): the campaign report
+        # draws the structure's picture from it. Looked up on disk only (no network, no hash:
+        # this runs at every autosave).
+        path = _file_on_disk(entry)
+        if path is not None:
+            item["path"] = str(path)
+        structures.append(item)
     sites = sum(1 for e in entries if (e.get("site") or {}).get("residues"))
     placed = [
         str(p.get("name") or p.get("smiles", "")) for e in entries for p in e.get("placed", [])
     ]
     return {"structures": structures, "binding_sites": sites, "placed": placed}
+
+
+def _file_on_disk(entry: Mapping[str, Any]) -> Path | None:
+    origin = entry.get("origin")
+    if origin == "demo":
+        from core.protein.demo import demo_complex_path
+
+        return demo_complex_path()
+    if origin in ("rcsb", "alphafold"):
+        return cached_file(entry)
+    if origin == "file":
+        path = Path(str((entry.get("file") or {}).get("path", "")))
+        return path if path.is_file() else None
+    return None
 
 
 def cached_file(entry: Mapping[str, Any]) -> Path | None:

@@ -104,6 +104,7 @@ def test_the_demo_with_its_view_site_and_placed_molecule_comes_back(qtbot, make_
                 "source": "RCSB",
                 "title": "HIV-1 protease with the inhibitor XK2",
                 "gene": "",
+                "path": str(demo_complex_path()),  # the report draws its picture from it
             }
         ],
         "binding_sites": 1,
