@@ -511,6 +511,7 @@ def train_dmpnn(
     name: str = "",
     data_hash: str = "",
     device: str | None = None,
+    warm_start: str | Path | None = None,
     report_partial: Callable[[Any], None] | None = None,
     progress: ProgressCallback | None = None,
     is_cancelled: CancelCheck | None = None,
@@ -547,6 +548,15 @@ def train_dmpnn(
         For the card (see ``core.models.registry.ModelCard``).
     device
         torch device (``cpu``, ``cuda``, ``cuda:1``, ``mps``); ``None``: CUDA, then MPS, then CPU.
+    warm_start
+        A D-MPNN folder of the same task and targets to continue from (learning from new
+        measurements): member ``m`` starts from its member ``m % n_old``, and its architecture,
+        descriptor choice (``descriptors`` is ignored), descriptor scaling and target scaling
+        are kept, so that the old weights see the inputs and predict in the units they learned.
+        The learning rates and warm-up come from ``options`` as for a new model (give lower ones
+        to stay near the old weights). With validation molecules the starting weights are scored
+        first and kept (best epoch 0) unless an epoch beats them. The card records
+        ``warm_started_from``.
     report_partial
         Gets each finished epoch as a ``core.models.training.EpochPoint`` (member, epoch, mean
         training loss, validation ROC-AUC or RMSE), on the training thread.
@@ -570,6 +580,7 @@ def train_dmpnn(
     import torch
 
     from core.compute import choose_device
+    from core.models.metrics import positive_rates
     from core.models.training import EpochPoint
 
     options = options or DmpnnOptions()
@@ -603,7 +614,16 @@ def train_dmpnn(
             known = y[~np.isnan(y)]
             if not np.isin(known, (0.0, 1.0)).all():
                 raise ValueError("Classification targets must be 0, 1 or NaN")
-    config = make_config(task, n_tasks, descriptors, options)
+    start = _warm_start(warm_start, task, names) if warm_start is not None else None
+    if start is not None:
+        # The old architecture and inputs; this run's learning rates and warm-up.
+        config = {
+            **start.config,
+            **{k: getattr(options, k) for k in ("warmup_epochs", "init_lr", "max_lr", "final_lr")},
+        }
+        descriptors = bool(config["n_descriptors"])
+    else:
+        config = make_config(task, n_tasks, descriptors, options)
     check_config(config)
     device = device or choose_device("auto").device
     accelerator, devices = _accelerator(device)
@@ -642,13 +662,26 @@ def train_dmpnn(
     train_set = _dataset(train_mols, y_train, train_xd, featurizer)
     valid_set = _dataset(valid_mols, y_valid, valid_xd, featurizer) if valid_mols else None
     x_d_transform = output_transform = None
-    if descriptors:
+    if start is not None:
+        # The old scalings, as the old weights learned them (the transforms come with them).
+        if descriptors:
+            train_set.normalize_inputs("X_d", start.descriptor_scaler)
+            if valid_set is not None:
+                valid_set.normalize_inputs("X_d", start.descriptor_scaler)
+        if task == "regression":
+            train_set.normalize_targets(start.target_scaler)
+            if valid_set is not None:
+                valid_set.normalize_targets(start.target_scaler)
+    elif descriptors:
         scaler = train_set.normalize_inputs("X_d")
         if valid_set is not None:
             valid_set.normalize_inputs("X_d", scaler)
         x_d_transform = cnn.ScaleTransform.from_standard_scaler(scaler)
     target_mean, target_scale = np.zeros(n_tasks), np.ones(n_tasks)
-    if task == "regression":
+    if start is not None and task == "regression":
+        target_mean = np.asarray(start.target_scaler.mean_, dtype=np.float64)
+        target_scale = np.asarray(start.target_scaler.scale_, dtype=np.float64)
+    elif task == "regression":
         scaler = train_set.normalize_targets()
         if valid_set is not None:
             valid_set.normalize_targets(scaler)
@@ -668,6 +701,9 @@ def train_dmpnn(
         # Each member gets its own copies of the scalings: a module shared with a member already
         # put in eval mode would unscale this one's outputs inside its training loss.
         model = build_model(config, copy.deepcopy(x_d_transform), copy.deepcopy(output_transform))
+        if start is not None:
+            with torch.no_grad():
+                model.load_state_dict(start.states[m % len(start.states)], strict=True)
         # drop_last=False always: chemprop drops a last batch of one (for batch norm) only when
         # batch_norm is on; without it every molecule should be seen.
         train_loader = build_dataloader(
@@ -683,6 +719,26 @@ def train_dmpnn(
             else None
         )
         state = {"best": math.nan, "metric": math.nan, "epoch": 0, "weights": None, "stale": 0}
+        if start is not None and valid_loader is not None:
+            # Early stopping may keep the starting point (best epoch 0): no warm-started member
+            # ends worse on the validation part than the one it started from.
+            check_cancelled(is_cancelled)
+            scored = pl.Trainer(
+                logger=False,
+                enable_checkpointing=False,
+                enable_progress_bar=False,
+                enable_model_summary=False,
+                accelerator=accelerator,
+                devices=devices,
+            ).validate(model, valid_loader, verbose=False)
+            raw = torch.cat(model.valid_outputs).numpy().astype(np.float64)
+            metric = _metric(task, y_valid, _to_units(raw, task, target_mean, target_scale))
+            loss = float(scored[0].get("val_loss", math.nan)) if scored else math.nan
+            state.update(
+                best=loss if options.monitor == "loss" else metric,
+                best_metric=metric,
+                weights={k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+            )
 
         def watch(event: str, trainer: Any, module: Any, m: int = m, state: dict = state) -> None:
             if event == "batch":
@@ -762,10 +818,12 @@ def train_dmpnn(
         "target_names": list(names),
         "target_mean": target_mean.tolist(),
         "target_scale": target_scale.tolist(),
+        **({"train_positive_rate": positive_rates(y_train)} if task == "classification" else {}),
         "descriptors": DESCRIPTOR_FEATURIZER if descriptors else None,
         "seeds": seeds,
         "best_epochs": best_epochs,
         "member_metrics": {metric_name: member_metrics},
+        **({"warm_started_from": start.name} if start is not None else {}),
         "epochs": epochs,
         "options": asdict(options),
         "n_invalid": n_invalid,
@@ -807,6 +865,77 @@ def train_dmpnn(
         n_invalid=n_invalid,
         seconds=seconds,
         device=device,
+    )
+
+
+@dataclass(slots=True, frozen=True)
+class _WarmStart:
+    """What a warm start takes from an old D-MPNN folder."""
+
+    name: str
+    config: dict
+    states: list
+    """Each old member's ``state_dict`` (CPU tensors)."""
+    target_scaler: Any
+    """A fitted ``StandardScaler`` of the old target standardisation (regression)."""
+    descriptor_scaler: Any
+    """A fitted ``StandardScaler`` of the old descriptor scaling (``None`` without descriptors)."""
+
+
+def _scaler(mean: Any, scale: Any) -> Any:
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler()
+    scaler.mean_ = np.asarray(mean, dtype=np.float64).reshape(-1)
+    scaler.scale_ = np.asarray(scale, dtype=np.float64).reshape(-1)
+    scaler.var_ = scaler.scale_**2
+    scaler.n_features_in_ = scaler.mean_.size
+    return scaler
+
+
+def _warm_start(folder: str | Path, task: str, names: Sequence[str]) -> _WarmStart:
+    """The old folder read and checked for a warm start of ``task`` on targets ``names``.
+
+    Raises
+    ------
+    ValueError
+        When it is not a readable D-MPNN folder, or its task or targets differ.
+    """
+    loaded = load_dmpnn(folder, "cpu")
+    card = loaded.card
+    differences = []
+    if card.get("task") != task:
+        differences.append(f"task {card.get('task')!r}, not {task!r}")
+    if list(card.get("target_names") or []) != list(names):
+        differences.append(f"targets {card.get('target_names')}, not {list(names)}")
+    n_tasks = loaded.config["n_tasks"]
+    mean, scale = card.get("target_mean"), card.get("target_scale")
+    if task == "regression" and not (
+        isinstance(mean, list)
+        and isinstance(scale, list)
+        and len(mean) == len(scale) == n_tasks
+        and all(_is_number(v) for v in (*mean, *scale))
+        and all(v > 0 for v in scale)
+    ):
+        differences.append("no target_mean/target_scale for every target on its card")
+    if differences:
+        raise ValueError(
+            f"cannot warm-start from the D-MPNN {Path(folder).name}: {'; '.join(differences)}"
+        )
+    first = loaded.members[0]
+    descriptor_scaler = None
+    if loaded.config["n_descriptors"]:
+        transform = first.X_d_transform
+        descriptor_scaler = _scaler(transform.mean.cpu().numpy(), transform.scale.cpu().numpy())
+    return _WarmStart(
+        name=str(card.get("name") or Path(folder).name),
+        config=dict(loaded.config),
+        states=[
+            {k: v.detach().cpu().clone() for k, v in member.state_dict().items()}
+            for member in loaded.members
+        ],
+        target_scaler=_scaler(mean, scale) if task == "regression" else None,
+        descriptor_scaler=descriptor_scaler,
     )
 
 

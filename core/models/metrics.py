@@ -206,3 +206,15 @@ def _labelled(y_true, score) -> tuple[np.ndarray, np.ndarray]:
     p = np.asarray(score, dtype=float)
     keep = ~np.isnan(y) & ~np.isnan(p)
     return y[keep], p[keep]
+
+
+def positive_rates(y_train: np.ndarray | Sequence) -> list[float | None]:
+    """The share of class 1 among each target's labelled training rows (``None`` for a target
+    without labels): the card's ``train_positive_rate``, the reference a classifier's
+    explanation is read against (:func:`core.models.explain.model_reference`)."""
+    y = _as_matrix(y_train, "training labels")
+    rates: list[float | None] = []
+    for column in y.T:
+        known = column[~np.isnan(column)]
+        rates.append(float(known.mean()) if known.size else None)
+    return rates

@@ -242,6 +242,7 @@ def finetune(
     """
     import torch
 
+    from core.models.metrics import positive_rates
     from core.models.tokenizer import count_unknown_tokens
 
     options = options or FinetuneOptions()
@@ -470,6 +471,8 @@ def finetune(
         "target_names": names,
         "target_mean": mean.tolist(),
         "target_scale": scale.tolist(),
+        # The training part's base rate: what an explanation of a classifier is relative to.
+        **({"train_positive_rate": positive_rates(y_train)} if task == "classification" else {}),
         "member_metrics": {metric_name: member_metrics},
         "member_train_sizes": [len(rows) for rows in member_rows[: len(members)]],
         "seeds": seeds,
