@@ -8,15 +8,20 @@ target are chosen, a second job (``models-record``, :func:`core.models.datasets.
 reads the table as training would and the form shows its record under the data: units converted,
 censored values left out, replicates merged, rows dropped, warnings, before Train is pressed.
 ``request()`` turns the form into what a training run needs, or says in one line what is missing.
+A project keeps the form's choices (:meth:`AssayForm.form_state`, with the table as a file
+reference) and puts them back (:meth:`AssayForm.restore_form_state`) once the table's columns are
+read again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -68,6 +73,8 @@ ERROR_STYLE = "color: #b00020;"
 WARNING_STYLE = "color: #8a5300;"
 DEMO_SIZE = 120
 DEMO_TARGET, DEMO_TASK = "Act", "regression"  # the demo's potency, as the shipped model
+HASHED_BYTES = 256 * 1024**2
+"""A table up to this size is kept in a project with its SHA-256 (checked when it reopens)."""
 
 
 def write_demo_table(path: Path, n: int = DEMO_SIZE) -> Path:
@@ -137,9 +144,12 @@ class AssayForm(QWidget):
     -------
     changed()
         The table's columns or the ticked targets changed (what the Train button depends on).
+    choices_changed()
+        Any choice of the form changed (a project keeps them).
     """
 
     changed = Signal()
+    choices_changed = Signal()
 
     def __init__(self, engine: Engine, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -156,6 +166,10 @@ class AssayForm(QWidget):
         self._record_timer.setSingleShot(True)
         self._record_timer.setInterval(150)
         self._record_timer.timeout.connect(self.refresh_record)
+        # A project's table as a file reference, and the choices waiting for its columns.
+        self.file_reference: dict[str, Any] | None = None
+        self._pending_choices: dict[str, Any] | None = None
+        self.restoring = False  # True while a project's choices go back (not the user's change)
         form_widget = QWidget()
         form_layout = QVBoxLayout(form_widget)
         form_layout.addWidget(self._build_data_group())
@@ -179,6 +193,22 @@ class AssayForm(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(scroll)
         self.units_combo.setEnabled(self.task() == "regression")
+        for signal in (
+            self.changed,
+            self.smiles_combo.currentIndexChanged,
+            self.task_combo.currentIndexChanged,
+            self.units_combo.currentIndexChanged,
+            self.split_combo.currentIndexChanged,
+            self.epochs_spin.valueChanged,
+            self.ensemble_spin.valueChanged,
+            self.lr_spin.valueChanged,
+            self.batch_spin.valueChanged,
+            self.seed_spin.valueChanged,
+            self.dmpnn_check.toggled,
+            self.baseline_check.toggled,
+            self.name_edit.editingFinished,
+        ):
+            signal.connect(self.choices_changed)
 
     def _build_data_group(self) -> QGroupBox:
         group = QGroupBox("Assay data")
@@ -455,9 +485,7 @@ class AssayForm(QWidget):
     def open_demo(self) -> JobHandle:
         """Write the demo assay table to the data folder and open it, with its potency column
         ``Act`` (pIC50) ticked as the target of a regression, as the shipped potency model."""
-        from core import paths
-
-        path = paths.data_dir() / "demo" / "chembl2321810_potency.csv"
+        path = _demo_path()
         self.file_edit.setText(str(path))
         self.data_label.setText("Writing the demo table…")
         handle = self.engine.submit(
@@ -472,13 +500,20 @@ class AssayForm(QWidget):
         if handle is not self._columns_job:
             return  # another file was asked for since
         self._columns_job = None
-        self._set_columns(columns)
+        self.restoring = self._pending_choices is not None
+        try:
+            self._set_columns(columns)
+            self._apply_pending_choices()
+        finally:
+            self.restoring = False
 
     def _on_columns_failed(self, handle: JobHandle, message: str) -> None:
         if handle is not self._columns_job:
             return
         self._columns_job = None
+        self._pending_choices = None
         self.columns = None
+        self.file_reference = None
         self.smiles_combo.clear()
         self.targets_list.clear()
         self._show_record(None)
@@ -490,6 +525,13 @@ class AssayForm(QWidget):
         if handle is not self._columns_job:
             return
         self._columns_job = None
+        self.restoring = self._pending_choices is not None
+        try:
+            self._show_demo(columns)
+        finally:
+            self.restoring = False
+
+    def _show_demo(self, columns) -> None:
         self._set_columns(columns)
         if DEMO_TARGET not in columns.columns:
             return
@@ -500,9 +542,11 @@ class AssayForm(QWidget):
             f"Demo: {DEMO_SIZE} CHEMBL2321810 compounds. Target {DEMO_TARGET} (pIC50), "
             f"{DEMO_TASK}; tick 'active' (pIC50 ≥ 7) instead for a classifier."
         )
+        self._apply_pending_choices()
 
     def _set_columns(self, columns) -> None:
         self.columns = columns
+        self.file_reference = _table_reference(columns.path)
         self._show_record(None)  # another file: nothing ticked yet
         self.file_edit.setText(columns.path)
         self.smiles_combo.blockSignals(True)
@@ -583,6 +627,143 @@ class AssayForm(QWidget):
         self._record_timer.start()
 
     # ------------------------------------------------------------------------------------------
+    # Projects
+
+    def form_state(self) -> dict[str, Any]:
+        """The form's choices as plain JSON: the table (a file reference), its columns and
+        targets, task, units, and the training settings."""
+        state: dict[str, Any] = {
+            "file": dict(self.file_reference) if self.file_reference else None,
+            "smiles_column": self.smiles_combo.currentData() if self.columns else None,
+            "targets": self.checked_targets(),
+            "task": self.task(),
+            "units": self.units(),
+            "split": self.split_combo.currentData(),
+            "epochs": self.epochs_spin.value(),
+            "ensemble": self.ensemble_spin.value(),
+            "learning_rate": self.lr_spin.value(),
+            "batch_size": self.batch_spin.value(),
+            "seed": self.seed_spin.value(),
+            "families": list(self.families()),
+            "name": self.name_edit.text() if self.name_edit.isModified() else "",
+        }
+        if self.file_reference is None and self.file_edit.text().strip():
+            state["file"] = {"path": self.file_edit.text().strip()}  # not read (moved, damaged)
+        return state
+
+    def restore_form_state(self, state: Any) -> list[str]:
+        """Put a project's choices back (``None``: the empty form). The table is read again in
+        the engine and its columns and targets chosen when they arrive; returns a line per
+        choice that cannot be restored (the table moved or changed)."""
+        from core.project.areas import check_file_reference
+
+        self.reset()
+        if state is None:
+            return []
+        if not isinstance(state, Mapping):
+            return ["the Models area's assay form could not be read"]
+        self._restore_settings(state)
+        reference = state.get("file")
+        if not isinstance(reference, Mapping) or not isinstance(reference.get("path"), str):
+            return []
+        path = Path(reference["path"])
+        self._pending_choices = {
+            key: state.get(key) for key in ("smiles_column", "targets", "task", "units", "name")
+        }
+        problem = check_file_reference(reference)
+        if path == _demo_path() and not path.is_file():  # written again, as the demo button does
+            self.open_demo()
+            return []
+        if problem is not None and not path.is_file():
+            self._pending_choices = None
+            self.file_edit.setText(str(path))
+            self.data_label.setStyleSheet(ERROR_STYLE)
+            self.data_label.setText(f"{problem}: open the assay table again.")
+            return [f"Models: the assay table {problem}"]
+        self.open_file(path)
+        return (
+            []
+            if problem is None
+            else [f"Models: the assay table {problem}; its columns read again"]
+        )
+
+    def reset(self) -> None:
+        """The empty form of a new project: no table, the default settings."""
+        self._columns_job = None
+        self._record_job = None
+        self._pending_choices = None
+        self._record_timer.stop()
+        self.columns = None
+        self.file_reference = None
+        self.file_edit.clear()
+        self.smiles_combo.clear()
+        self.targets_list.clear()
+        self._show_record(None)
+        self.data_label.setStyleSheet("")
+        self.data_label.setText("Open an assay table to train a model.")
+        defaults = TrainSettings()
+        self.task_combo.setCurrentIndex(0)
+        self.units_combo.setCurrentIndex(0)
+        self.split_combo.setCurrentIndex(0)
+        self.epochs_spin.setValue(20)
+        self.ensemble_spin.setValue(defaults.n_models)
+        self.lr_spin.setValue(defaults.learning_rate)
+        self.batch_spin.setValue(defaults.batch_size)
+        self.seed_spin.setValue(0)
+        self.dmpnn_check.setChecked(True)
+        self.baseline_check.setChecked(True)
+        self.name_edit.clear()
+        self.name_edit.setModified(False)
+        self.changed.emit()
+
+    def _restore_settings(self, state: Mapping[str, Any]) -> None:
+        def number(key: str, kind=int):
+            value = state.get(key)
+            if isinstance(value, bool) or not isinstance(value, kind | int):
+                return None
+            return value if math.isfinite(value) and abs(value) < 1e9 else None
+
+        for key, spin in (("epochs", self.epochs_spin), ("ensemble", self.ensemble_spin),
+                          ("batch_size", self.batch_spin), ("seed", self.seed_spin)):  # fmt: skip
+            value = number(key)
+            if value is not None:
+                spin.setValue(int(value))
+        rate = number("learning_rate", float)
+        if rate is not None:
+            self.lr_spin.setValue(float(rate))
+        split = state.get("split")
+        if isinstance(split, str) and self.split_combo.findData(split) >= 0:
+            self.split_combo.setCurrentIndex(self.split_combo.findData(split))
+        families = state.get("families")
+        if isinstance(families, list):
+            self.dmpnn_check.setChecked("dmpnn" in families)
+            self.baseline_check.setChecked("rf" in families)
+
+    def _apply_pending_choices(self) -> None:
+        """Choose the columns, targets, task and units a project kept, now that its table's
+        columns are read (what the table no longer has is left unchosen)."""
+        pending, self._pending_choices = self._pending_choices, None
+        if pending is None or self.columns is None:
+            return
+        smiles = pending.get("smiles_column")
+        if isinstance(smiles, str) and self.smiles_combo.findData(smiles) >= 0:
+            self.smiles_combo.setCurrentIndex(self.smiles_combo.findData(smiles))
+        targets = pending.get("targets")
+        if isinstance(targets, list):
+            self.set_targets([t for t in targets if isinstance(t, str)])
+        task = pending.get("task")
+        if task in TASKS:
+            self.task_combo.setCurrentText(task)
+        units = pending.get("units")
+        if isinstance(units, str) and self.units_combo.findData(units) >= 0:
+            self.set_units(units)
+        name = pending.get("name")
+        if isinstance(name, str) and name:
+            self.name_edit.setText(name[:200])
+            self.name_edit.setModified(True)
+        self.choices_changed.emit()
+
+    # ------------------------------------------------------------------------------------------
     # The record: what training will do with the table
 
     def refresh_record(self) -> JobHandle | None:
@@ -655,3 +836,23 @@ def _record_tooltip(record) -> str:
         values = ", ".join(f"{v:.2f}" for v in group.values)
         lines.append(f"{group.smiles[:40]}: {values} -> {group.merged:.2f}")
     return "\n".join(lines)
+
+
+def _demo_path() -> Path:
+    from core import paths
+
+    return paths.data_dir() / "demo" / "chembl2321810_potency.csv"
+
+
+def _table_reference(path: str | Path) -> dict[str, Any] | None:
+    """The assay table as a project keeps it: a file reference with its SHA-256 (path and size
+    only for a very large table), None when it cannot be read."""
+    from core.project.areas import file_reference
+
+    path = Path(path)
+    try:
+        if path.stat().st_size > HASHED_BYTES:
+            return {"path": str(path.resolve()), "size": path.stat().st_size}
+        return file_reference(path)
+    except OSError:
+        return None

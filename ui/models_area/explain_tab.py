@@ -42,8 +42,12 @@ class ExplainTab(ExplainView):
         self._library: LibraryView | None = None  # the library whose row is followed
         self._library_smiles: str | None = None
         self._library_smiles_explained: str | None = None
+        # The target a link asked to explain (by name): chosen again when the model's report
+        # arrives and fills the targets.
+        self._wanted_target: str | None = None
         self.molecule_chosen.connect(self.explain)
         self.target_changed.connect(self._on_target_changed)
+        self.target_changed.connect(self._forget_wanted_target)  # the user chose another
         self.family_changed.connect(self._on_target_changed)
         self.library_row_requested.connect(self.explain_library_row)
         context.libraries.current_library_changed.connect(self._watch_library)
@@ -53,6 +57,8 @@ class ExplainTab(ExplainView):
         a training job runs (an explanation then waits for it)."""
         from core.models.explain import available_families, default_family
 
+        if (None if model is None else Path(model)) != self._model:
+            self._wanted_target = None
         self._model = None if model is None else Path(model)
         self._training = training
         self.library_button.setEnabled(self._model is not None)
@@ -66,9 +72,35 @@ class ExplainTab(ExplainView):
                 families, default = [], None
         self.set_families(families, default)
 
-    def explain(self, smiles: str) -> JobHandle | None:
+    def explain_target(
+        self, smiles: str, target: str, targets: tuple[str, ...]
+    ) -> JobHandle | None:
+        """Explain the selected model's prediction of ``target`` (one of the model's
+        ``targets``) for ``smiles`` (a library row's prediction, from another area)."""
+        index = targets.index(target) if target in targets else 0
+        self._wanted_target = target if target in targets else None
+        self._choose_wanted_target()
+        self._library_smiles_explained = smiles  # the area's row-following leaves it be
+        return self.explain(smiles, index)
+
+    def set_report(self, report) -> None:
+        super().set_report(report)
+        self._choose_wanted_target()
+
+    def _forget_wanted_target(self, _index: int) -> None:
+        self._wanted_target = None
+
+    def _choose_wanted_target(self) -> None:
+        index = self.target_combo.findText(self._wanted_target) if self._wanted_target else -1
+        if index >= 0:
+            self.target_combo.blockSignals(True)
+            self.target_combo.setCurrentIndex(index)
+            self.target_combo.blockSignals(False)
+
+    def explain(self, smiles: str, target: int | None = None) -> JobHandle | None:
         """Compute the attribution heat map of ``smiles`` for the selected model (engine job
-        with key ``explain``: a newer request supersedes an older one)."""
+        with key ``explain``: a newer request supersedes an older one); ``target``: which of the
+        model's targets (default: the one chosen on the tab)."""
         from core.models.explain import explain_molecule
 
         model = self._model
@@ -76,7 +108,7 @@ class ExplainTab(ExplainView):
             self.show_message("Select a trained model to explain its predictions.")
             return None
         self._explained_smiles = smiles
-        target = self.target_index()
+        target = self.target_index() if target is None else target
         waiting = " (after the training job)" if self._training else ""
         self.show_message(f"Explaining {smiles}{waiting}…")
         family = self.family()

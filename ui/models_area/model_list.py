@@ -218,11 +218,14 @@ class ModelList(QGroupBox):
         A model's folder was deleted (before the list is read again).
     status(text, error)
         A line for the area's status label (predictions under way, added, failed).
+    applied(path, library_title)
+        A model's predictions were added to a library (its folder, the library's title).
     """
 
     selection_changed = Signal(object)
     deleted = Signal(object)
     status = Signal(str, bool)
+    applied = Signal(object, str)
 
     def __init__(self, context: AreaContext, parent: QWidget | None = None) -> None:
         super().__init__("Models", parent)
@@ -413,13 +416,13 @@ class ModelList(QGroupBox):
         )
         # The predictions go to the library they were asked for, even if another is current by
         # the time they arrive.
-        handle.finished.connect(partial(self._on_applied, library))
+        handle.finished.connect(partial(self._on_applied, library, entry))
         handle.failed.connect(self._on_apply_failed)
         handle.cancelled.connect(self._on_apply_cancelled)
         self.status.emit(f"Predicting {len(table):,} molecules with {entry.path.name}…", False)
         return handle
 
-    def _on_applied(self, library: LibraryView, frame: pd.DataFrame) -> None:
+    def _on_applied(self, library: LibraryView, entry: Entry, frame: pd.DataFrame) -> None:
         # A model without stored calibration gives empty interval columns: the library is not
         # cluttered with them, and the message says why they are missing.
         empty = [
@@ -428,8 +431,19 @@ class ModelList(QGroupBox):
             if str(c).endswith(CALIBRATION_SUFFIXES) and frame[c].isna().all()
         ]
         frame = frame.drop(columns=empty)
+        # Each prediction column says which model made it (its header tooltip, kept in
+        # projects): a hit list's row leads back to the model's explanation through it.
+        from ui.models_area.prediction_notes import prediction_note
+
+        task = entry.card.task if entry.card is not None else ""
+        targets = entry.card.target_columns if entry.card is not None else ()
+        column_notes = {
+            str(t): prediction_note(task, str(t), entry.path.name)
+            for t in targets
+            if t in frame.columns
+        }
         try:
-            library.add_columns(frame)
+            library.add_columns(frame, notes=column_notes)
         except (RuntimeError, ValueError, KeyError) as exc:
             self.context.notifier.show_error(f"Could not add the predictions: {exc}")
             return
@@ -447,6 +461,7 @@ class ModelList(QGroupBox):
             notes.append("no calibrated intervals: the model stores no calibration")
         note = "; ".join(n for n in notes if n)
         self.status.emit(f"{text}; {note})." if note else f"{text}).", False)
+        self.applied.emit(entry.path, str(getattr(library, "title", "")))
 
     def _on_apply_failed(self, message: str) -> None:
         self.status.emit(f"Prediction failed: {message}", True)

@@ -7,18 +7,26 @@ The panel is the shell: on the left the assay form (``assay_form``), the trainin
 Plots and Explain tabs (``plots``, ``metrics_view``, ``explain_tab``). It keeps what the tabs
 share, the evaluation report on show, and reads a selected model's report in the engine. Each
 section submits its own jobs and connects to their handles, so no widget is touched from a worker.
+
+The project keeps the area (``ui.workbench.KeepsState``, key ``models``): the models trained or
+used in it (registry folders), the selected model, the assay form's choices and the last Apply
+(``area_state.py``). Another area leads here to explain a library row's prediction
+(:meth:`ModelsPanel.explain_prediction`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from core.models.training import EpochPoint, TrainReport, TrainSettings
+from core.project.areas import AreaSnapshot
+from ui.models_area import area_state
 from ui.models_area.assay_form import AssayForm
 from ui.models_area.explain_tab import ExplainTab
 from ui.models_area.metrics_view import MetricsView
@@ -27,12 +35,17 @@ from ui.models_area.plots import EvaluationPlots, TrainingCurves
 from ui.models_area.training_controls import TrainingControls
 
 if TYPE_CHECKING:
+    from core.project.areas import StoredArea
     from ui.jobs.handle import JobHandle
     from ui.workbench import AreaContext
 
 
 class ModelsPanel(QWidget):
     """Train, compare, keep, apply and explain property models (the ``models`` area)."""
+
+    # The project keeps this area (ui.workbench.KeepsState).
+    state_key = "models"
+    state_changed = Signal()
 
     def __init__(self, context: AreaContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -45,6 +58,11 @@ class ModelsPanel(QWidget):
         self._report: TrainReport | None = None
         self._report_path: Path | None = None
         self._report_job: JobHandle | None = None
+        # What the project keeps beside the form: the models trained or used here (campaign
+        # lines) and the last Apply; no change is announced while a project's state goes back.
+        self._project_models: list[dict[str, Any]] = []
+        self._last_apply: dict[str, str] | None = None
+        self._restoring = False
         self._build()
         self.form.changed.connect(self._update_buttons)
         self.training.train_requested.connect(lambda: self.train())
@@ -56,6 +74,12 @@ class ModelsPanel(QWidget):
         self.model_list.selection_changed.connect(self._on_model_selected)
         self.model_list.deleted.connect(self._on_model_deleted)
         self.model_list.status.connect(self.training.set_status)
+        self.model_list.applied.connect(self._on_applied)
+        self.model_list.updater.updated.connect(
+            lambda report: self.use_model(Path(report.output_dir))
+        )
+        self.form.choices_changed.connect(self._on_state_changed)
+        self.model_list.selection_changed.connect(self._on_state_changed)
         self.refresh_models()
         self._update_buttons()
 
@@ -187,6 +211,7 @@ class ModelsPanel(QWidget):
         )
 
     def _on_trained(self, report: TrainReport) -> None:
+        self.use_model(Path(report.output_dir))
         self.refresh_models(select=Path(report.output_dir))
         self._show_report(report, Path(report.output_dir))
         self.tabs.setCurrentWidget(self.metrics)
@@ -252,3 +277,105 @@ class ModelsPanel(QWidget):
     def _on_model_deleted(self, path: Path) -> None:
         if self._report_path == path:
             self._show_report(None, None)
+
+    # ------------------------------------------------------------------------------------------
+    # A library row's prediction, explained (a link from the Libraries area)
+
+    def explain_prediction(self, model: str, target: str, smiles: str) -> JobHandle | None:
+        """Select the model whose registry folder is named ``model`` and explain its prediction
+        of ``target`` for ``smiles`` on the Explain tab; None (the reason shown) when the model
+        is no longer in the registry or predicts nothing."""
+        item = self._model_item(model)
+        if item is None:
+            self.refresh_models()  # trained or copied since the list was read
+            item = self._model_item(model)
+        notifier = self.context.notifier
+        if item is None:
+            notifier.show_error(
+                f"The model '{model}' that predicted {target} is no longer in the registry: "
+                "it cannot explain the prediction."
+            )
+            return None
+        entry = item.data(Qt.ItemDataRole.UserRole + 1)
+        if not is_finetuned(entry):
+            notifier.show_error(f"'{model}' is not a trained model: it explains no prediction.")
+            return None
+        self.models_list.setCurrentItem(item)
+        self.tabs.setCurrentWidget(self.explain_tab)
+        self.use_model(entry.path)
+        return self.explain_tab.explain_target(smiles, target, tuple(entry.card.target_columns))
+
+    def _model_item(self, model: str):
+        for row in range(self.models_list.count()):
+            item = self.models_list.item(row)
+            entry = item.data(Qt.ItemDataRole.UserRole + 1)
+            if entry is not None and entry.path.name == model:
+                return item
+        return None
+
+    # ------------------------------------------------------------------------------------------
+    # The project (ui.workbench.KeepsState)
+
+    def _on_state_changed(self, *_args) -> None:
+        if not self._restoring and not self.form.restoring:
+            self.state_changed.emit()
+
+    def use_model(self, folder: Path) -> None:
+        """Count the model in ``folder`` as trained or used in this project."""
+        summary = area_state.model_summary(folder)
+        self._project_models = [m for m in self._project_models if m["folder"] != str(folder)]
+        self._project_models.append(summary)
+        del self._project_models[: max(0, len(self._project_models) - area_state.MAX_MODELS)]
+        self._on_state_changed()
+
+    def _on_applied(self, folder: Path, library: str) -> None:
+        self._last_apply = {"library": library, "model": str(folder)}
+        self.use_model(Path(folder))
+
+    def area_state(self) -> AreaSnapshot:
+        """The models of the project, the selection, the form and the last Apply."""
+        selected = self.selected_model_path()
+        models = [dict(m) for m in self._project_models]
+        state = {
+            "campaign": {"models": [dict(m) for m in models]},
+            "models": models,
+            "selected": None if selected is None else str(selected),
+            "form": self.form.form_state(),
+            "last_apply": dict(self._last_apply) if self._last_apply else None,
+        }
+        return AreaSnapshot(state=state, tables={}, format=1)
+
+    def restore_area_state(self, stored: StoredArea | None) -> list[str]:
+        """Select the project's model, put its form back (the table read again) and its list of
+        models; returns one line per folder or file no longer there."""
+        self._restoring = True
+        try:
+            self._project_models, self._last_apply = [], None
+            if stored is None:
+                self.form.restore_form_state(None)
+                self.training.set_status("")
+                return []
+            return self._restore(stored)
+        finally:
+            self._restoring = False
+
+    def _restore(self, stored: StoredArea) -> list[str]:
+        state = stored.state if isinstance(stored.state, Mapping) else {}
+        lines: list[str] = []
+        self._project_models = area_state.clean_models(state.get("models"))
+        gone = [m["folder"] for m in self._project_models if not Path(m["folder"]).is_dir()]
+        lines += [f"Models: the model folder {folder} is no longer there" for folder in gone]
+        selected = state.get("selected")
+        if isinstance(selected, str) and selected:
+            if Path(selected).is_dir():
+                self.refresh_models(select=Path(selected))
+            elif selected not in gone:
+                lines.append(f"Models: the selected model's folder {selected} is no longer there")
+        lines += self.form.restore_form_state(state.get("form"))
+        self._last_apply = area_state.clean_last_apply(state.get("last_apply"))
+        if self._last_apply:
+            model = Path(self._last_apply["model"]).name
+            self.training.set_status(
+                f"Last applied {model} to the library {self._last_apply['library']}."
+            )
+        return lines

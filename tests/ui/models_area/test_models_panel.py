@@ -50,12 +50,14 @@ class FakeLibraryPanel(QObject):
             index=[10, 11, 12],
         )
         self.added: list[pd.DataFrame] = []
+        self.notes: list[dict | None] = []
 
     def table(self) -> pd.DataFrame:
         return self._table
 
-    def add_columns(self, frame: pd.DataFrame) -> None:
+    def add_columns(self, frame: pd.DataFrame, notes=None) -> None:
         self.added.append(frame)
+        self.notes.append(notes)
 
     def current_row(self) -> dict:
         return self._table.iloc[2].to_dict()
@@ -171,6 +173,8 @@ def test_train_compare_register_apply_and_explain(qtbot, panel, assay_csv, tiny_
     job = panel.apply_to_library()
     _wait_job(qtbot, job)
     (frame,) = library.added
+    # Each prediction column names the model that made it (a hit list's row leads back to it).
+    assert library.notes == [{"active": "probability of class 1 of 'active' by model assay-active"}]
     assert list(frame.columns) == [
         "active",
         # A forest or a mix has a spread (the trees', and between families).
