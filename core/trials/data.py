@@ -491,13 +491,19 @@ class LoadedTable:
     frame: pd.DataFrame
     roles: ColumnRoles
     types: dict[str, str]
+    reference: dict | None = None
+    """The file's path, size and SHA-256 (``core.project.areas.file_reference``); ``None`` for a
+    demo."""
 
 
 def load_trial_job(source: str | os.PathLike, *, progress=None, is_cancelled=None) -> LoadedTable:
     """Read a table (a path, or a demo name from :data:`DEMOS`) and guess its roles; a job."""
+    from core.project.areas import file_reference
+
     del is_cancelled
     if progress is not None:
         progress(-1.0, f"Reading {source}")
+    reference = None
     if isinstance(source, str) and source in DEMOS:
         frame, roles = load_demo(source)
         name = source
@@ -505,4 +511,8 @@ def load_trial_job(source: str | os.PathLike, *, progress=None, is_cancelled=Non
         frame = read_trial_table(source)
         roles = detect_roles(frame)
         name = Path(source).name
-    return LoadedTable(name, frame, roles, column_types(frame))
+        try:
+            reference = file_reference(source)
+        except OSError:  # read a moment ago: the reference is a convenience, not the data
+            reference = None
+    return LoadedTable(name, frame, roles, column_types(frame), reference)

@@ -291,8 +291,14 @@ def n_survival(
     ratio: float = 1.0,
     dropout: float = 0.0,
     method: str = "schoenfeld",
+    event_rate: float | None = None,
 ) -> DesignResult:
-    """Events and patients for a log-rank comparison (see the module notes)."""
+    """Events and patients for a log-rank comparison (see the module notes).
+
+    ``event_rate``: the share of patients who will have an event by the end of the study, when
+    it is known (from an earlier trial's events / patients); it then replaces the chance
+    computed from the control median, accrual and follow-up under exponential survival.
+    """
     _check_common(alpha, power, ratio, dropout)
     _check_hr(hr)
     if not (math.isfinite(median_control) and median_control > 0):
@@ -305,11 +311,16 @@ def n_survival(
         raise TrialDataError("accrual and follow-up times must be ≥ 0")
     if accrual + follow_up <= 0:
         raise TrialDataError("accrual + follow-up must be positive: nobody could have an event")
+    if event_rate is not None and not (math.isfinite(event_rate) and 0 < event_rate <= 1):
+        raise TrialDataError(f"the event rate must be in (0, 1], not {event_rate}")
     events = events_needed(hr, alpha, power, ratio, method)
     hazard_control = math.log(2) / median_control
     p_control = event_probability(hazard_control, accrual, follow_up)
     p_treatment = event_probability(hazard_control * hr, accrual, follow_up)
     p_event = (p_control + ratio * p_treatment) / (1 + ratio)
+    given = {} if event_rate is None else {"event_rate": float(event_rate)}
+    if event_rate is not None:
+        p_event = float(event_rate)
     n_total = events / p_event
     arms = _arms(n_total / (1 + ratio), ratio, dropout)
     return DesignResult(
@@ -332,6 +343,7 @@ def n_survival(
             "hr": hr,
             "accrual": accrual,
             "follow_up": follow_up,
+            **given,
         },
     )
 
@@ -415,7 +427,11 @@ def design(endpoint: str, **parameters: float | str) -> DesignResult:
         accrual_inputs = ("median_control", "accrual", "follow_up")
         given = [name for name in accrual_inputs if parameters.get(name) is not None]
         if not given:
-            rest = {k: v for k, v in parameters.items() if k not in (*accrual_inputs, "dropout")}
+            rest = {
+                k: v
+                for k, v in parameters.items()
+                if k not in (*accrual_inputs, "dropout", "event_rate")
+            }
             return n_events(**rest)  # type: ignore[arg-type]
         if len(given) < len(accrual_inputs):
             missing = [name for name in accrual_inputs if name not in given]

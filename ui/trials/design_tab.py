@@ -7,6 +7,7 @@ inputs directly on the GUI thread. The answer reads as a sentence ("To detect a 
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
 from core.trials import TrialDataError
 from core.trials.data import export_table
 from core.trials.design import DesignResult, design, power_curve
+from core.trials.km_design import DAYS_PER_UNIT, DesignInputs, convert_time
 from ui.trials.units import amount, set_unit, unit_combo
 from ui.trials.widgets import (
     PLOT_FILTER,
@@ -72,10 +74,12 @@ def design_sentence(result: DesignResult, unit: str = "months") -> str:
         )
     else:
         effect = f"a hazard ratio of {d['hr']:.3g}"
-        if "median_control" in d:
+        if "median_control" in d and "event_rate" in d:
+            effect += f" (control median {amount(d['median_control'], unit, 6)})"
+        elif "median_control" in d:
             effect += (
-                f" (control median {amount(d['median_control'], unit)}; accrual over "
-                f"{amount(d['accrual'], unit)}, then {amount(d['follow_up'], unit)} of follow-up)"
+                f" (control median {amount(d['median_control'], unit, 6)}; accrual over "
+                f"{amount(d['accrual'], unit, 6)}, then {amount(d['follow_up'], unit, 6)} of follow-up)"
             )
     text = (
         f"To detect {effect} with {_percent(result.power)} power at a two-sided α of "
@@ -84,10 +88,12 @@ def design_sentence(result: DesignResult, unit: str = "months") -> str:
     if result.events is not None:
         text += f", the trial needs <b>{result.events} events</b>"
         if result.n_per_arm is not None:
-            text += (
-                f"; with a {_percent(d['p_event'])} chance of an event by the end, it enrols "
-                f"<b>{result.total} patients</b>"
+            chance = (
+                f"an event rate of {_percent(d['p_event'])} (given)"
+                if "event_rate" in d
+                else f"a {_percent(d['p_event'])} chance of an event by the end"
             )
+            text += f"; with {chance}, it enrols <b>{result.total} patients</b>"
     else:
         text += f", enrol <b>{result.total} patients</b>"
     if result.n_per_arm is not None:
@@ -111,7 +117,8 @@ def design_table(result: DesignResult, unit: str = "months") -> pd.DataFrame:
     if result.events is not None:
         rows.append(("Events needed", f"{result.events}"))
         if "p_event" in d:
-            rows.append(("Chance of an event by the end", f"{d['p_event']:.3f}"))
+            label = "Event rate (given)" if "event_rate" in d else "Chance of an event by the end"
+            rows.append((label, f"{d['p_event']:.3f}"))
     if result.endpoint == "binary":
         rows += [("p₁ (control)", f"{d['p1']:g}"), ("p₂ (experimental)", f"{d['p2']:g}")]
     elif result.endpoint == "continuous":
@@ -128,7 +135,7 @@ def design_table(result: DesignResult, unit: str = "months") -> pd.DataFrame:
             ("follow_up", "Follow-up after accrual"),
         ):
             if key in d:
-                rows.append((label, amount(d[key], unit)))
+                rows.append((label, amount(d[key], unit, 6)))
     rows += [
         ("Alpha (two-sided)", f"{result.alpha:g}"),
         ("Power", f"{result.power:g}"),
@@ -159,9 +166,13 @@ class DesignTab(QWidget):
     -------
     use_in_simulation(result)
         The user wants to simulate this (time-to-event) design.
+    inputs_changed()
+        An input was changed (by the user, or filled from a Kaplan–Meier result): the project
+        keeps the design.
     """
 
     use_in_simulation = Signal(object)
+    inputs_changed = Signal()
 
     def __init__(self, notifier: Notifier | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -188,6 +199,15 @@ class DesignTab(QWidget):
         self.median = _spin(12.0, 0.01, 1e4, 2, 1.0)
         self.accrual = _spin(24.0, 0.0, 1e4, 2, 1.0)
         self.follow_up = _spin(12.0, 0.0, 1e4, 2, 1.0)
+        self.event_rate = _spin(0.0, 0.0, 1.0, 3, 0.05)
+        # 0 is "not given": the chance of an event is computed from median, accrual, follow-up.
+        self.event_rate.setSpecialValueText("computed")
+        self.event_rate.setToolTip(
+            "Share of patients with an event by the end of the study (events / patients of an "
+            "earlier trial); when given, it replaces the chance computed from the control "
+            "median, accrual and follow-up (0: computed)"
+        )
+        self.edited = False  # the user made (or filled) this design: the campaign reports it
         self.alpha = _spin(0.05, 0.0, 1.0, 4, 0.005)
         self.power = _spin(0.8, 0.0, 1.0, 3, 0.05)
         self.ratio = _spin(1.0, 0.01, 100.0, 2, 0.5)
@@ -218,6 +238,7 @@ class DesignTab(QWidget):
                 ("Control median", self.median),
                 ("Accrual duration", self.accrual),
                 ("Follow-up after accrual", self.follow_up),
+                ("Event rate (events / patients)", self.event_rate),
             ),
         }
         for rows in self._endpoint_rows.values():
@@ -290,13 +311,140 @@ class DesignTab(QWidget):
         self.endpoint.currentIndexChanged.connect(self._on_endpoint_changed)
         self.method.currentIndexChanged.connect(self.recompute)
         self.unit.currentIndexChanged.connect(self._on_unit_changed)
-        for box_ in (
-            self.p1, self.p2, self.delta, self.sd, self.hr, self.median, self.accrual,
-            self.follow_up, self.alpha, self.power, self.ratio, self.dropout,
-        ):  # fmt: skip
+        for box_ in self._spins().values():
             box_.valueChanged.connect(self.recompute)
         self._on_unit_changed()
         self._on_endpoint_changed()
+        # After the first computation: from now on a change is the user's.
+        for combo in (self.endpoint, self.method, self.unit):
+            combo.currentIndexChanged.connect(self._on_input_changed)
+        for box_ in self._spins().values():
+            box_.valueChanged.connect(self._on_input_changed)
+        self._defaults = self.inputs()
+
+    def _spins(self) -> dict[str, QDoubleSpinBox]:
+        """The number inputs by the name a project keeps them under."""
+        return {
+            "p1": self.p1, "p2": self.p2, "delta": self.delta, "sd": self.sd, "hr": self.hr,
+            "median": self.median, "accrual": self.accrual, "follow_up": self.follow_up,
+            "event_rate": self.event_rate, "alpha": self.alpha, "power": self.power,
+            "ratio": self.ratio, "dropout": self.dropout,
+        }  # fmt: skip
+
+    def _on_input_changed(self, *_args) -> None:
+        self.edited = True
+        self.inputs_changed.emit()
+
+    # ------------------------------------------------------------------------------------------
+    # What a project keeps
+
+    def inputs(self) -> dict:
+        """Every input (JSON): endpoint, method, time unit, the numbers, whether edited."""
+        return {
+            "endpoint": self.endpoint.currentData(),
+            "method": self.method.currentData(),
+            "unit": self.time_unit(),
+            "values": {name: box_.value() for name, box_ in self._spins().items()},
+            "edited": self.edited,
+        }
+
+    def apply_inputs(self, inputs: object) -> list[str]:
+        """Put back what :meth:`inputs` gave (from a project: anything may be off, and is
+        skipped); one line per input that could not be. Signals nothing."""
+        problems: list[str] = []
+        if not isinstance(inputs, dict):
+            return ["the design's inputs are not readable"] if inputs is not None else []
+        widgets = [self.endpoint, self.method, self.unit, *self._spins().values()]
+        for widget in widgets:
+            widget.blockSignals(True)
+        try:
+            endpoint = self.endpoint.findData(inputs.get("endpoint"))
+            if endpoint >= 0:
+                self.endpoint.setCurrentIndex(endpoint)
+            self._fill_methods()
+            method = self.method.findData(inputs.get("method"))
+            if method >= 0:
+                self.method.setCurrentIndex(method)
+            set_unit(self.unit, inputs.get("unit") if isinstance(inputs.get("unit"), str) else "")
+            values = inputs.get("values")
+            values = values if isinstance(values, dict) else {}
+            for name, box_ in self._spins().items():
+                value = values.get(name)
+                if value is None:
+                    continue
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    problems.append(f"the design's {name} is not a number ({value!r})")
+                elif not (math.isfinite(value) and box_.minimum() <= value <= box_.maximum()):
+                    problems.append(f"the design's {name} is out of range ({value!r})")
+                else:
+                    box_.setValue(float(value))
+        finally:
+            for widget in widgets:
+                widget.blockSignals(False)
+        self.edited = inputs.get("edited") is True
+        self._show_endpoint_rows()
+        self._on_unit_changed()
+        self.recompute()
+        return problems
+
+    def reset(self) -> None:
+        """The inputs of a new design tab."""
+        self.apply_inputs(self._defaults)
+
+    def take_km(self, inputs: DesignInputs, data_unit: str) -> str:
+        """Fill the time-to-event inputs from a Kaplan–Meier result (``core.trials.km_design``)
+        whose times are in ``data_unit`` (``""``: not known); returns a line saying what was
+        filled and what was left as it was."""
+        said: list[str] = []
+        widgets = [self.endpoint, self.method, self.unit, *self._spins().values()]
+        for widget in widgets:
+            widget.blockSignals(True)
+        try:
+            self.endpoint.setCurrentIndex(self.endpoint.findData("survival"))
+            if self.method.findData("schoenfeld") < 0:
+                self._fill_methods()
+            old_unit = self.time_unit()
+            if data_unit in DAYS_PER_UNIT and data_unit != old_unit:
+                # Accrual and follow-up keep their meaning in the data's unit.
+                for box_ in (self.accrual, self.follow_up):
+                    box_.setValue(convert_time(box_.value(), old_unit, data_unit))
+                set_unit(self.unit, data_unit)
+            unit = self.time_unit()
+            if inputs.median is not None:
+                self.median.setValue(inputs.median)
+                said.append(f"control median {amount(inputs.median, unit, 4)} ({inputs.control})")
+            else:
+                said.append(
+                    f"the control arm ({inputs.control}) has no median (its curve stays above "
+                    f"0.5): median left at {amount(self.median.value(), unit, 4)}"
+                )
+            if inputs.patients:
+                self.event_rate.setValue(round(inputs.event_rate, 3))
+                said.append(
+                    f"event rate {inputs.event_rate:.3f} ({inputs.events} events / "
+                    f"{inputs.patients} patients)"
+                )
+            if inputs.accrual is not None:
+                self.accrual.setValue(inputs.accrual)
+                said.append(
+                    f"accrual {amount(inputs.accrual, unit, 4)} (first to last "
+                    f"{inputs.entry_column})"
+                )
+            else:
+                said.append(
+                    f"accrual left at {amount(self.accrual.value(), unit, 4)}: "
+                    f"{inputs.accrual_note}"
+                )
+            if not data_unit:
+                said.append(f"the data's time unit is not given: times taken as {unit}")
+        finally:
+            for widget in widgets:
+                widget.blockSignals(False)
+        self._show_endpoint_rows()
+        self._on_unit_changed()
+        self.recompute()
+        self._on_input_changed()
+        return "Design filled from Kaplan–Meier: " + "; ".join(said) + "."
 
     def time_unit(self) -> str:
         """The unit of the time-to-event inputs ("months", …)."""
@@ -330,21 +478,28 @@ class DesignTab(QWidget):
             "median_control": self.median.value(),
             "accrual": self.accrual.value(),
             "follow_up": self.follow_up.value(),
+            "event_rate": self.event_rate.value() or None,
             **common,
         }
 
     def _on_endpoint_changed(self) -> None:
+        self._show_endpoint_rows()
+        self._fill_methods()
+        self.recompute()
+
+    def _show_endpoint_rows(self) -> None:
         endpoint = self.endpoint.currentData()
         for key, rows in self._endpoint_rows.items():
             for _, widget in rows:
                 self.form.setRowVisible(widget, key == endpoint)
-        self.method.blockSignals(True)
-        self.method.clear()
-        for text, key in _METHODS[endpoint]:
-            self.method.addItem(text, key)
-        self.method.blockSignals(False)
         self.simulate_button.setEnabled(endpoint == "survival")
-        self.recompute()
+
+    def _fill_methods(self) -> None:
+        blocked = self.method.blockSignals(True)
+        self.method.clear()
+        for text, key in _METHODS[self.endpoint.currentData()]:
+            self.method.addItem(text, key)
+        self.method.blockSignals(blocked)
 
     def recompute(self) -> None:
         self.curve.clear()

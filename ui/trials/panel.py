@@ -1,6 +1,12 @@
 """The Clinical trials panel: a trial table, its baseline table, survival analysis, design and
 simulation, in five tabs.
 
+The panel keeps its work in the project (``ui.workbench.KeepsState``, state key ``trials``): the
+table as shown (edits and column types included) with the file's path and SHA-256, the column
+choices, the analyses shown (re-run when the project reopens), the Design tab's inputs and the
+Simulation tab's inputs. "Use in design" on the Survival tab fills the Design tab from the
+Kaplan–Meier result (issue 17, part 3).
+
 The panel fits a 1280×720 window beside the sidebar (at most 800×540): tall forms and result
 columns scroll instead of growing it. The follow-up time's unit is guessed from the data (the
 time column's name, the demo's description) and can be set on the Survival tab.
@@ -13,10 +19,10 @@ load, baseline or survival fit supersedes the older one), and hears nothing of a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -51,6 +57,7 @@ from core.trials.data import (
     is_binary,
     load_trial_job,
 )
+from core.trials.km_design import design_inputs
 from core.trials.survival import SurvivalResult, analyse_survival
 from ui.jobs.tracker import JobTracker
 from ui.tables.dataframe_model import configure_table_view
@@ -70,10 +77,13 @@ from ui.trials.widgets import (
 )
 
 if TYPE_CHECKING:
+    from core.project.areas import AreaSnapshot, StoredArea
     from ui.jobs.handle import JobHandle
     from ui.workbench import AreaContext
 
 NONE = "(none)"
+STATE_FORMAT = 1
+START_STATUS = "Open a trial table or a demo (GBSG2, ACTG175)."
 
 
 def _titled(title: str, widget: QWidget) -> QWidget:
@@ -98,7 +108,16 @@ def _scrolling(widget: QWidget) -> QScrollArea:
 
 
 class TrialsPanel(QWidget):
-    """The ``trials`` work area (see ``app/areas.py``)."""
+    """The ``trials`` work area (see ``app/areas.py``).
+
+    Signals
+    -------
+    state_changed()
+        Something worth keeping in the project changed (``ui.workbench.KeepsState``).
+    """
+
+    state_changed = Signal()
+    state_key = "trials"
 
     def __init__(self, context: AreaContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -110,6 +129,13 @@ class TrialsPanel(QWidget):
         self.source_name = ""
         self.survival: SurvivalResult | None = None
         self.baseline: pd.DataFrame | None = None
+        # Where the table came from: {"demo": name} or {"path": …, "reference": {path, size,
+        # sha256}}; None before a table.
+        self.source: dict[str, Any] | None = None
+        self._quiet = False  # restoring: what changes is the project's own state
+        self._quiet_analysis = False  # the analysis running is a restore's redraw
+        self._restored_analyses: list[str] = []  # what the campaign says until it is redrawn
+        self._restore_choices: dict | None = None  # the kept state, until its table is read
         # The newest job of each kind ("load", "baseline", "survival").
         self.jobs = JobTracker(self.engine, "trials", self)
         self.jobs.failed.connect(self._on_job_failed)
@@ -145,7 +171,7 @@ class TrialsPanel(QWidget):
         self.analyse_button.setToolTip("Baseline table, Kaplan–Meier, log-rank and Cox model")
         self.analyse_button.clicked.connect(self.analyse)
         self.analyse_button.setEnabled(False)
-        self.status = QLabel("Open a trial table or a demo (GBSG2, ACTG175).")
+        self.status = QLabel(START_STATUS)
         self.status.setObjectName("trialsStatus")
         # Long messages are cut at the panel's edge (full text in the tooltip), never widen it.
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -175,6 +201,15 @@ class TrialsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.tabs, 1)
+
+        # Choices the project keeps.
+        for combo in (self.time_combo, self.event_combo, self.group_combo, self.binary_combo):
+            combo.currentIndexChanged.connect(self._changed)
+        self.unit_combo.currentIndexChanged.connect(self._changed)
+        self.covariates.itemChanged.connect(self._changed)
+        self.design_tab.inputs_changed.connect(self._changed)
+        self.simulation_tab.inputs_changed.connect(self._changed)
+        self.tabs.currentChanged.connect(self._changed)
 
     # ------------------------------------------------------------------------------------------
     # Tabs
@@ -288,7 +323,14 @@ class TrialsPanel(QWidget):
         )
         self.unit_combo.currentIndexChanged.connect(self._on_unit_changed)
         rerun = QPushButton("Refit")
-        rerun.clicked.connect(self.run_survival)
+        rerun.clicked.connect(self._on_refit_clicked)
+        self.use_in_design_button = QPushButton("Use in design")
+        self.use_in_design_button.setToolTip(
+            "Fill the Design tab from these curves: the control arm's median, the event rate "
+            "(events / patients) and, when the table has entry dates, the accrual period"
+        )
+        self.use_in_design_button.clicked.connect(self.use_in_design)
+        self.use_in_design_button.setEnabled(False)
         options = QHBoxLayout()
         options.addWidget(QLabel("Binary endpoint"))
         options.addWidget(self.binary_combo)
@@ -319,6 +361,11 @@ class TrialsPanel(QWidget):
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 4, 0)
+        # Beside the numbers it takes (not in the options row: the panel must stay narrow).
+        design_row = QHBoxLayout()
+        design_row.addWidget(self.use_in_design_button)
+        design_row.addStretch(1)
+        right_layout.addLayout(design_row)
         right_layout.addWidget(self.logrank_label)
         right_layout.addWidget(_titled("Cox covariates (besides the arm)", self.covariates))
         right_layout.addLayout(results, 1)
@@ -370,6 +417,14 @@ class TrialsPanel(QWidget):
         )
 
     def set_table(self, loaded: LoadedTable, analyse: bool = True) -> None:
+        if loaded.reference is not None:
+            self.source = {"path": loaded.reference.get("path"), "reference": loaded.reference}
+        elif loaded.name in DEMOS:
+            self.source = {"demo": loaded.name}
+        else:
+            self.source = {"name": loaded.name}
+        self.survival = self.baseline = None
+        self.use_in_design_button.setEnabled(False)
         self.frame = loaded.frame
         self.types = dict(loaded.types)
         self.source_name = loaded.name
@@ -384,6 +439,7 @@ class TrialsPanel(QWidget):
         )
         if analyse and loaded.roles.time and loaded.roles.event and loaded.roles.group:
             self.analyse()
+        self._changed()
 
     def _fill_pickers(self, roles: ColumnRoles) -> None:
         frame = self.frame
@@ -459,10 +515,12 @@ class TrialsPanel(QWidget):
         self.types[column] = kind
         self._replace_frame(frame)
         self._set_status(f"Column {column!r} is now {kind}; press Analyse to update results")
+        self._changed()
 
     def _on_frame_edited(self, frame: pd.DataFrame) -> None:
         self.frame = frame
         self._set_status("Table edited; press Analyse to update results")
+        self._changed()
 
     def _replace_frame(self, frame: pd.DataFrame) -> None:
         self.frame = frame
@@ -481,8 +539,10 @@ class TrialsPanel(QWidget):
             self.group_combo.currentText() or None,
         )
 
-    def analyse(self) -> None:
-        """Baseline table and survival analysis, both in the engine."""
+    def analyse(self, redraw: bool = False) -> None:
+        """Baseline table and survival analysis, both in the engine (``redraw``: a restore
+        draws what the project had shown; that is no change to save)."""
+        self._quiet_analysis = redraw
         if self.frame is None:
             self._error("Open a trial table first")
             return
@@ -511,6 +571,10 @@ class TrialsPanel(QWidget):
             for i in range(self.covariates.count())
             if self.covariates.item(i).checkState() == Qt.CheckState.Checked
         ]
+
+    def _on_refit_clicked(self) -> None:
+        self._quiet_analysis = False
+        self.run_survival()
 
     def run_survival(self) -> JobHandle | None:
         if self.frame is None:
@@ -549,9 +613,13 @@ class TrialsPanel(QWidget):
     def _on_baseline_finished(self, table: pd.DataFrame) -> None:
         self.baseline = table
         show_table(self.baseline_model, self.baseline)
+        if not self._quiet_analysis:
+            self._changed()
 
     def _on_survival_finished(self, result: SurvivalResult) -> None:
         self.show_survival(result)
+        if not self._quiet_analysis:
+            self._changed()
 
     def _on_job_failed(self, _kind: str, message: str) -> None:
         self._set_status("Failed: " + message.splitlines()[0][:120])
@@ -559,6 +627,7 @@ class TrialsPanel(QWidget):
 
     def show_survival(self, result: SurvivalResult) -> None:
         self.survival = result
+        self.use_in_design_button.setEnabled(True)
         self.km_view.show_result(result, self.time_unit())
         show_table(self.median_model, result.summary(), median=1, ci_lower=1, ci_upper=1)
         show_table(self.cox_model, result.cox)
@@ -601,6 +670,277 @@ class TrialsPanel(QWidget):
         parts.append(at_risk.rename_axis("group").reset_index().assign(section="at_risk"))
         table = pd.concat(parts, ignore_index=True)
         return table[["section", *[c for c in table.columns if c != "section"]]]
+
+    # ------------------------------------------------------------------------------------------
+    # Kaplan–Meier -> Design (issue 17, part 3)
+
+    def use_in_design(self) -> str | None:
+        """Fill the Design tab's time-to-event inputs from the Kaplan–Meier result: the control
+        arm's median in the data's time unit, the event rate (events / patients), the accrual
+        period when the table has entry dates; switch to the Design tab and say what was
+        filled. Returns that line (None without a result)."""
+        if self.survival is None or self.frame is None:
+            self._error("Analyse a table first: the design takes the Kaplan–Meier result")
+            return None
+        inputs = design_inputs(self.survival, self.frame, self.time_unit())
+        message = self.design_tab.take_km(inputs, self.time_unit())
+        self.tabs.setCurrentWidget(self.design_tab)
+        self._set_status(message)
+        self.notifier.show_status(message, 15_000)
+        return message
+
+    # ------------------------------------------------------------------------------------------
+    # The project keeps the area (ui.workbench.KeepsState)
+
+    def _changed(self, *_args) -> None:
+        if not self._quiet:
+            self.state_changed.emit()
+
+    def analyses(self) -> list[str]:
+        """The analyses shown, as the campaign names them."""
+        shown: list[str] = []
+        result = self.survival
+        if result is not None:
+            group = result.group_column or "arm"
+            shown += [f"Kaplan-Meier by {group}", "Log-rank test"]
+            if result.cox is not None:
+                terms = [str(t) for t in result.cox["term"]]
+                adjusted = [t for t in terms if not t.startswith(f"{group}=")]
+                shown.append(
+                    "Cox model" + (f" adjusted for {', '.join(adjusted)}" if adjusted else "")
+                )
+            if result.binary is not None:
+                shown.append(f"Binary endpoint {self.binary_combo.currentText()}")
+        if self.baseline is not None:
+            shown.append(f"Baseline table by {self.group_combo.currentText()}")
+        return shown
+
+    def _campaign_design(self) -> dict | None:
+        tab = self.design_tab
+        result = tab.result
+        if result is None or not tab.edited:
+            return None
+        d = result.details
+        unit = tab.time_unit()
+        if result.endpoint == "binary":
+            effect = f"p2 {d['p2']:g} vs p1 {d['p1']:g}"
+        elif result.endpoint == "continuous":
+            effect = f"difference in means {d['delta']:g} (SD {d['sd']:g})"
+        else:
+            effect = f"hazard ratio {d['hr']:g}"
+            if "median_control" in d:
+                effect += f", control median {d['median_control']:g} {unit}".rstrip()
+        return {
+            "endpoint": tab.endpoint.currentText(),
+            "test": tab.method.currentText(),
+            "n_total": int(result.total if result.total is not None else result.events or 0),
+            "power": float(result.power),
+            "alpha": float(result.alpha),
+            "effect": effect,
+        }
+
+    def area_state(self) -> AreaSnapshot:
+        """The area as the project keeps it (the table is shared: edits replace it)."""
+        from core.project.areas import INDEX_COLUMN, AreaSnapshot
+
+        tables = {}
+        frame = self.frame
+        if frame is not None and INDEX_COLUMN not in frame.columns:
+            tables["data"] = frame
+        roles = self.roles()
+        pending = self._quiet_analysis and self.jobs.running("survival") is not None
+        analyses = self.analyses() if not pending else list(self._restored_analyses)
+        state = {
+            "source": dict(self.source) if self.source else None,
+            "name": self.source_name if frame is not None else "",
+            "types": dict(self.types) if frame is not None else {},
+            "roles": {"time": roles.time, "event": roles.event, "group": roles.group},
+            "unit": self.time_unit(),
+            "covariates": self.covariate_names(),
+            "binary": self.binary_combo.currentText(),
+            "analysed": self.survival is not None or pending,
+            "design": self.design_tab.inputs(),
+            "simulation": self.simulation_tab.inputs(),
+            "tab": self.tabs.currentIndex(),
+            "campaign": {
+                "datasets": [self.source_name] if frame is not None else [],
+                "analyses": analyses,
+                "design": self._campaign_design(),
+            },
+        }
+        return AreaSnapshot(state=state, tables=tables, format=STATE_FORMAT)
+
+    def restore_area_state(self, stored: StoredArea | None) -> list[str]:
+        """Put back what a project kept (``None``: empty the area); one line per thing that
+        could not be. The table comes from the project (else from its file or demo, read in
+        the engine); the analyses it had shown are run again."""
+        self._quiet = True
+        try:
+            return self._restore(stored)
+        finally:
+            self._quiet = False
+
+    def _reset(self) -> None:
+        self.jobs.cancel_all()
+        self.frame = None
+        self.types = {}
+        self.source_name = ""
+        self.source = None
+        self.survival = self.baseline = None
+        self._quiet_analysis = False
+        self._restored_analyses = []
+        self._restore_choices = None
+        self.data_model.set_frame(None)
+        self.data_stack.setCurrentIndex(0)
+        for combo in (
+            self.time_combo, self.event_combo, self.group_combo, self.binary_combo,
+            self.type_column,
+        ):  # fmt: skip
+            combo.blockSignals(True)
+            combo.clear()
+            combo.blockSignals(False)
+        self.covariates.clear()
+        self.set_time_unit(UNKNOWN_UNIT)
+        show_table(self.baseline_model, None)
+        for model in (self.median_model, self.cox_model, self.ph_model, self.binary_model):
+            show_table(model, None)
+        self.km_view.clear_curves()
+        self.forest.show_cox(None, 95)
+        self.logrank_label.setText("")
+        self.analyse_button.setEnabled(False)
+        self.use_in_design_button.setEnabled(False)
+        self.design_tab.reset()
+        self.simulation_tab.reset()
+        self.tabs.setCurrentIndex(0)
+        self._set_status(START_STATUS)
+
+    def _restore(self, stored: StoredArea | None) -> list[str]:
+        from core.project.areas import check_file_reference
+
+        self._reset()
+        if stored is None:
+            return []
+        state = stored.state if isinstance(stored.state, dict) else {}
+        tables = stored.tables if isinstance(stored.tables, dict) else {}
+        problems: list[str] = []
+        problems += self.design_tab.apply_inputs(state.get("design"))
+        problems += self.simulation_tab.apply_inputs(state.get("simulation"))
+        source = state.get("source") if isinstance(state.get("source"), dict) else {}
+        reference = source.get("reference") if isinstance(source.get("reference"), dict) else None
+        demo = source.get("demo") if source.get("demo") in DEMOS else None
+        name = state.get("name") if isinstance(state.get("name"), str) else ""
+        analyses = (
+            state.get("campaign", {}).get("analyses")
+            if isinstance(state.get("campaign"), dict)
+            else None
+        )
+        self._restored_analyses = (
+            [a for a in analyses if isinstance(a, str)] if isinstance(analyses, list) else []
+        )
+        self._restore_choices = state
+        file_problem = check_file_reference(reference) if reference is not None else None
+        frame = tables.get("data")
+        if isinstance(frame, pd.DataFrame) and len(frame.columns) and len(frame):
+            if file_problem:
+                problems.append(f"{file_problem}: the table is shown as the project saved it")
+            loaded = self._stored_table(frame, state, name or demo or "trial table", reference)
+            self._show_restored(loaded, problems)
+        elif demo is not None:
+            self._submit_restore_load(demo, f"demo {demo}")
+        elif reference is not None and file_problem is None:
+            self._submit_restore_load(reference["path"], Path(reference["path"]).name)
+        elif reference is not None:
+            problems.append(f"{file_problem}: the trial table is not restored")
+        elif "data" in tables or source:
+            problems.append("the project's trial table is missing or empty")
+        tab = state.get("tab")
+        if isinstance(tab, int) and not isinstance(tab, bool) and 0 <= tab < self.tabs.count():
+            self.tabs.setCurrentIndex(tab)
+        return problems
+
+    def _stored_table(
+        self, frame: pd.DataFrame, state: dict, name: str, reference: dict | None
+    ) -> LoadedTable:
+        """The table a project kept, with its column types (categories are stored as values)."""
+        frame = frame.copy()
+        frame.columns = [str(c) for c in frame.columns]
+        known = column_types(frame)
+        stored = state.get("types") if isinstance(state.get("types"), dict) else {}
+        types = {}
+        for column, kind in known.items():
+            wanted = stored.get(column)
+            if wanted in COLUMN_TYPES and wanted != kind:
+                try:
+                    frame = convert_column(frame, column, wanted)
+                    kind = wanted
+                except TrialDataError:
+                    pass
+            types[column] = kind
+        roles = state.get("roles") if isinstance(state.get("roles"), dict) else {}
+        chosen = [
+            roles.get(key) if isinstance(roles.get(key), str) else None
+            for key in ("time", "event", "group")
+        ]
+        return LoadedTable(name, frame, ColumnRoles(*chosen), types, reference)
+
+    def _submit_restore_load(self, source: str, title: str) -> None:
+        self._set_status(f"Reading {title}…")
+        self._submit("load", self._on_restore_loaded, load_trial_job, source, title=f"Open {title}")
+
+    def _on_restore_loaded(self, loaded: LoadedTable) -> None:
+        state = self._restore_choices or {}
+        roles = state.get("roles") if isinstance(state.get("roles"), dict) else {}
+        chosen = [
+            roles.get(key) if isinstance(roles.get(key), str) else None
+            for key in ("time", "event", "group")
+        ]
+        if any(chosen):
+            loaded = LoadedTable(
+                loaded.name, loaded.frame, ColumnRoles(*chosen), loaded.types, loaded.reference
+            )
+        self._quiet = True
+        try:
+            problems: list[str] = []
+            self._show_restored(loaded, problems)
+        finally:
+            self._quiet = False
+        if problems:
+            self._set_status("Not restored: " + "; ".join(problems))
+
+    def _show_restored(self, loaded: LoadedTable, problems: list[str]) -> None:
+        """Show a table a project kept with the choices it kept, and redraw its analyses."""
+        state = self._restore_choices or {}
+        source = self.source
+        self.set_table(loaded, analyse=False)
+        if loaded.reference is None and isinstance(state.get("source"), dict):
+            kept = state["source"]
+            if kept.get("demo") in DEMOS:
+                self.source = {"demo": kept["demo"]}
+            elif source is None and isinstance(kept.get("name"), str):
+                self.source = {"name": kept["name"]}
+        roles = state.get("roles") if isinstance(state.get("roles"), dict) else {}
+        for combo, key in (
+            (self.time_combo, "time"), (self.event_combo, "event"), (self.group_combo, "group"),
+        ):  # fmt: skip
+            wanted = roles.get(key)
+            if isinstance(wanted, str) and wanted and combo.currentText() != wanted:
+                problems.append(f"the {key} column {wanted!r} is not one the table offers")
+        unit = state.get("unit")
+        if isinstance(unit, str) and self.unit_combo.findData(unit) >= 0:
+            self.set_time_unit(unit)
+        covariates = state.get("covariates")
+        chosen = (
+            {c for c in covariates if isinstance(c, str)} if isinstance(covariates, list) else set()
+        )
+        for i in range(self.covariates.count()):
+            item = self.covariates.item(i)
+            if item.text() in chosen:
+                item.setCheckState(Qt.CheckState.Checked)
+        binary = state.get("binary")
+        if isinstance(binary, str) and self.binary_combo.findText(binary) >= 0:
+            self.binary_combo.setCurrentText(binary)
+        if state.get("analysed") is True and self.roles().group:
+            self.analyse(redraw=True)
 
     # ------------------------------------------------------------------------------------------
     # Export and errors

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -69,6 +70,17 @@ def _int(value, low, high, step=1):
 
 
 class SimulationTab(QWidget):
+    """The inputs of a simulated trial on the left; the probability of success, the looks and
+    the plots on the right.
+
+    Signals
+    -------
+    inputs_changed()
+        An input was changed: the project keeps the simulation's inputs.
+    """
+
+    inputs_changed = Signal()
+
     def __init__(self, context: AreaContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.engine = context.engine
@@ -192,6 +204,89 @@ class SimulationTab(QWidget):
 
         self.unit.currentIndexChanged.connect(self._on_unit_changed)
         self._on_unit_changed()
+        for box in self._numbers().values():
+            box.valueChanged.connect(self.inputs_changed)
+        for combo in (self.boundary, self.unit):
+            combo.currentIndexChanged.connect(self.inputs_changed)
+        self.fractions.editingFinished.connect(self.inputs_changed)
+        self._defaults = self.inputs()
+
+    # ------------------------------------------------------------------------------------------
+    # What a project keeps
+
+    def _numbers(self) -> dict:
+        """The number inputs by the name a project keeps them under (``looks`` first: setting
+        it rewrites the fractions)."""
+        return {
+            "looks": self.looks, "n_total": self.n_total, "max_events": self.max_events,
+            "hr": self.hr, "median": self.median, "accrual_rate": self.accrual_rate,
+            "ratio": self.ratio, "dropout": self.dropout, "dropout_time": self.dropout_time,
+            "alpha": self.alpha, "n_sims": self.n_sims, "seed": self.seed,
+        }  # fmt: skip
+
+    def inputs(self) -> dict:
+        """Every input (JSON)."""
+        return {
+            "unit": self.time_unit(),
+            "boundary": self.boundary.currentData(),
+            "fractions": self.fractions.text(),
+            "values": {name: box.value() for name, box in self._numbers().items()},
+        }
+
+    def apply_inputs(self, inputs: object) -> list[str]:
+        """Put back what :meth:`inputs` gave (from a project: anything off is skipped, one
+        line each). Signals nothing."""
+        if not isinstance(inputs, dict):
+            return ["the simulation's inputs are not readable"] if inputs is not None else []
+        problems: list[str] = []
+        widgets = [self.boundary, self.unit, self.fractions, *self._numbers().values()]
+        for widget in widgets:
+            widget.blockSignals(True)
+        try:
+            unit = inputs.get("unit")
+            set_unit(self.unit, unit if isinstance(unit, str) else "")
+            boundary = self.boundary.findData(inputs.get("boundary"))
+            if boundary >= 0:
+                self.boundary.setCurrentIndex(boundary)
+            values = inputs.get("values")
+            values = values if isinstance(values, dict) else {}
+            for name, box in self._numbers().items():
+                value = values.get(name)
+                if value is None:
+                    continue
+                integer = isinstance(box, QSpinBox)
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    problems.append(f"the simulation's {name} is not a number ({value!r})")
+                elif not (
+                    math.isfinite(value)
+                    and box.minimum() <= value <= box.maximum()
+                    and (not integer or float(value).is_integer())
+                ):
+                    problems.append(f"the simulation's {name} is out of range ({value!r})")
+                else:
+                    box.setValue(int(value) if integer else float(value))
+            fractions = inputs.get("fractions")
+            if isinstance(fractions, str):
+                self.fractions.setText(fractions[:500])
+        finally:
+            for widget in widgets:
+                widget.blockSignals(False)
+        self._on_unit_changed()
+        return problems
+
+    def reset(self) -> None:
+        """The inputs of a new tab, no result shown."""
+        self.cancel()
+        self.job = None
+        self.run_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self.apply_inputs(self._defaults)
+        self.result = None
+        self.progress.setValue(0)
+        self.summary.setText("Run a simulation to see the probability of success.")
+        show_table(self.looks_model, None)
+        self.bounds_plot.clear()
+        self.duration_plot.clear()
 
     # ------------------------------------------------------------------------------------------
 
