@@ -139,6 +139,15 @@ def results_table(result: DEResult) -> pd.DataFrame:
     return table
 
 
+def group_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The table of the group shown (one row per gene, its ``significant`` column included) as
+    a project stores it under ``results``: index ``gene``, the other columns as shown."""
+    shown = table.copy()
+    shown.index = pd.Index(shown.pop("gene").astype(str).to_numpy(), name="gene")
+    shown.columns = [str(c) for c in shown.columns]
+    return shown
+
+
 def result_meta(result: DEResult) -> dict[str, Any]:
     """What :func:`result_from_tables` needs besides the table (JSON)."""
     return {
@@ -271,6 +280,7 @@ __all__ = [
     "data_meta",
     "display_name",
     "finite_or",
+    "group_table",
     "load_with_references",
     "matrix_table",
     "prepare_data",

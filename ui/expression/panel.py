@@ -84,7 +84,7 @@ class ExpressionPanel(QWidget):
         # set), the stored state while its data are still being read back.
         self._references: dict[str, Any] = {"counts": None, "sheet": None}
         self._data_tables: tuple[object, dict[str, pd.DataFrame]] | None = None
-        self._results_cache: tuple[object, pd.DataFrame] | None = None
+        self._results_cache: tuple | None = None
         self._kept: dict[str, Any] | None = None
         self._quiet = False  # restoring: what changes is the project's own state
         self._build()
@@ -428,15 +428,23 @@ class ExpressionPanel(QWidget):
     def area_state(self) -> AreaSnapshot:
         """The area as the project keeps it (tables are shared, never changed afterwards)."""
         from core.expression.de import significant
-        from core.expression.stored import display_name, result_meta, results_table
+        from core.expression.stored import display_name, group_table, result_meta, results_table
         from core.project.areas import AreaSnapshot
 
         data, settings, tables = self._data_state()
         result = self.result
-        if result is not None:
-            if self._results_cache is None or self._results_cache[0] is not result:
-                self._results_cache = (result, results_table(result))
-            tables["results"] = self._results_cache[1]
+        shown = self.current_table
+        if result is not None and shown is not None:
+            # "results": the group shown, one row per gene (what the campaign reads); a
+            # one-vs-rest result keeps every group in "all_results" as well.
+            cache = self._results_cache
+            if cache is None or cache[0] is not result or cache[1] is not shown:
+                full = results_table(result) if result.groups else None
+                cache = (result, shown, group_table(shown), full)
+                self._results_cache = cache
+            tables["results"] = cache[2]
+            if cache[3] is not None:
+                tables["all_results"] = cache[3]
         tab = self.results_tab
         padj, lfc = float(tab.padj_spin.value()), float(tab.fc_spin.value())
         chosen = tab.chosen_genes()
@@ -559,7 +567,11 @@ class ExpressionPanel(QWidget):
 
         if state.get("result") is not None:
             try:
-                result = result_from_tables(tables.get("results"), state.get("result"))
+                meta = state.get("result")
+                groups = isinstance(meta, dict) and isinstance(meta.get("groups"), list)
+                groups = groups and bool(meta["groups"])
+                table = tables.get("all_results" if groups else "results")
+                result = result_from_tables(table, meta)
             except ExpressionInputError as error:
                 problems.append(
                     f"the differential expression results could not be restored ({error})"

@@ -67,8 +67,13 @@ def test_demo_analysis_reopens_as_it_was_without_recomputing(qtbot, make_panel, 
     assert campaign["n_significant"] == int(tab.current_table["significant"].sum()) > 0
     assert campaign["chosen_genes"] == sorted([top, third], key=_position_in(tab))
     assert (campaign["alpha"], campaign["lfc_threshold"]) == (0.01, 1.5)
+    # "results": the group shown, a row per gene; every group of the comparison besides.
     results = snapshot.tables["results"]
-    assert results.index.name == "gene" and {"log2fc", "padj", "group"} <= set(results.columns)
+    assert results.index.name == "gene" and results.index.is_unique and len(results) == 765
+    assert {"log2fc", "padj", "significant"} <= set(results.columns)
+    assert set(results["group"]) == {"CD14+ Monocyte"}
+    assert results["significant"].sum() == campaign["n_significant"]
+    assert snapshot.tables["all_results"].shape[0] == 7650
     assert snapshot.tables["values"].shape == (765, 700)  # genes × cells: 4.3 MB, kept
 
     stored = _through_project(tmp_path, snapshot)
