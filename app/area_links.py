@@ -1,7 +1,8 @@
 """The links between work areas (``ui.workbench.AreaLinks``), wired by the window.
 
 An area asks for a link through its ``AreaContext.links`` (a gene's target, a ligand to the
-Molecule panel or to a similarity search, a library row into a pocket or into 3D); this object
+Molecule panel or to a similarity search, a library row into a pocket or into 3D, a row's
+prediction to its model's explanation); this object
 brings the area the link leads to to the front (building it on first use), calls that area's own
 public method, and says in the status bar where the user now is. No area touches another's
 widgets: only this wiring knows both ends.
@@ -100,4 +101,18 @@ class AreaLinks:
         if place(smiles, name) is not None:
             self.window.show_status(
                 f"Proteins: placing {name or smiles} at the site of {proteins.structure.name}…"
+            )
+
+    # Libraries -> Models: a row's prediction explained ----------------------------------------
+
+    def explain_prediction(self, smiles: str, name: str, model: str, target: str) -> None:
+        models = self._area("models")
+        explain = getattr(models, "explain_prediction", None)
+        about = name or smiles
+        if explain is None:
+            self.window.show_error(f"Models could not be opened to explain {about}.")
+            return
+        if explain(model, target, smiles) is not None:
+            self.window.show_status(
+                f"Models > Explain: why {model} predicts {target} as it does for {about}…"
             )

@@ -88,6 +88,12 @@ class AreaLinks(Protocol):
         library tab and row position) is the row that saving the Molecule panel updates."""
         ...
 
+    def explain_prediction(self, smiles: str, name: str, model: str, target: str) -> None:
+        """Models: select the model whose registry folder is named ``model`` and show, on its
+        Explain tab, which atoms drive its prediction of ``target`` for ``smiles`` (a library
+        row named ``name``)."""
+        ...
+
 
 class KeepsState(Protocol):
     """An area whose work the project keeps (issue 17, part 1): the window's project session

@@ -377,7 +377,8 @@ class LibrariesArea(QWidget):
     def _on_row_link_requested(
         self, panel: LibraryPanel, link: str, position: int, row: dict
     ) -> None:
-        """A row's menu link: "pocket" places it in Proteins, "3d" shows its conformers."""
+        """A row's menu link: "pocket" places it in Proteins, "3d" shows its conformers,
+        "explain:<column>" explains the column's prediction with the model that made it."""
         smiles, name = _molecule_of(row)
         if not smiles:
             self.notifier.show_error("This row has no structure to place or show in 3D.")
@@ -390,6 +391,16 @@ class LibrariesArea(QWidget):
         elif link == "3d":
             # The row stays the Molecule panel's source: saving there updates it.
             self.links.show_in_3d(smiles, name, _source(panel, position))
+        elif link.startswith("explain:") and panel.library is not None:
+            from ui.models_area.prediction_notes import predicted_by
+
+            column = link.split(":", 1)[1]
+            source = predicted_by(panel.library.column_notes.get(column))
+            if source is None:
+                self.notifier.show_error(f"No model is known to have predicted '{column}'.")
+                return
+            target, model = source
+            self.links.explain_prediction(smiles, name, model, target)
 
     def find_similar(self, smiles: str, name: str = "") -> bool:
         """Search the current library for molecules similar to ``smiles`` (named ``name``) with

@@ -646,8 +646,9 @@ class LibraryPanel(QWidget):
         menu.deleteLater()
 
     def add_row_links(self, menu: QMenu, position: int) -> None:
-        """Add the row's links into other areas to ``menu``: "Place in pocket" (Proteins) and
-        "Show 3D" (the Molecule panel)."""
+        """Add the row's links into other areas to ``menu``: "Place in pocket" (Proteins),
+        "Show 3D" (the Molecule panel) and, for each column a model predicted (its note names
+        the model), "Explain prediction" (Models)."""
         if self.library is None or not 0 <= position < len(self.library.table):
             return
         menu.addSeparator()
@@ -660,6 +661,17 @@ class LibraryPanel(QWidget):
             action.setToolTip(tip)
             action.triggered.connect(
                 lambda _checked=False, link=link: self.row_link_requested.emit(
+                    link, position, self.library.table.iloc[position].to_dict()
+                )
+            )
+        from ui.models_area.prediction_notes import model_predictions
+
+        predictions = model_predictions(self.library.column_notes, self.library.table.columns)
+        for column, (target, model) in predictions.items():
+            action = menu.addAction(f"Explain prediction of {column} ({model})")
+            action.setToolTip(f"Models: which atoms drive {model}'s prediction of {target} here")
+            action.triggered.connect(
+                lambda _checked=False, link=f"explain:{column}": self.row_link_requested.emit(
                     link, position, self.library.table.iloc[position].to_dict()
                 )
             )
