@@ -20,11 +20,13 @@ DEFAULT_PARTITION_SIZE = 5000
 TRUST_NOTE = "A scheduler runs the code it is sent: connect only to a cluster you trust."
 
 
-def add_cluster_arguments(parser: argparse.ArgumentParser, *, paths_note: str = "") -> None:
+def add_cluster_arguments(
+    parser: argparse.ArgumentParser, *, same: str = "the table is the same", paths_note: str = ""
+) -> None:
     """Add ``--cluster``, ``--partition-size`` and ``--cluster-ship-records`` to ``parser``.
 
-    ``paths_note``: what else (beyond the input and output) the workers must reach by the same
-    path, said in the group's description.
+    ``same``: how the answer compares with one machine's; ``paths_note``: what else (beyond the
+    input and output) the workers must reach by the same path, said in the group's description.
     """
     cluster = parser.add_argument_group("on a Dask cluster", f"{TRUST_NOTE} {paths_note}".strip())
     cluster.add_argument(
@@ -32,7 +34,7 @@ def add_cluster_arguments(parser: argparse.ArgumentParser, *, paths_note: str = 
         metavar="ADDRESS",
         help="run on a Dask cluster: tcp://HOST:PORT or tls://HOST:PORT (a running scheduler), "
         "local:N (N worker processes here) or slurm:N (N Slurm jobs, settings in "
-        "~/.config/drugdesk/slurm.yaml or $DRUGDESK_SLURM_CONFIG); the table is the same",
+        f"~/.config/drugdesk/slurm.yaml or $DRUGDESK_SLURM_CONFIG); {same}",
     )
     cluster.add_argument(
         "--partition-size",

@@ -68,6 +68,8 @@ def add_parser(subparsers) -> None:
     )
     add_cluster_arguments(
         parser,
+        same="the hit list is the same (a transformer's predictions to within float rounding: "
+        "the workers batch other molecules together)",
         paths_note="The workers load the --model folders themselves (and admet-ai with "
         "--admet, which must be installed on them): a folder must be on this machine "
         "(local:N) or on a path every worker shares, named the same there.",

@@ -64,7 +64,7 @@ def add_parser(subparsers) -> None:
         default=0,
         help="processes for fingerprinting (default: one per core; 1 = no extra processes)",
     )
-    add_cluster_arguments(parser)
+    add_cluster_arguments(parser, same="the hits are the same, in the same order")
     parser.set_defaults(handler=run)
 
 
