@@ -332,6 +332,14 @@ class ModelsPanel(QWidget):
         self._last_apply = {"library": library, "model": str(folder)}
         self.use_model(Path(folder))
 
+    def _registry_folder(self, folder: str) -> Path | None:
+        """``folder`` when it is there, else the listed model of the same folder name (the
+        registry or the shipped models moved with another installation); None when neither."""
+        if Path(folder).is_dir():
+            return Path(folder)
+        item = self._model_item(Path(folder).name)
+        return None if item is None else Path(item.data(Qt.ItemDataRole.UserRole))
+
     def area_state(self) -> AreaSnapshot:
         """The models of the project, the selection, the form and the last Apply."""
         selected = self.selected_model_path()
@@ -363,12 +371,19 @@ class ModelsPanel(QWidget):
         state = stored.state if isinstance(stored.state, Mapping) else {}
         lines: list[str] = []
         self._project_models = area_state.clean_models(state.get("models"))
-        gone = [m["folder"] for m in self._project_models if not Path(m["folder"]).is_dir()]
+        gone = []
+        for model in self._project_models:
+            folder = self._registry_folder(model["folder"])
+            if folder is None:
+                gone.append(model["folder"])
+            else:
+                model["folder"] = str(folder)
         lines += [f"Models: the model folder {folder} is no longer there" for folder in gone]
         selected = state.get("selected")
         if isinstance(selected, str) and selected:
-            if Path(selected).is_dir():
-                self.refresh_models(select=Path(selected))
+            folder = self._registry_folder(selected)
+            if folder is not None:
+                self.refresh_models(select=folder)
             elif selected not in gone:
                 lines.append(f"Models: the selected model's folder {selected} is no longer there")
         lines += self.form.restore_form_state(state.get("form"))

@@ -150,7 +150,13 @@ def test_a_moved_table_and_a_lost_model_are_named(qtbot, make_panel, tmp_path):
     _wait(qtbot, panel.open_file(path))
     panel.set_targets(["logS"])
     state = panel.area_state().state
-    state["models"] = [{"folder": str(tmp_path / "gone-model"), "name": "gone"}]
+    potency = _select(panel, "potency").path
+    # A shipped model of another installation is found by its folder's name.
+    elsewhere = str(Path("/old/install/models") / potency.name)
+    state["models"] = [
+        {"folder": str(tmp_path / "gone-model"), "name": "gone"},
+        {"folder": elsewhere, "name": "potency"},
+    ]
     state["selected"] = str(tmp_path / "gone-model")
     stored = StoredArea("models", 1, "", state, {})
 
@@ -163,6 +169,7 @@ def test_a_moved_table_and_a_lost_model_are_named(qtbot, make_panel, tmp_path):
     qtbot.waitUntil(lambda: _form_ready(fresh, ["logS"]), timeout=20_000)  # read again
     # The lost model stays listed, so that the next save keeps the project's history.
     assert fresh.area_state().state["models"][0]["name"] == "gone"
+    assert fresh.area_state().state["models"][1]["folder"] == str(potency)
 
     path.unlink()
     other = make_panel()
