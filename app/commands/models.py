@@ -208,7 +208,9 @@ def add_predict_parser(subparsers) -> None:
             "training molecules) and in_domain (that similarity reaches the threshold on the "
             "model card, chosen on the validation molecules; empty when the model stores no "
             "domain). Calibrated uncertainty: <target>_lower and <target>_upper (regression: "
-            "an interval holding the measured value with probability --coverage), or "
+            "an interval holding the measured value with probability --coverage, as wide as the "
+            "prediction's spread where the card says 'scaled by the ensemble spread', else of "
+            "constant width), or "
             "<target>_calibrated (the calibrated probability) and <target>_set (the conformal "
             "prediction set: {0}, {1}, {0,1} or {}) for classification; empty when the model "
             "stores no calibration. Rows whose SMILES do not parse get empty predictions."
@@ -299,7 +301,10 @@ def run_predict(args: argparse.Namespace) -> int:
         in_domain = pd.array([pd.NA] * len(records), dtype="boolean")
         in_domain[valid] = domain.in_domain
         uncertainty = {
-            name: calibration_columns(calibration, task, name, mean[:, i], args.coverage)
+            # The chosen predictor's spread scales an interval calibrated per molecule.
+            name: calibration_columns(
+                calibration, task, name, mean[:, i], args.coverage, std=std[:, i]
+            )
             for i, name in enumerate(names)
         }
         added = [

@@ -122,7 +122,7 @@ def predict_library(
         if spread:
             frame[f"{name}_std"] = std[:, i]
         for column, values in calibration_columns(
-            calibration, task, name, mean[:, i], coverage
+            calibration, task, name, mean[:, i], coverage, std=std[:, i]
         ).items():
             frame[column] = values
         frame[f"{name}{SIMILARITY_SUFFIX}"] = similarity

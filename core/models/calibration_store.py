@@ -30,11 +30,23 @@ calibration residuals are, like the test part's, residuals on chemotypes the mod
 (random folds would calibrate on near neighbours and give intervals too narrow for new
 scaffolds).
 
-Regression intervals are ``prediction ± q`` with ``q`` the conformal quantile of the absolute
-out-of-fold residuals. They are **not** divided by the ensemble's standard deviation: at an
-out-of-fold row the other members trained on that very molecule, so the spread there is mostly
-the left-out member's own error, and scores divided by it would not be comparable with new
-molecules' (all members unseen). The interval is centred on the ensemble mean, which on average
+Regression intervals: per molecule or constant width
+----------------------------------------------------
+When the out-of-fold predictions come with the predictor's own spread, computed as it is for a
+new molecule (``std`` in the out-of-fold table), the intervals are scaled per molecule
+(normalised conformal, Papadopoulos et al. 2008; Lei et al. 2018): nonconformity
+``|y - ŷ| / (σ + ε)``, interval ``ŷ ± q·(σ + ε)``, with ``ε`` a small floor (:data:`STD_EPS_FRACTION`
+of the median out-of-fold ``σ``) so that an ensemble that happens to agree gets no zero-width
+interval. The card's target entry says ``"interval": "scaled by the ensemble spread"``. That
+spread exists out of fold for the forest (each out-of-fold forest's trees never saw the rows
+they predict, as the saved forest's never saw a new molecule) and for the disagreement between
+the families of a chosen mix; it does **not** exist for a transformer or D-MPNN ensemble: at an
+out-of-fold row of a cross-fitted ensemble the other members trained on that very molecule, so
+their spread there is mostly the left-out member's own error, and a refit is a single model. A
+predictor whose spread at prediction time includes such members is therefore calibrated with
+``prediction ± q`` (``"interval": "constant width"``), ``q`` the conformal quantile of the
+absolute out-of-fold residuals (as is a proxy calibration: the forest's spread says nothing
+certain about another model's). The interval is centred on the ensemble mean, which on average
 errs less than the single member that made each score, so the coverage errs on the safe side.
 
 Classification: a :class:`~core.models.calibration.ProbabilityCalibrator` fitted on the
@@ -78,6 +90,10 @@ MAX_STORED_SCORES = 5000
 PROXY_TREES = 200
 """Trees of each out-of-fold forest of the ``rf_proxy`` method (the residuals' size settles
 long before the 500 of the baseline)."""
+STD_EPS_FRACTION = 0.05
+"""``ε`` of scaled intervals, as a fraction of the median out-of-fold standard deviation."""
+SCALED = "scaled by the ensemble spread"
+CONSTANT = "constant width"
 LOWER_SUFFIX = "_lower"
 UPPER_SUFFIX = "_upper"
 CALIBRATED_SUFFIX = "_calibrated"
@@ -167,7 +183,9 @@ def fit_calibration(
     Parameters
     ----------
     oof
-        Tidy: ``row, fold, target, measured, predicted`` (training-part rows only).
+        Tidy: ``row, fold, target, measured, predicted`` (training-part rows only), and ``std``
+        when the predictor's spread is known out of fold: a regression target whose rows all
+        have one gets intervals scaled per molecule (module docstring).
     task
         ``"regression"`` or ``"classification"``.
     source, folds, fold_kind
@@ -179,18 +197,32 @@ def fit_calibration(
         rows = oof[(oof["target"] == name)]
         measured = rows["measured"].to_numpy(float)
         predicted = rows["predicted"].to_numpy(float)
+        std = rows["std"].to_numpy(float) if "std" in rows else np.full(len(rows), np.nan)
         keep = np.isfinite(measured) & np.isfinite(predicted)
-        measured, predicted = measured[keep], predicted[keep]
+        measured, predicted, std = measured[keep], predicted[keep], std[keep]
         if not keep.any():
             targets[name] = {"task": task, "n": 0, "note": "no out-of-fold predictions"}
             continue
         if task == "regression":
-            targets[name] = {
-                "task": task,
-                "n": int(keep.sum()),
-                "score": "absolute residual",
-                "scores": _thin(np.abs(measured - predicted)),
-            }
+            residual = np.abs(measured - predicted)
+            if np.isfinite(std).all() and (std > 0).any():
+                eps = STD_EPS_FRACTION * float(np.median(std[std > 0]))
+                targets[name] = {
+                    "task": task,
+                    "n": int(keep.sum()),
+                    "interval": SCALED,
+                    "std_eps": float(f"{eps:.6g}"),
+                    "score": "absolute residual / (ensemble std + eps)",
+                    "scores": _thin(residual / (np.maximum(std, 0.0) + float(f"{eps:.6g}"))),
+                }
+            else:
+                targets[name] = {
+                    "task": task,
+                    "n": int(keep.sum()),
+                    "interval": CONSTANT,
+                    "score": "absolute residual",
+                    "scores": _thin(residual),
+                }
             continue
         entry: dict[str, Any] = {"task": task, "n": int(keep.sum())}
         try:
@@ -225,6 +257,11 @@ class StoredCalibration:
         entry = self.summary.get("targets", {}).get(name)
         return entry if isinstance(entry, dict) and entry.get("scores") else None
 
+    def scaled(self, name: str) -> bool:
+        """Whether ``name``'s intervals are scaled per molecule by the predictor's spread."""
+        entry = self.target(name)
+        return entry is not None and entry.get("interval") == SCALED
+
     def quantile(self, name: str, coverage: float) -> float:
         """The conformal quantile of ``name``'s scores (``nan`` without scores; ``inf`` when
         there are too few for ``coverage``)."""
@@ -234,12 +271,32 @@ class StoredCalibration:
         return conformal_quantile(np.asarray(entry["scores"], dtype=float), coverage)
 
     def interval(
-        self, name: str, predicted: np.ndarray, coverage: float
+        self,
+        name: str,
+        predicted: np.ndarray,
+        coverage: float,
+        std: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Regression: ``(lower, upper)`` = prediction ∓ the quantile (NaN when unknown)."""
+        """Regression: ``(lower, upper)`` = prediction ∓ the quantile, times ``std + eps`` when
+        the intervals are scaled (NaN when unknown, or where ``std`` is missing then).
+
+        Raises
+        ------
+        ValueError
+            When the intervals are scaled and no ``std`` is given.
+        """
         predicted = np.asarray(predicted, dtype=float)
         q = self.quantile(name, coverage)
-        return predicted - q, predicted + q
+        if not self.scaled(name):
+            return predicted - q, predicted + q
+        if std is None:
+            raise ValueError(
+                f"the intervals of {name!r} are scaled by the ensemble spread: give each "
+                "prediction's standard deviation"
+            )
+        eps = float(self.target(name).get("std_eps") or 0.0)
+        half = q * (np.maximum(np.asarray(std, dtype=float), 0.0) + eps)
+        return predicted - half, predicted + half
 
     def calibrated(self, name: str, probability: np.ndarray) -> np.ndarray:
         """Classification: the calibrated probability (NaN without a calibrator)."""
@@ -289,6 +346,16 @@ def check_calibration(summary: Any, where: str) -> StoredCalibration:
             raise ValueError(f"{where}: the calibration of {name!r} is not a table")
         if "scores" in entry:
             _check_number_list(entry["scores"], f"{where}, {name!r}")
+        if entry.get("interval", CONSTANT) not in (SCALED, CONSTANT):
+            raise ValueError(
+                f"{where}: the interval of {name!r} is neither {SCALED!r} nor {CONSTANT!r}"
+            )
+        if entry.get("interval") == SCALED:
+            eps = entry.get("std_eps")
+            if not isinstance(eps, int | float) or isinstance(eps, bool) or not 0 < eps < math.inf:
+                raise ValueError(
+                    f"{where}: the scaled interval of {name!r} has no positive std_eps"
+                )
         calibrator = entry.get("calibrator")
         if calibrator is not None:
             try:
@@ -329,10 +396,13 @@ def calibration_columns(
     name: str,
     predicted: np.ndarray,
     coverage: float = DEFAULT_COVERAGE,
+    std: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The columns a prediction of target ``name`` gets: ``<name>_lower``/``_upper``
     (regression) or ``<name>_calibrated``/``_set`` (classification); empty (NaN / missing)
-    when ``calibration`` is ``None`` or holds nothing for ``name``.
+    when ``calibration`` is ``None`` or holds nothing for ``name``. ``std``: each prediction's
+    standard deviation (the chosen predictor's spread), which scales the interval when the
+    calibration says so (missing there: that row's interval is empty).
 
     Raises
     ------
@@ -346,7 +416,9 @@ def calibration_columns(
         if calibration is None or calibration.target(name) is None:
             empty = np.full(predicted.shape, np.nan)
             return {f"{name}{LOWER_SUFFIX}": empty, f"{name}{UPPER_SUFFIX}": empty.copy()}
-        lower, upper = calibration.interval(name, predicted, coverage)
+        if std is None and calibration.scaled(name):
+            std = np.full(predicted.shape, np.nan)
+        lower, upper = calibration.interval(name, predicted, coverage, std)
         return {f"{name}{LOWER_SUFFIX}": lower, f"{name}{UPPER_SUFFIX}": upper}
     if calibration is None or calibration.target(name) is None:
         calibrated = np.full(predicted.shape, np.nan)
@@ -366,13 +438,17 @@ def evaluate_calibration(summary: dict[str, Any], test: pd.DataFrame) -> dict[st
     :data:`PLOT_COVERAGES` and the binomial 95 % band at 90 %; classification, the prediction
     sets' coverage at 90 % with its band and the reliability curve before and after calibration.
 
-    ``test``: tidy predictions (``target, measured, predicted``) of the test part.
+    ``test``: tidy predictions (``target, measured, predicted``, and ``std`` for scaled
+    intervals) of the test part.
     """
     stored = StoredCalibration(summary)
     for name, entry in summary["targets"].items():
         rows = test[test["target"] == name].dropna(subset=["measured", "predicted"])
         measured = rows["measured"].to_numpy(float)
         predicted = rows["predicted"].to_numpy(float)
+        std = rows["std"].to_numpy(float) if "std" in rows else None
+        if std is None and stored.scaled(name):
+            std = np.full(len(rows), np.nan)
         n = len(rows)
         if stored.target(name) is None or n == 0:
             entry["test"] = {"n": n}
@@ -381,9 +457,9 @@ def evaluate_calibration(summary: dict[str, Any], test: pd.DataFrame) -> dict[st
         if entry["task"] == "regression":
             observed, widths = [], []
             for c in PLOT_COVERAGES:
-                lower, upper = stored.interval(name, predicted, c)
+                lower, upper = stored.interval(name, predicted, c, std)
                 observed.append(interval_coverage(measured, lower, upper))
-                widths.append(float(np.mean(upper - lower)))
+                widths.append(float(np.nanmean(upper - lower)))
             entry["test"] = {
                 "n": n,
                 "nominal": list(PLOT_COVERAGES),
@@ -434,6 +510,8 @@ def describe_calibration(summary: dict[str, Any] | None) -> str:
             lines.append(f"{name}: {entry.get('note', 'not measured on the test part')}.")
             continue
         what = "interval" if entry.get("task") == "regression" else "prediction set"
+        if entry.get("task") == "regression":
+            what += f" ({entry.get('interval', CONSTANT)})"
         verdict = "inside" if band[0] <= observed <= band[1] else "OUTSIDE"
         lines.append(
             f"{name}: the 90% {what} held {observed:.1%} of {test['n']} test molecules "

@@ -433,6 +433,7 @@ def train_and_evaluate(
                 device,
                 is_cancelled,
                 choice=choice,
+                members={"transformer": len(result.model.members), "dmpnn": settings.n_models},
             )
         except JobCancelled:
             if not keep_on_cancel:
@@ -485,6 +486,9 @@ def _store_calibration(
     is_cancelled: CancelCheck | None,
     *,
     choice: object | None = None,
+    members: dict[str, int] | None = None,
+    given: dict[str, tuple[np.ndarray, np.ndarray | None]] | None = None,
+    method: str | None = None,
 ) -> dict | None:
     """Predict every training-part row out of fold, fit the calibration on those predictions,
     measure it on the test part and store it (card ``calibration``, ``calibration_predictions.csv``).
@@ -493,7 +497,16 @@ def _store_calibration(
     With a ``choice`` other than the transformer alone (``core.models.families.FamilyChoice``),
     the calibration describes the chosen predictor: ``chosen_oof`` is the weighted mean of the
     chosen families' own out-of-fold predictions, ``rf_proxy`` the forest's standing in for it
-    (see :func:`_chosen_calibration_plan`), and the test check uses the chosen predictor's rows."""
+    (see :func:`_chosen_calibration_plan`), and the test check uses the chosen predictor's rows.
+
+    Regression intervals are scaled per molecule (``core.models.calibration_store``) when the
+    out-of-fold predictions have the chosen predictor's spread as a new molecule's is computed:
+    the forest's trees and the families' disagreement are out of fold; a family that predicts
+    with several networks (``members``: each family's count at prediction time) has no
+    out-of-fold spread, so then the width is constant, as it is for ``rf_proxy``.
+
+    ``given``: out-of-fold ``(mean, std or None)`` of the training rows for some families,
+    made by the caller (an update's refits); ``method`` replaces the card's method text."""
     from core.models.calibration_store import (
         METHODS,
         OOF_FILE,
@@ -509,11 +522,12 @@ def _store_calibration(
     n_folds = int(folds.max()) + 1
     train = np.asarray(split.train, dtype=np.int64)
 
-    def forest_oof() -> np.ndarray:
+    def forest_oof() -> tuple[np.ndarray, np.ndarray]:
         from core.models.baselines import fit_baseline, predict_baseline
         from core.models.calibration_store import PROXY_TREES
 
         oof = np.full((len(train), len(dataset.target_names)), np.nan)
+        spread = np.full_like(oof, np.nan)
         for k in range(n_folds):
             check_cancelled(is_cancelled)
             fitted = fit_baseline(
@@ -527,8 +541,10 @@ def _store_calibration(
                 seed=settings.seed,
                 is_cancelled=is_cancelled,
             )
-            oof[folds == k] = predict_baseline(fitted, list(smiles[train[folds == k]])).mean
-        return oof
+            # The trees never saw fold k: their spread there is a new molecule's spread.
+            result = predict_baseline(fitted, list(smiles[train[folds == k]]))
+            oof[folds == k], spread[folds == k] = result.mean, result.std
+        return oof, spread
 
     def transformer_oof() -> np.ndarray:
         from core.models.transformer import LoadedModel, predict
@@ -545,15 +561,35 @@ def _store_calibration(
                 ).mean
         return oof
 
+    def family_oof(family: str) -> tuple[np.ndarray, np.ndarray | None]:
+        if given and family in given:
+            return given[family]
+        if family == "rf":
+            return forest_oof()
+        if family == "transformer":
+            return transformer_oof(), None
+        raise ValueError(f"no out-of-fold predictions of the {family} to calibrate with")
+
     mixed = choice is not None and not choice.is_transformer_only
+    oof_std = None
     if source == "rf_proxy":
-        oof = forest_oof()
-    elif source == "chosen_oof":
-        made = {"rf": forest_oof, "transformer": transformer_oof}
-        parts = [made[family]() for family in choice.families]
-        oof = combine(parts, [None] * len(parts), choice.weights)[0]
+        oof = forest_oof()[0]  # a proxy: its spread is not the predictor's (constant width)
     else:
-        oof = transformer_oof()
+        families, weights = (
+            (choice.families, choice.weights) if mixed else (("transformer",), (1.0,))
+        )
+        parts = [family_oof(family) for family in families]
+        oof, spread = combine([p[0] for p in parts], [p[1] for p in parts], weights)
+        counts = members or {}
+        # The spread at prediction time is the same recipe only where every family's own spread
+        # is out of fold here (the forest's) or absent there (a single network).
+        same_recipe = all(
+            std is not None or counts.get(family, 1) <= 1
+            for family, (_, std) in zip(families, parts, strict=True)
+        )
+        has_spread = len(families) > 1 or any(std is not None for _, std in parts)
+        if dataset.task == "regression" and same_recipe and has_spread:
+            oof_std = spread
     frame = pd.concat(
         [
             pd.DataFrame(
@@ -565,6 +601,7 @@ def _store_calibration(
                     "target": name,
                     "measured": dataset.targets[train, t],
                     "predicted": oof[:, t],
+                    **({"std": oof_std[:, t]} if oof_std is not None else {}),
                 }
             )
             for t, name in enumerate(dataset.target_names)
@@ -583,6 +620,8 @@ def _store_calibration(
         summary["source"] = source
         summary["predictor"] = choice.describe()
         summary["method"] = _CHOSEN_METHODS[source].format(predictor=choice.describe())
+    if method:
+        summary["method"] = method
     test_model = CHOSEN_MODEL if mixed else "transformer"
     test = predictions[(predictions["part"] == "test") & (predictions["model"] == test_model)]
     evaluate_calibration(summary, test)
