@@ -18,6 +18,7 @@ configuration, ``distributed.comm.tls.*``).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import time
@@ -186,6 +187,9 @@ def connect(spec: ClusterSpec, *, check_versions: bool = True) -> Any:
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=None,
+                    # The workers write to this terminal: a task's error ("Compute Failed" and
+                    # its traceback) is said here in one line instead.
+                    silence_logs=logging.CRITICAL,
                 )
             client = Client(cluster, set_as_default=False)
         elif spec.kind == "slurm":

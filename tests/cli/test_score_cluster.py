@@ -210,6 +210,23 @@ def test_ctrl_c_mid_run_writes_nothing(dask_cluster, library, model_dir, tmp_pat
     assert dask_cluster.scheduler.poll() is None  # a scheduler we did not start stays up
 
 
+@pytest.mark.slow  # about 8 s: a local cluster starts
+def test_a_model_the_workers_refuse_is_one_line(capsys, library, model_dir, tmp_path):
+    out = tmp_path / "never.csv"
+    pretrained = model_dir.parent / "pre"  # predicts no targets
+    args = ["score", str(library), "--model", str(pretrained), "-o", str(out)]
+    code = main([*args, "--cluster", "local:1", "--partition-size", "200"])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    # The worker's own log ("Compute Failed" and a traceback) stays off the terminal.
+    assert (
+        err
+        == f"drugdesk score: error: {pretrained} is not a fine-tuned model (it predicts no targets)\n"
+    )
+    assert not out.exists()
+    assert not out.with_name(out.name + ".parts").exists()
+
+
 @pytest.mark.parametrize("address", ["tcp://127.0.0.1:99999", "slurm:x", "http://host:8786"])
 def test_a_bad_address_is_a_usage_error(capsys, library, tmp_path, address):
     out = tmp_path / "never.csv"
