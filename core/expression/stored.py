@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -230,6 +231,26 @@ def prepare_data(
     return PreparedExpression(data=data, qc=qc, log_values=log_values)
 
 
+@dataclass(slots=True, frozen=True)
+class LoadedExpression:
+    """What a load gives the panel: the data with their QC, the files' references (path, size,
+    SHA-256; ``None`` when not read) and the data's tables as a project keeps them."""
+
+    prepared: Any  # core.expression.qc.PreparedExpression
+    references: dict[str, Any]
+    tables: dict[str, pd.DataFrame]
+
+
+def data_tables(data: ExpressionData) -> dict[str, pd.DataFrame]:
+    """The sample sheet (``samples``) and, when small enough, the matrix (``values``) of
+    ``data`` as a project keeps them."""
+    tables = {"samples": samples_table(data)}
+    matrix = matrix_table(data)
+    if matrix is not None:
+        tables["values"] = matrix
+    return tables
+
+
 def load_with_references(
     counts_path: str | None,
     sheet_path: str | None = None,
@@ -237,10 +258,11 @@ def load_with_references(
     *,
     progress: ProgressCallback = no_progress,
     is_cancelled: CancelCheck | None = None,
-):
+) -> LoadedExpression:
     """Load and QC a matrix (``None``: the demo) as
-    :func:`core.expression.qc.prepare_expression` does, and give the files' references (path,
-    size, SHA-256) with it: ``(prepared, {"counts": ref, "sheet": ref or None})``."""
+    :func:`core.expression.qc.prepare_expression` does, with the files' references
+    (``{"counts": ref, "sheet": ref or None}``) and the tables a project keeps (a job: the
+    hashing and copying stay off the GUI thread)."""
     from core.expression import qc
     from core.expression.data import demo_path
     from core.project.areas import file_reference
@@ -256,7 +278,8 @@ def load_with_references(
             references["sheet"] = file_reference(sheet_path)
     except OSError:  # read a moment ago: a reference is a convenience, not the data
         pass
-    return prepared, references
+    check_cancelled(is_cancelled)
+    return LoadedExpression(prepared, references, data_tables(prepared.data))
 
 
 def finite_or(value: object, default: float) -> float:
@@ -276,8 +299,10 @@ def display_name(path: str | os.PathLike | None) -> str:
 
 __all__ = [
     "MAX_STORED_MATRIX_BYTES",
+    "LoadedExpression",
     "data_from_tables",
     "data_meta",
+    "data_tables",
     "display_name",
     "finite_or",
     "group_table",

@@ -190,9 +190,9 @@ class ExpressionPanel(QWidget):
         self._changed()
 
     def _on_loaded(self, loaded) -> None:
-        prepared, references = loaded
-        self._references = dict(references)
-        self._show_prepared(prepared)
+        self._references = dict(loaded.references)
+        self._data_tables = (loaded.prepared.data, loaded.tables)
+        self._show_prepared(loaded.prepared)
 
     def _on_condition_changed(self, condition: str) -> None:
         self.qc_tab.draw_pca(self.prepared, condition)
@@ -408,18 +408,14 @@ class ExpressionPanel(QWidget):
     def _data_state(self) -> tuple[dict | None, dict | None, dict[str, pd.DataFrame]]:
         """The data's description, the comparison's settings and the data's tables: those of
         the data shown, else those a project gave back (data still being read, or lost)."""
-        from core.expression.stored import data_meta, matrix_table, samples_table
+        from core.expression.stored import data_meta, data_tables
 
         if self.prepared is None:
             kept = self._kept or {}
             return kept.get("data"), kept.get("settings"), dict(kept.get("tables", {}))
         data = self.prepared.data
         if self._data_tables is None or self._data_tables[0] is not data:
-            tables = {"samples": samples_table(data)}
-            matrix = matrix_table(data)
-            if matrix is not None:
-                tables["values"] = matrix
-            self._data_tables = (data, tables)
+            self._data_tables = (data, data_tables(data))
         return data_meta(data), self.data_tab.settings(), dict(self._data_tables[1])
 
     def _has_data(self) -> bool:
@@ -661,19 +657,24 @@ class ExpressionPanel(QWidget):
         self._update_enabled()
 
     def _on_restored_data(self, loaded) -> None:
-        """The data of a reopened project, read back: shown beside the result as saved."""
+        """The data of a reopened project, read back (a ``LoadedExpression`` from its file or
+        demo, a ``PreparedExpression`` from the project's copy): shown beside the result as
+        saved."""
         from dataclasses import replace
+
+        from core.expression.stored import LoadedExpression, samples_table
 
         kept = self._kept or {}
         self._kept = None
-        prepared = loaded
-        if isinstance(loaded, tuple):
-            prepared, references = loaded
+        from_file = isinstance(loaded, LoadedExpression)
+        prepared = loaded.prepared if from_file else loaded
+        tables = dict(loaded.tables) if from_file else dict(kept.get("tables", {}))
+        if from_file:
             self._references = {
-                key: references.get(key) or self._references.get(key) for key in ("counts", "sheet")
+                key: loaded.references.get(key) or self._references.get(key)
+                for key in ("counts", "sheet")
             }
         samples = kept.get("tables", {}).get("samples")
-        from_file = isinstance(loaded, tuple)
         if (
             from_file
             and isinstance(samples, pd.DataFrame)
@@ -686,14 +687,14 @@ class ExpressionPanel(QWidget):
             if set(stored.index) == set(names) and not stored.index.has_duplicates:
                 data = prepared.data.with_samples(stored.loc[names])
                 prepared = replace(prepared, data=data)
+                tables["samples"] = samples_table(data)
+        self._data_tables = (prepared.data, tables)
         self._quiet = True
         try:
             self._show_prepared(prepared, keep_result=self.result is not None)
             missing = self.data_tab.apply_settings(kept.get("settings"))
             if self.result is not None:
                 self.results_tab.set_prepared(prepared)
-            if not from_file and "values" in kept.get("tables", {}):
-                self._data_tables = (prepared.data, dict(kept["tables"]))
             view = kept.get("view", {})
             tab = view.get("tab")
             if isinstance(tab, int) and not isinstance(tab, bool) and 0 <= tab < self.tabs.count():
