@@ -162,10 +162,28 @@ def test_a_fetched_entry_opens_from_the_cache_or_says_fetch_again(qtbot, make_pa
     target.write_bytes(gzip.compress(demo.make_mmcif_document().as_string().encode()))
     assert _restore(qtbot, panel, stored) == []
     assert panel.structure is not None and panel.structure.n_atoms > 1000
-    # Fetch of a cached id is recorded as an RCSB entry too (no network: the cache answers).
+    # Picked from a gene's lookup and fetched (the cache answers: no network), the entry keeps
+    # the gene and the entry's title for the campaign overview.
+    from core.targets import PdbEntry, TargetInfo
+
+    info = TargetInfo("P04585", "Gag-Pol", "gag-pol", 11676, "HIV-1", 1435,
+                      (PdbEntry("1ABC", 1.8, "X-RAY DIFFRACTION", (), "HIV-1 protease"),), 1,
+                      None)  # fmt: skip
+    panel.show_target(info, "gag-pol")
+    panel.target_chooser.close()
     _wait(qtbot, panel.fetch("1abc"))
-    (entry,) = panel.area_state().state["structures"]
+    state = panel.area_state().state
+    (entry,) = state["structures"]
     assert (entry["origin"], entry["id"]) == ("rcsb", "1ABC")
+    assert state["campaign"]["structures"] == [
+        {
+            "name": "1ABC",
+            "source": "RCSB",
+            "title": "HIV-1 protease",
+            "gene": "gag-pol",
+            "path": str(target),
+        }
+    ]
 
 
 def test_a_file_that_changed_or_moved_is_named(qtbot, make_panel, tmp_path):
