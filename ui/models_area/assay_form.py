@@ -468,6 +468,10 @@ class AssayForm(QWidget):
     def open_file(self, path: str | Path) -> JobHandle | None:
         """Read the columns of ``path`` in the engine; the form fills when they arrive.
         Returns the job's handle (None for an empty path)."""
+        self._pending_choices = None  # the user's file: a project's choices are not for it
+        return self._read_columns(path)
+
+    def _read_columns(self, path: str | Path) -> JobHandle | None:
         path = str(path).strip()
         if not path:
             return None
@@ -485,6 +489,10 @@ class AssayForm(QWidget):
     def open_demo(self) -> JobHandle:
         """Write the demo assay table to the data folder and open it, with its potency column
         ``Act`` (pIC50) ticked as the target of a regression, as the shipped potency model."""
+        self._pending_choices = None
+        return self._write_demo()
+
+    def _write_demo(self) -> JobHandle:
         path = _demo_path()
         self.file_edit.setText(str(path))
         self.data_label.setText("Writing the demo table…")
@@ -649,6 +657,10 @@ class AssayForm(QWidget):
         }
         if self.file_reference is None and self.file_edit.text().strip():
             state["file"] = {"path": self.file_edit.text().strip()}  # not read (moved, damaged)
+        if self._pending_choices is not None:  # a project's table is still being read
+            pending = self._pending_choices
+            state.update({k: v for k, v in pending.items() if k != "file" and v is not None})
+            state["file"] = pending.get("file") or state["file"]
         return state
 
     def restore_form_state(self, state: Any) -> list[str]:
@@ -670,9 +682,10 @@ class AssayForm(QWidget):
         self._pending_choices = {
             key: state.get(key) for key in ("smiles_column", "targets", "task", "units", "name")
         }
+        self._pending_choices["file"] = dict(reference)
         problem = check_file_reference(reference)
         if path == _demo_path() and not path.is_file():  # written again, as the demo button does
-            self.open_demo()
+            self._write_demo()
             return []
         if problem is not None and not path.is_file():
             self._pending_choices = None
@@ -680,7 +693,7 @@ class AssayForm(QWidget):
             self.data_label.setStyleSheet(ERROR_STYLE)
             self.data_label.setText(f"{problem}: open the assay table again.")
             return [f"Models: the assay table {problem}"]
-        self.open_file(path)
+        self._read_columns(path)
         return (
             []
             if problem is None

@@ -125,6 +125,8 @@ def test_the_models_form_and_last_apply_come_back(qtbot, make_panel, tmp_path):
     restored = []
     fresh.state_changed.connect(lambda: restored.append(1))
     assert fresh.restore_area_state(_round_trip(tmp_path, snapshot)) == []
+    # While the table is read again, a save keeps the project's choices for it.
+    assert fresh.area_state().state["form"] == form
     qtbot.waitUntil(lambda: _form_ready(fresh, ["Act"]), timeout=20_000)
     assert fresh.selected_model_path() == entry.path
     assert fresh.form.task() == "regression" and fresh.form.units() == "p"
