@@ -101,9 +101,11 @@ class KeepsState(Protocol):
 
     ``state_key`` names the area in the project (``expression``, ``proteins``…).
     ``state_changed`` is emitted after every change worth keeping (a result, a choice, a file
-    opened); autosave then asks :meth:`area_state` on the GUI thread, so it must be a cheap copy
-    (tables that did not change since the last snapshot may be given as ``None``: the project
-    keeps its stored copy). :meth:`restore_area_state` puts a stored state back (``None``: the
+    opened); autosave then asks :meth:`area_state` on the GUI thread, so it must be a cheap copy,
+    with every table: a ``None`` table ("keep the stored one") cannot be honoured by *Save
+    project as* (a new file has none) nor after a failed save, so areas do not use it (the
+    writer thread does the encoding, so the window does not wait for a large table).
+    :meth:`restore_area_state` puts a stored state back (``None``: the
     empty area of a new project) and returns one line per thing it could not restore (a file
     that moved, a model no longer there), which the window shows; it must not raise for
     anything a project file holds.
