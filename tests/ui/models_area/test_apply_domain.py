@@ -27,7 +27,7 @@ class Library(QObject):
     def table(self) -> pd.DataFrame:
         return self._table
 
-    def add_columns(self, frame: pd.DataFrame) -> None:
+    def add_columns(self, frame: pd.DataFrame, notes=None) -> None:
         self.added.append(frame)
 
     def current_row(self) -> dict:
