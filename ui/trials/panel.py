@@ -75,6 +75,7 @@ from ui.trials.widgets import (
     show_table,
     typed_specs,
 )
+from ui.widgets.elided_label import ElidedLabel
 
 if TYPE_CHECKING:
     from core.project.areas import AreaSnapshot, StoredArea
@@ -171,9 +172,9 @@ class TrialsPanel(QWidget):
         self.analyse_button.setToolTip("Baseline table, Kaplan–Meier, log-rank and Cox model")
         self.analyse_button.clicked.connect(self.analyse)
         self.analyse_button.setEnabled(False)
-        self.status = QLabel(START_STATUS)
+        # Long messages end in "…" at the panel's edge (full text in the tooltip), never widen it.
+        self.status = ElidedLabel(START_STATUS, mode="right")
         self.status.setObjectName("trialsStatus")
-        # Long messages are cut at the panel's edge (full text in the tooltip), never widen it.
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         top = QHBoxLayout()
         top.addWidget(open_button)
