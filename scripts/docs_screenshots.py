@@ -121,12 +121,87 @@ def main() -> int:
             trials.tabs.setCurrentIndex(index)
     shoot("screenshot-trials.png")
 
+    # The links between areas (issue 17), each one click.
+    from PySide6.QtWidgets import QMenu
+
+    # Kaplan-Meier -> Design: GBSG2's curves fill the design's inputs.
+    trials.use_in_design_button.click()
+    wait(idle)
+    shoot("screenshot-link-km-design.png")
+
+    # Expression -> Proteins: a gene looked up (loopback stand-ins of the services: never the
+    # network), its structures offered in the chooser (its own window: grabbed alone).
+    services = _target_services()
+    if services is not None:
+        window.links.look_up_target("FTL")
+        wait(lambda: proteins.target_chooser is not None and proteins.target_chooser.isVisible())
+        pump(1.0)
+        proteins.target_chooser.grab().save(str(out / "screenshot-link-gene.png"))
+        proteins.target_chooser.close()
+        services[0].__exit__(None, None, None)
+        services[1].undo()
+
+    # Proteins -> Libraries: the demo's ligand as a similarity query in the example library.
+    window.show_area("proteins")
+    proteins.site_tab.find_similar_button.click()
+    wait(lambda: "similarity" in panel.library.table.columns and idle())
+    shoot("screenshot-link-find-similar.png")
+
+    # Library row -> Place in pocket: a conformer at the binding site.
+    menu = QMenu()
+    panel.add_row_links(menu, 1)
+    place = [a for a in menu.actions() if a.text().startswith("Place in pocket")]
+    if place:
+        place[0].trigger()
+        wait(lambda: proteins.has_placed_molecule() and idle())
+        shoot("screenshot-link-place.png")
+
+    # Hit list -> explanation: Apply the potency model, then a row's "Explain prediction".
+    window.show_area("models")
+    job = models.apply_to_library()
+    if job is not None:
+        wait(job.is_done)
+        window.show_area("libraries")
+        menu = QMenu()
+        panel.add_row_links(menu, 1)
+        explain = [a for a in menu.actions() if a.text().startswith("Explain prediction")]
+        if explain:
+            explain[0].trigger()
+            wait(
+                lambda: (
+                    getattr(models.explain_tab.explanation, "smiles", None) is not None and idle()
+                )
+            )
+            shoot("screenshot-link-explain.png")
+
     # Campaign: what the session holds at each step of the flow.
     window.show_area("campaign")
     shoot("screenshot-campaign.png")
 
     window.close()
     return 0
+
+
+def _target_services():
+    """The loopback stand-ins of UniProt, RCSB and AlphaFold DB that the tests use
+    (tests/target_services.py), with a structure file for 3FT7; None when they cannot start."""
+    import importlib.util
+
+    import pytest
+
+    spec = importlib.util.spec_from_file_location(
+        "target_services", ROOT / "tests" / "target_services.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    patch = pytest.MonkeyPatch()
+    services = module.TargetServices(patch)
+    try:
+        services.__enter__()
+    except OSError:
+        patch.undo()
+        return None
+    return services, patch
 
 
 if __name__ == "__main__":
