@@ -23,8 +23,13 @@ def add_parser(subparsers) -> None:
             "training_data.csv). New molecules already in the old data are counted and not used; "
             "a new molecule whose scaffold is in the old data joins that scaffold's part "
             "(train, validation or test), and new scaffolds are split 80/10/10, so no held-out "
-            "molecule is trained on. The transformer starts from the old weights (fewer epochs, "
-            "half the learning rate) and the random forest is refitted. Prints what was read to "
+            "molecule is trained on. The transformer, and the D-MPNN when the model has one, start "
+            "from the old weights (fewer epochs, half the learning rate), the random forest is "
+            "refitted, and the predictor is chosen again among them on the validation part. The "
+            "calibration is fitted again on out-of-fold predictions of the training part: a "
+            "classifier's from --calibration-folds refits of its chosen families (the old "
+            "members saw the old training molecules), so that predict gives <target>_calibrated "
+            "and <target>_set. Prints what was read to "
             "stderr, then one JSON line: test metrics and seconds of the warm start (and, with "
             "--compare, of training from scratch) beside the forest's."
         ),
@@ -50,6 +55,15 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument(
         "--learning-rate", type=float, help="peak learning rate (default: half the old one)"
+    )
+    parser.add_argument(
+        "--calibration-folds",
+        type=int,
+        default=3,
+        help=(
+            "classifier: refits (each on all folds of the training part but one) of the chosen "
+            "transformer/D-MPNN that calibrate its probabilities; 0: none (default 3)"
+        ),
     )
     parser.add_argument(
         "--units",
@@ -85,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
         return usage_error("update", "--epochs must be at least 1")
     if args.learning_rate is not None and not args.learning_rate > 0:
         return usage_error("update", "--learning-rate must be more than 0")
+    if args.calibration_folds == 1 or args.calibration_folds < 0:
+        return usage_error("update", "--calibration-folds must be 0 or at least 2")
     if refused := output_over_input(args.output, [args.old, args.new]):
         return usage_error("update", refused)
     existed = args.output.exists()
@@ -107,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
             epochs=args.epochs,
             learning_rate=args.learning_rate,
             compare=args.compare,
+            calibration_folds=args.calibration_folds,
             plan=plan,
             progress=terminal_progress(sys.stderr.isatty()),
         )

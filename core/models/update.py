@@ -14,13 +14,23 @@ molecule:
 
 The fine-tuned model is then warm-started (``finetune(..., warm_start=True)``: each member starts
 from its old weights, head included) on the new train part and stops early on the new valid
-part; the random forest is refitted on the new train part; both are evaluated on the new valid
-and test parts, the predictor is chosen again among them on the new valid part only (as ``train``
-chooses: one family or a weighted mix; a D-MPNN is not updated), and the folder gets what
-``train`` writes (card, ``metrics.csv``,
-``heldout_predictions.csv``, ``finetune_curve.csv``, the applicability domain) plus
-``training_data.csv``: the molecules trained and evaluated on, with their part, which is the
-"old table" for the next update. With ``compare``, the transformer is also fine-tuned from
+part; a D-MPNN beside it (``dmpnn/``) is warm-started the same way (``train_dmpnn(...,
+warm_start=...)``: old weights, architecture and scalings, half the learning rates); the random
+forest is refitted on the new train part; all are evaluated on the new valid and test parts, the
+predictor is chosen again among them on the new valid part only (as ``train`` chooses: one family
+or a weighted mix), and the folder gets what ``train`` writes (card, ``metrics.csv``,
+``heldout_predictions.csv``, ``finetune_curve.csv``, the applicability domain, the calibration)
+plus ``training_data.csv``: the molecules trained and evaluated on, with their part, which is the
+"old table" for the next update.
+
+Calibration (:mod:`core.models.calibration_store`) needs predictions of training molecules by
+models that did not train on them. A warm-started member saw every old training molecule, so no
+fold of the training part is out of fold for it: the out-of-fold predictions come from refits on
+K-1 folds of the new training part (the forest refitted; for a classifier, also the transformer
+fine-tuned from its pretrained model and the D-MPNN trained from scratch, for the chosen families
+only), combined with the chosen weights. A regression whose chosen predictor is not the forest
+alone is calibrated on the forest's out-of-fold residuals as a stated proxy, as ``train`` does
+for a single model. With ``compare``, the transformer is also fine-tuned from
 scratch (the old card's pretrained model and options) on the same split, and the report puts
 both side by side: seconds and test metric.
 
@@ -63,7 +73,10 @@ UPDATED_SPLIT = "updated"
 PARTS = ("train", "valid", "test")
 WARM_MODEL = "transformer"
 SCRATCH_MODEL = "transformer_scratch"
+DMPNN_MODEL = "dmpnn"
 MIN_WARM_EPOCHS = 3
+CALIBRATION_FOLDS = 3
+"""Refits (each on K-1 folds of the training part) that calibrate an updated classifier."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -192,6 +205,11 @@ class UpdateReport:
                 else None
             ),
             "rf_ecfp4": {"test": test.get("rf_ecfp4")},
+            "dmpnn": (
+                {"seconds": self.seconds.get("dmpnn_warm_start"), "test": test.get(DMPNN_MODEL)}
+                if DMPNN_MODEL in test
+                else None
+            ),
             "chosen": {
                 "predictor": self.report.choice.describe() if self.report.choice else None,
                 "test": test.get("chosen"),
@@ -219,6 +237,8 @@ class UpdateReport:
             text += (
                 f", from scratch {value(SCRATCH_MODEL)} ({self.seconds.get('scratch', 0):.0f} s)"
             )
+        if DMPNN_MODEL in test:
+            text += f", D-MPNN warm start {value(DMPNN_MODEL)}"
         if "rf_ecfp4" in test:
             text += f", random forest {value('rf_ecfp4')}"
         if self.report.choice is not None:
@@ -638,7 +658,7 @@ def pretrained_dir_of(card: dict) -> Path:
     if folder is None or not (folder / "card.json").is_file():
         raise ValueError(
             f"the pretrained model {name!r} that {card.get('name')!r} was fine-tuned from is "
-            "not installed: it is needed to compare with training from scratch"
+            "not installed: it is needed to train from scratch (to compare, or to calibrate)"
         )
     return folder
 
@@ -657,6 +677,7 @@ def update_model(
     compare: bool = False,
     n_trees: int = 500,
     pretrained_dir: str | os.PathLike | None = None,
+    calibration_folds: int = CALIBRATION_FOLDS,
     plan: UpdatePlan | None = None,
     device: str | None = None,
     progress: ProgressCallback = no_progress,
@@ -672,17 +693,23 @@ def update_model(
     output_dir
         The updated model's folder (not ``model_dir``: the old model stays as it was).
     epochs
-        Most epochs of the warm start; default: the old members' latest best epoch (at least
-        3). Early stopping on the new valid part keeps the best.
+        Most epochs of the warm start (transformer and D-MPNN); default: the old members'
+        latest best epoch (at least 3). Early stopping on the new valid part keeps the best.
     learning_rate
-        Peak learning rate of the warm start; default: half the old one.
+        Peak learning rate of the transformer's warm start; default: half the old one (the
+        D-MPNN's learning rates are always half its old ones).
     compare
         Also fine-tune from scratch (the old card's pretrained model and options) on the same
         split, for the report only (not saved).
     n_trees
         Trees of the refitted random forest.
     pretrained_dir
-        The pretrained model for ``compare`` (default: the one the old card names).
+        The pretrained model for ``compare`` and the calibration refits (default: the one the
+        old card names).
+    calibration_folds
+        K of a classifier's calibration refits (module docstring); 0: no refits of the
+        transformer or D-MPNN (a classifier is then calibrated only when the forest alone
+        predicts). At least 2 otherwise.
     device, progress, is_cancelled
         torch device and job callbacks. A cancel raises ``JobCancelled``; a folder this call
         created is removed then (and on any failure).
@@ -695,12 +722,14 @@ def update_model(
     model_dir = Path(model_dir)
     if output_dir.resolve() == model_dir.resolve():
         raise ValueError(f"{output_dir}: write the updated model to a new folder, not over the old")
+    if calibration_folds == 1 or calibration_folds < 0:
+        raise ValueError(f"calibration_folds must be 0 or at least 2, not {calibration_folds}")
     existed = output_dir.exists()
     try:
         return _update(
             model_dir, old_table, new_table, output_dir, smiles_column, target_columns, units,
-            epochs, learning_rate, compare, n_trees, pretrained_dir, plan, device, progress,
-            is_cancelled,
+            epochs, learning_rate, compare, n_trees, pretrained_dir, calibration_folds, plan,
+            device, progress, is_cancelled,
         )  # fmt: skip
     except BaseException:
         if not existed and output_dir.exists():
@@ -721,6 +750,7 @@ def _update(
     compare: bool,
     n_trees: int,
     pretrained_dir: str | os.PathLike | None,
+    calibration_folds: int,
     plan: UpdatePlan | None,
     device: str | None,
     progress: ProgressCallback,
@@ -764,7 +794,8 @@ def _update(
     def stage(start: float, end: float) -> ProgressCallback:
         return lambda f, m="": progress(start + (end - start) * max(0.0, f), m)
 
-    warm_end = 0.45 if compare else 0.75
+    old_dmpnn = _old_dmpnn(model_dir)
+    warm_end = (0.45 if compare else 0.75) - (0.15 if old_dmpnn is not None else 0.0)
     progress(0.0, f"Warm start from {plan.reading.model}: {len(smiles)} molecules")
     started = time.monotonic()
     old_model = load_model(model_dir, "cpu")
@@ -793,6 +824,29 @@ def _update(
     frames, predicted, warm_parts = _evaluate_transformer(
         dataset, split, result.model, WARM_MODEL, device
     )
+    notes: list[str] = []
+    family_predictions = {part: {"transformer": warm_parts[part]} for part in PARTS[1:]}
+    members = {"transformer": len(result.model.members)}
+    dmpnn_end = warm_end + (0.15 if old_dmpnn is not None else 0.0)
+    if old_dmpnn is not None:
+        check_cancelled(is_cancelled)
+        started = time.monotonic()
+        try:
+            dmpnn = _warm_start_dmpnn(
+                old_dmpnn, output_dir, dataset, split, split_info, epochs, seed, device,
+                stage(warm_end, dmpnn_end), is_cancelled,
+            )  # fmt: skip
+        except ValueError as exc:
+            # The old D-MPNN cannot be continued (unreadable, or refused these data): the other
+            # families still stand, and the report says why this one is missing.
+            notes.append(f"No D-MPNN: {exc}.")
+        else:
+            seconds["dmpnn_warm_start"] = round(time.monotonic() - started, 1)
+            dmpnn_frames, dmpnn_predicted, dmpnn_parts, members["dmpnn"] = dmpnn
+            frames += dmpnn_frames
+            predicted += dmpnn_predicted
+            for part in PARTS[1:]:
+                family_predictions[part]["dmpnn"] = dmpnn_parts[part]
     scratch_metrics = None
     if compare:
         check_cancelled(is_cancelled)
@@ -807,7 +861,7 @@ def _update(
             _options_from_card(card),
             target_names=list(dataset.target_names),
             device=device,
-            progress=stage(warm_end, 0.8),
+            progress=stage(dmpnn_end, 0.8),
             is_cancelled=is_cancelled,
         )
         seconds["scratch"] = round(time.monotonic() - started, 1)
@@ -822,11 +876,18 @@ def _update(
     frames += forest_frames
     predicted += forest_predicted
     # The predictor is chosen again on the new valid part, as train chooses: the warm-started
-    # transformer, the refitted forest or a weighted mix (a D-MPNN is not updated).
-    family_predictions = {
-        part: {"transformer": warm_parts[part], "rf": forest_parts[part]} for part in PARTS[1:]
-    }
+    # transformer and D-MPNN, the refitted forest, or a weighted mix.
+    for part in PARTS[1:]:
+        family_predictions[part]["rf"] = forest_parts[part]
     choice = _choose_again(dataset, split, family_predictions, frames, predicted)
+    refits = _Refits(
+        calibration_folds,
+        pretrained_dir,
+        card,
+        old_dmpnn,
+        members,
+        device,
+    )
     return _finish(
         plan,
         output_dir,
@@ -841,10 +902,112 @@ def _update(
         choice,
         n_trees,
         seed,
+        refits,
+        notes,
         stage(0.93, 0.99),
         is_cancelled,
         progress,
     )
+
+
+def _old_dmpnn(model_dir: Path) -> Path | None:
+    """The old model's D-MPNN folder, when it has one."""
+    from core.models.families import FAMILY_FOLDERS
+
+    folder = model_dir / FAMILY_FOLDERS["dmpnn"]
+    return folder if (folder / "card.json").is_file() else None
+
+
+def _dmpnn_options(old_card: dict, **changes: Any) -> Any:
+    from dataclasses import fields, replace
+
+    from core.models.dmpnn import DmpnnOptions
+
+    saved = old_card.get("options") if isinstance(old_card.get("options"), dict) else {}
+    known = {f.name: f.type for f in fields(DmpnnOptions)}
+    values = {
+        k: v for k, v in saved.items() if k in known and isinstance(v, int | float | str | bool)
+    }
+    try:
+        options = DmpnnOptions(**values)
+    except TypeError:
+        options = DmpnnOptions()
+    return replace(options, **changes)
+
+
+def _warm_start_dmpnn(
+    old_folder: Path,
+    output_dir: Path,
+    dataset: AssayDataset,
+    split: Split,
+    split_info: dict,
+    epochs: int | None,
+    seed: int,
+    device: str | None,
+    progress: ProgressCallback,
+    is_cancelled: CancelCheck | None,
+) -> tuple[list[pd.DataFrame], list[pd.DataFrame], dict[str, tuple], int]:
+    """Continue the old D-MPNN from its saved weights on the new train part (early stopping on
+    the new valid part) into ``<output_dir>/dmpnn/``, with half its learning rates and as many
+    members; evaluate it on the new valid and test parts. Returns metric frames, tidy
+    predictions, ``{part: (mean, std or None)}`` and the member count."""
+    from core.models.dmpnn import predict_dmpnn, train_dmpnn
+    from core.models.families import FAMILY_FOLDERS
+    from core.models.metrics import evaluate
+    from core.models.registry import read_model_json
+    from core.models.training import _tidy_predictions
+
+    old_card = read_model_json(old_folder, "card.json")
+    if not isinstance(old_card, dict):
+        raise ValueError(f"{old_folder}: card.json is not a model card")
+    old_options = _dmpnn_options(old_card)
+    n_members = len(old_card.get("weights") or []) or 1
+    old_epochs = [e for e in old_card.get("best_epochs") or [] if isinstance(e, int)]
+    options = _dmpnn_options(
+        old_card,
+        n_models=n_members,
+        init_lr=old_options.init_lr / 2,
+        max_lr=old_options.max_lr / 2,
+        final_lr=old_options.final_lr / 2,
+    )
+    smiles = np.asarray(dataset.smiles, dtype=object)
+    folder = output_dir / FAMILY_FOLDERS["dmpnn"]
+    train_dmpnn(
+        list(smiles[split.train]),
+        dataset.targets[split.train],
+        list(smiles[split.valid]),
+        dataset.targets[split.valid],
+        dataset.task,
+        output_dir=folder,
+        epochs=epochs or max([MIN_WARM_EPOCHS, *old_epochs]),
+        seed=seed,
+        options=options,
+        target_names=list(dataset.target_names),
+        smiles_column=dataset.smiles_column,
+        split=split_info,
+        name=f"{output_dir.name}-dmpnn",
+        data_hash=dataset.data_hash,
+        device=device,
+        warm_start=old_folder,
+        progress=lambda f, m="": progress(0.9 * f if f >= 0 else f, m),
+        is_cancelled=is_cancelled,
+    )
+    frames, predicted, by_part = [], [], {}
+    for part in ("valid", "test"):
+        rows = getattr(split, part)
+        prediction = predict_dmpnn(
+            folder, list(smiles[rows]), device=device or "cpu", is_cancelled=is_cancelled
+        )
+        by_part[part] = (prediction.mean, prediction.std if n_members > 1 else None)
+        predicted.append(
+            _tidy_predictions(dataset, part, rows, DMPNN_MODEL, prediction.mean, prediction.std)
+        )
+        frame = evaluate(
+            dataset.targets[rows], prediction.mean, dataset.task, dataset.target_names, DMPNN_MODEL
+        )
+        frames.append(frame.assign(part=part))
+    progress(1.0, "D-MPNN warm-started")
+    return frames, predicted, by_part, n_members
 
 
 def _evaluate_transformer(
@@ -937,6 +1100,33 @@ def _with_means(metrics: pd.DataFrame) -> pd.DataFrame:
     return _with_target_means(metrics)
 
 
+@dataclass(slots=True, frozen=True)
+class _Refits:
+    """What the calibration refits of an update need."""
+
+    folds: int
+    """K (0: no refits of the transformer or D-MPNN)."""
+    pretrained_dir: str | os.PathLike | None
+    card: dict
+    """The old model's card (its pretrained model and fine-tuning options)."""
+    old_dmpnn: Path | None
+    members: dict[str, int]
+    """Members of each updated network family (whether its spread is out of fold)."""
+    device: str | None
+
+
+_REFIT_METHOD = (
+    "out-of-fold predictions of the chosen predictor ({predictor}) on the training part: "
+    "{how}, each on {k}-1 of {k} folds, predicting the fold left out (the warm-started members "
+    "saw every old training molecule, so none of them is out of fold)"
+)
+_REFIT_HOW = {
+    "transformer": "the transformer fine-tuned from its pretrained model",
+    "dmpnn": "the D-MPNN trained from scratch",
+    "rf": "the forest refitted",
+}
+
+
 def _calibrate(
     output_dir: Path,
     dataset: AssayDataset,
@@ -946,41 +1136,170 @@ def _calibrate(
     n_trees: int,
     seed: int,
     choice: Any,
+    refits: _Refits,
+    progress: ProgressCallback,
     is_cancelled: CancelCheck | None,
-) -> dict | None:
-    """Calibrate a regression model's intervals as ``train`` does for a single model: on
-    out-of-fold random-forest residuals of the training part (``core.models.calibration_store``).
+) -> tuple[dict | None, str]:
+    """Calibrate the updated model's chosen predictor on out-of-fold predictions of the new
+    training part (module docstring): ``(summary or None, note when None)``.
 
-    Why not the members themselves: a warm-started member has already seen every old training
-    molecule, so no fold of the training part is out of fold for it. A classifier gets no
-    calibration here (``None``)."""
+    A forest alone: its refits on K-1 folds (intervals scaled by its trees' spread). Another
+    regression: the forest's out-of-fold residuals as a proxy, as ``train`` does for a single
+    model. A classifier: refits of each chosen family (the transformer from its pretrained
+    model, the D-MPNN from scratch), combined with the chosen weights."""
     from core.models.calibration_store import DEFAULT_FOLDS, assign_folds
     from core.models.training import TrainSettings, _store_calibration
 
-    if dataset.task != "regression":
-        return None
     kind = str(split_info.get("from", {}).get("kind") or "scaffold")
+    by_scaffold = kind.startswith("scaffold")
     smiles = np.asarray(dataset.smiles, dtype=object)
-    folds = assign_folds(
-        smiles[split.train], DEFAULT_FOLDS, by_scaffold=kind.startswith("scaffold"), seed=seed
-    )
     settings = TrainSettings(split=kind, seed=seed, n_trees=n_trees)
-    return _store_calibration(
-        output_dir, dataset, split, folds, "rf_proxy", None, settings, predictions, None,
-        is_cancelled, choice=choice,
-    )  # fmt: skip
-
-
-def calibration_note(calibration: dict | None, task: str) -> str:
-    """The report's line on calibration."""
-    from core.models.calibration_store import describe_calibration
-
-    if calibration is None and task == "classification":
-        return (
-            "No calibration: an updated classifier has no out-of-fold probabilities (its members "
-            "saw every old training molecule); retrain to calibrate it."
+    forest_only = set(choice.families) <= {"rf"}
+    deep = dataset.task == "classification" and not forest_only
+    if deep and refits.folds < 2:
+        return None, (
+            f"No calibration: the chosen predictor ({choice.describe()}) has no out-of-fold "
+            "probabilities (its members saw every old training molecule) and calibration "
+            "refits were turned off."
         )
-    return describe_calibration(calibration)
+    try:
+        folds = assign_folds(
+            smiles[split.train],
+            refits.folds if deep else DEFAULT_FOLDS,
+            by_scaffold=by_scaffold,
+            seed=seed,
+        )
+    except ValueError as exc:
+        return None, f"No calibration: {exc}."
+    common = (output_dir, dataset, split, folds)
+    if not deep:
+        source = "chosen_oof" if forest_only else "rf_proxy"
+        summary = _store_calibration(
+            *common, source, None, settings, predictions, refits.device, is_cancelled,
+            choice=choice, members=refits.members,
+        )  # fmt: skip
+        return summary, ""
+    given: dict[str, tuple[np.ndarray, None]] = {}
+    k = int(folds.max()) + 1
+    try:
+        for family in choice.families:
+            check_cancelled(is_cancelled)
+            if family == "transformer":
+                given[family] = (
+                    _transformer_refits(dataset, split, folds, refits, progress, is_cancelled),
+                    None,
+                )
+            elif family == "dmpnn":
+                given[family] = (
+                    _dmpnn_refits(dataset, split, folds, refits, seed, is_cancelled),
+                    None,
+                )
+    except ValueError as exc:
+        # E.g. the pretrained model is not installed here: the updated model stands without.
+        return None, f"No calibration: {exc}."
+    method = _REFIT_METHOD.format(
+        predictor=choice.describe(),
+        how=", ".join(_REFIT_HOW[f] for f in choice.families),
+        k=k,
+    )
+    summary = _store_calibration(
+        *common, "chosen_oof", None, settings, predictions, refits.device, is_cancelled,
+        choice=choice, members=refits.members, given=given, method=method,
+    )  # fmt: skip
+    return summary, ""
+
+
+def _transformer_refits(
+    dataset: AssayDataset,
+    split: Split,
+    folds: np.ndarray,
+    refits: _Refits,
+    progress: ProgressCallback,
+    is_cancelled: CancelCheck | None,
+) -> np.ndarray:
+    """Out-of-fold probabilities of the training part from K transformers fine-tuned from the
+    old card's pretrained model (its options), member k on every fold but k."""
+    from dataclasses import replace
+
+    from core.models.transformer import LoadedModel, finetune, predict
+
+    train = np.asarray(split.train, dtype=np.int64)
+    k = int(folds.max()) + 1
+    smiles = list(dataset.smiles)
+    model = finetune(
+        refits.pretrained_dir or pretrained_dir_of(refits.card),
+        smiles,
+        dataset.targets,
+        dataset.task,
+        train,
+        split.valid,
+        replace(_options_from_card(refits.card), n_models=k),
+        target_names=list(dataset.target_names),
+        device=refits.device,
+        member_train_idx=[train[folds != f] for f in range(k)],
+        progress=progress,
+        is_cancelled=is_cancelled,
+    ).model
+    oof = np.full((len(train), len(dataset.target_names)), np.nan)
+    for f, member in enumerate(model.members):
+        single = LoadedModel(model.kind, model.tokenizer, model.config, model.card, [member],
+                             model.device)  # fmt: skip
+        rows = train[folds == f]
+        if len(rows):
+            oof[folds == f] = predict(
+                single, [smiles[i] for i in rows], device=refits.device, is_cancelled=is_cancelled
+            ).mean
+    return oof
+
+
+def _dmpnn_refits(
+    dataset: AssayDataset,
+    split: Split,
+    folds: np.ndarray,
+    refits: _Refits,
+    seed: int,
+    is_cancelled: CancelCheck | None,
+) -> np.ndarray:
+    """Out-of-fold predictions of the training part from K single D-MPNNs trained from scratch
+    as the old one was (its options, descriptors and epochs), each on every fold but one."""
+    import tempfile
+
+    from core.models.dmpnn import predict_dmpnn, train_dmpnn
+    from core.models.registry import read_model_json
+
+    if refits.old_dmpnn is None:
+        raise ValueError("no D-MPNN to refit")
+    old_card = read_model_json(refits.old_dmpnn, "card.json")
+    epochs = old_card.get("epochs") if isinstance(old_card, dict) else None
+    train = np.asarray(split.train, dtype=np.int64)
+    smiles = np.asarray(dataset.smiles, dtype=object)
+    oof = np.full((len(train), len(dataset.target_names)), np.nan)
+    with tempfile.TemporaryDirectory(prefix="drugdesk-dmpnn-refit-") as scratch:
+        for f in range(int(folds.max()) + 1):
+            rows = train[folds != f]
+            folder = Path(scratch) / f"fold{f}"
+            train_dmpnn(
+                list(smiles[rows]),
+                dataset.targets[rows],
+                list(smiles[split.valid]),
+                dataset.targets[split.valid],
+                dataset.task,
+                output_dir=folder,
+                descriptors=bool(old_card.get("descriptors")),
+                epochs=epochs if isinstance(epochs, int) and epochs > 0 else 50,
+                seed=seed + f,
+                options=_dmpnn_options(old_card, n_models=1),
+                target_names=list(dataset.target_names),
+                device=refits.device,
+                is_cancelled=is_cancelled,
+            )
+            oof[folds == f] = predict_dmpnn(
+                folder,
+                list(smiles[train[folds == f]]),
+                device=refits.device or "cpu",
+                is_cancelled=is_cancelled,
+            ).mean
+    return oof
 
 
 def _finish(
@@ -997,6 +1316,8 @@ def _finish(
     choice: Any,
     n_trees: int,
     seed: int,
+    refits: _Refits,
+    earlier_notes: list[str],
     domain_progress: ProgressCallback,
     is_cancelled: CancelCheck | None,
     progress: ProgressCallback,
@@ -1016,7 +1337,8 @@ def _finish(
     reading = plan.reading
     notes = [
         f"Updated from {reading.model} with {reading.added} new molecules"
-        + (f" ({reading.already_known} already known, not used)" if reading.already_known else "")
+        + (f" ({reading.already_known} already known, not used)" if reading.already_known else ""),
+        *earlier_notes,
     ]
     domain_note = _store_domain(
         output_dir, dataset, split, predictions, domain_progress, is_cancelled
@@ -1026,10 +1348,16 @@ def _finish(
     notes.append(
         f"Chosen predictor: {choice.describe()}, chosen on the validation part ({choice.why})"
     )
-    calibration = _calibrate(
-        output_dir, dataset, split, split_info, predictions, n_trees, seed, choice, is_cancelled
-    )
-    notes.append(calibration_note(calibration, dataset.task))
+    calibration, missing = _calibrate(
+        output_dir, dataset, split, split_info, predictions, n_trees, seed, choice, refits,
+        domain_progress, is_cancelled,
+    )  # fmt: skip
+    if calibration is not None:
+        from core.models.calibration_store import describe_calibration
+
+        notes.append(describe_calibration(calibration))
+    else:
+        notes.append(missing)
     report = TrainReport(
         output_dir,
         split_info,

@@ -94,7 +94,12 @@ def test_compare_without_the_pretrained_model_removes_the_folder(model, capsys, 
 
 @pytest.mark.parametrize(
     ("option", "message"),
-    [(("--epochs", 0), "--epochs must be at least 1"), (("--learning-rate", 0), "more than 0")],
+    [
+        (("--epochs", 0), "--epochs must be at least 1"),
+        (("--learning-rate", 0), "more than 0"),
+        (("--calibration-folds", 1), "--calibration-folds must be 0 or at least 2"),
+        (("--calibration-folds", -2), "--calibration-folds must be 0 or at least 2"),
+    ],
 )
 def test_bad_options_are_usage_errors(model, capsys, tmp_path, option, message):
     code, _, stderr = _run(

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from core.models import calibration_store as cs
 from core.models import transformer as tf
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -267,9 +268,14 @@ def test_update_keeps_held_out_molecules_out_of_training(
     assert set(card["chosen"]["families"]) <= {"transformer", "rf"}
     assert summary["chosen"]["predictor"] and "predicts with" in report.summary_line()
     assert summary["warm_start"]["seconds"] >= 0 and summary["scratch"]["seconds"] >= 0
-    # Intervals calibrated as train does for a single model: random-forest out-of-fold
-    # residuals of the training part only.
-    assert card["calibration"]["source"] == "rf_proxy"
+    # Intervals calibrated on random-forest out-of-fold predictions of the training part only:
+    # the forest's own when it predicts alone (scaled by its trees), else as a proxy, as train
+    # does for a single model (constant width).
+    forest_alone = card["chosen"]["families"] == ["rf"]
+    assert card["calibration"]["source"] == ("chosen_oof" if forest_alone else "rf_proxy")
+    assert card["calibration"]["targets"]["atoms"]["interval"] == (
+        cs.SCALED if forest_alone else cs.CONSTANT
+    )
     calibration_rows = pd.read_csv(out / "calibration_predictions.csv")
     assert set(calibration_rows["part"]) == {"train"} and len(calibration_rows) == 42
     for name in ("metrics.csv", "heldout_predictions.csv", "train_fingerprints.npy"):
