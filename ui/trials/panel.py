@@ -135,6 +135,7 @@ class TrialsPanel(QWidget):
         self.source: dict[str, Any] | None = None
         self._quiet = False  # restoring: what changes is the project's own state
         self._quiet_analysis = False  # the analysis running is a restore's redraw
+        self._simulate_on_restore = False  # a restore is running the seeded simulation again
         self._restored_analyses: list[str] = []  # what the campaign says until it is redrawn
         self._restore_choices: dict | None = None  # the kept state, until its table is read
         # The newest job of each kind ("load", "baseline", "survival").
@@ -762,6 +763,9 @@ class TrialsPanel(QWidget):
             "analysed": self.survival is not None or pending,
             "design": self.design_tab.inputs(),
             "simulation": self.simulation_tab.inputs(),
+            # A simulation is seeded: its inputs give the same result again, so the project
+            # keeps whether it was run and reopening runs it again rather than storing it.
+            "simulated": self.simulation_tab.result is not None or self._simulate_on_restore,
             "tab": self.tabs.currentIndex(),
             "campaign": {
                 "datasets": [self.source_name] if frame is not None else [],
@@ -781,8 +785,12 @@ class TrialsPanel(QWidget):
         finally:
             self._quiet = False
 
+    def _on_restored_simulation(self, *_args) -> None:
+        self._simulate_on_restore = False
+
     def _reset(self) -> None:
         self.jobs.cancel_all()
+        self._simulate_on_restore = False
         self.frame = None
         self.types = {}
         self.source_name = ""
@@ -825,7 +833,17 @@ class TrialsPanel(QWidget):
         tables = stored.tables if isinstance(stored.tables, dict) else {}
         problems: list[str] = []
         problems += self.design_tab.apply_inputs(state.get("design"))
-        problems += self.simulation_tab.apply_inputs(state.get("simulation"))
+        simulation_problems = self.simulation_tab.apply_inputs(state.get("simulation"))
+        problems += simulation_problems
+        if state.get("simulated") is True and not simulation_problems:
+            self._simulate_on_restore = True
+            handle = self.simulation_tab.run()
+            if handle is not None:
+                handle.finished.connect(self._on_restored_simulation)
+                handle.failed.connect(self._on_restored_simulation)
+                handle.cancelled.connect(self._on_restored_simulation)
+            else:
+                self._simulate_on_restore = False
         source = state.get("source") if isinstance(state.get("source"), dict) else {}
         reference = source.get("reference") if isinstance(source.get("reference"), dict) else None
         demo = source.get("demo") if source.get("demo") in DEMOS else None

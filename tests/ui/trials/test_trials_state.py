@@ -122,6 +122,25 @@ def test_demo_analysis_design_and_simulation_reopen_as_they_were(qtbot, make_pan
     assert again.area_state().state == snapshot.state
 
 
+def test_a_simulation_that_was_run_is_run_again_with_its_seed(qtbot, make_panel, tmp_path):
+    panel = make_panel()
+    simulation = panel.simulation_tab
+    simulation.n_sims.setValue(300)
+    simulation.seed.setValue(11)
+    handle = simulation.run()
+    qtbot.waitUntil(handle.is_done, timeout=60_000)
+    assert simulation.result is not None
+    snapshot = panel.area_state()
+    assert snapshot.state["simulated"] is True
+
+    again = make_panel()
+    assert again.restore_area_state(_through_project(tmp_path, snapshot)) == []
+    assert again.area_state().state["simulated"] is True  # while it runs
+    qtbot.waitUntil(lambda: again.simulation_tab.result is not None, timeout=60_000)
+    assert again.simulation_tab.summary.text() == simulation.summary.text()
+    assert again.simulation_tab.result.summary() == simulation.result.summary()
+
+
 def test_a_table_file_that_moved_is_named_and_the_projects_copy_is_shown(
     qtbot, make_panel, tmp_path
 ):
