@@ -527,25 +527,49 @@ class ProteinPanel(QWidget):
             )
         return molecule
 
-    def send_ligand_to_molecule_panel(self) -> None:
-        """Open the chosen ligand in the Molecule panel (through the window's links)."""
+    def site_query(self) -> tuple[str, str] | None:
+        """``(smiles, name)`` of the molecule the site holds: the chosen ligand, or, in a
+        pocket without one (an apo structure, a predicted model), the molecule placed there.
+        None, with the reason shown, when there is neither."""
+        structure = self.structure
+        if structure is not None and not structure.ligands and self._placed:
+            smiles = str(self._placed.get("smiles") or "")
+            if smiles:
+                name = str(self._placed.get("name") or "placed molecule")
+                source = structure.name.split(":")[0].strip()
+                return smiles, f"{name} (placed in {source})" if source else name
+        if structure is not None and not structure.ligands:
+            self._error(
+                "This structure has no ligand: place a library molecule in its pocket "
+                "(a library row's Place in pocket) to use it as the site's molecule."
+            )
+            return None
         molecule = self.ligand_molecule()
         if molecule is None:
+            return None
+        return molecule.smiles, self._ligand_name(molecule)
+
+    def send_ligand_to_molecule_panel(self) -> None:
+        """Open the chosen ligand (or the molecule placed in a pocket without one) in the
+        Molecule panel (through the window's links)."""
+        query = self.site_query()
+        if query is None:
             return
         if self.context.links is None:
             self._error("The Molecule panel is not reachable from here.")
             return
-        self.context.links.send_to_molecule_panel(molecule.smiles, self._ligand_name(molecule))
+        self.context.links.send_to_molecule_panel(*query)
 
     def find_similar_to_ligand(self) -> None:
-        """Search the current library for molecules like the chosen ligand (Hit lists, Find)."""
-        molecule = self.ligand_molecule()
-        if molecule is None:
+        """Search the current library for molecules like the chosen ligand (or the molecule
+        placed in a pocket without one): Hit lists, Find."""
+        query = self.site_query()
+        if query is None:
             return
         if self.context.links is None:
             self._error("No library is reachable from here to search.")
             return
-        self.context.links.find_similar_in_library(molecule.smiles, self._ligand_name(molecule))
+        self.context.links.find_similar_in_library(*query)
 
     def _ligand_name(self, molecule) -> str:
         """``"XK2 A263 (1HVR)"``: the ligand and the structure it came from."""

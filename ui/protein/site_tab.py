@@ -83,13 +83,14 @@ class SiteTab(QWidget):
         self.site_button.clicked.connect(self.select_binding_site)
         self.send_ligand_button = QPushButton("Send to Molecule panel")
         self.send_ligand_button.setToolTip(
-            "Open the chosen ligand in the Molecule panel (bond orders from its geometry)"
+            "Open the chosen ligand in the Molecule panel (bond orders from its geometry); in a "
+            "pocket without a ligand, the molecule placed there"
         )
         self.send_ligand_button.clicked.connect(lambda: self.send_ligand_requested.emit())
         self.find_similar_button = QPushButton("Find similar in library")
         self.find_similar_button.setToolTip(
             "Search the current library for molecules similar to the chosen ligand (Hit lists, "
-            "Find tab)"
+            "Find tab); in a pocket without a ligand, to the molecule placed there"
         )
         self.find_similar_button.clicked.connect(lambda: self.find_similar_requested.emit())
         self.contacts: list[Contact] = []
@@ -223,12 +224,13 @@ class SiteTab(QWidget):
             self.ligand_combo,
             self.centre_button,
             self.site_button,
-            self.send_ligand_button,
-            self.find_similar_button,
             self.contacts_check,
         ):
             widget.setEnabled(has_ligands)
         placed = "context" in self.view.scene.molecules.mols
+        # A pocket without a ligand: the molecule placed there is the site's molecule.
+        for widget in (self.send_ligand_button, self.find_similar_button):
+            widget.setEnabled(has_ligands or (loaded and placed))
         self.placed_contacts_check.setEnabled(loaded and placed)
         self.diagram_button.setEnabled(
             has_ligands or (placed and self._contact_molecule is not None)

@@ -91,3 +91,39 @@ def test_a_gene_from_another_area_is_looked_up_as_typed_in_fetch(panel, qtbot, t
     assert panel.fetch_edit.text() == "FTL"
     assert target_services.count("uniprot") == 1
     assert "P02792" in panel.target_chooser.identifiers()
+
+
+def test_a_pocket_without_a_ligand_uses_the_molecule_placed_there(panel, qtbot, links, tmp_path):
+    from core.protein.context import place_conformer
+    from core.protein.synthetic import synthetic_complex_pdb
+
+    apo = tmp_path / "apo.pdb"
+    apo.write_text(
+        "".join(
+            line + "\n"
+            for line in synthetic_complex_pdb().splitlines()
+            if not line.startswith("HETATM")
+        )
+    )
+    with qtbot.waitSignal(panel.structure_changed, timeout=60_000):
+        panel.open_file(apo)
+    assert panel.structure.ligands == []
+    site = panel.site_tab
+    assert not site.find_similar_button.isEnabled()  # nothing in the pocket yet
+    panel.find_similar_to_ligand()
+    assert links.calls == []
+    assert "no ligand" in panel.message_label.text()
+
+    centre = panel.structure.coords.mean(axis=0)
+    panel.show_context_molecule(place_conformer("CC(=O)Nc1ccc(O)cc1", centre), "paracetamol")
+    qtbot.waitUntil(site.find_similar_button.isEnabled, timeout=5_000)
+    site.find_similar_button.click()
+    site.send_ligand_button.click()
+    (_, query, name), (_, sent, sent_name) = links.calls
+    assert [call[0] for call in links.calls] == [
+        "find_similar_in_library",
+        "send_to_molecule_panel",
+    ]
+    canonical = Chem.CanonSmiles("CC(=O)Nc1ccc(O)cc1")
+    assert Chem.CanonSmiles(query) == canonical == Chem.CanonSmiles(sent)
+    assert name == sent_name == "paracetamol (placed in apo.pdb)"
