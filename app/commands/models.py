@@ -352,6 +352,15 @@ def _calibration_line(calibration, task: str, coverage: float) -> str:
             f"a single classifier): the {columns} columns are empty."
         )
     what = "intervals" if task == "regression" else "prediction sets"
+    if task == "regression":
+        # Each target's entry says whether its intervals follow the prediction's spread.
+        kinds = {
+            str(entry.get("interval", "constant width"))
+            for entry in calibration.summary.get("targets", {}).values()
+            if isinstance(entry, dict) and entry.get("scores")
+        }
+        if kinds:
+            what += f", {' / '.join(sorted(kinds))}"
     return (
         f"Uncertainty: {coverage:.0%} conformal {what} ({calibration.summary.get('method', '')})."
     )

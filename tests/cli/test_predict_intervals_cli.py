@@ -94,3 +94,33 @@ def test_one_calibration_fold_is_a_usage_error(tmp_path, capsys):
     code = main([*args, "-o", str(tmp_path / "m"), "--calibration-folds", "1"])
     assert code == 2
     assert "--calibration-folds" in capsys.readouterr().err
+
+
+def test_a_calibration_scaled_by_the_spread_gives_intervals_per_molecule(tmp_path, capsys):
+    model = tmp_path / "potency"
+    shutil.copytree(POTENCY, model)
+    rng = np.random.default_rng(1)
+    std = rng.uniform(0.1, 0.5, 300)
+    oof = pd.DataFrame(
+        {"row": np.arange(300), "fold": 0, "target": "Act", "measured": rng.normal(0, std),
+         "predicted": 0.0, "std": std}
+    )  # fmt: skip
+    card = json.loads((model / "card.json").read_text())
+    card[CALIBRATION_KEY] = fit_calibration(
+        oof, "regression", ["Act"], source="crossfit", folds=3, fold_kind="scaffold"
+    )
+    entry = card[CALIBRATION_KEY]["targets"]["Act"]
+    assert entry["interval"] == "scaled by the ensemble spread"
+    (model / "card.json").write_text(json.dumps(card))
+    output = tmp_path / "out.csv"
+    assert main(["predict", str(model), str(_input(tmp_path)), "-o", str(output)]) == 0
+    known = pd.read_csv(output).set_index("name").drop(index="broken")
+    q = conformal_quantile(np.asarray(entry["scores"]), 0.9)
+    # Each interval is as wide as its own prediction's spread (the 3 members' std) says.
+    np.testing.assert_allclose(
+        (known["Act_upper"] - known["Act_lower"]) / 2,
+        q * (known["Act_std"] + entry["std_eps"]),
+        rtol=1e-6,
+    )
+    np.testing.assert_allclose((known["Act_upper"] + known["Act_lower"]) / 2, known["Act"])
+    assert "scaled by the ensemble spread" in capsys.readouterr().err
