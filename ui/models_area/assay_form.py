@@ -201,6 +201,7 @@ class AssayForm(QWidget):
             self.split_combo.currentIndexChanged,
             self.epochs_spin.valueChanged,
             self.ensemble_spin.valueChanged,
+            self.calibration_combo.currentIndexChanged,
             self.lr_spin.valueChanged,
             self.batch_spin.valueChanged,
             self.seed_spin.valueChanged,
@@ -298,6 +299,20 @@ class AssayForm(QWidget):
         self.ensemble_spin.setRange(1, 10)
         self.ensemble_spin.setValue(defaults.n_models)
         self.ensemble_spin.setToolTip("Models with different seeds: predictions get a std")
+        # Calibrated intervals need predictions that were not fitted on the rows they are
+        # judged on: an ensemble of 3 or more is cross-fitted for free; a smaller one can refit
+        # the transformer K times (K x the training time) instead of a forest's stand-in.
+        self.calibration_combo = QComboBox()
+        self.calibration_combo.addItem("Automatic", 0)
+        for folds in range(2, 11):
+            self.calibration_combo.addItem(f"{folds} refits", folds)
+        self._set_calibration_folds(defaults.calibration_folds)
+        self.calibration_combo.setToolTip(
+            "Out-of-fold predictions for the calibrated intervals. Automatic: an ensemble of 3 or "
+            "more is cross-fitted (no extra training); a smaller regression ensemble uses a "
+            "random forest's out-of-fold errors as a stand-in. 2-10: refit the transformer that "
+            "many times on K-1 folds of the training part (costs K times the training)"
+        )
         self.lr_spin = QDoubleSpinBox()
         self.lr_spin.setDecimals(5)
         self.lr_spin.setRange(0.00001, 0.01)
@@ -339,6 +354,7 @@ class AssayForm(QWidget):
         layout.addRow("Split", self.split_combo)
         layout.addRow("Epochs", self.epochs_spin)
         layout.addRow("Ensemble size", self.ensemble_spin)
+        layout.addRow("Calibration", self.calibration_combo)
         layout.addRow("Learning rate", self.lr_spin)
         layout.addRow("Batch size", self.batch_spin)
         layout.addRow("Seed", self.seed_spin)
@@ -401,6 +417,7 @@ class AssayForm(QWidget):
             seed=self.seed_spin.value(),
             epochs=self.epochs_spin.value(),
             n_models=self.ensemble_spin.value(),
+            calibration_folds=self.calibration_combo.currentData(),
             baseline=self.baseline_check.isChecked(),
             families=self.families(),
             batch_size=self.batch_spin.value(),
@@ -649,6 +666,7 @@ class AssayForm(QWidget):
             "split": self.split_combo.currentData(),
             "epochs": self.epochs_spin.value(),
             "ensemble": self.ensemble_spin.value(),
+            "calibration_folds": self.calibration_combo.currentData(),
             "learning_rate": self.lr_spin.value(),
             "batch_size": self.batch_spin.value(),
             "seed": self.seed_spin.value(),
@@ -720,6 +738,7 @@ class AssayForm(QWidget):
         self.split_combo.setCurrentIndex(0)
         self.epochs_spin.setValue(20)
         self.ensemble_spin.setValue(defaults.n_models)
+        self._set_calibration_folds(defaults.calibration_folds)
         self.lr_spin.setValue(defaults.learning_rate)
         self.batch_spin.setValue(defaults.batch_size)
         self.seed_spin.setValue(0)
@@ -728,6 +747,12 @@ class AssayForm(QWidget):
         self.name_edit.clear()
         self.name_edit.setModified(False)
         self.changed.emit()
+
+    def _set_calibration_folds(self, folds: int) -> None:
+        """Choose ``folds`` refits (0: automatic); a number not offered leaves the choice."""
+        index = self.calibration_combo.findData(int(folds))
+        if index >= 0:
+            self.calibration_combo.setCurrentIndex(index)
 
     def _restore_settings(self, state: Mapping[str, Any]) -> None:
         def number(key: str, kind=int):
@@ -741,6 +766,9 @@ class AssayForm(QWidget):
             value = number(key)
             if value is not None:
                 spin.setValue(int(value))
+        folds = number("calibration_folds")
+        if folds is not None:
+            self._set_calibration_folds(int(folds))
         rate = number("learning_rate", float)
         if rate is not None:
             self.lr_spin.setValue(float(rate))

@@ -122,3 +122,15 @@ def test_a_newer_choice_wins_and_another_file_clears_the_record(qtbot, form, ic5
     pd.DataFrame({"smiles": SMILES, "pIC50": range(len(SMILES))}).to_csv(other, index=False)
     _open(qtbot, form, other)
     assert form.record is None and not form.record_label.isVisible()
+
+
+def test_the_calibration_choice_reaches_training_and_the_project(qtbot, form, ic50_csv):
+    assert form.calibration_combo.currentText() == "Automatic"
+    assert form.settings().calibration_folds == 0
+    form.calibration_combo.setCurrentIndex(form.calibration_combo.findData(5))
+    assert form.settings().calibration_folds == 5
+    assert form.form_state()["calibration_folds"] == 5
+    form._restore_settings({"calibration_folds": 3})
+    assert form.settings().calibration_folds == 3
+    form._restore_settings({"calibration_folds": 1})  # not a choice: left as it was
+    assert form.settings().calibration_folds == 3
