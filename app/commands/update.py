@@ -30,7 +30,7 @@ def add_parser(subparsers) -> None:
             "classifier's from --calibration-folds refits of its chosen families (the old "
             "members saw the old training molecules), so that predict gives <target>_calibrated "
             "and <target>_set. Prints what was read to "
-            "stderr, then one JSON line: test metrics and seconds of the warm start (and, with "
+            "stderr, then one JSON line: test metrics and seconds of the warm starts (and, with "
             "--compare, of training from scratch) beside the forest's."
         ),
     )
@@ -43,7 +43,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--compare",
         action="store_true",
-        help="also fine-tune from the pretrained model on the same split, to compare",
+        help=(
+            "also fine-tune from the pretrained model (and train the D-MPNN from scratch) on "
+            "the same split, to compare"
+        ),
     )
     parser.add_argument(
         "--epochs",

@@ -46,7 +46,7 @@ import os
 import shutil
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,7 @@ PARTS = ("train", "valid", "test")
 WARM_MODEL = "transformer"
 SCRATCH_MODEL = "transformer_scratch"
 DMPNN_MODEL = "dmpnn"
+DMPNN_SCRATCH_MODEL = "dmpnn_scratch"
 MIN_WARM_EPOCHS = 3
 CALIBRATION_FOLDS = 3
 """Refits (each on K-1 folds of the training part) that calibrate an updated classifier."""
@@ -206,7 +207,18 @@ class UpdateReport:
             ),
             "rf_ecfp4": {"test": test.get("rf_ecfp4")},
             "dmpnn": (
-                {"seconds": self.seconds.get("dmpnn_warm_start"), "test": test.get(DMPNN_MODEL)}
+                {
+                    "seconds": self.seconds.get("dmpnn_warm_start"),
+                    "test": test.get(DMPNN_MODEL),
+                    "scratch": (
+                        {
+                            "seconds": self.seconds.get("dmpnn_scratch"),
+                            "test": test.get(DMPNN_SCRATCH_MODEL),
+                        }
+                        if DMPNN_SCRATCH_MODEL in test
+                        else None
+                    ),
+                }
                 if DMPNN_MODEL in test
                 else None
             ),
@@ -238,7 +250,15 @@ class UpdateReport:
                 f", from scratch {value(SCRATCH_MODEL)} ({self.seconds.get('scratch', 0):.0f} s)"
             )
         if DMPNN_MODEL in test:
-            text += f", D-MPNN warm start {value(DMPNN_MODEL)}"
+            text += (
+                f", D-MPNN warm start {value(DMPNN_MODEL)} "
+                f"({self.seconds.get('dmpnn_warm_start', 0):.0f} s)"
+            )
+            if DMPNN_SCRATCH_MODEL in test:
+                text += (
+                    f", from scratch {value(DMPNN_SCRATCH_MODEL)} "
+                    f"({self.seconds.get('dmpnn_scratch', 0):.0f} s)"
+                )
         if "rf_ecfp4" in test:
             text += f", random forest {value('rf_ecfp4')}"
         if self.report.choice is not None:
@@ -571,8 +591,6 @@ def plan_update(
 
 
 def _subset(dataset: AssayDataset, rows: list[int]) -> AssayDataset:
-    from dataclasses import replace
-
     return replace(
         dataset,
         smiles=tuple(dataset.smiles[i] for i in rows),
@@ -868,6 +886,12 @@ def _update(
         scratch_frames, _, _ = _evaluate_transformer(
             dataset, split, scratch.model, SCRATCH_MODEL, device
         )
+        if "dmpnn" in members:
+            # The D-MPNN too: trained from scratch as the old one was, on the same split.
+            check_cancelled(is_cancelled)
+            started = time.monotonic()
+            scratch_frames += _scratch_dmpnn(old_dmpnn, dataset, split, seed, device, is_cancelled)
+            seconds["dmpnn_scratch"] = round(time.monotonic() - started, 1)
         scratch_metrics = _with_means(pd.concat(scratch_frames, ignore_index=True))
     check_cancelled(is_cancelled)
     forest_frames, forest_predicted, forest_parts = _refit_forest(
@@ -919,7 +943,7 @@ def _old_dmpnn(model_dir: Path) -> Path | None:
 
 
 def _dmpnn_options(old_card: dict, **changes: Any) -> Any:
-    from dataclasses import fields, replace
+    from dataclasses import fields
 
     from core.models.dmpnn import DmpnnOptions
 
@@ -933,6 +957,69 @@ def _dmpnn_options(old_card: dict, **changes: Any) -> Any:
     except TypeError:
         options = DmpnnOptions()
     return replace(options, **changes)
+
+
+def _like_old_dmpnn(old_folder: Path) -> tuple[dict, Any, bool, int]:
+    """The old D-MPNN's card, options, descriptor choice and most epochs: how to train one
+    from scratch as it was trained."""
+    from core.models.registry import read_model_json
+
+    old_card = read_model_json(old_folder, "card.json")
+    if not isinstance(old_card, dict):
+        raise ValueError(f"{old_folder}: card.json is not a model card")
+    epochs = old_card.get("epochs")
+    epochs = (
+        epochs if isinstance(epochs, int) and not isinstance(epochs, bool) and epochs > 0 else 50
+    )
+    return old_card, _dmpnn_options(old_card), bool(old_card.get("descriptors")), epochs
+
+
+def _scratch_dmpnn(
+    old_folder: Path,
+    dataset: AssayDataset,
+    split: Split,
+    seed: int,
+    device: str | None,
+    is_cancelled: CancelCheck | None,
+) -> list[pd.DataFrame]:
+    """Metric frames (valid, test) of a D-MPNN trained from scratch as the old one was, on the
+    updated split (for the report only: not saved)."""
+    import tempfile
+
+    from core.models.dmpnn import predict_dmpnn, train_dmpnn
+    from core.models.metrics import evaluate
+
+    old_card, options, descriptors, epochs = _like_old_dmpnn(old_folder)
+    smiles = np.asarray(dataset.smiles, dtype=object)
+    frames = []
+    with tempfile.TemporaryDirectory(prefix="drugdesk-dmpnn-scratch-") as scratch:
+        folder = Path(scratch) / "dmpnn"
+        train_dmpnn(
+            list(smiles[split.train]),
+            dataset.targets[split.train],
+            list(smiles[split.valid]),
+            dataset.targets[split.valid],
+            dataset.task,
+            output_dir=folder,
+            descriptors=descriptors,
+            epochs=epochs,
+            seed=seed,
+            options=replace(options, n_models=len(old_card.get("weights") or []) or 1),
+            target_names=list(dataset.target_names),
+            device=device,
+            is_cancelled=is_cancelled,
+        )
+        for part in ("valid", "test"):
+            rows = getattr(split, part)
+            mean = predict_dmpnn(
+                folder, list(smiles[rows]), device=device or "cpu", is_cancelled=is_cancelled
+            ).mean
+            frame = evaluate(
+                dataset.targets[rows], mean, dataset.task, dataset.target_names,
+                DMPNN_SCRATCH_MODEL,
+            )  # fmt: skip
+            frames.append(frame.assign(part=part))
+    return frames
 
 
 def _warm_start_dmpnn(
@@ -1219,8 +1306,6 @@ def _transformer_refits(
 ) -> np.ndarray:
     """Out-of-fold probabilities of the training part from K transformers fine-tuned from the
     old card's pretrained model (its options), member k on every fold but k."""
-    from dataclasses import replace
-
     from core.models.transformer import LoadedModel, finetune, predict
 
     train = np.asarray(split.train, dtype=np.int64)
@@ -1265,12 +1350,10 @@ def _dmpnn_refits(
     import tempfile
 
     from core.models.dmpnn import predict_dmpnn, train_dmpnn
-    from core.models.registry import read_model_json
 
     if refits.old_dmpnn is None:
         raise ValueError("no D-MPNN to refit")
-    old_card = read_model_json(refits.old_dmpnn, "card.json")
-    epochs = old_card.get("epochs") if isinstance(old_card, dict) else None
+    _, options, descriptors, epochs = _like_old_dmpnn(refits.old_dmpnn)
     train = np.asarray(split.train, dtype=np.int64)
     smiles = np.asarray(dataset.smiles, dtype=object)
     oof = np.full((len(train), len(dataset.target_names)), np.nan)
@@ -1285,10 +1368,10 @@ def _dmpnn_refits(
                 dataset.targets[split.valid],
                 dataset.task,
                 output_dir=folder,
-                descriptors=bool(old_card.get("descriptors")),
-                epochs=epochs if isinstance(epochs, int) and epochs > 0 else 50,
+                descriptors=descriptors,
+                epochs=epochs,
                 seed=seed + f,
-                options=_dmpnn_options(old_card, n_models=1),
+                options=replace(options, n_models=1),
                 target_names=list(dataset.target_names),
                 device=refits.device,
                 is_cancelled=is_cancelled,

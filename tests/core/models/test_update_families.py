@@ -90,13 +90,16 @@ def _force(monkeypatch, families_chosen, weights):
     monkeypatch.setattr(families, "choose_families", forced)
 
 
-def test_the_dmpnn_is_warm_started_and_chosen_among(regression, tmp_path):
+def test_the_dmpnn_is_warm_started_and_chosen_among(regression, tiny_pretrained, tmp_path):
     from core.models.families import predict_with_choice
     from core.models.update import update_model
 
     folder, old, new = regression
     out = tmp_path / "updated"
-    report = update_model(folder, old, new, out, epochs=1, n_trees=10, device="cpu")
+    report = update_model(
+        folder, old, new, out, epochs=1, n_trees=10, compare=True,
+        pretrained_dir=tiny_pretrained, device="cpu",
+    )  # fmt: skip
     card = json.loads((out / "card.json").read_text())
     dmpnn_card = json.loads((out / "dmpnn" / "card.json").read_text())
     assert dmpnn_card["warm_started_from"] == "old-dmpnn"
@@ -107,7 +110,11 @@ def test_the_dmpnn_is_warm_started_and_chosen_among(regression, tmp_path):
     assert {"transformer", "dmpnn", "rf_ecfp4"} <= set(metrics["model"])
     summary = report.as_json()
     assert summary["dmpnn"]["test"]["rmse"] > 0 and summary["dmpnn"]["seconds"] >= 0
+    # Compared with a D-MPNN trained from scratch as the old one was, on the same split.
+    assert summary["dmpnn"]["scratch"]["test"]["rmse"] > 0
+    assert summary["dmpnn"]["scratch"]["seconds"] >= 0
     assert "D-MPNN warm start" in report.summary_line()
+    assert not (out / "dmpnn_scratch").exists()
     assert predict_with_choice(out, ["CCO", "c1ccsc1"]).mean.shape == (2, 1)
 
 
