@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -49,6 +50,11 @@ class UpdateRequest:
     new_table: Path
     output: Path
     compare: bool = False
+    target_columns: tuple[str, ...] = ()
+    """The measured columns when they are not named as the model's targets (empty: its
+    targets): an ``IC50 (nM)`` column for a model of ``pIC50``."""
+    calibration_folds: int = 3
+    """Refits for the out-of-fold predictions the updated model is calibrated on (0: none)."""
 
 
 def free_model_folder(name: str) -> Path:
@@ -101,6 +107,26 @@ class UpdateDialog(QDialog):
         self.new_edit = QLineEdit()
         self.new_edit.setPlaceholderText("new measurements, same columns")
         self.name_edit = QLineEdit(f"{model_name}-updated")
+        self.target_edit = QLineEdit()
+        self.target_edit.setPlaceholderText("the model's target names")
+        self.target_edit.setToolTip(
+            "The measured column(s) of both tables, comma-separated, when they are not named as "
+            "the model's targets: e.g. 'IC50 (nM)' for a model of pIC50 (converted as when "
+            "training)"
+        )
+        from core.models.update import CALIBRATION_FOLDS
+
+        self.calibration_combo = QComboBox()
+        self.calibration_combo.addItem("None (faster; no calibrated intervals)", 0)
+        for folds in (2, 3, 5):
+            self.calibration_combo.addItem(f"{folds} refits", folds)
+        self.calibration_combo.setCurrentIndex(
+            max(0, self.calibration_combo.findData(CALIBRATION_FOLDS))
+        )
+        self.calibration_combo.setToolTip(
+            "The updated model is calibrated again on out-of-fold predictions of its training "
+            "part: K refits on K-1 folds (a classifier: up to K extra fine-tunes and D-MPNN fits)"
+        )
         self.compare_check = QCheckBox("Also retrain from scratch to compare (slower)")
         self.compare_check.setToolTip(
             "Fine-tune the pretrained model on the same split as well and report both: time "
@@ -114,6 +140,8 @@ class UpdateDialog(QDialog):
             "Trained on:", self._with_browse(self.old_edit, "Table the model was trained on")
         )
         form.addRow("New data:", self._with_browse(self.new_edit, "New measurements"))
+        form.addRow("Measured as:", self.target_edit)
+        form.addRow("Calibration:", self.calibration_combo)
         form.addRow("Save as:", self.name_edit)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -186,6 +214,10 @@ class UpdateDialog(QDialog):
             new_table=Path(self.new_edit.text().strip()),
             output=free_model_folder(self.name_edit.text()),
             compare=self.compare_check.isChecked(),
+            target_columns=tuple(
+                name.strip() for name in self.target_edit.text().split(",") if name.strip()
+            ),
+            calibration_folds=int(self.calibration_combo.currentData()),
         )
 
     def accepted_request(self) -> UpdateRequest | None:
@@ -243,6 +275,8 @@ class ModelUpdater(QObject):
             needs_torch=True,
             lane=LONG_LANE,  # minutes to hours: short jobs need not wait
             compare=request.compare,
+            target_columns=list(request.target_columns) or None,
+            calibration_folds=request.calibration_folds,
         )
         self._job = handle
         handle.progress.connect(self._on_progress)

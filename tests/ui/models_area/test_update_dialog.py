@@ -101,6 +101,8 @@ def test_update_button_opens_the_dialog_and_submits_the_job(qtbot, make_area_con
     assert args[3] == registry_dir().resolve() / "potency-chembl2321810-updated"
     assert kwargs["compare"] is True and kwargs["needs_torch"] is True
     assert kwargs["lane"] == LONG_LANE
+    # The model's own targets, and the default 3 calibration refits.
+    assert kwargs["target_columns"] is None and kwargs["calibration_folds"] == 3
     assert not models.update_button.isEnabled()  # one update at a time
     assert statuses[-1][0].startswith("Updating potency-chembl2321810 with new.csv")
     # The job's end: the summary in the status line, the button back.
@@ -150,3 +152,16 @@ def test_the_dialog_fits_a_small_screen(qtbot, make_area_context):
     # The list's buttons still fit the Models area's left column (340 px at 1366 x 768).
     assert models.minimumSizeHint().width() <= 340
     dialog.reject()
+
+
+def test_the_dialog_names_a_converted_target_and_the_calibration(qtbot, tmp_path):
+    dialog = UpdateDialog(tmp_path / "model", "potency", shipped=False)
+    qtbot.addWidget(dialog)
+    old, new = _tables(tmp_path)
+    dialog.old_edit.setText(str(old))
+    dialog.new_edit.setText(str(new))
+    dialog.target_edit.setText(" IC50 (nM) , ")
+    dialog.calibration_combo.setCurrentIndex(dialog.calibration_combo.findData(0))
+    request = dialog.request()
+    assert request.target_columns == ("IC50 (nM)",)
+    assert request.calibration_folds == 0
