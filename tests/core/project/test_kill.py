@@ -1,6 +1,7 @@
 """Killing a process that is saving a project never corrupts the file: after SIGKILL at random
 moments the file passes SQLite's integrity check and holds exactly the saves that committed, each
-whole (a table, its marks and the settings always from the same save)."""
+whole (a table, its marks, the settings and a work area's state and table always from the same
+save)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ import sys
 import numpy as np
 import pandas as pd
 from core.chem.library import Library
+from core.project.areas import AreaSnapshot
 from core.project.store import LibraryState, ProjectState, ProjectStore
 
 store = ProjectStore(sys.argv[1])
@@ -39,8 +41,14 @@ while True:
     marks = pd.DataFrame({
         "row": np.arange(0, n, 3), "flag": True, "tags": "t", "notes": f"save {k}",
     })
+    results = pd.DataFrame(
+        {"padj": np.full(n // 2, k / 1000.0)}, index=pd.Index([f"g{i}" for i in range(n // 2)])
+    )
+    area = AreaSnapshot(state={"k": k, "campaign": {"n_genes_tested": n // 2}},
+                        tables={"results": results})
     store.write(ProjectState(
-        [LibraryState("lib", f"title {k}", library, marks, {"k": k})], {"counter": k}
+        [LibraryState("lib", f"title {k}", library, marks, {"k": k})], {"counter": k},
+        {"expression": area},
     ))
     print(k, flush=True)
     k += 1
@@ -63,6 +71,12 @@ def _check(path: Path) -> int:
     flagged = table.index[table["flag"]].tolist()
     assert flagged == list(range(0, len(table), 3))
     assert set(table.loc[flagged, "notes"]) == {f"save {counter}"}
+    # The work area of the same save, whole: its state and its table.
+    area = contents.areas["expression"]
+    assert area.state == {"k": counter, "campaign": {"n_genes_tested": len(table) // 2}}
+    results = area.tables["results"]
+    assert len(results) == len(table) // 2 and set(results["padj"]) == {counter / 1000.0}
+    assert results.index[-1] == f"g{len(results) - 1}"
     return counter
 
 
