@@ -12,17 +12,22 @@ alerts found are the same; the screen only skips work. It applies to entries tha
 pattern required at least once (all 765 in RDKit 2026.03), read from the entry's serialisation;
 any other entry (exclusion lists, hierarchies, a pattern RDKit no longer serialises as expected)
 is always matched.
+
+The same screen also covers QED's 116 alert patterns (:data:`core.chem.qed.QED_ALERTS`), so that a
+library row screens its molecule once for both (:func:`screen_patterns`).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from rdkit import Chem
 from rdkit.Chem.FilterCatalog import FilterCatalog, FilterCatalogParams
 
+from core.chem.qed import QED_ALERTS
 from core.chem.screen import PatternScreen
 
 ALERT_CATALOGS: tuple[str, ...] = ("PAINS_A", "PAINS_B", "PAINS_C", "BRENK", "NIH")
@@ -127,36 +132,64 @@ def _entry_pattern(entry) -> Chem.Mol | None:
 
 
 def _alert_screen() -> tuple[tuple, PatternScreen]:
-    """The catalog's entries, in the order GetMatches reports them, and their screen."""
+    """The catalog's entries, in the order GetMatches reports them, and the screen of their
+    patterns followed by QED's alert patterns."""
     global _screen
     if _screen is None:
         catalog = alert_catalog()
         with _catalog_lock:
             if _screen is None:
                 entries = tuple(catalog.GetEntryWithIdx(i) for i in range(catalog.GetNumEntries()))
-                _screen = (entries, PatternScreen([_entry_pattern(e) for e in entries]))
+                patterns = [*(_entry_pattern(e) for e in entries), *QED_ALERTS]
+                _screen = (entries, PatternScreen(patterns))
     return _screen
 
 
 _SCREEN_AFTER = 50
-"""Molecules matched without the screen before it is built: building it (0.3 s) costs about as
-much as matching 50 molecules against every pattern."""
+"""Molecules matched without the screen before it is built: building it (0.7 s) costs about as
+much as matching 100 molecules against every pattern."""
 _unscreened = 0
 
 
-def _candidate_entries(mol: Chem.Mol, screen: bool = True) -> list:
-    """The catalog entries that may match ``mol``, in catalog order: all of them until the
-    screen is built (after :data:`_SCREEN_AFTER` molecules of this process, and never for
-    ``screen=False``, so that one molecule shown in the window does not wait 0.3 s for it)."""
+@dataclass(slots=True, frozen=True)
+class ScreenedPatterns:
+    """What one pass of the pattern screen left for one molecule (indices, ascending)."""
+
+    alerts: Sequence[int]
+    """Catalog entries (``alert_catalog().GetEntryWithIdx``) that may match."""
+    qed: Sequence[int]
+    """QED alerts (:data:`core.chem.qed.QED_ALERTS`) that may match."""
+
+
+def screen_patterns(mol: Chem.Mol, screen: bool = True) -> ScreenedPatterns | None:
+    """The alert-catalog entries and QED alerts that may match ``mol`` (matched as given), from
+    one pass of the screen; None while the screen is not built (see :func:`_candidate_entries`
+    for when it is)."""
     global _unscreened
     if _screen is None:
         if screen:
             _unscreened += 1
         if not screen or _unscreened <= _SCREEN_AFTER:
-            catalog = alert_catalog()
-            return [catalog.GetEntryWithIdx(i) for i in range(catalog.GetNumEntries())]
+            return None
     entries, patterns = _alert_screen()
-    return [entries[i] for i in patterns.candidates(mol)]
+    found = patterns.candidates(mol)
+    split = int(np.searchsorted(found, len(entries)))
+    return ScreenedPatterns(found[:split], found[split:] - len(entries))
+
+
+def _candidate_entries(
+    mol: Chem.Mol, screen: bool = True, screened: ScreenedPatterns | None = None
+) -> list:
+    """The catalog entries that may match ``mol``, in catalog order: all of them until the
+    screen is built (after :data:`_SCREEN_AFTER` molecules of this process, and never for
+    ``screen=False``, so that one molecule shown in the window does not wait 0.7 s for it)."""
+    if screened is None:
+        screened = screen_patterns(mol, screen)
+    if screened is None:
+        catalog = alert_catalog()
+        return [catalog.GetEntryWithIdx(i) for i in range(catalog.GetNumEntries())]
+    entries, _patterns = _alert_screen()
+    return [entries[i] for i in screened.alerts]
 
 
 def _catalog_of(entry) -> str:
@@ -168,7 +201,13 @@ def _catalog_of(entry) -> str:
         raise ValueError(f"unknown FilterCatalog family {filter_set!r}") from None
 
 
-def find_alerts(mol: Chem.Mol, *, with_atoms: bool = True, screen: bool = True) -> list[Alert]:
+def find_alerts(
+    mol: Chem.Mol,
+    *,
+    with_atoms: bool = True,
+    screen: bool = True,
+    screened: ScreenedPatterns | None = None,
+) -> list[Alert]:
     """The structural alerts of a sanitised molecule, with the atoms each one matches.
 
     Parameters
@@ -182,6 +221,9 @@ def find_alerts(mol: Chem.Mol, *, with_atoms: bool = True, screen: bool = True) 
     screen
         Let this call count towards building the pattern screen (for many molecules); ``False``
         for a single molecule on the GUI thread (the screen is used if it exists, never built).
+    screened
+        :func:`screen_patterns` of ``mol``, when the caller has it already (a library row screens
+        once for the alerts and QED).
 
     Returns
     -------
@@ -192,7 +234,7 @@ def find_alerts(mol: Chem.Mol, *, with_atoms: bool = True, screen: bool = True) 
         ``mol``.
     """
     matched: dict[tuple[str, str], set[int]] = {}
-    for entry in _candidate_entries(mol, screen):
+    for entry in _candidate_entries(mol, screen, screened):
         if not entry.HasFilterMatch(mol):
             continue
         key = (_catalog_of(entry), entry.GetDescription())
@@ -224,8 +266,10 @@ __all__ = [
     "ALERT_CATALOGS",
     "CATALOG_DESCRIPTIONS",
     "Alert",
+    "ScreenedPatterns",
     "alert_atoms",
     "alert_catalog",
     "alerts_text",
     "find_alerts",
+    "screen_patterns",
 ]

@@ -162,9 +162,13 @@ def _rdkit_message(exc: Exception) -> str:
 def process_records(
     records: list[RawRecord], options: StandardizeOptions | None = None
 ) -> dict[str, list]:
-    """Process records into column lists (see :data:`LIBRARY_COLUMNS`) plus ``index`` and extras."""
-    from core.chem.descriptors import profile_values
-    from core.chem.properties import compute_properties
+    """Process records into column lists (see :data:`LIBRARY_COLUMNS`) plus ``index`` and extras.
+
+    Each valid record's values are :func:`core.chem.library_values.row_values` of the
+    standardised molecule: RDKit's own values, with the alert screens shared and molecules met
+    before in this process (same canonical SMILES) not described again.
+    """
+    from core.chem.library_values import row_values
 
     quiet = rdBase.BlockLogs()  # noqa: F841 (invalid records would each print an RDKit error)
     standardizer = _standardizer(options or StandardizeOptions())
@@ -177,10 +181,9 @@ def process_records(
             try:
                 mol = standardizer.standardize(mol)
                 canonical = _canonical_smiles(mol, record)
-                inchikey = Chem.MolToInchiKey(mol) or ""
-                properties = compute_properties(mol)
-                values.update(properties)
-                values.update(profile_values(mol, properties))
+                # Values shared with earlier records of the same canonical SMILES are reused.
+                inchikey, computed = row_values(mol, canonical)
+                values.update(computed)
             except Exception as exc:
                 error = f"standardisation failed: {_rdkit_message(exc)}"
                 canonical = inchikey = ""

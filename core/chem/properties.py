@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rdkit import Chem
-from rdkit.Chem import QED, Crippen, Descriptors
+from rdkit.Chem import Crippen, Descriptors
 from rdkit.Chem import rdMolDescriptors as rdmd
+
+from core.chem.qed import qed_properties, qed_value
 
 PROPERTY_COLUMNS: tuple[str, ...] = ("mw", "clogp", "tpsa", "hbd", "hba", "rotb", "qed")
 INTEGER_PROPERTIES = frozenset({"hbd", "hba", "rotb"})
@@ -63,21 +67,30 @@ PROFILE_DESCRIPTIONS: dict[str, str] = {
 }
 
 
-def compute_properties(mol: Chem.Mol) -> dict[str, float | int]:
+def compute_properties(
+    mol: Chem.Mol, *, qed_alerts: Sequence[int] | None = None
+) -> dict[str, float | int]:
     """MW, cLogP, TPSA, HBD, HBA, rotatable bonds and QED of a sanitised molecule.
 
-    QED needs MW, logP, TPSA and HBD itself; they are computed once by ``QED.properties`` (with the
-    same RDKit functions as ``Descriptors.MolWt``, ``Crippen.MolLogP``, ``MolSurf.TPSA`` and
-    ``rdMolDescriptors.CalcNumHBD``) and reused, which saves a second logP calculation per molecule.
+    QED needs MW, logP, TPSA and HBD itself; they are computed once as ``QED.properties`` computes
+    them (with the same RDKit functions as ``Descriptors.MolWt``, ``Crippen.MolLogP``,
+    ``MolSurf.TPSA`` and ``rdMolDescriptors.CalcNumHBD``) and reused, which saves a second logP
+    calculation per molecule.
+
+    ``qed_alerts``: the QED alerts that may match ``mol``
+    (:attr:`core.chem.alerts.ScreenedPatterns.qed`); only those are matched, which gives the same
+    QED faster. Ignored for a molecule with hydrogen atoms (QED works on a copy without them).
     """
-    qed_properties = QED.properties(mol)
+    # Atoms that are not heavy: hydrogens, or dummy atoms (for which both ways give the same).
+    has_hydrogens = mol.GetNumHeavyAtoms() != mol.GetNumAtoms()
+    qed_values = qed_properties(mol, None if has_hydrogens else qed_alerts)
     mw, clogp, tpsa, hbd = (
-        qed_properties.MW,
-        qed_properties.ALOGP,
-        qed_properties.PSA,
-        qed_properties.HBD,
+        qed_values.MW,
+        qed_values.ALOGP,
+        qed_values.PSA,
+        qed_values.HBD,
     )
-    if any(atom.GetAtomicNum() == 1 for atom in mol.GetAtoms()):
+    if has_hydrogens:
         # QED.properties works on a copy without explicit Hs, which changes the last digits of
         # MW and logP (another summation order); compute them on the molecule as given.
         mw, clogp = Descriptors.MolWt(mol), Crippen.MolLogP(mol)
@@ -89,5 +102,5 @@ def compute_properties(mol: Chem.Mol) -> dict[str, float | int]:
         "hbd": int(hbd),
         "hba": int(rdmd.CalcNumHBA(mol)),
         "rotb": int(rdmd.CalcNumRotatableBonds(mol)),
-        "qed": QED.qed(mol, qedProperties=qed_properties),
+        "qed": qed_value(qed_values),
     }

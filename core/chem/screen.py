@@ -10,8 +10,13 @@ queries:
 - for each set of elements some pattern atoms are limited to, the molecule must have at least as
   many atoms of those elements.
 
-A pattern passing both may match; one failing either cannot. Callers then match the candidates
-as they would have matched every pattern, so the results are the same, only faster.
+Recursive SMARTS (``[$(C=O),$(C#N)]``, most of the costly alert patterns) add a third: a pattern
+atom that must match one of several recursive patterns needs at least one of them in the molecule,
+and each of those is screened the same way (its own fingerprint and elements). Its first atom also
+limits the element of the pattern atom (``[$([#44]),$([#45])]`` is ruthenium or rhodium).
+
+A pattern passing all of them may match; one failing any cannot. Callers then match the
+candidates as they would have matched every pattern, so the results are the same, only faster.
 """
 
 from __future__ import annotations
@@ -31,82 +36,220 @@ def fingerprint_words(mol: Chem.Mol) -> np.ndarray:
     return np.frombuffer(DataStructs.BitVectToBinaryText(fingerprint), dtype=np.uint64)
 
 
-def _atom_elements(description: list[tuple[int, str]], at: int = 0) -> frozenset[int] | None:
-    """The atomic numbers a query atom can have, from ``Atom.DescribeQuery()`` parsed into
-    (depth, text) lines; None when the query does not restrict the element."""
-    depth, text = description[at]
-    words = text.split()
-    if not words:
-        return None
-    kind = words[0]
-    if kind in ("AtomAtomicNum", "AtomType") and len(words) >= 4 and words[2] == "=":
-        if words[3] != "val":  # "!= val": negated
-            return None
-        value = int(words[1])
-        # An AtomType query's value is the atomic number, plus 1000 when aromatic.
-        return frozenset({value % 1000 if kind == "AtomType" else value})
-    if kind in ("AtomAnd", "AtomOr") and len(words) == 1:
-        children = []
-        child_depth = description[at + 1][0] if at + 1 < len(description) else depth
-        for index in range(at + 1, len(description)):
-            if description[index][0] <= depth:
+def _describe(atom: Chem.Atom) -> list[tuple[int, str]]:
+    """``Atom.DescribeQuery()`` as (depth, text) lines."""
+    lines = atom.DescribeQuery().splitlines()
+    return [(len(line) - len(line.lstrip(" ")), line.strip()) for line in lines if line.strip()]
+
+
+def recursive_smarts(atom_smarts: str) -> list[str]:
+    """The recursive SMARTS of one query atom's SMARTS (``"[C;$(C=O),$(C#N)]"`` gives
+    ``["C=O", "C#N"]``), outermost only, in the order written: the order of the
+    ``RecursiveStructure`` nodes of ``Atom.DescribeQuery()``."""
+    found = []
+    at = 0
+    while (start := atom_smarts.find("$(", at)) >= 0:
+        depth = 0
+        for end in range(start + 1, len(atom_smarts)):
+            depth += {"(": 1, ")": -1}.get(atom_smarts[end], 0)
+            if depth == 0:
                 break
-            if description[index][0] == child_depth:
-                children.append(_atom_elements(description, index))
-        if not children:
-            return None
-        if kind == "AtomAnd":
-            known = [c for c in children if c is not None]
-            return frozenset.intersection(*known) if known else None
-        if any(c is None for c in children):
-            return None
-        return frozenset().union(*children)
-    return None
+        else:
+            raise ValueError(f"unbalanced recursive SMARTS in {atom_smarts!r}")
+        found.append(atom_smarts[start + 2 : end])
+        at = end + 1
+    return found
+
+
+class _QueryAtom:
+    """One query atom's description with its recursive SMARTS, each a screened sub-pattern:
+    ``recursive[k]`` belongs to the k-th ``RecursiveStructure`` line."""
+
+    def __init__(self, atom: Chem.Atom, recursive: list[_SubPattern]) -> None:
+        self.description = _describe(atom)
+        self.recursive = recursive
+        rows = [i for i, (_d, text) in enumerate(self.description) if _is_recursive(text)]
+        if len(rows) != len(recursive):
+            raise ValueError("recursive SMARTS and query description disagree")
+        self.recursive_at = dict(zip(rows, recursive, strict=True))
+
+    def children(self, at: int) -> list[int]:
+        depth = self.description[at][0]
+        child_depth = self.description[at + 1][0] if at + 1 < len(self.description) else depth
+        found = []
+        for index in range(at + 1, len(self.description)):
+            if self.description[index][0] <= depth:
+                break
+            if self.description[index][0] == child_depth:
+                found.append(index)
+        return found
+
+    def elements(self, at: int = 0) -> frozenset[int] | None:
+        """The atomic numbers the query atom can have; None when not restricted."""
+        _depth, text = self.description[at]
+        words = text.split()
+        kind = words[0]
+        if kind in ("AtomAtomicNum", "AtomType") and len(words) >= 4 and words[2] == "=":
+            if words[3] != "val":  # "!= val": negated
+                return None
+            value = int(words[1])
+            # An AtomType query's value is the atomic number, plus 1000 when aromatic.
+            return frozenset({value % 1000 if kind == "AtomType" else value})
+        if _is_recursive(text):
+            # A recursive SMARTS matches with its first atom on this atom.
+            return None if "not" in words else self.recursive_at[at].root_elements
+        if kind in ("AtomAnd", "AtomOr") and len(words) == 1:
+            children = [self.elements(index) for index in self.children(at)]
+            if not children:
+                return None
+            if kind == "AtomAnd":
+                known = [c for c in children if c is not None]
+                return frozenset.intersection(*known) if known else None
+            if any(c is None for c in children):
+                return None
+            return frozenset().union(*children)
+        return None
+
+    def required(self, at: int = 0) -> list[frozenset[_SubPattern]]:
+        """What the molecule must contain for this atom to match, as clauses that must all
+        hold, each satisfied by any one of its sub-patterns (an empty list: nothing known)."""
+        _depth, text = self.description[at]
+        words = text.split()
+        if _is_recursive(text):
+            return [] if "not" in words else [frozenset({self.recursive_at[at]})]
+        if words[0] in ("AtomAnd", "AtomOr") and len(words) == 1:
+            children = [self.required(index) for index in self.children(at)]
+            if words[0] == "AtomAnd":
+                return [clause for child in children for clause in child]
+            if not children or any(not child for child in children):
+                return []
+            # (a and b) or c implies a or c: one clause of each alternative is enough.
+            return [frozenset().union(*(child[0] for child in children))]
+        return []
+
+
+def _is_recursive(text: str) -> bool:
+    return text.startswith("RecursiveStructure")
+
+
+class _SubPattern:
+    """A recursive SMARTS inside a pattern, screened like a pattern; shared by its text."""
+
+    def __init__(self, smarts: str, index: int) -> None:
+        self.smarts = smarts
+        self.index = index
+        self.pattern = Chem.MolFromSmarts(smarts)
+        if self.pattern is None or self.pattern.GetNumAtoms() == 0:
+            raise ValueError(f"unreadable recursive SMARTS {smarts!r}")
+        self.root_elements: frozenset[int] | None = None
+
+
+class _Analysis:
+    """Element limits and required sub-patterns of the patterns of one screen."""
+
+    def __init__(self) -> None:
+        self.subpatterns: dict[str, _SubPattern] = {}
+        self.order: list[_SubPattern] = []
+
+    def subpattern(self, smarts: str, first_index: int) -> _SubPattern:
+        sub = self.subpatterns.get(smarts)
+        if sub is None:
+            sub = _SubPattern(smarts, first_index + len(self.order))
+            self.subpatterns[smarts] = sub
+            self.order.append(sub)
+            atoms = self.atoms(sub.pattern, first_index)
+            sub.root_elements = atoms[0].elements() if atoms[0] is not None else None
+        return sub
+
+    def atoms(self, pattern: Chem.Mol, first_index: int) -> list[_QueryAtom | None]:
+        """Each atom as a :class:`_QueryAtom`; None for a plain (non-query) atom."""
+        found: list[_QueryAtom | None] = []
+        for atom in pattern.GetAtoms():
+            if not atom.HasQuery():
+                found.append(None)
+                continue
+            inner = recursive_smarts(atom.GetSmarts())
+            found.append(_QueryAtom(atom, [self.subpattern(s, first_index) for s in inner]))
+        return found
+
+    def conditions(
+        self, pattern: Chem.Mol, first_index: int
+    ) -> tuple[dict[frozenset[int], int], list[frozenset[_SubPattern]]]:
+        """The pattern's element conditions (see :func:`_element_conditions`) and required
+        sub-patterns."""
+        limits = []
+        required: list[frozenset[_SubPattern]] = []
+        for atom, query in zip(pattern.GetAtoms(), self.atoms(pattern, first_index), strict=True):
+            if query is None:
+                elements = frozenset({atom.GetAtomicNum()})
+            else:
+                elements = query.elements() if query.description else None
+                required += query.required() if query.description else []
+            if elements:
+                limits.append(elements)
+        counts = {limit: sum(other <= limit for other in limits) for limit in set(limits)}
+        return counts, list(dict.fromkeys(required))
 
 
 def _element_conditions(pattern: Chem.Mol) -> dict[frozenset[int], int]:
     """For each element set some pattern atom is limited to: how many pattern atoms are limited
     to a subset of it. A match maps those atoms to distinct atoms of the molecule, all with an
     element in the set, so the molecule needs at least that many such atoms."""
-    limits = []
-    for atom in pattern.GetAtoms():
-        if atom.HasQuery():
-            lines = atom.DescribeQuery().splitlines()
-            description = [(len(line) - len(line.lstrip(" ")), line.strip()) for line in lines]
-            elements = _atom_elements(description) if description else None
-        else:
-            elements = frozenset({atom.GetAtomicNum()})
-        if elements:
-            limits.append(elements)
-    return {limit: sum(other <= limit for other in limits) for limit in set(limits)}
+    return _Analysis().conditions(pattern, 0)[0]
 
 
 class PatternScreen:
     """Necessary conditions for each of a list of patterns.
 
     ``patterns`` are SMARTS query molecules, each required to be present; ``None`` marks one that
-    cannot be screened (it is always a candidate). Element conditions are rows of ``sets``: a
-    molecule passes row ``k`` when it has at least ``needed[k]`` atoms whose element is in
-    ``sets[k]`` (over ``elements``); row ``k`` belongs to pattern ``owner[k]``.
+    cannot be screened (it is always a candidate). The recursive SMARTS inside them are screened
+    too, as entries after the patterns. Element conditions are rows of ``sets``: a molecule passes
+    row ``k`` when it has at least ``needed[k]`` atoms whose element is in ``sets[k]`` (over
+    ``elements``); row ``k`` belongs to entry ``owner[k]``. Required sub-patterns are clauses:
+    clause ``c`` of entry ``clause_owner[c]`` holds when any entry ``literal_entry[j]`` with
+    ``literal_clause[j] == c`` may occur.
     """
 
     def __init__(self, patterns: Sequence[Chem.Mol | None]) -> None:
-        self.bits = np.zeros((len(patterns), SCREEN_BITS // 64), dtype=np.uint64)
-        self.screened = np.zeros(len(patterns), dtype=bool)
+        count = len(patterns)
+        analysis = _Analysis()
+        bits: list[np.ndarray] = []
+        screened: list[bool] = []
         conditions: list[tuple[int, frozenset[int], int]] = []
+        clauses: list[tuple[int, frozenset[_SubPattern]]] = []
+
+        def add(index: int, pattern: Chem.Mol | None) -> None:
+            words = np.zeros(SCREEN_BITS // 64, dtype=np.uint64)
+            found: dict[frozenset[int], int] = {}
+            required: list[frozenset[_SubPattern]] = []
+            ok = False
+            if pattern is not None:
+                try:
+                    pattern = Chem.Mol(pattern)
+                    pattern.UpdatePropertyCache(strict=False)
+                    words = fingerprint_words(pattern)
+                    found, required = analysis.conditions(pattern, count)
+                    ok = True
+                except (RuntimeError, ValueError):
+                    pass
+            bits.append(words if ok else np.zeros_like(words))
+            screened.append(ok)
+            if ok:
+                conditions.extend((index, limit, n) for limit, n in found.items())
+                clauses.extend((index, clause) for clause in required)
+
         for i, pattern in enumerate(patterns):
-            if pattern is None:
-                continue
-            try:
-                pattern = Chem.Mol(pattern)
-                pattern.UpdatePropertyCache(strict=False)
-                words = fingerprint_words(pattern)
-                found = _element_conditions(pattern)
-            except (RuntimeError, ValueError):
-                continue
-            self.bits[i] = words
-            conditions += [(i, limit, count) for limit, count in found.items()]
-            self.screened[i] = True
+            add(i, pattern)
+        done = 0
+        while done < len(analysis.order):  # grows while nested recursive SMARTS are found
+            sub = analysis.order[done]
+            assert sub.index == count + done
+            add(sub.index, sub.pattern)
+            done += 1
+        self.count = count
+        self.bits = np.array(bits, dtype=np.uint64).reshape(len(bits), SCREEN_BITS // 64)
+        self.screened_entries = np.array(screened, dtype=bool)
+        self.screened = self.screened_entries[:count]
         self.elements = np.array(
             sorted({z for _i, limit, _n in conditions for z in limit}), dtype=np.int64
         )
@@ -114,21 +257,45 @@ class PatternScreen:
         self.sets = np.zeros((len(conditions), len(self.elements)), dtype=np.int32)
         for k, (_i, limit, _n) in enumerate(conditions):
             self.sets[k, [column[z] for z in limit]] = 1
+        # The same 0/1 matrix as (row, column) pairs: summing with bincount is about ten times
+        # faster than numpy's integer matrix product (no BLAS).
+        self._set_rows, self._set_columns = np.nonzero(self.sets)
+        # Entries whose fingerprint has bits: the others pass the fingerprint test anyway.
+        self._fingerprinted = np.flatnonzero(self.bits.any(axis=1))
+        self._fingerprint_bits = self.bits[self._fingerprinted]
         self.needed = np.array([n for _i, _l, n in conditions], dtype=np.int32)
         self.owner = np.array([i for i, _l, _n in conditions], dtype=np.int64)
+        self.clause_owner = np.array([i for i, _c in clauses], dtype=np.int64)
+        literals = [(c, sub.index) for c, (_i, clause) in enumerate(clauses) for sub in clause]
+        self.literal_clause = np.array([c for c, _e in literals], dtype=np.int64)
+        self.literal_entry = np.array([e for _c, e in literals], dtype=np.int64)
 
     def __len__(self) -> int:
-        return len(self.screened)
+        return self.count
 
     def candidates(self, mol: Chem.Mol) -> np.ndarray:
         """Indices, ascending, of the patterns that may occur in ``mol`` (a sanitised molecule,
         matched as given)."""
-        possible = ~(self.bits & ~fingerprint_words(mol)).any(axis=1)
+        possible = np.ones(len(self.bits), dtype=bool)
+        missing = np.bitwise_or.reduce(self._fingerprint_bits & ~fingerprint_words(mol), axis=1)
+        possible[self._fingerprinted[missing != 0]] = False
         numbers = np.fromiter((atom.GetAtomicNum() for atom in mol.GetAtoms()), dtype=np.int64)
-        counts = (numbers[:, None] == self.elements).sum(axis=0, dtype=np.int32)
-        possible[self.owner[self.sets @ counts < self.needed]] = False
-        possible |= ~self.screened
-        return np.flatnonzero(possible)
+        counts = (numbers[:, None] == self.elements).sum(axis=0)
+        found = np.bincount(
+            self._set_rows, weights=counts[self._set_columns], minlength=len(self.needed)
+        )
+        possible[self.owner[found < self.needed]] = False
+        possible |= ~self.screened_entries
+        if len(self.clause_owner):
+            # Twice: a required sub-pattern's own requirements count from the second pass on.
+            for _ in range(2):
+                met = np.bincount(
+                    self.literal_clause,
+                    weights=possible[self.literal_entry],
+                    minlength=len(self.clause_owner),
+                )
+                possible[self.clause_owner[met == 0]] = False
+        return np.flatnonzero(possible[: self.count])
 
 
-__all__ = ["SCREEN_BITS", "PatternScreen", "fingerprint_words"]
+__all__ = ["SCREEN_BITS", "PatternScreen", "fingerprint_words", "recursive_smarts"]

@@ -4,19 +4,32 @@ from __future__ import annotations
 
 from rdkit import Chem
 
-from core.chem.screen import PatternScreen, _element_conditions
+from core.chem.screen import PatternScreen, _element_conditions, recursive_smarts
 
 
 def test_element_conditions_of_a_pattern():
     pattern = Chem.MolFromSmarts("[F,Cl,Br,I][#6;!$(c=O)][C&H1]c[N,n;!H0]")
     conditions = _element_conditions(pattern)
-    # Three atoms can only be carbon; one only a halogen; one only nitrogen; none for "$(…)".
+    # Three atoms can only be carbon; one only a halogen; one only nitrogen; none for "!$(…)".
     assert conditions == {
         frozenset({6}): 3,
         frozenset({9, 17, 35, 53}): 1,
         frozenset({7}): 1,
     }
-    assert _element_conditions(Chem.MolFromSmarts("[!#6]~[$(C=O)]")) == {}
+    # A recursive SMARTS matches with its first atom on the atom: "[$(C=O)]" is a carbon.
+    assert _element_conditions(Chem.MolFromSmarts("[!#6]~[$(C=O)]")) == {frozenset({6}): 1}
+    assert _element_conditions(Chem.MolFromSmarts("[$([#44]),$([Rh])]")) == {frozenset({44, 45}): 1}
+    assert _element_conditions(Chem.MolFromSmarts("[!$(C=O)]")) == {}
+    assert _element_conditions(Chem.MolFromSmarts("[$(C=O),N]")) == {frozenset({6, 7}): 1}
+
+
+def test_recursive_smarts_outermost_in_order():
+    assert recursive_smarts("[C;$(C=O),$(C#N)]") == ["C=O", "C#N"]
+    assert recursive_smarts("[$(a1aaa([$(N(=O)=O),$([N+](=O)[O-])])a1);!$(C-N)]") == [
+        "a1aaa([$(N(=O)=O),$([N+](=O)[O-])])a1",
+        "C-N",
+    ]
+    assert recursive_smarts("[C&H1]") == []
 
 
 def test_candidates_keep_every_pattern_that_matches():
@@ -32,3 +45,35 @@ def test_candidates_keep_every_pattern_that_matches():
         assert len(patterns) - 1 in candidates  # an unscreenable pattern is always a candidate
     methane = screen.candidates(Chem.MolFromSmiles("C")).tolist()
     assert 0 not in methane and 1 not in methane and 4 not in methane  # no ring, halogen, S
+
+
+def test_recursive_patterns_screened_by_what_they_require():
+    smarts = [
+        "[$([#44]),$([#45])]",  # a metal: the first atoms' elements
+        "[C&!R]([$(C#N),$(S(=O)=O)])=C",  # a nitrile or a sulfone on a vinyl carbon
+        "[$(N(=O)=O)]c",  # a nitro group on an aromatic carbon
+        "[!$(C=O)]",  # negated: nothing known
+        "[C;$(C(F)F),$(CCl)]",  # a geminal difluoride or a chloride
+    ]
+    screen = PatternScreen([Chem.MolFromSmarts(s) for s in smarts])
+    molecules = [
+        "CCO",
+        "C=C(C#N)C",
+        "C=CS(C)(=O)=O",
+        "O=[N+]([O-])c1ccccc1",
+        "CC(F)(F)C",
+        "CCCl",
+        "[Rh]",
+        "CC=C",
+        "O=Cc1ccccc1",
+    ]
+    for smiles in molecules:
+        mol = Chem.MolFromSmiles(smiles)
+        candidates = set(screen.candidates(mol).tolist())
+        matching = {i for i, s in enumerate(smarts) if mol.HasSubstructMatch(Chem.MolFromSmarts(s))}
+        assert matching <= candidates, smiles
+    assert screen.candidates(Chem.MolFromSmiles("CCO")).tolist() == [3]
+    assert screen.candidates(Chem.MolFromSmiles("CC=C")).tolist() == [3]
+    assert 1 in screen.candidates(Chem.MolFromSmiles("C=C(C#N)C"))
+    assert 2 not in screen.candidates(Chem.MolFromSmiles("O=Cc1ccccc1"))  # no nitro
+    assert 4 not in screen.candidates(Chem.MolFromSmiles("CCO"))  # no halogen
