@@ -107,4 +107,4 @@ def props_file_on_cluster(
     return f"{result.summary} Written to {Path(output).name} by {workers} workers."
 
 
-__all__ = ["ClusterInfo", "props_file_on_cluster", "check_cluster"]
+__all__ = ["ClusterInfo", "check_cluster", "props_file_on_cluster"]

@@ -168,20 +168,36 @@ def vtk_image():
 
 
 @pytest.fixture
-def main_window(qtbot):
-    """The main window with its engine running, shown; closed (engine stopped) afterwards."""
+def make_window(qtbot):
+    """``make_window()``: a new main window with its engine running, shown (a test may open
+    several, e.g. to reopen a project in a second window); each is closed afterwards, its engine
+    stopped and its project file let go."""
     from app.engine import InferenceEngine
     from app.main_window import MainWindow
     from core.settings import Settings
 
-    engine = InferenceEngine()
-    engine.start()
-    window = MainWindow(Settings(), engine)
-    qtbot.addWidget(window)
-    window.show()
-    yield window
-    window.close()
-    assert not engine.is_running()
+    windows = []
+
+    def make() -> MainWindow:
+        engine = InferenceEngine()
+        engine.start()
+        window = MainWindow(Settings(), engine)
+        qtbot.addWidget(window)
+        window.show()
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+        assert not window.engine.is_running()
+        assert window.project.writer is None
+
+
+@pytest.fixture
+def main_window(make_window):
+    """The main window with its engine running, shown; closed (engine stopped) afterwards."""
+    return make_window()
 
 
 @pytest.fixture

@@ -12,11 +12,8 @@ import gzip
 import pandas as pd
 import pytest
 
-from app.engine import InferenceEngine
-from app.main_window import MainWindow
 from core.campaign import campaign_steps
 from core.protein.synthetic import synthetic_complex_pdb
-from core.settings import Settings
 from resources import resource_path
 
 
@@ -26,15 +23,6 @@ def _cif_gz() -> bytes:
     structure = gemmi.read_pdb_string(synthetic_complex_pdb())
     structure.setup_entities()
     return gzip.compress(structure.make_mmcif_document().as_string().encode())
-
-
-def _new_window(qtbot) -> MainWindow:
-    engine = InferenceEngine()
-    engine.start()
-    window = MainWindow(Settings(), engine)
-    qtbot.addWidget(window)
-    window.show()
-    return window
 
 
 def _idle(window) -> bool:
@@ -50,9 +38,9 @@ def _kept(window) -> dict:
 
 
 @pytest.mark.slow
-def test_disease_to_hit_list_in_one_project(qtbot, tmp_path, target_services):
+def test_disease_to_hit_list_in_one_project(qtbot, make_window, tmp_path, target_services):
     target_services.files["3FT7.cif.gz"] = _cif_gz()
-    window = _new_window(qtbot)
+    window = make_window()
     project = tmp_path / "campaign.drugdesk"
     try:
         # Disease data and genes: the expression demo, differential expression.
@@ -125,7 +113,7 @@ def test_disease_to_hit_list_in_one_project(qtbot, tmp_path, target_services):
         window.close()
 
     # A new window on the project: every area as it was.
-    again = _new_window(qtbot)
+    again = make_window()
     try:
         with qtbot.waitSignal(again.project.project_changed, timeout=60_000):
             again.project.open_project(project)

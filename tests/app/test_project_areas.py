@@ -6,14 +6,10 @@ project opening."""
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 from PySide6.QtCore import QObject, Signal
 
-from app.engine import InferenceEngine
-from app.main_window import MainWindow
 from core.project.areas import AreaSnapshot
 from core.project.store import read_project
-from core.settings import Settings
 
 
 class NotebookArea(QObject):
@@ -48,24 +44,6 @@ class NotebookArea(QObject):
         self.table = stored.tables.get("results")
         self.state_changed.emit()  # as a real area does while it rebuilds its widgets
         return ["the file /data/old.csv is no longer there"] if "lost" in self.choices else []
-
-
-@pytest.fixture
-def make_window(qtbot):
-    windows = []
-
-    def make() -> MainWindow:
-        engine = InferenceEngine()
-        engine.start()
-        window = MainWindow(Settings(), engine)
-        qtbot.addWidget(window)
-        window.show()
-        windows.append(window)
-        return window
-
-    yield make
-    for window in windows:
-        window.close()
 
 
 def save_as(qtbot, window, path):

@@ -7,36 +7,12 @@ import threading
 
 import numpy as np
 import pandas as pd
-import pytest
 
-from app.engine import InferenceEngine
-from app.main_window import MainWindow
 from core.hitlist.presets import PRESETS
 from core.project.store import read_project
-from core.settings import Settings
 from resources import resource_path
 
 EXAMPLE = resource_path("demo/example_library.smi")
-
-
-@pytest.fixture
-def make_window(qtbot):
-    windows = []
-
-    def make() -> MainWindow:
-        engine = InferenceEngine()
-        engine.start()
-        window = MainWindow(Settings(), engine)
-        qtbot.addWidget(window)
-        window.show()
-        windows.append(window)
-        return window
-
-    yield make
-    for window in windows:
-        window.close()
-        assert not window.engine.is_running()
-        assert window.project.writer is None
 
 
 def open_example(qtbot, window):

@@ -9,7 +9,7 @@ import pytest
 
 from app.cli import main
 from core.cluster import ClusterAddressError
-from core.cluster_jobs import props_file_on_cluster, check_cluster
+from core.cluster_jobs import check_cluster, props_file_on_cluster
 
 SMILES = [
     "CCO ethanol",

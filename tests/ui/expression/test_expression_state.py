@@ -258,28 +258,6 @@ def test_junk_gives_lines_and_none_empties_the_area(qtbot, make_panel, counts_fi
 # Through the window
 
 
-@pytest.fixture
-def make_window(qtbot):
-    from app.engine import InferenceEngine
-    from app.main_window import MainWindow
-    from core.settings import Settings
-
-    windows = []
-
-    def make():
-        engine = InferenceEngine()
-        engine.start()
-        window = MainWindow(Settings(), engine)
-        qtbot.addWidget(window)
-        window.show()
-        windows.append(window)
-        return window
-
-    yield make
-    for window in windows:
-        window.close()
-
-
 def test_the_window_saves_and_reopens_the_area(qtbot, make_window, counts_files, tmp_path):
     counts, sheet = counts_files
     window = make_window()

@@ -204,41 +204,23 @@ def test_junk_gives_lines_and_does_not_raise(qtbot, make_panel):
     assert panel.form.epochs_spin.value() == 20  # the default kept
 
 
-def test_a_project_reopened_in_another_window_selects_the_model(qtbot, tmp_path):
-    from app.main_window import MainWindow
-    from core.settings import Settings
+def test_a_project_reopened_in_another_window_selects_the_model(qtbot, make_window, tmp_path):
+    window = make_window()
+    models = window.show_area("models")
+    _wait(qtbot, models.open_demo())
+    entry = _select(models, "potency")
+    path = tmp_path / "campaign.drugdesk"
+    with qtbot.waitSignal(window.project.project_changed, timeout=30_000):
+        assert window.project.save_as(path) is not None
+    assert read_project(path).areas["models"].state["selected"] == str(entry.path)
 
-    windows = []
-
-    def make_window() -> MainWindow:
-        engine = InferenceEngine()
-        engine.start()
-        window = MainWindow(Settings(), engine)
-        qtbot.addWidget(window)
-        window.show()
-        windows.append(window)
-        return window
-
-    try:
-        window = make_window()
-        models = window.show_area("models")
-        _wait(qtbot, models.open_demo())
-        entry = _select(models, "potency")
-        path = tmp_path / "campaign.drugdesk"
-        with qtbot.waitSignal(window.project.project_changed, timeout=30_000):
-            assert window.project.save_as(path) is not None
-        assert read_project(path).areas["models"].state["selected"] == str(entry.path)
-
-        other = make_window()
-        with qtbot.waitSignal(other.project.project_changed, timeout=30_000):
-            other.project.open_project(path)
-        qtbot.waitUntil(lambda: other.project.path == path, timeout=30_000)
-        again = other.show_area("models")
-        qtbot.waitUntil(lambda: _form_ready(again, ["Act"]), timeout=20_000)
-        assert again.selected_model_path() == entry.path
-        assert Path(again.form.file_edit.text()) == Path(models.form.file_edit.text())
-        assert not other.project.is_dirty()
-        assert again.models_list.currentItem().data(Qt.ItemDataRole.UserRole) == entry.path
-    finally:
-        for window in windows:
-            window.close()
+    other = make_window()
+    with qtbot.waitSignal(other.project.project_changed, timeout=30_000):
+        other.project.open_project(path)
+    qtbot.waitUntil(lambda: other.project.path == path, timeout=30_000)
+    again = other.show_area("models")
+    qtbot.waitUntil(lambda: _form_ready(again, ["Act"]), timeout=20_000)
+    assert again.selected_model_path() == entry.path
+    assert Path(again.form.file_edit.text()) == Path(models.form.file_edit.text())
+    assert not other.project.is_dirty()
+    assert again.models_list.currentItem().data(Qt.ItemDataRole.UserRole) == entry.path

@@ -259,45 +259,26 @@ def test_junk_gives_lines_and_does_not_raise(qtbot, make_panel):
     assert panel.restore_area_state(StoredArea("proteins", 1, "", [], {})) == []  # type: ignore[arg-type]
 
 
-def test_a_project_reopened_in_another_window_shows_the_structure(qtbot, tmp_path):
-    from app.engine import InferenceEngine
-    from app.main_window import MainWindow
-    from core.settings import Settings
+def test_a_project_reopened_in_another_window_shows_the_structure(qtbot, make_window, tmp_path):
+    window = make_window()
+    proteins = window.show_area("proteins")
+    _wait(qtbot, proteins.open_demo())
+    proteins.view_tab.set_color("element")
+    proteins.site_tab.select_binding_site()
+    site = list(proteins.site_tab.site_residues)
+    path = tmp_path / "campaign.drugdesk"
+    with qtbot.waitSignal(window.project.project_changed, timeout=30_000):
+        assert window.project.save_as(path) is not None
+    stored = read_project(path).areas["proteins"]
+    assert stored.state["campaign"]["binding_sites"] == 1
 
-    windows = []
-
-    def make_window() -> MainWindow:
-        engine = InferenceEngine()
-        engine.start()
-        window = MainWindow(Settings(), engine)
-        qtbot.addWidget(window)
-        window.show()
-        windows.append(window)
-        return window
-
-    try:
-        window = make_window()
-        proteins = window.show_area("proteins")
-        _wait(qtbot, proteins.open_demo())
-        proteins.view_tab.set_color("element")
-        proteins.site_tab.select_binding_site()
-        site = list(proteins.site_tab.site_residues)
-        path = tmp_path / "campaign.drugdesk"
-        with qtbot.waitSignal(window.project.project_changed, timeout=30_000):
-            assert window.project.save_as(path) is not None
-        stored = read_project(path).areas["proteins"]
-        assert stored.state["campaign"]["binding_sites"] == 1
-
-        other = make_window()
-        with qtbot.waitSignal(other.project.project_changed, timeout=30_000):
-            other.project.open_project(path)
-        qtbot.waitUntil(lambda: other.project.path == path, timeout=30_000)
-        again = other.show_area("proteins")  # built now: the project's state is given to it
-        qtbot.waitUntil(lambda: again._live, timeout=60_000)
-        assert again.structure.n_atoms == proteins.structure.n_atoms
-        assert again.view_tab.color_combo.currentData() == "element"
-        assert list(again.site_tab.site_residues) == site
-        assert not other.project.is_dirty()  # restoring is not a change to save
-    finally:
-        for window in windows:
-            window.close()
+    other = make_window()
+    with qtbot.waitSignal(other.project.project_changed, timeout=30_000):
+        other.project.open_project(path)
+    qtbot.waitUntil(lambda: other.project.path == path, timeout=30_000)
+    again = other.show_area("proteins")  # built now: the project's state is given to it
+    qtbot.waitUntil(lambda: again._live, timeout=60_000)
+    assert again.structure.n_atoms == proteins.structure.n_atoms
+    assert again.view_tab.color_combo.currentData() == "element"
+    assert list(again.site_tab.site_residues) == site
+    assert not other.project.is_dirty()  # restoring is not a change to save

@@ -292,28 +292,6 @@ def test_use_in_design_without_a_result_says_so(make_panel, recording_notifier):
 # Through the window
 
 
-@pytest.fixture
-def make_window(qtbot):
-    from app.engine import InferenceEngine
-    from app.main_window import MainWindow
-    from core.settings import Settings
-
-    windows = []
-
-    def make():
-        engine = InferenceEngine()
-        engine.start()
-        window = MainWindow(Settings(), engine)
-        qtbot.addWidget(window)
-        window.show()
-        windows.append(window)
-        return window
-
-    yield make
-    for window in windows:
-        window.close()
-
-
 def test_the_window_saves_and_reopens_the_area(qtbot, make_window, tmp_path):
     window = make_window()
     path = tmp_path / "campaign.drugdesk"
