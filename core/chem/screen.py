@@ -15,6 +15,10 @@ atom that must match one of several recursive patterns needs at least one of the
 and each of those is screened the same way (its own fingerprint and elements). Its first atom also
 limits the element of the pattern atom (``[$([#44]),$([#45])]`` is ruthenium or rhodium).
 
+A fourth counts double and triple bonds: each ``=`` or ``#`` bond of a pattern needs a bond of
+that order in the molecule between atoms of the elements its ends allow (``C#[C;!$(C-N)]`` needs
+a carbon-carbon triple bond), which rules out most Michael acceptors and acetylenes at once.
+
 A pattern passing all of them may match; one failing any cannot. Callers then match the
 candidates as they would have matched every pattern, so the results are the same, only faster.
 """
@@ -174,10 +178,12 @@ class _Analysis:
 
     def conditions(
         self, pattern: Chem.Mol, first_index: int
-    ) -> tuple[dict[frozenset[int], int], list[frozenset[_SubPattern]]]:
-        """The pattern's element conditions (see :func:`_element_conditions`) and required
-        sub-patterns."""
+    ) -> tuple[dict[frozenset[int], int], list[frozenset[_SubPattern]], dict[_BondKey, int]]:
+        """The pattern's element conditions (see :func:`_element_conditions`), required
+        sub-patterns and bond conditions (for each double or triple bond with the elements its
+        ends allow, None for any: how many such bonds)."""
         limits = []
+        atom_elements: list[frozenset[int] | None] = []
         required: list[frozenset[_SubPattern]] = []
         for atom, query in zip(pattern.GetAtoms(), self.atoms(pattern, first_index), strict=True):
             if query is None:
@@ -185,10 +191,30 @@ class _Analysis:
             else:
                 elements = query.elements() if query.description else None
                 required += query.required() if query.description else []
+            atom_elements.append(elements or None)
             if elements:
                 limits.append(elements)
         counts = {limit: sum(other <= limit for other in limits) for limit in set(limits)}
-        return counts, list(dict.fromkeys(required))
+        bonds: dict[_BondKey, int] = {}
+        for bond in pattern.GetBonds():
+            order = _BOND_ORDERS.get(bond.DescribeQuery().strip()) if bond.HasQuery() else None
+            if order is None:
+                continue
+            ends = sorted(
+                (atom_elements[bond.GetBeginAtomIdx()], atom_elements[bond.GetEndAtomIdx()]),
+                key=lambda elements: sorted(elements) if elements is not None else [-1],
+            )
+            key = (order, ends[0], ends[1])
+            bonds[key] = bonds.get(key, 0) + 1
+        return counts, list(dict.fromkeys(required)), bonds
+
+
+_BondKey = tuple[int, frozenset[int] | None, frozenset[int] | None]
+# A bond query that is exactly one order (SMARTS "=" and "#"); RDKit's aromatic perception makes
+# every other double bond of a sanitised molecule AROMATIC, which "=" does not match either.
+_BOND_ORDERS = {"BondOrder 2 = val": 2, "BondOrder 3 = val": 3}
+_BOND_QUERIES = {2: Chem.MolFromSmarts("*=*"), 3: Chem.MolFromSmarts("*#*")}
+_MAX_ELEMENT = 128
 
 
 def _element_conditions(pattern: Chem.Mol) -> dict[frozenset[int], int]:
@@ -217,18 +243,20 @@ class PatternScreen:
         screened: list[bool] = []
         conditions: list[tuple[int, frozenset[int], int]] = []
         clauses: list[tuple[int, frozenset[_SubPattern]]] = []
+        bond_conditions: list[tuple[int, _BondKey, int]] = []
 
         def add(index: int, pattern: Chem.Mol | None) -> None:
             words = np.zeros(SCREEN_BITS // 64, dtype=np.uint64)
             found: dict[frozenset[int], int] = {}
             required: list[frozenset[_SubPattern]] = []
+            bonds: dict[_BondKey, int] = {}
             ok = False
             if pattern is not None:
                 try:
                     pattern = Chem.Mol(pattern)
                     pattern.UpdatePropertyCache(strict=False)
                     words = fingerprint_words(pattern)
-                    found, required = analysis.conditions(pattern, count)
+                    found, required, bonds = analysis.conditions(pattern, count)
                     ok = True
                 except (RuntimeError, ValueError):
                     pass
@@ -237,6 +265,7 @@ class PatternScreen:
             if ok:
                 conditions.extend((index, limit, n) for limit, n in found.items())
                 clauses.extend((index, clause) for clause in required)
+                bond_conditions.extend((index, key, n) for key, n in bonds.items())
 
         for i, pattern in enumerate(patterns):
             add(i, pattern)
@@ -269,9 +298,40 @@ class PatternScreen:
         literals = [(c, sub.index) for c, (_i, clause) in enumerate(clauses) for sub in clause]
         self.literal_clause = np.array([c for c, _e in literals], dtype=np.int64)
         self.literal_entry = np.array([e for _c, e in literals], dtype=np.int64)
+        # Bond conditions: row k needs bond_needed[k] bonds of order bond_order[k] with one end's
+        # element allowed by bond_first[k] and the other's by bond_second[k] (over atomic numbers).
+        self.bond_owner = np.array([i for i, _k, _n in bond_conditions], dtype=np.int64)
+        self.bond_order = np.array([k[0] for _i, k, _n in bond_conditions], dtype=np.int64)
+        self.bond_needed = np.array([n for _i, _k, n in bond_conditions], dtype=np.int64)
+        self.bond_first = np.ones((len(bond_conditions), _MAX_ELEMENT), dtype=bool)
+        self.bond_second = np.ones((len(bond_conditions), _MAX_ELEMENT), dtype=bool)
+        for row, (_i, (_order, first, second), _n) in enumerate(bond_conditions):
+            for allowed, elements in ((self.bond_first, first), (self.bond_second, second)):
+                if elements is not None:
+                    allowed[row] = False
+                    allowed[row, [z for z in elements if z < _MAX_ELEMENT]] = True
 
     def __len__(self) -> int:
         return self.count
+
+    def _bonds_present(self, mol: Chem.Mol, numbers: np.ndarray) -> np.ndarray:
+        """For each bond condition, whether ``mol`` has the bonds it needs."""
+        orders, first, second = [], [], []
+        for order, query in _BOND_QUERIES.items():
+            for begin, end in mol.GetSubstructMatches(query, maxMatches=1_000_000):
+                orders.append(order)
+                first.append(numbers[begin])
+                second.append(numbers[end])
+        if not orders:
+            return np.zeros(len(self.bond_owner), dtype=bool)
+        order = np.array(orders)
+        z1 = np.minimum(np.array(first), _MAX_ELEMENT - 1)
+        z2 = np.minimum(np.array(second), _MAX_ELEMENT - 1)
+        fits = (self.bond_order[:, None] == order) & (
+            (self.bond_first[:, z1] & self.bond_second[:, z2])
+            | (self.bond_first[:, z2] & self.bond_second[:, z1])
+        )
+        return fits.sum(axis=1) >= self.bond_needed
 
     def candidates(self, mol: Chem.Mol) -> np.ndarray:
         """Indices, ascending, of the patterns that may occur in ``mol`` (a sanitised molecule,
@@ -285,6 +345,8 @@ class PatternScreen:
             self._set_rows, weights=counts[self._set_columns], minlength=len(self.needed)
         )
         possible[self.owner[found < self.needed]] = False
+        if len(self.bond_owner):
+            possible[self.bond_owner[~self._bonds_present(mol, numbers)]] = False
         possible |= ~self.screened_entries
         if len(self.clause_owner):
             # Twice: a required sub-pattern's own requirements count from the second pass on.

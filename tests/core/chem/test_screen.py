@@ -77,3 +77,32 @@ def test_recursive_patterns_screened_by_what_they_require():
     assert 1 in screen.candidates(Chem.MolFromSmiles("C=C(C#N)C"))
     assert 2 not in screen.candidates(Chem.MolFromSmiles("O=Cc1ccccc1"))  # no nitro
     assert 4 not in screen.candidates(Chem.MolFromSmiles("CCO"))  # no halogen
+
+
+def test_double_and_triple_bonds_screened_by_their_ends():
+    smarts = [
+        "C#[C;!$(C-N)]",  # a carbon-carbon triple bond
+        "[C&H2]=[C]C(=O)O",  # a vinyl group on an acid: C=C and C=O
+        "[N,O]=[N,O]",  # N=N, N=O or O=O
+        "C=O",
+        "c:c",  # aromatic: no bond condition
+    ]
+    screen = PatternScreen([Chem.MolFromSmarts(s) for s in smarts])
+    molecules = {
+        "CC#CC": {0},
+        "CC#N": set(),  # a triple bond, but not between carbons
+        "C=CC(=O)O": {1, 3},
+        "CC(=O)O": {3},  # C=O alone: no C=C
+        "CN=NC": {2},
+        "CC(=O)OC(=O)C": {3},
+        "c1ccccc1": {4},
+        "O=[N+]([O-])c1ccccc1": {2, 4},
+        "C#CC=CC(=O)O": {0, 1, 3},
+    }
+    for smiles, expected in molecules.items():
+        mol = Chem.MolFromSmiles(smiles)
+        candidates = set(screen.candidates(mol).tolist())
+        matching = {i for i, s in enumerate(smarts) if mol.HasSubstructMatch(Chem.MolFromSmarts(s))}
+        assert matching <= candidates, smiles
+        # Each pattern without its bonds is ruled out (fingerprints may rule out more).
+        assert candidates <= expected | matching, smiles
