@@ -575,6 +575,12 @@ class ProjectSession(QObject):
         kept = sorted(contents.areas)
         areas = f" and the {', '.join(kept)} area{'s' if len(kept) > 1 else ''}" if kept else ""
         text = f"Opened project {path.name}: {len(contents.libraries)} libraries{areas}."
+        show_area = getattr(self.window, "show_area", None)
+        if kept and show_area is not None:
+            # A project that holds more than libraries opens on its Campaign overview: what it
+            # holds at each step, one click from each area.
+            show_area("campaign")
+            text += " The Campaign overview shows what it holds at each step."
         if problems:
             self.window.notifications.show_message(text + " " + "; ".join(problems), "warning")
         else:

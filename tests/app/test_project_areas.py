@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 from PySide6.QtCore import QObject, Signal
 
+from app.areas import AREAS
 from core.project.areas import AreaSnapshot
 from core.project.store import read_project
 
@@ -115,6 +116,8 @@ def test_built_areas_are_restored_on_open_and_cleared_by_new_project(qtbot, make
     area.choices = {"scratch": 1}  # edited after the save, then the project is opened again
     open_project(qtbot, window, path)
     assert area.choices == {"genes": ["FTL"], "lost": True}
+    # A project holding more than libraries opens on its Campaign overview.
+    assert AREAS[window.area_list.currentRow()].key == "campaign"
     assert any("no longer there" in message for message in _messages(window))
     window.project.new_project(tmp_path / "new.drugdesk")
     assert area.restored[-1] is None and area.choices == {}
