@@ -52,6 +52,22 @@ class _OrderFree:
 _cache: dict[str, _OrderFree] = {}
 
 
+def _default_rotors_are_strict() -> bool:
+    """Whether ``CalcNumRotatableBonds(mol)`` (the library's ``rotb``, RDKit's default
+    definition) counts as the ``Strict`` definition QED uses, so that QED's count can be reused.
+    The default is one of the three definitions, chosen when RDKit is built; each probe tells
+    Strict from one of the other two."""
+    options = rdmd.NumRotatableBondsOptions
+    for smiles in ("CC(=O)NC", "c1ccccc1-c1ccccc1"):  # NonStrict counts 1 / StrictLinkages 0
+        probe = Chem.MolFromSmiles(smiles)
+        if rdmd.CalcNumRotatableBonds(probe) != rdmd.CalcNumRotatableBonds(probe, options.Strict):
+            return False
+    return True
+
+
+_STRICT_ROTORS = _default_rotors_are_strict()
+
+
 def clear_cache() -> None:
     """Forget the molecules met so far (tests; memory)."""
     _cache.clear()
@@ -109,7 +125,9 @@ def _first_time(mol: Chem.Mol, key: str | None) -> tuple[str, dict[str, object]]
     inchikey = Chem.MolToInchiKey(mol) or ""
     screened = screen_patterns(mol)
     qed_values = qed_properties(mol, screened.qed if screened is not None else None)
-    hba, rotb = int(rdmd.CalcNumHBA(mol)), int(rdmd.CalcNumRotatableBonds(mol))
+    hba = int(rdmd.CalcNumHBA(mol))
+    # QED's copy has the same atoms and bonds (no hydrogens to remove).
+    rotb = int(qed_values.ROTB if _STRICT_ROTORS else rdmd.CalcNumRotatableBonds(mol))
     formula = rdmd.CalcMolFormula(mol)
     score = sa_score(mol)
     known = _OrderFree(
