@@ -7,8 +7,10 @@ package's reference set). Its own RDKit physicochemical columns duplicate the li
 left out.
 
 The package is imported only when a job asks for ADMET (it pulls in Lightning and torch), and its
-progress bars and banners are kept off the terminal. It silently drops SMILES it cannot read, so
-results are aligned by SMILES, never by position.
+banners are kept off the terminal. Predictions do not go through ``ADMETModel.predict`` (which
+featurises each molecule once per model, ten times, and drops unreadable SMILES from its output):
+:mod:`core.hitlist.admet_ensemble` runs the same models on each molecule's graph, built once, and
+keeps one row per input, NaN where a SMILES cannot be read.
 
 :func:`predict_admet` is a job for the model host (:mod:`core.modelhost`): run there, the model
 lives in the host's worker process (this module's global, loaded once) and the window's process
@@ -40,9 +42,7 @@ BATCH = 256
 _QUIET_LOGGERS = ("lightning", "lightning.pytorch", "pytorch_lightning", "lightning_fabric")
 _model_lock = threading.Lock()
 _model = None
-# One prediction at a time: the model host runs jobs on threads, and redirecting the terminal
-# (below) is process-wide.
-_predict_lock = threading.Lock()
+_ensembles = None
 
 
 class AdmetUnavailable(RuntimeError):
@@ -271,7 +271,7 @@ def drugbank_percentile(endpoint: Endpoint, value: float) -> float | None:
         return None
     below = np.count_nonzero(values < value)
     at_most = np.count_nonzero(values <= value)
-    return float((below + at_most + (1 if at_most > below else 0)) * 50.0 / values.size)
+    return float((below + at_most + (1 if at_most > below else 0)) * (50.0 / values.size))
 
 
 def column_notes() -> dict[str, str]:
@@ -302,6 +302,22 @@ def _load_model():
         return _model
 
 
+def _load_ensembles(device: str | None):
+    """The loaded model's ensembles, set up for batched prediction on ``device`` (kept between
+    calls; set up again only when the device changes)."""
+    global _ensembles
+    model = _load_model()
+    with _model_lock:
+        if device is None:  # admet-ai's own choice: CUDA when available
+            device = model.device
+        wanted = "cuda" if device == "cuda" else "cpu"  # admet-ai knows no Apple MPS
+        if _ensembles is None or _ensembles.device.type != wanted:
+            from core.hitlist.admet_ensemble import AdmetEnsembles
+
+            _ensembles = AdmetEnsembles(model, device=wanted)
+        return _ensembles
+
+
 def predict_admet(
     smiles: Sequence[str],
     *,
@@ -310,39 +326,31 @@ def predict_admet(
     device: str | None = None,
 ) -> np.ndarray:
     """Values and percentiles, shape (n, 2 × endpoints): all values first, then all
-    percentiles, in :func:`endpoints` order; NaN rows for SMILES admet-ai cannot read.
+    percentiles, in :func:`endpoints` order; NaN rows for SMILES admet-ai cannot read (and for
+    empty ones).
+
+    The values are admet-ai's (its ten Chemprop models, ensembles averaged, percentiles among
+    DrugBank's approved drugs), computed as :mod:`core.hitlist.admet_ensemble` describes: each
+    molecule featurised once, the ten models in one batched pass, equal to
+    ``ADMETModel.predict`` to float32 rounding. Cancel is checked every :data:`BATCH` molecules.
 
     ``device``: the model host's device (``cuda`` runs on the GPU, anything else on the CPU);
     ``None`` leaves admet-ai's own choice (CUDA when available)."""
     points = endpoints()
-    model = _load_model()
-    if device is not None:
-        # admet-ai hands its device to Lightning as the accelerator; it knows no Apple MPS.
-        model.device = "cuda" if device == "cuda" else "cpu"
-    out = np.full((len(smiles), 2 * len(points)), np.nan)
-    value_columns = [e.id for e in points]
-    percentile_columns = [f"{e.id}_drugbank_approved_percentile" for e in points]
+    ensembles = _load_ensembles(device)
+    columns = [ensembles.tasks.index(e.id) for e in points]
+    width = len(points)
+    out = np.full((len(smiles), 2 * width), np.nan)
     for start in range(0, len(smiles), BATCH):
         check_cancelled(is_cancelled)
-        batch = [s for s in smiles[start : start + BATCH]]
-        readable = [s for s in batch if isinstance(s, str) and s]
-        if readable:
-            with (
-                _predict_lock,
-                contextlib.redirect_stdout(io.StringIO()),
-                contextlib.redirect_stderr(io.StringIO()),
-            ):
-                frame = model.predict(smiles=readable)
-            if isinstance(frame, dict):  # a single SMILES comes back as a dict
-                frame = pd.DataFrame([frame], index=readable[:1])
-            frame = frame[~frame.index.duplicated()]
-            aligned = frame.reindex(batch)
-            out[start : start + len(batch), : len(points)] = aligned[value_columns].to_numpy(
-                dtype=np.float64
-            )
-            out[start : start + len(batch), len(points) :] = aligned[percentile_columns].to_numpy(
-                dtype=np.float64
-            )
+        mols = ensembles.parse(smiles[start : start + BATCH])
+        rows = [i for i, mol in enumerate(mols) if mol is not None]
+        if rows:
+            graphs = ensembles.featurise([mols[i] for i in rows])
+            values = ensembles.predict_graphs(graphs)
+            at = start + np.asarray(rows)
+            out[at, :width] = values[:, columns]
+            out[at, width:] = ensembles.percentiles(values)[:, columns]
         done = min(start + BATCH, len(smiles))
         progress(done / max(len(smiles), 1), f"ADMET: {done:,} of {len(smiles):,} molecules")
     return out
