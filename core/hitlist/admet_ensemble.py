@@ -187,11 +187,23 @@ class AdmetEnsembles:
         n_atoms, hidden = bmg.V.shape[0], self._w_h.shape[1]
         h_0 = torch.matmul(torch.cat([bmg.V[src], bmg.E], dim=1), self._w_i)
         h = torch.relu(h_0)
+        # chemprop stores each bond as two consecutive directed edges, so the reverse of edge 2i
+        # is 2i + 1: subtract through strided views instead of gathering H[reverse].
+        n_edges = src.shape[0]
+        paired = n_edges % 2 == 0 and torch.equal(
+            bmg.rev_edge_index,
+            torch.arange(n_edges, device=src.device).view(-1, 2).flip(1).reshape(-1),
+        )
         for _ in range(1, self._depth):
             # chemprop: M_all = scatter-sum of H onto each bond's head atom, M = M_all[tail] - H[reverse].
             m_all = h.new_zeros((count, n_atoms, hidden)).index_add_(1, dst, h)
             m = torch.index_select(m_all, 1, src)
-            m.sub_(torch.index_select(h, 1, bmg.rev_edge_index))
+            if paired:
+                m_pairs, h_pairs = m.view(count, -1, 2, hidden), h.view(count, -1, 2, hidden)
+                m_pairs[:, :, 0].sub_(h_pairs[:, :, 1])
+                m_pairs[:, :, 1].sub_(h_pairs[:, :, 0])
+            else:
+                m.sub_(torch.index_select(h, 1, bmg.rev_edge_index))
             h = torch.bmm(m, self._w_h).add_(h_0).relu_()  # relu(H_0 + W_h M): + commutes
         m = h.new_zeros((count, n_atoms, hidden)).index_add_(1, dst, h)
         v = bmg.V.unsqueeze(0).expand(count, n_atoms, bmg.V.shape[1])
