@@ -4,7 +4,8 @@
 and :func:`core.chem.descriptors.profile_values` give for a standardised molecule, with less work:
 
 - the molecule is screened once for the structural-alert catalog and QED's own alerts
-  (:func:`core.chem.alerts.screen_patterns`), and each matches only the patterns left;
+  (:func:`core.chem.alerts.screen_patterns`), and each matches only the patterns left; QED's
+  alerts that are the same query as a catalog entry (82 of 116) take the alert pass's answer;
 - a molecule met before in this process (the same canonical SMILES: a duplicate, or another salt
   of the same parent) reuses every value that does not depend on the order of its atoms (InChIKey,
   counts, formula, Fsp3, alerts, QED's alert and ring counts). MW, cLogP and TPSA are sums over
@@ -23,10 +24,10 @@ from rdkit import Chem
 from rdkit.Chem import QED, Crippen, MolSurf
 from rdkit.Chem import rdMolDescriptors as rdmd
 
-from core.chem.alerts import alerts_text, find_alerts, screen_patterns
+from core.chem.alerts import alerts_text, match_alerts, qed_twin_answers, screen_patterns
 from core.chem.descriptors import lipinski_rule, profile_values, sa_score
 from core.chem.properties import compute_properties
-from core.chem.qed import qed_properties, qed_value
+from core.chem.qed import copy_properties, qed_alert_count, qed_value
 
 CACHE_SIZE = 100_000
 """Molecules remembered per process (about 40 MB); the oldest are forgotten first."""
@@ -124,20 +125,32 @@ def _first_time(mol: Chem.Mol, key: str | None) -> tuple[str, dict[str, object]]
     # In the order of the plain way: the SA score updates the molecule's stereo perception.
     inchikey = Chem.MolToInchiKey(mol) or ""
     screened = screen_patterns(mol)
-    qed_values = qed_properties(mol, screened.qed if screened is not None else None)
+    # QED's hydrogen-free copy, as QED.properties makes it; its alerts are counted below, where
+    # those that are also catalog entries take the alert pass's answer.
+    copy = Chem.RemoveHs(mol)
+    qed_values = copy_properties(copy, 0)
     hba = int(rdmd.CalcNumHBA(mol))
     # QED's copy has the same atoms and bonds (no hydrogens to remove).
     rotb = int(qed_values.ROTB if _STRICT_ROTORS else rdmd.CalcNumRotatableBonds(mol))
     formula = rdmd.CalcMolFormula(mol)
     score = sa_score(mol)
+    fsp3 = rdmd.CalcFractionCSP3(mol)
+    alerts, matched = match_alerts(mol, screened)
+    qed_values = qed_values._replace(
+        ALERTS=qed_alert_count(
+            copy,
+            screened.qed if screened is not None else None,
+            qed_twin_answers(screened, matched),
+        )
+    )
     known = _OrderFree(
         inchikey=inchikey,
         hbd=int(qed_values.HBD),
         hba=hba,
         rotb=rotb,
         formula=formula,
-        fsp3=rdmd.CalcFractionCSP3(mol),
-        alerts=alerts_text(find_alerts(mol, with_atoms=False, screened=screened)),
+        fsp3=fsp3,
+        alerts=alerts_text(alerts),
         qed_hba=qed_values.HBA,
         qed_rotb=qed_values.ROTB,
         qed_arom=qed_values.AROM,

@@ -9,7 +9,7 @@ ruled out (``alert_candidates``, from the library's combined pattern screen in
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from rdkit import Chem
 from rdkit.Chem import QED, Crippen, MolSurf
@@ -33,26 +33,49 @@ def qed_properties(
         ``mol`` (a pre-screen's answer: every alert that matches must be among them); None
         matches all of them, as RDKit does.
     """
-    mol = Chem.RemoveHs(mol)
-    if alert_candidates is None:
-        alerts: Iterable[Chem.Mol] = QED_ALERTS
-    else:
-        alerts = [QED_ALERTS[i] for i in alert_candidates]
+    copy = Chem.RemoveHs(mol)
+    return copy_properties(copy, qed_alert_count(copy, alert_candidates))
+
+
+def copy_properties(copy: Chem.Mol, alerts: int) -> QED.QEDproperties:
+    """QED's properties of ``copy``, ``Chem.RemoveHs`` of the molecule as ``QED.properties``
+    makes it, with ``alerts`` as the alert count (see :func:`qed_alert_count`)."""
     # Each value computed by the call QED.properties makes (RDKit 2024.03 to 2026.09).
     return QED.QEDproperties(
-        MW=rdmd._CalcMolWt(mol),
-        ALOGP=Crippen.MolLogP(mol),
+        MW=rdmd._CalcMolWt(copy),
+        ALOGP=Crippen.MolLogP(copy),
         HBA=sum(
-            len(mol.GetSubstructMatches(pattern))
+            len(copy.GetSubstructMatches(pattern))
             for pattern in QED.Acceptors
-            if mol.HasSubstructMatch(pattern)
+            if copy.HasSubstructMatch(pattern)
         ),
-        HBD=rdmd.CalcNumHBD(mol),
-        PSA=MolSurf.TPSA(mol),
-        ROTB=rdmd.CalcNumRotatableBonds(mol, rdmd.NumRotatableBondsOptions.Strict),
-        AROM=len(Chem.GetSSSR(Chem.DeleteSubstructs(Chem.Mol(mol), QED.AliphaticRings))),
-        ALERTS=sum(1 for alert in alerts if mol.HasSubstructMatch(alert)),
+        HBD=rdmd.CalcNumHBD(copy),
+        PSA=MolSurf.TPSA(copy),
+        ROTB=rdmd.CalcNumRotatableBonds(copy, rdmd.NumRotatableBondsOptions.Strict),
+        AROM=len(Chem.GetSSSR(Chem.DeleteSubstructs(Chem.Mol(copy), QED.AliphaticRings))),
+        ALERTS=alerts,
     )
+
+
+def qed_alert_count(
+    copy: Chem.Mol,
+    alert_candidates: Iterable[int] | None = None,
+    known: Mapping[int, bool] | None = None,
+) -> int:
+    """How many of :data:`QED_ALERTS` match ``copy`` (``Chem.RemoveHs`` of the molecule).
+
+    ``alert_candidates`` as for :func:`qed_properties`; ``known``: alerts whose answer is known
+    already (the same query matched by the structural-alert pass), by index, not matched again.
+    """
+    candidates = range(len(QED_ALERTS)) if alert_candidates is None else alert_candidates
+    known = known or {}
+    count = 0
+    for i in candidates:
+        answer = known.get(i)
+        if answer is None:
+            answer = copy.HasSubstructMatch(QED_ALERTS[i])
+        count += bool(answer)
+    return count
 
 
 def qed_value(properties: QED.QEDproperties) -> float:
@@ -60,4 +83,4 @@ def qed_value(properties: QED.QEDproperties) -> float:
     return QED.qed(None, qedProperties=properties)
 
 
-__all__ = ["QED_ALERTS", "qed_properties", "qed_value"]
+__all__ = ["QED_ALERTS", "copy_properties", "qed_alert_count", "qed_properties", "qed_value"]
