@@ -32,8 +32,13 @@ STEPS = (
     ("profile columns (profile_values), where present", "profile_values"),
     ("row values (library_values.row_values), where present", "row_values"),
     ("  of which the pattern screen (alerts and QED's alerts at once)", "screen_patterns"),
-    ("  of which QED properties (qed_properties, screened alerts)", "qed_properties"),
-    ("  of which structural alerts (find_alerts)", "find_alerts"),
+    ("  of which QED properties but its alert count (copy_properties)", "copy_properties"),
+    (
+        "  of which QED's alert count (qed_alert_count, screened, Brenk/NIH twins shared)",
+        "qed_alert_count",
+    ),
+    ("  of which structural alerts (find_alerts), where present", "find_alerts"),
+    ("  of which structural alerts (match_alerts), where present", "match_alerts"),
     ("  of which SA score (sascorer.calculateScore)", "calculateScore"),
 )
 
