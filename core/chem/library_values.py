@@ -18,6 +18,7 @@ and :func:`core.chem.descriptors.profile_values` give for a standardised molecul
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from rdkit import Chem
@@ -51,6 +52,9 @@ class _OrderFree:
 
 
 _cache: dict[str, _OrderFree] = {}
+# Rows are described on the engine's thread and, for a typed SMILES, on the window's: one writer
+# at a time, so that two never evict the same oldest entry.
+_cache_lock = threading.Lock()
 
 
 def _default_rotors_are_strict() -> bool:
@@ -71,7 +75,8 @@ _STRICT_ROTORS = _default_rotors_are_strict()
 
 def clear_cache() -> None:
     """Forget the molecules met so far (tests; memory)."""
-    _cache.clear()
+    with _cache_lock:
+        _cache.clear()
 
 
 def row_values(mol: Chem.Mol, key: str | None = None) -> tuple[str, dict[str, object]]:
@@ -157,9 +162,10 @@ def _first_time(mol: Chem.Mol, key: str | None) -> tuple[str, dict[str, object]]
         qed_alerts=qed_values.ALERTS,
     )
     if key is not None:
-        if len(_cache) >= CACHE_SIZE:
-            del _cache[next(iter(_cache))]
-        _cache[key] = known
+        with _cache_lock:
+            while len(_cache) >= CACHE_SIZE:
+                del _cache[next(iter(_cache))]
+            _cache[key] = known
     qed = qed_value(qed_values)
     values = _values(qed_values.MW, qed_values.ALOGP, qed_values.PSA, qed, score, known)
     return inchikey, values
