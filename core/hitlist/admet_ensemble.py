@@ -19,9 +19,11 @@ ensemble is averaged as admet-ai averages it (a float32 mean over its models). P
 A model whose architecture this does not know (another message passing, aggregation, extra
 descriptors) runs through its own ``forward`` on the shared graph instead: still featurised once.
 
-Values equal admet-ai's to float32 rounding: the batched products may round the last bit of a few
-elements differently (measured: at most 1.1e-7 relative); percentiles are exact when the values
-are. torch and chemprop are imported by this module, so only the model host's worker (or a script)
+Values equal admet-ai's to float32 rounding. With batches of the same molecules (64 per forward
+pass, as admet-ai's data loader makes them) every value came out bit for bit the same in the
+benchmark's runs; a molecule at another place in a batch can differ in its last bits (up to about
+2e-7 absolute, as it would in admet-ai), and a percentile then by at most one reference drug.
+torch and chemprop are imported by this module, so only the model host's worker (or a script)
 imports it.
 """
 
