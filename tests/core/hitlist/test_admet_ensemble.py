@@ -147,3 +147,25 @@ def test_percentiles_equal_scipy_rank_percentiles_with_ties(admet_ai_model):
     for j, task in enumerate(ensembles.tasks):
         expected = [percentileofscore(reference[task], value) for value in values[:, j]]
         np.testing.assert_array_equal(got[:, j], expected, err_msg=task)
+
+
+@pytest.mark.slow
+def test_batched_pass_reads_any_edge_order():
+    """Edges not stored as consecutive pairs (the gather path) give the same predictions."""
+    import torch
+    from chemprop.data.collate import BatchMolGraph
+
+    ensembles = admet._load_ensembles("cpu")
+    bmg = BatchMolGraph(ensembles.featurise(ensembles.parse(VARIED[:8])))
+    order = torch.randperm(bmg.E.shape[0], generator=torch.Generator().manual_seed(0))
+    place = torch.empty_like(order)
+    place[order] = torch.arange(len(order))
+    shuffled = BatchMolGraph(ensembles.featurise(ensembles.parse(VARIED[:8])))
+    shuffled.E = bmg.E[order]
+    shuffled.edge_index = bmg.edge_index[:, order]
+    shuffled.rev_edge_index = place[bmg.rev_edge_index[order]]
+    with torch.inference_mode():
+        expected = [model(bmg) for model in ensembles.models]
+        got = ensembles._forward_fused(shuffled)
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-6)
