@@ -8,31 +8,11 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import numpy as np
-import pytest
 
 from core.protein.contacts import HBOND, KIND_COLORS
 from core.protein.structure import parse_structure
 from core.protein.synthetic import synthetic_complex_pdb
-from ui.protein.panel import ProteinPanel
 from ui.protein.scene import BACKBONE_NAMES, ProteinScene, default_layers
-
-
-@pytest.fixture
-def panel(qtbot, context, finalize_later):
-    panel = ProteinPanel(context)
-    qtbot.addWidget(panel)
-    finalize_later(panel)
-    panel.resize(1100, 700)
-    panel.show()
-    qtbot.waitExposed(panel)
-    return panel
-
-
-@pytest.fixture
-def demo_panel(panel, qtbot):
-    with qtbot.waitSignal(panel.structure_changed, timeout=60_000):
-        panel.open_demo()
-    return panel
 
 
 def _near(image: np.ndarray, rgb, tolerance: int = 40) -> np.ndarray:

@@ -41,13 +41,6 @@ def panel(qtbot, engine, make_area_context, links, finalize_later):
     return panel
 
 
-@pytest.fixture
-def demo_panel(panel, qtbot):
-    with qtbot.waitSignal(panel.structure_changed, timeout=60_000):
-        panel.open_demo()
-    return panel
-
-
 def test_the_chosen_ligand_goes_to_the_molecule_panel_and_to_a_search(demo_panel, links):
     site = demo_panel.site_tab
     assert site.send_ligand_button.isEnabled() and site.find_similar_button.isEnabled()

@@ -10,8 +10,6 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from ui.protein.panel import ProteinPanel
-
 
 def _esm_services():
     spec = importlib.util.spec_from_file_location(
@@ -32,14 +30,9 @@ def services(monkeypatch, tmp_path):
 
 
 @pytest.fixture
-def panel(qtbot, context, finalize_later, services):
-    panel = ProteinPanel(context)
-    qtbot.addWidget(panel)
-    finalize_later(panel)
-    panel.resize(1100, 700)
-    panel.show()
-    qtbot.waitExposed(panel)
-    return panel
+def panel(make_panel, services):
+    """A Proteins panel made once the loopback ESM services are up."""
+    return make_panel()
 
 
 @pytest.fixture

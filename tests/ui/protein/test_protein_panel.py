@@ -12,18 +12,6 @@ from PySide6.QtCore import QPoint, Qt
 from core.jobs import CANCELLED, FINISHED, LONG_LANE, RUNNING, check_cancelled
 from core.protein.structure import parse_structure
 from core.protein.synthetic import replicate_pdb, synthetic_complex_pdb
-from ui.protein.panel import ProteinPanel
-
-
-@pytest.fixture
-def panel(qtbot, context, finalize_later):
-    panel = ProteinPanel(context)
-    qtbot.addWidget(panel)
-    finalize_later(panel)
-    panel.resize(1100, 700)
-    panel.show()
-    qtbot.waitExposed(panel)
-    return panel
 
 
 def _show_synthetic(panel):

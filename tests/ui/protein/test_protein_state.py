@@ -17,21 +17,6 @@ from core.protein.demo import demo_complex_path
 from core.protein.prediction import PredictionResult
 from core.protein.structure import parse_structure, prepare_for_display
 from core.protein.synthetic import synthetic_complex_pdb
-from ui.protein.panel import ProteinPanel
-
-
-@pytest.fixture
-def make_panel(qtbot, context, finalize_later):
-    def make() -> ProteinPanel:
-        panel = ProteinPanel(context)
-        qtbot.addWidget(panel)
-        finalize_later(panel)
-        panel.resize(1100, 700)
-        panel.show()
-        qtbot.waitExposed(panel)
-        return panel
-
-    return make
 
 
 @pytest.fixture(autouse=True)

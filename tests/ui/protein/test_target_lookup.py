@@ -6,23 +6,10 @@ from __future__ import annotations
 
 import gzip
 
-import pytest
 from PySide6.QtCore import Qt
 
 from core.protein.synthetic import synthetic_complex_pdb
-from ui.protein.panel import ProteinPanel
 from ui.protein.target_chooser import MAX_SIZE
-
-
-@pytest.fixture
-def panel(qtbot, context, finalize_later):
-    panel = ProteinPanel(context)
-    qtbot.addWidget(panel)
-    finalize_later(panel)
-    panel.resize(1100, 700)
-    panel.show()
-    qtbot.waitExposed(panel)
-    return panel
 
 
 def _cif_gz() -> bytes:
