@@ -167,7 +167,8 @@ def test_batched_pass_reads_any_edge_order():
     with torch.inference_mode():
         expected = [model(bmg) for model in ensembles.models]
         got = ensembles._forward_fused(shuffled)
-    # Another edge order adds each atom's messages in another order: a few float32 steps apart
-    # after three layers (measured up to 2.6e-6 relative), not the same arithmetic as chemprop's.
+    # Another edge order adds each atom's messages in another order: float32 steps apart after
+    # three layers (up to 1.5e-5 relative seen on the CI machine; a wrong reverse edge gives
+    # errors of order 1), not the same arithmetic as chemprop's.
     for a, b in zip(got, expected, strict=True):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
