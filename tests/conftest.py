@@ -292,3 +292,37 @@ def target_services(monkeypatch):
     spec.loader.exec_module(module)
     with module.TargetServices(monkeypatch) as services:
         yield services
+
+
+@pytest.fixture(scope="session")
+def make_tiny_regression_model():
+    """``make(folder, smiles)``: a SMILES transformer of 2 layers, width 32, pretrained for two
+    steps and fine-tuned one epoch on ``smiles`` (target ``logS`` = 0, 1, 2…; 12 train, 4 valid)
+    in ``folder/model`` (seconds on a CPU); returns that folder, resolved."""
+    import torch
+
+    from core.models import transformer as tf
+
+    size = tf.ModelSize(hidden=32, layers=2, heads=2, intermediate=64, max_length=64, dropout=0.0)
+
+    def make(folder: Path, smiles: list[str]) -> Path:
+        torch.set_num_threads(1)
+        options = tf.PretrainOptions(
+            size=size, steps=2, batch_size=8, n_valid=4, eval_every=2, device="cpu"
+        )
+        tf.pretrain(smiles, folder / "pre", options, device="cpu")
+        tf.finetune(
+            folder / "pre",
+            smiles,
+            np.arange(len(smiles), dtype=float),
+            "regression",
+            np.arange(12),
+            np.arange(12, 16),
+            tf.FinetuneOptions(epochs=1, device="cpu"),
+            target_names=["logS"],
+            output_dir=folder / "model",
+            device="cpu",
+        )
+        return (folder / "model").resolve()
+
+    return make

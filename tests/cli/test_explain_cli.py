@@ -6,36 +6,15 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from app.cli import main
-from core.models import transformer as tf
 
-TINY = tf.ModelSize(hidden=32, layers=2, heads=2, intermediate=64, max_length=64, dropout=0.0)
 SMILES = ["CCO", "CCN", "c1ccccc1", "CC(=O)O", "CCCl", "c1ccncc1", "OCCO", "CCBr"] * 2
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("explain")
-    options = tf.PretrainOptions(
-        size=TINY, steps=2, batch_size=8, n_valid=4, eval_every=2, device="cpu"
-    )
-    tf.pretrain(SMILES, root / "pre", options, device="cpu")
-    tf.finetune(
-        root / "pre",
-        SMILES,
-        np.arange(len(SMILES), dtype=float),
-        "regression",
-        np.arange(12),
-        np.arange(12, 16),
-        tf.FinetuneOptions(epochs=1, device="cpu"),
-        target_names=["logS"],
-        output_dir=root / "model",
-        device="cpu",
-    )
-    return root / "model"
+def model_dir(tmp_path_factory, make_tiny_regression_model):
+    return make_tiny_regression_model(tmp_path_factory.mktemp("explain"), SMILES)
 
 
 def test_explain_writes_a_heat_map_and_one_value_per_atom(model_dir, tmp_path, capsys):

@@ -15,15 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from rdkit import Chem
 
 from app.cli import main
-from core.models import transformer as tf
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(Chem.__file__).parent.parent / "Contrib" / "FreeWilson" / "data"
-TINY = tf.ModelSize(hidden=32, layers=2, heads=2, intermediate=64, max_length=64, dropout=0.0)
 TRAIN = ["CCO", "CCN", "c1ccccc1", "CC(=O)O", "CCCl", "c1ccncc1", "OCCO", "CCBr"] * 2
 
 
@@ -40,27 +37,9 @@ _services = _load_services()
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
+def model_dir(tmp_path_factory, make_tiny_regression_model) -> Path:
     """A fine-tuned SMILES transformer of 2 layers, width 32 (seconds to train)."""
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("score_cluster")
-    options = tf.PretrainOptions(
-        size=TINY, steps=2, batch_size=8, n_valid=4, eval_every=2, device="cpu"
-    )
-    tf.pretrain(TRAIN, root / "pre", options, device="cpu")
-    tf.finetune(
-        root / "pre",
-        TRAIN,
-        np.arange(len(TRAIN), dtype=float),
-        "regression",
-        np.arange(12),
-        np.arange(12, 16),
-        tf.FinetuneOptions(epochs=1, device="cpu"),
-        target_names=["logS"],
-        output_dir=root / "model",
-        device="cpu",
-    )
-    return root / "model"
+    return make_tiny_regression_model(tmp_path_factory.mktemp("score_cluster"), TRAIN)
 
 
 @pytest.fixture(scope="module")

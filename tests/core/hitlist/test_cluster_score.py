@@ -21,7 +21,6 @@ from core.hitlist.presets import preset
 from core.hitlist.scoring import ScoringRequest, prediction_values, score_library
 from core.models import transformer as tf
 
-TINY = tf.ModelSize(hidden=32, layers=2, heads=2, intermediate=64, max_length=64, dropout=0.0)
 TRAIN = ["CCO", "CCN", "c1ccccc1", "CC(=O)O", "CCCl", "c1ccncc1", "OCCO", "CCBr"] * 2
 
 # Row 4 repeats row 0 written otherwise (a duplicate across the parts cut below); "assay" is
@@ -39,26 +38,8 @@ TABLE = (
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("cluster_score")
-    options = tf.PretrainOptions(
-        size=TINY, steps=2, batch_size=8, n_valid=4, eval_every=2, device="cpu"
-    )
-    tf.pretrain(TRAIN, root / "pre", options, device="cpu")
-    tf.finetune(
-        root / "pre",
-        TRAIN,
-        np.arange(len(TRAIN), dtype=float),
-        "regression",
-        np.arange(12),
-        np.arange(12, 16),
-        tf.FinetuneOptions(epochs=1, device="cpu"),
-        target_names=["logS"],
-        output_dir=root / "model",
-        device="cpu",
-    )
-    return (root / "model").resolve()
+def model_dir(tmp_path_factory, make_tiny_regression_model):
+    return make_tiny_regression_model(tmp_path_factory.mktemp("cluster_score"), TRAIN)
 
 
 @pytest.fixture
