@@ -35,9 +35,10 @@ def _campaign_area(window: MainWindow) -> QWidget:
         window.show_area,
         lambda: window.project.path,
     )
-    # Counted again when the project changes or saves (every few seconds while work goes on).
+    # Counted again when the project changes, and, while shown, soon after what it holds changes
+    # (a library finished loading, an area's work), saved or not; many changes, one count.
     window.project.project_changed.connect(lambda _path: overview.refresh())
-    window.project.saved.connect(lambda _path: overview.refresh() if overview.isVisible() else None)
+    window.project.content_changed.connect(overview.refresh_soon)
     return overview
 
 

@@ -72,6 +72,9 @@ class ProjectSession(QObject):
     """Keeps the library tabs of a main window's Libraries area in a project file."""
 
     project_changed = Signal(object)  # Path of the open project, or None
+    # What the project holds changed (a library loaded or edited, a tab closed, an area's work),
+    # saved or not: the Campaign overview counts again.
+    content_changed = Signal()
     saved = Signal(str)  # path, after each successful save
     save_failed = Signal(str)  # message
     _write_done = Signal(int, str)  # from the writer thread: ticket, error ("" when saved)
@@ -130,17 +133,20 @@ class ProjectSession(QObject):
             self._dirty_tables.discard(uid)
             self._dirty_marks.discard(uid)
             self._structure_dirty = True
+            self.content_changed.emit()
 
     def _mark_table(self, panel: LibraryPanel) -> None:
         uid = self._uids.get(panel)
         if uid is not None:
             self._dirty_tables.add(uid)
             self._dirty_marks.add(uid)  # the table may have grown or shrunk
+            self.content_changed.emit()
 
     def _mark_marks(self, panel: LibraryPanel) -> None:
         uid = self._uids.get(panel)
         if uid is not None:
             self._dirty_marks.add(uid)
+            self.content_changed.emit()
 
     def _on_structure_changed(self, *_args) -> None:
         self._structure_dirty = True
@@ -170,6 +176,7 @@ class ProjectSession(QObject):
     def _area_changed(self, key: str) -> None:
         self._dirty_areas.add(key)
         self._area_times[key] = datetime.now(UTC).isoformat(timespec="seconds")
+        self.content_changed.emit()
 
     def campaign_inputs(self) -> tuple[list[LibrarySummary], dict[str, AreaRecord]]:
         """What the Campaign overview and report read: the open libraries (with their

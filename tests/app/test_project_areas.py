@@ -140,3 +140,16 @@ def test_an_area_that_cannot_restore_does_not_stop_the_project(qtbot, make_windo
 
 def _messages(window) -> list[str]:
     return [window.notifications.text()]
+
+
+def test_the_campaign_overview_counts_a_library_that_loads_while_it_is_shown(qtbot, make_window):
+    from resources import resource_path
+
+    window = make_window()
+    overview = window.show_area("campaign")
+    molecules = overview.cards[3]
+    assert not molecules.step.started
+    window.open_library(resource_path("demo/example_library.smi"), remember=False)
+    window.show_area("campaign")  # the file loads in the background while Campaign is shown
+    qtbot.waitUntil(lambda: overview.cards[3].step.started, timeout=60_000)
+    assert overview.cards[3].step.lines[0] == "1 library, 30 molecules (28 valid)"

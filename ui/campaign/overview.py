@@ -16,7 +16,7 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -47,6 +47,8 @@ AREA_TITLES = {
     "models": "Models",
     "trials": "Trials",
 }
+
+REFRESH_DELAY_MS = 200
 
 CampaignInputs = Callable[[], tuple[Sequence[LibrarySummary], Mapping[str, AreaRecord]]]
 
@@ -136,6 +138,10 @@ class CampaignOverview(QWidget):
         self._report_job = None
         self.area_requested.connect(open_area)
         self.cards: list[StepCard] = []
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(REFRESH_DELAY_MS)
+        self._refresh_timer.timeout.connect(self.refresh)
 
         outer = QVBoxLayout(self)
         outer.setContentsMargins(8, 8, 8, 8)
@@ -244,6 +250,12 @@ class CampaignOverview(QWidget):
             f"<b>Campaign</b> — from disease data to the trial that would test the winner. "
             f"{where} {started} of {len(steps)} steps started."
         )
+
+    def refresh_soon(self) -> None:
+        """Count again shortly, if shown (what the project holds changed; a burst of changes
+        gives one count, and a hidden overview counts when it is shown)."""
+        if self.isVisible():
+            self._refresh_timer.start()
 
     def _show_kept(self, libraries, areas) -> None:
         rows = [f"Libraries: {len(libraries)} open"]
