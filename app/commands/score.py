@@ -96,67 +96,6 @@ def _names_a_file(text: str) -> bool:
         return False
 
 
-PROBLEM_COLUMN = "problem"
-
-
-def output_rows(
-    table,
-    profile_columns,
-    computed_columns=(),
-    top: int | None = None,
-    ranked_only: bool = False,
-):
-    """The rows ``score`` writes, in order: ranked (best first), repeats of an earlier molecule,
-    valid rows lacking a value the profile needs, invalid rows; with a ``problem`` column saying
-    why a row is not ranked and an empty (``<NA>``) rank for them. A repeat takes its first
-    copy's ``computed_columns`` (those computed from the structure, and the score), so that the
-    two rows agree to the last digit. ``top`` or ``ranked_only``: the ranked rows only (at most
-    ``top``)."""
-    import numpy as np
-    import pandas as pd
-
-    from core.chem.library import DUPLICATE_COLUMN
-    from core.hitlist.scoring import RANK_COLUMN, ranked
-
-    hits = ranked(table, top)
-    if top is not None or ranked_only:
-        return hits.assign(**{PROBLEM_COLUMN: ""})
-    rank = table[RANK_COLUMN].to_numpy()
-    valid = table["valid"].to_numpy(dtype=bool, na_value=False)
-    repeat = np.zeros(len(table), dtype=bool)
-    if DUPLICATE_COLUMN in table.columns:
-        first = table[DUPLICATE_COLUMN].astype(object)
-        repeat = (first.notna() & (first != "")).to_numpy() & valid & ~(rank > 0)
-    unscored = valid & ~repeat & ~(rank > 0)
-    problem = pd.Series("", index=table.index, dtype=object)
-    if DUPLICATE_COLUMN in table.columns:
-        problem[repeat] = "repeats " + table.loc[repeat, DUPLICATE_COLUMN].astype(str)
-    lacking = [c for c in profile_columns if c in table.columns]
-    for index in table.index[unscored]:
-        missing = [c for c in lacking if pd.isna(table.at[index, c])]
-        problem[index] = "no value for " + ", ".join(missing) if missing else "no score"
-    errors = table["error"] if "error" in table.columns else pd.Series("", index=table.index)
-    problem[~valid] = [str(e) or "invalid" for e in errors[~valid]]
-    table = table.assign(**{PROBLEM_COLUMN: problem})
-    if repeat.any() and "inchikey" in table.columns:
-        keys = table["inchikey"].where(valid)
-        first = keys.dropna().drop_duplicates(keep="first")
-        source = pd.Series(first.index, index=first.to_numpy())
-        rows_from = source.loc[keys[repeat].to_numpy()].to_numpy()
-        for column in computed_columns:
-            if column in table.columns and column != RANK_COLUMN:  # column by column: dtypes
-                table.loc[repeat, column] = table.loc[rows_from, column].to_numpy()
-    parts = [
-        table.loc[hits.index],
-        table[repeat],
-        table[unscored],
-        table[~valid],
-    ]
-    rows = pd.concat(parts)
-    rows[RANK_COLUMN] = rows[RANK_COLUMN].where(rows[RANK_COLUMN] > 0).astype("Int64")
-    return rows
-
-
 def _score_on_cluster(args: argparse.Namespace, request, read):
     """``score --cluster``: the records described and predicted by a Dask cluster's workers
     (``core.hitlist.cluster_score``); returns ``(library, scoring result)`` or an exit code."""
@@ -195,12 +134,12 @@ def run(args: argparse.Namespace) -> int:
         usage_error,
     )
     from core.chem.export import ExportError
-    from core.chem.library import DUPLICATE_COLUMN, LoadOptions, load_library
-    from core.chem.properties import PROFILE_COLUMNS, PROPERTY_COLUMNS
+    from core.chem.library import LoadOptions, load_library
     from core.chem.readers import LibraryReadError, ReadOptions
     from core.hitlist.desirability import ProfileError
+    from core.hitlist.hit_list_file import write_hit_list
     from core.hitlist.presets import PRESETS
-    from core.hitlist.report import export_hit_list, hit_list_format
+    from core.hitlist.report import hit_list_format
     from core.hitlist.scoring import ScoringRequest, score_library
 
     try:
@@ -236,43 +175,30 @@ def run(args: argparse.Namespace) -> int:
             return fail("score", str(exc))
         except OSError as exc:
             return fail("score", os_error_text(exc))
-    table = library.table.drop(columns=list(result.columns.columns), errors="ignore")
-    table = table.join(result.columns)
-    lead = ["rank", "score", "name", "canonical_smiles"]
-    flags = [DUPLICATE_COLUMN, PROBLEM_COLUMN]
-    used = [c for c in profile.columns if c in table.columns and c not in lead]
-    used_std = [f"{c}_std" for c in used if f"{c}_std" in table.columns]
-    desirability = [c for c in result.columns.columns if str(c).startswith("d_")]
-    predicted = [
-        c for c in result.columns.columns if c not in (*lead, *used, *used_std, *desirability)
-    ]
-    computed = ["canonical_smiles", *PROPERTY_COLUMNS, *PROFILE_COLUMNS]
-    computed += [c for c in result.columns.columns if c not in computed]
-    rows = output_rows(table, profile.columns, computed, args.top, args.ranked_only)
-    order = lead + flags + used + used_std + desirability + predicted
-    rest = [c for c in rows.columns if c not in order]
-    rows = rows[[c for c in order if c in rows.columns] + rest]
-    hits = rows[rows["rank"].notna()] if "rank" in rows.columns else rows
-    invalid = table[~table["valid"]]
-    unscored = table[table["valid"] & table["score"].isna()]
-    # A report shows a hit list: its ranked rows (the best 100); a table keeps every row.
-    written = hits if hit_list_format(args.output) == "html" else rows
     try:
-        export_hit_list(
-            written, args.output, profile, result.model_cards, title=f"Hit list: {args.input.name}"
+        written = write_hit_list(
+            library.table,
+            result,
+            profile,
+            args.output,
+            top=args.top,
+            ranked_only=args.ranked_only,
+            title=f"Hit list: {args.input.name}",
         )
     except ExportError as exc:
         return fail("score", str(exc))
     except OSError as exc:
         return fail("score", os_error_text(exc))
+    table = written.table
+    invalid = table[~table["valid"]]
     end_progress_line()
     for _, row in invalid.head(10).iterrows():
         print(f"invalid: {row['name'] or '(no name)'}: {row['error']}", file=sys.stderr)
     if len(invalid) > 10:
         print(f"… and {len(invalid) - 10} more invalid rows", file=sys.stderr)
-    if len(unscored):
+    if written.n_unscored:
         print(
-            f"{len(unscored)} valid molecules have a missing value the profile needs and were "
+            f"{written.n_unscored} valid molecules have a missing value the profile needs and were "
             "not ranked",
             file=sys.stderr,
         )
@@ -282,10 +208,5 @@ def run(args: argparse.Namespace) -> int:
             "were not ranked again",
             file=sys.stderr,
         )
-    print(
-        f"Ranked {int((table['rank'] > 0).sum()):,} of {len(table):,} molecules "
-        f"({len(invalid):,} invalid) by '{profile.name}'; wrote {len(written):,} rows "
-        f"({len(hits):,} ranked) to {args.output}",
-        file=sys.stderr,
-    )
+    print(written.describe(), file=sys.stderr)
     return 0
