@@ -364,3 +364,187 @@ def concat_parts(frames: list[pd.DataFrame], empty: pd.DataFrame) -> pd.DataFram
     if not frames:
         return empty
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+# ----------------------------------------------------------------------------------------------
+# Streaming the parts back (issue 18): one part (or one batch of a part) in memory at a time
+
+MERGE_ROWS_IN_MEMORY = 2 * DEFAULT_PARTITION_SIZE
+"""Rows that :func:`merge_sorted_parts` holds at most, about (two parts' worth): each of k parts
+is read ``MERGE_ROWS_IN_MEMORY // (k + 1)`` rows at a time (at least
+:data:`MIN_MERGE_BATCH_ROWS`), and the merged rows go out in batches of that size."""
+MIN_MERGE_BATCH_ROWS = 16
+MERGE_BATCH_ROWS = 2048
+"""Rows per batch when one part is read alone (:func:`iter_part_batches`)."""
+
+
+def part_files(folder: Path, n_parts: int) -> list[Path]:
+    """The parts' files in part order, every one checked to exist before anything is read (so
+    that a missing part is said before a row is written).
+
+    Raises
+    ------
+    ClusterError
+        A part is missing.
+    """
+    files = [folder / _PART_NAME.format(number) for number in range(n_parts)]
+    for number, part in enumerate(files):
+        if not part.exists():
+            raise ClusterError(f"part {number} is missing from {folder}; nothing written")
+    return files
+
+
+def part_dtypes(files: list[Path]) -> dict[str, Any]:
+    """The dtype each column takes when the parts are joined by :func:`concat_parts`, from the
+    parts' schemas alone (no rows read): casting every part to them makes a part written on its
+    own give the same cells as the joined table (a column all empty in one part and text in
+    another is ``object`` in both)."""
+    import pyarrow.parquet as pq
+
+    empties = [pq.read_schema(file).empty_table().to_pandas() for file in files]
+    if not empties:
+        return {}
+    joined = pd.concat(empties, ignore_index=True) if len(empties) > 1 else empties[0]
+    return dict(joined.dtypes.items())
+
+
+def _as_dtypes(frame: pd.DataFrame, dtypes: dict[str, Any]) -> pd.DataFrame:
+    differ = {
+        name: dtype
+        for name, dtype in dtypes.items()
+        if name in frame.columns and frame[name].dtype != dtype
+    }
+    return frame.astype(differ) if differ else frame
+
+
+def iter_parts(
+    folder: Path,
+    n_parts: int,
+    columns: list[str] | None = None,
+    is_cancelled: CancelCheck | None = None,
+) -> Iterator[pd.DataFrame]:
+    """The parts' tables one at a time, in part order (so in file order), each cast to the
+    joined table's dtypes (:func:`part_dtypes`) and indexed by its rows' positions in the joined
+    table: writing them one after another writes what :func:`concat_parts` would have held.
+
+    Raises
+    ------
+    ClusterError
+        A part is missing (said before the first part is yielded).
+    JobCancelled
+        ``is_cancelled`` turned true (checked between parts).
+    """
+    from core.jobs import check_cancelled
+
+    files = part_files(folder, n_parts)
+    dtypes = part_dtypes(files)
+    start = 0
+    for file in files:
+        check_cancelled(is_cancelled)
+        frame = pd.read_parquet(file, columns=columns)
+        frame = _as_dtypes(frame if columns is None else frame.loc[:, columns], dtypes)
+        frame.index = pd.RangeIndex(start, start + len(frame))
+        start += len(frame)
+        yield frame
+
+
+def iter_part_batches(
+    file: Path, columns: list[str] | None = None, batch_rows: int = MERGE_BATCH_ROWS
+) -> Iterator[pd.DataFrame]:
+    """One part's rows, ``batch_rows`` at a time (``pyarrow.parquet.ParquetFile.iter_batches``)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(file) as parquet:
+        schema = parquet.schema_arrow
+        for batch in parquet.iter_batches(batch_size=batch_rows, columns=columns):
+            # pandas' metadata (Int64, object columns) lives on the file's schema: keep it.
+            yield (
+                pa.Table.from_batches([batch]).replace_schema_metadata(schema.metadata).to_pandas()
+            )
+
+
+def merge_sorted_parts(
+    folder: Path,
+    n_parts: int,
+    key: Callable[[pd.DataFrame], list[tuple]],
+    *,
+    limit: int | None = None,
+    batch_rows: int | None = None,
+    is_cancelled: CancelCheck | None = None,
+    open_batches: Callable[[Path], Iterator[pd.DataFrame]] | None = None,
+) -> Iterator[pd.DataFrame]:
+    """The rows of parts that are each sorted by ``key``, merged into one order
+    (``heapq.merge``), ``batch_rows`` at a time; at most ``limit`` rows.
+
+    Each part is read ``batch_rows`` rows at a time (:func:`iter_part_batches`; by default
+    :data:`MERGE_ROWS_IN_MEMORY` shared among the parts), so the merge holds one batch per part
+    and the batch it is filling, never a whole part. Every part's file is open while the merge
+    runs: tens of thousands of parts need a file-descriptor limit to match (``ulimit -n``).
+    ``key(frame)``
+    gives the sort key of each row of a batch (smallest first); keys must differ between rows
+    (end them with the row's position in the file) for the order to be the same whatever the
+    parts. Every batch is cast to the joined table's dtypes (:func:`part_dtypes`).
+
+    Raises
+    ------
+    ClusterError
+        A part is missing (said before the first batch is yielded).
+    JobCancelled
+        ``is_cancelled`` turned true (checked between output batches).
+    """
+    import heapq
+    import itertools
+
+    from core.jobs import check_cancelled
+
+    files = part_files(folder, n_parts)
+    dtypes = part_dtypes(files)
+    if batch_rows is None:
+        batch_rows = max(MIN_MERGE_BATCH_ROWS, MERGE_ROWS_IN_MEMORY // (len(files) + 1))
+    opener = open_batches or (lambda file: iter_part_batches(file, batch_rows=batch_rows))
+    batches: dict[int, pd.DataFrame] = {}
+    left: dict[int, int] = {}  # rows of each batch not yet gathered
+    serial = itertools.count()
+
+    def rows_of(file: Path) -> Iterator[tuple]:
+        # (key..., batch, row in batch): the batch stays in ``batches`` while its rows merge.
+        for frame in opener(file):
+            if not len(frame):
+                continue
+            number = next(serial)
+            batches[number] = _as_dtypes(frame.reset_index(drop=True), dtypes)
+            left[number] = len(frame)
+            for position, row_key in enumerate(key(frame)):
+                yield (*row_key, number, position)
+
+    merged = heapq.merge(*(rows_of(file) for file in files))
+    if limit is not None:
+        merged = itertools.islice(merged, limit)
+    while True:
+        check_cancelled(is_cancelled)
+        chosen = list(itertools.islice(merged, batch_rows))
+        if not chosen:
+            return
+        gathered = _gather(batches, chosen, dtypes)
+        for item in chosen:
+            left[item[-2]] -= 1
+        for number in [n for n, count in left.items() if count == 0]:
+            del batches[number], left[number]  # every row written: the batch is let go
+        yield gathered
+
+
+def _gather(batches: dict[int, pd.DataFrame], chosen: list[tuple], dtypes: dict) -> pd.DataFrame:
+    """The rows named by ``chosen`` (``(..., batch, row)``), in that order."""
+    import numpy as np
+
+    where: dict[int, tuple[list[int], list[int]]] = {}
+    for out, item in enumerate(chosen):
+        rows, outs = where.setdefault(item[-2], ([], []))
+        rows.append(item[-1])
+        outs.append(out)
+    pieces = [batches[number].take(rows) for number, (rows, _) in where.items()]
+    order = np.concatenate([np.asarray(outs, dtype=np.int64) for _, outs in where.values()])
+    joined = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0]
+    joined = joined.take(np.argsort(order, kind="stable")).reset_index(drop=True)
+    return _as_dtypes(joined, dtypes)

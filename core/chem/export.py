@@ -8,10 +8,12 @@ predictions) goes through :func:`write_delimited` or :func:`write_xlsx`, so one 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 import os
 import unicodedata
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +38,10 @@ __all__ = [
     "EXPORT_FORMATS",
     "ExportError",
     "atomic_path",
+    "check_xlsx_rows",
     "export_format",
     "export_table",
+    "export_table_stream",
     "neutralise_formula",
     "neutralise_table",
     "write_delimited",
@@ -153,18 +157,7 @@ def write_xlsx(
     Characters a workbook cannot hold are dropped first and the text is then neutralised, so
     that a control character cannot hide a formula from the neutraliser.
     """
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    def _xlsx_text(value: object) -> object:
-        # openpyxl refuses control characters (but tab and newlines) that input files can hold.
-        return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
-
-    clean = table.copy()
-    for column in clean.columns:
-        if _is_text_column(clean[column]):
-            clean[column] = clean[column].map(_xlsx_text)
-    clean.columns = [_xlsx_text(str(c)) for c in clean.columns]
-    safe = neutralise_table(clean)
+    safe = _xlsx_safe(table)
     sheet_name = sheet_name[:31]  # Excel's limit
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         with_pictures = pictures_from is not None and pictures_from in table.columns
@@ -177,6 +170,23 @@ def write_xlsx(
             sheet.column_dimensions[sheet.cell(row=1, column=i).column_letter].width = width
         if with_pictures:
             _add_pictures(sheet, table[pictures_from].tolist()[:MAX_XLSX_PICTURES])
+
+
+def _xlsx_text(value: object) -> object:
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    # openpyxl refuses control characters (but tab and newlines) that input files can hold.
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+
+
+def _xlsx_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` without the characters a workbook cannot hold, then neutralised."""
+    clean = table.copy()
+    for column in clean.columns:
+        if _is_text_column(clean[column]):
+            clean[column] = clean[column].map(_xlsx_text)
+    clean.columns = [_xlsx_text(str(c)) for c in clean.columns]
+    return neutralise_table(clean)
 
 
 def _add_pictures(sheet, smiles: list) -> None:
@@ -226,27 +236,198 @@ def write_sdf(table: pd.DataFrame, path: Path, smiles_column: str = "canonical_s
     Rows without a structure (invalid records) are written as empty molecules with their tags, so
     the file keeps every row, like the table. Returns the number of records written.
     """
+    with open(path, "w", encoding="utf-8", newline="\n") as handle:
+        return _write_sdf_records(table, handle, smiles_column)
+
+
+def _write_sdf_records(table: pd.DataFrame, handle, smiles_column: str) -> int:
+    """The records of :func:`write_sdf` for ``table``'s rows, written to an open text file."""
     quiet = rdBase.BlockLogs()  # noqa: F841 (RDKit logs stay off while it lives)
     columns = [c for c in table.columns]
     name_column = "name" if "name" in table.columns else None
     written = 0
-    with open(path, "w", encoding="utf-8", newline="\n") as handle:
-        for row in table.itertuples(index=False, name=None):
-            values = dict(zip(columns, row, strict=True))
-            # An invalid row is written without a structure even when its raw SMILES parses (it
-            # may parse but fail sanitisation or standardisation).
-            smiles = "" if values.get("valid", True) is False else values.get(smiles_column) or ""
-            mol = Chem.MolFromSmiles(smiles) if isinstance(smiles, str) and smiles else None
-            if mol is None:
-                mol = Chem.Mol()
-            title = str(values[name_column]) if name_column else ""
-            block = Chem.MolToMolBlock(mol)
-            lines = block.split("\n")
-            lines[0] = title.replace("\n", " ")[:80]
-            handle.write("\n".join(lines).rstrip("\n") + "\n")
-            for column in columns:
-                text = _tag_value(values[column])
-                handle.write(f">  <{column}>\n{text}\n\n")
-            handle.write("$$$$\n")
-            written += 1
+    for row in table.itertuples(index=False, name=None):
+        values = dict(zip(columns, row, strict=True))
+        # An invalid row is written without a structure even when its raw SMILES parses (it
+        # may parse but fail sanitisation or standardisation).
+        smiles = "" if values.get("valid", True) is False else values.get(smiles_column) or ""
+        mol = Chem.MolFromSmiles(smiles) if isinstance(smiles, str) and smiles else None
+        if mol is None:
+            mol = Chem.Mol()
+        title = str(values[name_column]) if name_column else ""
+        block = Chem.MolToMolBlock(mol)
+        lines = block.split("\n")
+        lines[0] = title.replace("\n", " ")[:80]
+        handle.write("\n".join(lines).rstrip("\n") + "\n")
+        for column in columns:
+            text = _tag_value(values[column])
+            handle.write(f">  <{column}>\n{text}\n\n")
+        handle.write("$$$$\n")
+        written += 1
     return written
+
+
+# ----------------------------------------------------------------------------------------------
+# Streaming: a table that arrives in pieces (a cluster's parts), never whole in memory
+
+XLSX_MAX_ROWS = 1_048_576
+"""Rows of a workbook sheet, its header row included (Excel's limit)."""
+
+_XLSX_HEADER_STYLE = {
+    # pandas' header cells (``pandas.io.formats.excel.ExcelFormatter.header_style``), so that a
+    # streamed workbook looks like one written by :func:`write_xlsx`.
+    "font": {"bold": True},
+    "border": {"top": "thin", "right": "thin", "bottom": "thin", "left": "thin"},
+    "alignment": {"horizontal": "center", "vertical": "top"},
+}
+
+
+def check_xlsx_rows(path: str | os.PathLike, n_rows: int, *, estimated: bool = False) -> None:
+    """Refuse a workbook of more rows than a sheet holds (call it before any work is done).
+
+    Raises
+    ------
+    ExportError
+        ``path`` is an .xlsx file and ``n_rows`` (plus the header) exceed :data:`XLSX_MAX_ROWS`;
+        ``estimated``: ``n_rows`` is an estimate (the message says "about").
+    """
+    if export_format(path) == "xlsx" and n_rows + 1 > XLSX_MAX_ROWS:
+        raise OutputError.about(
+            path,
+            f"{'about ' if estimated else ''}{n_rows:,} rows do not fit in a workbook sheet (at "
+            f"most {XLSX_MAX_ROWS - 1:,} under its header): write .csv, .tsv or .sdf instead",
+        )
+
+
+def export_table_stream(
+    frames: Iterable[pd.DataFrame],
+    path: str | os.PathLike,
+    empty: pd.DataFrame,
+    smiles_column: str = "canonical_smiles",
+) -> int:
+    """Write the rows of ``frames``, one frame after another, as the one table they make, in
+    the format the suffix names; only one frame is held at a time. Returns the rows written.
+
+    The file has the bytes :func:`export_table` writes for ``pd.concat(frames)`` (CSV, TSV,
+    SDF; a workbook has the same cells, header style, frozen header and column widths, written
+    by openpyxl's write-only mode, without pictures). ``empty`` gives the columns when
+    ``frames`` is empty; every frame must have them, in that order. Written through a temporary
+    file renamed at the end (:mod:`core.fileio`): a frame that fails to come (an exception from
+    ``frames``: a missing part, a cancel) leaves the old file as it was.
+
+    Raises
+    ------
+    ExportError
+        The file cannot be written, or a workbook would exceed :data:`XLSX_MAX_ROWS`.
+    """
+    path = Path(path)
+    fmt = export_format(path)
+
+    def checked() -> Iterator[pd.DataFrame]:
+        seen = False
+        for frame in frames:
+            if list(frame.columns) != list(empty.columns):
+                raise ValueError(
+                    f"a piece of the table has the columns {list(frame.columns)}, not "
+                    f"{list(empty.columns)}"
+                )
+            seen = True
+            yield frame
+        if not seen:
+            yield empty
+
+    if fmt in ("csv", "tsv"):
+        sep = "," if fmt == "csv" else "\t"
+        written = 0
+        with atomic_output(path, "w", encoding="utf-8", newline="") as handle:
+            for number, frame in enumerate(checked()):
+                neutralise_table(frame).to_csv(
+                    handle,
+                    index=False,
+                    header=number == 0,
+                    sep=sep,
+                    quoting=csv.QUOTE_NONNUMERIC,
+                    lineterminator="\n",
+                )
+                written += len(frame)
+        return written
+    with atomic_path(path) as temporary:
+        if fmt == "xlsx":
+            return _write_xlsx_stream(checked(), temporary, path)
+        with open(temporary, "w", encoding="utf-8", newline="\n") as handle:
+            return sum(_write_sdf_records(frame, handle, smiles_column) for frame in checked())
+
+
+def _write_xlsx_stream(
+    frames: Iterator[pd.DataFrame], temporary: Path, path: Path, sheet_name: str = "Library"
+) -> int:
+    """The workbook of :func:`write_xlsx` (no pictures) in openpyxl's write-only mode: rows go
+    to the file as they are appended."""
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(sheet_name[:31])
+    try:
+        written = _append_xlsx_rows(sheet, frames, path)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            sheet.close()  # its rows' temporary file: closed, not left to the collector
+        raise
+    book.save(temporary)
+    return written
+
+
+def _append_xlsx_rows(sheet, frames: Iterator[pd.DataFrame], path: Path) -> int:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Alignment, Border, Font, Side
+
+    thin = Side(style="thin")
+    written = 0
+    started = False
+    for frame in frames:
+        safe = _xlsx_safe(frame)
+        if not started:
+            started = True
+            sheet.freeze_panes = "A2"
+            header = []
+            for i, column in enumerate(safe.columns, start=1):
+                width = min(60, max(8, len(str(column)) + 2))
+                sheet.column_dimensions[_column_letter(i)].width = width
+                cell = WriteOnlyCell(sheet, value=str(column))
+                cell.font = Font(bold=True)
+                cell.border = Border(top=thin, right=thin, bottom=thin, left=thin)
+                cell.alignment = Alignment(horizontal="center", vertical="top")
+                header.append(cell)
+            sheet.append(header)
+        if written + len(safe) + 1 > XLSX_MAX_ROWS:
+            raise OutputError.about(
+                path,
+                f"more than {XLSX_MAX_ROWS - 1:,} rows do not fit in a workbook sheet: write "
+                ".csv, .tsv or .sdf instead",
+            )
+        for row in safe.itertuples(index=False, name=None):
+            sheet.append([_excel_value(value) for value in row])
+        written += len(safe)
+    return written
+
+
+def _column_letter(index: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(index)
+
+
+def _excel_value(value: object) -> object:
+    """A cell's value as pandas' ``to_excel`` hands it to openpyxl (missing: "", infinities:
+    "inf", numpy numbers as Python numbers, anything else as text)."""
+    if pd.api.types.is_scalar(value) and pd.isna(value):
+        return ""
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return float(value)
+    return str(value)
