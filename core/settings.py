@@ -12,6 +12,7 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from core.compute import PRECISION_CHOICES
 from core.paths import config_dir
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,9 @@ class Settings:
     structure_height: int = 100
     recent_files: list[str] = field(default_factory=list)
     dask_scheduler: str = ""
+    inference_precision: str = "auto"
+    """How models predict (:data:`core.compute.PRECISION_CHOICES`): ``auto``, ``float32`` or
+    ``bfloat16``."""
     """Where "on the cluster" work runs: ``tcp://host:port``, ``tls://host:port``, ``local:N``
     or ``slurm:N`` (see :mod:`core.cluster`); empty: this computer only."""
 
@@ -79,6 +83,8 @@ class Settings:
     def validate(self) -> None:
         if self.compute_device not in DEVICE_CHOICES:
             self.compute_device = "auto"
+        if self.inference_precision not in PRECISION_CHOICES:
+            self.inference_precision = "auto"
         self.load_workers = max(0, min(self.load_workers, 64))
         self.structure_width = max(60, min(self.structure_width, 600))
         self.structure_height = max(40, min(self.structure_height, 400))

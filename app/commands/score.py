@@ -52,6 +52,14 @@ def add_parser(subparsers) -> None:
         "DrugBank approved drugs (admet_<endpoint>_pct); about 50 molecules/s on 2 cores",
     )
     parser.add_argument(
+        "--precision",
+        choices=("auto", "float32", "bfloat16"),
+        default="auto",
+        help="how the transformer models predict: auto (bf16 autocast on a GPU, float32 on the "
+        "CPU), float32 (exact), or bfloat16 (about 2× faster on CPUs with AMX or AVX-512 BF16, "
+        "slower on others; values within about 0.01 of float32's, see benchmarks/RESULTS.md)",
+    )
+    parser.add_argument(
         "--top",
         type=int,
         metavar="N",
@@ -158,7 +166,9 @@ def run(args: argparse.Namespace) -> int:
     except ProfileError as exc:  # a file that cannot be read is an error; a wrong name, usage
         return (fail if _names_a_file(args.profile) else usage_error)("score", str(exc))
     progress = terminal_progress(sys.stderr.isatty())
-    request = ScoringRequest(profile, tuple(args.models), admet=args.admet)
+    request = ScoringRequest(
+        profile, tuple(args.models), admet=args.admet, precision=args.precision
+    )
     read = ReadOptions(smiles_column=args.smiles_col)
     if args.cluster is not None:
         scored = _score_on_cluster(args, request, read)

@@ -64,6 +64,8 @@ class ScoringRequest:
     model host (the command line); the engine's host follows the app's setting."""
     admet: bool = False
     """Add the 41 admet-ai endpoints and their percentiles among approved drugs."""
+    precision: str = "auto"
+    """How the transformer models predict (:data:`core.compute.PRECISION_CHOICES`)."""
 
 
 @dataclass(slots=True)
@@ -175,12 +177,20 @@ def predict_batch(
     model_cache: Any = None,
     progress: ProgressCallback = no_progress,
     is_cancelled: CancelCheck | None = None,
+    precision: str = "auto",
 ) -> np.ndarray:
     """Host job: ``(n, 2 × targets)``: the ensemble's means, then its standard deviations."""
     from core.models.transformer import predict
 
     model = _loaded_model(directory, device, model_cache)
-    result = predict(model, smiles, device=device, progress=progress, is_cancelled=is_cancelled)
+    result = predict(
+        model,
+        smiles,
+        device=device,
+        progress=progress,
+        is_cancelled=is_cancelled,
+        precision=precision,
+    )
     return np.hstack([result.mean, result.std])
 
 
@@ -196,9 +206,11 @@ def _new_unique(smiles: np.ndarray, known: dict) -> list[str]:
     return list(seen)
 
 
-def model_source(directory: Path, card: dict) -> str:
-    """The :class:`ScoreCache` source of a model's predictions: its folder and its training."""
-    return f"model:{directory.resolve()}:{card.get('created', '')}:{card.get('data_hash', '')}"
+def model_source(directory: Path, card: dict, precision: str = "auto") -> str:
+    """The :class:`ScoreCache` source of a model's predictions: its folder, its training and,
+    for bf16, the precision (its values are not float32's)."""
+    source = f"model:{directory.resolve()}:{card.get('created', '')}:{card.get('data_hash', '')}"
+    return source + ":bfloat16" if precision == "bfloat16" else source
 
 
 ADMET_SOURCE = "admet-ai:2"
@@ -279,13 +291,14 @@ def score_library(
                 return host().run(
                     predict_batch,
                     (str(directory), batch),
+                    {"precision": request.precision},
                     progress=within,
                     is_cancelled=is_cancelled,
                 )
 
             values, n = _fill(
                 smiles,
-                model_source(directory, card),
+                model_source(directory, card, request.precision),
                 2 * width,
                 run,
                 cache,
@@ -306,7 +319,9 @@ def score_library(
                 meaning = (
                     "probability of class 1" if task == "classification" else "predicted value"
                 )
-                notes[column] = f"{meaning} of '{name}' by model {directory.name}"
+                notes[column] = f"{meaning} of '{name}' by model {directory.name}" + (
+                    " (bfloat16)" if request.precision == "bfloat16" else ""
+                )
                 if ensemble:
                     columns[column + STD_SUFFIX] = values[:, width + i]
                     notes[column + STD_SUFFIX] = (
@@ -407,6 +422,7 @@ def prediction_values(
     model_cache: Any = None,
     progress: ProgressCallback = no_progress,
     is_cancelled: CancelCheck | None = None,
+    precision: str = "auto",
 ) -> tuple[list[np.ndarray], list[tuple[str, dict, int]], np.ndarray | None]:
     """The model and ADMET values of every row of ``table``, computed in this process (a
     cluster's worker) as :func:`score_library` computes them in the model host: the same unique
@@ -442,9 +458,10 @@ def prediction_values(
                 model_cache=model_cache,
                 progress=within,
                 is_cancelled=is_cancelled,
+                precision=precision,
             )
 
-        source = model_source(directory, card)
+        source = model_source(directory, card, precision)
         label = f"Predicting with {directory.name}"
         found, _ = _fill(smiles, source, 2 * len(names), run, cache, label, progress, is_cancelled)
         values.append(found)

@@ -160,3 +160,23 @@ def test_data_errors_exit_1(source, tmp_path, capsys):
     assert "logS" in capsys.readouterr().err
     assert main(["score", str(tmp_path / "missing.csv"), "-o", out]) == 1
     assert "missing.csv" in capsys.readouterr().err
+
+
+def test_precision_bfloat16_predicts_close_to_float32(source, tmp_path):
+    model = Path(__file__).resolve().parents[2] / "resources/models/potency-chembl2321810"
+    tables = {}
+    for precision in ("float32", "bfloat16"):
+        out = tmp_path / f"{precision}.csv"
+        arguments = ["score", str(source), "--model", str(model), "--output", str(out)]
+        assert main([*arguments, "--precision", precision]) == 0
+        tables[precision] = pd.read_csv(out).set_index("name")
+    exact, fast = tables["float32"]["Act"], tables["bfloat16"]["Act"].loc[tables["float32"].index]
+    assert exact.notna().sum() == 5  # every valid row, the repeat too
+    assert (exact - fast).abs().max() < 0.05
+    assert not exact.equals(fast), "bf16 is another computation, not float32's cached values"
+
+
+def test_an_unknown_precision_is_a_usage_error(source, tmp_path, capsys):
+    out = tmp_path / "x.csv"
+    assert main(["score", str(source), "--output", str(out), "--precision", "fp16"]) == 2
+    assert "fp16" in capsys.readouterr().err and not out.exists()

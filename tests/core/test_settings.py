@@ -115,6 +115,7 @@ def test_out_of_range_values_are_clamped(config):
         json.dumps(
             {
                 "compute_device": "tpu",
+                "inference_precision": "fp8",
                 "load_workers": -4,
                 "structure_width": 10_000,
                 "structure_height": 1,
@@ -124,6 +125,7 @@ def test_out_of_range_values_are_clamped(config):
     )
     settings = Settings.load()
     assert settings.compute_device == "auto"
+    assert settings.inference_precision == "auto"
     assert settings.load_workers == 0
     assert (settings.structure_width, settings.structure_height) == (600, 40)
     assert settings.recent_files == [f"/f{i}.smi" for i in range(MAX_RECENT_FILES)]
@@ -169,3 +171,8 @@ def test_the_dask_scheduler_is_kept_normalised_or_dropped_when_not_an_address(co
     assert settings.dask_scheduler == ""
     Settings(dask_scheduler="tcp://10.0.0.5:8786").save()
     assert Settings.load().dask_scheduler == "tcp://10.0.0.5:8786"
+
+
+def test_the_inference_precision_is_kept(config):
+    Settings(inference_precision="bfloat16").save()
+    assert Settings.load().inference_precision == "bfloat16"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +21,12 @@ from core.models.transformer.batching import (
     length_bucketed_batches,
     token_lengths,
 )
-from core.models.transformer.devices import autocast, resolve_device
+from core.models.transformer.devices import (
+    cast_members,
+    check_precision,
+    inference_autocast,
+    resolve_device,
+)
 from core.models.transformer.folders import load_model
 from core.models.transformer.model import FINETUNED_KIND, LoadedModel, mean_pool
 
@@ -49,9 +58,18 @@ def as_loaded(
 
 
 def report_truncated(
-    tokenizer: Any, smiles: Sequence[str], max_length: int, progress: ProgressCallback
+    tokenizer: Any,
+    smiles: Sequence[str],
+    max_length: int,
+    progress: ProgressCallback,
+    lengths: np.ndarray | None = None,
 ) -> np.ndarray:
-    truncated = count_truncated(tokenizer, smiles, max_length)
+    """Indices of the SMILES read truncated, said once through ``progress`` and the log;
+    ``lengths``: their token counts when already known (tokenising is a tenth of a prediction)."""
+    if lengths is None:
+        truncated = count_truncated(tokenizer, smiles, max_length)
+    else:
+        truncated = np.flatnonzero(np.asarray(lengths) > max_length)
     if len(truncated):
         message = (
             f"{len(truncated)} of {len(smiles)} SMILES are longer than {max_length} tokens and "
@@ -60,6 +78,86 @@ def report_truncated(
         log.warning(message)
         progress(-1.0, message)
     return truncated
+
+
+def inference_threads(device: str) -> int:
+    """Batches run at once: on the CPU one per torch thread, each batch on one thread.
+
+    A small encoder's operations are too small to split well between cores (one forward of 128
+    SMILES on two threads runs 1.3× one thread), so whole batches go to separate Python threads
+    (torch releases the GIL inside its operations): 1.2–1.5× on two cores, benchmarks/RESULTS.md.
+    """
+    if not device.startswith("cpu"):
+        return 1
+    import torch
+
+    return max(1, torch.get_num_threads())
+
+
+@contextlib.contextmanager
+def _one_thread_per_operation(threads: int) -> Iterator[None]:
+    if threads <= 1:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def run_batches(
+    tokenizer: Any,
+    smiles: Sequence[str],
+    lengths: np.ndarray,
+    batch_size: int,
+    max_length: int,
+    device: str,
+    forward: Callable[[dict], Any],
+    *,
+    precision: str = "auto",
+    threads: int = 1,
+    is_cancelled: CancelCheck | None = None,
+) -> Iterator[tuple[np.ndarray, Any]]:
+    """``(indices, forward(encoded batch))`` for length-bucketed batches, in the caller's thread.
+
+    With ``threads`` > 1 the batches are encoded and run by that many threads, one torch thread
+    each (:func:`inference_threads`), at most two batches ahead per thread; results still come
+    back in batch order, so progress and the output are the same as with one thread (each batch
+    is computed whole by one thread: the values do not depend on ``threads``). No gradients.
+    """
+    import torch
+
+    batches = length_bucketed_batches(lengths, batch_size)
+
+    def run(index: np.ndarray) -> tuple[np.ndarray, Any]:
+        check_cancelled(is_cancelled)
+        # inference_mode and autocast are per thread: entered in the thread that runs the batch.
+        with torch.inference_mode(), inference_autocast(device, precision):
+            encoded = encode(tokenizer, [smiles[i] for i in index], max_length, device)
+            return index, forward(encoded)
+
+    if threads <= 1 or len(batches) < 2:
+        for index in batches:
+            yield run(index)
+        return
+    with _one_thread_per_operation(threads):
+        pool = ThreadPoolExecutor(threads, thread_name_prefix="inference")
+        try:
+            waiting = iter(batches)
+            running = deque(pool.submit(run, index) for index in islice(waiting, 2 * threads))
+            while running:
+                result = running.popleft().result()
+                following = next(waiting, None)
+                if following is not None:
+                    running.append(pool.submit(run, following))
+                yield result
+        finally:
+            # A cancel (or the consumer stopping) drops the batches not started yet.
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def member_outputs(
@@ -71,24 +169,61 @@ def member_outputs(
     is_cancelled: CancelCheck | None = None,
     on_batch: Any = None,
 ) -> np.ndarray:
-    """Raw head outputs (n, tasks) in input order; batches sorted by length, no gradients."""
-    import torch
-
+    """Raw head outputs (n, tasks) in input order of one module (fine-tuning's validation)."""
     tokenizer, max_length, amp = loaded_like
-    lengths = token_lengths(tokenizer, smiles)
-    out: np.ndarray | None = None
     member.eval()
-    with torch.inference_mode(), autocast(device, amp):
-        for index in length_bucketed_batches(lengths, batch_size):
-            check_cancelled(is_cancelled)
-            encoded = encode(tokenizer, [smiles[i] for i in index], max_length, device)
-            values = member(**encoded).float().cpu().numpy()
-            if out is None:
-                out = np.empty((len(smiles), values.shape[1]), dtype=np.float64)
-            out[index] = values
-            if on_batch is not None:
-                on_batch(len(index))
-    return out if out is not None else np.zeros((0, 0))
+    outputs = _ensemble_outputs(
+        [member],
+        tokenizer,
+        max_length,
+        smiles,
+        token_lengths(tokenizer, smiles),
+        batch_size,
+        device,
+        "auto" if amp else "float32",
+        is_cancelled,
+        on_batch,
+    )
+    return outputs[0] if len(outputs) else np.zeros((0, 0))
+
+
+def _ensemble_outputs(
+    members: list,
+    tokenizer: Any,
+    max_length: int,
+    smiles: Sequence[str],
+    lengths: np.ndarray,
+    batch_size: int,
+    device: str,
+    precision: str,
+    is_cancelled: CancelCheck | None,
+    on_batch: Any,
+) -> np.ndarray:
+    """Every member's raw outputs, (members, n, tasks): each batch encoded once for all members."""
+
+    def forward(encoded: dict) -> list[np.ndarray]:
+        return [member(**encoded).float().cpu().numpy() for member in members]
+
+    out: np.ndarray | None = None
+    for index, values in run_batches(
+        tokenizer,
+        smiles,
+        lengths,
+        batch_size,
+        max_length,
+        device,
+        forward,
+        precision=precision,
+        threads=inference_threads(device),
+        is_cancelled=is_cancelled,
+    ):
+        if out is None:
+            out = np.empty((len(members), len(smiles), values[0].shape[1]), dtype=np.float64)
+        for k, value in enumerate(values):
+            out[k, index] = value
+        if on_batch is not None:
+            on_batch(len(index))
+    return out if out is not None else np.zeros((len(members), 0, 0))
 
 
 def to_outputs(raw: np.ndarray, task: str, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -107,6 +242,7 @@ def predict(
     model_cache: Any = None,
     progress: ProgressCallback | None = None,
     is_cancelled: CancelCheck | None = None,
+    precision: str = "auto",
 ) -> Prediction:
     """Predict with a fine-tuned ensemble: mean and standard deviation over its members.
 
@@ -124,6 +260,7 @@ def predict(
         regression. Unpacks as ``mean, std``.
     """
     progress = progress or no_progress
+    check_precision(precision)
     loaded = as_loaded(model, device, model_cache)
     if loaded.kind != FINETUNED_KIND:
         raise ValueError("predict needs a fine-tuned model (this folder holds a pretrained one)")
@@ -131,37 +268,35 @@ def predict(
     task = loaded.card["task"]
     mean = np.asarray(loaded.card["target_mean"], dtype=np.float64)
     scale = np.asarray(loaded.card["target_scale"], dtype=np.float64)
-    truncated = report_truncated(loaded.tokenizer, smiles, loaded.max_length, progress)
+    lengths = token_lengths(loaded.tokenizer, smiles)
+    truncated = report_truncated(loaded.tokenizer, smiles, loaded.max_length, progress, lengths)
     n_tasks = int(loaded.card["n_tasks"])
     if not smiles:
         empty = np.zeros((0, n_tasks))
         return Prediction(empty, empty.copy(), 0, ())
     done = [0]
-    total = len(smiles) * len(loaded.members)
+    total = len(smiles)
 
     def on_batch(n: int) -> None:
         done[0] += n
         progress(done[0] / total, f"Predicted {done[0]} of {total}")
 
-    outputs = np.stack(
-        [
-            to_outputs(
-                member_outputs(
-                    member,
-                    (loaded.tokenizer, loaded.max_length, loaded.device.startswith("cuda")),
-                    smiles,
-                    batch_size,
-                    loaded.device,
-                    is_cancelled,
-                    on_batch,
-                ),
-                task,
-                mean,
-                scale,
-            )
-            for member in loaded.members
-        ]
+    for member in loaded.members:
+        member.eval()
+    members = cast_members(loaded.members, loaded.device, precision, loaded.cast)
+    raw = _ensemble_outputs(
+        members,
+        loaded.tokenizer,
+        loaded.max_length,
+        smiles,
+        lengths,
+        batch_size,
+        loaded.device,
+        precision,
+        is_cancelled,
+        on_batch,
     )
+    outputs = np.stack([to_outputs(r, task, mean, scale) for r in raw])
     return Prediction(
         mean=outputs.mean(axis=0),
         std=outputs.std(axis=0),
@@ -179,6 +314,7 @@ def embed(
     model_cache: Any = None,
     progress: ProgressCallback | None = None,
     is_cancelled: CancelCheck | None = None,
+    precision: str = "auto",
 ) -> np.ndarray:
     """Molecule embeddings: the encoder's last hidden states, mean-pooled over real tokens.
 
@@ -195,25 +331,36 @@ def embed(
     numpy.ndarray
         (n, hidden) float32, in input order.
     """
-    import torch
-
     progress = progress or no_progress
+    check_precision(precision)
     loaded = as_loaded(model, device, model_cache)
     smiles = list(smiles)
-    encoder = loaded.encoder
-    encoder.eval()
-    report_truncated(loaded.tokenizer, smiles, loaded.max_length, progress)
-    out = np.zeros((len(smiles), loaded.config.hidden_size), dtype=np.float32)
+    loaded.encoder.eval()
+    members = cast_members(loaded.members, loaded.device, precision, loaded.cast)
+    first = members[0]
+    encoder = first.roberta if hasattr(first, "roberta") else first.encoder
     lengths = token_lengths(loaded.tokenizer, smiles)
+    report_truncated(loaded.tokenizer, smiles, loaded.max_length, progress, lengths)
+    out = np.zeros((len(smiles), loaded.config.hidden_size), dtype=np.float32)
+
+    def forward(encoded: dict) -> np.ndarray:
+        hidden = encoder(**encoded).last_hidden_state
+        return mean_pool(hidden.float(), encoded["attention_mask"]).cpu().numpy()
+
     done = 0
-    with torch.inference_mode(), autocast(loaded.device, loaded.device.startswith("cuda")):
-        for index in length_bucketed_batches(lengths, batch_size):
-            check_cancelled(is_cancelled)
-            encoded = encode(
-                loaded.tokenizer, [smiles[i] for i in index], loaded.max_length, loaded.device
-            )
-            hidden = encoder(**encoded).last_hidden_state
-            out[index] = mean_pool(hidden.float(), encoded["attention_mask"]).cpu().numpy()
-            done += len(index)
-            progress(done / len(smiles), f"Embedded {done} of {len(smiles)}")
+    for index, values in run_batches(
+        loaded.tokenizer,
+        smiles,
+        lengths,
+        batch_size,
+        loaded.max_length,
+        loaded.device,
+        forward,
+        precision=precision,
+        threads=inference_threads(loaded.device),
+        is_cancelled=is_cancelled,
+    ):
+        out[index] = values
+        done += len(index)
+        progress(done / len(smiles), f"Embedded {done} of {len(smiles)}")
     return out

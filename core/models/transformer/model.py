@@ -9,7 +9,7 @@ Everything that touches torch imports it inside the function.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -72,6 +72,8 @@ class LoadedModel:
     card: dict
     members: list
     device: str = "cpu"
+    cast: dict = field(default_factory=dict, repr=False, compare=False)
+    """Members in another precision (``devices.cast_members``), made on first use."""
 
     @property
     def max_length(self) -> int:
