@@ -1,9 +1,13 @@
-"""The window's work on a Dask cluster (issue 18): File > Compute properties on the cluster… and
-Preferences → Compute → Test connection.
+"""The window's work on a Dask cluster (issue 18): File > On the cluster > Compute properties of
+a file…, Score a file…, Search a file…, and Preferences → Compute → Test connection.
 
-Both run as engine jobs (``core.cluster_jobs``), so the Jobs panel shows them with their progress
-("local:4 (4 workers): 12 of 40 parts done") and a Cancel button; the window only asks for the
-files and tells the user how it ended. The scheduler is the one named in Preferences.
+One submenu holds the three: they share their condition (a scheduler named in Preferences, which
+the submenu's first line shows) and their shape (a file in, a file out), and the File menu keeps
+its length. Each runs as an engine job in the long lane (``core.cluster_jobs``: the same core
+functions as ``drugdesk props|score|search --cluster``), so the Jobs panel shows it with its
+progress ("local:4 (4 workers): 12 of 40 parts done") and a Cancel button; the window only asks
+for the files and what to do, and tells the user how it ended: a notification with *Open*
+(the output as a library tab) or the one-line error and that nothing was written.
 """
 
 from __future__ import annotations
@@ -14,42 +18,99 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QMenu
 
-from core.cluster_jobs import check_cluster, props_file_on_cluster
+from core.chem.readers import ReadOptions
+from core.cluster_jobs import (
+    check_cluster,
+    props_file_on_cluster,
+    score_file_on_cluster,
+    search_file_on_cluster,
+)
+from core.jobs import LONG_LANE
+from ui.dialogs.cluster_files import (
+    INPUT_FILTER,
+    TABLE_FILTER,
+    ScoreOnClusterDialog,
+    SearchOnClusterDialog,
+)
 
 if TYPE_CHECKING:
     from app.main_window import MainWindow
+    from core.chem.cluster_search import SearchRequest
     from ui.jobs.handle import JobHandle
 
-INPUT_FILTER = "Compound files (*.smi *.smiles *.txt *.csv *.tsv *.sdf *.sd);;All files (*)"
-OUTPUT_FILTER = "CSV (*.csv);;TSV (*.tsv);;Excel (*.xlsx);;SDF (*.sdf)"
+OUTPUT_FILTER = TABLE_FILTER
+NO_SCHEDULER = (
+    "No Dask scheduler is set: name one in Edit > Preferences > Compute "
+    "(tcp://HOST:PORT, local:N or slurm:N)."
+)
+OPENABLE = (".csv", ".tsv", ".xlsx", ".sdf")
+"""Outputs that open as a library tab (an .html report does not)."""
 
 
 class ClusterActions(QObject):
-    """File > Compute properties on the cluster…, and the connection test of Preferences."""
+    """File > On the cluster (props, score, search), and the connection test of Preferences."""
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self.window = window
-        self.props_action = QAction("Compute properties on the &cluster…", window)
+        self.dialog: ScoreOnClusterDialog | SearchOnClusterDialog | None = None
+        """The score or search dialog while it is open."""
+        self.last_job: JobHandle | None = None
+        """The handle of the job started last (for scripts and tests)."""
+        self.props_action = QAction("Compute &properties of a file…", window)
         self.props_action.setToolTip(
             "Properties and alerts of every molecule of a file, computed by the Dask cluster "
             "named in Edit > Preferences > Compute, written to a table file"
         )
         self.props_action.triggered.connect(self.choose_props_files)
+        self.score_action = QAction("&Score a file…", window)
+        self.score_action.setToolTip(
+            "Rank every molecule of a file by a desirability profile, with models and ADMET, "
+            "on the Dask cluster; writes a hit list file"
+        )
+        self.score_action.triggered.connect(self.choose_score)
+        self.search_action = QAction("S&earch a file…", window)
+        self.search_action.setToolTip(
+            "Find the molecules of a file similar to a query, or containing a substructure, on "
+            "the Dask cluster; writes the hits to a file"
+        )
+        self.search_action.triggered.connect(self.choose_search)
+        self.menu = QMenu("On the &cluster", window)
+        self.menu.setToolTipsVisible(True)
+        self.scheduler_line = QAction(self.menu)
+        self.scheduler_line.setEnabled(False)
+        self.menu.addAction(self.scheduler_line)
+        self.menu.addSeparator()
+        for action in (self.props_action, self.score_action, self.search_action):
+            self.menu.addAction(action)
+        self.menu.aboutToShow.connect(self._on_menu_shown)
+        self._on_menu_shown()
+
+    def _on_menu_shown(self) -> None:
+        address = self.window.settings.dask_scheduler
+        self.scheduler_line.setText(
+            f"Dask scheduler: {address}" if address else "No Dask scheduler set (Preferences)"
+        )
+
+    def _address(self) -> str | None:
+        """The scheduler named in Preferences, or None after saying that none is."""
+        address = self.window.settings.dask_scheduler
+        if not address:
+            self.window.show_error(NO_SCHEDULER)
+            return None
+        return address
 
     def test_connection(self, address: str) -> JobHandle:
         """Start a connection test of ``address`` (Preferences' Test connection button)."""
         return self.window.engine.submit(check_cluster, address, title=f"Test cluster {address}")
 
+    # ------------------------------------------------------------------------------------------
+    # Properties
+
     def choose_props_files(self) -> None:
-        address = self.window.settings.dask_scheduler
-        if not address:
-            self.window.show_error(
-                "No Dask scheduler is set: name one in Edit > Preferences > Compute "
-                "(tcp://HOST:PORT, local:N or slurm:N)."
-            )
+        if self._address() is None:
             return
         source, _ = QFileDialog.getOpenFileName(
             self.window, "Compute properties on the cluster: compound file", "", INPUT_FILTER
@@ -65,17 +126,12 @@ class ClusterActions(QObject):
 
     def compute_props(self, source: Path, output: Path) -> JobHandle | None:
         """Run ``props`` of ``source`` on the cluster into ``output``; returns the job's handle."""
-        address = self.window.settings.dask_scheduler
-        if not address:
-            self.window.show_error("No Dask scheduler is set (Edit > Preferences > Compute).")
+        address = self._address()
+        if address is None or self._is_input(source, output):
             return None
-        if output.resolve() == source.resolve():
-            self.window.show_error(f"{output.name} is the input file: choose another output.")
-            return None
-        settings = self.window.settings
         from core.chem.library import LoadOptions
 
-        options = LoadOptions(standardize=settings.standardize_options())
+        options = LoadOptions(standardize=self.window.settings.standardize_options())
         handle = self.window.engine.submit(
             props_file_on_cluster,
             address,
@@ -83,20 +139,156 @@ class ClusterActions(QObject):
             output,
             options,
             title=f"Properties of {source.name} on {address}",
+            lane=LONG_LANE,
         )
-        handle.finished.connect(partial(self._on_props_done, output))
-        handle.failed.connect(
-            lambda message: self.window.show_error(
-                f"Properties of {source.name} on the cluster failed: {message}. "
-                f"Nothing was written to {output.name}."
-            )
-        )
+        self._tell_outcome(handle, f"Properties of {source.name}", output, "smiles")
         return handle
 
-    def _on_props_done(self, output: Path, summary: object) -> None:
-        self.window.notifications.show_message(
-            f"{summary} ({output}; File > Open library… opens it).", "success"
+    # ------------------------------------------------------------------------------------------
+    # Score
+
+    def choose_score(self) -> ScoreOnClusterDialog | None:
+        """Open the score dialog (window-modal); OK runs :meth:`score_file`."""
+        address = self._address()
+        if address is None:
+            return None
+        from core.hitlist.admet import is_available
+        from ui.hitlist.rank_tab import registered_models
+
+        dialog = ScoreOnClusterDialog(address, registered_models, is_available(), self.window)
+        dialog.accepted.connect(
+            lambda: self.score_file(
+                dialog.source(),
+                dialog.output(),
+                dialog.models(),
+                dialog.admet(),
+                dialog.profile_key(),
+            )
+        )
+        return self._open(dialog)
+
+    def score_file(
+        self,
+        source: Path,
+        output: Path,
+        models: tuple[Path, ...] = (),
+        admet: bool = False,
+        profile: str = "oral",
+    ) -> JobHandle | None:
+        """Score ``source`` on the cluster into the hit list ``output``; returns the handle."""
+        address = self._address()
+        if address is None or self._is_input(source, output):
+            return None
+        handle = self.window.engine.submit(
+            score_file_on_cluster,
+            address,
+            source,
+            output,
+            tuple(str(m) for m in models),
+            admet,
+            profile,
+            standardize=self.window.settings.standardize_options(),
+            title=f"Score {source.name} on {address}",
+            lane=LONG_LANE,
+        )
+        self._tell_outcome(handle, f"Scoring {source.name}", output, "smiles")
+        return handle
+
+    # ------------------------------------------------------------------------------------------
+    # Search
+
+    def choose_search(self) -> SearchOnClusterDialog | None:
+        """Open the search dialog (window-modal), its query the Molecule panel's molecule;
+        OK runs :meth:`search_file`."""
+        address = self._address()
+        if address is None:
+            return None
+        workspace = self.window.molecule_workspace
+        smiles = workspace.current_smiles() if workspace.current_molecule() is not None else ""
+        dialog = SearchOnClusterDialog(address, smiles, workspace.name(), self.window)
+        dialog.accepted.connect(
+            lambda: self.search_file(dialog.source(), dialog.output(), dialog.request())
+        )
+        return self._open(dialog)
+
+    def search_file(self, source: Path, output: Path, request: SearchRequest) -> JobHandle | None:
+        """Search ``source`` on the cluster, the hits written to ``output``; returns the handle."""
+        address = self._address()
+        if address is None or self._is_input(source, output):
+            return None
+        handle = self.window.engine.submit(
+            search_file_on_cluster,
+            address,
+            source,
+            output,
+            request,
+            title=f"Search {source.name} on {address}",
+            lane=LONG_LANE,
+        )
+        self._tell_outcome(handle, f"Searching {source.name}", output, "smiles")
+        return handle
+
+    # ------------------------------------------------------------------------------------------
+    # Shared
+
+    def _open(self, dialog):
+        self.dialog = dialog
+        dialog.finished.connect(partial(self._on_dialog_closed, dialog))
+        dialog.open()
+        return dialog
+
+    def _on_dialog_closed(self, dialog, _result: int) -> None:
+        if self.dialog is dialog:
+            self.dialog = None
+        dialog.deleteLater()
+
+    def _is_input(self, source: Path, output: Path) -> bool:
+        """Whether ``output`` is ``source`` itself (said to the user)."""
+        try:
+            same = output.resolve() == source.resolve()
+        except OSError:
+            same = False
+        if same:
+            self.window.show_error(f"{output.name} is the input file: choose another output.")
+        return same
+
+    def _tell_outcome(
+        self, handle: JobHandle, doing: str, output: Path, smiles_column: str | None
+    ) -> None:
+        self.last_job = handle
+        handle.finished.connect(partial(self._on_done, output, smiles_column))
+        handle.failed.connect(partial(self._on_failed, doing, output))
+        handle.cancelled.connect(
+            lambda: self.window.show_status(
+                f"{doing} on the cluster cancelled; nothing was written to {output.name}."
+            )
         )
 
+    def _on_done(self, output: Path, smiles_column: str | None, summary: object) -> None:
+        if output.suffix.lower() not in OPENABLE:
+            self.window.notifications.show_message(f"{summary} ({output})", "success")
+            return
+        self.window.notifications.show_message(
+            f"{summary} ({output})",
+            "success",
+            action=("Open", partial(self.open_output, output, smiles_column)),
+        )
 
-__all__ = ["ClusterActions"]
+    def _on_failed(self, doing: str, output: Path, message: str) -> None:
+        line = (message.strip().splitlines() or ["unknown error"])[0]
+        line = line.removeprefix("ClusterError: ").rstrip(".")
+        self.window.show_error(
+            f"{doing} on the cluster failed: {line}. Nothing was written to {output.name}."
+        )
+
+    def open_output(self, output: Path, smiles_column: str | None = None):
+        """Open a file a cluster job wrote as a library tab (its SMILES column named, so that
+        no column picker asks)."""
+        read = None
+        if smiles_column and output.suffix.lower() != ".sdf":
+            read = ReadOptions(smiles_column=smiles_column, name_column="name")
+        self.window.show_area("libraries")
+        return self.window.open_library(output, read)
+
+
+__all__ = ["NO_SCHEDULER", "ClusterActions"]

@@ -142,7 +142,7 @@ class MainWindow(QMainWindow):
 
         # The open project file (File > New/Open/Save project) and its autosave.
         self.project = ProjectSession(self, self.libraries)
-        # Work on the Dask cluster named in Preferences (File > Compute properties on the cluster).
+        # Work on the Dask cluster named in Preferences (File > On the cluster: props, score, search).
         self.cluster = ClusterActions(self)
         self.project.project_changed.connect(self._on_project_changed)
         self._connect_libraries()
@@ -276,7 +276,7 @@ class MainWindow(QMainWindow):
         self._rebuild_recent_menu()
         file_menu.addSeparator()
         file_menu.addAction(libraries.export_action)
-        file_menu.addAction(self.cluster.props_action)
+        file_menu.addMenu(self.cluster.menu)
         file_menu.addAction(libraries.close_action)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)

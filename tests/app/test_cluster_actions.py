@@ -1,14 +1,23 @@
-"""File > Compute properties on the cluster… (issue 18): the job runs on the scheduler named in
-Preferences, shows in the Jobs panel, and writes the same table as ``drugdesk props`` here; with
-no scheduler set, or the input as output, the user is told and nothing runs."""
+"""File > On the cluster (issue 18): properties, score and search of a file run on the scheduler
+named in Preferences as engine jobs (the Jobs panel shows them, with Cancel); properties equal
+``drugdesk props`` here; a finished job's notification opens its output as a library tab; a
+failed or cancelled one says that nothing was written; with no scheduler set, or the input as
+output, the user is told and nothing runs."""
 
 from __future__ import annotations
 
+import logging
+import warnings
 from dataclasses import replace
 
 import pandas as pd
+import pytest
+from PySide6.QtCore import Qt
 
 from app.cli import main
+from app.cluster_actions import NO_SCHEDULER
+from core.chem.cluster_search import SearchRequest
+from ui.dialogs.cluster_files import TOP_K
 
 
 def test_properties_on_the_cluster_from_the_window(qtbot, main_window, tmp_path):
@@ -32,3 +41,157 @@ def test_properties_on_the_cluster_from_the_window(qtbot, main_window, tmp_path)
     assert handle.state == "finished", handle.error
     pd.testing.assert_frame_equal(pd.read_csv(out), pd.read_csv(here))
     assert "Written to out.csv by 1 workers" in window.notifications.text()
+
+
+# ----------------------------------------------------------------------------------------------
+# File > On the cluster > Score a file… and Search a file…: one cluster of two workers for the
+# module, named in Preferences by its tcp:// address.
+
+LIBRARY = [
+    "CCO ethanol",
+    "c1ccccc1O phenol",
+    "CC(=O)Nc1ccc(O)cc1 paracetamol",
+    "not_a_smiles broken",
+    "CN1C=NC2=C1C(=O)N(C(=O)N2C)C caffeine",
+    "O=C(O)c1ccccc1OC(C)=O aspirin",
+    "Oc1ccc(Cl)cc1 chlorophenol",
+    "CCO ethanol_again",
+]
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    from distributed import LocalCluster
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Port .* is already in use", UserWarning)
+        cluster = LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.CRITICAL,
+        )
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def library(tmp_path):
+    path = tmp_path / "vendor.smi"
+    path.write_text("\n".join(LIBRARY) + "\n")
+    return path
+
+
+def _finish(qtbot, window):
+    handle = window.cluster.last_job
+    qtbot.waitUntil(handle.is_done, timeout=120_000)
+    return handle
+
+
+def _open_output(qtbot, window):
+    """Press the notification's Open and wait for the library tab to load."""
+    button = window.notifications.action_button
+    assert button.isVisible() and button.text() == "Open"
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    panel = window.current_panel()
+    qtbot.waitUntil(lambda: panel.library is not None, timeout=60_000)
+    return panel.library.table
+
+
+def test_without_a_scheduler_the_dialogs_do_not_open(main_window):
+    window = main_window
+    assert window.cluster.choose_score() is None
+    assert window.notifications.text() == NO_SCHEDULER
+    window.notifications.dismiss()
+    assert window.cluster.choose_search() is None
+    assert window.notifications.text() == NO_SCHEDULER
+    assert window.cluster.dialog is None
+    titles = [a.text() for a in window.cluster.menu.actions() if a.text()]
+    assert titles == [
+        "No Dask scheduler set (Preferences)",
+        "Compute &properties of a file…",
+        "&Score a file…",
+        "S&earch a file…",
+    ]
+
+
+def test_search_a_file_on_the_cluster_from_the_window(qtbot, main_window, scheduler, library):
+    window = main_window
+    window.settings = replace(window.settings, dask_scheduler=scheduler)
+    window.molecule_workspace.open_smiles("c1ccccc1O", "phenol", None, True)
+    dialog = window.cluster.choose_search()
+    assert dialog.isVisible() and window.cluster.dialog is dialog
+    assert dialog.query_edit.text() == "Oc1ccccc1"  # the Molecule panel's molecule
+    assert dialog.query_name.text() == "phenol, from the Molecule panel"
+    dialog.input_edit.setText(str(library))
+    dialog.output_edit.setText(str(library))
+    assert not dialog.ok_button.isEnabled()
+    out = library.with_name("similar.csv")
+    dialog.output_edit.setText(str(out))
+    dialog.set_mode(TOP_K)
+    dialog.top_k.setValue(3)
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    assert not dialog.isVisible()
+
+    handle = _finish(qtbot, window)
+    assert handle.state == "finished", handle.error
+    assert handle.title == f"Search vendor.smi on {scheduler}"
+    row = window.jobs_panel.rows[handle.id]  # the Jobs panel lists it (with Cancel while it runs)
+    qtbot.waitUntil(lambda: row.state == "finished")
+    text = window.notifications.text()
+    assert text.startswith(f"Searched vendor.smi on {scheduler} (2 workers) in ")
+    assert "3 hits among 8 records; 3 rows written to similar.csv." in text
+    table = _open_output(qtbot, window)
+    assert table["name"].tolist() == ["phenol", "chlorophenol", "paracetamol"]
+    assert not window.notifications.action_button.isVisible()  # used once
+
+
+def test_score_a_file_on_the_cluster_from_the_window(qtbot, main_window, scheduler, library):
+    window = main_window
+    window.settings = replace(window.settings, dask_scheduler=scheduler)
+    dialog = window.cluster.choose_score()
+    dialog.input_edit.setText(str(library))
+    out = library.with_name("vendor_hits.csv")
+    assert dialog.output() == out  # suggested beside the input
+    dialog.profile_box.setCurrentIndex(dialog.profile_box.findData("oral"))
+    dialog.accept()
+
+    handle = _finish(qtbot, window)
+    assert handle.state == "finished", handle.error
+    assert handle.title == f"Score vendor.smi on {scheduler}"
+    assert "6 of 8 records ranked; 8 rows written to vendor_hits.csv." in (
+        window.notifications.text()
+    )
+    hits = pd.read_csv(out, keep_default_na=False)
+    assert hits["rank"].tolist() == ["1", "2", "3", "4", "5", "6", "", ""]
+    assert hits["name"].tolist()[6:] == ["ethanol_again", "broken"]
+    assert hits["problem"].tolist()[6] == "repeats ethanol"
+    table = _open_output(qtbot, window)
+    assert table["name"].tolist() == hits["name"].tolist()
+
+
+def test_a_failed_or_cancelled_cluster_job_says_nothing_was_written(
+    qtbot, main_window, scheduler, library
+):
+    window = main_window
+    window.settings = replace(window.settings, dask_scheduler=scheduler)
+    out = library.parent / "no_such_folder" / "hits.csv"
+    handle = window.cluster.search_file(library, out, SearchRequest("CCO", top_k=2))
+    qtbot.waitUntil(handle.is_done, timeout=120_000)
+    assert handle.state == "failed"
+    text = window.notifications.text()
+    assert text.startswith("Searching vendor.smi on the cluster failed: ")
+    assert text.endswith("Nothing was written to hits.csv.")
+    assert "\n" not in text and "Traceback" not in text
+    assert not out.parent.exists()
+
+    out = library.with_name("hits.csv")
+    handle = window.cluster.score_file(library, out)
+    window.jobs_panel.rows[handle.id].cancel_button.click()
+    qtbot.waitUntil(handle.is_done, timeout=120_000)
+    assert handle.state == "cancelled"
+    assert not out.exists()
+    assert "nothing was written to hits.csv" in window.statusBar().currentMessage()

@@ -26,7 +26,7 @@ from core.cluster import ClusterAddressError, parse_cluster_address
 from core.settings import Settings
 
 CLUSTER_HELP = (
-    "Where 'on the cluster' work runs (File > Compute properties on the cluster…): "
+    "Where 'on the cluster' work runs (File > On the cluster: properties, score, search): "
     "tcp://HOST:PORT or tls://HOST:PORT for a running Dask scheduler, local:N for N worker "
     "processes on this computer, slurm:N for N Slurm jobs. A scheduler runs the code it is "
     "sent: connect only to one you trust. Empty: this computer only."

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
 
 _STYLES = {
     "info": ("#e8f1fb", "#1c4f82", "#9cc0e6"),
@@ -14,7 +16,8 @@ _STYLES = {
 
 
 class NotificationBar(QFrame):
-    """Shows one message at a time; errors stay until closed, other messages fade after a while."""
+    """Shows one message at a time; errors stay until closed, other messages fade after a while.
+    A message may carry one action (a button such as "Open"); it then stays until closed."""
 
     closed = Signal()
 
@@ -24,6 +27,10 @@ class NotificationBar(QFrame):
         self._label = QLabel()
         self._label.setWordWrap(True)
         self._label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.action_button = QPushButton()
+        self.action_button.hide()
+        self.action_button.clicked.connect(self._on_action_clicked)
+        self._action: Callable[[], object] | None = None
         close = QToolButton()
         close.setText("✕")
         close.setAutoRaise(True)
@@ -32,6 +39,7 @@ class NotificationBar(QFrame):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 6, 6, 6)
         layout.addWidget(self._label, 1)
+        layout.addWidget(self.action_button, 0, Qt.AlignmentFlag.AlignTop)
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -42,7 +50,15 @@ class NotificationBar(QFrame):
     def text(self) -> str:
         return self._label.text()
 
-    def show_message(self, text: str, level: str = "info", timeout_ms: int | None = None) -> None:
+    def show_message(
+        self,
+        text: str,
+        level: str = "info",
+        timeout_ms: int | None = None,
+        action: tuple[str, Callable[[], object]] | None = None,
+    ) -> None:
+        """Show ``text``; ``action``: ``(button text, callback)``, a button that runs the
+        callback and closes the message (such a message does not fade)."""
         background, foreground, border = _STYLES.get(level, _STYLES["info"])
         self.setStyleSheet(
             f"#notificationBar {{ background: {background}; border: 1px solid {border};"
@@ -50,13 +66,22 @@ class NotificationBar(QFrame):
         )
         self.level = level
         self._label.setText(text)
+        self._action = action[1] if action else None
+        self.action_button.setText(action[0] if action else "")
+        self.action_button.setVisible(action is not None)
         self.show()
         if timeout_ms is None:
-            timeout_ms = 0 if level == "error" else 8000
+            timeout_ms = 0 if level == "error" or action else 8000
         if timeout_ms:
             self._timer.start(timeout_ms)
         else:
             self._timer.stop()
+
+    def _on_action_clicked(self) -> None:
+        action = self._action
+        self.dismiss()
+        if action is not None:
+            action()
 
     def dismiss(self) -> None:
         self._timer.stop()
