@@ -208,9 +208,10 @@ def _caller_loads(data: bytes) -> Any:
 class _Worker:
     """The worker's side: a loop receiving messages, one thread per job."""
 
-    def __init__(self, connection: Any, preference: str) -> None:
+    def __init__(self, connection: Any, preference: str, reserve_cores: int = 1) -> None:
         self.connection = connection
         self.preference = preference
+        self.reserve_cores = reserve_cores
         self.model_cache = ModelCache()
         self.device: DeviceInfo | None = None
         self._send_lock = threading.Lock()
@@ -259,7 +260,7 @@ class _Worker:
             if self.device is None:
                 from core.compute import choose_device, configure_torch_threads
 
-                threads = configure_torch_threads(reserve_for_gui=1)
+                threads = configure_torch_threads(reserve_for_gui=self.reserve_cores)
                 self.device = choose_device(self.preference)
                 log.info(
                     "Model host device: %s (%d torch threads)", self.device.description, threads
@@ -373,7 +374,7 @@ def _import_function(module: str, qualname: str, file: str | None) -> Callable[.
 _worker: _Worker | None = None
 
 
-def _worker_main(connection: Any, preference: str) -> None:
+def _worker_main(connection: Any, preference: str, reserve_cores: int = 1) -> None:
     """The worker process: ignores Ctrl+C (the caller stops it), then serves until told to stop
     or until the caller's end of the pipe closes."""
     global _worker
@@ -382,7 +383,7 @@ def _worker_main(connection: Any, preference: str) -> None:
     from core.parallel import worker_init
 
     worker_init()
-    _worker = _Worker(connection, preference)
+    _worker = _Worker(connection, preference, reserve_cores)
     _worker.serve()
 
 
@@ -406,14 +407,16 @@ def describe_device(*, progress=None, is_cancelled=None, device: str = "cpu") ->
 class _Process:
     """One worker process as the caller sees it: its pipe, its reader thread, its open jobs."""
 
-    def __init__(self, host: ModelHost, preference: str) -> None:
+    def __init__(self, host: ModelHost, preference: str, reserve_cores: int = 1) -> None:
         context = multiprocessing.get_context("spawn")  # forking a process with Qt threads: no
         self.preference = preference
         self.connection, child = context.Pipe(duplex=True)
         # Not a daemon: a job may start processes of its own (data loaders); the host closes it
         # (and an exit hook closes every worker left).
         self.process = context.Process(
-            target=_worker_main, args=(child, preference), name="DrugDesk model host"
+            target=_worker_main,
+            args=(child, preference, reserve_cores),
+            name="DrugDesk model host",
         )
         self.process.start()
         child.close()  # the worker's death closes its end: recv raises EOFError at once
@@ -528,8 +531,11 @@ class ModelHost:
         device_preference: str = "auto",
         *,
         on_device: Callable[[DeviceInfo], None] | None = None,
+        reserve_cores: int = 1,
     ) -> None:
         self._preference = device_preference
+        # Cores torch leaves free: one for the window's GUI thread; none for the command line.
+        self._reserve_cores = reserve_cores
         self._on_device = on_device
         self._device: DeviceInfo | None = None
         self._lock = threading.Lock()
@@ -688,7 +694,7 @@ class ModelHost:
                 ):
                     retired, process = process, None
                 if process is None:
-                    process = self._process = _Process(self, self._preference)
+                    process = self._process = _Process(self, self._preference, self._reserve_cores)
             if retired is not None:
                 retired.close()
             inbox = process.open(job_id)
@@ -760,11 +766,12 @@ _shared_lock = threading.Lock()
 
 def shared_host(device_preference: str | None = None) -> ModelHost:
     """The process's own model host, for callers without an engine (the command line, scripts,
-    tests); closed at exit. ``device_preference`` replaces the preference when given."""
+    tests); closed at exit. ``device_preference`` replaces the preference when given. No window
+    to keep responsive: torch uses every core."""
     global _shared
     with _shared_lock:
         if _shared is None:
-            _shared = ModelHost(device_preference or "auto")
+            _shared = ModelHost(device_preference or "auto", reserve_cores=0)
         elif device_preference is not None:
             _shared.set_device_preference(device_preference)
         return _shared

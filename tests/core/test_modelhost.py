@@ -117,6 +117,12 @@ def torch_version(*, progress, is_cancelled):
     return str(torch.__version__)
 
 
+def torch_threads(*, progress, is_cancelled, device="none"):
+    import torch
+
+    return torch.get_num_threads()
+
+
 def torch_tensor(*, progress, is_cancelled):
     import torch
 
@@ -340,3 +346,13 @@ def test_the_caller_never_imports_torch():
     assert lines[1].startswith("refused ") and "torch" in lines[1]  # a tensor stays there
     assert lines[2] == "info cpu"
     assert lines[3] == "torch imported False"
+
+
+def test_the_window_host_leaves_a_core_free_and_the_command_line_host_does_not(host):
+    cores = os.cpu_count() or 1
+    assert host.run(torch_threads) == max(1, cores - 1)
+    command_line = ModelHost("cpu", reserve_cores=0)
+    try:
+        assert command_line.run(torch_threads) == cores
+    finally:
+        command_line.close()
