@@ -144,19 +144,18 @@ def _run_on_cluster(args: argparse.Namespace, top_k: int | None, threshold: floa
             ship_records=args.cluster_ship_records,
             progress=terminal_progress(sys.stderr.isatty()),
             note=print_note,
+            write=True,  # streamed into the output: a threshold may hit millions
         )
-        _write(result.table, args.output)
         return result
 
     result = run_on_cluster("search", spec, job, (LibraryReadError, ExportError, SearchError))
     if isinstance(result, int):
         return result
-    table = result.table
     if args.substructure is not None:
-        summary = f"{len(table):,} molecules contain {args.substructure}"
+        summary = f"{result.n_hits:,} molecules contain {args.substructure}"
     else:
-        best = f" (best {table['similarity'].iloc[0]:.3f})" if len(table) else ""
-        summary = f"{len(table):,} similar molecules{best}"
+        best = f" (best {result.best:.3f})" if result.n_hits else ""
+        summary = f"{result.n_hits:,} similar molecules{best}"
     _report(summary, result.n_records, result.n_searched, args.output)
     return 0
 

@@ -26,6 +26,7 @@ from core.chem.cluster_parts import (
     run_part_records,
 )
 from core.chem.cluster_props import describe_records, write_props_parts
+from core.chem.cluster_search import SearchRequest, iter_merged_hits, merge_hits, search_part
 from core.chem.export import XLSX_MAX_ROWS, ExportError, export_table, export_table_stream
 from core.chem.library import LoadOptions, load_library, props_table
 from core.chem.readers import iter_record_chunks
@@ -54,7 +55,7 @@ def described(tmp_path_factory):
     for number, (a, b) in enumerate(itertools.pairwise(bounds)):
         run_part_records(records[a:b], work, str(folder), number)
     single = props_table(load_library(source, LoadOptions(workers=1)))
-    return folder, len(bounds) - 1, len(records), single
+    return folder, len(bounds) - 1, len(records), single, records, bounds
 
 
 def _cells(path: Path) -> list[tuple]:
@@ -64,7 +65,7 @@ def _cells(path: Path) -> list[tuple]:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_props_parts_streamed_equal_the_joined_table_written_at_once(described, fmt, tmp_path):
-    folder, n_parts, n_records, single = described
+    folder, n_parts, n_records, single, _, _ = described
     joined = concat_parts(read_parts(folder, n_parts), single.iloc[:0])
     pd.testing.assert_frame_equal(joined, single)  # the parts are the single-machine table
     before, after = tmp_path / f"before.{fmt}", tmp_path / f"after.{fmt}"
@@ -84,7 +85,7 @@ def test_props_parts_streamed_equal_the_joined_table_written_at_once(described, 
 
 
 def test_a_missing_part_or_a_cancel_leaves_the_output_as_it_was(described, tmp_path):
-    folder, n_parts, n_records, _ = described
+    folder, n_parts, n_records, *_ = described
     out = tmp_path / "kept.csv"
     out.write_text("old\n")
     with pytest.raises(ClusterError, match="part 7 is missing"):
@@ -221,7 +222,7 @@ def test_props_parts_are_written_one_at_a_time(described, tmp_path, monkeypatch)
 
     from core.chem import cluster_parts
 
-    folder, n_parts, n_records, _ = described
+    folder, n_parts, n_records, *_ = described
     alive: list = []
     most = 0
     real = pd.read_parquet
@@ -236,3 +237,37 @@ def test_props_parts_are_written_one_at_a_time(described, tmp_path, monkeypatch)
     monkeypatch.setattr(cluster_parts.pd, "read_parquet", reading)
     write_props_parts(folder, n_parts, n_records, tmp_path / "one.csv")
     assert len(alive) == n_parts and most <= 1
+
+
+QUERY = "O=S(=O)(Nc1cccs1)c2ccc(Oc3ccccc3c4ccccc4)c(c2)C#N"  # the first record
+SEARCHES = {
+    "threshold": SearchRequest(similar=QUERY, threshold=0.5),
+    "top-k": SearchRequest(similar=QUERY, top_k=40),
+    "substructure": SearchRequest(substructure="c1ncccc1"),
+}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("kind", SEARCHES)
+def test_search_hits_streamed_equal_the_merged_table_written_at_once(
+    described, kind, fmt, tmp_path
+):
+    _, _, _, _, records, bounds = described
+    request = SEARCHES[kind]
+    folder = tmp_path / "hits.parts"
+    folder.mkdir()
+    work = PartWork(search_part, (request,), one_row_per_record=False)
+    for number, (a, b) in enumerate(itertools.pairwise(bounds)):
+        run_part_records(records[a:b], work, str(folder), number)
+    merged = merge_hits(read_parts(folder, len(bounds) - 1), request)
+    assert len(merged) > 20 and merged["row"].is_unique  # a part of invalid records only too
+    if kind == "top-k":
+        assert len(merged) == 40
+    before, after = tmp_path / f"before.{fmt}", tmp_path / f"after.{fmt}"
+    export_table(merged, before, smiles_column="smiles")
+    streamed = iter_merged_hits(folder, len(bounds) - 1, request)
+    export_table_stream(streamed, after, merged.iloc[:0], smiles_column="smiles")
+    if fmt == "xlsx":
+        assert _cells(after) == _cells(before)
+    else:
+        assert after.read_bytes() == before.read_bytes()
