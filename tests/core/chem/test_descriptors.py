@@ -6,9 +6,11 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+import random
+from pathlib import Path
 
 import pytest
-from rdkit import Chem, RDConfig
+from rdkit import Chem, RDConfig, RDLogger
 from rdkit.Chem import QED, Crippen, Descriptors, Lipinski, rdMolDescriptors
 
 from core.chem.alerts import find_alerts
@@ -19,6 +21,7 @@ from core.chem.descriptors import (
     RULE_DESCRIPTIONS,
     MoleculeCard,
     RuleResult,
+    chiral_center_count,
     describe,
     ghose_rule,
     lipinski_rule,
@@ -123,6 +126,73 @@ def test_tricky_values_equal_rdkit(name, sascorer):
     card = describe(mol)
     assert_card_equals_rdkit(card, mol, sascorer)
     assert list(card.alerts) == find_alerts(mol)
+
+
+NCI_SMI = Path(RDConfig.RDDataDir) / "NCI" / "first_5K.smi"
+
+
+def _atom_state(mol: Chem.Mol) -> list:
+    """Every atom's chiral tag and properties, computed and private ones included."""
+    return [
+        (
+            atom.GetChiralTag(),
+            sorted(
+                (name, list(value) if name == "__computedProps" else value)
+                for name, value in atom.GetPropsAsDict(True, True).items()
+            ),
+        )
+        for atom in mol.GetAtoms()
+    ]
+
+
+@pytest.fixture(scope="module")
+def nci_mols() -> list[Chem.Mol]:
+    """Every 5th molecule of RDKit's NCI set (salts, metals, charges, stereocentres), each also
+    in a random atom order and with explicit hydrogens."""
+    assert NCI_SMI.is_file(), f"RDKit's wheel no longer ships {NCI_SMI}"
+    rng = random.Random(5)
+    RDLogger.DisableLog("rdApp.*")
+    try:
+        mols = [
+            Chem.MolFromSmiles(line.split()[0])
+            for line in NCI_SMI.read_text().split("\n")[::5]
+            if line.strip()
+        ]
+    finally:
+        RDLogger.EnableLog("rdApp.*")
+    found = []
+    for mol in filter(None, mols):
+        order = list(range(mol.GetNumAtoms()))
+        rng.shuffle(order)
+        found += [mol, Chem.RenumberAtoms(mol, order), Chem.AddHs(mol)]
+    assert len(found) > 2900
+    return found
+
+
+def test_sa_score_equals_rdkit_bit_for_bit(nci_mols, sascorer):
+    centres = 0
+    for mol in nci_mols:
+        ours, theirs = Chem.Mol(mol), Chem.Mol(mol)
+        assert sa_score(ours) == sascorer.calculateScore(theirs), Chem.MolToSmiles(mol)
+        # The same stereo perception left on the molecule.
+        assert _atom_state(ours) == _atom_state(theirs)
+        centres += len(Chem.FindMolChiralCenters(mol, includeUnassigned=True)) > 0
+    assert centres > 300
+
+
+def test_chiral_center_count_equals_find_mol_chiral_centers(nci_mols):
+    for mol in nci_mols[::3]:
+        ours, theirs = Chem.Mol(mol), Chem.Mol(mol)
+        for _ in range(2):  # a second time, with the first call's properties on the atoms
+            expected = len(Chem.FindMolChiralCenters(theirs, includeUnassigned=True))
+            assert chiral_center_count(ours) == expected
+            assert _atom_state(ours) == _atom_state(theirs)
+    erythromycin = Chem.MolFromSmiles(ERYTHROMYCIN)
+    assert chiral_center_count(erythromycin) == 18
+    # A stale flag on an atom that is no stereocentre is not counted.
+    ethanol = Chem.MolFromSmiles("CCO")
+    ethanol.GetAtomWithIdx(0).SetIntProp("_ChiralityPossible", 1)
+    assert chiral_center_count(ethanol) == 0
 
 
 def test_card_rules_use_the_card_values():
