@@ -163,6 +163,7 @@ class ClusterActions(QObject):
                 dialog.models(),
                 dialog.admet(),
                 dialog.profile_key(),
+                ship_records=dialog.ship_records(),
             )
         )
         return self._open(dialog)
@@ -174,6 +175,8 @@ class ClusterActions(QObject):
         models: tuple[Path, ...] = (),
         admet: bool = False,
         profile: str = "oral",
+        *,
+        ship_records: bool = False,
     ) -> JobHandle | None:
         """Score ``source`` on the cluster into the hit list ``output``; returns the handle."""
         address = self._address()
@@ -188,6 +191,7 @@ class ClusterActions(QObject):
             admet,
             profile,
             standardize=self.window.settings.standardize_options(),
+            ship_records=ship_records,
             title=f"Score {source.name} on {address}",
             lane=LONG_LANE,
         )
@@ -207,11 +211,18 @@ class ClusterActions(QObject):
         smiles = workspace.current_smiles() if workspace.current_molecule() is not None else ""
         dialog = SearchOnClusterDialog(address, smiles, workspace.name(), self.window)
         dialog.accepted.connect(
-            lambda: self.search_file(dialog.source(), dialog.output(), dialog.request())
+            lambda: self.search_file(
+                dialog.source(),
+                dialog.output(),
+                dialog.request(),
+                ship_records=dialog.ship_records(),
+            )
         )
         return self._open(dialog)
 
-    def search_file(self, source: Path, output: Path, request: SearchRequest) -> JobHandle | None:
+    def search_file(
+        self, source: Path, output: Path, request: SearchRequest, *, ship_records: bool = False
+    ) -> JobHandle | None:
         """Search ``source`` on the cluster, the hits written to ``output``; returns the handle."""
         address = self._address()
         if address is None or self._is_input(source, output):
@@ -222,6 +233,7 @@ class ClusterActions(QObject):
             source,
             output,
             request,
+            ship_records=ship_records,
             title=f"Search {source.name} on {address}",
             lane=LONG_LANE,
         )
@@ -277,6 +289,10 @@ class ClusterActions(QObject):
     def _on_failed(self, doing: str, output: Path, message: str) -> None:
         line = (message.strip().splitlines() or ["unknown error"])[0]
         line = line.removeprefix("ClusterError: ").rstrip(".")
+        # The core's advice names the command line's option; here it is a box in the dialog.
+        line = line.replace(
+            "add --cluster-ship-records", "tick “The workers share no disk with this computer”"
+        )
         self.window.show_error(
             f"{doing} on the cluster failed: {line}. Nothing was written to {output.name}."
         )

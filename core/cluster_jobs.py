@@ -193,6 +193,7 @@ def score_file_on_cluster(
     read=None,
     standardize=None,
     partition_size: int | None = None,
+    ship_records: bool = False,
     progress: ProgressCallback = no_progress,
     is_cancelled: CancelCheck | None = None,
 ) -> ClusterFileSummary:
@@ -202,7 +203,8 @@ def score_file_on_cluster(
     themselves), this process ranks the joined table and writes the hit list as the command
     line does (:func:`core.hitlist.hit_list_file.write_hit_list`), atomically.
 
-    ``profile``: a preset name (``"oral"``, ``"cns"``) or a profile.
+    ``profile``: a preset name (``"oral"``, ``"cns"``) or a profile. ``ship_records``: the
+    workers share no disk with this computer (``--cluster-ship-records``).
 
     Raises
     ------
@@ -235,6 +237,7 @@ def score_file_on_cluster(
             read or ReadOptions(),
             standardize,
             partition_size=partition_size or DEFAULT_PARTITION_SIZE,
+            ship_records=ship_records,
             progress=tell,
             is_cancelled=is_cancelled,
             note=tell,
@@ -290,6 +293,7 @@ def search_file_on_cluster(
     *,
     read=None,
     partition_size: int | None = None,
+    ship_records: bool = False,
     progress: ProgressCallback = no_progress,
     is_cancelled: CancelCheck | None = None,
 ) -> ClusterFileSummary:
@@ -297,6 +301,7 @@ def search_file_on_cluster(
     OUTPUT --cluster ADDRESS`` as an engine job: each part is searched on a worker
     (:func:`core.chem.cluster_search.search_on_cluster`), the hits merged into the
     single-machine answer and written (``row, name, smiles, similarity``) atomically.
+    ``ship_records``: the workers share no disk with this computer (``--cluster-ship-records``).
 
     Raises
     ------
@@ -324,6 +329,7 @@ def search_file_on_cluster(
             request,
             read or ReadOptions(),
             partition_size=partition_size or DEFAULT_PARTITION_SIZE,
+            ship_records=ship_records,
             progress=tell,
             is_cancelled=is_cancelled,
             note=tell,

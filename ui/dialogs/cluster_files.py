@@ -71,7 +71,7 @@ class ClusterFileDialog(QDialog):
             f"Runs on the Dask cluster <b>{address}</b> (Edit &gt; Preferences &gt; Compute). "
             "Its workers read the input file and write their parts beside the output file "
             "by the same paths: on a cluster of other computers both must be on a disk they "
-            "share."
+            "share, unless the box below is ticked."
         )
         cluster.setWordWrap(True)
         cluster.setStyleSheet(NOTE_STYLE)
@@ -89,6 +89,15 @@ class ClusterFileDialog(QDialog):
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.form.addRow("Input file:", _row(self.input_edit, input_browse))
         self.form.addRow("Output file:", _row(self.output_edit, output_browse))
+        self.ship_box = QCheckBox(
+            "The workers share no disk with this computer: send them the records"
+        )
+        self.ship_box.setToolTip(
+            "This computer reads the file, sends each part's records with its task and writes "
+            "the results the workers send back (slower; needs no shared disk)"
+        )
+        # A local:N cluster runs on this computer: it always sees the files.
+        self.ship_box.setVisible(not address.lower().startswith("local:"))
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -102,6 +111,7 @@ class ClusterFileDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(cluster)
         layout.addLayout(self.form)
+        layout.addWidget(self.ship_box)
         layout.addWidget(self.message)
         layout.addWidget(buttons)
         self._suggested = ""
@@ -117,6 +127,10 @@ class ClusterFileDialog(QDialog):
 
     def output(self) -> Path:
         return Path(self.output_edit.text().strip()).expanduser()
+
+    def ship_records(self) -> bool:
+        """Whether the workers get the records from here (they share no disk with it)."""
+        return self.ship_box.isVisibleTo(self) and self.ship_box.isChecked()
 
     def choose_input(self) -> None:
         path, _ = QFileDialog.getOpenFileName(

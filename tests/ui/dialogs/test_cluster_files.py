@@ -83,6 +83,10 @@ def test_score_dialog_without_models_or_admet_ai(qtbot, tmp_path):
     assert not dialog.admet_box.isEnabled()
     dialog.admet_box.setChecked(True)
     assert not dialog.admet()  # not installed here: never asked of the workers
+    # Workers on other computers may share no disk with this one.
+    assert dialog.ship_box.isVisibleTo(dialog) and not dialog.ship_records()
+    dialog.ship_box.setChecked(True)
+    assert dialog.ship_records()
 
 
 def test_search_dialog_starts_from_the_shown_molecule(qtbot, tmp_path, source):
@@ -91,6 +95,7 @@ def test_search_dialog_starts_from_the_shown_molecule(qtbot, tmp_path, source):
     dialog.show()
     assert dialog.query_edit.text() == "CC(=O)Oc1ccccc1C(=O)O"
     assert dialog.query_name.text() == "aspirin, from the Molecule panel"
+    assert not dialog.ship_box.isVisible()  # a local cluster sees this computer's files
     assert dialog.mode() == SIMILAR_AT_LEAST
     assert dialog.threshold.isVisible() and not dialog.top_k.isVisible()
     assert not dialog.smarts_edit.isVisible()
