@@ -300,7 +300,8 @@ def search_file_on_cluster(
     """``drugdesk search SOURCE --similar Q (--threshold T|--top-k K) | --substructure S -o
     OUTPUT --cluster ADDRESS`` as an engine job: each part is searched on a worker
     (:func:`core.chem.cluster_search.search_on_cluster`), the hits merged into the
-    single-machine answer and written (``row, name, smiles, similarity``) atomically.
+    single-machine answer and streamed into the output (``row, name, smiles, similarity``)
+    through a temporary file renamed at the end.
     ``ship_records``: the workers share no disk with this computer (``--cluster-ship-records``).
 
     Raises
@@ -312,7 +313,7 @@ def search_file_on_cluster(
     """
     from core.chem.cluster_parts import DEFAULT_PARTITION_SIZE
     from core.chem.cluster_search import search_on_cluster
-    from core.chem.export import export_format, export_table
+    from core.chem.export import export_format
     from core.chem.readers import ReadOptions
 
     spec = parse_cluster_address(address)
@@ -333,14 +334,12 @@ def search_file_on_cluster(
             progress=tell,
             is_cancelled=is_cancelled,
             note=tell,
+            write=True,  # streamed into the output, as drugdesk search writes it
         )
-    check_cancelled(is_cancelled)
-    table = result.table
-    export_table(table, output, smiles_column="smiles")  # as drugdesk search writes it
     if request.substructure is not None:
         detail = f"Substructure {request.substructure}."
     else:
-        best = f", best {table['similarity'].iloc[0]:.3f}" if len(table) else ""
+        best = f", best {result.best:.3f}" if result.n_hits else ""
         limits = [f"≥ {request.threshold:g}"] if request.threshold is not None else []
         limits += [f"top {request.top_k:,}"] if request.top_k is not None else []
         detail = f"Similar to {request.similar} ({', '.join(limits)}{best})."
@@ -350,8 +349,8 @@ def search_file_on_cluster(
     return ClusterFileSummary(
         verb=f"Searched {source.name}",
         output=output,
-        rows=len(table),
-        hits=len(table),
+        rows=result.n_hits,
+        hits=result.n_hits,
         records=result.n_records,
         seconds=time.monotonic() - started,
         cluster=str(spec),
