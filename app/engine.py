@@ -92,6 +92,9 @@ class InferenceEngine(QObject):
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._device_preference = device_preference
+        self.inference_precision = "auto"
+        """How models predict in the jobs the window asks for (Preferences → Compute):
+        :data:`core.compute.PRECISION_CHOICES`; callers read it when they build a job."""
         self._device: DeviceInfo | None = None
         self._host: ModelHost | None = None
         # For the jobs that run here and take a model_cache; torch models live in the host.

@@ -38,6 +38,7 @@ def create_main_window():
 
     settings = Settings.load()
     engine = InferenceEngine(device_preference=settings.compute_device)
+    engine.inference_precision = settings.inference_precision
     engine.start()
     try:
         return MainWindow(settings, engine)

@@ -489,6 +489,7 @@ class MainWindow(QMainWindow):
     def apply_settings(self, settings: Settings) -> None:
         self.settings = settings
         self.engine.set_device_preference(settings.compute_device)
+        self.engine.inference_precision = settings.inference_precision
         self._save_settings()
 
     def _save_settings(self) -> None:

@@ -489,3 +489,11 @@ def test_the_libraries_menu_entries_work_from_the_window(qtbot, window):
     QTest.keySequence(window, QKeySequence(QKeySequence.StandardKey.Close))
     assert closed(window, panel)
     assert libraries.stack.currentWidget() is libraries.start_page
+
+
+def test_preferences_give_the_engine_the_model_precision(window):
+    from dataclasses import replace
+
+    assert window.engine.inference_precision == "auto"
+    window.apply_settings(replace(window.settings, inference_precision="bfloat16"))
+    assert window.engine.inference_precision == "bfloat16"

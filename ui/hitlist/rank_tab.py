@@ -85,6 +85,7 @@ class RankTab(QWidget):
     ) -> None:
         super().__init__(parent)
         self.panel = panel
+        self.engine = engine
         self.model_entries = model_entries
         self.cache = ScoreCache()
         self.model_cards: list[dict] = []
@@ -461,7 +462,10 @@ class RankTab(QWidget):
             set_status(self.rank_status, "The library is still loading.", error=True)
             return None
         request = ScoringRequest(
-            self.profile, self.checked_models(), admet=self.admet_box.isChecked()
+            self.profile,
+            self.checked_models(),
+            admet=self.admet_box.isChecked(),
+            precision=getattr(self.engine, "inference_precision", "auto"),
         )
         job = self.jobs.submit(
             "score",

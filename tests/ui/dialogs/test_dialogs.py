@@ -20,8 +20,11 @@ def test_preferences_dialog_returns_edited_settings(qtbot):
     dialog.tautomer_box.setChecked(True)
     dialog.fragment_box.setChecked(False)
     dialog.picture_height.setValue(80)
+    assert dialog.precision_box.currentData() == "auto"
+    dialog.precision_box.setCurrentIndex(dialog.precision_box.findData("bfloat16"))
     result = dialog.result_settings()
     assert result.compute_device == "cpu"
+    assert result.inference_precision == "bfloat16"
     assert result.load_workers == 1
     assert result.standardize_canonical_tautomer and not result.standardize_largest_fragment
     assert result.structure_height == 80

@@ -70,3 +70,12 @@ def test_a_large_re_rank_runs_as_the_tabs_job_and_its_failure_shows_under_rank(
     qtbot.waitUntil(job.is_done, timeout=30_000)
     qtbot.waitUntil(lambda: "the mw column holds text" in tab.rank_status.text(), timeout=5_000)
     assert tab.rank_status.styleSheet() == ERROR_STYLE and not tab.jobs.is_busy()
+
+
+def test_score_asks_for_the_precision_chosen_in_preferences(tab, engine, monkeypatch):
+    submitted = []
+    monkeypatch.setattr(tab.jobs, "submit", lambda *args, **kwargs: submitted.append(args))
+    monkeypatch.setattr(engine, "inference_precision", "bfloat16", raising=False)
+    tab.score()
+    request = submitted[-1][4]
+    assert request.precision == "bfloat16"
