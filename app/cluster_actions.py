@@ -3,7 +3,7 @@ a file…, Score a file…, Search a file…, and Preferences → Compute → Te
 
 One submenu holds the three: they share their condition (a scheduler named in Preferences, which
 the submenu's first line shows) and their shape (a file in, a file out), and the File menu keeps
-its length. Each runs as an engine job in the long lane (``core.cluster_jobs``: the same core
+its length. Each runs as an engine job in the cluster lane (``core.cluster_jobs``: the same core
 functions as ``drugdesk props|score|search --cluster``), so the Jobs panel shows it with its
 progress ("local:4 (4 workers): 12 of 40 parts done") and a Cancel button; the window only asks
 for the files and what to do, and tells the user how it ended: a notification with *Open*
@@ -27,7 +27,7 @@ from core.cluster_jobs import (
     score_file_on_cluster,
     search_file_on_cluster,
 )
-from core.jobs import LONG_LANE
+from core.jobs import CLUSTER_LANE
 from ui.dialogs.cluster_files import (
     INPUT_FILTER,
     TABLE_FILTER,
@@ -139,7 +139,7 @@ class ClusterActions(QObject):
             output,
             options,
             title=f"Properties of {source.name} on {address}",
-            lane=LONG_LANE,
+            lane=CLUSTER_LANE,
         )
         self._tell_outcome(handle, f"Properties of {source.name}", output, "smiles")
         return handle
@@ -193,7 +193,7 @@ class ClusterActions(QObject):
             standardize=self.window.settings.standardize_options(),
             ship_records=ship_records,
             title=f"Score {source.name} on {address}",
-            lane=LONG_LANE,
+            lane=CLUSTER_LANE,
         )
         self._tell_outcome(handle, f"Scoring {source.name}", output, "smiles")
         return handle
@@ -235,7 +235,7 @@ class ClusterActions(QObject):
             request,
             ship_records=ship_records,
             title=f"Search {source.name} on {address}",
-            lane=LONG_LANE,
+            lane=CLUSTER_LANE,
         )
         self._tell_outcome(handle, f"Searching {source.name}", output, "smiles")
         return handle

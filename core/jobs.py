@@ -74,7 +74,11 @@ MAIN_LANE = "main"
 LONG_LANE = "long"
 """The engine lane for jobs of minutes or hours (training, loading a large file, folding), so
 that they do not hold the main lane's jobs back."""
-LANES = (MAIN_LANE, LONG_LANE)
+CLUSTER_LANE = "cluster"
+"""The engine lane for work sent to a Dask cluster (File > On the cluster): hours that mostly
+wait on other machines, which hold back neither the clicks of the main lane nor a library
+loading in the long lane."""
+LANES = (MAIN_LANE, LONG_LANE, CLUSTER_LANE)
 
 
 @dataclass(slots=True)

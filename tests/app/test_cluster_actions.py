@@ -7,6 +7,7 @@ output, the user is told and nothing runs."""
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from dataclasses import replace
 
@@ -17,6 +18,7 @@ from PySide6.QtCore import Qt
 from app.cli import main
 from app.cluster_actions import NO_SCHEDULER
 from core.chem.cluster_search import SearchRequest
+from core.jobs import CLUSTER_LANE, LONG_LANE
 from ui.dialogs.cluster_files import TOP_K
 
 
@@ -85,6 +87,11 @@ def library(tmp_path):
     return path
 
 
+def _hold_until(event, *, progress, is_cancelled):
+    while not event.wait(0.05) and not is_cancelled():
+        pass
+
+
 def _finish(qtbot, window):
     handle = window.cluster.last_job
     qtbot.waitUntil(handle.is_done, timeout=120_000)
@@ -133,11 +140,18 @@ def test_search_a_file_on_the_cluster_from_the_window(qtbot, main_window, schedu
     dialog.output_edit.setText(str(out))
     dialog.set_mode(TOP_K)
     dialog.top_k.setValue(3)
+    # A library loading for hours (the long lane) does not hold the cluster's job back.
+    loading = threading.Event()
+    blocker = window.engine.submit(_hold_until, loading, title="Long load", lane=LONG_LANE)
     qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
     assert not dialog.isVisible()
 
     handle = _finish(qtbot, window)
     assert handle.state == "finished", handle.error
+    assert window.engine.job(handle.id).lane == CLUSTER_LANE
+    assert blocker.state == "running"
+    loading.set()
+    qtbot.waitUntil(blocker.is_done)
     assert handle.title == f"Search vendor.smi on {scheduler}"
     row = window.jobs_panel.rows[handle.id]  # the Jobs panel lists it (with Cancel while it runs)
     qtbot.waitUntil(lambda: row.state == "finished")
