@@ -11,10 +11,18 @@ machine has 16 cores. A last table times one top-50 similarity search (``search 
 ``core.chem.cluster_search``) on ``local:2`` against the same search on one machine, whose
 answer it must equal.
 
+``--merge-only`` times no cluster: it measures the client's merge alone, the peak resident
+memory (``ru_maxrss``) of a fresh process that writes ``--rows`` synthetic rows (real ``props``
+rows of MOSES molecules, repeated with new names and InChIKeys, 1 in 10 a repeat) from parts of
+5,000 rows: ``props`` (CSV) and ``score --profile oral`` (CSV), each as before issue 18 part 1
+(every part read, joined, then written) and streamed (one part, or one batch per part, at a
+time); the files must be byte-identical.
+
 Run from the repository root::
 
     nice python benchmarks/bench_cluster.py              # 20,000 molecules, several minutes
     python benchmarks/bench_cluster.py --n 2000          # a quick look
+    nice python benchmarks/bench_cluster.py --merge-only --rows 1000000
 """
 
 from __future__ import annotations
@@ -130,11 +138,138 @@ class _RemoteCluster:
                 process.wait()
 
 
+MERGE_PART_ROWS = 5000
+
+
+def _synthetic_parts(folder: Path, rows: int) -> tuple[int, list]:
+    """Parts of ``props`` rows (the columns score's parts hold without models): 500 MOSES
+    molecules described once, repeated with new names and InChIKeys (every tenth row repeats
+    an earlier molecule). Returns (parts, score tallies)."""
+    import numpy as np
+
+    from core.hitlist.cluster_score import PartTally
+
+    source = _common.write_smi(_common.moses_smiles(500), folder / "seed.smi")
+    seed = props_table(load_library(source, LoadOptions(workers=1)))
+    n_parts = -(-rows // MERGE_PART_ROWS)
+    for number in range(n_parts):
+        start = number * MERGE_PART_ROWS
+        size = min(MERGE_PART_ROWS, rows - start)
+        position = np.arange(start, start + size)
+        part = seed.iloc[position % len(seed)].reset_index(drop=True)
+        part["name"] = [f"mol{i}" for i in position]
+        molecule = np.where(position % 10 == 9, position // 7, position)  # an earlier one
+        keys = part["inchikey"].to_numpy(dtype=object)
+        part["inchikey"] = [
+            f"{m:014d}-{k[15:]}" if k else "" for m, k in zip(molecule, keys, strict=True)
+        ]
+        part.to_parquet(folder / f"part-{number:05d}.parquet", index=False)
+    return n_parts, [PartTally((), ())] * n_parts
+
+
+def _merge_child(mode: str, folder: Path, n_parts: int, rows: int, out: Path) -> None:
+    """Run one merge in this (fresh) process and print its seconds and peak RSS as JSON."""
+    import resource
+
+    from core.hitlist.cluster_score import PartTally
+    from core.hitlist.presets import preset
+    from core.hitlist.scoring import ScoringRequest
+
+    tallies = [PartTally((), ())] * n_parts
+    request = ScoringRequest(preset("oral"))
+    started = time.perf_counter()
+    if mode == "props-joined":
+        from core.chem.cluster_parts import concat_parts, read_parts
+        from core.chem.library import LIBRARY_COLUMNS, assemble_library
+
+        table = concat_parts(read_parts(folder, n_parts), props_table(assemble_library([])))
+        export_table(table.loc[:, list(LIBRARY_COLUMNS)], out)
+    elif mode == "props-streamed":
+        from core.chem.cluster_props import write_props_parts
+
+        write_props_parts(folder, n_parts, rows, out)
+    elif mode == "score-joined":
+        from core.chem.cluster_parts import read_parts
+        from core.hitlist.cluster_score import _join
+        from core.hitlist.hit_list_file import write_hit_list
+        from core.hitlist.scoring import score_library
+
+        library, cache, described = _join(
+            read_parts(folder, n_parts), tallies, folder / "x.smi", request
+        )
+        result = score_library(library.table, request, cache, described=described)
+        write_hit_list(library.table, result, request.profile, out)
+    else:
+        from core.hitlist.cluster_score import write_scored_parts
+
+        write_scored_parts(folder, n_parts, rows, tallies, request, out)
+    elapsed = time.perf_counter() - started
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"seconds": elapsed, "peak_mib": peak_kib / 1024}))
+
+
+def _merge_only(rows: int) -> int:
+    print(_common.machine_markdown(_common.machine_info()))
+    print(f"- Command: `{_common.command_line()}`; {rows:,} synthetic rows in parts of "
+          f"{MERGE_PART_ROWS:,}")  # fmt: skip
+    results = []
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        parts = folder / "out.parts"
+        parts.mkdir()
+        n_parts, _ = _synthetic_parts(parts, rows)
+        base = subprocess.run(
+            [sys.executable, "-c", "import resource, pandas, pyarrow, rdkit.Chem; "
+             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        files = {}
+        for mode in ("props-joined", "props-streamed", "score-joined", "score-streamed"):
+            out = folder / f"{mode}.csv"
+            done = subprocess.run(
+                [sys.executable, __file__, "--merge-child", mode, str(parts), str(n_parts),
+                 str(rows), str(out)],
+                check=True, capture_output=True, text=True,
+            )  # fmt: skip
+            results.append((mode, json.loads(done.stdout.splitlines()[-1])))
+            files[mode] = out.read_bytes()
+            out.unlink()
+    print()
+    print(
+        f"A process importing pandas, pyarrow and RDKit alone peaks at {float(base.stdout):.0f} MiB."
+    )
+    print()
+    print("| merge | seconds | peak RSS MiB |")
+    print("|---|---:|---:|")
+    for mode, result in results:
+        print(f"| {mode} | {result['seconds']:.1f} | {result['peak_mib']:.0f} |")
+    same = (files["props-joined"] == files["props-streamed"],
+            files["score-joined"] == files["score-streamed"])  # fmt: skip
+    print()
+    print(f"props files byte-identical: {'yes' if same[0] else 'NO'}; "
+          f"score files byte-identical: {'yes' if same[1] else 'NO'}")  # fmt: skip
+    return 0 if all(same) else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000, help="molecules (default 20,000)")
     parser.add_argument("--partition-size", type=int, default=1000, help="records per part")
+    parser.add_argument(
+        "--merge-only",
+        action="store_true",
+        help="no cluster: the client's peak memory merging --rows synthetic rows, joined "
+        "against streamed",
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows for --merge-only")
+    parser.add_argument("--merge-child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.merge_child:
+        mode, folder, n_parts, rows, out = args.merge_child
+        _merge_child(mode, Path(folder), int(n_parts), int(rows), Path(out))
+        return 0
+    if args.merge_only:
+        return _merge_only(args.rows)
 
     cores = os.cpu_count() or 1
     print(_common.machine_markdown(_common.machine_info()))

@@ -104,32 +104,60 @@ def _names_a_file(text: str) -> bool:
         return False
 
 
-def _score_on_cluster(args: argparse.Namespace, request, read):
-    """``score --cluster``: the records described and predicted by a Dask cluster's workers
-    (``core.hitlist.cluster_score``); returns ``(library, scoring result)`` or an exit code."""
-    from app.commands.common import terminal_progress
+def _score_on_cluster(args: argparse.Namespace, request, read) -> int:
+    """``score --cluster``: the records described and predicted by a Dask cluster's workers,
+    the hit list streamed from their parts into the output, never joined in memory
+    (``core.hitlist.cluster_score.score_to_file_on_cluster``); returns the exit code."""
+    from app.commands.common import end_progress_line, terminal_progress
     from core.chem.readers import LibraryReadError
-    from core.hitlist.cluster_score import score_on_cluster
+    from core.hitlist.cluster_score import score_to_file_on_cluster
 
     spec = cluster_spec("score", args)
     if isinstance(spec, int):
         return spec
 
     def job(client):
-        done = score_on_cluster(
+        return score_to_file_on_cluster(
             client,
             args.input,
             args.output,
             request,
             read,
+            top=args.top,
+            ranked_only=args.ranked_only,
+            title=f"Hit list: {args.input.name}",
             partition_size=args.partition_size,
             ship_records=args.cluster_ship_records,
             progress=terminal_progress(sys.stderr.isatty()),
             note=print_note,
         )
-        return done.library, done.scoring
 
-    return run_on_cluster("score", spec, job, (LibraryReadError, ValueError))
+    written = run_on_cluster("score", spec, job, (LibraryReadError, ValueError))
+    if isinstance(written, int):
+        return written
+    end_progress_line()
+    for name, error in written.invalid_examples:
+        print(f"invalid: {name or '(no name)'}: {error}", file=sys.stderr)
+    _print_counts(written.n_invalid, written.n_unscored, written.n_duplicates)
+    print(written.describe(), file=sys.stderr)
+    return 0
+
+
+def _print_counts(n_invalid: int, n_unscored: int, n_duplicates: int) -> None:
+    if n_invalid > 10:
+        print(f"… and {n_invalid - 10} more invalid rows", file=sys.stderr)
+    if n_unscored:
+        print(
+            f"{n_unscored} valid molecules have a missing value the profile needs and were "
+            "not ranked",
+            file=sys.stderr,
+        )
+    if n_duplicates:
+        print(
+            f"{n_duplicates} rows repeat a molecule listed earlier (same InChIKey) and "
+            "were not ranked again",
+            file=sys.stderr,
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -171,20 +199,16 @@ def run(args: argparse.Namespace) -> int:
     )
     read = ReadOptions(smiles_column=args.smiles_col)
     if args.cluster is not None:
-        scored = _score_on_cluster(args, request, read)
-        if isinstance(scored, int):
-            return scored
-        library, result = scored
-    else:
-        try:
-            library = load_library(
-                args.input, LoadOptions(read=read, workers=args.workers), progress=progress
-            )
-            result = score_library(library.table, request, progress=progress)
-        except (LibraryReadError, ValueError) as exc:
-            return fail("score", str(exc))
-        except OSError as exc:
-            return fail("score", os_error_text(exc))
+        return _score_on_cluster(args, request, read)
+    try:
+        library = load_library(
+            args.input, LoadOptions(read=read, workers=args.workers), progress=progress
+        )
+        result = score_library(library.table, request, progress=progress)
+    except (LibraryReadError, ValueError) as exc:
+        return fail("score", str(exc))
+    except OSError as exc:
+        return fail("score", os_error_text(exc))
     try:
         written = write_hit_list(
             library.table,
@@ -204,19 +228,6 @@ def run(args: argparse.Namespace) -> int:
     end_progress_line()
     for _, row in invalid.head(10).iterrows():
         print(f"invalid: {row['name'] or '(no name)'}: {row['error']}", file=sys.stderr)
-    if len(invalid) > 10:
-        print(f"… and {len(invalid) - 10} more invalid rows", file=sys.stderr)
-    if written.n_unscored:
-        print(
-            f"{written.n_unscored} valid molecules have a missing value the profile needs and were "
-            "not ranked",
-            file=sys.stderr,
-        )
-    if result.n_duplicates:
-        print(
-            f"{result.n_duplicates} rows repeat a molecule listed earlier (same InChIKey) and "
-            "were not ranked again",
-            file=sys.stderr,
-        )
+    _print_counts(len(invalid), written.n_unscored, result.n_duplicates)
     print(written.describe(), file=sys.stderr)
     return 0

@@ -434,9 +434,15 @@ def iter_parts(
     JobCancelled
         ``is_cancelled`` turned true (checked between parts).
     """
+    return iter_files(part_files(folder, n_parts), columns, is_cancelled)
+
+
+def iter_files(
+    files: list[Path], columns: list[str] | None = None, is_cancelled: CancelCheck | None = None
+) -> Iterator[pd.DataFrame]:
+    """:func:`iter_parts` for any Parquet files of one table (a part's sorted run, say)."""
     from core.jobs import check_cancelled
 
-    files = part_files(folder, n_parts)
     dtypes = part_dtypes(files)
     start = 0
     for file in files:
@@ -493,12 +499,31 @@ def merge_sorted_parts(
     JobCancelled
         ``is_cancelled`` turned true (checked between output batches).
     """
+    return merge_sorted_files(
+        part_files(folder, n_parts),
+        key,
+        limit=limit,
+        batch_rows=batch_rows,
+        is_cancelled=is_cancelled,
+        open_batches=open_batches,
+    )
+
+
+def merge_sorted_files(
+    files: list[Path],
+    key: Callable[[pd.DataFrame], list[tuple]],
+    *,
+    limit: int | None = None,
+    batch_rows: int | None = None,
+    is_cancelled: CancelCheck | None = None,
+    open_batches: Callable[[Path], Iterator[pd.DataFrame]] | None = None,
+) -> Iterator[pd.DataFrame]:
+    """:func:`merge_sorted_parts` for any Parquet files of one table, each sorted by ``key``."""
     import heapq
     import itertools
 
     from core.jobs import check_cancelled
 
-    files = part_files(folder, n_parts)
     dtypes = part_dtypes(files)
     if batch_rows is None:
         batch_rows = max(MIN_MERGE_BATCH_ROWS, MERGE_ROWS_IN_MEMORY // (len(files) + 1))

@@ -77,10 +77,15 @@ def write_html_report(
     *,
     title: str = "Hit list",
     top: int = DEFAULT_REPORT_ROWS,
+    n_ranked: int | None = None,
 ) -> Path:
     """A single HTML file: the top rows with structures, scores and the profile's columns, the
-    profile itself (criteria, weights, notes), the models used with their cards, and the date."""
+    profile itself (criteria, weights, notes), the models used with their cards, and the date.
+
+    ``n_ranked``: the number of ranked molecules the text states, when ``table`` holds only the
+    best of them (a hit list streamed from a cluster's parts); ``len(table)`` by default."""
     shown = table.head(top)
+    n_ranked = len(table) if n_ranked is None else n_ranked
     columns = [c for c in ("rank", "score") if c in shown.columns]
     columns += [c for c in profile.columns if c in shown.columns and c not in columns]
     columns += [c for c in shown.columns if str(c).startswith("d_") and c not in columns]
@@ -96,7 +101,7 @@ def write_html_report(
         "th{background:#f0f0f0}td.text{text-align:left;max-width:260px;word-break:break-all}"
         "caption{text-align:left;font-weight:bold;margin:8px 0}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
-        f"<p>Created {created} by DrugDesk. {len(table):,} ranked molecules; the best "
+        f"<p>Created {created} by DrugDesk. {n_ranked:,} ranked molecules; the best "
         f"{len(shown):,} are shown.</p>",
         f"<h2>Top {len(shown):,}</h2><table><tr><th>Structure</th>",
     ]
