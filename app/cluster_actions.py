@@ -277,11 +277,12 @@ class ClusterActions(QObject):
         )
 
     def _on_done(self, output: Path, smiles_column: str | None, summary: object) -> None:
+        text = f"{summary} Full path: {output}"
         if output.suffix.lower() not in OPENABLE:
-            self.window.notifications.show_message(f"{summary} ({output})", "success")
+            self.window.notifications.show_message(text, "success")
             return
         self.window.notifications.show_message(
-            f"{summary} ({output})",
+            text,
             "success",
             action=("Open", partial(self.open_output, output, smiles_column)),
         )

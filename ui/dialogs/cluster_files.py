@@ -185,6 +185,8 @@ class ClusterFileDialog(QDialog):
             return _sentence(str(error))
         if output.is_dir():
             return f"{output} is a folder: name a file."
+        if not output.parent.is_dir():
+            return f"The folder {output.parent} does not exist."
         return ""
 
     def problem(self) -> str:

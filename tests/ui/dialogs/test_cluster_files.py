@@ -57,6 +57,8 @@ def test_score_dialog_checks_the_files_and_lists_the_models(qtbot, tmp_path, sou
         dialog.accept()  # refused: Enter cannot force it through
     dialog.output_edit.setText(str(tmp_path / "hits.pdf"))
     assert dialog.message.text().startswith("Cannot write 'hits.pdf': choose a file ending in")
+    dialog.output_edit.setText(str(tmp_path / "gone" / "hits.csv"))
+    assert dialog.message.text() == f"The folder {tmp_path / 'gone'} does not exist."
     dialog.output_edit.setText(str(tmp_path / "report.html"))  # a hit list may be a report
     assert dialog.ok_button.isEnabled()
 
