@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.cluster import ClusterSpec, connect, disconnect, parse_cluster_address
-from core.jobs import CancelCheck, ProgressCallback, check_cancelled, no_progress
+from core.jobs import CancelCheck, ProgressCallback, no_progress
 
 if TYPE_CHECKING:
     from core.chem.cluster_search import SearchRequest
@@ -198,10 +198,10 @@ def score_file_on_cluster(
     is_cancelled: CancelCheck | None = None,
 ) -> ClusterFileSummary:
     """``drugdesk score SOURCE --model M… [--admet] --profile P -o OUTPUT --cluster ADDRESS``
-    as an engine job: the workers describe and predict their parts
-    (:func:`core.hitlist.cluster_score.score_on_cluster`, loading the model folders
-    themselves), this process ranks the joined table and writes the hit list as the command
-    line does (:func:`core.hitlist.hit_list_file.write_hit_list`), atomically.
+    as an engine job, through the same function
+    (:func:`core.hitlist.cluster_score.score_to_file_on_cluster`): the workers describe and
+    predict their parts (loading the model folders themselves), this process scores the parts
+    and merges them into the hit list file, never holding the whole table; written atomically.
 
     ``profile``: a preset name (``"oral"``, ``"cns"``) or a profile. ``ship_records``: the
     workers share no disk with this computer (``--cluster-ship-records``).
@@ -211,12 +211,12 @@ def score_file_on_cluster(
     ClusterAddressError, ValueError
         A bad address, output format or profile, or the input as output (before connecting).
     ClusterError, LibraryReadError, ProfileError, OSError, JobCancelled
-        As :func:`~core.hitlist.cluster_score.score_on_cluster`; nothing is written then.
+        As :func:`~core.hitlist.cluster_score.score_to_file_on_cluster`; nothing is written
+        then.
     """
     from core.chem.cluster_parts import DEFAULT_PARTITION_SIZE
     from core.chem.readers import ReadOptions
-    from core.hitlist.cluster_score import score_on_cluster
-    from core.hitlist.hit_list_file import write_hit_list
+    from core.hitlist.cluster_score import score_to_file_on_cluster
     from core.hitlist.presets import preset
     from core.hitlist.report import hit_list_format
     from core.hitlist.scoring import ScoringRequest
@@ -229,30 +229,26 @@ def score_file_on_cluster(
     request = ScoringRequest(profile, tuple(Path(m) for m in models), admet=admet)
     started = time.monotonic()
     with _connected(spec, progress) as (client, workers, tell):
-        done = score_on_cluster(
+        written = score_to_file_on_cluster(
             client,
             source,
             output,
             request,
             read or ReadOptions(),
             standardize,
+            title=f"Hit list: {source.name}",
             partition_size=partition_size or DEFAULT_PARTITION_SIZE,
             ship_records=ship_records,
             progress=tell,
             is_cancelled=is_cancelled,
             note=tell,
         )
-    check_cancelled(is_cancelled)
-    progress(-1.0, f"Writing {output.name}")
-    written = write_hit_list(
-        done.library.table, done.scoring, profile, output, title=f"Hit list: {source.name}"
-    )
     return ClusterFileSummary(
         verb=f"Scored {source.name}",
         output=output,
-        rows=len(written.written),
+        rows=written.n_written,
         hits=written.n_ranked,
-        records=len(written.table),
+        records=written.n_records,
         seconds=time.monotonic() - started,
         cluster=str(spec),
         workers=workers,
