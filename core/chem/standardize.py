@@ -3,6 +3,13 @@
 The steps are the ones ``rdMolStandardize.Cleanup``, ``FragmentParent`` and ``Uncharger`` perform,
 with their objects built once per process instead of once per molecule, and without the second
 cleanup that ``FragmentParent`` runs by default (a test checks the output equals RDKit's own calls).
+
+The reionizer and the uncharger are skipped for a molecule they cannot change (most of a
+library): both only move, add or remove formal charges, and with no charged atom there is nothing
+for them to do. The reionizer's charge corrections first charge lone Li, Na, K, Mg, Ca and Cl
+atoms (``[Li,Na,K;X0+0]``…), and its proton moves need an ionised acid (every base form of its
+acid-base pairs has a negative atom); the uncharger's four patterns all need a charged atom.
+What each does to a molecule before anything else, updating its property cache, is done here too.
 """
 
 from __future__ import annotations
@@ -11,6 +18,18 @@ from dataclasses import dataclass
 
 from rdkit import Chem
 from rdkit.Chem.MolStandardize import rdMolStandardize
+
+_CHARGE_SITES = Chem.MolFromSmarts("[!+0,Li,Na,K,Mg,Ca,Cl&X0]")
+"""Atoms that the reionizer or the uncharger may act on: charged atoms, and the lone ions the
+reionizer charges (``[Li,Na,K;X0+0]``, ``[Mg,Ca;X0+0]``, ``[Cl;X0+0]``; this matches more)."""
+
+
+def _may_hold_charges(mol: Chem.RWMol) -> bool:
+    """Whether the reionizer or the uncharger could change ``mol``; updates its property cache
+    where it needs it, as both of them do first."""
+    if mol.NeedsUpdatePropertyCache():
+        mol.UpdatePropertyCache(strict=False)
+    return mol.HasSubstructMatch(_CHARGE_SITES)
 
 
 @dataclass(slots=True, frozen=True)
@@ -47,16 +66,22 @@ class Standardizer:
         # In-place calls keep RDKit's own atom order (as rdMolStandardize.Cleanup does); the copying
         # variants renumber atoms, which changes descriptor sums in the last floating-point bit.
         mol = Chem.RWMol(mol)
+        charged: bool | None = None  # known once asked; fragment choice adds no charge
         if options.cleanup:
             mol = Chem.RWMol(Chem.RemoveHs(mol))
             self._metal_disconnector.DisconnectInPlace(mol)
             self._normalizer.normalizeInPlace(mol)
-            self._reionizer.reionizeInPlace(mol)
+            charged = _may_hold_charges(mol)
+            if charged:
+                self._reionizer.reionizeInPlace(mol)
             Chem.AssignStereochemistry(mol, cleanIt=True, force=True)
         if options.largest_fragment:
             self._fragment_chooser.chooseInPlace(mol)
         if options.neutralize:
-            self._uncharger.unchargeInPlace(mol)
+            if charged is None:
+                charged = _may_hold_charges(mol)
+            if charged:
+                self._uncharger.unchargeInPlace(mol)
         mol = mol.GetMol()
         if self._tautomer_enumerator is not None:
             mol = self._tautomer_enumerator.Canonicalize(mol)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import random
+from pathlib import Path
+
 import pytest
-from rdkit import Chem
+from rdkit import Chem, RDConfig, RDLogger
 from rdkit.Chem.MolStandardize import rdMolStandardize
 
-from core.chem.standardize import StandardizeOptions, Standardizer
+from core.chem.standardize import StandardizeOptions, Standardizer, _may_hold_charges
 
 # Salts, zwitterions, nitro groups, metals, charged amines, stereo and explicit Hs.
 SPECIAL_CASES = {
@@ -186,3 +189,112 @@ def test_one_standardizer_reused_gives_the_same_results():
         Chem.MolToSmiles(standardizer.standardize(Chem.MolFromSmiles(s))) for s in SPECIAL_CASES
     ]
     assert first == second == list(SPECIAL_CASES.values())
+
+
+# ----------------------------------------------------------------------------------------------
+# The reionizer and the uncharger, skipped where they cannot change anything
+
+
+class EveryStep(Standardizer):
+    """The steps of :class:`Standardizer`, the reionizer and the uncharger always run."""
+
+    def standardize(self, mol: Chem.Mol) -> Chem.Mol:
+        options = self.options
+        mol = Chem.RWMol(mol)
+        if options.cleanup:
+            mol = Chem.RWMol(Chem.RemoveHs(mol))
+            self._metal_disconnector.DisconnectInPlace(mol)
+            self._normalizer.normalizeInPlace(mol)
+            self._reionizer.reionizeInPlace(mol)
+            Chem.AssignStereochemistry(mol, cleanIt=True, force=True)
+        if options.largest_fragment:
+            self._fragment_chooser.chooseInPlace(mol)
+        if options.neutralize:
+            self._uncharger.unchargeInPlace(mol)
+        mol = mol.GetMol()
+        Chem.SanitizeMol(mol)
+        return mol
+
+
+NCI_SMI = Path(RDConfig.RDDataDir) / "NCI" / "first_5K.smi"
+# Lone ions the reionizer charges ("[Cl]": a chlorine atom, as BBBP writes hydrochlorides), and
+# molecules whose normalisation makes charges.
+ION_CASES = (
+    "[Cl].CC(C)NCC(O)COc1cccc2ccccc12",
+    "[Na].CC(=O)O",
+    "[K].[Cl].Oc1ccccc1",
+    "[Mg].OC(=O)CC(=O)O",
+    "CN(=O)=O",
+    "C[S+]([O-])C",
+    "Cc1cccc[n+]1[O-]",
+    "CC[N+](C)(C)C.OC(=O)C",
+)
+
+
+def _binary(standardizer: Standardizer, mol: Chem.Mol) -> bytes:
+    return standardizer.standardize(mol).ToBinary(Chem.PropertyPickleOptions.AllProps)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [StandardizeOptions(), StandardizeOptions(cleanup=False)],
+    ids=["default", "no cleanup"],
+)
+def test_skipping_steps_changes_nothing(options):
+    """Every atom, bond and property (computed ones too) as with every step run, on the NCI set
+    (salts, metals, charges) in two atom orders and on the ion cases."""
+    RDLogger.DisableLog("rdApp.*")
+    try:
+        smiles = [line.split()[0] for line in NCI_SMI.read_text().splitlines()[::4] if line]
+        mols = [m for m in map(Chem.MolFromSmiles, [*smiles, *ION_CASES]) if m is not None]
+        rng = random.Random(3)
+        ours, every = Standardizer(options), EveryStep(options)
+        charged = 0
+        for mol in mols:
+            order = list(range(mol.GetNumAtoms()))
+            rng.shuffle(order)
+            for variant in (mol, Chem.RenumberAtoms(mol, order)):
+                try:
+                    expected = _binary(every, variant)
+                except Exception:  # RDKit rejects a few; then both must
+                    with pytest.raises(Exception):  # noqa: B017
+                        ours.standardize(variant)
+                    continue
+                assert _binary(ours, variant) == expected, Chem.MolToSmiles(variant)
+            charged += _may_hold_charges(Chem.RWMol(mol))
+    finally:
+        RDLogger.EnableLog("rdApp.*")
+    assert len(mols) > 1200 and 100 < charged < len(mols) // 2
+
+
+def test_charge_sites():
+    def sites(smiles: str) -> bool:
+        return _may_hold_charges(Chem.RWMol(Chem.MolFromSmiles(smiles)))
+
+    assert not sites("CC(=O)Oc1ccccc1C(=O)O")
+    assert not sites("ClCCCl")  # bonded chlorine: no lone ion
+    for smiles in ("CC(=O)[O-]", "C[NH3+]", "[Cl].CCN", "[Na].CC(=O)O", "[Ca].O", "CN(=O)=O"):
+        assert sites(smiles), smiles
+
+
+def test_reionizer_and_uncharger_skipped_for_neutral_molecules(monkeypatch):
+    standardizer = Standardizer()
+    called = []
+
+    class Recorder:
+        def __init__(self, name, step):
+            self.name, self.step = name, step
+
+        def __getattr__(self, attribute):
+            def call(mol):
+                called.append(self.name)
+                return getattr(self.step, attribute)(mol)
+
+            return call
+
+    monkeypatch.setattr(standardizer, "_reionizer", Recorder("reionize", standardizer._reionizer))
+    monkeypatch.setattr(standardizer, "_uncharger", Recorder("uncharge", standardizer._uncharger))
+    standardizer.standardize(Chem.MolFromSmiles("CC(=O)Oc1ccccc1C(=O)O"))
+    assert called == []
+    standardizer.standardize(Chem.MolFromSmiles("CC(=O)[O-].[Na+]"))
+    assert called == ["reionize", "uncharge"]
