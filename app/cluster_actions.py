@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog, QMenu
+from PySide6.QtWidgets import QMenu
 
 from core.chem.readers import ReadOptions
 from core.cluster_jobs import (
@@ -29,8 +29,7 @@ from core.cluster_jobs import (
 )
 from core.jobs import CLUSTER_LANE
 from ui.dialogs.cluster_files import (
-    INPUT_FILTER,
-    TABLE_FILTER,
+    PropsOnClusterDialog,
     ScoreOnClusterDialog,
     SearchOnClusterDialog,
 )
@@ -40,7 +39,6 @@ if TYPE_CHECKING:
     from core.chem.cluster_search import SearchRequest
     from ui.jobs.handle import JobHandle
 
-OUTPUT_FILTER = TABLE_FILTER
 NO_SCHEDULER = (
     "No Dask scheduler is set: name one in Edit > Preferences > Compute "
     "(tcp://HOST:PORT, local:N or slurm:N)."
@@ -55,8 +53,10 @@ class ClusterActions(QObject):
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self.window = window
-        self.dialog: ScoreOnClusterDialog | SearchOnClusterDialog | None = None
-        """The score or search dialog while it is open."""
+        self.dialog: PropsOnClusterDialog | ScoreOnClusterDialog | SearchOnClusterDialog | None = (
+            None
+        )
+        """The dialog while it is open."""
         self.last_job: JobHandle | None = None
         """The handle of the job started last (for scripts and tests)."""
         self.props_action = QAction("Compute &properties of a file…", window)
@@ -109,22 +109,22 @@ class ClusterActions(QObject):
     # ------------------------------------------------------------------------------------------
     # Properties
 
-    def choose_props_files(self) -> None:
-        if self._address() is None:
-            return
-        source, _ = QFileDialog.getOpenFileName(
-            self.window, "Compute properties on the cluster: compound file", "", INPUT_FILTER
+    def choose_props_files(self) -> PropsOnClusterDialog | None:
+        """Open the properties dialog (window-modal); OK runs :meth:`compute_props`."""
+        address = self._address()
+        if address is None:
+            return None
+        dialog = PropsOnClusterDialog(address, self.window)
+        dialog.accepted.connect(
+            lambda: self.compute_props(
+                dialog.source(), dialog.output(), ship_records=dialog.ship_records()
+            )
         )
-        if not source:
-            return
-        suggested = str(Path(source).with_name(Path(source).stem + "_props.csv"))
-        output, _ = QFileDialog.getSaveFileName(
-            self.window, "Write the properties table to", suggested, OUTPUT_FILTER
-        )
-        if output:
-            self.compute_props(Path(source), Path(output))
+        return self._open(dialog)
 
-    def compute_props(self, source: Path, output: Path) -> JobHandle | None:
+    def compute_props(
+        self, source: Path, output: Path, *, ship_records: bool = False
+    ) -> JobHandle | None:
         """Run ``props`` of ``source`` on the cluster into ``output``; returns the job's handle."""
         address = self._address()
         if address is None or self._is_input(source, output):
@@ -138,6 +138,7 @@ class ClusterActions(QObject):
             source,
             output,
             options,
+            ship_records=ship_records,
             title=f"Properties of {source.name} on {address}",
             lane=CLUSTER_LANE,
         )

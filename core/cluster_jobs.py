@@ -156,13 +156,15 @@ def props_file_on_cluster(
     options=None,
     *,
     partition_size: int | None = None,
+    ship_records: bool = False,
     progress: ProgressCallback = no_progress,
     is_cancelled: CancelCheck | None = None,
 ) -> str:
     """``drugdesk props FILE --output OUT --cluster ADDRESS`` as an engine job: the table of
     properties and alerts of every record of ``path`` computed by the cluster's workers and
     written to ``output`` (atomically, only when every part is done). Progress says how many
-    workers run the parts. Returns the summary line.
+    workers run the parts. ``ship_records``: the workers share no disk with this computer
+    (``--cluster-ship-records``). Returns the summary line.
     """
     from core.chem.cluster_parts import DEFAULT_PARTITION_SIZE
     from core.chem.cluster_props import props_on_cluster
@@ -175,6 +177,7 @@ def props_file_on_cluster(
             output,
             options,
             partition_size=partition_size or DEFAULT_PARTITION_SIZE,
+            ship_records=ship_records,
             progress=tell,
             is_cancelled=is_cancelled,
             note=tell,

@@ -36,8 +36,14 @@ def test_properties_on_the_cluster_from_the_window(qtbot, main_window, tmp_path)
     assert window.cluster.compute_props(source, source) is None
     assert "is the input file" in window.notifications.text()
 
+    dialog = window.cluster.choose_props_files()
+    dialog.input_edit.setText(str(source))
+    assert dialog.output() == tmp_path / "lib_props.csv"  # suggested beside the input
     out = tmp_path / "out.csv"
-    handle = window.cluster.compute_props(source, out)
+    dialog.output_edit.setText(str(out))
+    assert not dialog.ship_box.isVisibleTo(dialog)  # local:1 sees this computer's files
+    dialog.accept()
+    handle = window.cluster.last_job
     assert handle.title == "Properties of lib.smi on local:1"
     qtbot.waitUntil(handle.is_done, timeout=120_000)
     assert handle.state == "finished", handle.error
@@ -114,6 +120,9 @@ def test_without_a_scheduler_the_dialogs_do_not_open(main_window):
     assert window.notifications.text() == NO_SCHEDULER
     window.notifications.dismiss()
     assert window.cluster.choose_search() is None
+    assert window.notifications.text() == NO_SCHEDULER
+    window.notifications.dismiss()
+    assert window.cluster.choose_props_files() is None
     assert window.notifications.text() == NO_SCHEDULER
     assert window.cluster.dialog is None
     titles = [a.text() for a in window.cluster.menu.actions() if a.text()]

@@ -1,4 +1,5 @@
-"""File > On the cluster: the dialogs that ask what to score or search on the Dask cluster.
+"""File > On the cluster: the dialogs that ask which file to describe, score or search on the
+Dask cluster, and how.
 
 Each asks for an input file and an output file (never the input itself) and what to do with
 them, checks every field as it is typed (the message under the form says what is wrong, and OK
@@ -179,14 +180,14 @@ class ClusterFileDialog(QDialog):
             same = False
         if same:
             return f"{output.name} is the input file: choose another output."
-        try:
-            self.check_output_format(output)
-        except ValueError as error:
-            return _sentence(str(error))
         if output.is_dir():
             return f"{output} is a folder: name a file."
         if not output.parent.is_dir():
             return f"The folder {output.parent} does not exist."
+        try:
+            self.check_output_format(output)
+        except ValueError as error:
+            return _sentence(str(error))
         return ""
 
     def problem(self) -> str:
@@ -208,6 +209,23 @@ class ClusterFileDialog(QDialog):
     def accept(self) -> None:
         if not self.refresh():
             super().accept()
+
+
+class PropsOnClusterDialog(ClusterFileDialog):
+    """File > On the cluster > Compute properties of a file…: the input and the table file."""
+
+    output_suffix = "_props.csv"
+    what = "the properties table"
+
+    def __init__(self, address: str, parent: QWidget | None = None) -> None:
+        super().__init__("Compute properties of a file on the cluster", address, parent)
+        self.refresh()
+
+    def ready_text(self) -> str:
+        return (
+            "Computes the properties and structural alerts of every record (as drugdesk props "
+            f"does); writes {self.output().name} when every part is done."
+        )
 
 
 class ScoreOnClusterDialog(ClusterFileDialog):
@@ -455,6 +473,7 @@ __all__ = [
     "SUBSTRUCTURE",
     "TOP_K",
     "ClusterFileDialog",
+    "PropsOnClusterDialog",
     "ScoreOnClusterDialog",
     "SearchOnClusterDialog",
 ]

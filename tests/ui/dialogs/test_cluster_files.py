@@ -15,6 +15,7 @@ from ui.dialogs.cluster_files import (
     SIMILAR_AT_LEAST,
     SUBSTRUCTURE,
     TOP_K,
+    PropsOnClusterDialog,
     ScoreOnClusterDialog,
     SearchOnClusterDialog,
 )
@@ -142,3 +143,16 @@ def test_search_dialog_with_no_molecule_shown(qtbot):
     qtbot.addWidget(dialog)
     assert dialog.query_edit.text() == "" and dialog.query_name.text() == ""
     assert dialog.message.text().startswith("Type the query's SMILES")
+
+
+def test_props_dialog(qtbot, tmp_path, source):
+    dialog = PropsOnClusterDialog("slurm:8")
+    qtbot.addWidget(dialog)
+    dialog.input_edit.setText(str(source))
+    assert dialog.output() == tmp_path / "vendor_props.csv"
+    assert dialog.ok_button.isEnabled()
+    assert dialog.message.text().startswith("Computes the properties and structural alerts")
+    dialog.output_edit.setText(str(tmp_path / "props.html"))  # a table, not a report
+    assert not dialog.ok_button.isEnabled()
+    dialog.output_edit.setText(str(tmp_path))
+    assert dialog.message.text() == f"{tmp_path} is a folder: name a file."
