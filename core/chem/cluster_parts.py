@@ -518,7 +518,70 @@ def merge_sorted_files(
     is_cancelled: CancelCheck | None = None,
     open_batches: Callable[[Path], Iterator[pd.DataFrame]] | None = None,
 ) -> Iterator[pd.DataFrame]:
-    """:func:`merge_sorted_parts` for any Parquet files of one table, each sorted by ``key``."""
+    """:func:`merge_sorted_parts` for any Parquet files of one table, each sorted by ``key``.
+
+    More than :data:`MAX_OPEN_FILES` files are merged in groups first, each group into a sorted
+    file beside its first file (removed when the merge ends), so that the merge never holds
+    more files open than a desktop's file-descriptor limit allows."""
+    if len(files) > MAX_OPEN_FILES:
+        return _merge_in_groups(files, key, limit, batch_rows, is_cancelled, open_batches)
+    return _merge_files(files, key, limit, batch_rows, is_cancelled, open_batches)
+
+
+MAX_OPEN_FILES = 256
+"""Files that one k-way merge opens at most (macOS allows 256 by default, Linux 1,024)."""
+
+
+def _merge_in_groups(
+    files: list[Path],
+    key: Callable[[pd.DataFrame], list[tuple]],
+    limit: int | None,
+    batch_rows: int | None,
+    is_cancelled: CancelCheck | None,
+    open_batches: Callable[[Path], Iterator[pd.DataFrame]] | None,
+) -> Iterator[pd.DataFrame]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.unify_schemas(
+        [pq.read_schema(file) for file in files], promote_options="permissive"
+    )
+    merged: list[Path] = []
+    try:
+        for start in range(0, len(files), MAX_OPEN_FILES):
+            group = files[start : start + MAX_OPEN_FILES]
+            target = group[0].with_name(f"{group[0].name}.merged-{len(merged):05d}.parquet")
+            merged.append(target)
+            # Each group's own ``limit`` best hold the answer's (a top-k's k best).
+            batches = merge_sorted_files(
+                group,
+                key,
+                limit=limit,
+                batch_rows=batch_rows,
+                is_cancelled=is_cancelled,
+                open_batches=open_batches,
+            )
+            with pq.ParquetWriter(target, schema) as writer:
+                for batch in batches:
+                    writer.write_table(
+                        pa.Table.from_pandas(batch, schema=schema, preserve_index=False)
+                    )
+        yield from merge_sorted_files(
+            merged, key, limit=limit, batch_rows=batch_rows, is_cancelled=is_cancelled
+        )
+    finally:
+        for target in merged:
+            target.unlink(missing_ok=True)
+
+
+def _merge_files(
+    files: list[Path],
+    key: Callable[[pd.DataFrame], list[tuple]],
+    limit: int | None,
+    batch_rows: int | None,
+    is_cancelled: CancelCheck | None,
+    open_batches: Callable[[Path], Iterator[pd.DataFrame]] | None,
+) -> Iterator[pd.DataFrame]:
     import heapq
     import itertools
 
@@ -538,7 +601,9 @@ def merge_sorted_files(
             if not len(frame):
                 continue
             number = next(serial)
-            batches[number] = _as_dtypes(frame.reset_index(drop=True), dtypes)
+            if not (isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0):
+                frame = frame.reset_index(drop=True)
+            batches[number] = _as_dtypes(frame, dtypes)
             left[number] = len(frame)
             for position, row_key in enumerate(key(frame)):
                 yield (*row_key, number, position)
