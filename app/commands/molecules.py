@@ -102,12 +102,16 @@ def run_props(args: argparse.Namespace) -> int:
 def _run_props_on_cluster(args: argparse.Namespace, options) -> int:
     """``props --cluster``: the same table, computed by a Dask cluster's workers."""
     from core.chem.cluster_props import props_on_cluster
-    from core.chem.export import ExportError
-    from core.chem.readers import LibraryReadError
+    from core.chem.export import ExportError, check_xlsx_rows
+    from core.chem.readers import LibraryReadError, estimate_record_count
 
     spec = cluster_spec("props", args)
     if isinstance(spec, int):
         return spec
+    try:  # a workbook cannot hold the file's rows: said before a cluster starts
+        check_xlsx_rows(args.output, estimate_record_count(args.input) or 0, estimated=True)
+    except ExportError as exc:
+        return fail("props", str(exc))
     show = sys.stderr.isatty()
 
     def job(client):
