@@ -7,7 +7,8 @@ its length. Each runs as an engine job in the cluster lane (``core.cluster_jobs`
 functions as ``drugdesk props|score|search --cluster``), so the Jobs panel shows it with its
 progress ("local:4 (4 workers): 12 of 40 parts done") and a Cancel button; the window only asks
 for the files and what to do, and tells the user how it ended: a notification with *Open*
-(the output as a library tab) or the one-line error and that nothing was written.
+(the output as a library tab: a properties table or a hit list as written, without computing
+its molecules again here) or the one-line error and that nothing was written.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu
 
+from core.chem.described_table import is_described_table, read_described_table
 from core.chem.readers import ReadOptions
 from core.cluster_jobs import (
     check_cluster,
@@ -27,7 +29,7 @@ from core.cluster_jobs import (
     score_file_on_cluster,
     search_file_on_cluster,
 )
-from core.jobs import CLUSTER_LANE
+from core.jobs import CLUSTER_LANE, LONG_LANE
 from ui.dialogs.cluster_files import (
     PropsOnClusterDialog,
     ScoreOnClusterDialog,
@@ -300,13 +302,31 @@ class ClusterActions(QObject):
         )
 
     def open_output(self, output: Path, smiles_column: str | None = None):
-        """Open a file a cluster job wrote as a library tab (its SMILES column named, so that
-        no column picker asks)."""
+        """Open a file a cluster job wrote as a library tab. A table of ``props``' columns (a
+        properties table, a hit list) is read as written, its molecules not described again on
+        this computer (``core.chem.described_table``); others (a search's hits) are opened as
+        any compound file, their SMILES column named so that no column picker asks. Returns
+        the reading job's handle or the loading tab."""
+        self.window.show_area("libraries")
+        if is_described_table(output):
+            handle = self.window.engine.submit(
+                read_described_table, output, title=f"Open {output.name}", lane=LONG_LANE
+            )
+            handle.finished.connect(partial(self._on_output_read, output))
+            handle.failed.connect(
+                lambda message: self.window.show_error(f"Could not open {output.name}: {message}")
+            )
+            return handle
         read = None
         if smiles_column and output.suffix.lower() != ".sdf":
             read = ReadOptions(smiles_column=smiles_column, name_column="name")
-        self.window.show_area("libraries")
         return self.window.open_library(output, read)
+
+    def _on_output_read(self, output: Path, library) -> None:
+        libraries = self.window.libraries
+        panel = libraries.add_library_tab(output.name, library, tooltip=str(output))
+        libraries.show_panel(panel)
+        self.window.show_status(f"{output.name}: {library.summary()} (as written)")
 
 
 __all__ = ["NO_SCHEDULER", "ClusterActions"]

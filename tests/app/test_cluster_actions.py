@@ -11,6 +11,7 @@ import threading
 import warnings
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import pytest
 from PySide6.QtCore import Qt
@@ -109,9 +110,13 @@ def _open_output(qtbot, window):
     button = window.notifications.action_button
     assert button.isVisible() and button.text() == "Open"
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-    panel = window.current_panel()
-    qtbot.waitUntil(lambda: panel.library is not None, timeout=60_000)
-    return panel.library.table
+
+    def loaded():
+        panel = window.current_panel()
+        return panel is not None and panel.library is not None
+
+    qtbot.waitUntil(loaded, timeout=60_000)
+    return window.current_panel().library
 
 
 def test_without_a_scheduler_the_dialogs_do_not_open(main_window):
@@ -167,8 +172,9 @@ def test_search_a_file_on_the_cluster_from_the_window(qtbot, main_window, schedu
     text = window.notifications.text()
     assert text.startswith(f"Searched vendor.smi on {scheduler} (2 workers) in ")
     assert "3 hits among 8 records; 3 rows written to similar.csv." in text
-    table = _open_output(qtbot, window)
+    table = _open_output(qtbot, window).table  # described here: it has only SMILES
     assert table["name"].tolist() == ["phenol", "chlorophenol", "paracetamol"]
+    assert "mw" in table.columns
     assert not window.notifications.action_button.isVisible()  # used once
 
 
@@ -192,8 +198,13 @@ def test_score_a_file_on_the_cluster_from_the_window(qtbot, main_window, schedul
     assert hits["rank"].tolist() == ["1", "2", "3", "4", "5", "6", "", ""]
     assert hits["name"].tolist()[6:] == ["ethanol_again", "broken"]
     assert hits["problem"].tolist()[6] == "repeats ethanol"
-    table = _open_output(qtbot, window)
-    assert table["name"].tolist() == hits["name"].tolist()
+    library = _open_output(qtbot, window)  # read as written: nothing described again
+    assert window.current_panel().title == "vendor_hits.csv"
+    assert library.table["name"].tolist() == hits["name"].tolist()
+    assert library.extra_columns[:2] == ["rank", "score"]
+    assert not [c for c in library.table.columns if c.endswith("(input)")]
+    written = pd.read_csv(out, float_precision="round_trip")
+    np.testing.assert_array_equal(library.table["mw"].to_numpy(), written["mw"].to_numpy())
 
 
 def test_a_failed_or_cancelled_cluster_job_says_nothing_was_written(
