@@ -428,6 +428,7 @@ class _FileFacts:
     numeric: dict[str, bool]  # input column -> numbers over the whole file
     duplicate_rows: np.ndarray  # rows repeating an earlier valid row's InChIKey (ascending)
     duplicate_of_row: np.ndarray  # ... and that first row
+    first_rows: np.ndarray  # the rows that others repeat (ascending)
     first_names: dict[int, str]  # first row -> its name (for the rows that repeat it)
 
 
@@ -613,12 +614,14 @@ def _first_pass(
     by_row = np.argsort(duplicate_rows, kind="stable")
     duplicate_rows, duplicate_of_row = duplicate_rows[by_row], duplicate_of_row[by_row]
     del first, second, rows, order
+    first_rows = np.unique(duplicate_of_row)
     return _FileFacts(
         extra_names=extra_names,
         numeric={key: all_numbers[key] and any_number[key] for key in keys},
         duplicate_rows=duplicate_rows,
         duplicate_of_row=duplicate_of_row,
-        first_names=_first_names(files, np.unique(duplicate_of_row), is_cancelled),
+        first_rows=first_rows,
+        first_names=_first_names(files, first_rows, is_cancelled),
     )
 
 
@@ -743,8 +746,8 @@ def _part_runs(
     table = table.assign(**{PROBLEM_COLUMN: problem})
 
     # First copies that others repeat keep their values for them (molecules that repeat only).
-    lo, hi = table.index[0], table.index[-1] + 1
-    firsts = np.unique(facts.duplicate_of_row)
+    lo, hi = (int(table.index[0]), int(table.index[-1]) + 1) if len(table) else (0, 0)
+    firsts = facts.first_rows
     mine = firsts[(firsts >= lo) & (firsts < hi)]
     if len(mine):
         stash.append(table.loc[mine, computed])
