@@ -194,6 +194,8 @@ class ClusterActions(QObject):
             admet,
             profile,
             standardize=self.window.settings.standardize_options(),
+            # As the Rank tab scores: the precision chosen in Preferences → Compute.
+            precision=self.window.settings.inference_precision,
             ship_records=ship_records,
             title=f"Score {source.name} on {address}",
             lane=CLUSTER_LANE,

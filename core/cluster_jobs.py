@@ -193,6 +193,7 @@ def score_file_on_cluster(
     admet: bool = False,
     profile: str | DesirabilityProfile = "oral",
     *,
+    precision: str = "auto",
     read=None,
     standardize=None,
     partition_size: int | None = None,
@@ -206,8 +207,9 @@ def score_file_on_cluster(
     predict their parts (loading the model folders themselves), this process scores the parts
     and merges them into the hit list file, never holding the whole table; written atomically.
 
-    ``profile``: a preset name (``"oral"``, ``"cns"``) or a profile. ``ship_records``: the
-    workers share no disk with this computer (``--cluster-ship-records``).
+    ``profile``: a preset name (``"oral"``, ``"cns"``) or a profile; ``precision``: how the
+    workers' transformer models predict (``--precision``); ``ship_records``: the workers share
+    no disk with this computer (``--cluster-ship-records``).
 
     Raises
     ------
@@ -229,7 +231,9 @@ def score_file_on_cluster(
     _refuse_output_over_input(source, output)
     hit_list_format(output)  # raises ValueError naming the formats
     profile = preset(profile) if isinstance(profile, str) else profile
-    request = ScoringRequest(profile, tuple(Path(m) for m in models), admet=admet)
+    request = ScoringRequest(
+        profile, tuple(Path(m) for m in models), admet=admet, precision=precision
+    )
     started = time.monotonic()
     with _connected(spec, progress) as (client, workers, tell):
         written = score_to_file_on_cluster(
