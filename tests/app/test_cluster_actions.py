@@ -187,12 +187,14 @@ def test_score_a_file_on_the_cluster_from_the_window(qtbot, main_window, schedul
     assert dialog.output() == out  # suggested beside the input
     dialog.profile_box.setCurrentIndex(dialog.profile_box.findData("oral"))
     dialog.accept()
+    # The workers predict in the precision chosen in Preferences, as the Rank tab's score does
+    # (the engine lets go of a job's arguments when it ends: asked at once, while it connects).
+    job = window.engine.job(window.cluster.last_job.id)
+    assert job.kwargs["precision"] == window.settings.inference_precision
 
     handle = _finish(qtbot, window)
     assert handle.state == "finished", handle.error
     assert handle.title == f"Score vendor.smi on {scheduler}"
-    # The workers predict in the precision chosen in Preferences, as the Rank tab's score does.
-    assert window.engine.job(handle.id).kwargs["precision"] == window.settings.inference_precision
     assert "6 of 8 records ranked; 8 rows written to vendor_hits.csv." in (
         window.notifications.text()
     )
