@@ -79,7 +79,7 @@ class ClusterActions(QObject):
             "the Dask cluster; writes the hits to a file"
         )
         self.search_action.triggered.connect(self.choose_search)
-        self.menu = QMenu("On the &cluster", window)
+        self.menu = QMenu("On the c&luster", window)  # &Close library has C
         self.menu.setToolTipsVisible(True)
         self.scheduler_line = QAction(self.menu)
         self.scheduler_line.setEnabled(False)
