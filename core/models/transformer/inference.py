@@ -25,6 +25,7 @@ from core.models.transformer.devices import (
     cast_members,
     check_precision,
     inference_autocast,
+    is_out_of_memory,
     resolve_device,
 )
 from core.models.transformer.folders import load_model
@@ -80,6 +81,13 @@ def report_truncated(
     return truncated
 
 
+def default_batch_size(device: str) -> int:
+    """SMILES per batch: 128 on the CPU (larger batches were no faster here, and pad more), 512
+    on a GPU, which needs wide batches to be busy (a batch too large for its memory is split,
+    :func:`run_batches`)."""
+    return 512 if device.startswith("cuda") else 128
+
+
 def inference_threads(device: str) -> int:
     """Batches run at once: on the CPU one per torch thread, each batch on one thread.
 
@@ -133,12 +141,30 @@ def run_batches(
 
     batches = length_bucketed_batches(lengths, batch_size)
 
+    def computed(index: np.ndarray) -> Any:
+        try:
+            return forward(encode(tokenizer, [smiles[i] for i in index], max_length, device))
+        except (RuntimeError, MemoryError) as exc:
+            if not is_out_of_memory(exc) or len(index) < 2:
+                raise
+        # Out of GPU memory (a large model, long SMILES, another program on the GPU): the batch
+        # again in two halves, as often as needed, instead of failing a million-molecule score.
+        if device.startswith("cuda"):
+            torch.cuda.empty_cache()
+        half = len(index) // 2
+        log.warning(
+            "Out of memory on a batch of %d; running it as %d and %d",
+            len(index),
+            half,
+            len(index) - half,
+        )
+        return _joined(computed(index[:half]), computed(index[half:]))
+
     def run(index: np.ndarray) -> tuple[np.ndarray, Any]:
         check_cancelled(is_cancelled)
         # inference_mode and autocast are per thread: entered in the thread that runs the batch.
         with torch.inference_mode(), inference_autocast(device, precision):
-            encoded = encode(tokenizer, [smiles[i] for i in index], max_length, device)
-            return index, forward(encoded)
+            return index, computed(index)
 
     if threads <= 1 or len(batches) < 2:
         for index in batches:
@@ -158,6 +184,13 @@ def run_batches(
         finally:
             # A cancel (or the consumer stopping) drops the batches not started yet.
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _joined(first: Any, second: Any) -> Any:
+    """Two halves of a batch's result: arrays, or lists of arrays (one per ensemble member)."""
+    if isinstance(first, list):
+        return [np.concatenate([a, b]) for a, b in zip(first, second, strict=True)]
+    return np.concatenate([first, second])
 
 
 def member_outputs(
@@ -237,7 +270,7 @@ def predict(
     model: LoadedModel | str | Path,
     smiles: Sequence[str],
     *,
-    batch_size: int = 128,
+    batch_size: int | None = None,
     device: str | None = None,
     model_cache: Any = None,
     progress: ProgressCallback | None = None,
@@ -268,6 +301,7 @@ def predict(
     task = loaded.card["task"]
     mean = np.asarray(loaded.card["target_mean"], dtype=np.float64)
     scale = np.asarray(loaded.card["target_scale"], dtype=np.float64)
+    batch_size = batch_size or default_batch_size(loaded.device)
     lengths = token_lengths(loaded.tokenizer, smiles)
     truncated = report_truncated(loaded.tokenizer, smiles, loaded.max_length, progress, lengths)
     n_tasks = int(loaded.card["n_tasks"])
@@ -309,7 +343,7 @@ def embed(
     model: LoadedModel | str | Path,
     smiles: Sequence[str],
     *,
-    batch_size: int = 128,
+    batch_size: int | None = None,
     device: str | None = None,
     model_cache: Any = None,
     progress: ProgressCallback | None = None,
@@ -339,6 +373,7 @@ def embed(
     members = cast_members(loaded.members, loaded.device, precision, loaded.cast)
     first = members[0]
     encoder = first.roberta if hasattr(first, "roberta") else first.encoder
+    batch_size = batch_size or default_batch_size(loaded.device)
     lengths = token_lengths(loaded.tokenizer, smiles)
     report_truncated(loaded.tokenizer, smiles, loaded.max_length, progress, lengths)
     out = np.zeros((len(smiles), loaded.config.hidden_size), dtype=np.float32)

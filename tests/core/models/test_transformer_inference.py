@@ -157,3 +157,49 @@ def test_progress_counts_molecules_once_for_the_ensemble(model, smiles):
     fractions = [f for f, _ in seen if f >= 0]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert seen[-1][1] == "Predicted 50 of 50"
+
+
+def test_a_batch_out_of_memory_is_run_again_in_halves(model, smiles, caplog):
+    lengths = token_lengths(model.tokenizer, smiles[:40])
+    sizes = []
+
+    def forward(encoded):
+        n = len(encoded["input_ids"])
+        sizes.append(n)
+        if n > 5:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return [np.full((n, 1), float(n)), np.arange(n)[:, None]]
+
+    results = list(
+        inf.run_batches(model.tokenizer, smiles[:40], lengths, 16, model.max_length, "cpu", forward)
+    )
+    assert [len(index) for index, _ in results] == [16, 16, 8]
+    for index, (first, second) in results:
+        assert len(first) == len(second) == len(index)  # halves joined back in order
+        assert first.max() <= 5
+    assert sizes.count(16) == 2 and sizes.count(8) == 5  # 2 halves of each 16, and the last 8
+    assert "Out of memory on a batch of 16" in caplog.text
+
+
+def test_other_errors_and_single_molecules_out_of_memory_are_raised(model, smiles):
+    lengths = token_lengths(model.tokenizer, smiles[:4])
+
+    def broken(encoded):
+        raise RuntimeError("shape mismatch")
+
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        list(inf.run_batches(model.tokenizer, smiles[:4], lengths, 4, 128, "cpu", broken))
+
+    def always_out_of_memory(encoded):
+        raise RuntimeError("CUDA out of memory")
+
+    with pytest.raises(RuntimeError, match="out of memory"):
+        list(
+            inf.run_batches(
+                model.tokenizer, smiles[:4], lengths, 4, 128, "cpu", always_out_of_memory
+            )
+        )
+
+
+def test_a_gpu_gets_wider_batches_than_the_cpu():
+    assert inf.default_batch_size("cuda:0") > inf.default_batch_size("cpu") == 128
