@@ -5,10 +5,14 @@ the function run on each part's records (a :class:`PartWork`). The file is cut i
 (:mod:`core.chem.partitions`); every range first counts its records (so each record keeps its
 file index and default name), then the part function turns its records into a table, written as
 ``<output>.parts/part-00012.parquet`` through a temporary file and a rename: a task run again
-after its worker died replaces its part, never adds a second one. The caller reads the parts in
-order (:func:`read_parts`), joins them into its answer and writes it once; the parts folder is
-removed whatever happens (:func:`parts_folder_for`), so a scheduler that goes away, a failed
-part or Ctrl+C leave the output as it was.
+after its worker died replaces its part, never adds a second one. The caller streams the parts
+back, never joining them (a vendor catalogue of 100 million molecules does not fit in the
+client's memory): one part at a time in file order (:func:`iter_parts`), or a k-way merge of
+parts each sorted by a key (:func:`merge_sorted_parts`, ``heapq.merge`` over batches of each
+part: about :data:`MERGE_ROWS_IN_MEMORY` rows held); :func:`read_parts` still reads them all
+for callers that want the table. The output is written through a temporary file renamed at
+the end and the parts folder is removed whatever happens (:func:`parts_folder_for`), so a
+scheduler that goes away, a failed or missing part or Ctrl+C leave the output as it was.
 
 Where the workers read and write: by default they open the input file and the parts folder by
 their absolute paths, which holds for ``local:N`` and for a cluster sharing a file system (the
