@@ -98,6 +98,11 @@ class ProjectSession(QObject):
         self._pending_areas: dict[str, StoredArea] = {}
         self._dirty_areas: set[str] = set()
         self._area_times: dict[str, str] = {}  # last state_changed of each built area (UTC)
+        # The Campaign overview counts again after every change of the project (a library
+        # loading changes it many times): each built area's state is taken again only when the
+        # area said it changed (Expression's copies its matrix, up to 50 MB, on the GUI thread).
+        self._area_versions: dict[str, int] = {}
+        self._campaign_snapshots: dict[str, tuple[int, AreaSnapshot]] = {}
         self._tickets = 0
         self._failing = False
         # The project being opened or saved as, until its job ends (one at a time).
@@ -161,6 +166,7 @@ class ProjectSession(QObject):
         if not callable(getattr(area, "area_state", None)):
             return []
         self._areas[key] = area  # type: ignore[assignment]
+        self._campaign_snapshots.pop(key, None)
         area.state_changed.connect(lambda *_args, k=key: self._area_changed(k))
         stored = self._pending_areas.pop(key, None)
         if stored is None:
@@ -174,6 +180,7 @@ class ProjectSession(QObject):
         return problems
 
     def _area_changed(self, key: str) -> None:
+        self._area_versions[key] = self._area_versions.get(key, 0) + 1
         self._dirty_areas.add(key)
         self._area_times[key] = datetime.now(UTC).isoformat(timespec="seconds")
         self.content_changed.emit()
@@ -191,17 +198,24 @@ class ProjectSession(QObject):
             for key, stored in self._pending_areas.items()
         }
         for key, area in self._areas.items():
-            try:
-                snapshot = area.area_state()
-            except Exception:
-                log.exception("Could not take the %s area's state", key)
-                continue
+            version = self._area_versions.get(key, 0)
+            cached = self._campaign_snapshots.get(key)
+            if cached is not None and cached[0] == version:
+                snapshot = cached[1]
+            else:
+                try:
+                    snapshot = area.area_state()
+                except Exception:
+                    log.exception("Could not take the %s area's state", key)
+                    continue
+                self._campaign_snapshots[key] = (version, snapshot)
             tables = {name: t for name, t in snapshot.tables.items() if t is not None}
             areas[key] = AreaRecord(snapshot.state, tables, self._area_times.get(key))
         return libraries, areas
 
     def _restore_area(self, key: str, stored: StoredArea | None) -> list[str]:
         area = self._areas[key]
+        self._area_versions[key] = self._area_versions.get(key, 0) + 1  # even if it emits nothing
         try:
             problems = list(area.restore_area_state(stored))
         except Exception as error:  # an area's bug must not stop the project opening

@@ -153,3 +153,27 @@ def test_the_campaign_overview_counts_a_library_that_loads_while_it_is_shown(qtb
     window.show_area("campaign")  # the file loads in the background while Campaign is shown
     qtbot.waitUntil(lambda: overview.cards[3].step.started, timeout=60_000)
     assert overview.cards[3].step.lines[0] == "1 library, 30 molecules (28 valid)"
+
+
+def test_the_campaign_counts_take_an_area_state_again_only_after_it_changed(main_window):
+    taken = []
+
+    class CountedArea(NotebookArea):
+        def area_state(self) -> AreaSnapshot:
+            taken.append(1)
+            return super().area_state()
+
+    area = CountedArea()
+    main_window.project.attach_area("notebook", area)
+    area.edit(genes=["FTL"])
+    for _ in range(3):  # a library loading asks for the counts again and again
+        _, areas = main_window.project.campaign_inputs()
+    assert len(taken) == 1 and areas["notebook"].state == {"genes": ["FTL"]}
+    area.edit(genes=["FTL", "TP53"])
+    _, areas = main_window.project.campaign_inputs()
+    assert len(taken) == 2 and areas["notebook"].state == {"genes": ["FTL", "TP53"]}
+    replacement = CountedArea()
+    replacement.choices = {"genes": ["MYC"]}
+    main_window.project.attach_area("notebook", replacement)  # a new area object, same key
+    _, areas = main_window.project.campaign_inputs()
+    assert areas["notebook"].state == {"genes": ["MYC"]}
