@@ -19,6 +19,9 @@ A fourth counts double and triple bonds: each ``=`` or ``#`` bond of a pattern n
 that order in the molecule between atoms of the elements its ends allow (``C#[C;!$(C-N)]`` needs
 a carbon-carbon triple bond), which rules out most Michael acceptors and acetylenes at once.
 
+A fifth counts charged atoms: a pattern atom that must carry a formal charge (``[N+]``,
+``[o&+,O&+]``, ``[!+0]``) needs a charged atom in the molecule, and most library molecules have none.
+
 A pattern passing all of them may match; one failing any cannot. Callers then match the
 candidates as they would have matched every pattern, so the results are the same, only faster.
 """
@@ -114,6 +117,24 @@ class _QueryAtom:
             return frozenset().union(*children)
         return None
 
+    def charged(self, at: int = 0) -> bool:
+        """Whether the query atom can only match an atom with a formal charge."""
+        _depth, text = self.description[at]
+        words = text.split()
+        kind = words[0]
+        if kind in _CHARGE_QUERIES and len(words) == 4 and words[3] == "val":
+            # "AtomFormalCharge 1 = val": +1; "AtomFormalCharge 0 != val": anything but 0.
+            value = int(words[1])
+            return value != 0 if words[2] == "=" else value == 0 and words[2] == "!="
+        if _is_recursive(text):
+            return "not" not in words and self.recursive_at[at].root_charged
+        if kind in ("AtomAnd", "AtomOr") and len(words) == 1:
+            children = [self.charged(index) for index in self.children(at)]
+            if not children:
+                return False
+            return any(children) if kind == "AtomAnd" else all(children)
+        return False
+
     def required(self, at: int = 0) -> list[frozenset[_SubPattern]]:
         """What the molecule must contain for this atom to match, as clauses that must all
         hold, each satisfied by any one of its sub-patterns (an empty list: nothing known)."""
@@ -132,6 +153,10 @@ class _QueryAtom:
         return []
 
 
+# "AtomNegativeFormalCharge k" is a charge of -k.
+_CHARGE_QUERIES = ("AtomFormalCharge", "AtomNegativeFormalCharge")
+
+
 def _is_recursive(text: str) -> bool:
     return text.startswith("RecursiveStructure")
 
@@ -146,6 +171,7 @@ class _SubPattern:
         if self.pattern is None or self.pattern.GetNumAtoms() == 0:
             raise ValueError(f"unreadable recursive SMARTS {smarts!r}")
         self.root_elements: frozenset[int] | None = None
+        self.root_charged = False
 
 
 class _Analysis:
@@ -163,6 +189,7 @@ class _Analysis:
             self.order.append(sub)
             atoms = self.atoms(sub.pattern, first_index)
             sub.root_elements = atoms[0].elements() if atoms[0] is not None else None
+            sub.root_charged = atoms[0] is not None and atoms[0].charged()
         return sub
 
     def atoms(self, pattern: Chem.Mol, first_index: int) -> list[_QueryAtom | None]:
@@ -178,19 +205,22 @@ class _Analysis:
 
     def conditions(
         self, pattern: Chem.Mol, first_index: int
-    ) -> tuple[dict[frozenset[int], int], list[frozenset[_SubPattern]], dict[_BondKey, int]]:
+    ) -> tuple[dict[frozenset[int], int], list[frozenset[_SubPattern]], dict[_BondKey, int], int]:
         """The pattern's element conditions (see :func:`_element_conditions`), required
-        sub-patterns and bond conditions (for each double or triple bond with the elements its
-        ends allow, None for any: how many such bonds)."""
+        sub-patterns, bond conditions (for each double or triple bond with the elements its
+        ends allow, None for any: how many such bonds) and how many of its atoms must be charged
+        (distinct atoms of the molecule, each with a formal charge)."""
         limits = []
         atom_elements: list[frozenset[int] | None] = []
         required: list[frozenset[_SubPattern]] = []
+        charged = 0
         for atom, query in zip(pattern.GetAtoms(), self.atoms(pattern, first_index), strict=True):
             if query is None:
                 elements = frozenset({atom.GetAtomicNum()})
             else:
                 elements = query.elements() if query.description else None
                 required += query.required() if query.description else []
+                charged += bool(query.description) and query.charged()
             atom_elements.append(elements or None)
             if elements:
                 limits.append(elements)
@@ -206,7 +236,7 @@ class _Analysis:
             )
             key = (order, ends[0], ends[1])
             bonds[key] = bonds.get(key, 0) + 1
-        return counts, list(dict.fromkeys(required)), bonds
+        return counts, list(dict.fromkeys(required)), bonds, charged
 
 
 _BondKey = tuple[int, frozenset[int] | None, frozenset[int] | None]
@@ -244,24 +274,27 @@ class PatternScreen:
         conditions: list[tuple[int, frozenset[int], int]] = []
         clauses: list[tuple[int, frozenset[_SubPattern]]] = []
         bond_conditions: list[tuple[int, _BondKey, int]] = []
+        charged_atoms: list[int] = []
 
         def add(index: int, pattern: Chem.Mol | None) -> None:
             words = np.zeros(SCREEN_BITS // 64, dtype=np.uint64)
             found: dict[frozenset[int], int] = {}
             required: list[frozenset[_SubPattern]] = []
             bonds: dict[_BondKey, int] = {}
+            charged = 0
             ok = False
             if pattern is not None:
                 try:
                     pattern = Chem.Mol(pattern)
                     pattern.UpdatePropertyCache(strict=False)
                     words = fingerprint_words(pattern)
-                    found, required, bonds = analysis.conditions(pattern, count)
+                    found, required, bonds, charged = analysis.conditions(pattern, count)
                     ok = True
                 except (RuntimeError, ValueError):
                     pass
             bits.append(words if ok else np.zeros_like(words))
             screened.append(ok)
+            charged_atoms.append(charged if ok else 0)
             if ok:
                 conditions.extend((index, limit, n) for limit, n in found.items())
                 clauses.extend((index, clause) for clause in required)
@@ -286,12 +319,6 @@ class PatternScreen:
         self.sets = np.zeros((len(conditions), len(self.elements)), dtype=np.int32)
         for k, (_i, limit, _n) in enumerate(conditions):
             self.sets[k, [column[z] for z in limit]] = 1
-        # The same 0/1 matrix as (row, column) pairs: summing with bincount is about ten times
-        # faster than numpy's integer matrix product (no BLAS).
-        self._set_rows, self._set_columns = np.nonzero(self.sets)
-        # Entries whose fingerprint has bits: the others pass the fingerprint test anyway.
-        self._fingerprinted = np.flatnonzero(self.bits.any(axis=1))
-        self._fingerprint_bits = self.bits[self._fingerprinted]
         self.needed = np.array([n for _i, _l, n in conditions], dtype=np.int32)
         self.owner = np.array([i for i, _l, _n in conditions], dtype=np.int64)
         self.clause_owner = np.array([i for i, _c in clauses], dtype=np.int64)
@@ -311,12 +338,68 @@ class PatternScreen:
                 if elements is not None:
                     allowed[:, row] = False
                     allowed[[z for z in elements if z < _MAX_ELEMENT], row] = True
+        # Atoms each entry needs with a formal charge.
+        self.charged_needed = np.array(charged_atoms, dtype=np.int64)
+        self._compact(conditions, bond_conditions)
+
+    def _compact(
+        self,
+        conditions: list[tuple[int, frozenset[int], int]],
+        bond_conditions: list[tuple[int, _BondKey, int]],
+    ) -> None:
+        """The conditions as :meth:`candidates` reads them: each distinct one once (1,181
+        entries of the alert screen share 845 fingerprints, 186 element and 45 bond conditions),
+        so that a molecule costs a few numpy calls on small arrays."""
+        # Fingerprints, words first: a reduction over the first axis runs along whole rows.
+        unique_bits, inverse = np.unique(self.bits, axis=0, return_inverse=True)
+        self._fingerprint_words = np.ascontiguousarray(unique_bits.T)
+        self._fingerprint_of = inverse.reshape(-1)
+        # Element conditions: (element set, atoms needed), each once; row k of ``owner`` has
+        # condition _element_condition[k]; a condition's elements as (condition, element) pairs
+        # (summing with bincount is about ten times faster than an integer matrix product).
+        distinct: dict[tuple[frozenset[int], int], int] = {}
+        self._element_condition = np.array(
+            [distinct.setdefault((limit, n), len(distinct)) for _i, limit, n in conditions],
+            dtype=np.int64,
+        )
+        pairs = [(c, z) for (limit, _n), c in distinct.items() for z in sorted(limit)]
+        self._pair_condition = np.array([c for c, _z in pairs], dtype=np.int64)
+        self._pair_element = np.array([min(z, _MAX_ELEMENT - 1) for _c, z in pairs], np.int64)
+        self._condition_needed = np.array([n for _limit, n in distinct], dtype=np.int64)
+        # Bond conditions the same way: (order, first ends, second ends, bonds needed).
+        bonds: dict[tuple, int] = {}
+        keys: list[int] = []  # the first row of each distinct condition
+        condition_of_row = []
+        for row, (_i, (order, _first, _second), n) in enumerate(bond_conditions):
+            first, second = self.bond_first[:, row].tobytes(), self.bond_second[:, row].tobytes()
+            key = (order, first, second, n)
+            if key not in bonds:
+                bonds[key] = len(bonds)
+                keys.append(row)
+            condition_of_row.append(bonds[key])
+        self._bond_condition = np.array(condition_of_row, dtype=np.int64)
+        rows = np.array(keys, dtype=np.int64)
+        self._bond_orders = self.bond_order[rows] if len(rows) else np.zeros(0, np.int64)
+        self._bond_needed = self.bond_needed[rows] if len(rows) else np.zeros(0, np.int64)
+        self._bond_first = np.ascontiguousarray(self.bond_first[:, rows])
+        self._bond_second = np.ascontiguousarray(self.bond_second[:, rows])
+        self._unscreened = ~self.screened_entries
+        # For each distinct condition, the entries it belongs to as a bit set (64 entries a
+        # word): a molecule's failed conditions rule out the union of their rows.
+        self._element_owners = self._owner_bits(self._element_condition, self.owner, len(distinct))
+        self._bond_owners = self._owner_bits(self._bond_condition, self.bond_owner, len(bonds))
+
+    def _owner_bits(self, condition: np.ndarray, owner: np.ndarray, count: int) -> np.ndarray:
+        words = (len(self.bits) + 63) // 64
+        owns = np.zeros((count, words * 64), dtype=bool)
+        owns[condition, owner] = True
+        return np.packbits(owns, axis=1, bitorder="little").view(np.uint64)
 
     def __len__(self) -> int:
         return self.count
 
     def _bonds_present(self, mol: Chem.Mol, numbers: np.ndarray) -> np.ndarray:
-        """For each bond condition, whether ``mol`` has the bonds it needs."""
+        """For each distinct bond condition, whether ``mol`` has the bonds it needs."""
         orders, first, second = [], [], []
         for order, query in _BOND_QUERIES.items():
             for begin, end in mol.GetSubstructMatches(query, maxMatches=1_000_000):
@@ -324,35 +407,42 @@ class PatternScreen:
                 first.append(numbers[begin])
                 second.append(numbers[end])
         if not orders:
-            return np.zeros(len(self.bond_owner), dtype=bool)
+            return np.zeros(len(self._bond_needed), dtype=bool)
         order = np.array(orders)
         z1 = np.minimum(np.array(first), _MAX_ELEMENT - 1)
         z2 = np.minimum(np.array(second), _MAX_ELEMENT - 1)
-        fits = (order[:, None] == self.bond_order) & (
-            (self.bond_first[z1] & self.bond_second[z2])
-            | (self.bond_first[z2] & self.bond_second[z1])
+        fits = (order[:, None] == self._bond_orders) & (
+            (self._bond_first[z1] & self._bond_second[z2])
+            | (self._bond_first[z2] & self._bond_second[z1])
         )
-        return fits.sum(axis=0) >= self.bond_needed
+        return fits.sum(axis=0) >= self._bond_needed
 
     def candidates(self, mol: Chem.Mol) -> np.ndarray:
         """Indices, ascending, of the patterns that may occur in ``mol`` (a sanitised molecule,
         matched as given)."""
-        possible = np.ones(len(self.bits), dtype=bool)
-        missing = np.bitwise_or.reduce(self._fingerprint_bits & ~fingerprint_words(mol), axis=1)
-        possible[self._fingerprinted[missing != 0]] = False
+        missing = np.bitwise_or.reduce(self._fingerprint_words & ~fingerprint_words(mol)[:, None])
+        possible = (missing == 0)[self._fingerprint_of]
         # GetAtomWithIdx: half the time of iterating over GetAtoms() in RDKit's Python wrapper.
+        atom = mol.GetAtomWithIdx
         numbers = np.array(
-            [mol.GetAtomWithIdx(i).GetAtomicNum() for i in range(mol.GetNumAtoms())],
-            dtype=np.int64,
+            [atom(i).GetAtomicNum() for i in range(mol.GetNumAtoms())], dtype=np.int64
         )
-        counts = (numbers[:, None] == self.elements).sum(axis=0)
+        counts = np.bincount(np.minimum(numbers, _MAX_ELEMENT - 1), minlength=_MAX_ELEMENT)
         found = np.bincount(
-            self._set_rows, weights=counts[self._set_columns], minlength=len(self.needed)
+            self._pair_condition,
+            weights=counts[self._pair_element],
+            minlength=len(self._condition_needed),
         )
-        possible[self.owner[found < self.needed]] = False
-        if len(self.bond_owner):
-            possible[self.bond_owner[~self._bonds_present(mol, numbers)]] = False
-        possible |= ~self.screened_entries
+        # The entries of every failed element or bond condition, as one bit set.
+        ruled_out = np.bitwise_or.reduce(
+            self._element_owners[found < self._condition_needed], axis=0
+        ) | np.bitwise_or.reduce(self._bond_owners[~self._bonds_present(mol, numbers)], axis=0)
+        possible &= ~np.unpackbits(ruled_out.view(np.uint8), bitorder="little")[
+            : len(possible)
+        ].view(bool)
+        charged = len(mol.GetSubstructMatches(_CHARGED, maxMatches=1_000_000))
+        possible[self.charged_needed > charged] = False
+        possible |= self._unscreened
         if len(self.clause_owner):
             # Twice: a required sub-pattern's own requirements count from the second pass on.
             for _ in range(2):
@@ -363,6 +453,9 @@ class PatternScreen:
                 )
                 possible[self.clause_owner[met == 0]] = False
         return np.flatnonzero(possible[: self.count])
+
+
+_CHARGED = Chem.MolFromSmarts("[!+0]")
 
 
 __all__ = ["SCREEN_BITS", "PatternScreen", "fingerprint_words", "recursive_smarts"]

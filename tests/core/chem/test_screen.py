@@ -106,3 +106,29 @@ def test_double_and_triple_bonds_screened_by_their_ends():
         assert matching <= candidates, smiles
         # Each pattern without its bonds is ruled out (fingerprints may rule out more).
         assert candidates <= expected | matching, smiles
+
+
+def test_charged_pattern_atoms_need_charged_atoms():
+    smarts = [
+        "[o&+,O&+]",  # an oxonium: charged whichever element
+        "[N,n;H0;+].[N,n;H0;+]",  # two quaternary nitrogens: two charged atoms
+        "[!+0]",  # any charge
+        "[$([N+]),$([O-])]C",  # charged through its recursive patterns
+        "[N;+0]",  # uncharged: no condition
+        "[N,+]",  # a nitrogen or a cation: no condition
+        "[!$([N+])]",  # negated: no condition
+    ]
+    screen = PatternScreen([Chem.MolFromSmarts(s) for s in smarts])
+    assert screen.charged_needed[: len(smarts)].tolist() == [1, 2, 1, 1, 0, 0, 0]
+    molecules = {
+        "CCOCC": {4, 5, 6},
+        "CC[N+](C)(C)C": {2, 3, 4, 5, 6},
+        "C[N+](C)(C)CC[N+](C)(C)C": {1, 2, 3, 4, 5, 6},
+        "C[O+](C)C": {0, 2, 3, 5, 6},
+    }
+    for smiles, expected in molecules.items():
+        mol = Chem.MolFromSmiles(smiles)
+        candidates = set(screen.candidates(mol).tolist())
+        matching = {i for i, s in enumerate(smarts) if mol.HasSubstructMatch(Chem.MolFromSmarts(s))}
+        assert matching <= candidates, smiles
+        assert candidates <= expected, smiles
