@@ -28,7 +28,7 @@ candidates as they would have matched every pattern, so the results are the same
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from rdkit import Chem, DataStructs
@@ -72,9 +72,15 @@ class _QueryAtom:
     """One query atom's description with its recursive SMARTS, each a screened sub-pattern:
     ``recursive[k]`` belongs to the k-th ``RecursiveStructure`` line."""
 
-    def __init__(self, atom: Chem.Atom, recursive: list[_SubPattern]) -> None:
+    def __init__(
+        self,
+        atom: Chem.Atom,
+        recursive: list[_SubPattern],
+        element_pattern: Callable[[frozenset[int]], _SubPattern] | None = None,
+    ) -> None:
         self.description = _describe(atom)
         self.recursive = recursive
+        self.element_pattern = element_pattern
         rows = [i for i, (_d, text) in enumerate(self.description) if _is_recursive(text)]
         if len(rows) != len(recursive):
             raise ValueError("recursive SMARTS and query description disagree")
@@ -146,15 +152,31 @@ class _QueryAtom:
             children = [self.required(index) for index in self.children(at)]
             if words[0] == "AtomAnd":
                 return [clause for child in children for clause in child]
-            if not children or any(not child for child in children):
+            if not children or not any(children):
                 return []
-            # (a and b) or c implies a or c: one clause of each alternative is enough.
-            return [frozenset().union(*(child[0] for child in children))]
+            # (a and b) or c implies a or c: one clause of each alternative is enough. An
+            # alternative limited to elements (the Cl of "[Cl,$(OS(=O)=O)]") is present when an
+            # atom of those elements is: a one-atom sub-pattern.
+            literals = []
+            for index, child in zip(self.children(at), children, strict=True):
+                if child:
+                    literals.append(child[0])
+                    continue
+                elements = self.elements(index)
+                if not elements or self.element_pattern is None:
+                    return []
+                literals.append(frozenset({self.element_pattern(elements)}))
+            return [frozenset().union(*literals)]
         return []
 
 
 # "AtomNegativeFormalCharge k" is a charge of -k.
 _CHARGE_QUERIES = ("AtomFormalCharge", "AtomNegativeFormalCharge")
+
+
+def _element_smarts(elements: frozenset[int]) -> str:
+    """A one-atom SMARTS matching any atom of ``elements``."""
+    return "[" + ",".join(f"#{z}" for z in sorted(elements)) + "]"
 
 
 def _is_recursive(text: str) -> bool:
@@ -200,7 +222,13 @@ class _Analysis:
                 found.append(None)
                 continue
             inner = recursive_smarts(atom.GetSmarts())
-            found.append(_QueryAtom(atom, [self.subpattern(s, first_index) for s in inner]))
+            found.append(
+                _QueryAtom(
+                    atom,
+                    [self.subpattern(s, first_index) for s in inner],
+                    lambda elements: self.subpattern(_element_smarts(elements), first_index),
+                )
+            )
         return found
 
     def conditions(

@@ -132,3 +132,22 @@ def test_charged_pattern_atoms_need_charged_atoms():
         matching = {i for i, s in enumerate(smarts) if mol.HasSubstructMatch(Chem.MolFromSmarts(s))}
         assert matching <= candidates, smiles
         assert candidates <= expected, smiles
+
+
+def test_an_alternative_of_elements_or_a_recursive_pattern():
+    # A halide, or a sulfonate ester through its recursive pattern: either a Cl/Br/I atom or
+    # the sulfonate must be present (the atom's elements alone tell nothing: the O is common).
+    smarts = ["[C&H2][Cl,Br,I,$(OS(=O)(=O)C)]", "[C&H2][Cl,$(O)]"]
+    screen = PatternScreen([Chem.MolFromSmarts(s) for s in smarts])
+    molecules = {
+        "CCOC(=O)C": set(),  # oxygen, but neither a halide nor a sulfonate
+        "CCCl": {0},
+        "CCOS(=O)(=O)C": {0},
+        "CCBr": {0},
+    }
+    for smiles, expected in molecules.items():
+        mol = Chem.MolFromSmiles(smiles)
+        candidates = set(screen.candidates(mol).tolist())
+        matching = {i for i, s in enumerate(smarts) if mol.HasSubstructMatch(Chem.MolFromSmarts(s))}
+        assert matching <= candidates, smiles
+        assert candidates - {1} == expected, smiles  # "[Cl,$(O)]": any O will do
