@@ -19,6 +19,7 @@ library row screens its molecule once for both (:func:`screen_patterns`).
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -85,6 +86,7 @@ class Alert:
 _catalog: FilterCatalog | None = None
 _screen: tuple[tuple, PatternScreen] | None = None
 _qed_twins: np.ndarray | None = None
+_qed_twin_list: list[int] = []
 """For each QED alert, the catalog entry that is the same query matched the same way (one
 pattern, at least once), or -1."""
 _catalog_lock = threading.Lock()
@@ -137,7 +139,7 @@ def _entry_pattern(entry) -> Chem.Mol | None:
 def _alert_screen() -> tuple[tuple, PatternScreen]:
     """The catalog's entries, in the order GetMatches reports them, and the screen of their
     patterns followed by QED's alert patterns."""
-    global _screen, _qed_twins
+    global _screen, _qed_twins, _qed_twin_list
     if _screen is None:
         catalog = alert_catalog()
         with _catalog_lock:
@@ -145,6 +147,7 @@ def _alert_screen() -> tuple[tuple, PatternScreen]:
                 entries = tuple(catalog.GetEntryWithIdx(i) for i in range(catalog.GetNumEntries()))
                 patterns = [_entry_pattern(e) for e in entries]
                 _qed_twins = _twins(entries, patterns)
+                _qed_twin_list = _qed_twins.tolist()
                 _screen = (entries, PatternScreen([*patterns, *QED_ALERTS]))
     return _screen
 
@@ -177,7 +180,8 @@ def qed_twin_answers(screened: ScreenedPatterns | None, matched: Iterable[int]) 
     if screened is None or _qed_twins is None:
         return {}
     found = set(matched)
-    return {int(i): int(_qed_twins[i]) in found for i in screened.qed if _qed_twins[i] >= 0}
+    twins = _qed_twin_list
+    return {i: twins[i] in found for i in map(int, screened.qed) if twins[i] >= 0}
 
 
 _SCREEN_AFTER = 50
@@ -207,9 +211,10 @@ def screen_patterns(mol: Chem.Mol, screen: bool = True) -> ScreenedPatterns | No
         if not screen or _unscreened <= _SCREEN_AFTER:
             return None
     entries, patterns = _alert_screen()
-    found = patterns.candidates(mol)
-    split = int(np.searchsorted(found, len(entries)))
-    return ScreenedPatterns(found[:split], found[split:] - len(entries))
+    # Python ints: the callers loop over them, and looping over numpy integers is slower.
+    found = patterns.candidates(mol).tolist()
+    split = bisect.bisect_left(found, len(entries))
+    return ScreenedPatterns(found[:split], [i - len(entries) for i in found[split:]])
 
 
 def _candidate_entries(
@@ -290,12 +295,9 @@ def _match(
         indices = screened.alerts
         entry_at = _alert_screen()[0].__getitem__
     matched: dict[tuple[str, str], set[int]] = {}
-    matched_indices: list[int] = []
-    for index in indices:
-        entry = entry_at(int(index))
-        if not entry.HasFilterMatch(mol):
-            continue
-        matched_indices.append(int(index))
+    matched_indices = [int(i) for i in indices if entry_at(int(i)).HasFilterMatch(mol)]
+    for index in matched_indices:
+        entry = entry_at(index)
         key = (_catalog_of(entry), entry.GetDescription())
         atoms = matched.setdefault(key, set())
         if not with_atoms:
