@@ -458,43 +458,38 @@ def iter_files(
         yield frame
 
 
-def iter_part_batches(
-    file: Path, columns: list[str] | None = None, batch_rows: int = MERGE_BATCH_ROWS
-) -> Iterator[pd.DataFrame]:
-    """One part's rows, ``batch_rows`` at a time (``pyarrow.parquet.ParquetFile.iter_batches``)."""
-    import pyarrow as pa
+def iter_part_batches(file: Path, batch_rows: int = MERGE_BATCH_ROWS) -> Iterator[Any]:
+    """One part's rows as ``pyarrow.RecordBatch`` es of ``batch_rows`` rows
+    (``pyarrow.parquet.ParquetFile.iter_batches``): a merge gathers its rows from them without
+    making a pandas table of each."""
     import pyarrow.parquet as pq
 
     with pq.ParquetFile(file) as parquet:
-        schema = parquet.schema_arrow
-        for batch in parquet.iter_batches(batch_size=batch_rows, columns=columns):
-            # pandas' metadata (Int64, object columns) lives on the file's schema: keep it.
-            yield (
-                pa.Table.from_batches([batch]).replace_schema_metadata(schema.metadata).to_pandas()
-            )
+        yield from parquet.iter_batches(batch_size=batch_rows)
 
 
 def merge_sorted_parts(
     folder: Path,
     n_parts: int,
-    key: Callable[[pd.DataFrame], list[tuple]],
+    key: Callable[[Any], list[tuple]],
     *,
     limit: int | None = None,
     batch_rows: int | None = None,
     is_cancelled: CancelCheck | None = None,
-    open_batches: Callable[[Path], Iterator[pd.DataFrame]] | None = None,
+    open_batches: Callable[[Path], Iterator[Any]] | None = None,
 ) -> Iterator[pd.DataFrame]:
     """The rows of parts that are each sorted by ``key``, merged into one order
-    (``heapq.merge``), ``batch_rows`` at a time; at most ``limit`` rows.
+    (``heapq.merge`` over rows of per-part batch iterators); at most ``limit`` rows.
 
-    Each part is read ``batch_rows`` rows at a time (:func:`iter_part_batches`; by default
-    :data:`MERGE_ROWS_IN_MEMORY` shared among the parts), so the merge holds one batch per part
-    and the batch it is filling, never a whole part. Every part's file is open while the merge
-    runs: tens of thousands of parts need a file-descriptor limit to match (``ulimit -n``).
-    ``key(frame)``
-    gives the sort key of each row of a batch (smallest first); keys must differ between rows
-    (end them with the row's position in the file) for the order to be the same whatever the
-    parts. Every batch is cast to the joined table's dtypes (:func:`part_dtypes`).
+    Each part is read ``batch_rows`` rows at a time (:func:`iter_part_batches`; by default half
+    of :data:`MERGE_ROWS_IN_MEMORY` shared among the parts) and the merged rows come out in
+    pandas batches of the other half (or ``batch_rows``, if more), so the merge holds a batch
+    per part and the batch it is filling, never a whole part. More than
+    :data:`MAX_OPEN_FILES` parts are merged in groups first (:func:`merge_sorted_files`).
+    ``key(batch)`` gets a ``pyarrow.RecordBatch`` and gives the sort key of each of its rows
+    (smallest first); keys must differ between rows (end them with the row's position in the
+    file) for the order to be the same whatever the parts. Every batch is cast to the joined
+    table's dtypes (:func:`part_dtypes`).
 
     Raises
     ------
@@ -515,12 +510,12 @@ def merge_sorted_parts(
 
 def merge_sorted_files(
     files: list[Path],
-    key: Callable[[pd.DataFrame], list[tuple]],
+    key: Callable[[Any], list[tuple]],
     *,
     limit: int | None = None,
     batch_rows: int | None = None,
     is_cancelled: CancelCheck | None = None,
-    open_batches: Callable[[Path], Iterator[pd.DataFrame]] | None = None,
+    open_batches: Callable[[Path], Iterator[Any]] | None = None,
 ) -> Iterator[pd.DataFrame]:
     """:func:`merge_sorted_parts` for any Parquet files of one table, each sorted by ``key``.
 
@@ -538,11 +533,11 @@ MAX_OPEN_FILES = 256
 
 def _merge_in_groups(
     files: list[Path],
-    key: Callable[[pd.DataFrame], list[tuple]],
+    key: Callable[[Any], list[tuple]],
     limit: int | None,
     batch_rows: int | None,
     is_cancelled: CancelCheck | None,
-    open_batches: Callable[[Path], Iterator[pd.DataFrame]] | None,
+    open_batches: Callable[[Path], Iterator[Any]] | None,
 ) -> Iterator[pd.DataFrame]:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -580,36 +575,43 @@ def _merge_in_groups(
 
 def _merge_files(
     files: list[Path],
-    key: Callable[[pd.DataFrame], list[tuple]],
+    key: Callable[[Any], list[tuple]],
     limit: int | None,
     batch_rows: int | None,
     is_cancelled: CancelCheck | None,
-    open_batches: Callable[[Path], Iterator[pd.DataFrame]] | None,
+    open_batches: Callable[[Path], Iterator[Any]] | None,
 ) -> Iterator[pd.DataFrame]:
     import heapq
     import itertools
 
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     from core.jobs import check_cancelled
 
     dtypes = part_dtypes(files)
+    schemas = [pq.read_schema(file) for file in files]
+    # pandas' metadata (Int64, object columns) lives on the files' schemas: the first one's.
+    metadata = schemas[0].metadata if schemas else None
+    # Half the rows for the parts' batches, half for the batch being filled.
+    share = MERGE_ROWS_IN_MEMORY // 2
     if batch_rows is None:
-        batch_rows = max(MIN_MERGE_BATCH_ROWS, MERGE_ROWS_IN_MEMORY // (len(files) + 1))
+        batch_rows = max(MIN_MERGE_BATCH_ROWS, share // max(len(files), 1))
+    out_rows = max(batch_rows, share)
     opener = open_batches or (lambda file: iter_part_batches(file, batch_rows=batch_rows))
-    batches: dict[int, pd.DataFrame] = {}
+    batches: dict[int, pa.RecordBatch] = {}
     left: dict[int, int] = {}  # rows of each batch not yet gathered
     serial = itertools.count()
 
     def rows_of(file: Path) -> Iterator[tuple]:
         # (key..., batch, row in batch): the batch stays in ``batches`` while its rows merge.
-        for frame in opener(file):
-            if not len(frame):
+        for batch in opener(file):
+            if not batch.num_rows:
                 continue
             number = next(serial)
-            if not (isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0):
-                frame = frame.reset_index(drop=True)
-            batches[number] = _as_dtypes(frame, dtypes)
-            left[number] = len(frame)
-            for position, row_key in enumerate(key(frame)):
+            batches[number] = batch
+            left[number] = batch.num_rows
+            for position, row_key in enumerate(key(batch)):
                 yield (*row_key, number, position)
 
     merged = heapq.merge(*(rows_of(file) for file in files))
@@ -617,10 +619,10 @@ def _merge_files(
         merged = itertools.islice(merged, limit)
     while True:
         check_cancelled(is_cancelled)
-        chosen = list(itertools.islice(merged, batch_rows))
+        chosen = list(itertools.islice(merged, out_rows))
         if not chosen:
             return
-        gathered = _gather(batches, chosen, dtypes)
+        gathered = _gather(batches, chosen, metadata, dtypes)
         for item in chosen:
             left[item[-2]] -= 1
         for number in [n for n, count in left.items() if count == 0]:
@@ -628,17 +630,26 @@ def _merge_files(
         yield gathered
 
 
-def _gather(batches: dict[int, pd.DataFrame], chosen: list[tuple], dtypes: dict) -> pd.DataFrame:
-    """The rows named by ``chosen`` (``(..., batch, row)``), in that order."""
+def _gather(
+    batches: dict[int, Any], chosen: list[tuple], metadata: Any, dtypes: dict
+) -> pd.DataFrame:
+    """The rows named by ``chosen`` (``(..., batch, row)``), in that order, as pandas: the
+    batches they come from joined (Arrow: no copy), one ``take``, one conversion."""
     import numpy as np
+    import pyarrow as pa
 
-    where: dict[int, tuple[list[int], list[int]]] = {}
-    for out, item in enumerate(chosen):
-        rows, outs = where.setdefault(item[-2], ([], []))
-        rows.append(item[-1])
-        outs.append(out)
-    pieces = [batches[number].take(rows) for number, (rows, _) in where.items()]
-    order = np.concatenate([np.asarray(outs, dtype=np.int64) for _, outs in where.values()])
-    joined = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0]
-    joined = joined.take(np.argsort(order, kind="stable")).reset_index(drop=True)
-    return _as_dtypes(joined, dtypes)
+    offsets: dict[int, int] = {}
+    tables = []
+    size = 0
+    for number in dict.fromkeys(item[-2] for item in chosen):
+        offsets[number] = size
+        tables.append(pa.Table.from_batches([batches[number]]))
+        size += batches[number].num_rows
+    joined = (
+        pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+    )
+    where = np.fromiter(
+        (offsets[item[-2]] + item[-1] for item in chosen), dtype=np.int64, count=len(chosen)
+    )
+    frame = joined.take(where).replace_schema_metadata(metadata).to_pandas()
+    return _as_dtypes(frame, dtypes)

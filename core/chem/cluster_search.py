@@ -201,15 +201,11 @@ def iter_merged_hits(
         yield _hits_frame(frame)
 
 
-def _rank_key(frame: pd.DataFrame) -> list[tuple]:
-    """Best first, ties in file order: (-similarity, row)."""
-    return list(
-        zip(
-            (-frame["similarity"].to_numpy(dtype=np.float64)).tolist(),
-            frame["row"].to_numpy(dtype=np.int64).tolist(),
-            strict=True,
-        )
-    )
+def _rank_key(batch: Any) -> list[tuple]:
+    """Best first, ties in file order: (-similarity, row) of a ``pyarrow.RecordBatch``."""
+    similarity = batch.column("similarity").to_numpy(zero_copy_only=False)
+    rows = batch.column("row").to_numpy(zero_copy_only=False)
+    return list(zip((-similarity).tolist(), rows.tolist(), strict=True))
 
 
 def _empty_hits() -> pd.DataFrame:

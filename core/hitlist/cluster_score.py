@@ -776,14 +776,11 @@ def _part_runs(
     return {k: v.reset_index(drop=True) for k, v in runs.items()}, columns
 
 
-def _rank_key(frame: pd.DataFrame) -> list[tuple]:
-    return list(
-        zip(
-            (-frame["score"].to_numpy(dtype=np.float64)).tolist(),
-            frame[ROW_COLUMN].to_numpy(dtype=np.int64).tolist(),
-            strict=True,
-        )
-    )
+def _rank_key(batch: Any) -> list[tuple]:
+    """Best first, ties in file order: (-score, row) of a ``pyarrow.RecordBatch``."""
+    score = batch.column("score").to_numpy(zero_copy_only=False)
+    rows = batch.column(ROW_COLUMN).to_numpy(zero_copy_only=False)
+    return list(zip((-score).tolist(), rows.tolist(), strict=True))
 
 
 def _write_runs(

@@ -154,17 +154,21 @@ def _sorted_parts(folder: Path, n_parts: int, rows: int, seed: int = 0) -> pd.Da
     return whole.sort_values(["score", "row"], ascending=[False, True], ignore_index=True)
 
 
-def _rank_key(frame: pd.DataFrame) -> list[tuple]:
-    return list(zip((-frame["score"]).tolist(), frame["row"].tolist(), strict=True))
+def _rank_key(batch) -> list[tuple]:
+    score = batch.column("score").to_numpy(zero_copy_only=False)
+    return list(zip((-score).tolist(), batch.column("row").to_pylist(), strict=True))
 
 
-def test_the_k_way_merge_is_the_global_order(tmp_path):
+def test_the_k_way_merge_is_the_global_order(tmp_path, monkeypatch):
+    from core.chem import cluster_parts
+
+    monkeypatch.setattr(cluster_parts, "MERGE_ROWS_IN_MEMORY", 200)  # batches of 100 rows out
     whole = _sorted_parts(tmp_path, 7, 300)
     merged = list(merge_sorted_parts(tmp_path, 7, _rank_key, batch_rows=64))
-    assert max(len(m) for m in merged) == 64
+    assert [len(m) for m in merged] == [100] * 21
     pd.testing.assert_frame_equal(pd.concat(merged, ignore_index=True), whole)
-    top = pd.concat(merge_sorted_parts(tmp_path, 7, _rank_key, limit=100), ignore_index=True)
-    pd.testing.assert_frame_equal(top, whole.head(100))
+    top = pd.concat(merge_sorted_parts(tmp_path, 7, _rank_key, limit=150), ignore_index=True)
+    pd.testing.assert_frame_equal(top, whole.head(150))
 
 
 def test_more_parts_than_files_open_at_once_merge_in_groups(tmp_path, monkeypatch):
@@ -186,16 +190,16 @@ class _Alive:
         self.alive: list = []
 
     def rows(self) -> int:
-        return sum(len(frame) for ref in self.alive if (frame := ref()) is not None)
+        return sum(batch.num_rows for ref in self.alive if (batch := ref()) is not None)
 
-    batch_rows = MERGE_ROWS_IN_MEMORY // 41  # what the merge reads from each of 40 parts
+    batch_rows = MERGE_ROWS_IN_MEMORY // 2 // 40  # what the merge reads from each of 40 parts
 
     def open(self, file: Path):
         import weakref
 
-        for frame in iter_part_batches(file, batch_rows=self.batch_rows):
-            self.alive.append(weakref.ref(frame))
-            yield frame
+        for batch in iter_part_batches(file, batch_rows=self.batch_rows):
+            self.alive.append(weakref.ref(batch))
+            yield batch
 
 
 def test_the_merge_holds_about_two_parts_of_forty_never_the_table(tmp_path):
