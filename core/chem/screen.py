@@ -18,6 +18,8 @@ limits the element of the pattern atom (``[$([#44]),$([#45])]`` is ruthenium or 
 A fourth counts double and triple bonds: each ``=`` or ``#`` bond of a pattern needs a bond of
 that order in the molecule between atoms of the elements its ends allow (``C#[C;!$(C-N)]`` needs
 a carbon-carbon triple bond), which rules out most Michael acceptors and acetylenes at once.
+Single bonds (``-``) count the same way where both ends are heteroatoms (``N-N``, ``O-O``,
+``S-S``): a bond to carbon is in every molecule.
 
 A fifth counts charged atoms: a pattern atom that must carry a formal charge (``[N+]``,
 ``[o&+,O&+]``, ``[!+0]``) needs a charged atom in the molecule, and most library molecules have none.
@@ -258,6 +260,10 @@ class _Analysis:
             order = _BOND_ORDERS.get(bond.DescribeQuery().strip()) if bond.HasQuery() else None
             if order is None:
                 continue
+            begin = atom_elements[bond.GetBeginAtomIdx()]
+            end = atom_elements[bond.GetEndAtomIdx()]
+            if order == 1 and not (begin and end and 6 not in begin and 6 not in end):
+                continue  # single bonds: only between heteroatoms (a C-X bond is everywhere)
             ends = sorted(
                 (atom_elements[bond.GetBeginAtomIdx()], atom_elements[bond.GetEndAtomIdx()]),
                 key=lambda elements: sorted(elements) if elements is not None else [-1],
@@ -270,8 +276,12 @@ class _Analysis:
 _BondKey = tuple[int, frozenset[int] | None, frozenset[int] | None]
 # A bond query that is exactly one order (SMARTS "=" and "#"); RDKit's aromatic perception makes
 # every other double bond of a sanitised molecule AROMATIC, which "=" does not match either.
-_BOND_ORDERS = {"BondOrder 2 = val": 2, "BondOrder 3 = val": 3}
-_BOND_QUERIES = {2: Chem.MolFromSmarts("*=*"), 3: Chem.MolFromSmarts("*#*")}
+_BOND_ORDERS = {"BondOrder 1 = val": 1, "BondOrder 2 = val": 2, "BondOrder 3 = val": 3}
+_BOND_QUERIES = {
+    1: Chem.MolFromSmarts("[!#6]-[!#6]"),
+    2: Chem.MolFromSmarts("*=*"),
+    3: Chem.MolFromSmarts("*#*"),
+}
 _MAX_ELEMENT = 128
 
 

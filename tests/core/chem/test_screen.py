@@ -151,3 +151,22 @@ def test_an_alternative_of_elements_or_a_recursive_pattern():
         matching = {i for i, s in enumerate(smarts) if mol.HasSubstructMatch(Chem.MolFromSmarts(s))}
         assert matching <= candidates, smiles
         assert candidates - {1} == expected, smiles  # "[Cl,$(O)]": any O will do
+
+
+def test_single_bonds_between_heteroatoms_screened():
+    smarts = ["[N&X3]-[N&X3]", "[O,S]-[O,S]", "C-N"]  # C-N: everywhere, no condition
+    screen = PatternScreen([Chem.MolFromSmarts(s) for s in smarts])
+    molecules = {
+        "CNNC": {0, 2},
+        "c1cn[nH]c1": set(),  # an aromatic N-N bond is no single bond
+        "CC(=O)N=NC": {2},  # a double N=N bond either
+        "COOC": {1},
+        "CSSC": {1},
+        "CS(=O)(=O)C": set(),
+    }
+    for smiles, expected in molecules.items():
+        mol = Chem.MolFromSmiles(smiles)
+        candidates = set(screen.candidates(mol).tolist())
+        matching = {i for i, s in enumerate(smarts) if mol.HasSubstructMatch(Chem.MolFromSmarts(s))}
+        assert matching <= candidates, smiles
+        assert candidates - {2} <= expected, smiles
