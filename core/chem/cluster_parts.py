@@ -464,8 +464,17 @@ def iter_part_batches(file: Path, batch_rows: int = MERGE_BATCH_ROWS) -> Iterato
     making a pandas table of each."""
     import pyarrow.parquet as pq
 
-    with pq.ParquetFile(file) as parquet:
-        yield from parquet.iter_batches(batch_size=batch_rows)
+    # Unbuffered, threaded reading holds a whole row group per open file; this holds a batch
+    # (a file written in row groups of about ``batch_rows``: :func:`merge_sorted_files`).
+    with pq.ParquetFile(file, pre_buffer=False, buffer_size=1 << 16) as parquet:
+        yield from parquet.iter_batches(batch_size=batch_rows, use_threads=False)
+
+
+def merge_batch_rows(n_files: int) -> int:
+    """Rows that a k-way merge of ``n_files`` files reads from each at a time: half of
+    :data:`MERGE_ROWS_IN_MEMORY` shared among them (at least :data:`MIN_MERGE_BATCH_ROWS`).
+    Files written in row groups of this size are merged without being rewritten."""
+    return max(MIN_MERGE_BATCH_ROWS, (MERGE_ROWS_IN_MEMORY // 2) // max(n_files, 1))
 
 
 def merge_sorted_parts(
@@ -484,8 +493,10 @@ def merge_sorted_parts(
     Each part is read ``batch_rows`` rows at a time (:func:`iter_part_batches`; by default half
     of :data:`MERGE_ROWS_IN_MEMORY` shared among the parts) and the merged rows come out in
     pandas batches of the other half (or ``batch_rows``, if more), so the merge holds a batch
-    per part and the batch it is filling, never a whole part. More than
-    :data:`MAX_OPEN_FILES` parts are merged in groups first (:func:`merge_sorted_files`).
+    per part and the batch it is filling, never a whole part, plus each open part's reader
+    (about 4 KB a column). A part written in row groups larger than the batches is rewritten
+    first (reading a batch decodes its whole row group). More than :data:`MAX_OPEN_FILES` parts
+    are merged in groups first (:func:`merge_sorted_files`).
     ``key(batch)`` gets a ``pyarrow.RecordBatch`` and gives the sort key of each of its rows
     (smallest first); keys must differ between rows (end them with the row's position in the
     file) for the order to be the same whatever the parts. Every batch is cast to the joined
@@ -524,7 +535,44 @@ def merge_sorted_files(
     more files open than a desktop's file-descriptor limit allows."""
     if len(files) > MAX_OPEN_FILES:
         return _merge_in_groups(files, key, limit, batch_rows, is_cancelled, open_batches)
-    return _merge_files(files, key, limit, batch_rows, is_cancelled, open_batches)
+    if open_batches is not None:
+        return _merge_files(files, key, limit, batch_rows, is_cancelled, open_batches)
+    return _merge_rechunked(files, key, limit, batch_rows, is_cancelled)
+
+
+def _merge_rechunked(
+    files: list[Path],
+    key: Callable[[Any], list[tuple]],
+    limit: int | None,
+    batch_rows: int | None,
+    is_cancelled: CancelCheck | None,
+) -> Iterator[pd.DataFrame]:
+    """:func:`_merge_files`, after rewriting (one at a time, beside them; removed at the end)
+    the files whose row groups are larger than the merge's batches: reading a batch decodes
+    its whole row group, and the merge keeps a batch of every file."""
+    import pyarrow.parquet as pq
+
+    rows = batch_rows or merge_batch_rows(len(files))
+    copies: list[Path] = []
+    try:
+        chosen = []
+        for file in files:
+            metadata = pq.read_metadata(file)
+            largest = max(
+                (metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)),
+                default=0,
+            )
+            if largest <= rows:
+                chosen.append(file)
+                continue
+            copy = file.with_name(f"{file.name}.batches.parquet")
+            copies.append(copy)
+            pq.write_table(pq.read_table(file), copy, row_group_size=rows)
+            chosen.append(copy)
+        yield from _merge_files(chosen, key, limit, rows, is_cancelled, None)
+    finally:
+        for copy in copies:
+            copy.unlink(missing_ok=True)
 
 
 MAX_OPEN_FILES = 256
@@ -560,10 +608,12 @@ def _merge_in_groups(
                 is_cancelled=is_cancelled,
                 open_batches=open_batches,
             )
+            groups = -(-len(files) // MAX_OPEN_FILES)
             with pq.ParquetWriter(target, schema) as writer:
                 for batch in batches:
                     writer.write_table(
-                        pa.Table.from_pandas(batch, schema=schema, preserve_index=False)
+                        pa.Table.from_pandas(batch, schema=schema, preserve_index=False),
+                        row_group_size=merge_batch_rows(groups),
                     )
         yield from merge_sorted_files(
             merged, key, limit=limit, batch_rows=batch_rows, is_cancelled=is_cancelled
@@ -594,10 +644,9 @@ def _merge_files(
     # pandas' metadata (Int64, object columns) lives on the files' schemas: the first one's.
     metadata = schemas[0].metadata if schemas else None
     # Half the rows for the parts' batches, half for the batch being filled.
-    share = MERGE_ROWS_IN_MEMORY // 2
     if batch_rows is None:
-        batch_rows = max(MIN_MERGE_BATCH_ROWS, share // max(len(files), 1))
-    out_rows = max(batch_rows, share)
+        batch_rows = merge_batch_rows(len(files))
+    out_rows = max(batch_rows, MERGE_ROWS_IN_MEMORY // 2)
     opener = open_batches or (lambda file: iter_part_batches(file, batch_rows=batch_rows))
     batches: dict[int, pa.RecordBatch] = {}
     left: dict[int, int] = {}  # rows of each batch not yet gathered

@@ -476,7 +476,7 @@ def write_scored_parts(
     JobCancelled
         ``is_cancelled`` turned true (between parts and batches).
     """
-    from core.chem.cluster_parts import part_files
+    from core.chem.cluster_parts import merge_batch_rows, part_files
 
     output = Path(output)
     files = part_files(folder, n_parts)
@@ -510,7 +510,12 @@ def write_scored_parts(
         elif part_columns != columns:
             raise ClusterError(f"part {number} has other columns than part 0; nothing written")
         for section, rows in runs.items():
-            rows.to_parquet(folder / _RUN_NAME.format(section, number), index=False)
+            # Row groups of the merge's batches: it reads them without rewriting the runs.
+            rows.to_parquet(
+                folder / _RUN_NAME.format(section, number),
+                index=False,
+                row_group_size=merge_batch_rows(len(files)),
+            )
         valid = table["valid"].to_numpy(dtype=bool)
         counts["records"] += len(table)
         counts["ranked"] += int((result.columns[RANK_COLUMN].to_numpy() > 0).sum())
