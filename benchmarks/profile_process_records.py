@@ -25,6 +25,7 @@ import _common
 STEPS = (
     ("parse (MolFromSmiles + SanitizeMol)", "parse_record"),
     ("standardise (Standardizer.standardize)", "standardize"),
+    ("  of which the charge check that skips the reionizer and uncharger", "_may_hold_charges"),
     ("canonical SMILES (MolToSmiles)", "MolToSmiles"),
     ("InChIKey (MolToInchiKey)", "MolToInchiKey"),
     ("properties (compute_properties), where present", "compute_properties"),
@@ -39,7 +40,12 @@ STEPS = (
     ),
     ("  of which structural alerts (find_alerts), where present", "find_alerts"),
     ("  of which structural alerts (match_alerts), where present", "match_alerts"),
-    ("  of which SA score (sascorer.calculateScore)", "calculateScore"),
+    ("  of which SA score (descriptors.sa_score)", "sa_score"),
+    ("    of which its stereocentre count (chiral_center_count)", "chiral_center_count"),
+    (
+        "  of which SA score (sascorer.calculateScore), in code before sa_score did its steps",
+        "calculateScore",
+    ),
 )
 
 
