@@ -403,9 +403,7 @@ def part_dtypes(files: list[Path]) -> dict[str, Any]:
     parts' schemas alone (no rows read): casting every part to them makes a part written on its
     own give the same cells as the joined table (a column all empty in one part and text in
     another is ``object`` in both)."""
-    import pyarrow.parquet as pq
-
-    empties = [pq.read_schema(file).empty_table().to_pandas() for file in files]
+    empties = [_schema(file).empty_table().to_pandas() for file in files]
     if not empties:
         return {}
     joined = pd.concat(empties, ignore_index=True) if len(empties) > 1 else empties[0]
@@ -459,15 +457,53 @@ def iter_files(
 
 
 def iter_part_batches(file: Path, batch_rows: int = MERGE_BATCH_ROWS) -> Iterator[Any]:
-    """One part's rows as ``pyarrow.RecordBatch`` es of ``batch_rows`` rows
-    (``pyarrow.parquet.ParquetFile.iter_batches``): a merge gathers its rows from them without
-    making a pandas table of each."""
+    """One file's rows as ``pyarrow.RecordBatch`` es: an Arrow IPC file (``.arrow``, written
+    by :func:`write_batched`) batch by batch as written, reading one at a time; a Parquet file
+    ``batch_rows`` at a time (``ParquetFile.iter_batches``, which decodes a whole row group:
+    the merge rewrites large ones first). A merge gathers its rows from them without making a
+    pandas table of each."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    # Unbuffered, threaded reading holds a whole row group per open file; this holds a batch
-    # (a file written in row groups of about ``batch_rows``: :func:`merge_sorted_files`).
-    with pq.ParquetFile(file, pre_buffer=False, buffer_size=1 << 16) as parquet:
+    if file.suffix == ARROW_SUFFIX:
+        with pa.OSFile(str(file)) as source:
+            reader = pa.ipc.open_file(source)
+            for number in range(reader.num_record_batches):
+                yield reader.get_batch(number)
+        return
+    with pq.ParquetFile(file, pre_buffer=False) as parquet:
         yield from parquet.iter_batches(batch_size=batch_rows, use_threads=False)
+
+
+ARROW_SUFFIX = ".arrow"
+
+
+def write_batched(table: Any, path: Path, rows: int) -> Path:
+    """Write a ``pyarrow.Table`` (or a pandas one) as an Arrow IPC file (``path`` with the
+    suffix ``.arrow``) of record batches of ``rows``, for a k-way merge; returns its path.
+
+    Not Parquet: reading a batch of Parquet decodes its whole row group, and a file of small
+    row groups has a footer that takes about 1 KB of memory per row group and column once
+    opened (3 MB an open file for a 5,000-row part in batches of 41); an IPC file's footer is
+    24 bytes a batch and one batch is read at a time."""
+    import pyarrow as pa
+
+    if isinstance(table, pd.DataFrame):
+        table = pa.Table.from_pandas(table, preserve_index=False)
+    path = path.with_suffix(ARROW_SUFFIX)
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table, max_chunksize=max(1, rows))
+    return path
+
+
+def _schema(file: Path) -> Any:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if file.suffix == ARROW_SUFFIX:
+        with pa.OSFile(str(file)) as source:
+            return pa.ipc.open_file(source).schema
+    return pq.read_schema(file)
 
 
 def merge_batch_rows(n_files: int) -> int:
@@ -547,9 +583,9 @@ def _merge_rechunked(
     batch_rows: int | None,
     is_cancelled: CancelCheck | None,
 ) -> Iterator[pd.DataFrame]:
-    """:func:`_merge_files`, after rewriting (one at a time, beside them; removed at the end)
-    the files whose row groups are larger than the merge's batches: reading a batch decodes
-    its whole row group, and the merge keeps a batch of every file."""
+    """:func:`_merge_files`, after rewriting every Parquet file of more than one small row
+    group as an Arrow IPC file of the merge's batches (:func:`write_batched`; one file at a
+    time, beside it, removed at the end): the merge keeps every file open and a batch of each."""
     import pyarrow.parquet as pq
 
     rows = batch_rows or merge_batch_rows(len(files))
@@ -557,18 +593,16 @@ def _merge_rechunked(
     try:
         chosen = []
         for file in files:
-            metadata = pq.read_metadata(file)
-            largest = max(
-                (metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)),
-                default=0,
-            )
-            if largest <= rows:
-                chosen.append(file)
-                continue
-            copy = file.with_name(f"{file.name}.batches.parquet")
-            copies.append(copy)
-            pq.write_table(pq.read_table(file), copy, row_group_size=rows)
-            chosen.append(copy)
+            if file.suffix != ARROW_SUFFIX:
+                metadata = pq.read_metadata(file)
+                small = metadata.num_row_groups <= 1 and metadata.num_rows <= rows
+                if not small:
+                    copy = write_batched(
+                        pq.read_table(file), file.with_name(f"{file.name}.batches"), rows
+                    )
+                    copies.append(copy)
+                    file = copy
+            chosen.append(file)
         yield from _merge_files(chosen, key, limit, rows, is_cancelled, None)
     finally:
         for copy in copies:
@@ -588,16 +622,13 @@ def _merge_in_groups(
     open_batches: Callable[[Path], Iterator[Any]] | None,
 ) -> Iterator[pd.DataFrame]:
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    schema = pa.unify_schemas(
-        [pq.read_schema(file) for file in files], promote_options="permissive"
-    )
+    schema = pa.unify_schemas([_schema(file) for file in files], promote_options="permissive")
     merged: list[Path] = []
     try:
         for start in range(0, len(files), MAX_OPEN_FILES):
             group = files[start : start + MAX_OPEN_FILES]
-            target = group[0].with_name(f"{group[0].name}.merged-{len(merged):05d}.parquet")
+            target = group[0].with_name(f"{group[0].name}.merged-{len(merged):05d}{ARROW_SUFFIX}")
             merged.append(target)
             # Each group's own ``limit`` best hold the answer's (a top-k's k best).
             batches = merge_sorted_files(
@@ -608,13 +639,11 @@ def _merge_in_groups(
                 is_cancelled=is_cancelled,
                 open_batches=open_batches,
             )
-            groups = -(-len(files) // MAX_OPEN_FILES)
-            with pq.ParquetWriter(target, schema) as writer:
+            rows = merge_batch_rows(-(-len(files) // MAX_OPEN_FILES))
+            with pa.OSFile(str(target), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
                 for batch in batches:
-                    writer.write_table(
-                        pa.Table.from_pandas(batch, schema=schema, preserve_index=False),
-                        row_group_size=merge_batch_rows(groups),
-                    )
+                    table = pa.Table.from_pandas(batch, schema=schema, preserve_index=False)
+                    writer.write_table(table, max_chunksize=rows)
         yield from merge_sorted_files(
             merged, key, limit=limit, batch_rows=batch_rows, is_cancelled=is_cancelled
         )
@@ -635,12 +664,11 @@ def _merge_files(
     import itertools
 
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     from core.jobs import check_cancelled
 
     dtypes = part_dtypes(files)
-    schemas = [pq.read_schema(file) for file in files]
+    schemas = [_schema(file) for file in files]
     # pandas' metadata (Int64, object columns) lives on the files' schemas: the first one's.
     metadata = schemas[0].metadata if schemas else None
     # Half the rows for the parts' batches, half for the batch being filled.

@@ -476,7 +476,7 @@ def write_scored_parts(
     JobCancelled
         ``is_cancelled`` turned true (between parts and batches).
     """
-    from core.chem.cluster_parts import merge_batch_rows, part_files
+    from core.chem.cluster_parts import merge_batch_rows, part_files, write_batched
 
     output = Path(output)
     files = part_files(folder, n_parts)
@@ -510,12 +510,11 @@ def write_scored_parts(
         elif part_columns != columns:
             raise ClusterError(f"part {number} has other columns than part 0; nothing written")
         for section, rows in runs.items():
-            # Row groups of the merge's batches: it reads them without rewriting the runs.
-            rows.to_parquet(
-                folder / _RUN_NAME.format(section, number),
-                index=False,
-                row_group_size=merge_batch_rows(len(files)),
-            )
+            run = folder / _RUN_NAME.format(section, number)
+            if section == "ranked":  # in the merge's batches: merged without being rewritten
+                write_batched(rows, run, merge_batch_rows(len(files)))
+            else:
+                rows.to_parquet(run, index=False)
         valid = table["valid"].to_numpy(dtype=bool)
         counts["records"] += len(table)
         counts["ranked"] += int((result.columns[RANK_COLUMN].to_numpy() > 0).sum())
@@ -802,7 +801,7 @@ def _write_runs(
 ) -> tuple[int, int]:
     """Write the runs: the ranked rows merged and numbered, then the other sections in file
     order; returns (rows written, ranked rows written)."""
-    from core.chem.cluster_parts import iter_files, merge_sorted_files
+    from core.chem.cluster_parts import ARROW_SUFFIX, iter_files, merge_sorted_files
     from core.chem.export import export_table_stream
     from core.hitlist.report import export_hit_list, hit_list_format, write_html_report
 
@@ -811,7 +810,8 @@ def _write_runs(
     counted = {"rows": 0, "ranked": 0}
 
     def run_files(section: str) -> list[Path]:
-        return [folder / _RUN_NAME.format(section, n) for n in range(n_parts)]
+        files = [folder / _RUN_NAME.format(section, n) for n in range(n_parts)]
+        return [f.with_suffix(ARROW_SUFFIX) for f in files] if section == "ranked" else files
 
     def ranked_rows(limit: int | None) -> Iterator[pd.DataFrame]:
         for batch in merge_sorted_files(
