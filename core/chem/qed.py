@@ -40,19 +40,18 @@ def qed_properties(
 def copy_properties(copy: Chem.Mol, alerts: int) -> QED.QEDproperties:
     """QED's properties of ``copy``, ``Chem.RemoveHs`` of the molecule as ``QED.properties``
     makes it, with ``alerts`` as the alert count (see :func:`qed_alert_count`)."""
-    # Each value computed by the call QED.properties makes (RDKit 2024.03 to 2026.09).
+    # Each value computed by the call QED.properties makes (RDKit 2024.03 to 2026.09), two of
+    # them with a step less: an acceptor pattern that does not match has no matches to count
+    # (QED asks HasSubstructMatch first), and DeleteSubstructs returns a new molecule, leaving
+    # its input as it was (QED hands it a copy).
     return QED.QEDproperties(
         MW=rdmd._CalcMolWt(copy),
         ALOGP=Crippen.MolLogP(copy),
-        HBA=sum(
-            len(copy.GetSubstructMatches(pattern))
-            for pattern in QED.Acceptors
-            if copy.HasSubstructMatch(pattern)
-        ),
+        HBA=sum(len(copy.GetSubstructMatches(pattern)) for pattern in QED.Acceptors),
         HBD=rdmd.CalcNumHBD(copy),
         PSA=MolSurf.TPSA(copy),
         ROTB=rdmd.CalcNumRotatableBonds(copy, rdmd.NumRotatableBondsOptions.Strict),
-        AROM=len(Chem.GetSSSR(Chem.DeleteSubstructs(Chem.Mol(copy), QED.AliphaticRings))),
+        AROM=len(Chem.GetSSSR(Chem.DeleteSubstructs(copy, QED.AliphaticRings))),
         ALERTS=alerts,
     )
 
