@@ -12,7 +12,7 @@ machine has 16 cores. A last table times one top-50 similarity search (``search 
 answer it must equal.
 
 ``--merge-only`` times no cluster: it measures the client's merge alone, the peak resident
-memory (``ru_maxrss``) of a fresh process that writes ``--rows`` synthetic rows (real ``props``
+memory (``VmHWM``) of a fresh process that writes ``--rows`` synthetic rows (real ``props``
 rows of MOSES molecules, repeated with new names and InChIKeys, 1 in 10 a repeat) from parts of
 5,000 rows: ``props`` (CSV) and ``score --profile oral`` (CSV), each as before issue 18 part 1
 (every part read, joined, then written) and streamed (one part, or one batch per part, at a
@@ -28,6 +28,7 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -168,44 +169,52 @@ def _synthetic_parts(folder: Path, rows: int) -> tuple[int, list]:
 
 
 def _merge_child(mode: str, folder: Path, n_parts: int, rows: int, out: Path) -> None:
-    """Run one merge in this (fresh) process and print its seconds and peak RSS as JSON."""
-    import resource
-
-    from core.hitlist.cluster_score import PartTally
+    """Run one merge in this (fresh) process and print its seconds, the resident memory
+    before it (this script's imports) and its peak, as JSON."""
+    from core.chem.cluster_parts import concat_parts, read_parts
+    from core.chem.cluster_props import write_props_parts
+    from core.chem.library import LIBRARY_COLUMNS, assemble_library
+    from core.hitlist.cluster_score import PartTally, _join, write_scored_parts
+    from core.hitlist.hit_list_file import write_hit_list
     from core.hitlist.presets import preset
-    from core.hitlist.scoring import ScoringRequest
+    from core.hitlist.scoring import ScoringRequest, score_library
 
     tallies = [PartTally((), ())] * n_parts
     request = ScoringRequest(preset("oral"))
+    before_kib = _peak_rss_kib()
     started = time.perf_counter()
     if mode == "props-joined":
-        from core.chem.cluster_parts import concat_parts, read_parts
-        from core.chem.library import LIBRARY_COLUMNS, assemble_library
-
         table = concat_parts(read_parts(folder, n_parts), props_table(assemble_library([])))
         export_table(table.loc[:, list(LIBRARY_COLUMNS)], out)
     elif mode == "props-streamed":
-        from core.chem.cluster_props import write_props_parts
-
         write_props_parts(folder, n_parts, rows, out)
     elif mode == "score-joined":
-        from core.chem.cluster_parts import read_parts
-        from core.hitlist.cluster_score import _join
-        from core.hitlist.hit_list_file import write_hit_list
-        from core.hitlist.scoring import score_library
-
         library, cache, described = _join(
             read_parts(folder, n_parts), tallies, folder / "x.smi", request
         )
         result = score_library(library.table, request, cache, described=described)
         write_hit_list(library.table, result, request.profile, out)
     else:
-        from core.hitlist.cluster_score import write_scored_parts
-
         write_scored_parts(folder, n_parts, rows, tallies, request, out)
     elapsed = time.perf_counter() - started
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"seconds": elapsed, "peak_mib": peak_kib / 1024}))
+    peak_kib = _peak_rss_kib()
+    print(json.dumps({"seconds": elapsed, "before_mib": before_kib / 1024,
+                      "peak_mib": peak_kib / 1024}))  # fmt: skip
+
+
+def _peak_rss_kib() -> int:
+    """This process's peak resident memory: ``VmHWM`` (Linux), else ``ru_maxrss``, which Linux
+    carries over from the parent across ``exec`` (a child would report the parent's peak)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def _merge_only(rows: int) -> int:
@@ -218,11 +227,6 @@ def _merge_only(rows: int) -> int:
         parts = folder / "out.parts"
         parts.mkdir()
         n_parts, _ = _synthetic_parts(parts, rows)
-        base = subprocess.run(
-            [sys.executable, "-c", "import resource, pandas, pyarrow, rdkit.Chem; "
-             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"],
-            check=True, capture_output=True, text=True,
-        )  # fmt: skip
         files = {}
         for mode in ("props-joined", "props-streamed", "score-joined", "score-streamed"):
             out = folder / f"{mode}.csv"
@@ -232,17 +236,15 @@ def _merge_only(rows: int) -> int:
                 check=True, capture_output=True, text=True,
             )  # fmt: skip
             results.append((mode, json.loads(done.stdout.splitlines()[-1])))
-            files[mode] = out.read_bytes()
+            files[mode] = hashlib.sha256(out.read_bytes()).hexdigest()
             out.unlink()
     print()
-    print(
-        f"A process importing pandas, pyarrow and RDKit alone peaks at {float(base.stdout):.0f} MiB."
-    )
-    print()
-    print("| merge | seconds | peak RSS MiB |")
-    print("|---|---:|---:|")
+    print("| merge | seconds | RSS before MiB (imports) | peak RSS MiB | peak − before MiB |")
+    print("|---|---:|---:|---:|---:|")
     for mode, result in results:
-        print(f"| {mode} | {result['seconds']:.1f} | {result['peak_mib']:.0f} |")
+        before, peak = result["before_mib"], result["peak_mib"]
+        print(f"| {mode} | {result['seconds']:.1f} | {before:.0f} | {peak:.0f} | "
+              f"{peak - before:.0f} |")  # fmt: skip
     same = (files["props-joined"] == files["props-streamed"],
             files["score-joined"] == files["score-streamed"])  # fmt: skip
     print()
