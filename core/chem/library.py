@@ -533,7 +533,7 @@ def assemble_library(results: list[dict[str, list]], source: Path | None = None)
         table = table.iloc[order].reset_index(drop=True)
         extras = {name: [values[i] for i in order] for name, values in extras.items()}
     table[DUPLICATE_COLUMN] = find_duplicates(table)
-    table, extra_columns = _add_extra_columns(table, extras)
+    table, extra_columns = add_extra_columns(table, extras)
     return Library(table=table, source=source, extra_columns=extra_columns)
 
 
@@ -564,7 +564,7 @@ def _merge_extra_columns(results: list[dict[str, list]]) -> dict[str, list[str]]
     return merged
 
 
-def _add_extra_columns(
+def add_extra_columns(
     table: pd.DataFrame, extras: dict[str, list[str]]
 ) -> tuple[pd.DataFrame, list[str]]:
     """Add the input file's other columns (SDF tags, CSV columns), renamed when they clash.
@@ -646,6 +646,7 @@ __all__ = [
     "JobCancelled",
     "Library",
     "LoadOptions",
+    "add_extra_columns",
     "assemble_library",
     "find_duplicates",
     "load_library",

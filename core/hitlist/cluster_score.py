@@ -54,7 +54,7 @@ from core.chem.library import (
     DUPLICATE_COLUMN,
     LIBRARY_COLUMNS,
     Library,
-    _add_extra_columns,  # the single-machine conversion of input columns, over the whole file
+    add_extra_columns,  # the single-machine conversion of input columns, over the whole file
     assemble_library,
     find_duplicates,
     process_records,
@@ -262,7 +262,7 @@ def _join(
         ]
         for name in names
     }
-    table, extra_columns = _add_extra_columns(table, extras)
+    table, extra_columns = add_extra_columns(table, extras)
     library = Library(table=table, source=path, extra_columns=extra_columns)
     cache = ScoreCache()
     described: dict[str, tuple[str, dict, int]] = {}
@@ -562,7 +562,7 @@ def _first_pass(
     keys = list(dict.fromkeys(name for tally in tallies for name in tally.input_columns))
     taken = {*LIBRARY_COLUMNS, DUPLICATE_COLUMN}
     extra_names: dict[str, str] = {}
-    for key in keys:  # as core.chem.library._add_extra_columns renames them
+    for key in keys:  # as core.chem.library.add_extra_columns renames them
         column = key
         while column in taken:
             column = f"{column} (input)"
