@@ -127,20 +127,7 @@ def score_on_cluster(
         As :func:`core.chem.cluster_parts.run_parts`.
     """
     path = Path(path).resolve()
-    models = tuple(str(Path(m).resolve()) for m in request.models)
-    request = ScoringRequest(
-        request.profile, tuple(Path(m) for m in models), request.device, request.admet
-    )
-    work = PartWork(
-        score_part,
-        (
-            standardize or StandardizeOptions(),
-            models,
-            request.admet,
-            request.device,
-            request.precision,
-        ),
-    )
+    request, work = _score_work(request, standardize)
 
     def working(fraction: float, message: str) -> None:
         progress(0.9 * max(fraction, 0.0), message)
