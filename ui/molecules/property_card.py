@@ -137,10 +137,10 @@ class PropertyCard(QWidget):
         self.status_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
         self.values: dict[str, QLabel] = {}
-        grid = QGridLayout()
+        self._names: dict[str, QLabel] = {}
+        grid = self._grid = QGridLayout()
         grid.setHorizontalSpacing(8)
         grid.setVerticalSpacing(2)
-        row = column = 0
         for key in CARD_VALUES:
             name = QLabel(CARD_LABELS[key])
             name.setStyleSheet(_MUTED)
@@ -152,17 +152,9 @@ class PropertyCard(QWidget):
             for label in (name, value):
                 label.setToolTip(CARD_DESCRIPTIONS[key])
             self.values[key] = value
-            if key == "formula":  # long: a row of its own
-                grid.addWidget(name, row, 0)
-                grid.addWidget(value, row, 1, 1, 3)
-                row += 1
-                continue
-            grid.addWidget(name, row, 2 * column)
-            grid.addWidget(value, row, 2 * column + 1)
-            column = 1 - column
-            row += column == 0
-        grid.setColumnStretch(1, 1)
-        grid.setColumnStretch(3, 1)
+            self._names[key] = name
+        self._pairs_per_row = 0
+        self._place_values(2)
 
         self.rule_labels: dict[str, QLabel] = {}
         rules = QVBoxLayout()
@@ -199,7 +191,7 @@ class PropertyCard(QWidget):
         layout.addWidget(self.alerts_heading)
         layout.addWidget(self.alert_list)
         layout.addStretch(0)
-        scroll = QScrollArea()
+        scroll = self._scroll = QScrollArea()
         scroll.setWidget(content)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -208,6 +200,56 @@ class PropertyCard(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
         self.show_molecule(None)
+
+    # ------------------------------------------------------------------------------------------
+    # Values in two pairs of columns, or one where the card is narrow
+
+    def _place_values(self, per_row: int) -> None:
+        """Name/value pairs ``per_row`` to a row (the formula always on a row of its own)."""
+        if per_row == self._pairs_per_row:
+            return
+        self._pairs_per_row = per_row
+        grid = self._grid
+        for key in CARD_VALUES:
+            grid.removeWidget(self._names[key])
+            grid.removeWidget(self.values[key])
+        row = column = 0
+        for key in CARD_VALUES:
+            name, value = self._names[key], self.values[key]
+            if key == "formula" or per_row == 1:
+                grid.addWidget(name, row, 0)
+                grid.addWidget(value, row, 1, 1, 3 if per_row == 2 else 1)
+                row += 1
+                continue
+            grid.addWidget(name, row, 2 * column)
+            grid.addWidget(value, row, 2 * column + 1)
+            column = 1 - column
+            row += column == 0
+        for index in range(4):
+            grid.setColumnStretch(index, 0)
+        grid.setColumnStretch(1 if per_row == 1 else 3, 1)
+        if per_row == 2:
+            grid.setColumnStretch(1, 1)
+
+    def _two_pairs_width(self) -> int:
+        """The width two name/value pairs side by side need (the values as shown now)."""
+        keys = [k for k in CARD_VALUES if k != "formula"]
+        name = max(self._names[k].sizeHint().width() for k in keys)
+        value = max(self.values[k].sizeHint().width() for k in keys)
+        margins = self.layout().contentsMargins() if self.layout() else None
+        content = self._scroll.widget().layout().contentsMargins()
+        spare = (
+            content.left() + content.right() + (margins.left() + margins.right() if margins else 0)
+        )
+        return 2 * (name + value) + 3 * self._grid.horizontalSpacing() + spare
+
+    def _fit_values(self) -> None:
+        width = self._scroll.viewport().width()
+        self._place_values(2 if width >= self._two_pairs_width() else 1)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_values()
 
     # ------------------------------------------------------------------------------------------
     # Public
@@ -261,6 +303,7 @@ class PropertyCard(QWidget):
         self.status_label.hide()
         for key, label in self.values.items():
             label.setText(_format_value(key, getattr(description, key)))
+        self._fit_values()
         for rule in description.rules:
             self.rule_labels[rule.name].setText(_rule_html(rule))
         self._fill_alerts(description.alerts)
@@ -276,6 +319,7 @@ class PropertyCard(QWidget):
         self.status_label.show()
         for label in self.values.values():
             label.setText("–")
+        self._fit_values()
         for name, label in self.rule_labels.items():
             label.setText(f"{name}: –")
         self._fill_alerts(None)

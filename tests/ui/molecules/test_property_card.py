@@ -161,3 +161,16 @@ def test_drawing_smiles_maps_every_heavy_atom(smiles):
     for bond in mol.GetBonds():
         begin, end = atom_map[bond.GetBeginAtomIdx()], atom_map[bond.GetEndAtomIdx()]
         assert drawn.GetBondBetweenAtoms(begin, end) is not None
+
+
+@pytest.mark.parametrize("width", [240, 300, 360, 520])
+def test_every_value_is_shown_whole_however_narrow_the_card(card, qtbot, width):
+    card.resize(width, 700)
+    card.show_molecule(Chem.MolFromSmiles(CYCLOSPORIN))  # long values: 1202.6350…
+    qtbot.wait(10)
+    visible = card._scroll.viewport().width()
+    for key, label in card.values.items():
+        right = label.mapTo(card._scroll.viewport(), label.rect().topRight()).x()
+        assert right <= visible, f"{key} cut at {visible} px"
+        assert label.width() >= label.sizeHint().width() or key == "formula"
+    assert card._pairs_per_row == (2 if width >= card._two_pairs_width() else 1)
