@@ -127,20 +127,20 @@ def test_the_button_cancels_a_running_download_and_the_next_click_resumes(panel,
     services.hold_after["pytorch_model.bin"] = 100_000
     panel.download_esm_weights()
     qtbot.waitUntil(
-        lambda: any(p.endswith("pytorch_model.bin") for p in services.paths()), timeout=10_000
+        lambda: any(p.endswith("pytorch_model.bin") for p in services.paths()), timeout=60_000
     )
-    with qtbot.waitSignal(panel.jobs.ended, timeout=30_000) as ended:
+    with qtbot.waitSignal(panel.jobs.ended, timeout=60_000) as ended:
         tab.download_button.click()  # "Cancel download"
         services.release.set()
     assert ended.args == ["esm-weights", "cancelled"]
-    qtbot.waitUntil(lambda: tab.download_button.text().startswith("Resume"), timeout=5000)
+    qtbot.waitUntil(lambda: tab.download_button.text().startswith("Resume"), timeout=30_000)
     from core.protein.esm_weights import cached_snapshot, weights_status
 
     kept = weights_status().partial_bytes
     assert 0 < kept < len(weights) and cached_snapshot() is None
 
     tab.download_button.click()  # resumes from the part kept
-    qtbot.waitUntil(lambda: tab.download_button.isHidden(), timeout=30_000)
+    qtbot.waitUntil(lambda: tab.download_button.isHidden(), timeout=60_000)
     ranges = [h.get("Range") for _, p, h, _ in services.requests if p.endswith("model.bin")]
     assert ranges == [None, f"bytes={kept}-"]
     assert (cached_snapshot() / "pytorch_model.bin").read_bytes() == weights
