@@ -703,22 +703,10 @@ def _part_runs(
     """One part's rows of the hit list, as :func:`core.hitlist.hit_list_file.output_rows`
     makes them, split by section (the ranked rows sorted, best first, ties in file order);
     with the column order of ``write_hit_list`` and the row's position (:data:`ROW_COLUMN`)."""
-    from core.chem.properties import PROFILE_COLUMNS, PROPERTY_COLUMNS
-    from core.hitlist.hit_list_file import LEAD_COLUMNS, PROBLEM_COLUMN
+    from core.hitlist.hit_list_file import PROBLEM_COLUMN, hit_list_columns
 
     profile = request.profile
-    table = table.drop(columns=list(result.columns.columns), errors="ignore")
-    table = table.join(result.columns)
-    lead = list(LEAD_COLUMNS)
-    flags = [DUPLICATE_COLUMN, PROBLEM_COLUMN]
-    used = [c for c in profile.columns if c in table.columns and c not in lead]
-    used_std = [f"{c}_std" for c in used if f"{c}_std" in table.columns]
-    desirability = [c for c in result.columns.columns if str(c).startswith("d_")]
-    predicted = [
-        c for c in result.columns.columns if c not in (*lead, *used, *used_std, *desirability)
-    ]
-    computed = ["canonical_smiles", *PROPERTY_COLUMNS, *PROFILE_COLUMNS]
-    computed += [c for c in result.columns.columns if c not in computed]
+    table, order, computed = hit_list_columns(table, result.columns, profile.columns)
     computed = [c for c in computed if c in table.columns and c != RANK_COLUMN]
 
     rank = table[RANK_COLUMN].to_numpy()
@@ -751,7 +739,6 @@ def _part_runs(
         for column in computed:  # column by column: dtypes
             table.loc[repeat, column] = known.loc[rows_from, column].to_numpy()
 
-    order = lead + flags + used + used_std + desirability + predicted
     rest = [c for c in table.columns if c not in order]
     columns = [c for c in order if c in table.columns] + rest
     table = table[columns].assign(**{ROW_COLUMN: table.index.to_numpy(dtype=np.int64)})

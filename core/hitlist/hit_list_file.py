@@ -101,6 +101,28 @@ def output_rows(
     return rows
 
 
+def hit_list_columns(
+    library_table: pd.DataFrame, scored: pd.DataFrame, profile_columns
+) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """The library joined with its score columns ``scored``, the hit list's leading column
+    order (rank, score, name, canonical_smiles, duplicate_of, problem, the columns the profile
+    used with their ``_std`` and ``d_<column>``, the predictions; the rest follow), and the
+    computed columns a repeat takes from its first copy. One layout for ``drugdesk score`` and
+    the hit list a cluster streams (:mod:`core.hitlist.cluster_score`)."""
+    from core.chem.properties import PROFILE_COLUMNS, PROPERTY_COLUMNS
+
+    table = library_table.drop(columns=list(scored.columns), errors="ignore").join(scored)
+    lead = list(LEAD_COLUMNS)
+    flags = [DUPLICATE_COLUMN, PROBLEM_COLUMN]
+    used = [c for c in profile_columns if c in table.columns and c not in lead]
+    used_std = [f"{c}_std" for c in used if f"{c}_std" in table.columns]
+    desirability = [c for c in scored.columns if str(c).startswith("d_")]
+    predicted = [c for c in scored.columns if c not in (*lead, *used, *used_std, *desirability)]
+    computed = ["canonical_smiles", *PROPERTY_COLUMNS, *PROFILE_COLUMNS]
+    computed += [c for c in scored.columns if c not in computed]
+    return table, lead + flags + used + used_std + desirability + predicted, computed
+
+
 def write_hit_list(
     library_table: pd.DataFrame,
     result: ScoringResult,
@@ -118,24 +140,11 @@ def write_hit_list(
 
     Raises :class:`core.chem.export.ExportError` or ``OSError`` when the file cannot be written.
     """
-    from core.chem.properties import PROFILE_COLUMNS, PROPERTY_COLUMNS
     from core.hitlist.report import export_hit_list, hit_list_format
 
     output = Path(output)
-    table = library_table.drop(columns=list(result.columns.columns), errors="ignore")
-    table = table.join(result.columns)
-    lead = list(LEAD_COLUMNS)
-    flags = [DUPLICATE_COLUMN, PROBLEM_COLUMN]
-    used = [c for c in profile.columns if c in table.columns and c not in lead]
-    used_std = [f"{c}_std" for c in used if f"{c}_std" in table.columns]
-    desirability = [c for c in result.columns.columns if str(c).startswith("d_")]
-    predicted = [
-        c for c in result.columns.columns if c not in (*lead, *used, *used_std, *desirability)
-    ]
-    computed = ["canonical_smiles", *PROPERTY_COLUMNS, *PROFILE_COLUMNS]
-    computed += [c for c in result.columns.columns if c not in computed]
+    table, order, computed = hit_list_columns(library_table, result.columns, profile.columns)
     rows = output_rows(table, profile.columns, computed, top, ranked_only)
-    order = lead + flags + used + used_std + desirability + predicted
     rest = [c for c in rows.columns if c not in order]
     rows = rows[[c for c in order if c in rows.columns] + rest]
     hits = rows[rows[RANK_COLUMN].notna()] if RANK_COLUMN in rows.columns else rows
@@ -156,4 +165,4 @@ def write_hit_list(
     )
 
 
-__all__ = ["PROBLEM_COLUMN", "HitListFile", "output_rows", "write_hit_list"]
+__all__ = ["PROBLEM_COLUMN", "HitListFile", "hit_list_columns", "output_rows", "write_hit_list"]
