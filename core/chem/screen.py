@@ -35,6 +35,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from rdkit import Chem, DataStructs
 
+from core.chem.atom_screen import StarTables, invariant_table, molecule_graph
+
 # Pattern fingerprints of this size: the screen's false-positive rate hardly improves above it.
 SCREEN_BITS = 2048
 
@@ -338,13 +340,16 @@ class PatternScreen:
                 clauses.extend((index, clause) for clause in required)
                 bond_conditions.extend((index, key, n) for key, n in bonds.items())
 
+        entry_patterns: list[Chem.Mol | None] = []
         for i, pattern in enumerate(patterns):
             add(i, pattern)
+            entry_patterns.append(pattern)
         done = 0
         while done < len(analysis.order):  # grows while nested recursive SMARTS are found
             sub = analysis.order[done]
             assert sub.index == count + done
             add(sub.index, sub.pattern)
+            entry_patterns.append(sub.pattern)
             done += 1
         self.count = count
         self.bits = np.array(bits, dtype=np.uint64).reshape(len(bits), SCREEN_BITS // 64)
@@ -379,6 +384,10 @@ class PatternScreen:
         # Atoms each entry needs with a formal charge.
         self.charged_needed = np.array(charged_atoms, dtype=np.int64)
         self._compact(conditions, bond_conditions)
+        # Each screened entry's atoms with their neighbours (core.chem.atom_screen).
+        self._stars = StarTables(
+            [p if ok else None for p, ok in zip(entry_patterns, screened, strict=True)]
+        )
 
     def _compact(
         self,
@@ -455,9 +464,68 @@ class PatternScreen:
         )
         return fits.sum(axis=0) >= self._bond_needed
 
-    def candidates(self, mol: Chem.Mol) -> np.ndarray:
+    def candidates(self, mol: Chem.Mol, atoms: bool = True) -> np.ndarray:
         """Indices, ascending, of the patterns that may occur in ``mol`` (a sanitised molecule,
-        matched as given)."""
+        matched as given).
+
+        ``atoms``: check each pattern's atoms with their neighbours too (:mod:`core.chem.atom_screen`,
+        where numba runs and the molecule's atoms can be read); False: the molecule-wide
+        conditions only (tests compare the two)."""
+        kernels = _kernels() if atoms else None
+        if kernels is not None:
+            graph = molecule_graph(mol)
+            if graph is not None:
+                table = _invariant_table()
+                stars = self._stars
+                ok, found = kernels.candidates(
+                    fingerprint_words(mol),
+                    graph.invariants,
+                    graph.aromatic,
+                    graph.orders,
+                    table.keys,
+                    table.atoms,
+                    self._fingerprint_words,
+                    self._fingerprint_of,
+                    self._pair_condition,
+                    self._pair_element,
+                    self._condition_needed,
+                    self._element_condition,
+                    self.owner,
+                    self._bond_orders,
+                    self._bond_needed,
+                    self._bond_first,
+                    self._bond_second,
+                    self._bond_condition,
+                    self.bond_owner,
+                    self.charged_needed,
+                    self.screened_entries,
+                    self._unscreened,
+                    self.literal_clause,
+                    self.literal_entry,
+                    self.clause_owner,
+                    self.count,
+                    _MAX_ELEMENT,
+                    stars.pattern_first,
+                    stars.pattern_stars,
+                    stars.pattern_star_list,
+                    stars.stack_depth,
+                    stars.star_centre,
+                    stars.star_first,
+                    stars.star_count,
+                    stars.neighbour_atom,
+                    stars.neighbour_bond,
+                    stars.program_start,
+                    stars.program_length,
+                    stars.ops,
+                    stars.arg_a,
+                    stars.arg_b,
+                )
+                if ok:
+                    return found
+        return self._molecule_wide(mol)
+
+    def _molecule_wide(self, mol: Chem.Mol) -> np.ndarray:
+        """:meth:`candidates` by the molecule-wide conditions alone, in numpy."""
         missing = np.bitwise_or.reduce(self._fingerprint_words & ~fingerprint_words(mol)[:, None])
         possible = (missing == 0)[self._fingerprint_of]
         # GetAtomWithIdx: half the time of iterating over GetAtoms() in RDKit's Python wrapper.
@@ -494,6 +562,31 @@ class PatternScreen:
 
 
 _CHARGED = Chem.MolFromSmarts("[!+0]")
+
+_kernel_module = None
+_kernel_failed = False
+_table = None
+
+
+def _kernels():
+    """The compiled screen kernels (:mod:`core.chem._screen_kernels`), loaded on first use;
+    None where numba is missing or fails (then the numpy code screens, without the atoms)."""
+    global _kernel_module, _kernel_failed
+    if _kernel_module is None and not _kernel_failed:
+        try:
+            from core.chem import _screen_kernels
+
+            _kernel_module = _screen_kernels
+        except Exception:  # numba missing or broken: the numpy path is exact
+            _kernel_failed = True
+    return _kernel_module
+
+
+def _invariant_table():
+    global _table
+    if _table is None:
+        _table = invariant_table()
+    return _table
 
 
 __all__ = ["SCREEN_BITS", "PatternScreen", "fingerprint_words", "recursive_smarts"]
