@@ -18,6 +18,7 @@ os.environ.setdefault("NUMBA_CACHE_DIR", _numba_cache_dir())
 import numba  # after the cache folder is chosen
 
 from core.chem.atom_screen import (
+    CLASS_SLOTS,
     F_AROMATIC,
     F_CHARGE,
     F_DEGREE,
@@ -26,6 +27,7 @@ from core.chem.atom_screen import (
     F_RING,
     F_TOTAL_DEGREE,
     F_TYPE,
+    MAX_CLASSES,
     MAYBE,
     NO,
     OP_AND,
@@ -101,18 +103,42 @@ def evaluate(start, length, ops, arg_a, arg_b, row, stack):  # pragma: no cover 
     return stack[top - 1] if top > 0 else MAYBE
 
 
+LOOKUP_SLOTS = 1 << 12
+"""Slots of the cache of table rows found (a library has a few hundred kinds of atom)."""
+
+
 @_jit
-def read_molecule(invariants, aromatic, orders, keys, table_atoms):  # pragma: no cover
-    """(ok, features, neighbour_start, neighbour_atom, neighbour_code) of a molecule: each
-    atom's features (see :mod:`core.chem.atom_screen`) and its neighbours with the bond codes.
-    ``ok`` is False when an atom's invariant is not in the table or shared by two atoms of it."""
+def table_row(key, keys, lookup_keys, lookup_rows):  # pragma: no cover - compiled
+    """The table row of invariant ``key`` (-1 if none): from a small cache of rows found
+    before, else by binary search of the 1.6-million-row table (a dozen cache misses)."""
+    slot = ((key * 2654435761) >> 8) & (LOOKUP_SLOTS - 1)
+    if lookup_keys[slot] == key:
+        return lookup_rows[slot]
+    at = np.searchsorted(keys, key)
+    row = at if at < keys.shape[0] and keys[at] == key else -1
+    lookup_keys[slot] = key
+    lookup_rows[slot] = row
+    return row
+
+
+@_jit
+def read_molecule(
+    invariants, aromatic, orders, keys, table_atoms, lookup_keys, lookup_rows
+):  # pragma: no cover - compiled
+    """(ok, features, neighbour_start, neighbour_atom, neighbour_code, rows) of a molecule: each
+    atom's features (see :mod:`core.chem.atom_screen`), its neighbours with the bond codes and
+    its row of the invariant table.
+    ``ok`` is False when an atom's invariant is not in the table or shared by two atoms of it.
+    ``lookup_keys``/``lookup_rows``: the cache of :func:`table_row` (keys -1 when empty)."""
     n = invariants.shape[0]
     features = np.zeros((n, 8), dtype=np.int64)
     start = np.zeros(n + 1, dtype=np.int64)
+    rows = np.empty(n, dtype=np.int64)
     for i in range(n):
-        at = np.searchsorted(keys, invariants[i])
-        if at >= keys.shape[0] or keys[at] != invariants[i] or table_atoms[at, 0] < 0:
-            return False, features, start, start, start
+        at = table_row(invariants[i], keys, lookup_keys, lookup_rows)
+        if at < 0 or table_atoms[at, 0] < 0:
+            return False, features, start, start, start, rows
+        rows[i] = at
         features[i, F_ELEMENT] = table_atoms[at, 0]
         features[i, F_TOTAL_DEGREE] = table_atoms[at, 1]
         features[i, F_HYDROGENS] = table_atoms[at, 2]
@@ -126,6 +152,8 @@ def read_molecule(invariants, aromatic, orders, keys, table_atoms):  # pragma: n
         for j in range(n):
             if orders[i, j] != 0.0:
                 degree += 1
+        if degree > 62:  # atom classes keep degrees below 63
+            return False, features, start, start, start, rows
         features[i, F_DEGREE] = degree
         features[i, F_TYPE] = features[i, F_ELEMENT] + 1000 * features[i, F_AROMATIC]
         count += degree
@@ -143,7 +171,32 @@ def read_molecule(invariants, aromatic, orders, keys, table_atoms):  # pragma: n
                 else:
                     code[at] = np.int64(order)
                 at += 1
-    return True, features, start, neighbour, code
+    return True, features, start, neighbour, code, rows
+
+
+@_jit
+def atom_classes(features, rows, class_keys, class_ids, class_count, answers):  # pragma: no cover
+    """Each atom's class: atoms with the same features share their programs' answers
+    (``answers[class, program]``, -1 until asked), kept from molecule to molecule."""
+    n = features.shape[0]
+    if class_count[0] + n > MAX_CLASSES:
+        class_keys[:] = -1
+        answers[:, :] = -1
+        class_count[0] = 0
+    classes = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        # The table row names element, connections, hydrogens, charge, mass and ring; then
+        # aromaticity and the explicit degree (below 64 in any molecule RDKit reads).
+        key = (rows[i] * 2 + features[i, F_AROMATIC]) * 64 + min(features[i, F_DEGREE], 63)
+        slot = ((key * 2654435761) >> 7) & (CLASS_SLOTS - 1)
+        while class_keys[slot] != -1 and class_keys[slot] != key:
+            slot = (slot + 1) & (CLASS_SLOTS - 1)
+        if class_keys[slot] == -1:
+            class_keys[slot] = key
+            class_ids[slot] = class_count[0]
+            class_count[0] += 1
+        classes[i] = class_ids[slot]
+    return classes
 
 
 @_jit
@@ -165,8 +218,9 @@ def star_fits(
     code,
     stack,
     bond_row,
-    memo,
-    bond_memo,
+    classes,
+    answers,
+    bond_answers,
 ):  # pragma: no cover - compiled
     """Whether some atom of the molecule may be the centre of pattern star ``star``, with a
     neighbour that may be each of the star's neighbours (through a bond that may be its bond)."""
@@ -176,12 +230,12 @@ def star_fits(
     for x in range(features.shape[0]):
         if start[x + 1] - start[x] < needed:
             continue
-        answer = memo[centre, x]
+        answer = answers[classes[x], centre]
         if answer < 0:
             answer = evaluate(
                 program_start[centre], program_length[centre], ops, arg_a, arg_b, features[x], stack
             )
-            memo[centre, x] = answer
+            answers[classes[x], centre] = answer
         if answer == NO:
             continue
         fits = True
@@ -191,7 +245,7 @@ def star_fits(
             found = False
             for e in range(start[x], start[x + 1]):
                 kind = _CODE_INDEX[code[e]]
-                answer = bond_memo[bond_program, kind]
+                answer = bond_answers[bond_program, kind]
                 if answer < 0:
                     bond_row[0] = code[e]
                     answer = evaluate(
@@ -203,11 +257,11 @@ def star_fits(
                         bond_row,
                         stack,
                     )
-                    bond_memo[bond_program, kind] = answer
+                    bond_answers[bond_program, kind] = answer
                 if answer == NO:
                     continue
                 y = neighbour[e]
-                answer = memo[atom_program, y]
+                answer = answers[classes[y], atom_program]
                 if answer < 0:
                     answer = evaluate(
                         program_start[atom_program],
@@ -218,7 +272,7 @@ def star_fits(
                         features[y],
                         stack,
                     )
-                    memo[atom_program, y] = answer
+                    answers[classes[y], atom_program] = answer
                 if answer == NO:
                     continue
                 found = True
@@ -231,7 +285,9 @@ def star_fits(
     return False
 
 
-@_jit
+# Holds the GIL: the caches it fills (table rows, atom classes, answers, the stars' order) are
+# shared by every caller in the process, and two threads must not fill them at once.
+@numba.njit(cache=True)
 def candidates(
     mol_words,
     invariants,
@@ -239,7 +295,9 @@ def candidates(
     orders,
     keys,
     table_atoms,
-    fingerprint_words,
+    lookup_keys,
+    lookup_rows,
+    fingerprint_rows,
     fingerprint_of,
     pair_condition,
     pair_element,
@@ -264,6 +322,7 @@ def candidates(
     pattern_stars,
     pattern_star_list,
     stack_depth,
+    star_entries,
     star_centre,
     star_first,
     star_count,
@@ -274,27 +333,22 @@ def candidates(
     ops,
     arg_a,
     arg_b,
+    class_keys,
+    class_ids,
+    class_count,
+    answers,
+    bond_answers,
 ):  # pragma: no cover - compiled
     """(ok, possible patterns) of one molecule: :meth:`PatternScreen.candidates`' conditions
     and every pattern's stars. ``ok`` False: the molecule's atoms could not be read (then the
     caller screens it without stars)."""
-    ok, features, start, neighbour, code = read_molecule(
-        invariants, aromatic, orders, keys, table_atoms
+    ok, features, start, neighbour, code, rows = read_molecule(
+        invariants, aromatic, orders, keys, table_atoms, lookup_keys, lookup_rows
     )
     n_entries = fingerprint_of.shape[0]
     if not ok:
         return False, np.zeros(0, dtype=np.int64)
-    # Fingerprint bits: each distinct pattern fingerprint's bits must be set in the molecule's.
-    words, n_unique = fingerprint_words.shape
-    fingerprint_ok = np.ones(n_unique, dtype=np.bool_)
-    for u in range(n_unique):
-        for w in range(words):
-            if fingerprint_words[w, u] & ~mol_words[w]:
-                fingerprint_ok[u] = False
-                break
-    possible = np.empty(n_entries, dtype=np.bool_)
-    for e in range(n_entries):
-        possible[e] = fingerprint_ok[fingerprint_of[e]]
+    possible = np.ones(n_entries, dtype=np.bool_)
     # Element counts.
     n = features.shape[0]
     counts = np.zeros(max_element, dtype=np.int64)
@@ -332,14 +386,30 @@ def candidates(
     for e in range(n_entries):
         if charged_needed[e] > charged:
             possible[e] = False
+    # Fingerprint bits, for the entries left: each distinct pattern fingerprint's bits must be
+    # set in the molecule's (``fingerprint_rows``: one row of words per distinct fingerprint;
+    # checked once per molecule, when an entry first asks).
+    n_unique, words = fingerprint_rows.shape
+    fingerprint_ok = np.full(n_unique, -1, dtype=np.int8)
+    for e in range(n_entries):
+        if not possible[e]:
+            continue
+        u = fingerprint_of[e]
+        if fingerprint_ok[u] < 0:
+            fingerprint_ok[u] = 1
+            for w in range(words):
+                if fingerprint_rows[u, w] & ~mol_words[w]:
+                    fingerprint_ok[u] = 0
+                    break
+        if fingerprint_ok[u] == 0:
+            possible[e] = False
     # Each pattern's stars, for the patterns nothing above ruled out.
     stack = np.empty(stack_depth + 1, dtype=np.int64)
     bond_row = np.zeros(8, dtype=np.int64)
-    # Answers of each program for each atom (and bond kind), and of each star, when first asked.
-    memo = np.full((program_start.shape[0], n), -1, dtype=np.int8)
-    bond_memo = np.full((program_start.shape[0], 4), -1, dtype=np.int8)
+    classes = atom_classes(features, rows, class_keys, class_ids, class_count, answers)
+    # Each star's answer for this molecule, when first asked.
     star_memo = np.full(star_centre.shape[0], -1, dtype=np.int8)
-    for e in range(n_entries):
+    for e in range(star_entries):
         if not possible[e] or not screened[e]:
             continue
         first = pattern_first[e]
@@ -365,8 +435,9 @@ def candidates(
                     code,
                     stack,
                     bond_row,
-                    memo,
-                    bond_memo,
+                    classes,
+                    answers,
+                    bond_answers,
                 )
                 star_memo[s] = fits
             if fits == 0:

@@ -233,7 +233,8 @@ class StarTables:
     (none: nothing known, never ruled out), the most demanding first; the kernel moves a star
     that rules its pattern out to the front of the pattern's list, where it is tried first for
     the next molecule (the order changes only the time a check takes, never its answer).
-    ``stack_depth``: the most values any program holds on its stack.
+    ``stack_depth``: the most values any program holds on its stack. The kernel's memory
+    (``class_*``, ``answers``, ``bond_answers``) lives here too, one per screen.
     """
 
     def __init__(self, patterns: Sequence[Chem.Mol | None]) -> None:
@@ -282,21 +283,30 @@ class StarTables:
                     mine.append(star)
             pattern_star_list.extend(mine)
             pattern_stars.append(len(mine))
-        table = np.array(ops, dtype=np.int64).reshape(-1, 3)
+        # 32-bit: the kernel reads these for every molecule, between RDKit calls that push them
+        # out of the CPU's caches; half the bytes, fewer misses.
+        table = np.array(ops, dtype=np.int32).reshape(-1, 3)
         self.ops = np.ascontiguousarray(table[:, 0])
         self.arg_a = np.ascontiguousarray(table[:, 1])
         self.arg_b = np.ascontiguousarray(table[:, 2])
-        self.program_start = np.array(starts, dtype=np.int64)
-        self.program_length = np.array(lengths, dtype=np.int64)
-        self.star_centre = np.array(centres, dtype=np.int64)
-        self.star_first = np.array(firsts, dtype=np.int64)
-        self.star_count = np.array(counts, dtype=np.int64)
-        self.neighbour_atom = np.array(neighbour_atoms, dtype=np.int64)
-        self.neighbour_bond = np.array(neighbour_bonds, dtype=np.int64)
-        self.pattern_first = np.array(pattern_first, dtype=np.int64)
-        self.pattern_stars = np.array(pattern_stars, dtype=np.int64)
-        self.pattern_star_list = np.array(pattern_star_list, dtype=np.int64)
+        self.program_start = np.array(starts, dtype=np.int32)
+        self.program_length = np.array(lengths, dtype=np.int32)
+        self.star_centre = np.array(centres, dtype=np.int32)
+        self.star_first = np.array(firsts, dtype=np.int32)
+        self.star_count = np.array(counts, dtype=np.int32)
+        self.neighbour_atom = np.array(neighbour_atoms, dtype=np.int32)
+        self.neighbour_bond = np.array(neighbour_bonds, dtype=np.int32)
+        self.pattern_first = np.array(pattern_first, dtype=np.int32)
+        self.pattern_stars = np.array(pattern_stars, dtype=np.int32)
+        self.pattern_star_list = np.array(pattern_star_list, dtype=np.int32)
         self.stack_depth = max((_stack_depth(p) for p in programs), default=1)
+        # What the kernel remembers from molecule to molecule: each atom class's answer to each
+        # program (-1: not asked yet), each bond kind's, and the hash table of the classes.
+        self.class_keys = np.full(CLASS_SLOTS, -1, dtype=np.int64)
+        self.class_ids = np.zeros(CLASS_SLOTS, dtype=np.int64)
+        self.class_count = np.zeros(1, dtype=np.int64)
+        self.answers = np.full((MAX_CLASSES, max(len(starts), 1)), -1, dtype=np.int8)
+        self.bond_answers = np.full((max(len(starts), 1), 4), -1, dtype=np.int8)
 
     @staticmethod
     def _stars(pattern: Chem.Mol, program_id) -> list[tuple[int, list[tuple[int, int]]]]:
@@ -330,6 +340,12 @@ def _stack_depth(program: tuple) -> int:
 
 # --- The molecule's atoms -------------------------------------------------------------------
 
+CLASS_SLOTS = 1 << 13
+"""Slots of the kernel's hash table of atom classes (twice the classes kept)."""
+MAX_CLASSES = 1 << 12
+"""Atom classes the kernel remembers at most; then it forgets them and starts again (a library
+has a few hundred: element, connections, hydrogens, charge, ring, aromaticity, degree)."""
+
 _MASK = np.uint32(0xFFFFFFFF)
 _GOLDEN = np.uint32(0x9E3779B9)
 
@@ -356,6 +372,10 @@ class InvariantTable:
 
     keys: np.ndarray
     atoms: np.ndarray
+    lookup_keys: np.ndarray
+    """A cache of rows found (``_screen_kernels.table_row``): keys, -1 where empty..."""
+    lookup_rows: np.ndarray
+    """... and their rows."""
 
 
 ELEMENTS = range(0, 119)
@@ -404,7 +424,13 @@ def invariant_table() -> InvariantTable:
     # One row per key (the first of equal keys, marked above when shared).
     first = np.ones(len(keys), dtype=bool)
     first[1:] = ~same
-    return InvariantTable(keys[first].astype(np.int64), np.ascontiguousarray(atoms[first]))
+    slots = 1 << 12  # _screen_kernels.LOOKUP_SLOTS
+    return InvariantTable(
+        keys[first].astype(np.int64),
+        np.ascontiguousarray(atoms[first]),
+        np.full(slots, -1, dtype=np.int64),
+        np.zeros(slots, dtype=np.int64),
+    )
 
 
 _AROMATIC_ATOM = Chem.MolFromSmarts("a")

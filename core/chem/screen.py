@@ -400,6 +400,7 @@ class PatternScreen:
         # Fingerprints, words first: a reduction over the first axis runs along whole rows.
         unique_bits, inverse = np.unique(self.bits, axis=0, return_inverse=True)
         self._fingerprint_words = np.ascontiguousarray(unique_bits.T)
+        self._fingerprint_rows = np.ascontiguousarray(unique_bits)  # the kernel's layout
         self._fingerprint_of = inverse.reshape(-1)
         # Element conditions: (element set, atoms needed), each once; row k of ``owner`` has
         # condition _element_condition[k]; a condition's elements as (condition, element) pairs
@@ -484,7 +485,9 @@ class PatternScreen:
                     graph.orders,
                     table.keys,
                     table.atoms,
-                    self._fingerprint_words,
+                    table.lookup_keys,
+                    table.lookup_rows,
+                    self._fingerprint_rows,
                     self._fingerprint_of,
                     self._pair_condition,
                     self._pair_element,
@@ -509,6 +512,9 @@ class PatternScreen:
                     stars.pattern_stars,
                     stars.pattern_star_list,
                     stars.stack_depth,
+                    # The patterns' own stars; sub-patterns (recursive SMARTS) are left to
+                    # the molecule-wide conditions: checking them cost more than it saved.
+                    self.count,
                     stars.star_centre,
                     stars.star_first,
                     stars.star_count,
@@ -519,6 +525,11 @@ class PatternScreen:
                     stars.ops,
                     stars.arg_a,
                     stars.arg_b,
+                    stars.class_keys,
+                    stars.class_ids,
+                    stars.class_count,
+                    stars.answers,
+                    stars.bond_answers,
                 )
                 if ok:
                     return found

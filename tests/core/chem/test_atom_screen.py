@@ -157,7 +157,13 @@ def test_an_atom_ruled_out_never_matches_and_a_sure_atom_always_does(nci_mols):
             if graph is None:
                 continue
             ok, features, *_rest = _screen_kernels.read_molecule(
-                graph.invariants, graph.aromatic, graph.orders, table.keys, table.atoms
+                graph.invariants,
+                graph.aromatic,
+                graph.orders,
+                table.keys,
+                table.atoms,
+                table.lookup_keys,
+                table.lookup_rows,
             )
             if not ok:
                 continue
