@@ -65,9 +65,9 @@ class Standardizer:
         options = self.options
         # In-place calls keep RDKit's own atom order (as rdMolStandardize.Cleanup does); the copying
         # variants renumber atoms, which changes descriptor sums in the last floating-point bit.
-        mol = Chem.RWMol(mol)
         charged: bool | None = None  # known once asked; fragment choice adds no charge
         if options.cleanup:
+            # RemoveHs returns a new molecule (the caller's is left as it was): no copy first.
             mol = Chem.RWMol(Chem.RemoveHs(mol))
             self._metal_disconnector.DisconnectInPlace(mol)
             self._normalizer.normalizeInPlace(mol)
@@ -75,6 +75,8 @@ class Standardizer:
             if charged:
                 self._reionizer.reionizeInPlace(mol)
             Chem.AssignStereochemistry(mol, cleanIt=True, force=True)
+        else:
+            mol = Chem.RWMol(mol)
         if options.largest_fragment:
             self._fragment_chooser.chooseInPlace(mol)
         if options.neutralize:
