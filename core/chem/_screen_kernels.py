@@ -365,6 +365,7 @@ def candidates(
         if found[c] < condition_needed[c]:
             possible[owner[r]] = False
     # Bonds of an order between atoms of the allowed elements (each bond once: i < j).
+    bond_failed = np.zeros(bond_needed.shape[0], dtype=np.bool_)
     for k in range(bond_needed.shape[0]):
         have = 0
         for i in range(n):
@@ -378,10 +379,10 @@ def candidates(
                     bond_first[zj, k] and bond_second[zi, k]
                 ):
                     have += 1
-        if have < bond_needed[k]:
-            for r in range(bond_owner.shape[0]):
-                if bond_condition[r] == k:
-                    possible[bond_owner[r]] = False
+        bond_failed[k] = have < bond_needed[k]
+    for r in range(bond_owner.shape[0]):
+        if bond_failed[bond_condition[r]]:
+            possible[bond_owner[r]] = False
     # Charged atoms.
     for e in range(n_entries):
         if charged_needed[e] > charged:
