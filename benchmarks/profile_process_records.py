@@ -33,6 +33,8 @@ STEPS = (
     ("profile columns (profile_values), where present", "profile_values"),
     ("row values (library_values.row_values), where present", "row_values"),
     ("  of which the pattern screen (alerts and QED's alerts at once)", "screen_patterns"),
+    ("    of which its pattern fingerprint (PatternFingerprint)", "fingerprint_words"),
+    ("    of which reading the atoms for the atom screen (molecule_graph)", "molecule_graph"),
     ("  of which QED properties but its alert count (copy_properties)", "copy_properties"),
     (
         "  of which QED's alert count (qed_alert_count, screened, Brenk/NIH twins shared)",
