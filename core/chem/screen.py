@@ -37,12 +37,15 @@ candidates as they would have matched every pattern, so the results are the same
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 
 import numpy as np
 from rdkit import Chem, DataStructs
 
 from core.chem.atom_screen import StarTables, invariant_table, molecule_graph
+
+_log = logging.getLogger(__name__)
 
 # Pattern fingerprints of this size: the screen's false-positive rate hardly improves above it.
 SCREEN_BITS = 2048
@@ -481,66 +484,79 @@ class PatternScreen:
         conditions only (tests compare the two)."""
         kernels = _kernels() if atoms else None
         if kernels is not None:
-            graph = molecule_graph(mol)
-            if graph is not None:
-                table = _invariant_table()
-                stars = self._stars
-                ok, found = kernels.candidates(
-                    fingerprint_words(mol),
-                    graph.invariants,
-                    graph.aromatic,
-                    graph.orders,
-                    table.keys,
-                    table.atoms,
-                    table.lookup_keys,
-                    table.lookup_rows,
-                    self._fingerprint_rows,
-                    self._fingerprint_of,
-                    self._pair_condition,
-                    self._pair_element,
-                    self._condition_needed,
-                    self._element_condition,
-                    self.owner,
-                    self._bond_orders,
-                    self._bond_needed,
-                    self._bond_first,
-                    self._bond_second,
-                    self._bond_condition,
-                    self.bond_owner,
-                    self.charged_needed,
-                    self.screened_entries,
-                    self._unscreened,
-                    self.literal_clause,
-                    self.literal_entry,
-                    self.clause_owner,
-                    self.count,
-                    _MAX_ELEMENT,
-                    stars.pattern_first,
-                    stars.pattern_stars,
-                    stars.pattern_star_list,
-                    stars.stack_depth,
-                    # The patterns' own stars; sub-patterns (recursive SMARTS) are left to
-                    # the molecule-wide conditions: checking them cost more than it saved.
-                    self.count,
-                    stars.star_centre,
-                    stars.star_first,
-                    stars.star_count,
-                    stars.neighbour_atom,
-                    stars.neighbour_bond,
-                    stars.program_start,
-                    stars.program_length,
-                    stars.ops,
-                    stars.arg_a,
-                    stars.arg_b,
-                    stars.class_keys,
-                    stars.class_ids,
-                    stars.class_count,
-                    stars.answers,
-                    stars.bond_answers,
-                )
-                if ok:
-                    return found
+            try:
+                found = self._kernel_candidates(kernels, mol)
+            except Exception:  # a kernel that cannot compile here: the numpy path is exact
+                global _kernel_failed, _kernel_module
+                _kernel_failed, _kernel_module = True, None
+                _log.warning("The pattern screen's numba kernel failed; screening without it")
+                found = None
+            if found is not None:
+                return found
         return self._molecule_wide(mol)
+
+    def _kernel_candidates(self, kernels, mol: Chem.Mol) -> np.ndarray | None:
+        """:meth:`candidates` by the compiled kernel; None where it cannot read ``mol``."""
+        graph = molecule_graph(mol)
+        if graph is not None:
+            table = _invariant_table()
+            stars = self._stars
+            ok, found = kernels.candidates(
+                fingerprint_words(mol),
+                graph.invariants,
+                graph.aromatic,
+                graph.orders,
+                table.keys,
+                table.atoms,
+                table.lookup_keys,
+                table.lookup_rows,
+                self._fingerprint_rows,
+                self._fingerprint_of,
+                self._pair_condition,
+                self._pair_element,
+                self._condition_needed,
+                self._element_condition,
+                self.owner,
+                self._bond_orders,
+                self._bond_needed,
+                self._bond_first,
+                self._bond_second,
+                self._bond_condition,
+                self.bond_owner,
+                self.charged_needed,
+                self.screened_entries,
+                self._unscreened,
+                self.literal_clause,
+                self.literal_entry,
+                self.clause_owner,
+                self.count,
+                _MAX_ELEMENT,
+                stars.pattern_first,
+                stars.pattern_stars,
+                stars.pattern_star_list,
+                stars.stack_depth,
+                # The patterns' own stars; sub-patterns (recursive SMARTS) are left to
+                # the molecule-wide conditions: checking them cost more than it saved.
+                self.count,
+                stars.star_centre,
+                stars.star_first,
+                stars.star_count,
+                stars.neighbour_atom,
+                stars.neighbour_bond,
+                stars.program_start,
+                stars.program_length,
+                stars.ops,
+                stars.arg_a,
+                stars.arg_b,
+                stars.class_keys,
+                stars.class_ids,
+                stars.class_count,
+                stars.answers,
+                stars.bond_answers,
+            )
+            if ok:
+                return found
+        return None
 
     def _molecule_wide(self, mol: Chem.Mol) -> np.ndarray:
         """:meth:`candidates` by the molecule-wide conditions alone, in numpy."""

@@ -275,3 +275,20 @@ def test_without_numba_the_molecule_wide_screen_answers(monkeypatch):
     monkeypatch.setattr(screen_module, "_kernel_failed", True)
     mol = Chem.MolFromSmiles("OC(C)O")
     assert screen.candidates(mol).tolist() == screen.candidates(mol, atoms=False).tolist() == [0]
+
+
+def test_a_kernel_that_fails_leaves_the_numpy_screen(monkeypatch, caplog):
+    patterns = [Chem.MolFromSmarts(s) for s in ("[C&H2]([O,N])[O,N]", "c1ccccc1")]
+    screen = PatternScreen(patterns)
+
+    class Broken:
+        @staticmethod
+        def candidates(*_args):
+            raise RuntimeError("cannot compile here")
+
+    monkeypatch.setattr(screen_module, "_kernel_module", Broken)
+    monkeypatch.setattr(screen_module, "_kernel_failed", False)
+    mol = Chem.MolFromSmiles("OCO")
+    assert screen.candidates(mol).tolist() == [0]
+    assert screen_module._kernel_failed and screen_module._kernel_module is None
+    assert "numba kernel failed" in caplog.text
