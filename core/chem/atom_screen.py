@@ -112,37 +112,79 @@ def _recursive_smarts(atom_smarts: str) -> list[str]:
     return recursive_smarts(atom_smarts)
 
 
-def atom_program(atom: Chem.Atom, depth: int = 0) -> list[tuple[int, int, int]]:
-    """The postfix program answering whether a molecule's atom may match the query ``atom``."""
-    if not atom.HasQuery():
-        return [(OP_FEATURE, F_TYPE, atom.GetAtomicNum() + 1000 * atom.GetIsAromatic())]
-    lines = _describe(atom.DescribeQuery())
-    if not lines:
-        return [(OP_CONST, MAYBE, 0)]
-    # The k-th RecursiveStructure line belongs to the k-th outermost $(...) of the SMARTS.
-    recursive_rows = [i for i, (_d, words) in enumerate(lines) if words[0] == "RecursiveStructure"]
-    inner = _recursive_smarts(atom.GetSmarts()) if recursive_rows else []
-    recursive_at = dict(zip(recursive_rows, inner, strict=False))
-    if len(inner) != len(recursive_rows):
-        recursive_at = {}  # disagreement: every recursive SMARTS answers "maybe"
+def _compile(lines: list[tuple[int, list[str]]], kind: str, leaf) -> list[tuple[int, int, int]]:
+    """The postfix program of a query tree of ``DescribeQuery`` lines: ``kind`` is "Atom" or
+    "Bond" (their "And"/"Or"/"Null" nodes); ``leaf(at, words, program)`` appends the program of
+    any other line."""
     program: list[tuple[int, int, int]] = []
 
     def emit(at: int) -> None:
         words = lines[at][1]
-        kind = words[0]
-        if kind in ("AtomAnd", "AtomOr") and len(words) == 1:
+        if words[0] in (kind + "And", kind + "Or") and len(words) == 1:
             children = _children(lines, at)
             if not children:
                 program.append((OP_CONST, MAYBE, 0))
                 return
             for child in children:
                 emit(child)
-            program.append((OP_AND if kind == "AtomAnd" else OP_OR, len(children), 0))
-            return
-        if kind == "AtomNull":
+            program.append((OP_AND if words[0] == kind + "And" else OP_OR, len(children), 0))
+        elif words[0] == kind + "Null":
             program.append((OP_CONST, YES, 0))
-            return
-        if kind == "RecursiveStructure":
+        else:
+            leaf(at, words, program)
+
+    if lines:
+        emit(0)
+    else:
+        program.append((OP_CONST, MAYBE, 0))
+    return program
+
+
+def _primitive_program(
+    words: list[str], known: dict[str, list[tuple[int, int, int]]], program: list
+) -> None:
+    """Append the program of a primitive line: ``known[name]`` (its value filled in as
+    ``arg_b`` where the entry has ``None``), negated for ``!=``; "maybe" for anything else."""
+    primitive = _primitive(words)
+    steps = known.get(primitive[0]) if primitive is not None else None
+    if steps is None:
+        program.append((OP_CONST, MAYBE, 0))
+        return
+    _name, value, negated = primitive
+    program.extend((op, a, value if b is None else b) for op, a, b in steps)
+    if negated:
+        program.append((OP_NOT, 0, 0))
+
+
+_ATOM_STEPS: dict[str, list] = {
+    **{name: [(OP_FEATURE, feature, None)] for name, feature in _ATOM_PRIMITIVES.items()},
+    "AtomInNRings": [(OP_IN_RING_COUNT, 0, None)],
+    "AtomMinRingSize": [(OP_MIN_RING_SIZE, 0, None)],
+}
+_BOND_STEPS: dict[str, list] = {
+    "BondOrder": [(OP_FEATURE, B_CODE, None)],
+    "SingleOrAromaticBond": [
+        (OP_FEATURE, B_CODE, SINGLE),
+        (OP_FEATURE, B_CODE, AROMATIC),
+        (OP_OR, 2, 0),
+    ],
+}
+
+
+def atom_program(atom: Chem.Atom, depth: int = 0) -> list[tuple[int, int, int]]:
+    """The postfix program answering whether a molecule's atom may match the query ``atom``."""
+    if not atom.HasQuery():
+        return [(OP_FEATURE, F_TYPE, atom.GetAtomicNum() + 1000 * atom.GetIsAromatic())]
+    lines = _describe(atom.DescribeQuery())
+    # The k-th RecursiveStructure line belongs to the k-th outermost $(...) of the SMARTS.
+    recursive_rows = [i for i, (_d, words) in enumerate(lines) if words[0] == "RecursiveStructure"]
+    inner = _recursive_smarts(atom.GetSmarts()) if recursive_rows else []
+    recursive_at = dict(zip(recursive_rows, inner, strict=False))
+    if len(inner) != len(recursive_rows):
+        recursive_at = {}  # disagreement: every recursive SMARTS answers "maybe"
+
+    def leaf(at: int, words: list[str], program: list) -> None:
+        if words[0] == "RecursiveStructure":
             smarts = recursive_at.get(at)
             root = Chem.MolFromSmarts(smarts) if smarts and "not" not in words else None
             if root is None or root.GetNumAtoms() == 0 or depth >= _RECURSION_DEPTH:
@@ -153,28 +195,19 @@ def atom_program(atom: Chem.Atom, depth: int = 0) -> list[tuple[int, int, int]]:
                 program.append((OP_AT_MOST_MAYBE, 0, 0))
             return
         primitive = _primitive(words)
-        if primitive is None:
-            program.append((OP_CONST, MAYBE, 0))
+        if primitive is not None and primitive[0] == "AtomIsAliphatic":
+            program.append((OP_FEATURE, F_AROMATIC, 0 if primitive[1] else 1))
+            if primitive[2]:
+                program.append((OP_NOT, 0, 0))
             return
-        name, value, negated = primitive
-        if name in _ATOM_PRIMITIVES:
-            program.append((OP_FEATURE, _ATOM_PRIMITIVES[name], value))
-        elif name == "AtomIsAliphatic":
-            program.append((OP_FEATURE, F_AROMATIC, 0 if value else 1))
-        elif name == "AtomInNRings":
-            program.append((OP_IN_RING_COUNT, 0, value))
-        elif name == "AtomInRing":
-            program.append((OP_IN_RING_COUNT, 0, -1 if value else 0))
-        elif name == "AtomMinRingSize":
-            program.append((OP_MIN_RING_SIZE, 0, value))
-        else:
-            program.append((OP_CONST, MAYBE, 0))
+        if primitive is not None and primitive[0] == "AtomInRing":
+            program.append((OP_IN_RING_COUNT, 0, -1 if primitive[1] else 0))
+            if primitive[2]:
+                program.append((OP_NOT, 0, 0))
             return
-        if negated:
-            program.append((OP_NOT, 0, 0))
+        _primitive_program(words, _ATOM_STEPS, program)
 
-    emit(0)
-    return program
+    return _compile(lines, "Atom", leaf)
 
 
 def bond_program(bond: Chem.Bond) -> list[tuple[int, int, int]]:
@@ -182,44 +215,9 @@ def bond_program(bond: Chem.Bond) -> list[tuple[int, int, int]]:
     if not bond.HasQuery():
         return [(OP_FEATURE, B_CODE, int(bond.GetBondType()))]
     lines = _describe(bond.DescribeQuery())
-    if not lines:
-        return [(OP_CONST, MAYBE, 0)]
-    program: list[tuple[int, int, int]] = []
-
-    def emit(at: int) -> None:
-        words = lines[at][1]
-        kind = words[0]
-        if kind in ("BondAnd", "BondOr") and len(words) == 1:
-            children = _children(lines, at)
-            if not children:
-                program.append((OP_CONST, MAYBE, 0))
-                return
-            for child in children:
-                emit(child)
-            program.append((OP_AND if kind == "BondAnd" else OP_OR, len(children), 0))
-            return
-        if kind == "BondNull":
-            program.append((OP_CONST, YES, 0))
-            return
-        primitive = _primitive(words)
-        if primitive is None:
-            program.append((OP_CONST, MAYBE, 0))
-            return
-        name, value, negated = primitive
-        if name == "BondOrder":
-            program.append((OP_FEATURE, B_CODE, value))
-        elif name == "SingleOrAromaticBond":
-            program.extend(
-                [(OP_FEATURE, B_CODE, SINGLE), (OP_FEATURE, B_CODE, AROMATIC), (OP_OR, 2, 0)]
-            )
-        else:
-            program.append((OP_CONST, MAYBE, 0))
-            return
-        if negated:
-            program.append((OP_NOT, 0, 0))
-
-    emit(0)
-    return program
+    return _compile(
+        lines, "Bond", lambda _at, words, program: _primitive_program(words, _BOND_STEPS, program)
+    )
 
 
 class StarTables:
@@ -307,6 +305,16 @@ class StarTables:
         self.class_count = np.zeros(1, dtype=np.int64)
         self.answers = np.full((MAX_CLASSES, max(len(starts), 1)), -1, dtype=np.int8)
         self.bond_answers = np.full((max(len(starts), 1), 4), -1, dtype=np.int8)
+        # As the kernel takes them.
+        self.programs = (self.program_start, self.program_length, self.ops, self.arg_a, self.arg_b)
+        self.stars = (
+            self.star_centre,
+            self.star_first,
+            self.star_count,
+            self.neighbour_atom,
+            self.neighbour_bond,
+        )
+        self.memory = (self.answers, self.bond_answers)
 
     @staticmethod
     def _stars(pattern: Chem.Mol, program_id) -> list[tuple[int, list[tuple[int, int]]]]:

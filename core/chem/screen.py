@@ -538,21 +538,12 @@ class PatternScreen:
                 # The patterns' own stars; sub-patterns (recursive SMARTS) are left to
                 # the molecule-wide conditions: checking them cost more than it saved.
                 self.count,
-                stars.star_centre,
-                stars.star_first,
-                stars.star_count,
-                stars.neighbour_atom,
-                stars.neighbour_bond,
-                stars.program_start,
-                stars.program_length,
-                stars.ops,
-                stars.arg_a,
-                stars.arg_b,
+                stars.stars,
+                stars.programs,
                 stars.class_keys,
                 stars.class_ids,
                 stars.class_count,
-                stars.answers,
-                stars.bond_answers,
+                stars.memory,
             )
             if ok:
                 return found
