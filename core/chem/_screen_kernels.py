@@ -203,6 +203,16 @@ def atom_classes(features, rows, class_keys, class_ids, class_count, answers):  
 
 
 @_jit
+def atom_answer(program, atom, programs, features, classes, answers, stack):  # pragma: no cover
+    """``program``'s answer for ``atom``, remembered for the atom's class."""
+    answer = answers[classes[atom], program]
+    if answer < 0:
+        answer = evaluate(program, programs, features[atom], stack)
+        answers[classes[atom], program] = answer
+    return answer
+
+
+@_jit
 def star_fits(
     star, stars, programs, features, start, neighbour, code, stack, bond_row, classes, memory
 ):  # pragma: no cover - compiled
@@ -216,11 +226,7 @@ def star_fits(
     for x in range(features.shape[0]):
         if start[x + 1] - start[x] < needed:
             continue
-        answer = answers[classes[x], centre]
-        if answer < 0:
-            answer = evaluate(centre, programs, features[x], stack)
-            answers[classes[x], centre] = answer
-        if answer == NO:
+        if atom_answer(centre, x, programs, features, classes, answers, stack) == NO:
             continue
         fits = True
         for j in range(first, first + needed):
@@ -237,11 +243,7 @@ def star_fits(
                 if answer == NO:
                     continue
                 y = neighbour[e]
-                answer = answers[classes[y], atom_program]
-                if answer < 0:
-                    answer = evaluate(atom_program, programs, features[y], stack)
-                    answers[classes[y], atom_program] = answer
-                if answer == NO:
+                if atom_answer(atom_program, y, programs, features, classes, answers, stack) == NO:
                     continue
                 found = True
                 break
