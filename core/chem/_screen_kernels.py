@@ -49,13 +49,10 @@ _CODE_INDEX[2], _CODE_INDEX[3], _CODE_INDEX[12] = 1, 2, 3
 
 
 @_jit
-def evaluate(program, programs, row, stack):  # pragma: no cover - compiled
-    """The three-valued answer of ``program`` for one atom (or bond) ``row`` of features;
-    ``programs``: (start, length, ops, arg_a, arg_b) of :class:`StarTables`."""
-    program_start, program_length, ops, arg_a, arg_b = programs
+def evaluate(start, length, ops, arg_a, arg_b, row, stack):  # pragma: no cover - compiled
+    """The three-valued answer of one program for one atom (or bond) ``row`` of features."""
     top = 0
-    start = program_start[program]
-    for k in range(start, start + program_length[program]):
+    for k in range(start, start + length):
         op = ops[k]
         a = arg_a[k]
         b = arg_b[k]
@@ -203,30 +200,46 @@ def atom_classes(features, rows, class_keys, class_ids, class_count, answers):  
 
 
 @_jit
-def atom_answer(program, atom, programs, features, classes, answers, stack):  # pragma: no cover
-    """``program``'s answer for ``atom``, remembered for the atom's class."""
-    answer = answers[classes[atom], program]
-    if answer < 0:
-        answer = evaluate(program, programs, features[atom], stack)
-        answers[classes[atom], program] = answer
-    return answer
-
-
-@_jit
 def star_fits(
-    star, stars, programs, features, start, neighbour, code, stack, bond_row, classes, memory
+    star,
+    star_centre,
+    star_first,
+    star_count,
+    neighbour_atom,
+    neighbour_bond,
+    program_start,
+    program_length,
+    ops,
+    arg_a,
+    arg_b,
+    features,
+    start,
+    neighbour,
+    code,
+    stack,
+    bond_row,
+    classes,
+    answers,
+    bond_answers,
 ):  # pragma: no cover - compiled
     """Whether some atom of the molecule may be the centre of pattern star ``star``, with a
     neighbour that may be each of the star's neighbours (through a bond that may be its bond)."""
-    star_centre, star_first, star_count, neighbour_atom, neighbour_bond = stars
-    answers, bond_answers = memory
+    # The remembered-answer lookups below are written out twice on purpose: moving them into a
+    # function of their own made this kernel three times slower (numba passes the dozen arrays
+    # on every call instead of inlining it).
     centre = star_centre[star]
     first = star_first[star]
     needed = star_count[star]
     for x in range(features.shape[0]):
         if start[x + 1] - start[x] < needed:
             continue
-        if atom_answer(centre, x, programs, features, classes, answers, stack) == NO:
+        answer = answers[classes[x], centre]
+        if answer < 0:
+            answer = evaluate(
+                program_start[centre], program_length[centre], ops, arg_a, arg_b, features[x], stack
+            )
+            answers[classes[x], centre] = answer
+        if answer == NO:
             continue
         fits = True
         for j in range(first, first + needed):
@@ -238,12 +251,32 @@ def star_fits(
                 answer = bond_answers[bond_program, kind]
                 if answer < 0:
                     bond_row[0] = code[e]
-                    answer = evaluate(bond_program, programs, bond_row, stack)
+                    answer = evaluate(
+                        program_start[bond_program],
+                        program_length[bond_program],
+                        ops,
+                        arg_a,
+                        arg_b,
+                        bond_row,
+                        stack,
+                    )
                     bond_answers[bond_program, kind] = answer
                 if answer == NO:
                     continue
                 y = neighbour[e]
-                if atom_answer(atom_program, y, programs, features, classes, answers, stack) == NO:
+                answer = answers[classes[y], atom_program]
+                if answer < 0:
+                    answer = evaluate(
+                        program_start[atom_program],
+                        program_length[atom_program],
+                        ops,
+                        arg_a,
+                        arg_b,
+                        features[y],
+                        stack,
+                    )
+                    answers[classes[y], atom_program] = answer
+                if answer == NO:
                     continue
                 found = True
                 break
@@ -293,12 +326,21 @@ def candidates(
     pattern_star_list,
     stack_depth,
     star_entries,
-    stars,
-    programs,
+    star_centre,
+    star_first,
+    star_count,
+    neighbour_atom,
+    neighbour_bond,
+    program_start,
+    program_length,
+    ops,
+    arg_a,
+    arg_b,
     class_keys,
     class_ids,
     class_count,
-    memory,
+    answers,
+    bond_answers,
 ):  # pragma: no cover - compiled
     """(ok, possible patterns) of one molecule: :meth:`PatternScreen.candidates`' conditions
     and every pattern's stars. ``ok`` False: the molecule's atoms could not be read (then the
@@ -368,9 +410,9 @@ def candidates(
     # Each pattern's stars, for the patterns nothing above ruled out.
     stack = np.empty(stack_depth + 1, dtype=np.int64)
     bond_row = np.zeros(8, dtype=np.int64)
-    classes = atom_classes(features, rows, class_keys, class_ids, class_count, memory[0])
+    classes = atom_classes(features, rows, class_keys, class_ids, class_count, answers)
     # Each star's answer for this molecule, when first asked.
-    star_memo = np.full(stars[0].shape[0], -1, dtype=np.int8)
+    star_memo = np.full(star_centre.shape[0], -1, dtype=np.int8)
     for e in range(star_entries):
         if not possible[e] or not screened[e]:
             continue
@@ -381,8 +423,16 @@ def candidates(
             if fits < 0:
                 fits = star_fits(
                     s,
-                    stars,
-                    programs,
+                    star_centre,
+                    star_first,
+                    star_count,
+                    neighbour_atom,
+                    neighbour_bond,
+                    program_start,
+                    program_length,
+                    ops,
+                    arg_a,
+                    arg_b,
                     features,
                     start,
                     neighbour,
@@ -390,7 +440,8 @@ def candidates(
                     stack,
                     bond_row,
                     classes,
-                    memory,
+                    answers,
+                    bond_answers,
                 )
                 star_memo[s] = fits
             if fits == 0:

@@ -305,16 +305,6 @@ class StarTables:
         self.class_count = np.zeros(1, dtype=np.int64)
         self.answers = np.full((MAX_CLASSES, max(len(starts), 1)), -1, dtype=np.int8)
         self.bond_answers = np.full((max(len(starts), 1), 4), -1, dtype=np.int8)
-        # As the kernel takes them.
-        self.programs = (self.program_start, self.program_length, self.ops, self.arg_a, self.arg_b)
-        self.stars = (
-            self.star_centre,
-            self.star_first,
-            self.star_count,
-            self.neighbour_atom,
-            self.neighbour_bond,
-        )
-        self.memory = (self.answers, self.bond_answers)
 
     @staticmethod
     def _stars(pattern: Chem.Mol, program_id) -> list[tuple[int, list[tuple[int, int]]]]:

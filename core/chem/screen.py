@@ -538,12 +538,21 @@ class PatternScreen:
                 # The patterns' own stars; sub-patterns (recursive SMARTS) are left to
                 # the molecule-wide conditions: checking them cost more than it saved.
                 self.count,
-                stars.stars,
-                stars.programs,
+                stars.star_centre,
+                stars.star_first,
+                stars.star_count,
+                stars.neighbour_atom,
+                stars.neighbour_bond,
+                stars.program_start,
+                stars.program_length,
+                stars.ops,
+                stars.arg_a,
+                stars.arg_b,
                 stars.class_keys,
                 stars.class_ids,
                 stars.class_count,
-                stars.memory,
+                stars.answers,
+                stars.bond_answers,
             )
             if ok:
                 return found

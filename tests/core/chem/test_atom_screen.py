@@ -115,9 +115,8 @@ def _answer(program, features) -> int:
     ops = np.array([op for op, _a, _b in program], dtype=np.int32)
     a = np.array([x for _o, x, _b in program], dtype=np.int32)
     b = np.array([x for _o, _a, x in program], dtype=np.int32)
-    programs = (np.zeros(1, np.int32), np.array([len(program)], np.int32), ops, a, b)
     stack = np.empty(len(program) + 1, dtype=np.int64)
-    return int(_screen_kernels.evaluate(0, programs, features, stack))
+    return int(_screen_kernels.evaluate(0, len(program), ops, a, b, features, stack))
 
 
 ATOM_QUERIES = [
