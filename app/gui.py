@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gc
+import importlib.util
 import logging
 import os
+import subprocess
 import sys
 import traceback
 from collections.abc import Sequence
@@ -82,6 +84,8 @@ def run_gui(
         _install_excepthook(window)
         window.show()
         _warm_up_in_background()
+        if screenshot is None:  # a picture and exit: nothing to load later
+            _compile_kernels_aside()
         for file in files:
             _open_from_command_line(window, Path(file))
         if area is not None:
@@ -136,6 +140,34 @@ def _warm_up_in_background() -> None:
             logging.getLogger(__name__).exception("Warming up the chemistry tables failed")
 
     threading.Thread(target=run, name="DrugDesk warm-up", daemon=True).start()
+
+
+def _compile_kernels_aside() -> subprocess.Popen | None:
+    """Compile the alert screen's numba kernels in a process of its own, once per version (a
+    few seconds): compiled in this process, by the first library loaded, they would hold the
+    interpreter lock beside the event loop (gaps of 0.2 s measured). Nothing when they are
+    compiled already, numba is missing or this is not a plain Python interpreter."""
+    from core.chem.screen import kernels_ready_marker
+
+    if getattr(sys, "frozen", False) or importlib.util.find_spec("numba") is None:
+        return None
+    try:
+        if kernels_ready_marker().exists():
+            return None
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from core.chem.screen import compile_kernels; compile_kernels()",
+            ],
+            cwd=str(Path(__file__).resolve().parent.parent),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    except OSError:  # compiled where first needed instead
+        log.info("Could not start compiling the screen's kernels aside", exc_info=True)
+        return None
 
 
 def _take_screenshot(app, window, path: Path) -> int:
