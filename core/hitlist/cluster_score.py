@@ -25,8 +25,9 @@ The command line does not join the parts: :func:`score_to_file_on_cluster` strea
 into its output (:func:`write_scored_parts`): a first pass over the parts' small columns finds
 the repeats and the input columns' types over the whole file, then each part is scored here by
 the same :func:`~core.hitlist.scoring.score_library` and split into sorted runs, and the ranked
-runs are merged (``heapq.merge``) and numbered while written. :func:`score_on_cluster` (the
-joined library and its scores, in memory) stays for callers that want the table.
+runs are merged (``heapq.merge``) and numbered while written. :func:`_join` (the parts joined
+in memory, scored by ``score_library`` over the whole table) is the reference the tests and the
+merge benchmark compare the streamed hit list with.
 """
 
 from __future__ import annotations
@@ -47,7 +48,6 @@ from core.chem.cluster_parts import (
     PartWork,
     concat_parts,
     parts_folder_for,
-    read_parts,
     run_parts,
 )
 from core.chem.library import (
@@ -87,84 +87,6 @@ class PartTally:
 
     input_columns: tuple[str, ...]
     described: tuple[tuple[str, dict, int], ...]
-
-
-@dataclass(slots=True, frozen=True)
-class ClusterScoreResult:
-    """The library (every record, its input columns), the scores, and the parts run."""
-
-    library: Library
-    scoring: ScoringResult
-    n_parts: int
-    read_here: str = ""
-
-
-def score_on_cluster(
-    client: Any,
-    path: str | os.PathLike,
-    output: str | os.PathLike,
-    request: ScoringRequest,
-    read: ReadOptions | None = None,
-    standardize: StandardizeOptions | None = None,
-    *,
-    partition_size: int = DEFAULT_PARTITION_SIZE,
-    ship_records: bool = False,
-    progress: ProgressCallback = no_progress,
-    is_cancelled: CancelCheck | None = None,
-    note: ProgressCallback | None = None,
-) -> ClusterScoreResult:
-    """Describe, predict and score ``path`` on the cluster of ``client``; the parts go beside
-    ``output`` (removed before this returns). The caller writes the hit list.
-
-    Raises
-    ------
-    LibraryReadError
-        The file cannot be read (said before any task runs).
-    ProfileError, ValueError
-        A model folder that cannot be used (raised by the first part), a profile that needs a
-        column nothing provides.
-    ClusterError, OSError, JobCancelled
-        As :func:`core.chem.cluster_parts.run_parts`.
-    """
-    path = Path(path).resolve()
-    request, work = _score_work(request, standardize)
-
-    def working(fraction: float, message: str) -> None:
-        progress(0.9 * max(fraction, 0.0), message)
-
-    with parts_folder_for(output) as folder:
-        run = run_parts(
-            client,
-            path,
-            read or ReadOptions(),
-            folder,
-            work,
-            partition_size=partition_size,
-            ship_records=ship_records,
-            progress=working,
-            is_cancelled=is_cancelled,
-            note=note,
-        )
-        frames = read_parts(folder, run.n_parts)
-    library, cache, described = _join(frames, run.tallies, path, request)
-    if len(library.table) != run.n_records:
-        raise ClusterError(
-            f"{path.name}: the parts hold {len(library.table):,} rows, {run.n_records:,} "
-            "records were read; nothing written"
-        )
-
-    def scoring(fraction: float, message: str) -> None:
-        progress(0.9 + 0.1 * max(fraction, 0.0), message)
-
-    result = score_library(
-        library.table,
-        request,
-        cache,
-        progress=scoring,
-        is_cancelled=is_cancelled,
-        described=described,
-    )
-    return ClusterScoreResult(library, result, run.n_parts, run.read_here)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -337,14 +259,23 @@ def score_to_file_on_cluster(
     is_cancelled: CancelCheck | None = None,
     note: ProgressCallback | None = None,
 ) -> StreamedHitList:
-    """:func:`score_on_cluster` and :func:`core.hitlist.hit_list_file.write_hit_list` in one,
-    without ever holding the whole table: the parts are scored, sorted and merged one part (or
-    one batch per part) at a time by :func:`write_scored_parts`. Same file, same counts.
+    """Describe, predict and score ``path`` on the cluster of ``client`` and write the hit list
+    to ``output`` (:func:`core.hitlist.hit_list_file.write_hit_list`'s file), without ever
+    holding the whole table: the parts are scored, sorted and merged one part (or one batch per
+    part) at a time by :func:`write_scored_parts`. The parts go beside ``output`` (removed
+    before this returns).
 
     Raises
     ------
-    As :func:`score_on_cluster`, and :class:`core.chem.export.ExportError` or ``OSError`` when
-    the output cannot be written (nothing is written then).
+    LibraryReadError
+        The file cannot be read (said before any task runs).
+    ProfileError, ValueError
+        A model folder that cannot be used (raised by the first part), a profile that needs a
+        column nothing provides.
+    ClusterError, OSError, JobCancelled
+        As :func:`core.chem.cluster_parts.run_parts`.
+    core.chem.export.ExportError, OSError
+        The output cannot be written (nothing is written then).
     """
     from core.hitlist.report import hit_list_format
 
