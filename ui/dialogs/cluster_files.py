@@ -38,6 +38,7 @@ from core.chem.export import export_format
 from core.chem.search import SearchError, parse_query, parse_smarts
 from core.hitlist.presets import PRESETS
 from core.hitlist.report import hit_list_format
+from ui.widgets.checked_list import checked_paths
 
 INPUT_FILTER = "Compound files (*.smi *.smiles *.txt *.csv *.tsv *.sdf *.sd);;All files (*)"
 TABLE_FILTER = "CSV (*.csv);;TSV (*.tsv);;Excel (*.xlsx);;SDF (*.sdf)"
@@ -298,12 +299,7 @@ class ScoreOnClusterDialog(ClusterFileDialog):
 
     def models(self) -> tuple[Path, ...]:
         """The ticked model folders, in the list's order."""
-        paths = []
-        for i in range(self.model_list.count()):
-            item = self.model_list.item(i)
-            if item.checkState() == Qt.CheckState.Checked:
-                paths.append(Path(item.data(Qt.ItemDataRole.UserRole)))
-        return tuple(paths)
+        return checked_paths(self.model_list)
 
     def set_models_checked(self, folders) -> None:
         """Tick the models whose folders are ``folders`` (and untick the others)."""

@@ -51,6 +51,7 @@ from ui.hitlist.forms import compact, set_status
 from ui.hitlist.titles import axis_title
 from ui.jobs.handle import JobHandle
 from ui.jobs.tracker import CANCELLED, JobTracker
+from ui.widgets.checked_list import checked_paths
 
 log = logging.getLogger(__name__)
 
@@ -365,12 +366,7 @@ class RankTab(QWidget):
             self.model_list.addItem(item)
 
     def checked_models(self) -> tuple[Path, ...]:
-        paths = []
-        for i in range(self.model_list.count()):
-            item = self.model_list.item(i)
-            if item.checkState() == Qt.CheckState.Checked:
-                paths.append(Path(item.data(Qt.ItemDataRole.UserRole)))
-        return tuple(paths)
+        return checked_paths(self.model_list)
 
     def _schedule_rerank(self) -> None:
         self._rerank_timer.start()
