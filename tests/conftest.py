@@ -326,3 +326,28 @@ def make_tiny_regression_model():
         return (folder / "model").resolve()
 
     return make
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    """The ``tcp://`` address of a Dask cluster of two worker processes, one per test module
+    that asks (the cluster jobs' and the window's cluster tests reach it as a scheduler the user
+    runs would be reached)."""
+    import logging
+    import warnings
+
+    from distributed import LocalCluster
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Port .* is already in use", UserWarning)
+        cluster = LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.CRITICAL,
+        )
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()

@@ -6,9 +6,7 @@ output, the user is told and nothing runs."""
 
 from __future__ import annotations
 
-import logging
 import threading
-import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -66,25 +64,6 @@ LIBRARY = [
     "Oc1ccc(Cl)cc1 chlorophenol",
     "CCO ethanol_again",
 ]
-
-
-@pytest.fixture(scope="module")
-def scheduler():
-    from distributed import LocalCluster
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "Port .* is already in use", UserWarning)
-        cluster = LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.CRITICAL,
-        )
-    try:
-        yield cluster.scheduler_address
-    finally:
-        cluster.close()
 
 
 @pytest.fixture

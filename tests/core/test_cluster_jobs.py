@@ -5,9 +5,6 @@ query or output is refused before anything starts, and a job that fails writes n
 
 from __future__ import annotations
 
-import logging
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -69,25 +66,6 @@ def test_a_bad_address_is_refused_before_connecting(tmp_path):
 # by its tcp:// address as a scheduler the user runs would be.
 
 TRAIN = ["CCO", "CCN", "c1ccccc1", "CC(=O)O", "CCCl", "c1ccncc1", "OCCO", "CCBr"] * 2
-
-
-@pytest.fixture(scope="module")
-def scheduler():
-    from distributed import LocalCluster
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "Port .* is already in use", UserWarning)
-        cluster = LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.CRITICAL,
-        )
-    try:
-        yield cluster.scheduler_address
-    finally:
-        cluster.close()
 
 
 @pytest.fixture(scope="module")
