@@ -143,22 +143,23 @@ def _warm_up_in_background() -> None:
 
 
 def _compile_kernels_aside() -> subprocess.Popen | None:
-    """Compile the alert screen's numba kernels in a process of its own, once per version (a
-    few seconds): compiled in this process, by the first library loaded, they would hold the
-    interpreter lock beside the event loop (gaps of 0.2 s measured). Nothing when they are
-    compiled already, numba is missing or this is not a plain Python interpreter."""
-    from core.chem.screen import kernels_ready_marker
+    """Compile the numba kernels (alert screen, similarity search) in a process of its own,
+    once per version (a few seconds; :mod:`core.chem.numba_warmup`): compiled in this process,
+    by the first library loaded or search run, they would hold the interpreter lock beside the
+    event loop (gaps of 0.2 s measured). Nothing when they are compiled already, numba is
+    missing or this is not a plain Python interpreter."""
+    from core.chem.numba_warmup import ready_marker
 
     if getattr(sys, "frozen", False) or importlib.util.find_spec("numba") is None:
         return None
     try:
-        if kernels_ready_marker().exists():
+        if ready_marker().exists():
             return None
         return subprocess.Popen(
             [
                 sys.executable,
                 "-c",
-                "from core.chem.screen import compile_kernels; compile_kernels()",
+                "from core.chem.numba_warmup import compile_all; compile_all()",
             ],
             cwd=str(Path(__file__).resolve().parent.parent),
             stdin=subprocess.DEVNULL,

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import numpy as np
 from rdkit import Chem, DataStructs
@@ -627,32 +626,10 @@ def _invariant_table():
 __all__ = ["SCREEN_BITS", "PatternScreen", "fingerprint_words", "recursive_smarts"]
 
 
-def kernels_ready_marker() -> Path:
-    """A file saying that this version of the screen's kernels is compiled in the data folder's
-    numba cache (its name carries numba's version and a digest of the kernels' source)."""
-    import hashlib
-
-    from core.chem.search import _numba_cache_dir
-
-    digest = hashlib.sha256()
-    folder = Path(__file__).parent
-    for name in ("_screen_kernels.py", "atom_screen.py"):
-        digest.update((folder / name).read_bytes())
-    try:
-        from importlib.metadata import version
-
-        numba_version = version("numba")
-    except Exception:  # numba missing: nothing to compile
-        numba_version = "none"
-    return Path(_numba_cache_dir()) / f"screen-{numba_version}-{digest.hexdigest()[:16]}.ready"
-
-
 def compile_kernels() -> bool:
     """Compile the screen's kernels into the numba cache (a few seconds, once per version), by
     screening one molecule with a small screen: the same argument types as the alert screen's.
-    Returns whether the kernels work; writes :func:`kernels_ready_marker` when they do. Meant
-    for a process of its own (``app.gui`` starts one when the marker is missing), so that the
-    first library a window loads does not compile them beside its event loop."""
+    Returns whether the kernels work (see :mod:`core.chem.numba_warmup`)."""
     kernels = _kernels()
     if kernels is None:
         return False
@@ -662,9 +639,4 @@ def compile_kernels() -> bool:
     except Exception:  # reported by the caller's exit status and the log
         _log.exception("Compiling the pattern screen's kernels failed")
         return False
-    if found is None:
-        return False
-    marker = kernels_ready_marker()
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text("compiled\n", encoding="utf-8")
-    return True
+    return found is not None

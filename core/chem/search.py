@@ -934,3 +934,24 @@ def scaffold_groups(
         + (f" ({acyclic:,} acyclic or unreadable)" if acyclic else ""),
     )
     return result
+
+
+def compile_kernels() -> bool:
+    """Compile the Tanimoto kernels into the numba cache (a few seconds, once per version) by
+    searching a four-molecule index every way a search runs: the full scan, the bounded scan on
+    one thread and on all (the size that picks the parallel one lowered for the call). Returns
+    whether numba was used (see :mod:`core.chem.numba_warmup`)."""
+    global PARALLEL_SCAN
+    if not HAVE_NUMBA or _compiled_kernel() is None:
+        return False
+    index = build_fingerprint_index(["CCO", "c1ccccc1O", "CC(=O)O", "CCN"], workers=1)
+    query = fingerprint_words(Chem.MolFromSmiles("CCO"))
+    similar_fingerprints(index, query, top_k=2, use_bounds=False)
+    similar_fingerprints(index, query, threshold=0.3)
+    parallel_from = PARALLEL_SCAN
+    PARALLEL_SCAN = 1
+    try:
+        similar_fingerprints(index, query, threshold=0.3)
+    finally:
+        PARALLEL_SCAN = parallel_from
+    return True

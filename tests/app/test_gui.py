@@ -6,10 +6,10 @@ import subprocess
 import sys
 
 from app import gui
-from core.chem import screen
+from core.chem import numba_warmup
 
 
-def test_the_screen_kernels_are_compiled_aside_once(monkeypatch):
+def test_the_numba_kernels_are_compiled_aside_once(monkeypatch):
     started = []
 
     class Recorder:
@@ -19,11 +19,11 @@ def test_the_screen_kernels_are_compiled_aside_once(monkeypatch):
     monkeypatch.setattr(subprocess, "Popen", Recorder)
     assert gui._compile_kernels_aside() is not None
     ((args, kwargs),) = started
-    assert args[0] == sys.executable and "compile_kernels()" in args[-1]
+    assert args[0] == sys.executable and "compile_all()" in args[-1]
     assert kwargs["stdout"] is subprocess.DEVNULL  # never writes into the terminal
 
     # Compiled already (this version): nothing started.
-    marker = screen.kernels_ready_marker()
+    marker = numba_warmup.ready_marker()
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text("compiled\n")
     assert gui._compile_kernels_aside() is None and len(started) == 1
