@@ -27,6 +27,7 @@ from core.chem.atom_screen import (
     F_RING,
     F_TOTAL_DEGREE,
     F_TYPE,
+    LOOKUP_SLOTS,
     MAX_CLASSES,
     MAYBE,
     NO,
@@ -101,10 +102,6 @@ def evaluate(start, length, ops, arg_a, arg_b, row, stack):  # pragma: no cover 
             stack[top] = MAYBE
             top += 1
     return stack[top - 1] if top > 0 else MAYBE
-
-
-LOOKUP_SLOTS = 1 << 12
-"""Slots of the cache of table rows found (a library has a few hundred kinds of atom)."""
 
 
 @_jit

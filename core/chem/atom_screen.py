@@ -27,7 +27,7 @@ unscreened. The adjacency matrix with bond orders gives the neighbours and the b
 one-atom SMARTS the aromatic atoms. A molecule with a bond other than single, double, triple or
 aromatic (dative, zero-order…) is not screened either.
 
-The checks run in a numba kernel (:func:`star_kernel`), called by the pattern screen's kernel.
+The checks run in numba (:mod:`core.chem._screen_kernels`), inside the pattern screen's kernel.
 """
 
 from __future__ import annotations
@@ -54,11 +54,10 @@ OP_AT_MOST_MAYBE = 7  # yes becomes maybe (a recursive SMARTS whose first atom m
 
 # Atom features (columns of the molecule's atom table).
 F_ELEMENT, F_TYPE, F_HYDROGENS, F_TOTAL_DEGREE, F_DEGREE, F_AROMATIC, F_CHARGE, F_RING = range(8)
-ATOM_FEATURES = 8
 # Bond features: the bond's code (1, 2, 3, 12: RDKit's BondType values for single, double,
 # triple, aromatic).
 B_CODE = 0
-SINGLE, DOUBLE, TRIPLE, AROMATIC = 1, 2, 3, 12
+SINGLE, AROMATIC = 1, 12
 
 _ATOM_PRIMITIVES = {
     "AtomAtomicNum": F_ELEMENT,
@@ -82,7 +81,8 @@ def _describe(text: str) -> list[tuple[int, list[str]]]:
     ]
 
 
-def _children(lines: list[tuple[int, list[str]]], at: int) -> list[int]:
+def children(lines: Sequence[tuple[int, object]], at: int) -> list[int]:
+    """The indices of line ``at``'s children in (depth, …) lines of ``DescribeQuery``."""
     depth = lines[at][0]
     found = []
     child_depth = None
@@ -121,13 +121,13 @@ def _compile(lines: list[tuple[int, list[str]]], kind: str, leaf) -> list[tuple[
     def emit(at: int) -> None:
         words = lines[at][1]
         if words[0] in (kind + "And", kind + "Or") and len(words) == 1:
-            children = _children(lines, at)
-            if not children:
+            below = children(lines, at)
+            if not below:
                 program.append((OP_CONST, MAYBE, 0))
                 return
-            for child in children:
+            for child in below:
                 emit(child)
-            program.append((OP_AND if words[0] == kind + "And" else OP_OR, len(children), 0))
+            program.append((OP_AND if words[0] == kind + "And" else OP_OR, len(below), 0))
         elif words[0] == kind + "Null":
             program.append((OP_CONST, YES, 0))
         else:
@@ -221,7 +221,7 @@ def bond_program(bond: Chem.Bond) -> list[tuple[int, int, int]]:
 
 
 class StarTables:
-    """The stars of a list of patterns as flat arrays for :func:`star_kernel`.
+    """The stars of a list of patterns as flat arrays for ``_screen_kernels.star_fits``.
 
     Programs (atom and bond alike) are rows of ``ops``/``arg_a``/``arg_b`` from
     ``program_start[k]`` for ``program_length[k]``, each distinct program once. Star ``s`` has
@@ -340,11 +340,13 @@ def _stack_depth(program: tuple) -> int:
 
 CLASS_SLOTS = 1 << 13
 """Slots of the kernel's hash table of atom classes (twice the classes kept)."""
+LOOKUP_SLOTS = 1 << 12
+"""Slots of the kernel's cache of invariant-table rows found (a library has a few hundred kinds
+of atom)."""
 MAX_CLASSES = 1 << 12
 """Atom classes the kernel remembers at most; then it forgets them and starts again (a library
 has a few hundred: element, connections, hydrogens, charge, ring, aromaticity, degree)."""
 
-_MASK = np.uint32(0xFFFFFFFF)
 _GOLDEN = np.uint32(0x9E3779B9)
 
 
@@ -422,12 +424,11 @@ def invariant_table() -> InvariantTable:
     # One row per key (the first of equal keys, marked above when shared).
     first = np.ones(len(keys), dtype=bool)
     first[1:] = ~same
-    slots = 1 << 12  # _screen_kernels.LOOKUP_SLOTS
     return InvariantTable(
         keys[first].astype(np.int64),
         np.ascontiguousarray(atoms[first]),
-        np.full(slots, -1, dtype=np.int64),
-        np.zeros(slots, dtype=np.int64),
+        np.full(LOOKUP_SLOTS, -1, dtype=np.int64),
+        np.zeros(LOOKUP_SLOTS, dtype=np.int64),
     )
 
 
@@ -438,7 +439,7 @@ _OTHER_BOND = Chem.MolFromSmarts("*!-;!=;!#;!:*")
 
 @dataclass(frozen=True)
 class MoleculeGraph:
-    """What :func:`star_kernel` reads of a molecule, from :func:`molecule_graph`."""
+    """What the screen kernel reads of a molecule, from :func:`molecule_graph`."""
 
     invariants: np.ndarray
     """RDKit's connectivity invariant of each atom (int64)."""
@@ -474,6 +475,7 @@ __all__ = [
     "StarTables",
     "atom_program",
     "bond_program",
+    "children",
     "invariant_hash",
     "invariant_table",
     "molecule_graph",

@@ -43,7 +43,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from rdkit import Chem, DataStructs
 
-from core.chem.atom_screen import StarTables, invariant_table, molecule_graph
+from core.chem.atom_screen import StarTables, children, invariant_table, molecule_graph
 
 _log = logging.getLogger(__name__)
 
@@ -101,15 +101,7 @@ class _QueryAtom:
         self.recursive_at = dict(zip(rows, recursive, strict=True))
 
     def children(self, at: int) -> list[int]:
-        depth = self.description[at][0]
-        child_depth = self.description[at + 1][0] if at + 1 < len(self.description) else depth
-        found = []
-        for index in range(at + 1, len(self.description)):
-            if self.description[index][0] <= depth:
-                break
-            if self.description[index][0] == child_depth:
-                found.append(index)
-        return found
+        return children(self.description, at)
 
     def elements(self, at: int = 0) -> frozenset[int] | None:
         """The atomic numbers the query atom can have; None when not restricted."""
