@@ -159,7 +159,9 @@ def _compile_kernels_aside() -> subprocess.Popen | None:
             [
                 sys.executable,
                 "-c",
-                "from core.chem.numba_warmup import compile_all; compile_all()",
+                # At low priority: on two cores it must not slow the window it serves.
+                "import os\nif hasattr(os, 'nice'): os.nice(10)\n"
+                "from core.chem.numba_warmup import compile_all\ncompile_all()",
             ],
             cwd=str(Path(__file__).resolve().parent.parent),
             stdin=subprocess.DEVNULL,
